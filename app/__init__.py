@@ -1,0 +1,1 @@
+"""Flowbridge: keeps a CRM and an ERP in sync with flows drawn as node graphs."""

@@ -1,0 +1,315 @@
+"""The `flowbridge` command. Every error is a sentence on stderr and an exit code, never a traceback.
+
+Exit codes: 0 success; 1 a run failed or has failed records, or a file is invalid; 2 bad usage
+(an unknown option, flow, run or environment).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Any
+
+from app.errors import FlowbridgeError, InvalidFlow, NotFound
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+LOG_FILE = Path(tempfile.gettempdir()) / "flowbridge.log"
+
+
+class UsageError(FlowbridgeError):
+    """The command line asks for something that cannot be (exit 2)."""
+
+
+def _store():
+    from app.store.database import Store
+
+    return Store()
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from app.engine.document import read_document_file
+    from app.engine.validation import validate_document
+
+    failed = False
+    for name in args.files:
+        document, problems = read_document_file(Path(name))
+        if document is not None:
+            problems = [p.in_file(name) for p in validate_document(document)]
+        for problem in problems:
+            print(problem)
+        if problems:
+            failed = True
+        elif not args.quiet:
+            print(f"{name}: valid")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from app.engine.executor import summary
+    from app.services.runs import load_flow, run_flow
+
+    store = _store()
+    try:
+        document, version = load_flow(store, args.flow)
+    except NotFound as error:
+        raise UsageError(str(error)) from None
+    result = run_flow(store, document, version=version, env=args.env, dry_run=args.dry_run,
+                      full_resync=args.full, batch_size=args.batch_size)
+    if args.json:
+        output = summary(result)
+        if args.dry_run:
+            output["changes"] = result.changes
+        print(json.dumps(output, indent=2, default=str))
+    else:
+        _print_result(result)
+    return EXIT_OK if result.status == "succeeded" else EXIT_FAILED
+
+
+def _print_result(result: Any) -> None:
+    seconds = (result.finished_at - result.started_at).total_seconds()
+    print(f"run {result.run_id} of {result.flow_id} ({result.env}): {result.status} in {seconds:.2f}s")
+    print("  " + " · ".join(f"{k} {v}" for k, v in result.totals.items()))
+    if result.error:
+        print(f"  error: {result.error}")
+    _print_ledger(result.ledger.summary())
+    if result.totals["failed"]:
+        print(f"  {result.totals['failed']} record(s) failed; see `flowbridge run-show {result.run_id}`")
+
+
+def _print_ledger(ledger: dict[str, dict[str, Any]]) -> None:
+    rows = [("node", "in", "out", "failed", "written", "seconds")]
+    for node_id, counts in ledger.items():
+        out = ", ".join(f"{port} {n}" for port, n in counts.get("out", {}).items()) or "-"
+        written = ", ".join(f"{k} {counts[k]}" for k in ("inserted", "updated", "unchanged") if k in counts) or "-"
+        rows.append((node_id, str(counts.get("in", 0)), out, str(counts.get("failed", 0)), written,
+                     f"{counts.get('seconds', 0):.3f}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from app.store import runs
+
+    rows = runs.list_runs(_store(), flow_id=args.flow, limit=args.limit)
+    if args.json:
+        print(json.dumps([_run_dict(r) for r in rows], indent=2, default=str))
+        return EXIT_OK
+    if not rows:
+        print("no runs yet" + (f" of flow '{args.flow}'" if args.flow else ""))
+    for run in rows:
+        totals = " ".join(f"{k}={v}" for k, v in (run.totals or {}).items())
+        print(f"{run.id}  {run.flow_id}  {run.env}  {run.status}  {run.started_at:%Y-%m-%d %H:%M:%S}  {totals}")
+    return EXIT_OK
+
+
+def _run_dict(run: Any) -> dict[str, Any]:
+    return {"run_id": run.id, "flow_id": run.flow_id, "flow_version": run.flow_version, "env": run.env,
+            "trigger": run.trigger, "status": run.status, "dry_run": run.dry_run,
+            "started_at": run.started_at, "finished_at": run.finished_at, "totals": run.totals,
+            "error": run.error}
+
+
+def cmd_run_show(args: argparse.Namespace) -> int:
+    from app.store import runs
+
+    store = _store()
+    try:
+        run = runs.get_run(store, args.run_id)
+    except NotFound as error:
+        raise UsageError(str(error)) from None
+    ledger = runs.run_ledger(store, run.id)
+    letters = runs.dead_letters(store, run_id=run.id, status=None, limit=args.limit)
+    if args.json:
+        print(json.dumps({**_run_dict(run), "nodes": ledger, "dead_letters": [
+            {"id": d.id, "node_id": d.node_id, "reason": d.reason, "record": d.record, "status": d.status}
+            for d in letters]}, indent=2, default=str))
+        return EXIT_OK
+    print(f"run {run.id} of {run.flow_id} (version {run.flow_version or 'file'}, {run.env}, {run.trigger})")
+    print(f"  status {run.status}; started {run.started_at:%Y-%m-%d %H:%M:%S}"
+          + (f", finished {run.finished_at:%H:%M:%S}" if run.finished_at else ""))
+    print("  " + " · ".join(f"{k} {v}" for k, v in (run.totals or {}).items()))
+    if run.error:
+        print(f"  error: {run.error}")
+    _print_ledger(ledger)
+    if letters:
+        total = runs.count_dead_letters(store, run.id)
+        shown = f"{len(letters)} of {total}" if total > len(letters) else str(total)
+        print(f"  failed records ({shown}):")
+        for letter in letters:
+            print(f"    #{letter.id} at node '{letter.node_id}': {letter.reason}")
+            print(f"      {json.dumps(letter.record, default=str)[:300]}")
+    return EXIT_OK
+
+
+def cmd_connection_set(args: argparse.Namespace) -> int:
+    from app.store.connections import set_connection
+
+    if args.type == "sql" and not args.url:
+        raise UsageError("a sql connection needs --url, e.g. postgresql://user:pass@host/db")
+    if args.type == "file" and not args.path:
+        raise UsageError("a file connection needs --path, the folder holding the files")
+    settings = {"url": args.url} if args.type == "sql" else {"path": str(Path(args.path).resolve())}
+    set_connection(_store(), args.name, args.env, args.type, settings)
+    print(f"connection '{args.name}' ({args.env}) saved")
+    return EXIT_OK
+
+
+def cmd_connection_list(args: argparse.Namespace) -> int:
+    from app.store.connections import list_connections
+
+    rows = list_connections(_store())
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    elif not rows:
+        print("no connections yet; add one with `flowbridge connection set` or `flowbridge demo init`")
+    for row in [] if args.json else rows:
+        print(f"{row['name']:<12} {row['env']:<11} {row['type']:<5} {row['target']}")
+    return EXIT_OK
+
+
+def cmd_flow_import(args: argparse.Namespace) -> int:
+    from app.services.flows import import_flow_file
+
+    store = _store()
+    for name in args.files:
+        flow_id, version = import_flow_file(store, Path(name), comment=args.comment or f"imported from {name}")
+        print(f"{name}: stored as flow '{flow_id}' version {version}")
+    return EXIT_OK
+
+
+def cmd_flow_list(args: argparse.Namespace) -> int:
+    from app.store.flows import list_flows
+
+    rows = list_flows(_store())
+    if args.json:
+        print(json.dumps([{"id": f.id, "name": f.name, "version": f.current_version, "enabled": f.enabled}
+                          for f in rows], indent=2))
+        return EXIT_OK
+    if not rows:
+        print("no flows yet; import one with `flowbridge flow import FILE` or run `flowbridge demo init`")
+    for flow in rows:
+        print(f"{flow.id:<36} v{flow.current_version:<4} {'on ' if flow.enabled else 'off'}  {flow.name}")
+    return EXIT_OK
+
+
+def cmd_demo_init(args: argparse.Namespace) -> int:
+    from app.services.demo import init_demo
+
+    report = init_demo(_store(), Path(args.dir), accounts=args.accounts)
+    for line in report:
+        print(line)
+    return EXIT_OK
+
+
+# --- wiring ---------------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own exit(2) with usage, kept as is
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="flowbridge", description="Keep a CRM and an ERP in sync with flows.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    validate = commands.add_parser("validate", help="check flow documents; one line per problem")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument("-q", "--quiet", action="store_true", help="print nothing for valid files")
+    validate.set_defaults(handler=cmd_validate)
+
+    run = commands.add_parser("run", help="run a flow once, now, and print its summary")
+    run.add_argument("flow", metavar="FLOW", help="a flow file or a stored flow id")
+    run.add_argument("--env", choices=("sandbox", "production"), default="sandbox")
+    run.add_argument("--json", action="store_true", help="print one JSON object")
+    run.add_argument("--full", action="store_true", help="ignore read cursors: resync everything")
+    run.add_argument("--dry-run", action="store_true", help="write nothing; report what would change")
+    run.add_argument("--batch-size", type=int, metavar="N")
+    run.set_defaults(handler=cmd_run)
+
+    runs = commands.add_parser("runs", help="list stored runs, newest first")
+    runs.add_argument("--flow", metavar="ID")
+    runs.add_argument("--limit", type=int, default=50)
+    runs.add_argument("--json", action="store_true")
+    runs.set_defaults(handler=cmd_runs)
+
+    show = commands.add_parser("run-show", help="a run's ledger and its failed records with their reasons")
+    show.add_argument("run_id", metavar="RUN_ID")
+    show.add_argument("--limit", type=int, default=100, help="failed records to show")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=cmd_run_show)
+
+    connection = commands.add_parser("connection", help="manage connections").add_subparsers(
+        dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+    conn_set = connection.add_parser("set", help="add or change a connection")
+    conn_set.add_argument("name")
+    conn_set.add_argument("--env", choices=("sandbox", "production"), required=True)
+    conn_set.add_argument("--type", choices=("sql", "file"), required=True)
+    conn_set.add_argument("--url", help="SQLAlchemy URL (sql)")
+    conn_set.add_argument("--path", help="folder (file)")
+    conn_set.set_defaults(handler=cmd_connection_set)
+    conn_list = connection.add_parser("list", help="list connections (passwords hidden)")
+    conn_list.add_argument("--json", action="store_true")
+    conn_list.set_defaults(handler=cmd_connection_list)
+
+    flow = commands.add_parser("flow", help="manage stored flows").add_subparsers(
+        dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+    flow_import = flow.add_parser("import", help="store flow files as new versions")
+    flow_import.add_argument("files", nargs="+", metavar="FILE")
+    flow_import.add_argument("--comment")
+    flow_import.set_defaults(handler=cmd_flow_import)
+    flow_list = flow.add_parser("list", help="list stored flows")
+    flow_list.add_argument("--json", action="store_true")
+    flow_list.set_defaults(handler=cmd_flow_list)
+
+    demo = commands.add_parser("demo", help="the demo CRM and ERP").add_subparsers(
+        dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+    demo_init = demo.add_parser("init", help="create demo databases, connections and example flows")
+    demo_init.add_argument("--dir", default="demo", help="where the demo databases go (default ./demo)")
+    demo_init.add_argument("--accounts", type=int, default=600)
+    demo_init.set_defaults(handler=cmd_demo_init)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Details (retries, tracebacks of internal errors) go to a log file, never to the terminal.
+    logging.basicConfig(level=logging.WARNING, filename=str(LOG_FILE),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except UsageError as error:
+        print(f"flowbridge: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except InvalidFlow as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_FAILED
+    except FlowbridgeError as error:
+        print(f"flowbridge: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except BrokenPipeError:  # `flowbridge runs | head`: the reader left; nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print("flowbridge: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug: say so in one line, keep the traceback in a file
+        logging.getLogger("flowbridge.cli").error("internal error\n%s", traceback.format_exc())
+        print(f"flowbridge: internal error: {type(error).__name__}: {error} (details in {LOG_FILE})", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Connectors: how the nodes reach real systems (SQL databases, folders of files)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+CONNECTION_TYPES = ("sql", "file")
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    """A named connection in one environment, e.g. `crm` in `sandbox`, with its settings."""
+
+    name: str
+    env: str
+    type: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def open(self) -> Any:
+        """A connector for one run; the caller closes it."""
+        if self.type == "sql":
+            from app.connectors.sql import SqlConnector
+
+            return SqlConnector(self)
+        if self.type == "file":
+            from app.connectors.files import FileConnector
+
+            return FileConnector(self)
+        from app.errors import ConnectorError
+
+        raise ConnectorError(f"connection '{self.name}' has unknown type '{self.type}'")

@@ -1,0 +1,39 @@
+"""Retrying transient faults (connection refused or reset, timeouts, a locked database) with backoff.
+
+tenacity does the waiting: exponential backoff with jitter, a bounded number of attempts, and a
+record of each attempt for the run's log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from app.errors import TransientError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+ATTEMPTS = 4
+
+
+def _log_attempt(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    wait = state.next_action.sleep if state.next_action else 0
+    log.warning("attempt %d failed (%s); retrying in %.2fs", state.attempt_number, exc, wait)
+
+
+def with_retries(action: Callable[[], T], *, attempts: int = ATTEMPTS, initial_wait: float = 0.2,
+                 max_wait: float = 5.0) -> T:
+    """Run `action`, retrying it on TransientError; the last error is raised when attempts run out."""
+    retrying = Retrying(
+        retry=retry_if_exception_type(TransientError),
+        stop=stop_after_attempt(attempts),
+        wait=wait_exponential_jitter(initial=initial_wait, max=max_wait),
+        before_sleep=_log_attempt,
+        reraise=True,
+    )
+    return retrying(action)

@@ -1,0 +1,101 @@
+"""Reading flow documents from bytes or files, whatever they hold, without a traceback.
+
+Binary files, empty files, huge files and absurd nesting all come back as problems, never as
+exceptions: the caller decides what to show.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from app.engine.problems import Problem
+
+MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+MAX_NESTING = 64  # real flow documents nest about 8 deep
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
+
+
+def _nesting_depth(value: Any) -> int:
+    """Depth of a parsed JSON value, measured without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_NESTING:
+            return depth
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def parse_document(data: bytes | str) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """The document as a dict, or None with the problems that stop it from being read."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", errors="surrogatepass")
+    if len(data) > MAX_DOCUMENT_BYTES:
+        size = len(data) / 1024 / 1024
+        return None, [Problem(f"the file is {size:.1f} MB; a flow document may be at most "
+                              f"{MAX_DOCUMENT_BYTES // 1024 // 1024} MB")]
+    if not data.strip():
+        return None, [Problem("the file is empty; a flow document is a JSON object")]
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        return None, [Problem(f"the file is not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
+                              f"{error.start}); is it a binary file?")]
+    if "\x00" in text:
+        return None, [Problem("the file holds NUL characters; is it a binary file?")]
+    try:
+        document = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError as error:
+        return None, [Problem(f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}")]
+    except _DuplicateKey as error:
+        return None, [Problem(f"invalid JSON: key '{error}' appears twice in the same object")]
+    except RecursionError:
+        return None, [Problem(f"the JSON nests deeper than {MAX_NESTING} levels")]
+    if _nesting_depth(document) > MAX_NESTING:
+        return None, [Problem(f"the JSON nests deeper than {MAX_NESTING} levels")]
+    if not isinstance(document, dict):
+        return None, [Problem(f"a flow document is a JSON object, not {_json_kind(document)}")]
+    return document, []
+
+
+def _json_kind(value: Any) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number")
+
+
+def read_document_file(path: Path) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """Read and parse a file; problems carry the file name."""
+    name = str(path)
+    try:
+        if path.is_dir():
+            return None, [Problem("is a folder, not a flow document", file=name)]
+        size = path.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            # Don't read 50 MB to say it is too big.
+            return None, [Problem(f"the file is {size / 1024 / 1024:.1f} MB; a flow document may be at most "
+                                  f"{MAX_DOCUMENT_BYTES // 1024 // 1024} MB", file=name)]
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None, [Problem("no such file", file=name)]
+    except OSError as error:
+        return None, [Problem(f"cannot read the file: {error.strerror}", file=name)]
+    document, problems = parse_document(data)
+    return document, [p.in_file(name) for p in problems]

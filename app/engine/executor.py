@@ -1,0 +1,285 @@
+"""The executor: a short walk over a plan, streaming batches from each read node to the writes.
+
+A read node's batch is pushed through every node downstream of it before the next batch is read,
+so memory holds about one batch per node whatever the size of the source. Each batch's cursor
+position is committed only once the writes downstream of it are committed (or, when a node
+downstream holds records back until the end, once the run has finished).
+
+The executor knows no node type and no store: the services it is given resolve connections, keep
+cursors and dead letters, and listen to the run (for the run store, a live canvas or a preview).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from app.connectors import ConnectionSpec
+from app.engine.expressions import Evaluation, ExpressionProgram, SandboxEnvironment
+from app.engine.ledger import Ledger
+from app.engine.plan import Plan, PlannedNode
+from app.errors import FlowbridgeError
+from nodes.base import Failure, Outcome, Processor, Record, Source
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What to run and how; one per run."""
+
+    run_id: str
+    env: str = "sandbox"
+    trigger: str = "manual"
+    payload: list[Record] | None = None
+    dry_run: bool = False
+    full_resync: bool = False
+    batch_size: int | None = None
+    record_limit: int | None = None  # previews: stop reading after this many source records
+
+
+class RunServices(Protocol):
+    """What the executor needs from outside; the store implements it, tests may too."""
+
+    def connection(self, name: str, env: str) -> ConnectionSpec: ...
+
+    def cursor(self, flow_id: str, node_id: str, env: str) -> Any: ...
+
+    def commit_cursor(self, flow_id: str, node_id: str, env: str, position: Any) -> None: ...
+
+    def dead_letters(self, node_id: str, failures: list[Failure]) -> None: ...
+
+    def on_batch(self, node_id: str, records: list[Record], outcome: Outcome) -> None: ...
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    flow_id: str
+    env: str
+    status: str  # succeeded, partial (some records failed), failed
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    ledger: Ledger
+    totals: dict[str, int]
+    error: str | None = None
+    changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+class _NodeContext:
+    """The NodeContext a node gets for one run (see nodes/base.py)."""
+
+    def __init__(self, node: PlannedNode, run: "_Run") -> None:
+        self.node_id = node.id
+        self.flow_id = run.plan.flow_id
+        self.run_id = run.request.run_id
+        self.env = run.request.env
+        self.batch_size = run.batch_size
+        self.full_resync = run.request.full_resync
+        self.dry_run = run.request.dry_run
+        self._run = run
+
+    def program(self, sources: list[Source]) -> "_BoundProgram":
+        return _BoundProgram(ExpressionProgram(self._run.expressions, sources), self._run.names)
+
+    def connection(self, name: str) -> Any:
+        return self._run.connector(name)
+
+    def cursor_position(self) -> Any:
+        return self._run.services.cursor(self.flow_id, self.node_id, self.env)
+
+    def temp_path(self, name: str) -> Path:
+        folder = self._run.temp_dir / self.node_id
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / name
+
+
+class _BoundProgram:
+    def __init__(self, program: ExpressionProgram, names: dict[str, Any]) -> None:
+        self.program, self.names = program, names
+
+    def evaluate(self, records: list[Record]) -> list[Evaluation]:
+        return self.program.evaluate(records, self.names)
+
+
+class _Run:
+    """The state of one run of a plan; `execute` below is its only user."""
+
+    def __init__(self, plan: Plan, request: RunRequest, services: RunServices) -> None:
+        self.plan, self.request, self.services = plan, request, services
+        self.batch_size = request.batch_size or plan.batch_size or DEFAULT_BATCH_SIZE
+        self.ledger = Ledger([n.id for n in plan.order])
+        self.started_at = dt.datetime.now(dt.timezone.utc)
+        self.names = {"ctx": {"run_id": request.run_id, "flow_id": plan.flow_id, "env": request.env,
+                              "now": self.started_at.isoformat(), "trigger": request.trigger}}
+        self.expressions = SandboxEnvironment(plan.value_maps())
+        self.temp_dir = Path(tempfile.mkdtemp(prefix=f"flowbridge-{request.run_id}-"))
+        self.connectors: dict[str, Any] = {}
+        self.processors: dict[str, Processor] = {}
+        self.pending: dict[str, list[Record]] = {n.id: [] for n in plan.order}
+        self.deferred_positions: dict[str, Any] = {}
+        self.changes: dict[str, list[dict[str, Any]]] = {}
+        self.read_so_far = 0
+        # A read's cursor waits for the end of the run when a node downstream holds records back.
+        self.defer_cursor = {
+            n.id: any(plan.node(d).type.holds_records(plan.node(d).config) for d in plan.downstream(n.id))
+            for n in plan.order if n.type.is_source
+        }
+
+    def connector(self, name: str) -> Any:
+        if name not in self.connectors:
+            self.connectors[name] = self.services.connection(name, self.request.env).open()
+        return self.connectors[name]
+
+    def build(self) -> None:
+        for node in self.plan.order:
+            try:
+                self.processors[node.id] = node.type.build(node.config, _NodeContext(node, self))
+            except FlowbridgeError as error:
+                raise FlowbridgeError(f"node '{node.id}': {error}") from None
+
+    # --- the walk ---------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        trigger = self.plan.trigger
+        records = self.processors[trigger.id].trigger(self.request.payload)
+        self.route(trigger, Outcome(ports={trigger.type.outputs[0]: records}))
+        self.drain(after=0)
+        for index, node in enumerate(self.plan.order):
+            outcomes = iter(self.processors[node.id].finish())
+            while (outcome := self.timed(node, lambda: next(outcomes, None))) is not None:
+                self.account(node, outcome)
+                self.route(node, outcome)
+                self.drain(after=index + 1)
+        if not self.request.dry_run:
+            for node_id, position in self.deferred_positions.items():
+                self.services.commit_cursor(self.plan.flow_id, node_id, self.request.env, position)
+
+    def drain(self, after: int) -> None:
+        """Process, in plan order, every node from `after` on that has records waiting."""
+        for index in range(after, len(self.plan.order)):
+            node = self.plan.order[index]
+            if not self.pending[node.id]:
+                continue
+            if node.type.is_source:
+                self.read_source(node, index)
+                continue
+            while self.pending[node.id]:
+                batch = self.pending[node.id][: self.batch_size]
+                del self.pending[node.id][: self.batch_size]
+                outcome = self.timed(node, lambda b=batch: self.processors[node.id].process(b))
+                self.account(node, outcome, batch)
+                self.route(node, outcome)
+
+    def read_source(self, node: PlannedNode, index: int) -> None:
+        inputs, self.pending[node.id] = self.pending[node.id], []
+        batches = iter(self.processors[node.id].read(inputs))
+        while True:
+            batch = self.timed(node, lambda: next(batches, None))
+            if batch is None:
+                return
+            records = self.limit(batch.records)
+            self.route(node, Outcome(ports={node.type.outputs[0]: records}))
+            self.drain(after=index + 1)
+            if batch.position is not None and not self.request.dry_run:
+                if self.defer_cursor[node.id]:
+                    self.deferred_positions[node.id] = batch.position
+                else:
+                    self.services.commit_cursor(self.plan.flow_id, node.id, self.request.env, batch.position)
+            if self.request.record_limit is not None and self.read_so_far >= self.request.record_limit:
+                return
+
+    def limit(self, records: list[Record]) -> list[Record]:
+        if self.request.record_limit is None:
+            return records
+        records = records[: max(self.request.record_limit - self.read_so_far, 0)]
+        self.read_so_far += len(records)
+        return records
+
+    def timed(self, node: PlannedNode, work: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return work()
+        finally:
+            self.ledger.nodes[node.id].seconds += time.perf_counter() - started
+
+    def account(self, node: PlannedNode, outcome: Outcome, batch: list[Record] | None = None) -> None:
+        counts = self.ledger.nodes[node.id]
+        if outcome.failed:
+            counts.failed += len(outcome.failed)
+            self.services.dead_letters(node.id, outcome.failed)
+        for kind, n in outcome.written.items():
+            counts.written[kind] = counts.written.get(kind, 0) + n
+        if outcome.changes:
+            self.changes.setdefault(node.id, []).extend(outcome.changes)
+        self.services.on_batch(node.id, batch or [], outcome)
+
+    def route(self, node: PlannedNode, outcome: Outcome) -> None:
+        counts = self.ledger.nodes[node.id]
+        for port, records in outcome.ports.items():
+            if not records and port in counts.out:
+                continue
+            counts.out[port] = counts.out.get(port, 0) + len(records)
+            targets = node.routes.get(port, ())
+            if not targets:
+                key = (node.id, port)
+                self.ledger.dropped[key] = self.ledger.dropped.get(key, 0) + len(records)
+            for target in targets:
+                self.pending[target].extend(records)
+                self.ledger.nodes[target].received += len(records)
+                self.ledger.add_edge(node.id, port, target, len(records))
+
+    def close(self) -> None:
+        for processor in self.processors.values():
+            try:
+                processor.close()
+            except Exception:  # closing must not hide the run's own outcome
+                log.exception("closing a node failed")
+        for connector in self.connectors.values():
+            try:
+                connector.close()
+            except Exception:
+                log.exception("closing a connection failed")
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+def execute(plan: Plan, request: RunRequest, services: RunServices) -> RunResult:
+    """Run a plan once; never raises for a problem in the flow, its data or its systems."""
+    run = _Run(plan, request, services)
+    error: str | None = None
+    try:
+        run.build()
+        run.run()
+    except FlowbridgeError as exc:
+        error = str(exc)
+    except Exception as exc:  # a bug in a node or connector: the run fails and says where
+        log.exception("run %s failed unexpectedly", request.run_id)
+        error = f"internal error: {type(exc).__name__}: {exc}"
+    finally:
+        run.close()
+    if error is None:
+        imbalances = run.ledger.imbalances(plan)
+        if imbalances:
+            error = "the ledger does not balance: " + "; ".join(imbalances)
+    totals = run.ledger.totals(plan)
+    status = "failed" if error else ("partial" if totals["failed"] else "succeeded")
+    return RunResult(request.run_id, plan.flow_id, request.env, status, run.started_at,
+                     dt.datetime.now(dt.timezone.utc), run.ledger, totals, error, run.changes)
+
+
+def summary(result: RunResult) -> dict[str, Any]:
+    """The run as the CLI's --json prints it."""
+    return {
+        "run_id": result.run_id, "flow_id": result.flow_id, "status": result.status, "env": result.env,
+        "started_at": result.started_at.isoformat(), "finished_at": result.finished_at.isoformat(),
+        "nodes": result.ledger.summary(), "totals": result.totals, "error": result.error,
+    }
+

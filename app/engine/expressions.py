@@ -1,0 +1,468 @@
+"""Analyst expressions: Jinja2 in its immutable sandbox, compiled once per node, run a batch at a time.
+
+Two kinds of source:
+- an *expression* (a filter condition, a compute step): `record.amount > 100`;
+- a *template* (a map field): `{{ record.first }} {{ record.last }}`. A template that is a single
+  `{{ expr }}` keeps the expression's type, so `{{ record.id }}` stays a number.
+
+A node compiles all its expressions into one `ExpressionProgram`. The program evaluates a whole batch
+with a single sandboxed render (one Jinja loop over the records) because a render per record costs
+about 5 µs, which alone would blow the engine's throughput target; a failure in one record restarts
+the loop after it, so one bad record never stops the others.
+
+Expressions are written by people, not trusted code: loop steps, value sizes, repetition and the
+known string amplifiers are capped, and a record that breaks a cap fails with that reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import ChainableUndefined, TemplateSyntaxError, nodes
+from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
+from jinja2.nativetypes import NativeCodeGenerator
+from jinja2.parser import Parser
+from jinja2.runtime import Undefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.visitor import NodeTransformer
+
+from app.errors import ExpressionLimit, RecordError
+from nodes.base import Source
+
+MAX_LOOP_STEPS = 10_000  # per record, summed over every {% for %} and range() it runs
+MAX_VALUE_SIZE = 100_000  # characters of a string, or items of a list or dict, one step may build
+_RESERVED_PREFIX = "__"
+
+_SINGLE_OUTPUT = re.compile(r"^\s*\{\{-?(?P<expr>.*?)-?\}\}\s*$", re.DOTALL)
+
+
+class ExpressionCompileError(ValueError):
+    """An expression or template that does not compile; the message is Jinja2's, with its line."""
+
+
+@dataclass(frozen=True)
+class ValueMap:
+    """A lookup table such as US state codes to names, matched trimmed and case-insensitively."""
+
+    entries: dict[str, Any]
+    on_missing: str = "pass"  # pass the value through, use `default`, or fail the record
+    default: Any = None
+
+    @classmethod
+    def from_document(cls, raw: Mapping[str, Any]) -> "ValueMap":
+        if isinstance(raw.get("entries"), Mapping):
+            entries, on_missing, default = raw["entries"], raw.get("on_missing", "pass"), raw.get("default")
+        else:
+            entries, on_missing, default = raw, "pass", None
+        return cls({_fold(k): v for k, v in entries.items()}, on_missing, default)
+
+    def lookup(self, value: Any, name: str) -> Any:
+        if value is None or isinstance(value, Undefined):
+            return None
+        folded = _fold(value)
+        if folded in self.entries:
+            return self.entries[folded]
+        if self.on_missing == "default":
+            return self.default
+        if self.on_missing == "fail":
+            raise RecordError(f"value {value!r} has no entry in value map '{name}'")
+        return value
+
+
+def _fold(value: Any) -> str:
+    return str(value).strip().casefold()
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or isinstance(value, Undefined)
+
+
+# --- caps on what one expression may build -------------------------------------------------------
+
+
+def _check_size(value: Any, what: str) -> Any:
+    if isinstance(value, (str, bytes, list, tuple, dict, set)) and len(value) > MAX_VALUE_SIZE:
+        raise ExpressionLimit(f"{what} would build a value of {len(value):,} items; the cap is {MAX_VALUE_SIZE:,}")
+    return value
+
+
+def _check_count(count: int, what: str) -> None:
+    if count > MAX_VALUE_SIZE:
+        raise ExpressionLimit(f"{what} would build a value of {count:,} items; the cap is {MAX_VALUE_SIZE:,}")
+
+
+def _check_width(width: Any, what: str) -> None:
+    if isinstance(width, int) and abs(width) > MAX_VALUE_SIZE:
+        raise ExpressionLimit(f"{what} asks for width {width:,}; the cap is {MAX_VALUE_SIZE:,}")
+
+
+def _capped_join(items: Iterable[Any], separator: str = "") -> str:
+    parts = [str(x) for x in items]
+    total = sum(map(len, parts)) + len(separator) * max(len(parts) - 1, 0)
+    if total > MAX_VALUE_SIZE:
+        raise ExpressionLimit(f"joining would build {total:,} characters; the cap is {MAX_VALUE_SIZE:,}")
+    return separator.join(parts)
+
+
+_FORMAT_WIDTH = re.compile(r"%[-+ #0]*(\d+)")
+
+
+class _Guard:
+    """Per-evaluation loop budget; reset before each record so records don't share it."""
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = MAX_LOOP_STEPS
+
+    def iterate(self, iterable: Iterable[Any]) -> Iterator[Any]:
+        for item in iterable:
+            self.left -= 1
+            if self.left < 0:
+                raise ExpressionLimit(f"loops ran more than {MAX_LOOP_STEPS:,} steps for one record")
+            yield item
+
+    def range(self, *args: int) -> range:
+        result = range(*args)
+        self.left -= len(result)
+        if self.left < 0:
+            raise ExpressionLimit(f"range() asked for more than {MAX_LOOP_STEPS:,} steps for one record")
+        return result
+
+    def concat(self, *parts: Any) -> str:
+        return _capped_join("" if _is_missing(p) else p for p in parts)
+
+
+# --- the sandboxed environment --------------------------------------------------------------------
+
+
+def _none_safe(fn: Callable[[str], str]) -> Callable[[Any], Any]:
+    # Jinja's own string filters turn None into "None" and undefined into "": a missing e-mail
+    # must stay missing, not become the string "none".
+    def apply(value: Any, *args: Any) -> Any:
+        return None if _is_missing(value) else fn(str(value), *args)
+
+    return apply
+
+
+def _to_number(value: Any) -> Any:
+    if _is_missing(value) or value == "":
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    try:
+        text = str(value).strip().replace(",", "")
+        return int(text) if re.fullmatch(r"[-+]?\d+", text) else float(text)
+    except ValueError:
+        raise RecordError(f"{value!r} is not a number") from None
+
+
+def _digits(value: Any) -> Any:
+    return None if _is_missing(value) else re.sub(r"\D", "", str(value))
+
+
+def _capped_format(value: str, *args: Any, **kwargs: Any) -> str:
+    for match in _FORMAT_WIDTH.finditer(str(value)):
+        _check_width(int(match.group(1)), "format")
+    return _check_size(str(value) % (kwargs or args), "format")
+
+
+def _capped_center(value: Any, width: int = 80) -> str:
+    _check_width(width, "center")
+    return str(value).center(width)
+
+
+def _capped_replace(value: Any, old: str, new: str, count: int | None = None) -> Any:
+    if _is_missing(value):
+        return None
+    text = str(value)
+    growth = text.count(str(old)) * max(len(str(new)) - len(str(old)), 0) if old else len(text) * len(str(new))
+    if len(text) + growth > MAX_VALUE_SIZE:
+        raise ExpressionLimit(f"replace would build about {len(text) + growth:,} characters; the cap is {MAX_VALUE_SIZE:,}")
+    return text.replace(str(old), str(new), -1 if count is None else count)
+
+
+_AMPLIFYING_STR_METHODS = {"center", "ljust", "rjust", "zfill", "expandtabs"}
+
+
+class SandboxEnvironment(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox, emitting native values, with caps on what an expression may build."""
+
+    code_generator_class = NativeCodeGenerator
+    intercepted_binops = frozenset(["*", "**", "%", "+"])
+    undefined = ChainableUndefined
+
+    def __init__(self, value_maps: Mapping[str, Any] | None = None,
+                 functions: Mapping[str, Callable[..., Any]] | None = None) -> None:
+        super().__init__(autoescape=False, undefined=ChainableUndefined)
+        self.value_maps = {name: ValueMap.from_document(raw) for name, raw in (value_maps or {}).items()}
+        for name in ("lipsum", "range", "cycler", "joiner"):
+            self.globals.pop(name, None)
+        self.globals.update(functions or {})
+        self.filters.pop("random", None)
+        self.filters.update({
+            "value_map": self._value_map,
+            "trim": _none_safe(lambda s, chars=None: s.strip(chars)),
+            "lower": _none_safe(str.lower),
+            "upper": _none_safe(str.upper),
+            "title": _none_safe(str.title),
+            "capitalize": _none_safe(str.capitalize),
+            "to_number": _to_number,
+            "digits": _digits,
+            "join": lambda items, d="", attribute=None: _capped_join(
+                (self.getattr(x, attribute) for x in items) if attribute else items, d),
+            "format": _capped_format,
+            "center": _capped_center,
+            "replace": _capped_replace,
+            "indent": self._capped_indent,
+        })
+
+    def _capped_indent(self, value: Any, width: Any = 4, *args: Any, **kwargs: Any) -> str:
+        _check_width(width if isinstance(width, int) else len(str(width)), "indent")
+        from jinja2.filters import do_indent
+
+        return _check_size(do_indent(str(value), width, *args, **kwargs), "indent")
+
+    def _value_map(self, value: Any, name: str) -> Any:
+        table = self.value_maps.get(name)
+        if table is None:
+            raise RecordError(f"there is no value map named '{name}' in this flow")
+        return table.lookup(value, name)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # Records are plain dicts: look the key up first (fast, and `record.items` means the field).
+        if type(obj) is dict:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(times, int):
+                    _check_count(len(seq) * max(times, 0), "repetition")
+        elif operator == "**":
+            if isinstance(left, int) and isinstance(right, int) and abs(left) > 1:
+                if right * max(abs(left).bit_length(), 1) > 4096:
+                    raise ExpressionLimit(f"{left} ** {right} is too large a number")
+        elif operator == "%" and isinstance(left, str):
+            return _capped_format(left, *(right if isinstance(right, tuple) else (right,)))
+        elif operator == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
+            _check_count(len(left) + len(right), "+")
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        owner = getattr(__obj, "__self__", None)
+        name = getattr(__obj, "__name__", "")
+        if isinstance(owner, str):
+            if name in _AMPLIFYING_STR_METHODS:
+                for arg in args:
+                    _check_width(arg, f"str.{name}")
+            elif name == "replace" and len(args) >= 2:
+                return _capped_replace(owner, *args)
+            elif name == "join" and args:
+                return _capped_join(args[0], owner)
+        return _check_size(super().call(__context, __obj, *args, **kwargs), name or "call")
+
+
+# --- compiling sources into one program per node --------------------------------------------------
+
+
+def _parse_expression(env: SandboxEnvironment, source: str) -> nodes.Expr:
+    parser = Parser(env, source, state="variable")
+    expr = parser.parse_expression()
+    if not parser.stream.eos:
+        token = parser.stream.current
+        raise TemplateSyntaxError(f"unexpected '{token.value}' after the expression", token.lineno)
+    return expr
+
+
+class _Guarder(NodeTransformer):
+    """Route loops, range() and ~ through the per-record guard; refuse reserved names."""
+
+    def visit_Name(self, node: nodes.Name) -> nodes.Name:
+        if node.name.startswith(_RESERVED_PREFIX):
+            raise TemplateSyntaxError(f"names starting with '{_RESERVED_PREFIX}' are reserved", node.lineno)
+        if node.name == "range" and node.ctx == "load":
+            return nodes.Name("__range", "load", lineno=node.lineno)
+        return node
+
+    def visit_For(self, node: nodes.For) -> nodes.For:
+        node = self.generic_visit(node)
+        node.iter = _call("__iterate", [node.iter], node.lineno)
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Call:
+        node = self.generic_visit(node)
+        return _call("__concat", node.nodes, node.lineno)
+
+
+def _call(function: str, args: list[nodes.Expr], lineno: int | None) -> nodes.Call:
+    return nodes.Call(nodes.Name("__" + function.lstrip("_"), "load"), args, [], None, None, lineno=lineno or 1)
+
+
+def _unwrap(text: str) -> str:
+    """Analysts sometimes wrap an expression in {{ }}; both forms mean the same."""
+    match = _SINGLE_OUTPUT.match(text)
+    if match and "{{" not in match.group("expr") and "}}" not in match.group("expr"):
+        return match.group("expr")
+    return text
+
+
+def _guard_tree(tree: nodes.Node) -> nodes.Node:
+    guarded = _Guarder().visit(tree)
+    guarded.set_lineno(1)
+    return guarded
+
+
+def _template_as_expression(env: SandboxEnvironment, source: str) -> nodes.Expr | None:
+    """Turn a template made only of text and {{ }} into one expression; None if it has statements."""
+    match = _SINGLE_OUTPUT.match(source)
+    if match and "{{" not in match.group("expr") and "}}" not in match.group("expr"):
+        return _guard_tree(_parse_expression(env, match.group("expr")))
+    body = env.parse(source).body
+    if not all(isinstance(n, nodes.Output) for n in body):
+        return None
+    parts: list[nodes.Expr] = [child for out in body for child in out.nodes]
+    if len(parts) == 1 and isinstance(parts[0], nodes.TemplateData):
+        return nodes.Const(parts[0].data)
+    texts = [nodes.Const(p.data) if isinstance(p, nodes.TemplateData) else _guard_tree(p) for p in parts]
+    return _call("__concat", texts, 1)
+
+
+class Evaluation:
+    """The result of a program on one record: values by name, or the reason it failed."""
+
+    __slots__ = ("values", "error")
+
+    def __init__(self, values: dict[str, Any] | None, error: str | None = None) -> None:
+        self.values = values
+        self.error = error
+
+
+class ExpressionProgram:
+    """Every expression of one node, compiled once, evaluated a batch at a time."""
+
+    def __init__(self, env: SandboxEnvironment, sources: Iterable[Source]) -> None:
+        self._env = env
+        self._sources = list(sources)
+        pairs: list[nodes.Pair] = []
+        self._statement_templates: dict[str, Any] = {}
+        for source in self._sources:
+            try:
+                expr = (_guard_tree(_parse_expression(env, _unwrap(source.text))) if source.kind == "expression"
+                        else _template_as_expression(env, source.text))
+                if expr is None:  # a template with {% %} statements: rendered on its own
+                    self._statement_templates[source.name] = env.from_string(
+                        _guard_tree(env.parse(source.text)))
+                    continue
+                pairs.append(nodes.Pair(nodes.Const(source.name), expr))
+            except TemplateSyntaxError as exc:
+                raise ExpressionCompileError(f"{source.name}: {exc.message} (line {exc.lineno})") from None
+            except TemplateError as exc:
+                raise ExpressionCompileError(f"{source.name}: {exc}") from None
+        # The tuple with `record` keeps the output from being constant-folded into a string.
+        output = nodes.Output([nodes.Tuple([nodes.Dict(pairs), nodes.Name("record", "load")], "load")])
+        loop = nodes.For(nodes.Name("record", "store"), nodes.Name("__records", "load"), [output], [], None, False)
+        template = nodes.Template([loop], lineno=1)
+        template.set_environment(env)
+        template.set_lineno(1)
+        self._batch_template = env.from_string(template)
+
+    @property
+    def sources(self) -> list[Source]:
+        return self._sources
+
+    def evaluate(self, records: list[dict[str, Any]], names: Mapping[str, Any]) -> list[Evaluation]:
+        """Evaluate every source on every record; one Evaluation per record, in order."""
+        results: list[Evaluation] = []
+        start = 0
+        while start < len(records):
+            guard = _Guard()
+            try:
+                for values, _record in self._render(records, start, guard, names):
+                    results.append(self._finish(values, records[len(results)], guard, names))
+                break
+            except RecursionError:
+                results.append(Evaluation(None, "expression nests too deeply"))
+            except Exception as exc:  # one record broke: record why, go on after it
+                results.append(Evaluation(None, self._explain(records[len(results)], names, exc)))
+            start = len(results)
+        return results
+
+    def _render(self, records: list[dict[str, Any]], start: int, guard: _Guard,
+                names: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], Any]]:
+        def fresh_budget_per_record() -> Iterator[dict[str, Any]]:
+            for index in range(start, len(records)):
+                guard.left = MAX_LOOP_STEPS
+                yield records[index]
+
+        context = self._batch_template.new_context({
+            **names, "__records": fresh_budget_per_record(), "__iterate": guard.iterate,
+            "__range": guard.range, "__concat": guard.concat,
+        })
+        return self._batch_template.root_render_func(context)
+
+    def _finish(self, values: dict[str, Any], record: dict[str, Any], guard: _Guard,
+                names: Mapping[str, Any]) -> Evaluation:
+        for key, value in values.items():
+            if isinstance(value, Undefined):
+                values[key] = None
+            else:
+                _check_size(value, key)
+        for name, template in self._statement_templates.items():
+            guard.left = MAX_LOOP_STEPS
+            values[name] = self._render_statements(template, record, guard, names)
+        return Evaluation(values)
+
+    def _render_statements(self, template: Any, record: dict[str, Any], guard: _Guard,
+                           names: Mapping[str, Any]) -> str:
+        context = template.new_context({**names, "record": record, "__iterate": guard.iterate,
+                                        "__range": guard.range, "__concat": guard.concat})
+        return _capped_join("" if _is_missing(part) else part for part in template.root_render_func(context))
+
+    def _explain(self, record: dict[str, Any], names: Mapping[str, Any], exc: Exception) -> str:
+        """Find which source failed on this record, for a reason that names it."""
+        for source in self._sources:
+            try:
+                ExpressionProgram(self._env, [source])._evaluate_one(record, names)
+            except Exception as inner:  # the failing source: name it
+                return f"{source.kind} '{source.name}' failed: {describe_error(inner)}"
+        return f"expression failed: {describe_error(exc)}"
+
+    def _evaluate_one(self, record: dict[str, Any], names: Mapping[str, Any]) -> dict[str, Any]:
+        guard = _Guard()
+        for values, _ in self._render([record], 0, guard, names):
+            return self._finish(values, record, guard, names).values or {}
+        return {}
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line reason for a record's failure, without Python internals."""
+    if isinstance(exc, (RecordError, ExpressionLimit)):
+        return str(exc)
+    if isinstance(exc, SecurityError):
+        return f"not allowed in an expression: {exc}"
+    if isinstance(exc, UndefinedError):
+        return str(exc)
+    if isinstance(exc, RecursionError):
+        return "expression nests too deeply"
+    if isinstance(exc, TemplateError):
+        return exc.message or type(exc).__name__
+    if isinstance(exc, (TypeError, ValueError, ArithmeticError, KeyError, IndexError, AttributeError)):
+        return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def compile_check(source: str, kind: str) -> str | None:
+    """Compile one source on its own; the error message, or None when it compiles."""
+    try:
+        ExpressionProgram(SandboxEnvironment(), [Source("value", source, kind)])
+    except ExpressionCompileError as exc:
+        return str(exc).split(": ", 1)[1]
+    return None

@@ -1,0 +1,1 @@
+"""Sandbox: demo CRM and ERP databases to try flows against."""

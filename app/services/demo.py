@@ -1,0 +1,35 @@
+"""`flowbridge demo init`: demo CRM and ERP databases, their connections, and the example flows."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from app.sandbox.demo_data import create_demo_databases
+from app.services.flows import example_flow_files, import_flow_file
+from app.store.connections import ENVIRONMENTS, set_connection
+from app.store.database import Store
+
+
+def init_demo(store: Store, folder: Path, *, accounts: int = 600) -> list[str]:
+    """Create (or re-create) the demo; returns what was done, a line each."""
+    folder = folder.resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    report = []
+    sandbox_crm, sandbox_erp = folder / "crm_sandbox.db", folder / "erp_sandbox.db"
+    create_demo_databases(sandbox_crm, sandbox_erp, accounts=accounts)
+    for env in ENVIRONMENTS:
+        for system, seeded in (("crm", sandbox_crm), ("erp", sandbox_erp)):
+            path = folder / f"{system}_{env}.db"
+            if path != seeded:
+                shutil.copyfile(seeded, path)  # each environment gets its own copy
+            set_connection(store, system, env, "sql", {"url": f"sqlite:///{path}"})
+            report.append(f"connection {system} ({env}) -> {path}")
+        files = folder / f"files_{env}"
+        files.mkdir(exist_ok=True)
+        set_connection(store, "files", env, "file", {"path": str(files)})
+        report.append(f"connection files ({env}) -> {files}")
+    for path in example_flow_files():
+        flow_id, version = import_flow_file(store, path, author="demo", comment="example flow")
+        report.append(f"flow {flow_id} version {version}")
+    return report

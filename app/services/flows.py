@@ -1,0 +1,27 @@
+"""Importing flow documents into the store, validated first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.engine.document import read_document_file
+from app.engine.validation import validate_document
+from app.errors import InvalidFlow
+from app.store.database import Store
+from app.store.flows import save_flow
+
+EXAMPLE_FLOWS = Path(__file__).resolve().parents[2] / "flows"
+
+
+def import_flow_file(store: Store, path: Path, *, author: str = "", comment: str = "") -> tuple[str, int]:
+    """Store a valid flow file as the next version of its flow; InvalidFlow lists every problem."""
+    document, problems = read_document_file(path)
+    if document is not None:
+        problems = [p.in_file(str(path)) for p in validate_document(document)]
+    if problems:
+        raise InvalidFlow(problems)
+    return document["id"], save_flow(store, document, author=author, comment=comment)
+
+
+def example_flow_files() -> list[Path]:
+    return sorted(p for p in EXAMPLE_FLOWS.glob("*.json") if p.name != "flow.schema.json")

@@ -1,0 +1,75 @@
+"""Opening the store's database and bringing its schema up to date with Alembic."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlmodel import Session
+
+from app.errors import FlowbridgeError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+DEFAULT_URL = "sqlite:///flowbridge.db"
+
+
+def store_url() -> str:
+    """FLOWBRIDGE_DB_URL, else ./flowbridge.db."""
+    return os.environ.get("FLOWBRIDGE_DB_URL") or DEFAULT_URL
+
+
+class Store:
+    """The store's engine; open one per process (or per test) and pass it around."""
+
+    def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
+        self.url = url or store_url()
+        try:
+            self.engine = sa.create_engine(self.url, pool_pre_ping=True)
+        except (sa.exc.ArgumentError, ModuleNotFoundError) as error:
+            raise FlowbridgeError(f"cannot open the store at {self.url!r}: {error}") from None
+        if self.engine.dialect.name == "sqlite":
+            _tune_sqlite(self.engine)
+        if migrate:
+            self.migrate()
+
+    @property
+    def home(self) -> Path:
+        """Where the store keeps files of its own (the secret key): beside a SQLite file, else ./"""
+        database = self.engine.url.database
+        if self.engine.dialect.name == "sqlite" and database and database != ":memory:":
+            return Path(database).resolve().parent
+        return Path.cwd()
+
+    def migrate(self) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except sa.exc.OperationalError as error:
+            raise FlowbridgeError(f"cannot open the store at {self.engine.url.render_as_string()}: "
+                                  f"{str(error.orig).strip()}") from None
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _tune_sqlite(engine: sa.Engine) -> None:
+    # WAL lets the UI read while a run writes; NORMAL sync survives a process crash, and a cursor
+    # commit per batch would otherwise cost two fsyncs each.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

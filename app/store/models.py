@@ -1,0 +1,102 @@
+"""The store's tables (SQLModel). Alembic migrations in migrations/ create and upgrade them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Flow(SQLModel, table=True):
+    """A flow; its document lives in FlowVersion, its on/off switch here (operational state)."""
+
+    id: str = Field(primary_key=True, max_length=100)
+    name: str = Field(max_length=200)
+    description: str = ""
+    current_version: int = 1
+    enabled: bool = False
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class FlowVersion(SQLModel, table=True):
+    """Every saved document of a flow; versions count up from 1 and are never changed."""
+
+    __table_args__ = (UniqueConstraint("flow_id", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    flow_id: str = Field(foreign_key="flow.id", index=True, max_length=100)
+    version: int
+    document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    comment: str = ""
+    author: str = Field(default="", max_length=100)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Run(SQLModel, table=True):
+    """One run of a flow, with its totals; its ledger is in NodeLedger."""
+
+    __table_args__ = (Index("ix_run_flow_started", "flow_id", "started_at"),)
+    id: str = Field(primary_key=True, max_length=40)
+    flow_id: str = Field(index=True, max_length=100)
+    flow_version: int | None = None
+    env: str = Field(max_length=40)
+    trigger: str = Field(default="manual", max_length=40)
+    status: str = Field(default="running", max_length=20, index=True)
+    dry_run: bool = False
+    started_at: dt.datetime = Field(default_factory=utcnow)
+    finished_at: dt.datetime | None = None
+    totals: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    error: str | None = None
+    payload: list[Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class NodeLedger(SQLModel, table=True):
+    """A node's counts in one run: records in, out per port, failed, written, time spent."""
+
+    run_id: str = Field(primary_key=True, foreign_key="run.id", max_length=40)
+    node_id: str = Field(primary_key=True, max_length=64)
+    seq: int = 0  # the node's place in the run's order, to list the ledger as the flow runs
+    counts: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class DeadLetter(SQLModel, table=True):
+    """A record that failed, as it entered the node that failed it, with the reason."""
+
+    __table_args__ = (Index("ix_deadletter_flow_status", "flow_id", "status"),)
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="run.id", index=True, max_length=40)
+    flow_id: str = Field(max_length=100)
+    env: str = Field(max_length=40)
+    node_id: str = Field(max_length=64)
+    reason: str
+    record: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="open", max_length=20)  # open, retried, discarded
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    resolved_by: str | None = None
+    resolved_at: dt.datetime | None = None
+
+
+class Cursor(SQLModel, table=True):
+    """How far a read node has committed, per flow, node and environment."""
+
+    flow_id: str = Field(primary_key=True, max_length=100)
+    node_id: str = Field(primary_key=True, max_length=64)
+    env: str = Field(primary_key=True, max_length=40)
+    position: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Connection(SQLModel, table=True):
+    """A logical connection (crm, erp) in one environment; settings are encrypted at rest."""
+
+    name: str = Field(primary_key=True, max_length=64)
+    env: str = Field(primary_key=True, max_length=40)
+    type: str = Field(max_length=20)
+    secret_settings: str  # Fernet token of the settings' JSON
+    updated_at: dt.datetime = Field(default_factory=utcnow)

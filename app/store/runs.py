@@ -1,0 +1,113 @@
+"""Runs, their node ledgers, their dead letters, and read cursors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlmodel import func, select
+
+from app.errors import NotFound
+from app.store.database import Store
+from app.store.models import Cursor, DeadLetter, NodeLedger, Run, utcnow
+from nodes.base import Failure
+
+MAX_DEAD_LETTER_RECORD_CHARS = 200_000
+
+
+def start_run(store: Store, run: Run) -> None:
+    with store.session() as session:
+        session.add(run)
+        session.commit()
+
+
+def finish_run(store: Store, run_id: str, *, status: str, totals: dict[str, int], error: str | None,
+               ledger: dict[str, dict[str, Any]], finished_at: dt.datetime | None = None) -> None:
+    with store.session() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            raise NotFound(f"there is no run '{run_id}'")
+        run.status, run.totals, run.error = status, totals, error
+        run.finished_at = finished_at or utcnow()
+        session.add(run)
+        for seq, (node_id, counts) in enumerate(ledger.items()):
+            session.merge(NodeLedger(run_id=run_id, node_id=node_id, seq=seq, counts=counts))
+        session.commit()
+
+
+def add_dead_letters(store: Store, run: Run, node_id: str, failures: list[Failure]) -> None:
+    with store.session() as session:
+        session.add_all(DeadLetter(run_id=run.id, flow_id=run.flow_id, env=run.env, node_id=node_id,
+                                   reason=f.reason, record=_storable(f.record)) for f in failures)
+        session.commit()
+
+
+def _storable(record: dict[str, Any]) -> dict[str, Any]:
+    """Records are stored whole; values JSON cannot hold are kept as their text."""
+    import json
+
+    text = json.dumps(record, default=str)
+    if len(text) > MAX_DEAD_LETTER_RECORD_CHARS:
+        return {"_truncated": text[:MAX_DEAD_LETTER_RECORD_CHARS]}
+    return json.loads(text)
+
+
+def get_run(store: Store, run_id: str) -> Run:
+    with store.session() as session:
+        run = session.get(Run, run_id)
+    if run is None:
+        raise NotFound(f"there is no run '{run_id}'")
+    return run
+
+
+def list_runs(store: Store, flow_id: str | None = None, limit: int = 50) -> list[Run]:
+    with store.session() as session:
+        query = select(Run).order_by(Run.started_at.desc()).limit(limit)
+        if flow_id:
+            query = query.where(Run.flow_id == flow_id)
+        return list(session.exec(query).all())
+
+
+def run_ledger(store: Store, run_id: str) -> dict[str, dict[str, Any]]:
+    with store.session() as session:
+        rows = session.exec(select(NodeLedger).where(NodeLedger.run_id == run_id).order_by(NodeLedger.seq)).all()
+    return {row.node_id: row.counts for row in rows}
+
+
+def dead_letters(store: Store, *, run_id: str | None = None, flow_id: str | None = None,
+                 status: str | None = "open", limit: int = 1000) -> list[DeadLetter]:
+    with store.session() as session:
+        query = select(DeadLetter).order_by(DeadLetter.id).limit(limit)
+        if run_id:
+            query = query.where(DeadLetter.run_id == run_id)
+        if flow_id:
+            query = query.where(DeadLetter.flow_id == flow_id)
+        if status:
+            query = query.where(DeadLetter.status == status)
+        return list(session.exec(query).all())
+
+
+def count_dead_letters(store: Store, run_id: str) -> int:
+    with store.session() as session:
+        return session.exec(select(func.count()).select_from(DeadLetter).where(DeadLetter.run_id == run_id)).one()
+
+
+def get_cursor(store: Store, flow_id: str, node_id: str, env: str) -> Any:
+    with store.session() as session:
+        row = session.get(Cursor, (flow_id, node_id, env))
+    return row.position if row else None
+
+
+def commit_cursor(store: Store, flow_id: str, node_id: str, env: str, position: Any) -> None:
+    with store.session() as session:
+        row = session.get(Cursor, (flow_id, node_id, env)) or Cursor(flow_id=flow_id, node_id=node_id, env=env)
+        row.position, row.updated_at = position, utcnow()
+        session.add(row)
+        session.commit()
+
+
+def reset_cursors(store: Store, flow_id: str, env: str) -> None:
+    with store.session() as session:
+        for row in session.exec(select(Cursor).where(Cursor.flow_id == flow_id, Cursor.env == env)).all():
+            session.delete(row)
+        session.commit()

@@ -1,0 +1,72 @@
+"""write.sql: inserts, updates or upserts records into a table by key; one outcome per record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.connectors.retry import with_retries
+from app.connectors.sql_write import FAILED, ChildSpec, SqlTableWriter
+from nodes.base import NodeContext, NodeType, Outcome, Processor, Record
+from nodes.schema_parts import CONNECTION, TABLE, as_list, key_list, object_schema
+
+CHILD_SCHEMA = object_schema({
+    "field": {"type": "string", "minLength": 1, "description": "Record field holding the child rows, e.g. lines"},
+    "table": TABLE,
+    "key": key_list("Child key"),
+    "link": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string", "minLength": 1},
+             "description": "Child column -> parent column, e.g. order_number: order_number"},
+}, ["field", "table", "key", "link"], title="Child rows")
+
+CONFIG_SCHEMA = object_schema({
+    "connection": CONNECTION,
+    "table": TABLE,
+    "mode": {"enum": ["insert", "update", "upsert"], "default": "upsert", "title": "Mode"},
+    "key": key_list("Key"),
+    "columns": {"type": "array", "items": {"type": "string", "minLength": 1, "x-picker": "column"},
+                "uniqueItems": True, "title": "Only these columns",
+                "description": "Write only these fields (the others are left as the target has them)."},
+    "children": {"type": "array", "items": CHILD_SCHEMA, "title": "Child rows",
+                 "description": "Rows written with their parent as one unit, e.g. an order's lines."},
+}, ["connection", "table"])
+
+
+def check(config: dict[str, Any]) -> list[tuple[tuple, str]]:
+    if config.get("mode", "upsert") != "insert" and not as_list(config.get("key")):
+        return [(("key",), f"mode {config.get('mode', 'upsert')} needs a key to find existing rows")]
+    return []
+
+
+class WriteSql(Processor):
+    def __init__(self, config: dict[str, Any], context: NodeContext) -> None:
+        self.context = context
+        children = [ChildSpec(c["field"], c["table"], tuple(as_list(c["key"])), dict(c["link"]))
+                    for c in config.get("children", [])]
+        self.writer = SqlTableWriter(context.connection(config["connection"]), config["table"],
+                                     as_list(config.get("key")), config.get("mode", "upsert"), children,
+                                     config.get("columns"))
+
+    def process(self, records: list[Record]) -> Outcome:
+        # Writes are idempotent (compare, then insert or update by key): retrying a batch is safe.
+        results = with_retries(lambda: self.writer.write(records, dry_run=self.context.dry_run))
+        outcome = Outcome()
+        for record, result in zip(records, results):
+            if result.outcome == FAILED:
+                outcome.fail(record, result.reason or "refused")
+                continue
+            outcome.count(result.outcome)
+            if self.context.dry_run:
+                outcome.changes.append({"outcome": result.outcome, "key": result.key,
+                                        "before": result.before, "after": result.after})
+        return outcome
+
+
+NODE_TYPE = NodeType(
+    type="write.sql",
+    family="write",
+    title="Write to database",
+    description="Inserts, updates or upserts records into a table; unchanged records are not written.",
+    config_schema=CONFIG_SCHEMA,
+    build=WriteSql,
+    outputs=(),
+    check=check,
+)

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs (a virtualenv with the project and its test extras,
+# and Debian's chromium + chromedriver for the browser tests) and runs the whole suite.
+# Extra arguments go to pytest, e.g. ./run-tests.sh -k ledger
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    else
+        echo "note: chromium/chromedriver missing and not root; browser tests will skip" >&2
+    fi
+fi
+
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
+exec .venv/bin/python -m pytest "$@"
