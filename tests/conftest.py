@@ -1,0 +1,96 @@
+"""Shared fixtures: a store per test, the demo per test, and real database servers on 127.0.0.1.
+
+Tests that need PostgreSQL or MariaDB skip with the reason when the server is not there, unless
+FLOWBRIDGE_REQUIRE_SERVICES=1 (CI), where they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from app.store.database import Store
+
+POSTGRES_ADMIN_URL = os.environ.get("FLOWBRIDGE_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+MARIADB_ADMIN_URL = os.environ.get("FLOWBRIDGE_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/mysql")
+REQUIRE_SERVICES = os.environ.get("FLOWBRIDGE_REQUIRE_SERVICES") == "1"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_secret_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Every test gets its own key file beside its own store, never the developer's.
+    monkeypatch.delenv("FLOWBRIDGE_SECRET_KEY", raising=False)
+    monkeypatch.delenv("FLOWBRIDGE_DB_URL", raising=False)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def demo(store: Store, tmp_path: Path) -> dict:
+    """The demo (600 accounts) in tmp_path/demo, registered in `store`; paths to its databases."""
+    from app.services.demo import init_demo
+
+    folder = tmp_path / "demo"
+    init_demo(store, folder)
+    return {env: {system: folder / f"{system}_{env}.db" for system in ("crm", "erp")}
+            for env in ("sandbox", "production")} | {"folder": folder}
+
+
+def _unavailable(reason: str) -> None:
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (FLOWBRIDGE_REQUIRE_SERVICES=1: required here)")
+    pytest.skip(reason)
+
+
+def _fresh_database(admin_url: str, name: str, dialect_label: str) -> Iterator[str]:
+    try:
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    except sa.exc.OperationalError as error:
+        _unavailable(f"{dialect_label} is not reachable at {sa.make_url(admin_url).host}: "
+                     f"{str(error.orig).strip().splitlines()[0]}")
+        return
+    url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            if admin.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            else:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database for this test (dropped afterwards)."""
+    yield from _fresh_database(POSTGRES_ADMIN_URL, f"fb_test_{secrets.token_hex(4)}", "PostgreSQL")
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    """A new, empty MariaDB database for this test (dropped afterwards)."""
+    yield from _fresh_database(MARIADB_ADMIN_URL, f"fb_test_{secrets.token_hex(4)}", "MariaDB")
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The same test on a SQLite file, a PostgreSQL database and a MariaDB database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'target.db'}"
+    elif request.param == "postgresql":
+        yield request.getfixturevalue("postgres_url")
+    else:
+        yield request.getfixturevalue("mariadb_url")
