@@ -1,0 +1,134 @@
+"""The `flowbridge` command as a user types it: demo init, run, runs, run-show, connections, flows."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def cli(tmp_path: Path):
+    """Run `flowbridge ...` in tmp_path with its own store; returns (exit code, stdout, stderr)."""
+    env = {**os.environ, "FLOWBRIDGE_DB_URL": f"sqlite:///{tmp_path / 'flowbridge.db'}"}
+    env.pop("FLOWBRIDGE_SECRET_KEY", None)
+
+    def call(*args: str) -> tuple[int, str, str]:
+        done = subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert "Traceback" not in done.stdout + done.stderr
+        return done.returncode, done.stdout, done.stderr
+
+    return call
+
+
+@pytest.fixture
+def demo_cli(cli):
+    code, out, _ = cli("demo", "init", "--dir", "demo")
+    assert code == 0, out
+    return cli
+
+
+def test_demo_init_registers_connections_for_both_environments_and_loads_the_flows(demo_cli, tmp_path):
+    code, out, _ = demo_cli("connection", "list", "--json")
+    listed = {(c["name"], c["env"]) for c in json.loads(out)}
+    assert {("crm", "sandbox"), ("erp", "sandbox"), ("crm", "production"), ("erp", "production")} <= listed
+    code, out, _ = demo_cli("flow", "list", "--json")
+    assert {f["id"] for f in json.loads(out)} >= {
+        "crm_accounts_to_erp_customers", "crm_won_deals_to_erp_orders", "erp_invoices_to_crm", "erp_stock_to_crm_products"}
+    for env in ("sandbox", "production"):
+        for system in ("crm", "erp"):
+            assert (tmp_path / "demo" / f"{system}_{env}.db").is_file()
+
+
+def test_run_json_prints_the_summary_the_issue_names(demo_cli, tmp_path):
+    code, out, _ = demo_cli("run", "crm_accounts_to_erp_customers", "--env", "sandbox", "--json")
+    assert code == 0
+    summary = json.loads(out)
+    assert {"run_id", "flow_id", "status", "env", "started_at", "finished_at", "nodes", "totals"} <= set(summary)
+    assert summary["status"] == "succeeded" and summary["env"] == "sandbox"
+    assert set(summary["totals"]) == {"read", "filtered", "inserted", "updated", "unchanged", "failed"}
+    assert summary["nodes"]["approved"]["out"]["match"] + summary["nodes"]["approved"]["out"]["reject"] == \
+        summary["nodes"]["approved"]["in"] == 600
+    assert summary["nodes"]["customers"]["failed"] == 0
+
+    code, out, _ = demo_cli("runs", "--flow", "crm_accounts_to_erp_customers", "--json")
+    assert [r["run_id"] for r in json.loads(out)] == [summary["run_id"]]
+    code, out, _ = demo_cli("run-show", summary["run_id"])
+    assert code == 0 and "approved" in out and "succeeded" in out
+
+
+def test_run_exits_1_and_run_show_lists_failed_records_with_reasons(demo_cli, tmp_path):
+    with sqlite3.connect(tmp_path / "demo" / "crm_sandbox.db") as db:
+        db.execute("UPDATE accounts SET name = '' WHERE id = (SELECT MIN(id) FROM accounts WHERE credit_status = 'approved')")
+    code, out, _ = demo_cli("run", "crm_accounts_to_erp_customers", "--json")
+    assert code == 1
+    summary = json.loads(out)
+    assert summary["status"] == "partial" and summary["totals"]["failed"] == 1
+    code, out, _ = demo_cli("run-show", summary["run_id"])
+    assert "failed records (1)" in out and "required field(s) name empty" in out
+
+
+def test_a_flow_file_runs_without_being_stored(demo_cli, tmp_path):
+    flow = Path(__file__).resolve().parents[2] / "flows" / "erp_stock_to_crm_products.json"
+    code, out, _ = demo_cli("run", str(flow), "--json")
+    assert code == 0 and json.loads(out)["flow_id"] == "erp_stock_to_crm_products"
+
+
+def test_bad_usage_exits_2_with_a_sentence(demo_cli):
+    code, _, err = demo_cli("run", "no_such_flow")
+    assert code == 2 and "no_such_flow" in err
+    code, _, err = demo_cli("run", "crm_accounts_to_erp_customers", "--env", "staging")
+    assert code == 2 and "staging" in err
+    code, _, err = demo_cli("run-show", "nope")
+    assert code == 2 and "no run 'nope'" in err
+    code, _, err = demo_cli("frobnicate")
+    assert code == 2
+
+
+def test_an_invalid_flow_file_does_not_run(demo_cli, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema_version": 1, "id": "x", "name": "x", "nodes": [], "edges": []}')
+    code, _, err = demo_cli("run", str(bad))
+    assert code == 1 and "no trigger" in err
+
+
+def test_a_connection_to_a_closed_port_fails_the_run_with_the_cause(demo_cli):
+    demo_cli("connection", "set", "erp", "--env", "sandbox", "--type", "sql",
+             "--url", "postgresql://flow:secret-pw@127.0.0.1:1/erp")
+    code, out, err = demo_cli("run", "crm_accounts_to_erp_customers", "--json")
+    assert code == 1
+    summary = json.loads(out)
+    assert summary["status"] == "failed" and "erp" in summary["error"]
+    assert "secret-pw" not in out + err
+    code, out, _ = demo_cli("connection", "list")
+    assert "secret-pw" not in out and "***" in out
+
+
+def test_connection_settings_are_encrypted_at_rest(demo_cli, tmp_path):
+    demo_cli("connection", "set", "ledger", "--env", "production", "--type", "sql",
+             "--url", "postgresql://admin:hunter2@db.internal/ledger")
+    raw = (tmp_path / "flowbridge.db").read_bytes()
+    assert b"hunter2" not in raw and b"db.internal" not in raw
+
+
+def test_the_sql_connection_needs_a_url(cli):
+    code, _, err = cli("connection", "set", "crm", "--env", "sandbox", "--type", "sql")
+    assert code == 2 and "--url" in err
+
+
+def test_flow_import_refuses_an_invalid_document_and_stores_a_valid_one_as_a_new_version(cli, tmp_path):
+    flow = Path(__file__).resolve().parents[2] / "flows" / "erp_invoices_to_crm.json"
+    code, out, _ = cli("flow", "import", str(flow))
+    assert code == 0 and "version 1" in out
+    code, out, _ = cli("flow", "import", str(flow))
+    assert "version 2" in out
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    code, _, err = cli("flow", "import", str(broken))
+    assert code == 1 and "invalid JSON" in err
