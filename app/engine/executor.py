@@ -30,6 +30,7 @@ from nodes.base import Failure, Outcome, Processor, Record, Source
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 1000
+MAX_CHANGES_KEPT = 10_000  # per write node: a dry run of a million records reports the first ones
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,8 @@ class _Run:
         for kind, n in outcome.written.items():
             counts.written[kind] = counts.written.get(kind, 0) + n
         if outcome.changes:
-            self.changes.setdefault(node.id, []).extend(outcome.changes)
+            kept = self.changes.setdefault(node.id, [])
+            kept.extend(outcome.changes[: max(MAX_CHANGES_KEPT - len(kept), 0)])
         self.services.on_batch(node.id, batch or [], outcome)
 
     def route(self, node: PlannedNode, outcome: Outcome) -> None:
