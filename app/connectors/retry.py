@@ -32,7 +32,8 @@ def with_retries(action: Callable[[], T], *, attempts: int = ATTEMPTS, initial_w
     retrying = Retrying(
         retry=retry_if_exception_type(TransientError),
         stop=stop_after_attempt(attempts),
-        wait=wait_exponential_jitter(initial=initial_wait, max=max_wait),
+        # tenacity's default jitter is a whole second, which would swamp a 0.2 s first wait
+        wait=wait_exponential_jitter(initial=initial_wait, max=max_wait, jitter=initial_wait),
         before_sleep=_log_attempt,
         reraise=True,
     )

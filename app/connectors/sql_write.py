@@ -4,7 +4,10 @@ A batch is compared with what the target already holds (one SELECT per batch), s
 the stored row is `unchanged` and not written. The batch is written in one transaction; if the
 database refuses it (a constraint, a bad value), the batch is written again one record at a time
 inside savepoints, so only the records the database refuses fail, each with the database's reason.
+A transient fault (lock timeout, lost connection) is raised instead, for the caller to retry.
 A record may carry child rows (an order's lines): parent and children are written as one unit.
+Values are taken as their columns' types first ('42' for an INTEGER, ISO text for a DATETIME), so
+the same record behaves alike on SQLite, PostgreSQL and MySQL/MariaDB.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc
 
-from app.connectors.sql import SqlConnector, classify, plain_value
+from app.connectors.sql import WRITING, SqlConnector, classify, coerce, driver_message, is_transient, plain_value
 from app.errors import ConnectorError, RecordError
 
 INSERTED, UPDATED, UNCHANGED, FAILED = "inserted", "updated", "unchanged", "failed"
@@ -38,7 +41,11 @@ class WriteResult:
 
 @dataclass(frozen=True)
 class ChildSpec:
-    """Child rows carried in a record field, e.g. `lines` -> table sales_order_lines."""
+    """Child rows carried in a record field, e.g. `lines` -> table sales_order_lines.
+
+    `key` names a child row among its parent's children; the children of a parent are the rows
+    whose `link` columns hold the parent's values, so `key` need not be unique across parents.
+    """
 
     field: str
     table: str
@@ -61,13 +68,15 @@ def _text(value: Any) -> str:
         return value.isoformat().replace("T", " ")
     if isinstance(value, bool):
         return "1" if value else "0"
+    if isinstance(value, Decimal):
+        value = float(value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
 
 
 def key_of(record: dict[str, Any], key: Iterable[str]) -> tuple:
-    """A key as text, so 42, 42.0 and '42' find the same row."""
+    """A key as text, so 42, 42.0, Decimal('42.00') and '42' find the same row."""
     return tuple(_text(record.get(k)) for k in key)
 
 
@@ -76,7 +85,8 @@ class _Planned:
     index: int
     record: dict[str, Any]
     action: str  # insert / update / unchanged
-    values: dict[str, Any]
+    values: dict[str, Any]  # insert: every field; update: the changed fields (typed for the columns)
+    key: dict[str, Any]  # the key fields, typed for the columns
     children: list[tuple[ChildSpec, list[dict[str, Any]]]] = field(default_factory=list)
     before: dict[str, Any] | None = None
 
@@ -92,10 +102,12 @@ class SqlTableWriter:
         self.key = list(key)
         self.mode = mode
         self.children = children or []
-        self.only_columns = columns
-        self.column_names = {c.name for c in self.table.columns}
+        self.only_columns = None if columns is None else set(columns) | set(self.key)
+        self.columns = {c.name: c for c in self.table.columns}
+        self.column_names = set(self.columns)
         self._check_columns(self.table_name, self.key, self.column_names, "key")
         self._child_tables = {c.field: connector.table(c.table) for c in self.children}
+        self._child_columns = {f: {c.name: c for c in t.columns} for f, t in self._child_tables.items()}
         for child in self.children:
             names = {c.name for c in self._child_tables[child.field].columns}
             self._check_columns(child.table, list(child.key) + list(child.link), names, "child")
@@ -128,53 +140,52 @@ class SqlTableWriter:
         existing = self._existing([c[2] for c in candidates]) if self.mode != "insert" else {}
         planned: list[_Planned] = []
         for index, record, values, children in candidates:
+            key = {k: values.get(k) for k in self.key}
             current = existing.get(key_of(values, self.key)) if self.mode != "insert" else None
             if current is None:
                 if self.mode == "update":
                     failed[index] = WriteResult(FAILED, f"no row in {self.table_name} with "
-                                                        f"{self._describe_key(values)} to update")
+                                                        f"{self._describe_key(record)} to update")
                     continue
-                planned.append(_Planned(index, record, "insert", values, children))
+                planned.append(_Planned(index, record, "insert", values, key, children))
                 existing[key_of(values, self.key)] = values  # a later duplicate in the batch updates it
                 continue
             changed = {k: v for k, v in values.items() if not same_value(v, current.get(k))}
             action = "update" if changed or self._children_differ(children) else "unchanged"
-            planned.append(_Planned(index, record, action, changed, children,
-                                    before={k: current.get(k) for k in changed}))
+            planned.append(_Planned(index, record, action, changed, key, children,
+                                    before={k: plain_value(current.get(k)) for k in changed}))
             existing[key_of(values, self.key)] = {**current, **values}
         return planned, failed
 
-    def _describe_key(self, values: dict[str, Any]) -> str:
-        return ", ".join(f"{k}={values.get(k)!r}" for k in self.key)
+    def _describe_key(self, record: dict[str, Any]) -> str:
+        return ", ".join(f"{k}={record.get(k)!r}" for k in self.key)
 
     def _split(self, record: dict[str, Any]) -> tuple[dict[str, Any], list]:
+        """The record's column values (typed for the columns) and its child rows (typed too)."""
         children = []
         for child in self.children:
             rows = record.get(child.field) or []
             if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
                 raise RecordError(f"field '{child.field}' must be a list of records")
-            children.append((child, rows))
+            columns = self._child_columns[child.field]
+            typed = [_typed(columns, child.table, {k: v for k, v in row.items() if k not in child.link}, "child table")
+                     for row in rows]
+            children.append((child, typed))
         child_fields = {c.field for c in self.children}
         values = {k: v for k, v in record.items() if k not in child_fields
                   and (self.only_columns is None or k in self.only_columns)}
-        unknown = sorted(k for k in values if k not in self.column_names)
-        if unknown:
-            raise RecordError(f"table {self.table_name} has no column(s) {', '.join(unknown)}")
-        bad = [k for k, v in values.items() if isinstance(v, (dict, list))]
-        if bad:
-            raise RecordError(f"field(s) {', '.join(bad)} hold a list or object, which a column cannot store")
-        return values, children
+        return _typed(self.columns, self.table_name, values, "table"), children
 
     def _children_differ(self, children: list) -> bool:
         # Children are compared when written; a parent with children is always re-checked.
         return any(rows for _, rows in children)
 
     def _existing(self, values: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
-        keys = sorted({tuple(v.get(k) for k in self.key) for v in values}, key=repr)
+        keys = list({key_of(v, self.key): tuple(v.get(k) for k in self.key) for v in values}.values())
         if not keys:
             return {}
-        rows = self.connector.lookup(self.table_name, self.key, keys)
-        return {key_of(row, self.key): row for row in rows}
+        rows = self.connector.rows_matching(self.table_name, self.key, keys)
+        return {key_of(row, self.key): dict(row) for row in rows}
 
     # --- writing ------------------------------------------------------------------------------------
 
@@ -182,19 +193,21 @@ class SqlTableWriter:
         """Write a batch; one WriteResult per record, in order. Transient faults raise."""
         planned, failed = self.plan(records)
         results: dict[int, WriteResult] = dict(failed)
-        if dry_run:
-            for p in planned:
-                results[p.index] = self._result_for(p)
-            return [results[i] for i in range(len(records))]
         try:
+            if dry_run:
+                results.update(self._preview(planned))
+                return [results[i] for i in range(len(records))]
             with self.connector.engine.connect() as conn:
+                conn.execution_options(**{WRITING: True})
                 try:
+                    written: dict[int, WriteResult] = {}
                     with conn.begin():
                         for p in planned:
-                            results[p.index] = self._apply(conn, p) if p.children else self._result_for(p)
+                            written[p.index] = self._apply(conn, p) if p.children else self._result_for(p)
                         self._apply_plain(conn, [p for p in planned if not p.children])
-                except (exc.IntegrityError, exc.DataError, exc.StatementError, RecordError) as error:
-                    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+                    results.update(written)
+                except Exception as error:
+                    if not _refused(error):
                         raise
                     results.update(self._one_by_one(conn, planned))
         except ConnectorError:
@@ -205,19 +218,38 @@ class SqlTableWriter:
 
     def _result_for(self, p: _Planned) -> WriteResult:
         return WriteResult(_OUTCOME_OF_ACTION[p.action], before=p.before,
-                           after=p.values if p.action != "unchanged" else None,
+                           after={k: plain_value(v) for k, v in p.values.items()} if p.action != "unchanged" else None,
                            key={k: p.record.get(k) for k in self.key})
+
+    def _preview(self, planned: list[_Planned]) -> dict[int, WriteResult]:
+        """What a write would do, without writing: children are compared with what is stored."""
+        results = {p.index: self._result_for(p) for p in planned}
+        to_compare = [p for p in planned if p.children and p.action == "update" and not p.values]
+        if to_compare:
+            with self.connector.engine.connect() as conn:
+                for p in to_compare:
+                    try:
+                        parent = self._parent_row(conn, p)
+                        changed = any(self._write_children(conn, child, rows, parent, apply=False)
+                                      for child, rows in p.children)
+                    except RecordError as error:
+                        results[p.index] = WriteResult(FAILED, str(error))
+                        continue
+                    if not changed:
+                        results[p.index] = WriteResult(UNCHANGED, key={k: p.record.get(k) for k in self.key})
+        return results
 
     def _apply_plain(self, conn: sa.Connection, planned: list[_Planned]) -> None:
         inserts = [p.values for p in planned if p.action == "insert"]
         for group in _by_shape(inserts):
             conn.execute(sa.insert(self.table), group)
-        updates = [p for p in planned if p.action == "update"]
-        for shape, group in _by_shape_keyed(updates, self.key):
-            statement = (sa.update(self.table)
-                         .where(*(self.table.c[k] == sa.bindparam(f"k_{k}") for k in self.key))
-                         .values({c: sa.bindparam(f"v_{c}") for c in shape}))
-            conn.execute(statement, group)
+        for shape, group in _by_shape_keyed([p for p in planned if p.action == "update"], self.key):
+            conn.execute(self._update_statement(shape), group)
+
+    def _update_statement(self, shape: tuple[str, ...]) -> sa.Update:
+        return (sa.update(self.table)
+                .where(*(self.table.c[k] == sa.bindparam(f"k_{k}") for k in self.key))
+                .values({c: sa.bindparam(f"v_{c}") for c in shape}))
 
     def _one_by_one(self, conn: sa.Connection, planned: list[_Planned]) -> dict[int, WriteResult]:
         """After the database refused a batch: each record in its own savepoint."""
@@ -229,13 +261,25 @@ class SqlTableWriter:
                         if p.children:
                             results[p.index] = self._apply(conn, p)
                         else:
-                            self._apply_plain(conn, [p])
+                            self._apply_one(conn, p)
                             results[p.index] = self._result_for(p)
-                except (exc.IntegrityError, exc.DataError, exc.StatementError, RecordError) as error:
-                    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+                except Exception as error:
+                    if not _refused(error):
                         raise
                     results[p.index] = WriteResult(FAILED, refusal_reason(error, self.table_name))
         return results
+
+    def _apply_one(self, conn: sa.Connection, p: _Planned) -> None:
+        if p.action == "insert":
+            conn.execute(sa.insert(self.table), p.values)
+        elif p.action == "update":
+            self._update_parent(conn, p)
+
+    def _update_parent(self, conn: sa.Connection, p: _Planned) -> None:
+        params = {f"v_{c}": v for c, v in p.values.items()} | {f"k_{k}": v for k, v in p.key.items()}
+        if conn.execute(self._update_statement(tuple(sorted(p.values))), params).rowcount == 0:
+            # the row went away since the batch was compared, or its insert earlier in the batch failed
+            raise RecordError(f"no row in {self.table_name} with {self._describe_key(p.record)} to update")
 
     def _apply(self, conn: sa.Connection, p: _Planned) -> WriteResult:
         """A parent and its children, inside the caller's transaction or savepoint."""
@@ -243,54 +287,86 @@ class SqlTableWriter:
             result = conn.execute(sa.insert(self.table).values(p.values))
             parent = {**p.values, **dict(zip([c.name for c in self.table.primary_key.columns],
                                               result.inserted_primary_key or ()))}
+            if any(parent.get(column) is None for child, _ in p.children for column in child.link.values()):
+                parent = self._parent_row(conn, p)  # a linked column the database filled in
         else:
             if p.action == "update" and p.values:
-                key = {k: p.record.get(k) for k in self.key}
-                conn.execute(sa.update(self.table).where(*(self.table.c[k] == v for k, v in key.items()))
-                             .values(p.values))
-            parent = self._parent_row(conn, p.record)
+                self._update_parent(conn, p)
+            parent = self._parent_row(conn, p)
         child_changed = False
         for child, rows in p.children:
             child_changed |= self._write_children(conn, child, rows, parent)
         if p.action == "insert":
             return self._result_for(p)
         if p.values or child_changed:
-            return WriteResult(UPDATED, before=p.before, after=p.values, key={k: p.record.get(k) for k in self.key})
+            return WriteResult(UPDATED, before=p.before, after={k: plain_value(v) for k, v in p.values.items()},
+                               key={k: p.record.get(k) for k in self.key})
         return WriteResult(UNCHANGED, key={k: p.record.get(k) for k in self.key})
 
-    def _parent_row(self, conn: sa.Connection, record: dict[str, Any]) -> dict[str, Any]:
+    def _parent_row(self, conn: sa.Connection, p: _Planned) -> dict[str, Any]:
         row = conn.execute(sa.select(self.table).where(
-            *(self.table.c[k] == record.get(k) for k in self.key))).mappings().first()
-        return {k: plain_value(v) for k, v in (row or {}).items()}
+            *(self.table.c[k] == v for k, v in p.key.items()))).mappings().first()
+        if row is None:
+            raise RecordError(f"no row in {self.table_name} with {self._describe_key(p.record)} to attach "
+                              "child rows to")
+        return dict(row)
 
     def _write_children(self, conn: sa.Connection, child: ChildSpec, rows: list[dict[str, Any]],
-                        parent: dict[str, Any]) -> bool:
+                        parent: dict[str, Any], apply: bool = True) -> bool:
+        """Insert or update one parent's child rows; whether anything changed (or would, if not `apply`)."""
         table = self._child_tables[child.field]
-        names = {c.name for c in table.columns}
-        changed = False
-        linked = [{**row, **{c: parent.get(p) for c, p in child.link.items()}} for row in rows]
-        for row in linked:
-            unknown = sorted(k for k in row if k not in names)
-            if unknown:
-                raise RecordError(f"child table {child.table} has no column(s) {', '.join(unknown)}")
-        keys = [tuple(r.get(k) for k in child.key) for r in linked]
-        current = {}
-        if keys:
-            condition = sa.tuple_(*(table.c[k] for k in child.key)).in_(keys) if len(child.key) > 1 \
-                else table.c[child.key[0]].in_([k[0] for k in keys])
+        link = {column: coerce(table.c[column], parent.get(parent_column))
+                for column, parent_column in child.link.items()}
+        missing = [parent_column for column, parent_column in child.link.items() if link[column] is None]
+        if missing:
+            raise RecordError(f"the {self.table_name} row has no {', '.join(missing)} to link its {child.field} to")
+        scope = [table.c[column] == value for column, value in link.items()]
+        try:
             current = {key_of(dict(r), child.key): dict(r)
-                       for r in conn.execute(sa.select(table).where(condition)).mappings()}
-        for row in linked:
-            existing = current.get(key_of(row, child.key))
-            if existing is None:
-                conn.execute(sa.insert(table).values(row))
-                changed = True
-                continue
-            diff = {k: v for k, v in row.items() if not same_value(v, existing.get(k))}
-            if diff:
-                conn.execute(sa.update(table).where(*(table.c[k] == row[k] for k in child.key)).values(diff))
-                changed = True
-        return changed
+                       for r in conn.execute(sa.select(table).where(*scope)).mappings()}
+            changed = False
+            for row in ({**row, **link} for row in rows):
+                existing = current.get(key_of(row, child.key))
+                if existing is None:
+                    if apply:
+                        conn.execute(sa.insert(table).values(row))
+                    current[key_of(row, child.key)] = row
+                    changed = True
+                    continue
+                diff = {k: v for k, v in row.items() if not same_value(v, existing.get(k))}
+                if diff:
+                    if apply:
+                        conn.execute(sa.update(table).where(*scope, *(table.c[k] == row[k] for k in child.key))
+                                     .values(diff))
+                    existing.update(diff)
+                    changed = True
+            return changed
+        except exc.StatementError as error:
+            if not _refused(error):
+                raise
+            raise RecordError(refusal_reason(error, child.table)) from error
+
+
+def _typed(columns: dict[str, sa.Column], name: str, values: dict[str, Any], what: str) -> dict[str, Any]:
+    """`values` with each taken as its column's type; a field the table cannot hold fails the record."""
+    unknown = sorted(k for k in values if k not in columns)
+    if unknown:
+        raise RecordError(f"{what} {name} has no column(s) {', '.join(unknown)}")
+    bad = [k for k, v in values.items() if isinstance(v, (dict, list)) and not isinstance(columns[k].type, sa.JSON)]
+    if bad:
+        raise RecordError(f"field(s) {', '.join(bad)} hold a list or object, which a column cannot store")
+    typed = {}
+    for k, v in values.items():
+        try:
+            typed[k] = coerce(columns[k], v)
+        except ValueError as error:
+            raise RecordError(f"field {k}: {error} (column {name}.{k} is {columns[k].type})") from None
+    return typed
+
+
+def _refused(error: Exception) -> bool:
+    """The database refused this data (a record's fault), as opposed to a fault worth a retry."""
+    return isinstance(error, RecordError) or (isinstance(error, exc.StatementError) and not is_transient(error))
 
 
 def _by_shape(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -305,7 +381,7 @@ def _by_shape_keyed(planned: list[_Planned], key: list[str]) -> list[tuple[tuple
     for p in planned:
         shape = tuple(sorted(p.values))
         params = {f"v_{c}": p.values[c] for c in shape}
-        params.update({f"k_{k}": p.record.get(k) for k in key})
+        params.update({f"k_{k}": p.key[k] for k in key})
         groups.setdefault(shape, []).append(params)
     return list(groups.items())
 
@@ -314,6 +390,5 @@ def refusal_reason(error: Exception, table: str) -> str:
     """The database's own words for why it refused a record, on one line."""
     if isinstance(error, RecordError):
         return str(error)
-    original = getattr(error, "orig", None) or error
-    text = " ".join(str(original).split())
+    text = " ".join(driver_message(error, whole=True).split())
     return f"{table} refused the record: {text[:500]}"
