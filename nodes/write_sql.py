@@ -47,7 +47,8 @@ class WriteSql(Processor):
 
     def process(self, records: list[Record]) -> Outcome:
         # Writes are idempotent (compare, then insert or update by key): retrying a batch is safe.
-        results = with_retries(lambda: self.writer.write(records, dry_run=self.context.dry_run))
+        # The connector already retries its reads; this retries the whole batch a bounded few times.
+        results = with_retries(lambda: self.writer.write(records, dry_run=self.context.dry_run), attempts=3)
         outcome = Outcome()
         for record, result in zip(records, results):
             if result.outcome == FAILED:

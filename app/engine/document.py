@@ -7,6 +7,7 @@ exceptions: the caller decides what to show.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,21 @@ MAX_NESTING = 64  # real flow documents nest about 8 deep
 
 class _DuplicateKey(ValueError):
     pass
+
+
+class _NotJson(ValueError):
+    """Something Python's json module accepts but JSON does not."""
+
+
+def _no_constants(name: str) -> float:
+    raise _NotJson(f"{name} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _NotJson(f"the number {text[:20]} is too large")
+    return value
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -62,18 +78,37 @@ def parse_document(data: bytes | str) -> tuple[dict[str, Any] | None, list[Probl
     if "\x00" in text:
         return None, [Problem("the file holds NUL characters; is it a binary file?")]
     try:
-        document = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+        document = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants,
+                              parse_float=_finite)
     except json.JSONDecodeError as error:
         return None, [Problem(f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}")]
     except _DuplicateKey as error:
         return None, [Problem(f"invalid JSON: key '{error}' appears twice in the same object")]
+    except _NotJson as error:
+        return None, [Problem(f"invalid JSON: {error}")]
     except RecursionError:
         return None, [Problem(f"the JSON nests deeper than {MAX_NESTING} levels")]
+    except ValueError as error:  # Python refuses to read integers of more than 4,300 digits
+        return None, [Problem(f"invalid JSON: {str(error).split(';')[0]}")]
     if _nesting_depth(document) > MAX_NESTING:
         return None, [Problem(f"the JSON nests deeper than {MAX_NESTING} levels")]
+    if _LONE_SURROGATE_ESCAPE.search(text) and not _encodable(document):
+        # "\ud800" on its own is valid JSON syntax but no character: it cannot be stored or shown.
+        return None, [Problem("invalid JSON: a \\u escape names half a character (a lone surrogate)")]
     if not isinstance(document, dict):
         return None, [Problem(f"a flow document is a JSON object, not {_json_kind(document)}")]
     return document, []
+
+
+_LONE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _encodable(document: Any) -> bool:
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _json_kind(value: Any) -> str:
@@ -87,12 +122,17 @@ def read_document_file(path: Path) -> tuple[dict[str, Any] | None, list[Problem]
     try:
         if path.is_dir():
             return None, [Problem("is a folder, not a flow document", file=name)]
+        if path.exists() and not path.is_file():
+            # /dev/zero never ends and a named pipe blocks: only regular files are read.
+            return None, [Problem("is not a regular file (a device or a pipe?), not a flow document", file=name)]
         size = path.stat().st_size
         if size > MAX_DOCUMENT_BYTES:
             # Don't read 50 MB to say it is too big.
             return None, [Problem(f"the file is {size / 1024 / 1024:.1f} MB; a flow document may be at most "
                                   f"{MAX_DOCUMENT_BYTES // 1024 // 1024} MB", file=name)]
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            # At most one byte over the cap, in case the file grew since stat().
+            data = file.read(MAX_DOCUMENT_BYTES + 1)
     except FileNotFoundError:
         return None, [Problem("no such file", file=name)]
     except OSError as error:

@@ -10,23 +10,28 @@ with a single sandboxed render (one Jinja loop over the records) because a rende
 about 5 µs, which alone would blow the engine's throughput target; a failure in one record restarts
 the loop after it, so one bad record never stops the others.
 
-Expressions are written by people, not trusted code: loop steps, value sizes, repetition and the
-known string amplifiers are capped, and a record that breaks a cap fails with that reason.
+Expressions are written by people, not trusted code: loop steps and macro calls, value sizes,
+number sizes, repetition and the known string amplifiers are capped, and a record that breaks a cap
+fails with that reason. What can never work (dunder attributes, Jinja's text globals, includes,
+unknown filters) is refused when compiling, so validation reports it before any run.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
+from jinja2.filters import do_batch, do_slice, do_tojson, do_wordwrap, make_attrgetter
 from jinja2.nativetypes import NativeCodeGenerator
 from jinja2.parser import Parser
-from jinja2.runtime import Undefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.runtime import Macro, Undefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
 from jinja2.visitor import NodeTransformer
 
 from app.errors import ExpressionLimit, RecordError
@@ -34,7 +39,12 @@ from nodes.base import Source
 
 MAX_LOOP_STEPS = 10_000  # per record, summed over every {% for %} and range() it runs
 MAX_VALUE_SIZE = 100_000  # characters of a string, or items of a list or dict, one step may build
+MAX_NUMBER_BITS = 4096  # about 1,200 digits: no business number is longer
+MAX_JSON_INDENT = 16
+MAX_SOURCE_LENGTH = 20_000  # characters of one expression or template; compiling costs about 4 µs each
 _RESERVED_PREFIX = "__"
+# Jinja's own globals that make text or state rather than read a record; refused when compiling.
+_REMOVED_GLOBALS = ("lipsum", "range", "cycler", "joiner")
 
 _SINGLE_OUTPUT = re.compile(r"^\s*\{\{-?(?P<expr>.*?)-?\}\}\s*$", re.DOTALL)
 
@@ -99,6 +109,16 @@ def _check_width(width: Any, what: str) -> None:
         raise ExpressionLimit(f"{what} asks for width {width:,}; the cap is {MAX_VALUE_SIZE:,}")
 
 
+def _check_bits(bits: int, what: str) -> None:
+    if bits > MAX_NUMBER_BITS:
+        raise ExpressionLimit(f"{what} is too large a number (about {bits * 3 // 10:,} digits)")
+
+
+def _spec_number(digits: str) -> int:
+    # int() of a 5,000-digit run raises; any run this long is far over the cap anyway.
+    return int(digits) if len(digits) <= 12 else 10 ** 12
+
+
 def _capped_join(items: Iterable[Any], separator: str = "") -> str:
     parts = [str(x) for x in items]
     total = sum(map(len, parts)) + len(separator) * max(len(parts) - 1, 0)
@@ -107,18 +127,29 @@ def _capped_join(items: Iterable[Any], separator: str = "") -> str:
     return separator.join(parts)
 
 
-_FORMAT_WIDTH = re.compile(r"%[-+ #0]*(\d+)")
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-+ #0]*(\*|\d+)?(?:\.(\*|\d*))?[hlL]?(.)", re.DOTALL)
 
 
 class _Guard:
     """Per-evaluation loop budget; reset before each record so records don't share it."""
 
-    __slots__ = ("left",)
+    __slots__ = ("left", "prepaid")
 
     def __init__(self) -> None:
         self.left = MAX_LOOP_STEPS
+        self.prepaid: dict[int, range] = {}
+
+    def reset(self) -> None:
+        self.left = MAX_LOOP_STEPS
+        self.prepaid.clear()
 
     def iterate(self, iterable: Iterable[Any]) -> Iterator[Any]:
+        # range() charged its length when it was made: its first loop is paid for already, so
+        # `for i in range(6000)` costs 6,000 steps, not 12,000. Held by reference: ids stay unique.
+        if type(iterable) is range and self.prepaid.get(id(iterable)) is iterable:
+            del self.prepaid[id(iterable)]
+            yield from iterable
+            return
         for item in iterable:
             self.left -= 1
             if self.left < 0:
@@ -127,10 +158,20 @@ class _Guard:
 
     def range(self, *args: int) -> range:
         result = range(*args)
-        self.left -= len(result)
+        try:
+            self.left -= len(result)
+        except OverflowError:  # more numbers than an index can count
+            self.left = -1
         if self.left < 0:
             raise ExpressionLimit(f"range() asked for more than {MAX_LOOP_STEPS:,} steps for one record")
+        self.prepaid[id(result)] = result
         return result
+
+    def step(self) -> None:
+        # A macro calling itself twice doubles the work at each level without any loop.
+        self.left -= 1
+        if self.left < 0:
+            raise ExpressionLimit(f"loops and macro calls ran more than {MAX_LOOP_STEPS:,} steps for one record")
 
     def concat(self, *parts: Any) -> str:
         return _capped_join("" if _is_missing(p) else p for p in parts)
@@ -165,14 +206,80 @@ def _digits(value: Any) -> Any:
 
 
 def _capped_format(value: str, *args: Any, **kwargs: Any) -> str:
-    for match in _FORMAT_WIDTH.finditer(str(value)):
-        _check_width(int(match.group(1)), "format")
-    return _check_size(str(value) % (kwargs or args), "format")
+    """The `format` filter: `value % args`, or `value % kwargs` for %(name)s."""
+    return _percent_format(str(value), kwargs or args)
+
+
+def _percent_format(text: str, args: tuple | Mapping[str, Any]) -> str:
+    """`text % args` that refuses widths and precisions over the cap before building anything."""
+    if not isinstance(args, tuple):
+        args = (args,) if not isinstance(args, Mapping) else args
+    position = 0  # `*` takes the width or precision from the next argument
+    for match in _PERCENT_SPEC.finditer(text):
+        if match.group(3) == "%":
+            continue
+        for number in match.group(1, 2):
+            if number == "*":
+                number = args[position] if isinstance(args, tuple) and position < len(args) else 0
+                position += 1
+            if number is not None:
+                _check_width(_spec_number(number) if isinstance(number, str) else number, "format")
+        position += 1
+    return _check_size(text % args, "format")
+
+
+class _CappedFormatter(SandboxedFormatter):
+    """str.format in the sandbox, refusing widths and precisions over the cap, counting what it builds."""
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.built = 0
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        for digits in re.findall(r"\d+", format_spec):
+            _check_width(_spec_number(digits), "format")
+        text = super().format_field(value, format_spec)
+        self.built += len(text)
+        _check_count(self.built, "format")
+        return text
 
 
 def _capped_center(value: Any, width: int = 80) -> str:
     _check_width(width, "center")
     return str(value).center(width)
+
+
+def _capped_wordwrap(environment: Any, value: Any, width: int = 79, break_long_words: bool = True,
+                     wrapstring: str | None = None, break_on_hyphens: bool = True) -> str:
+    text, joiner = str(value), wrapstring if wrapstring is not None else environment.newline_sequence
+    # Each line holds at least one character, and every line break costs len(wrapstring).
+    lines = len(text)
+    if isinstance(width, int):
+        lines = min(lines, 2 * len(text) // max(width, 1) + text.count("\n") + 1)
+    _check_count(len(text) + lines * len(str(joiner)), "wordwrap")
+    return _check_size(do_wordwrap(environment, text, width, break_long_words, wrapstring, break_on_hyphens),
+                       "wordwrap")
+
+
+def _capped_batch(value: Any, linecount: int, fill_with: Any = None) -> Any:
+    _check_width(linecount, "batch")
+    return do_batch(value, linecount, fill_with)
+
+
+def _capped_slice(value: Any, slices: int, fill_with: Any = None) -> Any:
+    _check_width(slices, "slice")
+    return do_slice(value, slices, fill_with)
+
+
+def _capped_tojson(eval_ctx: Any, value: Any, indent: Any = None) -> Any:
+    # Every line of the JSON repeats the indent once per level: keep it small.
+    if indent is not None and not (isinstance(indent, int) and 0 <= indent <= MAX_JSON_INDENT):
+        raise ExpressionLimit(f"tojson indent must be a number from 0 to {MAX_JSON_INDENT}")
+    return _check_size(do_tojson(eval_ctx, value, indent), "tojson")
+
+
+_capped_tojson.jinja_pass_arg = do_tojson.jinja_pass_arg  # type: ignore[attr-defined]
+_capped_wordwrap.jinja_pass_arg = do_wordwrap.jinja_pass_arg  # type: ignore[attr-defined]
 
 
 def _capped_replace(value: Any, old: str, new: str, count: int | None = None) -> Any:
@@ -185,7 +292,21 @@ def _capped_replace(value: Any, old: str, new: str, count: int | None = None) ->
     return text.replace(str(old), str(new), -1 if count is None else count)
 
 
-_AMPLIFYING_STR_METHODS = {"center", "ljust", "rjust", "zfill", "expandtabs"}
+_AMPLIFYING_STR_METHODS = {"center", "ljust", "rjust", "zfill"}
+
+
+def _check_str_method(text: str, name: str, args: tuple) -> None:
+    """Refuse a str method call that would build more than the cap, before it builds it."""
+    if name in _AMPLIFYING_STR_METHODS:
+        for arg in args:
+            _check_width(arg, f"str.{name}")
+    elif name == "expandtabs":
+        size = args[0] if args and isinstance(args[0], int) else 8
+        _check_count(len(text) + text.count("\t") * max(size, 0), "str.expandtabs")
+    elif name == "translate" and args and isinstance(args[0], Mapping):
+        growth = sum(text.count(chr(k)) * (len(v) - 1) for k, v in args[0].items()
+                     if isinstance(k, int) and 0 <= k < 0x110000 and isinstance(v, str) and len(v) > 1)
+        _check_count(len(text) + growth, "str.translate")
 
 
 class SandboxEnvironment(ImmutableSandboxedEnvironment):
@@ -199,10 +320,12 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
                  functions: Mapping[str, Callable[..., Any]] | None = None) -> None:
         super().__init__(autoescape=False, undefined=ChainableUndefined)
         self.value_maps = {name: ValueMap.from_document(raw) for name, raw in (value_maps or {}).items()}
-        for name in ("lipsum", "range", "cycler", "joiner"):
+        for name in _REMOVED_GLOBALS:
             self.globals.pop(name, None)
         self.globals.update(functions or {})
-        self.filters.pop("random", None)
+        # random: not repeatable; urlize: HTML, and its target/rel text is repeated for every link.
+        for name in ("random", "urlize"):
+            self.filters.pop(name, None)
         self.filters.update({
             "value_map": self._value_map,
             "trim": _none_safe(lambda s, chars=None: s.strip(chars)),
@@ -218,19 +341,64 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
             "center": _capped_center,
             "replace": _capped_replace,
             "indent": self._capped_indent,
+            "wordwrap": _capped_wordwrap,
+            "batch": _capped_batch,
+            "slice": _capped_slice,
+            "sum": self._capped_sum,
+            "tojson": _capped_tojson,
         })
 
     def _capped_indent(self, value: Any, width: Any = 4, *args: Any, **kwargs: Any) -> str:
-        _check_width(width if isinstance(width, int) else len(str(width)), "indent")
         from jinja2.filters import do_indent
 
-        return _check_size(do_indent(str(value), width, *args, **kwargs), "indent")
+        text = str(value)
+        indention = width if isinstance(width, int) else len(str(width))
+        _check_width(indention, "indent")
+        # Every line gets the indent: 100,000 lines of 100,000 spaces is 10 GB.
+        _check_count(len(text) + (text.count("\n") + 1) * max(indention, 0), "indent")
+        return _check_size(do_indent(text, width, *args, **kwargs), "indent")
+
+    def _capped_sum(self, iterable: Iterable[Any], attribute: Any = None, start: Any = 0) -> Any:
+        if attribute is not None:
+            iterable = map(make_attrgetter(self, attribute), iterable)
+        if not isinstance(start, (list, tuple)):
+            total = start
+            for item in iterable:  # numbers: each addition goes through the capped `+`
+                total = self.call_binop(None, "+", total, item)
+            return total
+        # Lists: Python's sum copies the growing list at every item; build it once instead.
+        joined = list(start)
+        for item in iterable:
+            if type(item) is not type(start):
+                raise TypeError(f"can only sum {type(start).__name__}s onto a {type(start).__name__}")
+            _check_count(len(joined) + len(item), "sum")
+            joined.extend(item)
+        return type(start)(joined)
 
     def _value_map(self, value: Any, name: str) -> Any:
         table = self.value_maps.get(name)
         if table is None:
             raise RecordError(f"there is no value map named '{name}' in this flow")
         return table.lookup(value, name)
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
+        # Jinja hands back an undefined that only fails when printed; a native value of None would
+        # hide the attempt. Fail the record instead.
+        raise SecurityError(f"{type(obj).__name__}.{attribute}")
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        if super().wrap_str_format(value) is None:
+            return None
+        text, is_map = str(value.__self__), value.__name__ == "format_map"
+
+        def capped_format(*args: Any, **kwargs: Any) -> str:
+            if is_map:
+                if kwargs or len(args) != 1:
+                    raise TypeError("format_map() takes exactly one argument")
+                args, kwargs = (), args[0]
+            return _CappedFormatter(self).vformat(text, args, kwargs)
+
+        return capped_format
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         # Records are plain dicts: look the key up first (fast, and `record.items` means the field).
@@ -246,12 +414,14 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
             for seq, times in ((left, right), (right, left)):
                 if isinstance(seq, (str, list, tuple)) and isinstance(times, int):
                     _check_count(len(seq) * max(times, 0), "repetition")
+            if isinstance(left, int) and isinstance(right, int):
+                # Squaring a number in a loop doubles its digits each time.
+                _check_bits(left.bit_length() + right.bit_length(), "multiplication")
         elif operator == "**":
             if isinstance(left, int) and isinstance(right, int) and abs(left) > 1:
-                if right * max(abs(left).bit_length(), 1) > 4096:
-                    raise ExpressionLimit(f"{left} ** {right} is too large a number")
+                _check_bits(right * abs(left).bit_length(), f"{left} ** {right}")
         elif operator == "%" and isinstance(left, str):
-            return _capped_format(left, *(right if isinstance(right, tuple) else (right,)))
+            return _percent_format(left, right)
         elif operator == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
             _check_count(len(left) + len(right), "+")
         return super().call_binop(context, operator, left, right)
@@ -259,14 +429,16 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
         owner = getattr(__obj, "__self__", None)
         name = getattr(__obj, "__name__", "")
+        if isinstance(__obj, Macro):
+            guard = __context.get("__guard")
+            if guard is not None:
+                guard.step()
         if isinstance(owner, str):
-            if name in _AMPLIFYING_STR_METHODS:
-                for arg in args:
-                    _check_width(arg, f"str.{name}")
-            elif name == "replace" and len(args) >= 2:
+            if name == "replace" and len(args) >= 2:
                 return _capped_replace(owner, *args)
-            elif name == "join" and args:
+            if name == "join" and args:
                 return _capped_join(args[0], owner)
+            _check_str_method(owner, name, args)
         return _check_size(super().call(__context, __obj, *args, **kwargs), name or "call")
 
 
@@ -282,15 +454,50 @@ def _parse_expression(env: SandboxEnvironment, source: str) -> nodes.Expr:
     return expr
 
 
+def _did_you_mean(name: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 class _Guarder(NodeTransformer):
-    """Route loops, range() and ~ through the per-record guard; refuse reserved names."""
+    """Route loops, range() and ~ through the per-record guard; refuse what an expression may not use."""
+
+    def __init__(self, env: "SandboxEnvironment") -> None:
+        self.env = env
 
     def visit_Name(self, node: nodes.Name) -> nodes.Name:
         if node.name.startswith(_RESERVED_PREFIX):
             raise TemplateSyntaxError(f"names starting with '{_RESERVED_PREFIX}' are reserved", node.lineno)
         if node.name == "range" and node.ctx == "load":
             return nodes.Name("__range", "load", lineno=node.lineno)
+        if node.name in _REMOVED_GLOBALS and node.ctx == "load":
+            raise TemplateSyntaxError(f"'{node.name}' is not available in expressions", node.lineno)
         return node
+
+    def visit_Getattr(self, node: nodes.Getattr) -> nodes.Node:
+        # record.__class__ and the like: the way out of every sandbox; no field is named so.
+        if node.attr.startswith(_RESERVED_PREFIX):
+            raise TemplateSyntaxError(f"attributes starting with '{_RESERVED_PREFIX}' are not allowed",
+                                      node.lineno)
+        return self.generic_visit(node)
+
+    def visit_Filter(self, node: nodes.Filter) -> nodes.Node:
+        # Jinja only finds an unknown filter inside {% if %} when a record reaches it: check now.
+        if node.name not in self.env.filters:
+            raise TemplateSyntaxError(f"there is no filter named '{node.name}'"
+                                      f"{_did_you_mean(node.name, self.env.filters)}", node.lineno)
+        return self.generic_visit(node)
+
+    def visit_Test(self, node: nodes.Test) -> nodes.Node:
+        if node.name not in self.env.tests:
+            raise TemplateSyntaxError(f"there is no test named '{node.name}'"
+                                      f"{_did_you_mean(node.name, self.env.tests)}", node.lineno)
+        return self.generic_visit(node)
+
+    def visit_Include(self, node: nodes.Node) -> nodes.Node:
+        raise TemplateSyntaxError("an expression cannot include, import or extend other templates", node.lineno)
+
+    visit_Import = visit_FromImport = visit_Extends = visit_Include
 
     def visit_For(self, node: nodes.For) -> nodes.For:
         node = self.generic_visit(node)
@@ -314,8 +521,8 @@ def _unwrap(text: str) -> str:
     return text
 
 
-def _guard_tree(tree: nodes.Node) -> nodes.Node:
-    guarded = _Guarder().visit(tree)
+def _guard_tree(tree: nodes.Node, env: "SandboxEnvironment") -> nodes.Node:
+    guarded = _Guarder(env).visit(tree)
     guarded.set_lineno(1)
     return guarded
 
@@ -324,15 +531,30 @@ def _template_as_expression(env: SandboxEnvironment, source: str) -> nodes.Expr 
     """Turn a template made only of text and {{ }} into one expression; None if it has statements."""
     match = _SINGLE_OUTPUT.match(source)
     if match and "{{" not in match.group("expr") and "}}" not in match.group("expr"):
-        return _guard_tree(_parse_expression(env, match.group("expr")))
+        return _guard_tree(_parse_expression(env, match.group("expr")), env)
     body = env.parse(source).body
     if not all(isinstance(n, nodes.Output) for n in body):
         return None
     parts: list[nodes.Expr] = [child for out in body for child in out.nodes]
-    if len(parts) == 1 and isinstance(parts[0], nodes.TemplateData):
-        return nodes.Const(parts[0].data)
-    texts = [nodes.Const(p.data) if isinstance(p, nodes.TemplateData) else _guard_tree(p) for p in parts]
+    if len(parts) == 1:  # one {{ }} the regex could not take apart, e.g. {{ '}}' }}: keep its type
+        return nodes.Const(parts[0].data) if isinstance(parts[0], nodes.TemplateData) else _guard_tree(parts[0], env)
+    texts = [nodes.Const(p.data) if isinstance(p, nodes.TemplateData) else _guard_tree(p, env) for p in parts]
     return _call("__concat", texts, 1)
+
+
+@contextmanager
+def _compiling(name: str) -> Iterator[None]:
+    """Compile errors of one source as ExpressionCompileError naming it."""
+    try:
+        yield
+    except TemplateSyntaxError as exc:
+        raise ExpressionCompileError(f"{name}: {exc.message} (line {exc.lineno})") from None
+    except TemplateError as exc:
+        raise ExpressionCompileError(f"{name}: {exc}") from None
+    except (RecursionError, SyntaxError):
+        # Jinja's parser recurses about 15 frames per bracket, and Python refuses code nested 200
+        # deep: ((((...)))) or 1+1+...+1 written a few hundred times. No real expression does that.
+        raise ExpressionCompileError(f"{name}: the expression nests too deeply") from None
 
 
 class Evaluation:
@@ -354,25 +576,32 @@ class ExpressionProgram:
         pairs: list[nodes.Pair] = []
         self._statement_templates: dict[str, Any] = {}
         for source in self._sources:
-            try:
-                expr = (_guard_tree(_parse_expression(env, _unwrap(source.text))) if source.kind == "expression"
+            with _compiling(source.name):
+                if len(source.text) > MAX_SOURCE_LENGTH:
+                    raise ExpressionCompileError(f"{source.name}: {len(source.text):,} characters is too long; "
+                                                 f"the cap is {MAX_SOURCE_LENGTH:,}")
+                expr = (_guard_tree(_parse_expression(env, _unwrap(source.text)), env) if source.kind == "expression"
                         else _template_as_expression(env, source.text))
                 if expr is None:  # a template with {% %} statements: rendered on its own
                     self._statement_templates[source.name] = env.from_string(
-                        _guard_tree(env.parse(source.text)))
+                        _guard_tree(env.parse(source.text), env))
                     continue
                 pairs.append(nodes.Pair(nodes.Const(source.name), expr))
-            except TemplateSyntaxError as exc:
-                raise ExpressionCompileError(f"{source.name}: {exc.message} (line {exc.lineno})") from None
-            except TemplateError as exc:
-                raise ExpressionCompileError(f"{source.name}: {exc}") from None
         # The tuple with `record` keeps the output from being constant-folded into a string.
         output = nodes.Output([nodes.Tuple([nodes.Dict(pairs), nodes.Name("record", "load")], "load")])
         loop = nodes.For(nodes.Name("record", "store"), nodes.Name("__records", "load"), [output], [], None, False)
         template = nodes.Template([loop], lineno=1)
         template.set_environment(env)
         template.set_lineno(1)
-        self._batch_template = env.from_string(template)
+        try:
+            with _compiling(self._sources[0].name if self._sources else "expression"):
+                self._batch_template = env.from_string(template)
+        except ExpressionCompileError:
+            # Found while generating code, after every source parsed: find the one it belongs to.
+            for source in self._sources if len(self._sources) > 1 else ():
+                ExpressionProgram(env, [source])
+            raise
+        self._singles: list[ExpressionProgram] | None = None  # built when a record fails, to name the source
 
     @property
     def sources(self) -> list[Source]:
@@ -388,8 +617,6 @@ class ExpressionProgram:
                 for values, _record in self._render(records, start, guard, names):
                     results.append(self._finish(values, records[len(results)], guard, names))
                 break
-            except RecursionError:
-                results.append(Evaluation(None, "expression nests too deeply"))
             except Exception as exc:  # one record broke: record why, go on after it
                 results.append(Evaluation(None, self._explain(records[len(results)], names, exc)))
             start = len(results)
@@ -399,12 +626,12 @@ class ExpressionProgram:
                 names: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], Any]]:
         def fresh_budget_per_record() -> Iterator[dict[str, Any]]:
             for index in range(start, len(records)):
-                guard.left = MAX_LOOP_STEPS
+                guard.reset()
                 yield records[index]
 
         context = self._batch_template.new_context({
             **names, "__records": fresh_budget_per_record(), "__iterate": guard.iterate,
-            "__range": guard.range, "__concat": guard.concat,
+            "__range": guard.range, "__concat": guard.concat, "__guard": guard,
         })
         return self._batch_template.root_render_func(context)
 
@@ -413,24 +640,28 @@ class ExpressionProgram:
         for key, value in values.items():
             if isinstance(value, Undefined):
                 values[key] = None
+            elif callable(value):  # `record.items` on a record without that field: a method, not a value
+                raise RecordError(f"'{key}' is a function, not a value; call it or name a field")
             else:
                 _check_size(value, key)
         for name, template in self._statement_templates.items():
-            guard.left = MAX_LOOP_STEPS
+            guard.reset()
             values[name] = self._render_statements(template, record, guard, names)
         return Evaluation(values)
 
     def _render_statements(self, template: Any, record: dict[str, Any], guard: _Guard,
                            names: Mapping[str, Any]) -> str:
         context = template.new_context({**names, "record": record, "__iterate": guard.iterate,
-                                        "__range": guard.range, "__concat": guard.concat})
+                                        "__range": guard.range, "__concat": guard.concat, "__guard": guard})
         return _capped_join("" if _is_missing(part) else part for part in template.root_render_func(context))
 
     def _explain(self, record: dict[str, Any], names: Mapping[str, Any], exc: Exception) -> str:
         """Find which source failed on this record, for a reason that names it."""
-        for source in self._sources:
+        if self._singles is None:  # compiled once: a batch where every record fails stays fast
+            self._singles = [ExpressionProgram(self._env, [source]) for source in self._sources]
+        for source, single in zip(self._sources, self._singles):
             try:
-                ExpressionProgram(self._env, [source])._evaluate_one(record, names)
+                single._evaluate_one(record, names)
             except Exception as inner:  # the failing source: name it
                 return f"{source.kind} '{source.name}' failed: {describe_error(inner)}"
         return f"expression failed: {describe_error(exc)}"

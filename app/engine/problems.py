@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
+
+# A node type, file name or cron text may hold a newline or a NUL: escape them so one problem
+# stays one line of output. Lone surrogates (a file name that is not UTF-8) would make print() fail.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\ud800-\udfff]")
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters written as escapes (a newline becomes \\n)."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 @dataclass(frozen=True)
@@ -14,7 +24,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"node '{self.node_id}' at {self.path}" if self.node_id else self.path
-        return f"{self.file}: {where}: {self.message}" if self.file else f"{where}: {self.message}"
+        text = f"{self.file}: {where}: {self.message}" if self.file else f"{where}: {self.message}"
+        return one_line(text)
 
     def as_dict(self) -> dict:
         return asdict(self)
