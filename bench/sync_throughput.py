@@ -95,17 +95,26 @@ def child(side: str, crm: str, erp: str, work: str) -> None:
     print(json.dumps(result))
 
 
-def measure(side: str, crm: Path, work: Path) -> dict:
-    erp = work / f"erp_{side}.db"
-    empty_erp(erp)
-    output = subprocess.run([sys.executable, __file__, "--child", side, str(crm), str(erp), str(work)],
-                            check=True, capture_output=True, text=True)
-    return json.loads(output.stdout.strip().splitlines()[-1])
+def measure(side: str, crm: Path, work: Path, repeat: int) -> dict:
+    """The best of `repeat` runs, each into a fresh empty ERP (the usual way to tame a noisy disk)."""
+    best = None
+    for attempt in range(repeat):
+        erp = work / f"erp_{side}_{attempt}.db"
+        empty_erp(erp)
+        output = subprocess.run([sys.executable, __file__, "--child", side, str(crm), str(erp), str(work)],
+                                check=True, capture_output=True, text=True)
+        result = json.loads(output.stdout.strip().splitlines()[-1])
+        (work / "store.db").unlink(missing_ok=True)
+        erp.unlink()
+        if best is None or result["seconds"] < best["seconds"]:
+            best = {**result, "peak_rss_mb": max(result["peak_rss_mb"], best["peak_rss_mb"]) if best else result["peak_rss_mb"]}
+    return best
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="CRM accounts to generate")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per side; the best is kept")
     parser.add_argument("--child", nargs=4, metavar=("SIDE", "CRM", "ERP", "WORK"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -115,13 +124,13 @@ def main() -> None:
         work = Path(folder)
         crm = work / "crm.db"
         create_crm_database(crm, accounts=args.n, with_related=False)
-        hand = measure("hand", crm, work)
-        engine = measure("engine", crm, work)
+        hand = measure("hand", crm, work, args.repeat)
+        engine = measure("engine", crm, work, args.repeat)
     if engine["written"] != hand["written"]:
         raise SystemExit(f"the two sides disagree: engine wrote {engine['written']}, hand-written {hand['written']}")
     engine_rate = engine["read"] / engine["seconds"]
     hand_rate = hand["read"] / hand["seconds"]
-    print(f"accounts read:        {args.n:,} ({engine['written']:,} approved and written)")
+    print(f"accounts read:        {args.n:,} ({engine['written']:,} approved and written); best of {args.repeat}")
     print(f"hand-written sqlite3: {hand_rate:,.0f} records/s ({hand['seconds']:.2f} s)")
     print(f"engine:               {engine_rate:,.0f} records/s ({engine['seconds']:.2f} s)")
     print(f"ratio engine/hand:    {engine_rate / hand_rate:.3f}   (target >= 0.15 at 100,000)")

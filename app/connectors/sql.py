@@ -167,6 +167,20 @@ def driver_message(error: Exception, whole: bool = False) -> str:
     return " ".join(lines) if whole else lines[0]
 
 
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+def plain_records(names: list[str], rows: list[Any]) -> list[dict[str, Any]]:
+    """Row tuples as records; values are converted only in the rows that need it (most don't)."""
+    records = []
+    for row in rows:
+        if _PLAIN_TYPES.issuperset(map(type, row)):
+            records.append(dict(zip(names, row)))
+        else:
+            records.append({name: plain_value(value) for name, value in zip(names, row)})
+    return records
+
+
 def plain_value(value: Any) -> Any:
     """A value as records carry it (JSON-friendly): Decimal to float, dates to ISO text."""
     if isinstance(value, Decimal):
@@ -281,13 +295,13 @@ class SqlConnector:
             # (a, b) > (x, y) says where the page starts; a >= x is implied, and lets MySQL/MariaDB
             # start its index range there instead of scanning from the beginning for every page.
             page = base if last is None else base.where(order[0] >= last[0], sa.tuple_(*order) > sa.tuple_(*last))
-            rows = self._fetch(page.order_by(*order).limit(batch_size + 1))
+            names_read, rows = self._fetch(page.order_by(*order).limit(batch_size + 1), as_rows=True)
             done = len(rows) <= batch_size
             rows = rows[:batch_size]
             if not rows:
                 return
-            last = tuple(rows[-1][label] for label in labels)
-            records = [self._plain(r, skip=labels) for r in rows]
+            last = tuple(rows[-1][-len(labels):])
+            records = plain_records(names_read[:-len(labels)], rows)  # the order labels are last: left out
             if incremental:
                 yield records, encode_position(last[0])
             else:
@@ -334,13 +348,17 @@ class SqlConnector:
     def _max(self, source: sa.Select, column: Any) -> Any:
         return self._fetch(source.with_only_columns(sa.func.max(_raw(column))), scalar=True)
 
-    def _fetch(self, statement: sa.Executable, scalar: bool = False) -> Any:
-        """One query in its own short connection use; retried, since reading twice is harmless."""
+    def _fetch(self, statement: sa.Executable, scalar: bool = False, as_rows: bool = False) -> Any:
+        """One query in its own short connection use; retried, since reading twice is harmless.
+
+        Rows come as mappings, or with `as_rows` as (column names, row tuples): the fast form."""
         def attempt() -> Any:
             try:
                 with self.engine.connect() as conn:
                     result = conn.execute(statement)
-                    return result.scalar() if scalar else list(result.mappings())
+                    if scalar:
+                        return result.scalar()
+                    return (list(result.keys()), result.all()) if as_rows else list(result.mappings())
             except Exception as error:
                 raise classify(error, self.where) from None
 
@@ -350,8 +368,9 @@ class SqlConnector:
         try:
             with self.engine.connect() as conn:
                 result = conn.execution_options(yield_per=batch_size).execute(statement)
-                for part in result.mappings().partitions():
-                    yield [self._plain(r) for r in part], None
+                names = list(result.keys())
+                for part in result.partitions():
+                    yield plain_records(names, part), None
         except ConnectorError:
             raise
         except Exception as error:
@@ -375,13 +394,15 @@ class SqlConnector:
         reflected = self.table(table)
         match_columns = [self.column(table, m, "match") for m in match]
         wanted = [self.column(table, c, "column") for c in columns] if columns else list(reflected.c)
-        typed: set[tuple] = set()
+        accepts = [accepted_types(c) or () for c in match_columns]
+        typed: dict[tuple, None] = {}  # first-seen order, no repeats
         for key in keys:
             try:
-                typed.add(tuple(coerce(c, v) for c, v in zip(match_columns, key)))
+                typed[tuple(v if type(v) in ok else coerce(c, v)
+                            for c, ok, v in zip(match_columns, accepts, key))] = None
             except ValueError:
                 continue  # no row can hold it
-        typed_keys = sorted(typed, key=repr)
+        typed_keys = list(typed)
         rows: list[Any] = []
         for start in range(0, len(typed_keys), LOOKUP_CHUNK):
             chunk = typed_keys[start:start + LOOKUP_CHUNK]
@@ -424,6 +445,24 @@ _NUMERIC = (sa.Numeric, sa.Float)  # SQLAlchemy 2.1 no longer makes Float a kind
 _TYPED = (sa.Boolean, sa.Integer, *_NUMERIC, sa.DateTime, sa.Date, sa.Time)
 _TRUE = {"true", "t", "yes", "y", "1", "on"}
 _FALSE = {"false", "f", "no", "n", "0", "off"}
+
+
+def accepted_types(column: sa.Column) -> frozenset[type] | None:
+    """Python types a column takes as they are; None when any value goes to the database as is."""
+    kind = column.type
+    if isinstance(kind, sa.Boolean):
+        return frozenset({bool})
+    if isinstance(kind, sa.Integer):
+        return frozenset({int})
+    if isinstance(kind, (sa.Numeric, sa.Float)):
+        return frozenset({int, float, Decimal})
+    if isinstance(kind, sa.DateTime):
+        return frozenset({dt.datetime})
+    if isinstance(kind, sa.Date):
+        return frozenset({dt.date})
+    if isinstance(kind, sa.String):
+        return frozenset({str})
+    return None
 
 
 def coerce(column: sa.Column, value: Any) -> Any:

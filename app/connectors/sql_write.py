@@ -21,22 +21,41 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc
 
-from app.connectors.sql import WRITING, SqlConnector, classify, coerce, driver_message, is_transient, plain_value
+from app.connectors.sql import (WRITING, SqlConnector, accepted_types, classify, coerce, driver_message, is_transient,
+                                plain_value)
 from app.errors import ConnectorError, RecordError
 
 INSERTED, UPDATED, UNCHANGED, FAILED = "inserted", "updated", "unchanged", "failed"
+_PLAIN_TYPES = frozenset({str, int, float, type(None)})  # what sqlite3 stores as is (bool is not here)
 _OUTCOME_OF_ACTION = {"insert": INSERTED, "update": UPDATED, "unchanged": UNCHANGED}
 
 
-@dataclass
 class WriteResult:
-    """What happened to one record: its outcome, why it failed, and the fields it changed."""
+    """What happened to one record: its outcome, why it failed, and the fields it changed.
 
-    outcome: str
-    reason: str | None = None
-    before: dict[str, Any] | None = None
-    after: dict[str, Any] | None = None
-    key: dict[str, Any] | None = None
+    `after` and `key` are built when read: most runs never look at them, and building them for
+    every record costs more than the write itself."""
+
+    __slots__ = ("outcome", "reason", "before", "_after", "_record", "_key_names")
+
+    def __init__(self, outcome: str, reason: str | None = None, before: dict[str, Any] | None = None,
+                 after: dict[str, Any] | None = None, record: dict[str, Any] | None = None,
+                 key_names: list[str] | None = None) -> None:
+        self.outcome, self.reason, self.before = outcome, reason, before
+        self._after, self._record, self._key_names = after, record, key_names
+
+    @property
+    def after(self) -> dict[str, Any] | None:
+        return None if self._after is None else {k: plain_value(v) for k, v in self._after.items()}
+
+    @property
+    def key(self) -> dict[str, Any] | None:
+        if self._record is None or self._key_names is None:
+            return None
+        return {k: self._record.get(k) for k in self._key_names}
+
+    def __repr__(self) -> str:
+        return f"WriteResult({self.outcome!r}, reason={self.reason!r}, before={self.before!r}, after={self.after!r})"
 
 
 @dataclass(frozen=True)
@@ -64,6 +83,8 @@ def same_value(a: Any, b: Any) -> bool:
 
 
 def _text(value: Any) -> str:
+    if value.__class__ in (str, int):  # most keys: nothing to normalise
+        return str(value)
     if isinstance(value, (dt.datetime, dt.date)):
         return value.isoformat().replace("T", " ")
     if isinstance(value, bool):
@@ -75,8 +96,10 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def key_of(record: dict[str, Any], key: Iterable[str]) -> tuple:
+def key_of(record: dict[str, Any], key: list[str] | tuple[str, ...]) -> tuple:
     """A key as text, so 42, 42.0, Decimal('42.00') and '42' find the same row."""
+    if len(key) == 1:  # most keys are one column; skip the generator
+        return (_text(record.get(key[0])),)
     return tuple(_text(record.get(k)) for k in key)
 
 
@@ -107,7 +130,11 @@ class SqlTableWriter:
         self.column_names = set(self.columns)
         self._check_columns(self.table_name, self.key, self.column_names, "key")
         self._child_tables = {c.field: connector.table(c.table) for c in self.children}
-        self._child_columns = {f: {c.name: c for c in t.columns} for f, t in self._child_tables.items()}
+        self._typed = TypedColumns(self.table, table, "table")
+        self._plain_inserts: dict[tuple[str, ...], str] = {}
+        self._child_typed = {c.field: TypedColumns(self._child_tables[c.field], c.table, "child table")
+                             for c in self.children}
+        self._child_fields = {c.field for c in self.children}
         for child in self.children:
             names = {c.name for c in self._child_tables[child.field].columns}
             self._check_columns(child.table, list(child.key) + list(child.link), names, "child")
@@ -141,20 +168,21 @@ class SqlTableWriter:
         planned: list[_Planned] = []
         for index, record, values, children in candidates:
             key = {k: values.get(k) for k in self.key}
-            current = existing.get(key_of(values, self.key)) if self.mode != "insert" else None
+            found = key_of(values, self.key)
+            current = existing.get(found) if self.mode != "insert" else None
             if current is None:
                 if self.mode == "update":
                     failed[index] = WriteResult(FAILED, f"no row in {self.table_name} with "
                                                         f"{self._describe_key(record)} to update")
                     continue
                 planned.append(_Planned(index, record, "insert", values, key, children))
-                existing[key_of(values, self.key)] = values  # a later duplicate in the batch updates it
+                existing[found] = values  # a later duplicate in the batch updates it
                 continue
             changed = {k: v for k, v in values.items() if not same_value(v, current.get(k))}
             action = "update" if changed or self._children_differ(children) else "unchanged"
             planned.append(_Planned(index, record, action, changed, key, children,
                                     before={k: plain_value(current.get(k)) for k in changed}))
-            existing[key_of(values, self.key)] = {**current, **values}
+            existing[found] = {**current, **values}
         return planned, failed
 
     def _describe_key(self, record: dict[str, Any]) -> str:
@@ -167,14 +195,13 @@ class SqlTableWriter:
             rows = record.get(child.field) or []
             if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
                 raise RecordError(f"field '{child.field}' must be a list of records")
-            columns = self._child_columns[child.field]
-            typed = [_typed(columns, child.table, {k: v for k, v in row.items() if k not in child.link}, "child table")
-                     for row in rows]
-            children.append((child, typed))
-        child_fields = {c.field for c in self.children}
-        values = {k: v for k, v in record.items() if k not in child_fields
-                  and (self.only_columns is None or k in self.only_columns)}
-        return _typed(self.columns, self.table_name, values, "table"), children
+            typed = self._child_typed[child.field]
+            children.append((child, [typed.typed({k: v for k, v in row.items() if k not in child.link})
+                                     for row in rows]))
+        if self._child_fields or self.only_columns is not None:
+            record = {k: v for k, v in record.items() if k not in self._child_fields
+                      and (self.only_columns is None or k in self.only_columns)}
+        return self._typed.typed(record), children
 
     def _children_differ(self, children: list) -> bool:
         # Children are compared when written; a parent with children is always re-checked.
@@ -218,8 +245,7 @@ class SqlTableWriter:
 
     def _result_for(self, p: _Planned) -> WriteResult:
         return WriteResult(_OUTCOME_OF_ACTION[p.action], before=p.before,
-                           after={k: plain_value(v) for k, v in p.values.items()} if p.action != "unchanged" else None,
-                           key={k: p.record.get(k) for k in self.key})
+                           after=p.values if p.action != "unchanged" else None, record=p.record, key_names=self.key)
 
     def _preview(self, planned: list[_Planned]) -> dict[int, WriteResult]:
         """What a write would do, without writing: children are compared with what is stored."""
@@ -236,15 +262,29 @@ class SqlTableWriter:
                         results[p.index] = WriteResult(FAILED, str(error))
                         continue
                     if not changed:
-                        results[p.index] = WriteResult(UNCHANGED, key={k: p.record.get(k) for k in self.key})
+                        results[p.index] = WriteResult(UNCHANGED, record=p.record, key_names=self.key)
         return results
 
     def _apply_plain(self, conn: sa.Connection, planned: list[_Planned]) -> None:
         inserts = [p.values for p in planned if p.action == "insert"]
         for group in _by_shape(inserts):
-            conn.execute(sa.insert(self.table), group)
+            self._insert(conn, group)
         for shape, group in _by_shape_keyed([p for p in planned if p.action == "update"], self.key):
             conn.execute(self._update_statement(shape), group)
+
+    def _insert(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+        """Rows of one shape. On SQLite, rows of plain values go straight to the driver's executemany:
+        SQLAlchemy's per-row parameter processing would cost more than SQLite's insert itself."""
+        if conn.dialect.name == "sqlite" and all(_PLAIN_TYPES.issuperset(map(type, r.values())) for r in rows):
+            names = tuple(rows[0])
+            sql = self._plain_inserts.get(names)
+            if sql is None:
+                columns = ", ".join(conn.dialect.identifier_preparer.quote(n) for n in names)
+                table = conn.dialect.identifier_preparer.format_table(self.table)
+                sql = self._plain_inserts[names] = f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(names))})"
+            conn.exec_driver_sql(sql, [tuple(r.values()) for r in rows])
+            return
+        conn.execute(sa.insert(self.table), rows)
 
     def _update_statement(self, shape: tuple[str, ...]) -> sa.Update:
         return (sa.update(self.table)
@@ -299,9 +339,8 @@ class SqlTableWriter:
         if p.action == "insert":
             return self._result_for(p)
         if p.values or child_changed:
-            return WriteResult(UPDATED, before=p.before, after={k: plain_value(v) for k, v in p.values.items()},
-                               key={k: p.record.get(k) for k in self.key})
-        return WriteResult(UNCHANGED, key={k: p.record.get(k) for k in self.key})
+            return WriteResult(UPDATED, before=p.before, after=p.values, record=p.record, key_names=self.key)
+        return WriteResult(UNCHANGED, record=p.record, key_names=self.key)
 
     def _parent_row(self, conn: sa.Connection, p: _Planned) -> dict[str, Any]:
         row = conn.execute(sa.select(self.table).where(
@@ -347,21 +386,48 @@ class SqlTableWriter:
             raise RecordError(refusal_reason(error, child.table)) from error
 
 
-def _typed(columns: dict[str, sa.Column], name: str, values: dict[str, Any], what: str) -> dict[str, Any]:
-    """`values` with each taken as its column's type; a field the table cannot hold fails the record."""
-    unknown = sorted(k for k in values if k not in columns)
-    if unknown:
-        raise RecordError(f"{what} {name} has no column(s) {', '.join(unknown)}")
-    bad = [k for k, v in values.items() if isinstance(v, (dict, list)) and not isinstance(columns[k].type, sa.JSON)]
-    if bad:
-        raise RecordError(f"field(s) {', '.join(bad)} hold a list or object, which a column cannot store")
-    typed = {}
-    for k, v in values.items():
-        try:
-            typed[k] = coerce(columns[k], v)
-        except ValueError as error:
-            raise RecordError(f"field {k}: {error} (column {name}.{k} is {columns[k].type})") from None
-    return typed
+class TypedColumns:
+    """A table's columns, and how to take a record's values as their types (fast when they are)."""
+
+    def __init__(self, table: sa.Table, name: str, what: str) -> None:
+        self.columns = {c.name: c for c in table.columns}
+        self.accepts = {c.name: accepted_types(c) for c in table.columns}
+        self.name, self.what = name, what
+        self._fitting: set[tuple] = set()  # (field names, value types) shapes that need no conversion
+
+    def typed(self, values: dict[str, Any]) -> dict[str, Any]:
+        """`values` with each taken as its column's type; a field the table cannot hold fails the record.
+
+        Records from one map node nearly all have the same fields with the same types: once such a
+        shape is known to fit the table, records of that shape are taken as they are."""
+        shape = (tuple(values), tuple(map(type, values.values())))
+        if shape in self._fitting:
+            return values
+        typed = self._typed_one_by_one(values)
+        if len(self._fitting) < 256 and all(typed[k] is v for k, v in values.items()):
+            self._fitting.add(shape)
+        return typed
+
+    def _typed_one_by_one(self, values: dict[str, Any]) -> dict[str, Any]:
+        typed = {}
+        accepts = self.accepts
+        for k, v in values.items():
+            try:
+                ok = accepts[k]
+            except KeyError:
+                unknown = sorted(k for k in values if k not in accepts)
+                raise RecordError(f"{self.what} {self.name} has no column(s) {', '.join(unknown)}") from None
+            if v is None or (ok is not None and type(v) in ok):
+                typed[k] = v  # already what the column takes: the common case, kept cheap
+                continue
+            if isinstance(v, (dict, list)) and not isinstance(self.columns[k].type, sa.JSON):
+                bad = [f for f, x in values.items() if isinstance(x, (dict, list))]
+                raise RecordError(f"field(s) {', '.join(bad)} hold a list or object, which a column cannot store")
+            try:
+                typed[k] = coerce(self.columns[k], v)
+            except ValueError as error:
+                raise RecordError(f"field {k}: {error} (column {self.name}.{k} is {self.columns[k].type})") from None
+        return typed
 
 
 def _refused(error: Exception) -> bool:

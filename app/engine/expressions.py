@@ -184,6 +184,8 @@ def _none_safe(fn: Callable[[str], str]) -> Callable[[Any], Any]:
     # Jinja's own string filters turn None into "None" and undefined into "": a missing e-mail
     # must stay missing, not become the string "none".
     def apply(value: Any, *args: Any) -> Any:
+        if value.__class__ is str:  # the common case first: this runs for every field of every record
+            return fn(value, *args)
         return None if _is_missing(value) else fn(str(value), *args)
 
     return apply
@@ -567,6 +569,9 @@ class Evaluation:
         self.error = error
 
 
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
 class ExpressionProgram:
     """Every expression of one node, compiled once, evaluated a batch at a time."""
 
@@ -638,7 +643,13 @@ class ExpressionProgram:
     def _finish(self, values: dict[str, Any], record: dict[str, Any], guard: _Guard,
                 names: Mapping[str, Any]) -> Evaluation:
         for key, value in values.items():
-            if isinstance(value, Undefined):
+            kind = type(value)
+            if kind in _SCALARS:
+                continue  # the common case, kept cheap
+            if kind is str:
+                if len(value) > MAX_VALUE_SIZE:
+                    _check_size(value, key)
+            elif isinstance(value, Undefined):
                 values[key] = None
             elif callable(value):  # `record.items` on a record without that field: a method, not a value
                 raise RecordError(f"'{key}' is a function, not a value; call it or name a field")
