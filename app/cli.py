@@ -37,6 +37,7 @@ def _store():
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from app.engine.document import read_document_file
+    from app.engine.problems import one_line
     from app.engine.validation import validate_document
 
     failed = False
@@ -49,7 +50,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if problems:
             failed = True
         elif not args.quiet:
-            print(f"{name}: valid")
+            print(f"{one_line(name)}: valid")
     return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.connectors.retry import with_retries
-from app.connectors.sql_write import FAILED, ChildSpec, SqlTableWriter
 from nodes.base import NodeContext, NodeType, Outcome, Processor, Record
 from nodes.schema_parts import CONNECTION, TABLE, as_list, key_list, object_schema
 
@@ -38,6 +36,9 @@ def check(config: dict[str, Any]) -> list[tuple[tuple, str]]:
 
 class WriteSql(Processor):
     def __init__(self, config: dict[str, Any], context: NodeContext) -> None:
+        # Imported here: validating a flow should not pay for loading SQLAlchemy.
+        from app.connectors.sql_write import ChildSpec, SqlTableWriter
+
         self.context = context
         children = [ChildSpec(c["field"], c["table"], tuple(as_list(c["key"])), dict(c["link"]))
                     for c in config.get("children", [])]
