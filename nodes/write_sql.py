@@ -47,6 +47,9 @@ class WriteSql(Processor):
                                      config.get("columns"))
 
     def process(self, records: list[Record]) -> Outcome:
+        from app.connectors.retry import with_retries
+        from app.connectors.sql_write import FAILED
+
         # Writes are idempotent (compare, then insert or update by key): retrying a batch is safe.
         # The connector already retries its reads; this retries the whole batch a bounded few times.
         results = with_retries(lambda: self.writer.write(records, dry_run=self.context.dry_run), attempts=3)
