@@ -59,6 +59,45 @@ class Source:
     kind: str  # "expression" (a value or condition) or "template" (text with {{ }})
 
 
+@dataclass(frozen=True)
+class LinkState:
+    """What the store knows of one record seen from `system`: its id on the other side, and the
+    rows each side held after the last sync (None when that side has no snapshot yet)."""
+
+    other_id: str
+    own_snapshot: dict[str, Any] | None
+    other_snapshot: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class LinkUpdate:
+    """After a sync of one record: its ids on both sides, and the snapshots to keep (None: keep)."""
+
+    system: str
+    id: str
+    other_system: str
+    other_id: str
+    own_snapshot: dict[str, Any] | None = None
+    other_snapshot: dict[str, Any] | None = None
+
+
+def id_text(value: Any) -> str:
+    """An id as the link store keeps it: 42, 42.0 and '42' are the same id."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+class SyncStore(Protocol):
+    """Links between systems and the conflict queue, as a node sees them in one run."""
+
+    def links(self, entity: str, system: str, ids: list[str], other: str) -> dict[str, LinkState]: ...
+
+    def save_links(self, entity: str, updates: list[LinkUpdate]) -> None: ...
+
+    def add_conflicts(self, conflicts: list[dict[str, Any]]) -> None: ...
+
+
 class Program(Protocol):
     """A node's compiled expressions (built by the engine; see app/engine/expressions.py)."""
 
@@ -83,6 +122,9 @@ class NodeContext(Protocol):
     def cursor_position(self) -> Any: ...
 
     def temp_path(self, name: str) -> Any: ...
+
+    @property
+    def sync(self) -> SyncStore: ...
 
 
 class Processor:

@@ -6,6 +6,7 @@ from typing import Any
 
 from nodes.base import NodeContext, NodeType, Outcome, Processor, Record
 from nodes.schema_parts import CONNECTION, TABLE, as_list, key_list, object_schema
+from nodes.sync_write import SYNC_SCHEMA, SyncedWrite
 
 CHILD_SCHEMA = object_schema({
     "field": {"type": "string", "minLength": 1, "description": "Record field holding the child rows, e.g. lines"},
@@ -25,10 +26,15 @@ CONFIG_SCHEMA = object_schema({
                 "description": "Write only these fields (the others are left as the target has them)."},
     "children": {"type": "array", "items": CHILD_SCHEMA, "title": "Child rows",
                  "description": "Rows written with their parent as one unit, e.g. an order's lines."},
+    "sync": SYNC_SCHEMA,
 }, ["connection", "table"])
 
 
 def check(config: dict[str, Any]) -> list[tuple[tuple, str]]:
+    if "sync" in config:
+        if config.get("mode", "upsert") != "upsert":
+            return [(("mode",), "a two-way sync writes in upsert mode")]
+        return []  # a synced write finds rows by their links; a key is optional
     if config.get("mode", "upsert") != "insert" and not as_list(config.get("key")):
         return [(("key",), f"mode {config.get('mode', 'upsert')} needs a key to find existing rows")]
     return []
@@ -42,27 +48,37 @@ class WriteSql(Processor):
         self.context = context
         children = [ChildSpec(c["field"], c["table"], tuple(as_list(c["key"])), dict(c["link"]))
                     for c in config.get("children", [])]
+        if "sync" in config:
+            self.synced: SyncedWrite | None = SyncedWrite(config, config["sync"], context, children)
+            return
+        self.synced = None
         self.writer = SqlTableWriter(context.connection(config["connection"]), config["table"],
                                      as_list(config.get("key")), config.get("mode", "upsert"), children,
                                      config.get("columns"))
 
     def process(self, records: list[Record]) -> Outcome:
         from app.connectors.retry import with_retries
-        from app.connectors.sql_write import FAILED
 
         # Writes are idempotent (compare, then insert or update by key): retrying a batch is safe.
         # The connector already retries its reads; this retries the whole batch a bounded few times.
-        results = with_retries(lambda: self.writer.write(records, dry_run=self.context.dry_run), attempts=3)
+        results = with_retries(lambda: self._write(records), attempts=3)
         outcome = Outcome()
-        for record, result in zip(records, results):
-            if result.outcome == FAILED:
-                outcome.fail(record, result.reason or "refused")
+        for record, (kind, reason, change) in zip(records, results):
+            if kind == "failed":
+                outcome.fail(record, reason or "refused")
                 continue
-            outcome.count(result.outcome)
-            if self.context.dry_run:
-                outcome.changes.append({"outcome": result.outcome, "key": result.key,
-                                        "before": result.before, "after": result.after})
+            outcome.count(kind)
+            if self.context.dry_run and change:
+                outcome.changes.append(change)
         return outcome
+
+    def _write(self, records: list[Record]) -> list[tuple[str, str | None, dict | None]]:
+        """(outcome, reason, change) per record."""
+        if self.synced:
+            return self.synced.write(records, self.context.dry_run)
+        return [(r.outcome, r.reason, {"outcome": r.outcome, "key": r.key, "before": r.before, "after": r.after}
+                 if self.context.dry_run else None)
+                for r in self.writer.write(records, dry_run=self.context.dry_run)]
 
 
 NODE_TYPE = NodeType(

@@ -415,6 +415,23 @@ class SqlConnector:
                 rows += self._fetch(statement)
         return rows
 
+    def match_rows(self, table: str, columns: list[str], how: str, keys: list[tuple],
+                   fetch: list[str] | None = None) -> list[dict[str, Any]]:
+        """Rows whose `columns`, compared trimmed and lower-cased (how='text' or 'email') or exactly,
+        equal one of `keys` (already normalised the same way); for finding a record's existing row."""
+        reflected = self.table(table)
+        compared = [self.column(table, c, "match") for c in columns]
+        if how != "exact":
+            compared = [sa.func.lower(sa.func.trim(c)) for c in compared]
+        wanted = [self.column(table, c, "column") for c in dict.fromkeys(fetch)] if fetch else list(reflected.c)
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(keys), LOOKUP_CHUNK):
+            chunk = keys[start:start + LOOKUP_CHUNK]
+            condition = (compared[0].in_([k[0] for k in chunk]) if len(compared) == 1
+                         else sa.tuple_(*compared).in_(chunk))
+            rows += [self._plain(r) for r in self._fetch(sa.select(*wanted).where(condition))]
+        return rows
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()

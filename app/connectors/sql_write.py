@@ -36,13 +36,14 @@ class WriteResult:
     `after` and `key` are built when read: most runs never look at them, and building them for
     every record costs more than the write itself."""
 
-    __slots__ = ("outcome", "reason", "before", "_after", "_record", "_key_names")
+    __slots__ = ("outcome", "reason", "before", "_after", "_record", "_key_names", "inserted_key")
 
     def __init__(self, outcome: str, reason: str | None = None, before: dict[str, Any] | None = None,
                  after: dict[str, Any] | None = None, record: dict[str, Any] | None = None,
                  key_names: list[str] | None = None) -> None:
         self.outcome, self.reason, self.before = outcome, reason, before
         self._after, self._record, self._key_names = after, record, key_names
+        self.inserted_key: dict[str, Any] | None = None  # the primary key the database gave a new row
 
     @property
     def after(self) -> dict[str, Any] | None:
@@ -112,13 +113,18 @@ class _Planned:
     key: dict[str, Any]  # the key fields, typed for the columns
     children: list[tuple[ChildSpec, list[dict[str, Any]]]] = field(default_factory=list)
     before: dict[str, Any] | None = None
+    needs_id: bool = False  # inserted one by one, to learn the id the database gives it
 
 
 class SqlTableWriter:
     """Writes batches into one table of one connection."""
 
     def __init__(self, connector: SqlConnector, table: str, key: list[str], mode: str = "upsert",
-                 children: list[ChildSpec] | None = None, columns: list[str] | None = None) -> None:
+                 children: list[ChildSpec] | None = None, columns: list[str] | None = None,
+                 insert_without_key: bool = False) -> None:
+        # insert_without_key: in upsert mode a record with no key is a new row whose key the
+        # database assigns (an autoincrement id); its WriteResult carries that key.
+        self.insert_without_key = insert_without_key
         self.connector = connector
         self.table = connector.table(table)
         self.table_name = table
@@ -152,6 +158,7 @@ class SqlTableWriter:
         """Compare a batch with the target; the writes to make, and the records failed already."""
         failed: dict[int, WriteResult] = {}
         candidates: list[tuple[int, dict[str, Any], dict[str, Any], list]] = []
+        new_rows: list[tuple[int, dict[str, Any], dict[str, Any], list]] = []
         for index, record in enumerate(records):
             try:
                 values, children = self._split(record)
@@ -160,12 +167,18 @@ class SqlTableWriter:
                 continue
             if self.mode != "insert":
                 empty = [k for k in self.key if values.get(k) in (None, "")]
+                if empty and self.insert_without_key and len(empty) == len(self.key):
+                    new_rows.append((index, record, values, children))
+                    continue
                 if empty:
                     failed[index] = WriteResult(FAILED, f"key field(s) {', '.join(empty)} empty")
                     continue
             candidates.append((index, record, values, children))
         existing = self._existing([c[2] for c in candidates]) if self.mode != "insert" else {}
-        planned: list[_Planned] = []
+        planned: list[_Planned] = [
+            _Planned(index, record, "insert", {k: v for k, v in values.items() if k not in self.key or v is not None},
+                     {}, children, needs_id=True)
+            for index, record, values, children in new_rows]
         for index, record, values, children in candidates:
             key = {k: values.get(k) for k in self.key}
             found = key_of(values, self.key)
@@ -230,8 +243,8 @@ class SqlTableWriter:
                     written: dict[int, WriteResult] = {}
                     with conn.begin():
                         for p in planned:
-                            written[p.index] = self._apply(conn, p) if p.children else self._result_for(p)
-                        self._apply_plain(conn, [p for p in planned if not p.children])
+                            written[p.index] = self._apply(conn, p) if p.children or p.needs_id else self._result_for(p)
+                        self._apply_plain(conn, [p for p in planned if not p.children and not p.needs_id])
                     results.update(written)
                 except Exception as error:
                     if not _refused(error):
@@ -298,7 +311,7 @@ class SqlTableWriter:
             for p in planned:
                 try:
                     with conn.begin_nested():
-                        if p.children:
+                        if p.children or p.needs_id:
                             results[p.index] = self._apply(conn, p)
                         else:
                             self._apply_one(conn, p)
@@ -323,12 +336,13 @@ class SqlTableWriter:
 
     def _apply(self, conn: sa.Connection, p: _Planned) -> WriteResult:
         """A parent and its children, inside the caller's transaction or savepoint."""
+        inserted_key = None
         if p.action == "insert":
             result = conn.execute(sa.insert(self.table).values(p.values))
-            parent = {**p.values, **dict(zip([c.name for c in self.table.primary_key.columns],
-                                              result.inserted_primary_key or ()))}
+            inserted_key = dict(zip([c.name for c in self.table.primary_key.columns], result.inserted_primary_key or ()))
+            parent = {**p.values, **inserted_key}
             if any(parent.get(column) is None for child, _ in p.children for column in child.link.values()):
-                parent = self._parent_row(conn, p)  # a linked column the database filled in
+                parent = self._parent_row(conn, p, p.key or inserted_key)  # a linked column the database filled in
         else:
             if p.action == "update" and p.values:
                 self._update_parent(conn, p)
@@ -337,14 +351,19 @@ class SqlTableWriter:
         for child, rows in p.children:
             child_changed |= self._write_children(conn, child, rows, parent)
         if p.action == "insert":
-            return self._result_for(p)
+            done = self._result_for(p)
+            done.inserted_key = inserted_key
+            return done
         if p.values or child_changed:
             return WriteResult(UPDATED, before=p.before, after=p.values, record=p.record, key_names=self.key)
         return WriteResult(UNCHANGED, record=p.record, key_names=self.key)
 
-    def _parent_row(self, conn: sa.Connection, p: _Planned) -> dict[str, Any]:
+    def _parent_row(self, conn: sa.Connection, p: _Planned, key: dict[str, Any] | None = None) -> dict[str, Any]:
+        key = key if key is not None else p.key
+        if not key:
+            raise RecordError(f"cannot find the row just written in {self.table_name}: it has no key")
         row = conn.execute(sa.select(self.table).where(
-            *(self.table.c[k] == v for k, v in p.key.items()))).mappings().first()
+            *(self.table.c[k] == v for k, v in key.items()))).mappings().first()
         if row is None:
             raise RecordError(f"no row in {self.table_name} with {self._describe_key(p.record)} to attach "
                               "child rows to")

@@ -25,7 +25,7 @@ from app.engine.expressions import Evaluation, ExpressionProgram, SandboxEnviron
 from app.engine.ledger import Ledger
 from app.engine.plan import Plan, PlannedNode
 from app.errors import FlowbridgeError
-from nodes.base import Failure, Outcome, Processor, Record, Source
+from nodes.base import Failure, LinkState, LinkUpdate, Outcome, Processor, Record, Source, id_text
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,14 @@ class RunServices(Protocol):
     def dead_letters(self, node_id: str, failures: list[Failure]) -> None: ...
 
     def on_batch(self, node_id: str, records: list[Record], outcome: Outcome) -> None: ...
+
+    def links(self, env: str, entity: str, system: str, ids: list[str], other: str) -> dict[str, LinkState]: ...
+
+    def all_links(self, env: str, entity: str, system: str, other: str) -> dict[str, str]: ...
+
+    def save_links(self, env: str, entity: str, updates: list[LinkUpdate]) -> None: ...
+
+    def add_conflicts(self, conflicts: list[dict[str, Any]]) -> None: ...
 
 
 @dataclass
@@ -102,6 +110,41 @@ class _NodeContext:
         folder.mkdir(parents=True, exist_ok=True)
         return folder / name
 
+    @property
+    def sync(self) -> "_SyncAccess":
+        return self._run.sync
+
+
+class _SyncAccess:
+    """Links and conflicts for the nodes of one run; a dry run reads links but keeps nothing."""
+
+    def __init__(self, run: "_Run") -> None:
+        self._run = run
+        self._xref_cache: dict[tuple[str, str, str], dict[str, str]] = {}
+
+    def links(self, entity: str, system: str, ids: list[str], other: str) -> dict[str, LinkState]:
+        return self._run.services.links(self._run.request.env, entity, system, ids, other)
+
+    def save_links(self, entity: str, updates: list[LinkUpdate]) -> None:
+        if updates and not self._run.request.dry_run:
+            self._run.services.save_links(self._run.request.env, entity, updates)
+            self._xref_cache = {k: v for k, v in self._xref_cache.items() if k[0] != entity}
+
+    def add_conflicts(self, conflicts: list[dict[str, Any]]) -> None:
+        if conflicts and not self._run.request.dry_run:
+            self._run.services.add_conflicts([{**c, "env": self._run.request.env, "flow_id": self._run.plan.flow_id,
+                                               "run_id": self._run.request.run_id} for c in conflicts])
+
+    def xref(self, system: Any, entity: Any, source_id: Any, target: Any) -> str | None:
+        """The expression function xref('crm', 'account', record.account_id, 'erp'): the id the
+        target system gave that record, or none when the two are not linked (yet)."""
+        if source_id is None:
+            return None
+        key = (str(entity), str(system), str(target))
+        if key not in self._xref_cache:  # one query per run and entity, not one per record
+            self._xref_cache[key] = self._run.services.all_links(self._run.request.env, *key)
+        return self._xref_cache[key].get(id_text(source_id))
+
 
 class _BoundProgram:
     def __init__(self, program: ExpressionProgram, names: dict[str, Any]) -> None:
@@ -121,7 +164,8 @@ class _Run:
         self.started_at = dt.datetime.now(dt.timezone.utc)
         self.names = {"ctx": {"run_id": request.run_id, "flow_id": plan.flow_id, "env": request.env,
                               "now": self.started_at.isoformat(), "trigger": request.trigger}}
-        self.expressions = SandboxEnvironment(plan.value_maps())
+        self.sync = _SyncAccess(self)
+        self.expressions = SandboxEnvironment(plan.value_maps(), functions={"xref": self.sync.xref})
         self.temp_dir = Path(tempfile.mkdtemp(prefix=f"flowbridge-{request.run_id}-"))
         self.connectors: dict[str, Any] = {}
         self.processors: dict[str, Processor] = {}

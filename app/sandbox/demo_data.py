@@ -28,7 +28,9 @@ CREATE TABLE accounts (
     credit_status TEXT NOT NULL CHECK (credit_status IN ('approved', 'pending', 'rejected')),
     is_active INTEGER NOT NULL DEFAULT 1,
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    credit_limit DOUBLE PRECISION,
+    payment_terms TEXT
 );
 CREATE TABLE contacts (
     id INTEGER PRIMARY KEY,
@@ -82,6 +84,17 @@ CREATE TABLE invoices (
     updated_at TEXT
 );
 """
+
+# Like real systems, the demo's CRM and ERP stamp a row's updated_at whenever it changes (SQLite
+# triggers; kept apart from the schemas because they hold semicolons).
+_TOUCH = """
+CREATE TRIGGER {table}_touch AFTER UPDATE ON {table} FOR EACH ROW WHEN NEW.updated_at IS OLD.updated_at
+BEGIN
+    UPDATE {table} SET updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE {key} = NEW.{key};
+END;
+"""
+CRM_TRIGGERS = _TOUCH.format(table="accounts", key="id")
+ERP_TRIGGERS = _TOUCH.format(table="customers", key="customer_number")
 
 # Indexes are separate so the generator can build them after the bulk insert (much faster).
 _CRM_INDEXES = """
@@ -460,9 +473,12 @@ def create_crm_database(path: Path, *, seed: int = 7, accounts: int = 600,
         conn.executescript(_CRM_TABLES)
         # One Random per table, so accounts come out the same with or without related rows.
         info: list[tuple] | None = [] if with_related else None
-        conn.executemany("INSERT INTO accounts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        conn.executemany("INSERT INTO accounts (id, name, email, phone, street, city, state, postcode, country, "
+                         "industry, credit_status, is_active, created_at, updated_at) "
+                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                          _account_rows(random.Random(f"{seed}:accounts"), accounts, clock, info))
         conn.executescript(_CRM_INDEXES)
+        conn.executescript(CRM_TRIGGERS)
         _insert_crm_products(conn, random.Random(f"{seed}:products"), clock)
         if info is not None:
             conn.executemany("INSERT INTO contacts VALUES (?,?,?,?,?,?,?,?)",
@@ -709,6 +725,7 @@ def create_erp_database(path: Path, *, crm_path: Path, seed: int = 7) -> None:
         orders = _insert_orders(conn, random.Random(f"{seed}:erp-orders"), customers, catalogue,
                                 clock)
         _insert_invoices(conn, random.Random(f"{seed}:erp-invoices"), customers, orders, clock)
+        conn.executescript(ERP_TRIGGERS)
         _finish(conn, tmp, path)
     except BaseException:
         conn.close()

@@ -12,10 +12,10 @@ from app.engine.document import read_document_file
 from app.engine.executor import RunRequest, RunResult, execute
 from app.engine.plan import compile_plan
 from app.errors import FlowbridgeError, InvalidFlow, NotFound
-from app.store import connections, flows, runs
+from app.store import connections, flows, runs, sync
 from app.store.database import Store
-from app.store.models import Run
-from nodes.base import Failure, Outcome, Record
+from app.store.models import Conflict, Run
+from nodes.base import Failure, LinkState, LinkUpdate, Outcome, Record
 
 
 def new_run_id() -> str:
@@ -58,6 +58,18 @@ class StoreRunServices:
 
     def on_batch(self, node_id: str, records: list[Record], outcome: Outcome) -> None:
         """Nothing to keep per batch yet; the run detail page will sample records here."""
+
+    def links(self, env: str, entity: str, system: str, ids: list[str], other: str) -> dict[str, LinkState]:
+        return sync.links_for(self.store, env, entity, system, ids, other)
+
+    def all_links(self, env: str, entity: str, system: str, other: str) -> dict[str, str]:
+        return sync.all_links(self.store, env, entity, system, other)
+
+    def save_links(self, env: str, entity: str, updates: list[LinkUpdate]) -> None:
+        sync.save_links(self.store, env, entity, updates)
+
+    def add_conflicts(self, conflicts: list[dict[str, Any]]) -> None:
+        sync.add_conflicts(self.store, [Conflict(**c) for c in conflicts])
 
 
 def run_flow(store: Store, document: dict[str, Any], *, version: int | None = None, env: str = "sandbox",

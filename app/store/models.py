@@ -100,3 +100,48 @@ class Connection(SQLModel, table=True):
     type: str = Field(max_length=20)
     secret_settings: str  # Fernet token of the settings' JSON
     updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class SyncLink(SQLModel, table=True):
+    """One record known in two systems: its id in each, and each side's row after the last sync.
+
+    The link is the ID cross-reference (CRM account 17 is ERP customer 10023) and the memory a
+    two-way sync needs: a side whose row still equals its snapshot has not changed since, so a
+    write made by a sync is not taken for a new change and echoed back."""
+
+    __table_args__ = (
+        UniqueConstraint("env", "entity", "a_system", "a_id", "b_system"),
+        UniqueConstraint("env", "entity", "b_system", "b_id", "a_system"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    env: str = Field(max_length=40)
+    entity: str = Field(max_length=64)
+    a_system: str = Field(max_length=64)  # the two systems in alphabetical order
+    a_id: str = Field(max_length=200)
+    b_system: str = Field(max_length=64)
+    b_id: str = Field(max_length=200)
+    a_snapshot: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    b_snapshot: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Conflict(SQLModel, table=True):
+    """A field changed on both sides since the last sync, held for someone to decide."""
+
+    __table_args__ = (Index("ix_conflict_status", "env", "status"),)
+    id: int | None = Field(default=None, primary_key=True)
+    env: str = Field(max_length=40)
+    flow_id: str = Field(max_length=100)
+    run_id: str = Field(max_length=40)
+    entity: str = Field(max_length=64)
+    field: str = Field(max_length=100)
+    source_system: str = Field(max_length=64)
+    source_id: str = Field(max_length=200)
+    source_value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    target_system: str = Field(max_length=64)
+    target_id: str = Field(max_length=200)
+    target_value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    status: str = Field(default="open", max_length=20)  # open, resolved
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    resolved_by: str | None = None
+    resolved_at: dt.datetime | None = None

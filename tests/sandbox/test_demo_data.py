@@ -11,7 +11,9 @@ import pytest
 from app.sandbox.demo_data import (
     BASE_TIME,
     CRM_SCHEMA,
+    CRM_TRIGGERS,
     ERP_SCHEMA,
+    ERP_TRIGGERS,
     US_STATES,
     create_crm_database,
     create_demo_databases,
@@ -352,12 +354,22 @@ def test_small_databases_are_consistent(tmp_path, accounts):
 
 
 def test_schema_strings_match_the_generated_files(demo):
-    for schema, path in ((CRM_SCHEMA, demo[0]), (ERP_SCHEMA, demo[1])):
+    for schema, triggers, path in ((CRM_SCHEMA, CRM_TRIGGERS, demo[0]), (ERP_SCHEMA, ERP_TRIGGERS, demo[1])):
         empty = sqlite3.connect(":memory:")
         empty.executescript(schema)
+        empty.executescript(triggers)
         generated = sqlite3.connect(path)
         query = ("SELECT type, name, sql FROM sqlite_master "
                  "WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
         assert empty.execute(query).fetchall() == generated.execute(query).fetchall()
         empty.close()
         generated.close()
+
+
+def test_both_systems_stamp_updated_at_when_a_row_changes(demo):
+    for path, table, key in ((demo[0], "accounts", "id"), (demo[1], "customers", "customer_number")):
+        with sqlite3.connect(path) as db:
+            before = db.execute(f"SELECT {key}, updated_at FROM {table} LIMIT 1").fetchone()
+            db.execute(f"UPDATE {table} SET name = name || ' X' WHERE {key} = ?", (before[0],))
+            after = db.execute(f"SELECT updated_at FROM {table} WHERE {key} = ?", (before[0],)).fetchone()[0]
+        assert after > before[1]

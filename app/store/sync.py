@@ -1,0 +1,131 @@
+"""Sync links (the ID cross-reference, with each side's row after the last sync) and conflicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import func, select
+
+from app.store.database import Store
+from app.store.models import Conflict, SyncLink, utcnow
+from nodes.base import LinkState, LinkUpdate
+
+CHUNK = 500  # ids per IN (...)
+
+
+def _sides(system: str, other: str) -> tuple[str, str, bool]:
+    """The link's (a, b) systems, and whether `system` is side a."""
+    return (system, other, True) if system <= other else (other, system, False)
+
+
+def links_for(store: Store, env: str, entity: str, system: str, ids: list[str], other: str) -> dict[str, LinkState]:
+    """Links of `ids` (ids in `system`) to `other`, by id; ids with no link are absent."""
+    a, b, own_is_a = _sides(system, other)
+    found: dict[str, LinkState] = {}
+    unique = list(dict.fromkeys(ids))
+    with store.session() as session:
+        for start in range(0, len(unique), CHUNK):
+            chunk = unique[start:start + CHUNK]
+            id_column = SyncLink.a_id if own_is_a else SyncLink.b_id
+            rows = session.exec(select(SyncLink).where(
+                SyncLink.env == env, SyncLink.entity == entity, SyncLink.a_system == a, SyncLink.b_system == b,
+                id_column.in_(chunk))).all()
+            for row in rows:
+                if own_is_a:
+                    found[row.a_id] = LinkState(row.b_id, row.a_snapshot, row.b_snapshot)
+                else:
+                    found[row.b_id] = LinkState(row.a_id, row.b_snapshot, row.a_snapshot)
+    return found
+
+
+def all_links(store: Store, env: str, entity: str, system: str, other: str) -> dict[str, str]:
+    """Every link of an entity from `system` ids to `other` ids (for a run's xref() cache)."""
+    a, b, own_is_a = _sides(system, other)
+    with store.session() as session:
+        rows = session.exec(select(SyncLink.a_id, SyncLink.b_id).where(
+            SyncLink.env == env, SyncLink.entity == entity, SyncLink.a_system == a, SyncLink.b_system == b)).all()
+    return {a_id: b_id for a_id, b_id in rows} if own_is_a else {b_id: a_id for a_id, b_id in rows}
+
+
+def count_links(store: Store, env: str, entity: str, system: str, other: str) -> int:
+    a, b, _ = _sides(system, other)
+    with store.session() as session:
+        return session.exec(select(func.count()).select_from(SyncLink).where(
+            SyncLink.env == env, SyncLink.entity == entity, SyncLink.a_system == a, SyncLink.b_system == b)).one()
+
+
+def save_links(store: Store, env: str, entity: str, updates: list[LinkUpdate]) -> None:
+    """Create or move links and keep their snapshots, a batch in one transaction.
+
+    A record linked before to another id on the other side is linked again to the new one (the
+    old link is replaced), so one id never has two partners."""
+    if not updates:
+        return
+    groups: dict[tuple[str, str], list[LinkUpdate]] = {}
+    for update in updates:
+        groups.setdefault(_sides(update.system, update.other_system)[:2], []).append(update)
+    with store.session() as session:
+        for (a, b), group in groups.items():
+            wanted: dict[tuple[str, str], tuple[dict | None, dict | None]] = {}
+            for update in group:
+                own_is_a = _sides(update.system, update.other_system)[2]
+                pair = (update.id, update.other_id) if own_is_a else (update.other_id, update.id)
+                snaps = ((update.own_snapshot, update.other_snapshot) if own_is_a
+                         else (update.other_snapshot, update.own_snapshot))
+                wanted[pair] = snaps  # the last update of a pair in the batch wins
+            existing = _links_touching(session, env, entity, a, b, {p[0] for p in wanted}, {p[1] for p in wanted})
+            by_pair = {(row.a_id, row.b_id): row for row in existing}
+            for row in existing:
+                if (row.a_id, row.b_id) not in wanted:
+                    session.delete(row)  # one of its ids now belongs to another pair
+            session.flush()
+            now = utcnow()
+            for (a_id, b_id), (a_snap, b_snap) in wanted.items():
+                link = by_pair.get((a_id, b_id)) or SyncLink(env=env, entity=entity, a_system=a, a_id=a_id,
+                                                             b_system=b, b_id=b_id)
+                if a_snap is not None:
+                    link.a_snapshot = a_snap
+                if b_snap is not None:
+                    link.b_snapshot = b_snap
+                link.updated_at = now
+                session.add(link)
+        session.commit()
+
+
+def _links_touching(session, env: str, entity: str, a: str, b: str, a_ids: set[str], b_ids: set[str]) -> list[SyncLink]:
+    found: dict[int, SyncLink] = {}
+    for column, ids in ((SyncLink.a_id, sorted(a_ids)), (SyncLink.b_id, sorted(b_ids))):
+        for start in range(0, len(ids), CHUNK):
+            for row in session.exec(select(SyncLink).where(
+                    SyncLink.env == env, SyncLink.entity == entity, SyncLink.a_system == a,
+                    SyncLink.b_system == b, column.in_(ids[start:start + CHUNK]))).all():
+                found[row.id] = row
+    return list(found.values())
+
+
+def forget_links(store: Store, env: str, entity: str, system: str, ids: list[str], other: str) -> None:
+    a, b, own_is_a = _sides(system, other)
+    id_column = SyncLink.a_id if own_is_a else SyncLink.b_id
+    with store.session() as session:
+        for row in session.exec(select(SyncLink).where(
+                SyncLink.env == env, SyncLink.entity == entity, SyncLink.a_system == a, SyncLink.b_system == b,
+                id_column.in_(ids))).all():
+            session.delete(row)
+        session.commit()
+
+
+def add_conflicts(store: Store, conflicts: list[Conflict]) -> None:
+    if conflicts:
+        with store.session() as session:
+            session.add_all(conflicts)
+            session.commit()
+
+
+def open_conflicts(store: Store, env: str | None = None, flow_id: str | None = None) -> list[Conflict]:
+    with store.session() as session:
+        query = select(Conflict).where(Conflict.status == "open").order_by(Conflict.id)
+        if env:
+            query = query.where(Conflict.env == env)
+        if flow_id:
+            query = query.where(Conflict.flow_id == flow_id)
+        return list(session.exec(query).all())

@@ -1,0 +1,60 @@
+"""filter.changed: lets through only records that changed since the last sync of their link.
+
+A two-way sync writes into both systems, and each write makes the written row look changed to the
+flow reading that system. This node compares each record with the snapshot the sync took of it
+after its last write: a record still equal to its snapshot is the sync's own echo and leaves by
+`unchanged`; a record with a real change (or never synced) leaves by `changed`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nodes.base import NodeContext, NodeType, Outcome, Processor, Record, id_text
+from nodes.schema_parts import object_schema
+
+CONFIG_SCHEMA = object_schema({
+    "entity": {"type": "string", "minLength": 1, "title": "Entity", "description": "As in the write's sync, e.g. account"},
+    "system": {"type": "string", "minLength": 1, "title": "This system", "description": "Where these records come from (erp)"},
+    "other": {"type": "string", "minLength": 1, "title": "Other system", "description": "The system they sync with (crm)"},
+    "id": {"type": "string", "minLength": 1, "title": "Id field", "description": "Field holding this system's id"},
+    "ignore": {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True,
+               "title": "Ignore", "description": "Fields the system changes by itself, e.g. updated_at"},
+}, ["entity", "system", "other", "id"])
+
+
+class FilterChanged(Processor):
+    def __init__(self, config: dict[str, Any], context: NodeContext) -> None:
+        self.config = config
+        self.context = context
+        self.ignore = set(config.get("ignore", []))
+
+    def process(self, records: list[Record]) -> Outcome:
+        from app.connectors.sql_write import same_value
+
+        outcome = Outcome(ports={"changed": [], "unchanged": []})
+        id_field = self.config["id"]
+        ids = [id_text(r.get(id_field)) for r in records]
+        links = self.context.sync.links(self.config["entity"], self.config["system"], ids, self.config["other"])
+        for record, record_id in zip(records, ids):
+            link = links.get(record_id)
+            snapshot = link.own_snapshot if link else None
+            if snapshot is None:
+                outcome.emit("changed", record)
+                continue
+            compared = [k for k in record if k in snapshot and k not in self.ignore]
+            echo = bool(compared) and all(same_value(record[k], snapshot[k]) for k in compared)
+            outcome.emit("unchanged" if echo else "changed", record)
+        return outcome
+
+
+NODE_TYPE = NodeType(
+    type="filter.changed",
+    family="filter",
+    title="Changed since last sync",
+    description="Drops records a two-way sync wrote itself, so its own writes are not echoed back.",
+    config_schema=CONFIG_SCHEMA,
+    build=FilterChanged,
+    outputs=("changed", "unchanged"),
+    discard_ports=("unchanged",),
+)

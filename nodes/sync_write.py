@@ -1,0 +1,302 @@
+"""Two-way sync on top of write.sql: links, matching, field ownership, conflicts and snapshots.
+
+For each record the target row is found by its link (the ID cross-reference), else by the write's
+key, else by the match rules (same e-mail, same name and postcode); only then is a new row made.
+Each field is written according to who owns it: the source, the target, or both, in which case
+the row's snapshot from the last sync tells which side changed; a field changed on both sides is a
+conflict settled by the flow's policy (newest wins, one side wins, or hold for review). After the
+write the target row is snapshotted, so the reverse flow can tell its own echo from a real change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from nodes.base import LinkUpdate, NodeContext, id_text
+
+OWNERS = ("source", "target", "both")
+POLICIES = ("newest", "source", "target", "review")
+NORMALISE = ("exact", "text", "email")
+
+SYNC_SCHEMA: dict[str, Any] = {
+    "type": "object", "title": "Two-way sync", "additionalProperties": False,
+    "required": ["entity", "source", "source_id"],
+    "properties": {
+        "entity": {"type": "string", "minLength": 1, "description": "What the records are, e.g. account; "
+                   "both directions of a sync use the same name."},
+        "source": {"type": "string", "minLength": 1, "description": "The system the records come from (crm)."},
+        "source_id": {"type": "string", "minLength": 1, "description": "Record field holding the source's id."},
+        "target_id": {"type": "string", "minLength": 1, "description": "Column with the target's own id "
+                      "(default: the table's primary key)."},
+        "owners": {"type": "object", "additionalProperties": {"enum": list(OWNERS)},
+                   "description": "Field -> who owns it: source (default), target, or both."},
+        "on_conflict": {"enum": list(POLICIES), "default": "newest"},
+        "source_updated": {"type": "string", "minLength": 1,
+                           "description": "Record field with the source's last change time (for newest wins)."},
+        "target_updated": {"type": "string", "minLength": 1,
+                           "description": "Target column with its last change time (for newest wins)."},
+        "ignore": {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True,
+                   "description": "Columns the systems change themselves (updated_at): not part of snapshots."},
+        "match": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["columns"],
+            "properties": {"columns": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+                           "normalise": {"enum": list(NORMALISE), "default": "text"}}},
+            "description": "How to find an existing target row for a record never linked: e.g. same e-mail."},
+        "deletions": {"type": "object", "additionalProperties": False, "required": ["table", "key", "set"],
+                      "properties": {"table": {"type": "string", "minLength": 1},
+                                     "key": {"type": "string", "minLength": 1},
+                                     "set": {"type": "object", "minProperties": 1}},
+                      "description": "Deactivate target rows whose source row is gone: the source table and "
+                                     "key to look in, and the columns to set (e.g. is_active: 0)."},
+    },
+}
+
+
+@dataclass
+class _Item:
+    """One record on its way through a synced write."""
+
+    index: int
+    record: dict[str, Any]
+    source_id: str
+    values: dict[str, Any]
+    target_id: str | None = None
+    snapshot: dict[str, Any] | None = None  # the target row after the last sync
+    current: dict[str, Any] | None = None  # the target row now
+    linked: bool = False
+    found_by: str = ""  # link, key or match: how the target row was found
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+
+
+class SyncFailure(Exception):
+    """A record that cannot be synced (ambiguous match, duplicate); it fails with this reason."""
+
+
+class SyncedWrite:
+    """write.sql with a `sync` section: see the module docstring."""
+
+    def __init__(self, config: dict[str, Any], sync: dict[str, Any], context: NodeContext, children: list) -> None:
+        from app.connectors.sql_write import SqlTableWriter
+
+        self.context = context
+        self.sync = sync
+        self.entity, self.source = sync["entity"], sync["source"]
+        self.target = config["connection"]
+        self.table = config["table"]
+        self.connector = context.connection(config["connection"])
+        reflected = self.connector.table(self.table)
+        self.columns = {c.name for c in reflected.columns}
+        primary = [c.name for c in reflected.primary_key.columns]
+        self.target_id = sync.get("target_id") or (primary[0] if len(primary) == 1 else None)
+        if not self.target_id:
+            from app.errors import ConnectorError
+
+            raise ConnectorError(f"table {self.table} has no single-column primary key; set sync.target_id")
+        self.key = [k for k in ([config["key"]] if isinstance(config.get("key"), str) else config.get("key") or [])]
+        self.owners = sync.get("owners", {})
+        self.policy = sync.get("on_conflict", "newest")
+        self.ignore = set(sync.get("ignore", []))
+        self.meta_fields = {f for f in (sync["source_id"], sync.get("source_updated")) if f and f not in self.columns}
+        self.writer = SqlTableWriter(self.connector, self.table, [self.target_id], "upsert", children,
+                                     insert_without_key=True)
+
+    # --- finding each record's target row -----------------------------------------------------------
+
+    def write(self, records: list[dict[str, Any]], dry_run: bool) -> list[tuple[str, str | None, dict | None]]:
+        """One (outcome, reason, change) per record, in order."""
+        results: dict[int, tuple[str, str | None, dict | None]] = {}
+        items: list[_Item] = []
+        for index, record in enumerate(records):
+            raw_id = record.get(self.sync["source_id"])
+            if raw_id in (None, ""):
+                results[index] = ("failed", f"field '{self.sync['source_id']}' (the {self.source} id) is empty", None)
+                continue
+            values = {k: v for k, v in record.items() if k not in self.meta_fields}
+            items.append(_Item(index, record, id_text(raw_id), values))
+        self._find_targets(items, results)
+        live = [i for i in items if i.index not in results]
+        self._load_rows(live)
+        writes = [self._merge(item) for item in live]
+        outcomes = self.writer.write(writes, dry_run=dry_run) if writes else []
+        updates, conflicts = [], []
+        for item, outcome in zip(live, outcomes):
+            if outcome.outcome == "failed":
+                results[item.index] = ("failed", outcome.reason, None)
+                continue
+            if item.target_id is None and outcome.inserted_key:
+                item.target_id = id_text(outcome.inserted_key.get(self.target_id))
+            results[item.index] = (outcome.outcome, None, {"outcome": outcome.outcome, "key": outcome.key,
+                                                           "before": outcome.before, "after": outcome.after})
+            conflicts += item.conflicts
+        if not dry_run:
+            done = [i for i in live if results[i.index][0] != "failed" and i.target_id is not None]
+            snapshots = self._snapshots([i.target_id for i in done])
+            updates = [LinkUpdate(self.source, i.source_id, self.target, i.target_id,
+                                  other_snapshot=snapshots.get(i.target_id)) for i in done]
+            self.context.sync.save_links(self.entity, updates)
+            self.context.sync.add_conflicts(conflicts)
+        return [results[i] for i in range(len(records))]
+
+    def _find_targets(self, items: list[_Item], results: dict) -> None:
+        links = self.context.sync.links(self.entity, self.source, [i.source_id for i in items], self.target)
+        for item in items:
+            link = links.get(item.source_id)
+            if link:
+                item.target_id, item.snapshot, item.linked, item.found_by = link.other_id, link.other_snapshot, True, "link"
+        unlinked = [i for i in items if not i.linked]
+        if unlinked and self.key:
+            self._find_by_key(unlinked)
+        for rule in self.sync.get("match", []):
+            remaining = [i for i in unlinked if i.target_id is None]
+            if remaining:
+                self._find_by_rule(remaining, rule, results)
+        self._refuse_taken_rows([i for i in unlinked if i.target_id is not None and i.index not in results], results)
+        self._refuse_shared_rows([i for i in items if i.target_id is not None and i.index not in results], results)
+
+    def _find_by_key(self, items: list[_Item]) -> None:
+        from app.connectors.sql_write import key_of
+
+        wanted = [i for i in items if all(i.values.get(k) not in (None, "") for k in self.key)]
+        keys = [tuple(i.values[k] for k in self.key) for i in wanted]
+        rows = self.connector.lookup(self.table, self.key, keys, [*self.key, self.target_id]) if keys else []
+        found = {key_of(row, self.key): row for row in rows}
+        for item in wanted:
+            row = found.get(key_of(item.values, self.key))
+            if row is not None:
+                item.target_id, item.found_by = id_text(row[self.target_id]), "key"
+
+    def _find_by_rule(self, items: list[_Item], rule: dict[str, Any], results: dict) -> None:
+        columns, how = rule["columns"], rule.get("normalise", "text")
+        keyed = {}
+        for item in items:
+            key = tuple(_normalise(item.values.get(c), how) for c in columns)
+            if all(part not in (None, "") for part in key):
+                keyed.setdefault(key, []).append(item)
+        if not keyed:
+            return
+        rows = self.connector.match_rows(self.table, columns, how, list(keyed), [*columns, self.target_id])
+        by_key: dict[tuple, list[dict]] = {}
+        for row in rows:
+            by_key.setdefault(tuple(_normalise(row.get(c), how) for c in columns), []).append(row)
+        for key, group in keyed.items():
+            candidates = by_key.get(key, [])
+            where = ", ".join(f"{c} {v!r}" for c, v in zip(columns, key))
+            if len(candidates) > 1:
+                for item in group:
+                    results[item.index] = ("failed", f"{len(candidates)} rows of {self.table} match {where}; "
+                                                     "link one by hand", None)
+                continue
+            if candidates:
+                if len(group) > 1:  # two incoming records claim the same row: duplicates in the source
+                    for item in group[1:]:
+                        results[item.index] = ("failed", f"duplicate {self.entity}: {self.source} "
+                                               f"{group[0].source_id} and {item.source_id} both match {where}", None)
+                group[0].target_id, group[0].found_by = id_text(candidates[0][self.target_id]), "match"
+            elif len(group) > 1:  # no row yet, but two incoming records are the same one
+                for item in group[1:]:
+                    results[item.index] = ("failed", f"duplicate {self.entity}: {self.source} "
+                                           f"{group[0].source_id} and {item.source_id} both have {where}", None)
+
+    def _refuse_taken_rows(self, items: list[_Item], results: dict) -> None:
+        """A target row already linked to another source record means the source has a duplicate."""
+        if not items:
+            return
+        owners = self.context.sync.links(self.entity, self.target, [i.target_id for i in items], self.source)
+        for item in items:
+            owner = owners.get(item.target_id)
+            if owner and owner.other_id != item.source_id:
+                results[item.index] = ("failed", f"duplicate {self.entity}: {self.target} {self.table} row "
+                                       f"{item.target_id} is already linked to {self.source} {owner.other_id}", None)
+
+    def _refuse_shared_rows(self, items: list[_Item], results: dict) -> None:
+        """Two records of one batch found the same target row: the one found by its link or key
+        keeps it, the other is a duplicate in the source."""
+        rank = {"link": 0, "key": 1, "match": 2}
+        by_row: dict[str, list[_Item]] = {}
+        for item in items:
+            by_row.setdefault(item.target_id, []).append(item)
+        for target_id, group in by_row.items():
+            if len(group) < 2:
+                continue
+            keeper, *others = sorted(group, key=lambda i: (rank.get(i.found_by, 3), i.index))
+            for item in others:
+                results[item.index] = ("failed", f"duplicate {self.entity}: {self.target} {self.table} row "
+                                       f"{target_id} already belongs to {self.source} {keeper.source_id}", None)
+
+    def _load_rows(self, items: list[_Item]) -> None:
+        ids = [i.target_id for i in items if i.target_id is not None]
+        rows = {id_text(r[self.target_id]): r for r in self.connector.lookup(self.table, [self.target_id],
+                                                                               [(x,) for x in ids])} if ids else {}
+        for item in items:
+            if item.target_id is not None:
+                item.current = rows.get(item.target_id)
+                if item.current is None:  # the linked row is gone from the target: make it again
+                    item.target_id, item.snapshot = None, None
+
+    # --- deciding what to write -------------------------------------------------------------------
+
+    def _merge(self, item: _Item) -> dict[str, Any]:
+        """The values to write for one record, field by field according to ownership."""
+        if item.current is None:  # a new row: every field, and its id only when the record names one
+            return {k: v for k, v in item.values.items() if k != self.target_id or v not in (None, "")}
+        from app.connectors.sql_write import same_value
+
+        write: dict[str, Any] = {self.target_id: item.current[self.target_id]}
+        for name, incoming in item.values.items():
+            if name == self.target_id or name not in self.columns:
+                write.setdefault(name, incoming)  # unknown columns: the writer fails the record, saying why
+                continue
+            current = item.current.get(name)
+            if same_value(incoming, current):
+                continue
+            owner = self.owners.get(name, "source")
+            if owner == "target":
+                continue
+            if owner == "source" or item.snapshot is None or name not in item.snapshot:
+                write[name] = incoming
+                continue
+            base = item.snapshot.get(name)
+            if same_value(current, base):
+                write[name] = incoming  # only the source changed it
+            elif same_value(incoming, base):
+                continue  # only the target changed it: the reverse flow carries that back
+            elif self._source_wins(item, name, incoming, current):
+                write[name] = incoming
+        return write
+
+    def _source_wins(self, item: _Item, name: str, incoming: Any, current: Any) -> bool:
+        """Both sides changed the field since the last sync: the flow's policy decides."""
+        if self.policy == "source":
+            return True
+        if self.policy == "target":
+            return False
+        if self.policy == "newest":
+            ours = item.record.get(self.sync.get("source_updated") or "")
+            theirs = item.current.get(self.sync.get("target_updated") or "")
+            if ours is not None and theirs is not None:
+                return str(ours) > str(theirs)
+            return True  # no times to compare: the change arriving now wins
+        item.conflicts.append({
+            "entity": self.entity, "field": name, "source_system": self.source, "source_id": item.source_id,
+            "source_value": _json_value(incoming), "target_system": self.target, "target_id": item.target_id,
+            "target_value": _json_value(current)})
+        return False
+
+    def _snapshots(self, target_ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not target_ids:
+            return {}
+        rows = self.connector.lookup(self.table, [self.target_id], [(x,) for x in target_ids])
+        return {id_text(r[self.target_id]): {k: v for k, v in r.items() if k not in self.ignore} for r in rows}
+
+
+def _normalise(value: Any, how: str) -> Any:
+    if value is None:
+        return None
+    if how == "exact":
+        return value
+    return str(value).strip().lower()  # as SQL's lower(trim(...)) does, so both sides agree
+
+
+def _json_value(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
