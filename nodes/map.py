@@ -47,7 +47,8 @@ class Map(Processor):
                     mapped[name] = default
             missing = [name for name in self.required if _empty(mapped.get(name))]
             if missing:
-                outcome.fail(record, f"required field(s) {', '.join(missing)} empty")
+                detail = "; ".join(f"{name} = {self.fields[name]}" for name in missing if name in self.fields)
+                outcome.fail(record, f"required field(s) {', '.join(missing)} empty" + (f" ({detail})" if detail else ""))
                 continue
             out.append(mapped)
         return outcome

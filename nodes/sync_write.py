@@ -44,7 +44,9 @@ SYNC_SCHEMA: dict[str, Any] = {
                            "normalise": {"enum": list(NORMALISE), "default": "text"}}},
             "description": "How to find an existing target row for a record never linked: e.g. same e-mail."},
         "deletions": {"type": "object", "additionalProperties": False, "required": ["table", "key", "set"],
-                      "properties": {"table": {"type": "string", "minLength": 1},
+                      "properties": {"connection": {"type": "string", "minLength": 1,
+                                                    "description": "Where the source rows live (default: the source)."},
+                                     "table": {"type": "string", "minLength": 1},
                                      "key": {"type": "string", "minLength": 1},
                                      "set": {"type": "object", "minProperties": 1}},
                       "description": "Deactivate target rows whose source row is gone: the source table and "
@@ -282,6 +284,27 @@ class SyncedWrite:
             "source_value": _json_value(incoming), "target_system": self.target, "target_id": item.target_id,
             "target_value": _json_value(current)})
         return False
+
+    def deactivate_deleted(self, dry_run: bool) -> int:
+        """Target rows whose source row is gone get the `deletions.set` values (never a hard delete).
+
+        Checked once per run, after the writes: every linked source id is looked for in the source
+        table, a chunk at a time. Returns how many target rows it changed (or would change)."""
+        rule = self.sync.get("deletions")
+        if not rule:
+            return 0
+        links = self.context.sync.all_links(self.entity, self.source, self.target)
+        if not links:
+            return 0
+        source = self.context.connection(rule.get("connection") or self.source)
+        ids = list(links)
+        gone: list[str] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            present = {id_text(r[rule["key"]]) for r in source.lookup(rule["table"], [rule["key"]],
+                                                                        [(x,) for x in chunk], [rule["key"]])}
+            gone += [links[x] for x in chunk if x not in present]
+        return self.connector.set_where(self.table, self.target_id, gone, rule["set"], dry_run=dry_run) if gone else 0
 
     def _snapshots(self, target_ids: list[str]) -> dict[str, dict[str, Any]]:
         if not target_ids:

@@ -40,7 +40,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "connection": CONNECTION, "table": TABLE,
             "match": {"type": "object", "minProperties": 1, "additionalProperties": TEMPLATE,
                       "description": "Column in the looked-up table -> template on the record."},
-            "fields": {"type": "object", "minProperties": 1, "additionalProperties": FIELD,
+            "fields": {"type": "object", "additionalProperties": FIELD,
                        "description": "Record field to set -> column of the found row."},
             "many": {"type": "boolean", "default": False, "description": "Collect every matching row as a list."},
             "as": FIELD, "columns": FIELDS, "order_by": FIELD,
@@ -54,7 +54,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "each": _op("each", {
             "field": {**FIELD, "description": "A field holding a list of records, e.g. lines"},
             "steps": {"type": "array", "minItems": 1, "items": {"oneOf": [
-                {"$ref": f"#/$defs/{n}"} for n in ("set", "compute", "rename", "drop", "keep")]}},
+                {"$ref": f"#/$defs/{n}"} for n in ("set", "compute", "rename", "drop", "keep", "lookup")]}},
         }, ["field", "steps"], "Apply steps to each item of a list field"),
     },
 }
@@ -185,7 +185,9 @@ class _Lookup(_Step):
                 continue
             else:
                 row = rows[0] if rows else {}
-                for target, column in (step.get("fields") or {c: c for c in row}).items():
+                # No `fields`: every column of the row; empty `fields`: only check that the row exists.
+                mapping = step.get("fields")
+                for target, column in (mapping if mapping is not None else {c: c for c in row}).items():
                     pair[1][target] = row.get(column)
             kept.append(pair)
         return kept

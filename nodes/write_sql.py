@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from nodes.base import NodeContext, NodeType, Outcome, Processor, Record
@@ -71,6 +72,14 @@ class WriteSql(Processor):
             if self.context.dry_run and change:
                 outcome.changes.append(change)
         return outcome
+
+    def finish(self) -> Iterator[Outcome]:
+        if self.synced:
+            deactivated = self.synced.deactivate_deleted(self.context.dry_run)
+            if deactivated:
+                outcome = Outcome()
+                outcome.count("deactivated", deactivated)
+                yield outcome
 
     def _write(self, records: list[Record]) -> list[tuple[str, str | None, dict | None]]:
         """(outcome, reason, change) per record."""

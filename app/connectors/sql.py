@@ -415,6 +415,36 @@ class SqlConnector:
                 rows += self._fetch(statement)
         return rows
 
+    def set_where(self, table: str, column: str, ids: list[Any], values: dict[str, Any], dry_run: bool = False) -> int:
+        """Set `values` on the rows whose `column` is in `ids` and that don't hold them yet; how many.
+
+        For deactivating rows whose source is gone: a row already deactivated is not counted again."""
+        reflected = self.table(table)
+        target = self.column(table, column, "id")
+        columns = {name: self.column(table, name, "column") for name in values}
+        typed_ids = []
+        for value in ids:
+            try:
+                typed_ids.append(coerce(target, value))
+            except ValueError:
+                continue
+        typed_values = {name: coerce(columns[name], v) for name, v in values.items()}
+        differs = sa.or_(*(sa.or_(columns[n] != v, columns[n].is_(None)) for n, v in typed_values.items()))
+        changed = 0
+        for start in range(0, len(typed_ids), LOOKUP_CHUNK):
+            chunk = typed_ids[start:start + LOOKUP_CHUNK]
+            if dry_run:
+                changed += self._fetch(sa.select(sa.func.count()).select_from(reflected)
+                                       .where(target.in_(chunk), differs), scalar=True)
+                continue
+            try:
+                with self.engine.begin() as conn:
+                    changed += conn.execute(sa.update(reflected).where(target.in_(chunk), differs)
+                                            .values(typed_values)).rowcount
+            except Exception as error:
+                raise classify(error, self.where) from None
+        return changed
+
     def match_rows(self, table: str, columns: list[str], how: str, keys: list[tuple],
                    fetch: list[str] | None = None) -> list[dict[str, Any]]:
         """Rows whose `columns`, compared trimmed and lower-cased (how='text' or 'email') or exactly,

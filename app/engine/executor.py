@@ -130,6 +130,9 @@ class _SyncAccess:
             self._run.services.save_links(self._run.request.env, entity, updates)
             self._xref_cache = {k: v for k, v in self._xref_cache.items() if k[0] != entity}
 
+    def all_links(self, entity: str, system: str, other: str) -> dict[str, str]:
+        return self._run.services.all_links(self._run.request.env, entity, system, other)
+
     def add_conflicts(self, conflicts: list[dict[str, Any]]) -> None:
         if conflicts and not self._run.request.dry_run:
             self._run.services.add_conflicts([{**c, "env": self._run.request.env, "flow_id": self._run.plan.flow_id,

@@ -22,12 +22,14 @@ class NodeCounts:
     seconds: float = 0.0
 
     def accounted(self) -> int:
-        return sum(self.out.values()) + self.failed + sum(self.written.values())
+        # Side effects such as deactivating rows whose source is gone are not records that came in.
+        return sum(self.out.values()) + self.failed + sum(self.written.get(k, 0) for k in WRITE_OUTCOMES)
 
     def as_summary(self) -> dict[str, Any]:
         summary: dict[str, Any] = {"in": self.received, "out": dict(self.out), "failed": self.failed}
         if self.written:
             summary.update({k: self.written.get(k, 0) for k in WRITE_OUTCOMES})
+            summary.update({k: n for k, n in self.written.items() if k not in WRITE_OUTCOMES})
         summary["seconds"] = round(self.seconds, 4)
         return summary
 

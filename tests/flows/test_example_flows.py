@@ -144,7 +144,8 @@ def test_won_deals_become_orders_with_every_line_intact(store, demo):
     # Deals of accounts flagged as duplicates wait in dead letters: their customer is not in the ERP.
     letters = runs.dead_letters(store, run_id=result.run_id)
     assert {d.record["account_id"] for d in letters} <= duplicates
-    assert all("no row in erp.customers" in d.reason for d in letters)
+    assert all(d.node_id == "to_order" and "required field(s) customer_number empty" in d.reason
+               and "xref('crm', 'account', record.account_id, 'erp')" in d.reason for d in letters)
     crm, erp = demo["sandbox"]["crm"], demo["sandbox"]["erp"]
     deals = [d for d in rows(crm, "SELECT o.* FROM opportunities o JOIN accounts a ON a.id = o.account_id "
                                   "WHERE o.stage = 'won' AND o.amount >= 1000 AND a.credit_status = 'approved'")
@@ -170,13 +171,34 @@ def test_won_deals_become_orders_with_every_line_intact(store, demo):
 
 
 def test_a_deal_whose_customer_is_not_in_the_erp_waits_in_dead_letters(store, demo):
-    result = run(store, "crm_won_deals_to_erp_orders")  # the customers flow has not run yet
+    result = run(store, "crm_won_deals_to_erp_orders")  # the customers flow has not linked anyone yet
     letters = runs.dead_letters(store, run_id=result.run_id)
     assert result.status == "partial" and letters
-    assert all(d.node_id == "enrich" and "no row in erp.customers with crm_id=" in d.reason for d in letters)
-    # Some deals' customers were already in the ERP: those orders are written all the same.
-    assert result.totals["inserted"] > 0
-    assert result.totals["inserted"] + len(letters) == result.ledger.nodes["won"].out["match"]
+    assert all(d.node_id == "to_order" and "customer_number empty" in d.reason for d in letters)
+    assert result.totals["inserted"] == 0
+    assert len(letters) == result.ledger.nodes["won"].out["match"]
+    # Once the customers are linked, the same deals go through: nothing was lost.
+    accounts = run(store, "crm_accounts_to_erp_customers")
+    again = run(store, "crm_won_deals_to_erp_orders", full_resync=True)
+    duplicates = flagged_duplicates(store, accounts.run_id)
+    assert again.totals["inserted"] == len(letters) - sum(1 for d in runs.dead_letters(store, run_id=again.run_id)
+                                                          if d.record["account_id"] in duplicates)
+
+
+def test_a_line_with_a_product_the_erp_does_not_know_holds_back_its_whole_order(store, demo):
+    run(store, "crm_accounts_to_erp_customers")
+    crm, erp = demo["sandbox"]["crm"], demo["sandbox"]["erp"]
+    deal = rows(crm, "SELECT o.id FROM opportunities o JOIN accounts a ON a.id = o.account_id "
+                     "WHERE o.stage = 'won' AND o.amount >= 1000 AND a.credit_status = 'approved' "
+                     "AND (SELECT COUNT(*) FROM opportunity_lines WHERE opportunity_id = o.id) > 1 LIMIT 1")[0]["id"]
+    with sqlite3.connect(crm) as db:
+        db.execute("UPDATE opportunity_lines SET sku = 'SKU-NOPE' WHERE id = "
+                   "(SELECT MIN(id) FROM opportunity_lines WHERE opportunity_id = ?)", (deal,))
+    result = run(store, "crm_won_deals_to_erp_orders")
+    letter = next(d for d in runs.dead_letters(store, run_id=result.run_id) if d.record["id"] == deal)
+    assert letter.node_id == "enrich" and "no row in erp.products with sku='SKU-NOPE'" in letter.reason
+    assert not rows(erp, "SELECT 1 FROM sales_orders WHERE crm_opportunity_id = ?", deal)
+    assert result.totals["inserted"] > 50  # the other orders went through
 
 
 def test_invoices_and_their_payment_status_appear_on_the_crm_account(store, demo):

@@ -40,7 +40,8 @@ def test_map_fills_defaults_then_checks_required_fields(harness):
                                       "defaults": {"country": "US"}, "required": ["email"]}}
     result, written, letters = harness(node, [{"id": 1, "email": " A@B.COM "}, {"id": 2, "country": "CA", "email": None}])
     assert written == [{"id": 1, "country": "US", "email": "a@b.com"}]
-    assert [(d.record["id"], d.reason) for d in letters] == [(2, "required field(s) email empty")]
+    assert [(d.record["id"], d.reason) for d in letters] == [
+        (2, "required field(s) email empty (email = {{ record.email | trim | lower }})")]
     assert result.status == "partial"
 
 
