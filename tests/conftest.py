@@ -85,6 +85,25 @@ def mariadb_url() -> Iterator[str]:
     yield from _fresh_database(MARIADB_ADMIN_URL, f"fb_test_{secrets.token_hex(4)}", "MariaDB")
 
 
+@pytest.fixture
+def database_factory(tmp_path: Path):
+    """make(kind) -> URL of a new empty database: 'sqlite' (a file), 'postgresql' or 'mariadb'."""
+    cleanups = []
+
+    def make(kind: str) -> str:
+        if kind == "sqlite":
+            return f"sqlite:///{tmp_path / f'db_{secrets.token_hex(4)}.db'}"
+        admin, label = (POSTGRES_ADMIN_URL, "PostgreSQL") if kind == "postgresql" else (MARIADB_ADMIN_URL, "MariaDB")
+        generator = _fresh_database(admin, f"fb_test_{secrets.token_hex(4)}", label)
+        url = next(generator)
+        cleanups.append(generator)
+        return url
+
+    yield make
+    for generator in cleanups:
+        next(generator, None)
+
+
 @pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The same test on a SQLite file, a PostgreSQL database and a MariaDB database."""
