@@ -212,6 +212,16 @@ def cmd_demo_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from app.ui.main import serve
+
+    if args.store:
+        os.environ["FLOWBRIDGE_DB_URL"] = args.store
+    print(f"Flowbridge on http://{args.host}:{args.port} (store: {args.store or os.environ.get('FLOWBRIDGE_DB_URL') or 'flowbridge.db'}); Ctrl+C stops it")
+    serve(args.host, args.port, args.store)
+    return EXIT_OK
+
+
 # --- wiring ---------------------------------------------------------------------------------------
 
 
@@ -280,6 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo_init.add_argument("--dir", default="demo", help="where the demo databases go (default ./demo)")
     demo_init.add_argument("--accounts", type=int, default=600)
     demo_init.set_defaults(handler=cmd_demo_init)
+
+    serve = commands.add_parser("serve", help="start the web app (flows, editor, runs)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--store", metavar="URL", help="the store's database URL (default: FLOWBRIDGE_DB_URL or ./flowbridge.db)")
+    serve.set_defaults(handler=cmd_serve)
     return parser
 
 

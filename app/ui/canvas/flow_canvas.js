@@ -1,0 +1,286 @@
+// The flow canvas: Vue Flow drawing the nodes and edges Python sends, and reporting what the user
+// does (add from the palette, connect, move, delete, select, shortcuts). Python keeps the flow
+// document and is the source of truth; this only draws it and reports gestures.
+import { h, markRaw } from "vue";
+import { VueFlow, Handle, Position, MarkerType, useVueFlow } from "@vue-flow/core";
+import { Background } from "@vue-flow/background";
+import { Controls } from "@vue-flow/controls";
+import { MiniMap } from "@vue-flow/minimap";
+
+const FAMILY_ICONS = {
+  trigger: "bolt", read: "download", filter: "filter_alt", map: "swap_horiz", transform: "auto_fix_high", write: "upload",
+};
+const DRAG_THRESHOLD = 4; // pixels before a press on a palette item becomes a drag
+
+function countsText(counts) {
+  if (!counts) return null;
+  const out = Object.entries(counts.out || {}).map(([port, n]) => (port === "out" ? `${n} out` : `${n} ${port}`));
+  const written = ["inserted", "updated", "unchanged"].filter((k) => counts[k]).map((k) => `${counts[k]} ${k}`);
+  const parts = [`${counts.in || 0} in`, ...out, ...written];
+  if (counts.failed) parts.push(`${counts.failed} failed`);
+  return parts.join(" · ");
+}
+
+// One node: a card with the family colour, its name and type, its ports and any problem.
+const FlowbridgeNode = {
+  props: ["id", "data", "selected"],
+  setup(props) {
+    return () => {
+      const d = props.data;
+      const problems = d.problems || [];
+      const outputs = d.outputs || [];
+      const handles = [];
+      if ((d.inputs || []).length) {
+        handles.push(h(Handle, { type: "target", position: Position.Left, id: d.inputs[0], class: "fb-handle" }));
+      }
+      outputs.forEach((port, i) => {
+        const top = `${((i + 1) * 100) / (outputs.length + 1)}%`;
+        handles.push(h(Handle, { type: "source", position: Position.Right, id: port, class: "fb-handle", style: { top } }));
+        if (outputs.length > 1) handles.push(h("div", { class: "fb-port-label", style: { top } }, port));
+      });
+      const counts = countsText(d.counts);
+      return h("div", {
+        class: ["fb-node", `fb-family-${d.family}`, { "fb-node-problem": problems.length, "fb-node-selected": props.selected }],
+        title: problems.length ? problems.join("\n") : d.description || "",
+        "data-node-id": props.id,
+      }, [
+        ...handles,
+        h("div", { class: "fb-node-head" }, [
+          h("i", { class: "material-icons fb-node-icon" }, FAMILY_ICONS[d.family] || "circle"),
+          h("div", { class: "fb-node-titles" }, [
+            h("div", { class: "fb-node-name" }, d.label),
+            h("div", { class: "fb-node-type" }, `${d.typeTitle} · ${props.id}`),
+          ]),
+          problems.length ? h("div", { class: "fb-node-badge", title: problems.join("\n") }, String(problems.length)) : null,
+        ]),
+        problems.length ? h("div", { class: "fb-node-problem-text" }, problems[0]) : null,
+        counts ? h("div", { class: "fb-node-counts" }, counts) : null,
+      ]);
+    };
+  },
+};
+
+export default {
+  template: `
+    <div class="fb-canvas" ref="box">
+      <VueFlow :id="flowId" v-model:nodes="nodes" v-model:edges="edges" :node-types="nodeTypes"
+               :min-zoom="0.1" :max-zoom="2" :delete-key-code="['Backspace', 'Delete']"
+               :default-edge-options="edgeDefaults" :connection-radius="30" :snap-to-grid="true" :snap-grid="[10, 10]"
+               @nodes-change="onNodesChange" @edges-change="onEdgesChange" @connect="onConnect"
+               @node-drag-stop="onDragStop" @selection-drag-stop="onDragStop" @nodes-initialized="onInitialized"
+               @pane-click="onPaneClick">
+        <Background pattern-color="#cbd5e1" :gap="20" />
+        <Controls position="bottom-left" />
+        <MiniMap position="bottom-right" pannable zoomable :node-color="miniMapColor" />
+      </VueFlow>
+      <div v-if="!nodes.length" class="fb-empty-hint">
+        <i class="material-icons">touch_app</i>
+        <div>Drag a node type from the palette onto the canvas, then drag from a node's right port to another's left port.</div>
+      </div>
+    </div>`,
+  components: { VueFlow, Background, Controls, MiniMap },
+  props: { graph: Object, flowId: String },
+  data() {
+    return {
+      nodes: [],
+      edges: [],
+      nodeTypes: { flowbridge: markRaw(FlowbridgeNode) },
+      edgeDefaults: { type: "smoothstep", markerEnd: MarkerType.ArrowClosed },
+      selection: { nodes: [], edges: [] },
+    };
+  },
+  setup(props) {
+    const flow = useVueFlow(props.flowId);
+    return { flow };
+  },
+  mounted() {
+    this.fitted = false;
+    this.quiet = 0; // > 0 while Python's own changes are applied: they are not reported back
+    this.pendingRemovals = { nodes: new Set(), edges: new Set() };
+    this.setGraph(this.graph || { nodes: [], edges: [] });
+    this.onKey = (event) => this.shortcut(event);
+    this.onPointerDown = (event) => this.paletteDown(event);
+    document.addEventListener("keydown", this.onKey);
+    document.addEventListener("pointerdown", this.onPointerDown);
+    this.resizer = new ResizeObserver(() => {
+      if (!this.fitted && this.nodes.length && this.$refs.box.clientWidth > 0) this.fit();
+    });
+    this.resizer.observe(this.$refs.box);
+    this.$emit("ready");
+  },
+  unmounted() {
+    document.removeEventListener("keydown", this.onKey);
+    document.removeEventListener("pointerdown", this.onPointerDown);
+    this.resizer.disconnect();
+  },
+  methods: {
+    // --- Python -> canvas ---------------------------------------------------------------------------
+    setGraph(graph) {
+      this.quiet++;
+      const selected = new Set(this.selection.nodes);
+      this.nodes = graph.nodes.map((n) => ({ ...n, type: "flowbridge", selected: selected.has(n.id) }));
+      this.edges = graph.edges.map((e) => this.styledEdge(e));
+      this.$nextTick(() => this.quiet--);
+    },
+    patchNodes(patches) {
+      // {id: {data fields}}: names, problems and counts change without redrawing the graph
+      this.quiet++;
+      this.nodes = this.nodes.map((n) => (patches[n.id] ? { ...n, data: { ...n.data, ...patches[n.id] } } : n));
+      this.$nextTick(() => this.quiet--);
+    },
+    setEdgeDecorations(decorations) {
+      // {edgeId: {problems: [...], count: n}}; edges not named lose their decorations
+      this.quiet++;
+      this.edges = this.edges.map((e) => this.styledEdge({ ...e, data: { ...e.data, ...(decorations[e.id] || { problems: [], count: null }) } }));
+      this.$nextTick(() => this.quiet--);
+    },
+    styledEdge(edge) {
+      const data = edge.data || {};
+      const problems = data.problems || [];
+      const parts = [];
+      if (data.port) parts.push(data.port);
+      if (data.count !== null && data.count !== undefined) parts.push(`${data.count} records`);
+      if (problems.length) parts.push(`⚠ ${problems[0]}`);
+      return {
+        ...edge,
+        label: parts.join(" · "),
+        class: problems.length ? "fb-edge-problem" : data.count !== null && data.count !== undefined ? "fb-edge-counted" : "",
+        animated: data.count > 0,
+        labelBgPadding: [6, 3],
+        labelBgBorderRadius: 4,
+      };
+    },
+    fit() {
+      this.fitted = true;
+      this.flow.fitView({ padding: 0.2, maxZoom: 1.2 });
+    },
+    selectNodes(ids) {
+      const wanted = new Set(ids);
+      this.quiet++;
+      this.nodes = this.nodes.map((n) => ({ ...n, selected: wanted.has(n.id) }));
+      this.$nextTick(() => this.quiet--);
+      this.selection = { nodes: [...wanted], edges: [] };
+    },
+    counts() {
+      // What is drawn, for tests and the load benchmark: nodes and edges in the DOM.
+      return {
+        nodes: this.$el.querySelectorAll(".vue-flow__node").length,
+        edges: this.$el.querySelectorAll(".vue-flow__edge").length,
+      };
+    },
+    // --- canvas -> Python ---------------------------------------------------------------------------
+    onInitialized() {
+      if (!this.fitted && this.$refs.box.clientWidth > 0) this.fit();
+      this.$emit("drawn", this.counts());
+    },
+    onNodesChange(changes) {
+      if (this.quiet) return;
+      let selectionChanged = false;
+      for (const change of changes) {
+        if (change.type === "remove") this.pendingRemovals.nodes.add(change.id);
+        if (change.type === "select") selectionChanged = true;
+      }
+      this.flushSoon(selectionChanged);
+    },
+    onEdgesChange(changes) {
+      if (this.quiet) return;
+      let selectionChanged = false;
+      for (const change of changes) {
+        if (change.type === "remove") this.pendingRemovals.edges.add(change.id);
+        if (change.type === "select") selectionChanged = true;
+      }
+      this.flushSoon(selectionChanged);
+    },
+    flushSoon(selectionChanged) {
+      this.selectionDirty = this.selectionDirty || selectionChanged;
+      if (this.flushTimer) return;
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = null;
+        const removed = { nodes: [...this.pendingRemovals.nodes], edges: [...this.pendingRemovals.edges] };
+        this.pendingRemovals = { nodes: new Set(), edges: new Set() };
+        if (removed.nodes.length || removed.edges.length) this.$emit("remove", removed);
+        if (this.selectionDirty) {
+          this.selectionDirty = false;
+          const nodes = this.flow.getSelectedNodes.value.map((n) => n.id);
+          const edges = this.flow.getSelectedEdges.value.map((e) => e.id);
+          if (nodes.join() !== this.selection.nodes.join() || edges.join() !== this.selection.edges.join()) {
+            this.selection = { nodes, edges };
+            this.$emit("selection", this.selection);
+          }
+        }
+      }, 0);
+    },
+    onConnect(connection) {
+      this.$emit("connect", {
+        source: connection.source, sourceHandle: connection.sourceHandle,
+        target: connection.target, targetHandle: connection.targetHandle,
+      });
+    },
+    onDragStop(event) {
+      const moved = (event.nodes || [event.node]).filter(Boolean).map((n) => ({
+        id: n.id, x: Math.round(n.position.x), y: Math.round(n.position.y),
+      }));
+      if (moved.length) this.$emit("moved", moved);
+    },
+    onPaneClick() {
+      if (this.selection.nodes.length || this.selection.edges.length) {
+        this.selection = { nodes: [], edges: [] };
+        this.$emit("selection", this.selection);
+      }
+    },
+    shortcut(event) {
+      const target = event.target;
+      const typing = target && (["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName) || target.isContentEditable);
+      const mod = event.ctrlKey || event.metaKey;
+      if (!mod) return;
+      const key = event.key.toLowerCase();
+      if (key === "s") {
+        event.preventDefault();
+        this.$emit("shortcut", { action: "save", selection: this.selection });
+        return;
+      }
+      if (typing) return; // text fields keep their own undo, copy and paste
+      const action = { z: event.shiftKey ? "redo" : "undo", y: "redo", c: "copy", x: "cut", v: "paste", d: "duplicate", a: "select_all" }[key];
+      if (!action) return;
+      event.preventDefault();
+      this.$emit("shortcut", { action, selection: this.selection });
+    },
+    // --- dragging a node type from the palette (pointer events, so any mouse or test driver works) ---
+    paletteDown(event) {
+      const item = event.target.closest && event.target.closest("[data-fb-type]");
+      if (!item || event.button !== 0) return;
+      const start = { x: event.clientX, y: event.clientY };
+      let ghost = null;
+      const move = (e) => {
+        if (!ghost && Math.hypot(e.clientX - start.x, e.clientY - start.y) < DRAG_THRESHOLD) return;
+        if (!ghost) {
+          ghost = document.createElement("div");
+          ghost.className = `fb-drag-ghost fb-family-${item.dataset.fbFamily}`;
+          ghost.textContent = item.dataset.fbTitle;
+          document.body.appendChild(ghost);
+          document.body.classList.add("fb-dragging");
+        }
+        ghost.style.left = `${e.clientX + 8}px`;
+        ghost.style.top = `${e.clientY + 8}px`;
+        e.preventDefault();
+      };
+      const up = (e) => {
+        document.removeEventListener("pointermove", move);
+        document.removeEventListener("pointerup", up);
+        if (!ghost) return;
+        ghost.remove();
+        document.body.classList.remove("fb-dragging");
+        const box = this.$refs.box.getBoundingClientRect();
+        if (e.clientX < box.left || e.clientX > box.right || e.clientY < box.top || e.clientY > box.bottom) return;
+        const at = this.flow.screenToFlowCoordinate({ x: e.clientX, y: e.clientY });
+        // the drop point is the card's top-left corner, a little up-left so the pointer lands on its title
+        this.$emit("add", { type: item.dataset.fbType, x: Math.round(at.x - 20), y: Math.round(at.y - 20) });
+      };
+      document.addEventListener("pointermove", move);
+      document.addEventListener("pointerup", up);
+    },
+    miniMapColor(node) {
+      return { trigger: "#7c3aed", read: "#2563eb", filter: "#d97706", map: "#059669", transform: "#0891b2", write: "#db2777" }[node.data.family] || "#64748b";
+    },
+  },
+};

@@ -1,0 +1,110 @@
+"""The flow document as the canvas draws it (Vue Flow's nodes and edges), and edge ids both ways.
+
+Positions live in the document (`node.position`); a node without one is placed by its depth in the
+graph, so imported documents without a layout still draw readably.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import nodes
+from app.services.designer import Checked
+
+COLUMN_WIDTH, ROW_HEIGHT, ORIGIN = 260, 130, (60, 80)
+
+
+def edge_id(edge: dict[str, Any]) -> str:
+    """Stable while the edge exists: 'approved.match>to_customer'; the port is blank when default."""
+    return f"{edge.get('from')}.{edge.get('port') or ''}>{edge.get('to')}"
+
+
+def default_port(type_name: str | None) -> str | None:
+    node_type = nodes.get(type_name) if isinstance(type_name, str) else None
+    return node_type.outputs[0] if node_type and node_type.outputs else None
+
+
+def node_data(node: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    node_type = nodes.get(node.get("type")) if isinstance(node.get("type"), str) else None
+    if node_type is None:
+        return {"label": node.get("name") or node.get("id"), "typeTitle": f"unknown type {node.get('type')!r}",
+                "family": "unknown", "inputs": ["in"], "outputs": ["out"], "description": "",
+                "problems": problems}
+    return {"label": node.get("name") or node_type.title, "typeTitle": node_type.title, "family": node_type.family,
+            "inputs": list(node_type.inputs), "outputs": list(node_type.outputs),
+            "description": node_type.description, "problems": problems}
+
+
+def layout_missing(document: dict[str, Any]) -> bool:
+    """Give every node without a position one, by its depth from the trigger; True when any changed."""
+    raw = [n for n in document.get("nodes", []) if isinstance(n, dict)]
+    missing = [n for n in raw if not _has_position(n)]
+    if not missing:
+        return False
+    depth = {n.get("id"): 0 for n in raw}
+    for _ in range(len(raw)):  # longest path by relaxation; bounded by the node count
+        changed = False
+        for edge in document.get("edges", []):
+            if isinstance(edge, dict) and edge.get("from") in depth and edge.get("to") in depth:
+                if depth[edge["to"]] < depth[edge["from"]] + 1 <= len(raw):
+                    depth[edge["to"]] = depth[edge["from"]] + 1
+                    changed = True
+        if not changed:
+            break
+    rows: dict[int, int] = {}
+    for node in missing:
+        column = depth.get(node.get("id"), 0)
+        row = rows.get(column, 0)
+        rows[column] = row + 1
+        node["position"] = {"x": ORIGIN[0] + column * COLUMN_WIDTH, "y": ORIGIN[1] + row * ROW_HEIGHT}
+    return True
+
+
+def _has_position(node: dict[str, Any]) -> bool:
+    position = node.get("position")
+    return isinstance(position, dict) and all(isinstance(position.get(k), (int, float)) for k in ("x", "y"))
+
+
+def canvas_graph(document: dict[str, Any], checked: Checked | None = None) -> dict[str, Any]:
+    """{nodes, edges} for Vue Flow, with each node's and edge's problems attached."""
+    by_node = checked.by_node if checked else {}
+    by_edge = checked.by_edge if checked else {}
+    types = {n.get("id"): n.get("type") for n in document.get("nodes", []) if isinstance(n, dict)}
+    drawn_nodes = []
+    for node in document.get("nodes", []):
+        if not isinstance(node, dict) or not isinstance(node.get("id"), str):
+            continue
+        position = node.get("position") if _has_position(node) else {"x": ORIGIN[0], "y": ORIGIN[1]}
+        drawn_nodes.append({"id": node["id"], "position": {"x": position["x"], "y": position["y"]},
+                            "data": node_data(node, by_node.get(node["id"], []))})
+    drawn_edges = []
+    for index, edge in enumerate(document.get("edges", [])):
+        if not isinstance(edge, dict) or edge.get("from") not in types or edge.get("to") not in types:
+            continue
+        source_type = nodes.get(types[edge["from"]]) if isinstance(types[edge["from"]], str) else None
+        port = edge.get("port") or default_port(types[edge["from"]]) or "out"
+        many_ports = source_type is not None and len(source_type.outputs) > 1
+        drawn_edges.append({"id": edge_id(edge), "source": edge["from"], "target": edge["to"],
+                            "sourceHandle": port, "targetHandle": "in",
+                            "data": {"port": port if many_ports else None, "problems": by_edge.get(index, []),
+                                     "count": None}})
+    return {"nodes": drawn_nodes, "edges": drawn_edges}
+
+
+def edge_decorations(document: dict[str, Any], checked: Checked,
+                     counts: dict[tuple[str, str, str], int] | None = None) -> dict[str, dict[str, Any]]:
+    """Per edge id: its problems and, after a test, the records that went along it."""
+    decorations = {}
+    for index, edge in enumerate(document.get("edges", [])):
+        if not isinstance(edge, dict):
+            continue
+        port = edge.get("port") or default_port(_type_of(document, edge.get("from"))) or "out"
+        count = counts.get((edge.get("from"), port, edge.get("to"))) if counts is not None else None
+        decorations[edge_id(edge)] = {"problems": checked.by_edge.get(index, []),
+                                      "count": count if counts is not None else None}
+    return decorations
+
+
+def _type_of(document: dict[str, Any], node_id: Any) -> str | None:
+    return next((n.get("type") for n in document.get("nodes", []) if isinstance(n, dict) and n.get("id") == node_id),
+                None)

@@ -1,0 +1,1 @@
+"""The flow editor page and its parts: canvas events, palette, forms, tests, history."""

@@ -1,0 +1,439 @@
+"""The editor: a toolbar, the palette, the canvas, the side panel and the test results, around one document.
+
+Every gesture goes to DocumentState (the document is the source of truth); after it the document is
+validated again and the canvas shows the problems on the nodes and edges they concern.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from typing import Any
+
+from nicegui import app, run, ui
+
+from app.services import designer, previews, systems
+from app.services.designer import Checked, VersionConflict
+from app.services.runs import run_flow
+from app.store import flows as flow_store
+from app.ui import context
+from app.ui.canvas.flow_canvas import FlowCanvas
+from app.ui.canvas.graph import canvas_graph, edge_decorations, layout_missing, node_data
+from app.ui.editor.document_state import DocumentState, EditRefused
+from app.ui.editor.history_dialog import open_history
+from app.ui.editor.palette import palette
+from app.ui.editor.schema_form import FormServices
+from app.ui.editor.side_panel import SidePanel
+from app.ui.editor.test_results import show_results
+from app.ui.feedback import guarded, tell_error
+
+# Asks before leaving the page with unsaved changes.
+LEAVE_GUARD = """
+<script>
+window.addEventListener('beforeunload', (event) => {
+  if (window.fbDirty) { event.preventDefault(); event.returnValue = ''; }
+});
+</script>"""
+
+
+class Editor:
+    def __init__(self, document: dict[str, Any], *, based_on: int, is_new: bool) -> None:
+        layout_missing(document)
+        self.state = DocumentState(document, based_on)
+        self.is_new = is_new
+        self.checked: Checked = designer.check_document(document)
+        self.samples: dict[str, asyncio.Future] = {}
+        self.selected: list[str] = []
+        self.counts_shown = False
+
+    # --- building the page ------------------------------------------------------------------------
+
+    def build(self) -> None:
+        ui.add_head_html(LEAVE_GUARD)
+        self._toolbar()
+        with ui.row().classes("fb-workspace no-wrap gap-0"):
+            palette(self.add_from_click)
+            with ui.element("div").classes("fb-canvas-wrap"):
+                self.canvas = FlowCanvas(canvas_graph(self.state.document, self.checked), self.state.document["id"])
+            self.panel = SidePanel(self.state, self.form_services, changed=self.changed,
+                                   test_node=self.test_node, delete_nodes=self.delete_nodes)
+        self.results = ui.column().classes("fb-results w-full gap-0")
+        self.results.set_visibility(False)
+        self.canvas.on("add", self.on_add)
+        self.canvas.on("connect", self.on_connect)
+        self.canvas.on("moved", self.on_moved)
+        self.canvas.on("remove", self.on_remove)
+        self.canvas.on("selection", self.on_selection)
+        self.canvas.on("shortcut", self.on_shortcut)
+        self.panel.show([], self.checked)
+        self._refresh_status()
+
+    def _toolbar(self) -> None:
+        with ui.row().classes("fb-toolbar w-full items-center no-wrap gap-2"):
+            ui.button(icon="arrow_back", on_click=lambda: ui.navigate.to("/")).props("flat round dense") \
+                .tooltip("All flows")
+            with ui.column().classes("gap-0 min-w-0"):
+                self.title = ui.label(self.state.document.get("name", "")).classes("text-base font-semibold truncate fb-title")
+                self.subtitle = ui.label().classes("fb-muted text-xs fb-version")
+            self.status_chip = ui.label().classes("fb-chip fb-status cursor-pointer")
+            self.status_chip.on("click", lambda: self._show_selection([]))
+            ui.space()
+            self.undo_button = ui.button(icon="undo", on_click=self.undo).props("flat round dense").tooltip("Undo (Ctrl+Z)")
+            self.redo_button = ui.button(icon="redo", on_click=self.redo).props("flat round dense") \
+                .tooltip("Redo (Ctrl+Shift+Z)")
+            ui.button(icon="fit_screen", on_click=lambda: self.canvas.fit()).props("flat round dense").tooltip("Fit to view")
+            ui.separator().props("vertical")
+            self.test_button = ui.button("Test node", icon="science", on_click=self.test_selected) \
+                .props("flat no-caps").classes("fb-toolbar-test") \
+                .tooltip("Run the flow up to the selected node on 20 sandbox records; nothing is written")
+            with ui.button("Run", icon="play_arrow").props("flat no-caps").classes("fb-run"):
+                with ui.menu():
+                    ui.menu_item("Run now in the sandbox", on_click=lambda: self.run_saved("sandbox")).classes("fb-run-sandbox")
+                    ui.menu_item("Run now in production…", on_click=lambda: self.confirm_production())
+            ui.button("History", icon="history", on_click=self.history).props("flat no-caps").classes("fb-history-button")
+            ui.button(icon="download", on_click=self.export).props("flat round dense").tooltip("Export JSON")
+            self.save_button = ui.button("Save", icon="save", on_click=self.save_dialog) \
+                .props("unelevated no-caps").classes("fb-save").tooltip("Save a new version (Ctrl+S)")
+
+    # --- after every change -----------------------------------------------------------------------
+
+    def changed(self, redraw: bool) -> None:
+        """The document changed: validate, show the problems where they are, mark unsaved."""
+        self.checked = designer.check_document(self.state.document)
+        if redraw:
+            self.canvas.set_graph(canvas_graph(self.state.document, self.checked))
+        else:
+            self.canvas.patch_nodes({n["id"]: node_data(n, self.checked.by_node.get(n["id"], []))
+                                     for n in self.state.nodes if isinstance(n, dict) and "id" in n})
+            self.canvas.decorate_edges(edge_decorations(self.state.document, self.checked))
+        self.counts_shown = False
+        self.panel.problems_changed(self.checked)
+        self.title.text = self.state.document.get("name", "")
+        self._refresh_status()
+
+    def _refresh_status(self) -> None:
+        problems = len(self.checked.problems)
+        if problems:
+            self.status_chip.text = f"{problems} problem{'s' if problems != 1 else ''}"
+            self.status_chip.classes(replace="fb-chip fb-status cursor-pointer fb-chip-draft")
+            self.status_chip.tooltip("Saved as a draft until fixed: a draft cannot be switched on. Click for the list.")
+        else:
+            self.status_chip.text = "Valid"
+            self.status_chip.classes(replace="fb-chip fb-status cursor-pointer fb-chip-ok")
+        saved = "not saved yet" if self.state.based_on == 0 else f"version {self.state.based_on}"
+        self.subtitle.text = f"{self.state.document.get('id')} · {saved}" + (" · unsaved changes" if self.state.dirty else "")
+        self.undo_button.set_enabled(bool(self.state.undo_stack))
+        self.redo_button.set_enabled(bool(self.state.redo_stack))
+        self.test_button.set_enabled(len(self.selected) == 1)
+        ui.run_javascript(f"window.fbDirty = {json.dumps(self.state.dirty)}")
+
+    # --- canvas gestures --------------------------------------------------------------------------
+
+    @guarded("add the node")
+    def on_add(self, event: Any) -> None:
+        node = self.state.add_node(event.args["type"], event.args["x"], event.args["y"])
+        self.changed(True)
+        self._show_selection([node["id"]])
+        self.canvas.select_nodes([node["id"]])
+
+    @guarded("add the node")
+    def add_from_click(self, type_name: str) -> None:
+        placed = [n.get("position", {}) for n in self.state.nodes if isinstance(n, dict)]
+        x = max((p.get("x", 0) for p in placed), default=-200) + 260
+        y = placed[-1].get("y", 120) if placed else 120
+        self.on_add(type("Click", (), {"args": {"type": type_name, "x": x, "y": y}})())
+
+    def on_connect(self, event: Any) -> None:
+        args = event.args
+        try:
+            self.state.connect(args["source"], args.get("sourceHandle"), args["target"])
+        except EditRefused as refused:
+            ui.notify(str(refused), type="warning")
+            return
+        self.changed(True)
+
+    def on_moved(self, event: Any) -> None:
+        self.state.move(event.args)
+        self._refresh_status()
+
+    def on_remove(self, event: Any) -> None:
+        if self.state.remove(event.args.get("nodes", []), event.args.get("edges", [])):
+            self.selected = [s for s in self.selected if self.state.node(s) is not None]
+            self.changed(False)
+            self._show_selection(self.selected)
+
+    def delete_nodes(self, node_ids: list[str]) -> None:
+        if self.state.remove(node_ids, []):
+            self.changed(True)
+            self._show_selection([])
+            ui.notify(f"Deleted {len(node_ids)} node{'s' if len(node_ids) != 1 else ''} (Ctrl+Z brings "
+                      f"{'them' if len(node_ids) != 1 else 'it'} back)")
+
+    def on_selection(self, event: Any) -> None:
+        self._show_selection(event.args.get("nodes", []))
+
+    def _show_selection(self, node_ids: list[str]) -> None:
+        self.selected = list(node_ids)
+        self.panel.show(self.selected, self.checked)
+        self._refresh_status()
+
+    def on_shortcut(self, event: Any) -> None:
+        action = event.args.get("action")
+        selection = event.args.get("selection", {}).get("nodes", [])
+        if action == "undo":
+            self.undo()
+        elif action == "redo":
+            self.redo()
+        elif action == "save":
+            self.save_dialog()
+        elif action in ("copy", "cut", "duplicate"):
+            count = self.state.copy(selection)
+            if not count:
+                ui.notify("Select nodes to copy first", type="info")
+                return
+            if action == "cut":
+                self.delete_nodes(selection)
+            elif action == "duplicate":
+                self.paste()
+            else:
+                ui.notify(f"Copied {count} node{'s' if count != 1 else ''}")
+        elif action == "paste":
+            self.paste()
+        elif action == "select_all":
+            ids = [n["id"] for n in self.state.nodes if isinstance(n, dict) and "id" in n]
+            self.canvas.select_nodes(ids)
+            self._show_selection(ids)
+
+    def paste(self) -> None:
+        pasted = self.state.paste()
+        if not pasted:
+            ui.notify("Nothing to paste: copy nodes with Ctrl+C first", type="info")
+            return
+        self.changed(True)
+        self.canvas.select_nodes(pasted)
+        self._show_selection(pasted)
+        ui.notify(f"Pasted {len(pasted)} node{'s' if len(pasted) != 1 else ''}")
+
+    def undo(self) -> None:
+        if self.state.undo():
+            self._after_history()
+        else:
+            ui.notify("Nothing to undo", type="info")
+
+    def redo(self) -> None:
+        if self.state.redo():
+            self._after_history()
+        else:
+            ui.notify("Nothing to redo", type="info")
+
+    def _after_history(self) -> None:
+        self.changed(True)
+        self._show_selection([s for s in self.selected if self.state.node(s) is not None])
+
+    # --- forms ------------------------------------------------------------------------------------
+
+    def form_services(self, node_id: str) -> FormServices:
+        store = context.store()
+
+        async def tables(connection: str) -> list[str]:
+            return await run.io_bound(systems.tables, store, connection)
+
+        async def columns(connection: str, table: str) -> list[str]:
+            return await run.io_bound(systems.columns, store, connection, table)
+
+        return FormServices(connection_names=lambda: systems.connection_names(store), tables=tables, columns=columns,
+                            samples=lambda: self.sample_records(node_id),
+                            value_maps=lambda: self.state.document.get("value_maps") or {})
+
+    async def sample_records(self, node_id: str) -> tuple[list[dict[str, Any]], str | None]:
+        """The records that reach a node in a test, computed once per shape of what lies upstream."""
+        upstream = previews._part(self.state.document, previews._ancestors(self.state.document, node_id))
+        key = f"{node_id}:{json.dumps(upstream, sort_keys=True, default=str)}"
+        if key not in self.samples:
+            document = copy.deepcopy(self.state.document)
+            self.samples[key] = asyncio.ensure_future(
+                run.io_bound(previews.sample_inputs, context.store(), document, node_id))
+        try:
+            return await asyncio.shield(self.samples[key])
+        except Exception as error:  # no samples is not an error of the form: say why, once
+            return [], str(error)
+
+    # --- test, run, save, history, export ---------------------------------------------------------
+
+    def test_selected(self) -> None:
+        if len(self.selected) != 1:
+            ui.notify("Select one node to test", type="info")
+            return
+        background = self.test_node(self.selected[0])
+        return background
+
+    @guarded("test the node")
+    async def test_node(self, node_id: str) -> None:
+        note = ui.notification(f"Testing up to '{node_id}' on 20 sandbox records…", spinner=True, timeout=None)
+        try:
+            result = await run.io_bound(previews.test_node, context.store(), copy.deepcopy(self.state.document), node_id)
+        finally:
+            note.dismiss()
+        show_results(self.results, result)
+        if not result.ok:
+            ui.notify(result.message, type="warning", multi_line=True)
+            return
+        ui.notify(f"Test of '{node_id}': {result.message}", type="positive", multi_line=True)
+        self._show_counts({n.node_id: n.counts for n in result.nodes},
+                          {(e["from"], e["port"], e["to"]): e["count"] for e in result.edges})
+
+    def _show_counts(self, by_node: dict[str, dict[str, Any]], by_edge: dict[tuple[str, str, str], int]) -> None:
+        patches = {n["id"]: {"counts": by_node.get(n["id"])} for n in self.state.nodes if isinstance(n, dict) and "id" in n}
+        self.canvas.patch_nodes(patches)
+        self.canvas.decorate_edges(edge_decorations(self.state.document, self.checked, by_edge))
+        self.counts_shown = True
+
+    def confirm_production(self) -> None:
+        with ui.dialog() as dialog, ui.card():
+            dialog.on("hide", dialog.delete)
+            ui.label("Run in production?").classes("text-lg font-semibold")
+            ui.label("The saved version runs against the production systems and writes to them.")
+            with ui.row().classes("w-full justify-end"):
+                ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
+                ui.button("Run in production", on_click=lambda: (dialog.close(), self.run_saved("production"))) \
+                    .props("unelevated no-caps color=negative")
+        dialog.open()
+
+    @guarded("run the flow")
+    async def run_saved(self, env: str) -> None:
+        if self.state.based_on == 0:
+            ui.notify("Save the flow first: a run uses the saved version", type="warning")
+            return
+        if self.state.dirty:
+            ui.notify(f"Running version {self.state.based_on}, the saved one; your unsaved changes are not in it",
+                      type="info")
+        document, version = flow_store.get_document(context.store(), self.state.document["id"], self.state.based_on)
+        if designer.check_document(document).problems:
+            ui.notify(f"Version {version} is a draft with problems; fix them and save before running it", type="warning")
+            return
+        note = ui.notification(f"Running version {version} in {env}…", spinner=True, timeout=None)
+        try:
+            result = await run.io_bound(run_flow, context.store(), document, version=version, env=env)
+        finally:
+            note.dismiss()
+        totals = " · ".join(f"{v} {k}" for k, v in result.totals.items() if v)
+        kind = "positive" if result.status == "succeeded" else "warning" if result.status == "partial" else "negative"
+        ui.notify(f"Run {result.status}: {totals or 'nothing to do'}" + (f" — {result.error}" if result.error else ""),
+                  type=kind, multi_line=True, timeout=8000,
+                  actions=[{"label": "Details", "color": "white",
+                            ":handler": f"() => window.location.href = '/runs/{result.run_id}'"}])
+        self._show_counts(result.ledger.summary(),
+                          {(e["from"], e["port"], e["to"]): e["count"] for e in result.ledger.edge_summary()})
+
+    def history(self) -> None:
+        if self.state.based_on == 0:
+            ui.notify("This flow has not been saved yet: it has no history", type="info")
+            return
+        open_history(self.state.document["id"], lambda: self.state.document, self.restore)
+
+    def restore(self, document: dict[str, Any], version: int) -> None:
+        document = {**copy.deepcopy(document), "id": self.state.document["id"]}
+        layout_missing(document)
+        self.state.replace(document)
+        self.changed(True)
+        self._show_selection([])
+        ui.notify(f"Version {version} is back in the editor; save to make it the current version (Ctrl+Z undoes)",
+                  type="positive", multi_line=True)
+
+    def export(self) -> None:
+        document = self.state.document
+        ui.download.content(json.dumps(document, indent=2, ensure_ascii=False), f"{document['id']}.json",
+                            "application/json")
+        ui.notify(f"Exported {document['id']}.json")
+
+    def save_dialog(self) -> None:
+        problems = len(self.checked.problems)
+        with ui.dialog() as dialog, ui.card().classes("w-[28rem] gap-3 fb-save-dialog"):
+            dialog.on("hide", dialog.delete)
+            ui.label("Save a new version").classes("text-lg font-semibold")
+            author = ui.input("Your name", value=app.storage.user.get("author", "")).props("outlined dense") \
+                .classes("w-full fb-author")
+            comment = ui.input("What changed?", placeholder="e.g. lower-case e-mails").props("outlined dense autofocus") \
+                .classes("w-full fb-comment")
+            if problems:
+                ui.label(f"This flow has {problems} problem{'s' if problems != 1 else ''}: it is saved as a draft, "
+                         "and cannot be switched on until they are fixed.").classes("fb-problem-box w-full")
+
+            async def save() -> None:
+                if not (author.value or "").strip():
+                    ui.notify("Say who you are: the history shows who saved each version", type="warning")
+                    return
+                app.storage.user["author"] = author.value.strip()
+                dialog.close()
+                await self.save(author.value, comment.value or "")
+
+            comment.on("keydown.enter", save)
+            with ui.row().classes("w-full justify-end"):
+                ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
+                ui.button("Save draft" if problems else "Save", icon="save", on_click=save) \
+                    .props("unelevated no-caps").classes("fb-save-confirm")
+        dialog.open()
+
+    @guarded("save the flow")
+    async def save(self, author: str, comment: str, *, as_copy: bool = False) -> None:
+        document = self.state.document
+        if as_copy:
+            document = {**copy.deepcopy(document), "id": designer.copy_id(context.store(), document["id"]),
+                        "name": f"{document.get('name', document['id'])} (copy)"}
+        try:
+            version, draft = designer.save_document(context.store(), document, author=author, comment=comment,
+                                                    based_on=0 if as_copy else self.state.based_on)
+        except VersionConflict as conflict:
+            self.conflict_dialog(conflict, author, comment)
+            return
+        if as_copy:
+            ui.notify(f"Saved as a new flow '{document['id']}'", type="positive")
+            self.state.dirty = False
+            ui.run_javascript("window.fbDirty = false")
+            ui.navigate.to(f"/flows/{document['id']}")
+            return
+        self.state.saved(version)
+        if self.is_new:
+            self.is_new = False
+            ui.run_javascript(f"history.replaceState(null, '', '/flows/{document['id']}')")
+        ui.notify(f"Saved version {version}" + (f" as a draft ({len(self.checked.problems)} problems)" if draft else ""),
+                  type="warning" if draft else "positive")
+        self._refresh_status()
+
+    def conflict_dialog(self, conflict: VersionConflict, author: str, comment: str) -> None:
+        latest = conflict.latest
+        with ui.dialog() as dialog, ui.card().classes("w-[32rem] gap-3 fb-conflict"):
+            dialog.on("hide", dialog.delete)
+            ui.label("Someone saved this flow meanwhile").classes("text-lg font-semibold")
+            ui.label(f"{latest.author or 'Someone'} saved version {latest.version} at "
+                     f"{latest.created_at:%Y-%m-%d %H:%M} UTC, after the version {self.state.based_on} you opened. "
+                     "Your changes are not saved: nothing was overwritten.").classes("fb-conflict-text")
+            if latest.comment:
+                ui.label(f"Their comment: “{latest.comment}”").classes("fb-muted text-sm")
+
+            def open_theirs() -> None:
+                ui.run_javascript("window.fbDirty = false")
+                ui.navigate.to(f"/flows/{self.state.document['id']}")
+
+            async def save_copy() -> None:
+                dialog.close()
+                await self.save(author, comment, as_copy=True)
+
+            with ui.row().classes("w-full justify-end"):
+                ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
+                ui.button("Open their version", icon="open_in_new", on_click=open_theirs).props("outline no-caps") \
+                    .classes("fb-open-theirs")
+                ui.button("Save mine as a copy", icon="content_copy", on_click=save_copy).props("unelevated no-caps") \
+                    .classes("fb-save-copy")
+        dialog.open()
+
+
+def not_found(flow_id: str) -> None:
+    with ui.column().classes("w-full items-center py-24 gap-2"):
+        ui.icon("search_off").classes("text-5xl text-slate-300")
+        ui.label(f"There is no flow '{flow_id}'.").classes("text-lg")
+        ui.link("Back to the flows", "/")
+
+
+__all__ = ["Editor", "not_found", "tell_error"]

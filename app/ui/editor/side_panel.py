@@ -1,0 +1,189 @@
+"""The side panel: the selected node's form (built from its type's schema), or the flow's own settings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from nicegui import ui
+
+import nodes
+from app.services.designer import Checked
+from app.ui.editor.document_state import DocumentState, EditRefused
+from app.ui.editor.schema_form import FormServices, SchemaForm
+from app.ui.editor.palette import FAMILY_ICONS
+
+
+class SidePanel:
+    def __init__(self, state: DocumentState, services: Callable[[str], FormServices], *,
+                 changed: Callable[[bool], None], test_node: Callable[[str], Any],
+                 delete_nodes: Callable[[list[str]], None]) -> None:
+        self.state = state
+        self.services = services  # node id -> the form's services for that node
+        self.changed = changed  # called after an edit; True when the canvas must redraw
+        self.test_node = test_node
+        self.delete_nodes = delete_nodes
+        self.selected: list[str] = []
+        self.checked: Checked | None = None
+        self.form: SchemaForm | None = None
+        self.container = ui.column().classes("fb-side gap-3")
+        self.problem_box: ui.column | None = None
+
+    # --- what is shown ----------------------------------------------------------------------------
+
+    def show(self, selected: list[str], checked: Checked | None) -> None:
+        self.selected = [s for s in selected if self.state.node(s) is not None]
+        self.checked = checked
+        self.container.clear()
+        with self.container:
+            if len(self.selected) == 1:
+                self._node_panel(self.state.node(self.selected[0]))
+            elif self.selected:
+                self._many_panel()
+            else:
+                self._flow_panel()
+
+    def problems_changed(self, checked: Checked) -> None:
+        """New validation results: refresh the problem list only, so typing keeps its focus."""
+        self.checked = checked
+        if self.problem_box is None:
+            return
+        self.problem_box.clear()
+        with self.problem_box:
+            self._problem_list()
+
+    def _problem_list(self) -> None:
+        checked = self.checked
+        if checked is None:
+            return
+        if len(self.selected) == 1:
+            messages = checked.by_node.get(self.selected[0], [])
+        else:
+            messages = checked.sentences()
+        if not messages:
+            if not self.selected and checked.valid:
+                ui.label("✓ No problems: this flow can be switched on once saved.").classes("text-positive text-sm")
+            return
+        with ui.column().classes("fb-problem-box w-full gap-1 fb-panel-problems"):
+            for message in messages[:12]:
+                ui.label(f"• {message}")
+            if len(messages) > 12:
+                ui.label(f"… and {len(messages) - 12} more")
+
+    # --- one node ---------------------------------------------------------------------------------
+
+    def _node_panel(self, node: dict[str, Any]) -> None:
+        node_type = nodes.get(node.get("type"))
+        with ui.row().classes("w-full items-center no-wrap gap-2"):
+            ui.icon(FAMILY_ICONS.get(node_type.family if node_type else "", "help")).classes(
+                f"text-2xl fb-family-{node_type.family if node_type else 'unknown'}")
+            with ui.column().classes("gap-0 grow min-w-0"):
+                ui.label(node_type.title if node_type else f"Unknown type '{node.get('type')}'").classes("text-base font-semibold")
+                ui.label(node_type.description if node_type else "").classes("fb-muted text-xs")
+        with ui.row().classes("w-full gap-2 no-wrap"):
+            ui.button("Test node", icon="science", on_click=lambda: self.test_node(node["id"])) \
+                .props("unelevated no-caps").classes("grow fb-test-node") \
+                .tooltip("Run the flow up to here on 20 sandbox records; nothing is written")
+            ui.button(icon="delete", on_click=lambda: self.delete_nodes([node["id"]])) \
+                .props("outline round color=negative").tooltip("Delete the node (Del)")
+        self.problem_box = ui.column().classes("w-full gap-1")
+        with self.problem_box:
+            self._problem_list()
+        name = ui.input("Name on the canvas", value=node.get("name", "")).props("dense outlined stack-label") \
+            .classes("w-full fb-node-name-input")
+
+        def rename_label(e: Any) -> None:
+            self.state.edit(f"{node['id']}:name")
+            node["name"] = e.value or ""
+            if not node["name"]:
+                node.pop("name")
+            self.changed(False)
+
+        name.on_value_change(rename_label)
+        node_id = ui.input("Id", value=node["id"]).props("dense outlined stack-label").classes("w-full fb-node-id-input")
+        node_id.props('hint="Names the node in runs and expressions; a letter first, then letters, digits, _ or -"')
+
+        def rename_id(_: Any = None) -> None:
+            new = (node_id.value or "").strip()
+            old = node["id"]
+            if new == old:
+                return
+            try:
+                self.state.rename_node(old, new)
+            except EditRefused as refused:
+                ui.notify(str(refused), type="warning")
+                node_id.value = old
+                return
+            self.selected = [new]
+            self.changed(True)
+            ui.notify(f"Node renamed to '{new}'", type="positive")
+
+        node_id.on("blur", rename_id)
+        node_id.on("keydown.enter", rename_id)
+        ui.separator()
+        if node_type is None:
+            ui.label("This node type is not installed; its config is kept as it is.").classes("fb-muted")
+            return
+        config = node.setdefault("config", {})
+        problems = self.checked.by_field.get(node["id"], {}) if self.checked else {}
+        self.form = SchemaForm(node_type.config_schema, config, services=self.services(node["id"]),
+                               before_change=lambda path: self.state.edit(f"{node['id']}:{path}"),
+                               on_change=lambda path: self.changed(False), problems=problems)
+        self.form.render()
+
+    def _many_panel(self) -> None:
+        ui.label(f"{len(self.selected)} nodes selected").classes("text-base font-semibold")
+        ui.label("Drag any of them to move them together; Ctrl+C / Ctrl+V copies them with the edges between them.") \
+            .classes("fb-muted text-sm")
+        ui.button(f"Delete {len(self.selected)} nodes", icon="delete",
+                  on_click=lambda: self.delete_nodes(list(self.selected))).props("outline no-caps color=negative")
+
+    # --- the flow itself --------------------------------------------------------------------------
+
+    def _flow_panel(self) -> None:
+        document = self.state.document
+        ui.label("Flow settings").classes("text-base font-semibold")
+        ui.label("Select a node to configure it. Shift+drag selects several; Del deletes; Ctrl+Z undoes.") \
+            .classes("fb-muted text-xs")
+        self.problem_box = ui.column().classes("w-full gap-1")
+        with self.problem_box:
+            self._problem_list()
+
+        def set_field(key: str, value: Any) -> None:
+            self.state.edit(f"flow:{key}")
+            if value in (None, ""):
+                document.pop(key, None)
+            else:
+                document[key] = value
+            self.changed(False)
+
+        ui.input("Name", value=document.get("name", "")).props("dense outlined stack-label").classes("w-full fb-flow-name") \
+            .on_value_change(lambda e: set_field("name", e.value))
+        ui.label(f"Id: {document.get('id')}").classes("fb-muted text-xs")
+        ui.textarea("Description", value=document.get("description", "")).props("dense outlined stack-label autogrow") \
+            .classes("w-full").on_value_change(lambda e: set_field("description", e.value))
+        value_maps = document.get("value_maps", {})
+        with ui.expansion(f"Value maps ({len(value_maps)})", icon="table_chart").classes("w-full fb-sub-object"):
+            ui.label('Lookup tables for the value_map filter, e.g. {"us_states": {"CA": "California"}}.') \
+                .classes("fb-field-hint")
+            maps = ui.textarea(value=json.dumps(document.get("value_maps", {}), indent=2, ensure_ascii=False)) \
+                .props("dense outlined autogrow input-class=font-mono").classes("w-full fb-value-maps")
+            status = ui.label().classes("text-xs")
+
+        def set_maps(e: Any) -> None:
+            try:
+                value = json.loads(e.value or "{}")
+            except json.JSONDecodeError as error:
+                status.text = f"✗ not JSON yet: {error.msg} (line {error.lineno})"
+                status.classes(replace="text-xs text-negative")
+                return
+            if not isinstance(value, dict):
+                status.text = "✗ value maps are a JSON object of name → {key: value}"
+                status.classes(replace="text-xs text-negative")
+                return
+            status.text = f"✓ {len(value)} value map(s)"
+            status.classes(replace="text-xs text-positive")
+            set_field("value_maps", value or None)
+
+        maps.on_value_change(set_maps)

@@ -1,0 +1,47 @@
+"""The web app: wires the pages, the shared styles and the store together, and runs the server.
+
+`flowbridge serve` calls `serve()`. NiceGUI's test `user` fixture runs this file as its main file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from nicegui import app, ui
+
+from app.store.database import Store
+from app.ui import context
+from app.ui.canvas.flow_canvas import vendor_css
+
+THEME = Path(__file__).parent / "theme.css"
+log = logging.getLogger("flowbridge.ui")
+
+
+def create_app(store: Store | None = None) -> None:
+    """Register every page on NiceGUI's app; the store defaults to FLOWBRIDGE_DB_URL or ./flowbridge.db."""
+    context.use_store(store or Store())
+    # The pages register themselves with @ui.page when imported.
+    from app.ui import editor_page, flows_page, runs_page  # noqa: F401
+
+    ui.add_css(vendor_css() + "\n" + THEME.read_text(), shared=True)
+    app.on_exception(_log_exception)
+
+
+def _log_exception(error: Exception) -> None:
+    # Handlers are wrapped by feedback.guarded; anything else still never reaches the user as a traceback.
+    log.error("unhandled error in the web app: %s", error, exc_info=error)
+
+
+def serve(host: str = "127.0.0.1", port: int = 8080, store_url: str | None = None) -> None:
+    """Start the web app and block until it is stopped (Ctrl+C)."""
+    create_app(Store(store_url) if store_url else None)
+    ui.run(host=host, port=port, title="Flowbridge", favicon="🔀", reload=False, show=False,
+           show_welcome_message=True, storage_secret=os.environ.get("FLOWBRIDGE_SECRET_KEY") or "flowbridge-ui",
+           reconnect_timeout=10)
+
+
+if __name__ in {"__main__", "__mp_main__"}:
+    create_app()
+    ui.run(title="Flowbridge", reload=False, show=False, storage_secret="flowbridge-ui")
