@@ -177,7 +177,7 @@ class SyncedWrite:
                 keyed.setdefault(key, []).append(item)
         if not keyed:
             return
-        rows = self.connector.match_rows(self.table, columns, how, list(keyed), [*columns, self.target_id])
+        rows = self.connector.match_rows(self.table, columns, how, list(keyed), [*columns, *self.key, self.target_id])
         by_key: dict[tuple, list[dict]] = {}
         for row in rows:
             by_key.setdefault(tuple(_normalise(row.get(c), how) for c in columns), []).append(row)
@@ -189,6 +189,13 @@ class SyncedWrite:
                     results[item.index] = ("failed", f"{len(candidates)} rows of {self.table} match {where}; "
                                                      "link one by hand", None)
                 continue
+            owner = self._key_owner(candidates[0], group[0]) if len(candidates) == 1 else None
+            if owner is not None:  # the row's own key names another source record: it is that one's
+                for item in group:
+                    results[item.index] = ("failed", f"duplicate {self.entity}: {self.target} {self.table} row "
+                                           f"{candidates[0][self.target_id]} with {where} belongs to {self.source} "
+                                           f"{owner}", None)
+                continue
             if candidates:
                 if len(group) > 1:  # two incoming records claim the same row: duplicates in the source
                     for item in group[1:]:
@@ -199,6 +206,19 @@ class SyncedWrite:
                 for item in group[1:]:
                     results[item.index] = ("failed", f"duplicate {self.entity}: {self.source} "
                                            f"{group[0].source_id} and {item.source_id} both have {where}", None)
+
+    def _key_owner(self, row: dict[str, Any], item: _Item) -> str | None:
+        """Which other source record a matched row's key fields name, if any."""
+        if not self.key:
+            return None
+        theirs = [row.get(k) for k in self.key]
+        if all(v in (None, "") for v in theirs):
+            return None  # a row made in the target itself: free to link
+        from app.connectors.sql_write import same_value
+
+        if all(same_value(row.get(k), item.values.get(k)) for k in self.key):
+            return None
+        return ", ".join(str(v) for v in theirs)
 
     def _refuse_taken_rows(self, items: list[_Item], results: dict) -> None:
         """A target row already linked to another source record means the source has a duplicate."""
