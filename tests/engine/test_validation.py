@@ -232,9 +232,9 @@ def test_a_key_that_is_neither_a_column_nor_a_list() -> None:
      "'computer' is not a known op (did you mean 'compute'?); choose one of: "
      "set, compute, rename, drop, keep, lookup, dedupe, each"),
     ({"op": "each", "field": "lines",
-      "steps": [{"op": "lookup", "connection": "c", "table": "t", "match": {"a": "b"}}]},
+      "steps": [{"op": "dedupe", "key": "record.a"}]},
      "$.nodes[1].config.steps[0].steps[0].op",
-     "'lookup' is not a known op; choose one of: set, compute, rename, drop, keep"),
+     "'dedupe' is not a known op; choose one of: set, compute, rename, drop, keep, lookup"),
     ("compute", "$.nodes[1].config.steps[0]", "must be an object, not 'compute'"),
 ], ids=["missing-key", "misspelt-key", "unknown-op", "op-not-allowed-in-each", "not-an-object"])
 def test_a_bad_transform_step_is_explained_by_the_step_it_was_meant_to_be(step: Any, path: str, message: str) -> None:
