@@ -54,3 +54,18 @@ def guarded(doing: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any
         return run
 
     return wrap
+
+
+def instant_spinner(element: Any, message: str) -> Any:
+    """Show a spinner notification the moment `element` is clicked, in the browser, without waiting
+    for the server; the handler calls `spinner_done()` when its work is over."""
+    import json
+
+    element.on("click", js_handler=(
+        "() => { if (window.fbBusy) window.fbBusy(); window.fbBusy = Quasar.Notify.create({message: "
+        f"{json.dumps(message)}, spinner: true, timeout: 0, group: false, classes: 'fb-busy'}}); }}"))
+    return element
+
+
+def spinner_done() -> None:
+    ui.run_javascript("if (window.fbBusy) { window.fbBusy(); window.fbBusy = null; }")

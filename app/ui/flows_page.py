@@ -13,7 +13,7 @@ from app.services import designer
 from app.services.runs import run_flow
 from app.store import flows as flow_store
 from app.ui import context
-from app.ui.feedback import guarded, tell_error
+from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
 from app.ui.frame import frame
 
 
@@ -90,7 +90,8 @@ class FlowList:
     def _actions(self, summary: designer.FlowSummary) -> None:
         switch = ui.switch("On" if summary.enabled else "Off", value=summary.enabled).classes("fb-switch")
         switch.on_value_change(lambda e, s=summary, sw=switch: self._switch(s, sw, e.value))
-        ui.button("Run", icon="play_arrow", on_click=lambda s=summary: self._run(s)) \
+        instant_spinner(ui.button("Run", icon="play_arrow", on_click=lambda s=summary: self._run(s)),
+                        f"Running '{summary.name}' in the sandbox…") \
             .props("flat no-caps").tooltip("Run now in the sandbox")
         ui.button(icon="download", on_click=lambda s=summary: self._export(s)).props("flat round") \
             .tooltip("Export JSON")
@@ -109,12 +110,11 @@ class FlowList:
 
     @guarded("run the flow")
     async def _run(self, summary: designer.FlowSummary) -> None:
-        note = ui.notification(f"Running '{summary.name}' in the sandbox…", spinner=True, timeout=None)
         try:
             document, version = flow_store.get_document(context.store(), summary.id)
             result = await run.io_bound(run_flow, context.store(), document, version=version, env="sandbox")
         finally:
-            note.dismiss()
+            spinner_done()
         totals = " · ".join(f"{v} {k}" for k, v in result.totals.items() if v)
         kind = "positive" if result.status == "succeeded" else "warning" if result.status == "partial" else "negative"
         ui.notify(f"Run {result.status}: {totals or 'nothing to do'}" + (f" — {result.error}" if result.error else ""),

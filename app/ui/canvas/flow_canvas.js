@@ -71,7 +71,7 @@ export default {
                @pane-click="onPaneClick">
         <Background pattern-color="#cbd5e1" :gap="20" />
         <Controls position="bottom-left" />
-        <MiniMap position="bottom-right" pannable zoomable :node-color="miniMapColor" />
+        <MiniMap v-if="showMiniMap" position="bottom-right" pannable zoomable :width="150" :height="96" :node-color="miniMapColor" />
       </VueFlow>
       <div v-if="!nodes.length" class="fb-empty-hint">
         <i class="material-icons">touch_app</i>
@@ -87,14 +87,22 @@ export default {
       nodeTypes: { flowbridge: markRaw(FlowbridgeNode) },
       edgeDefaults: { type: "smoothstep", markerEnd: MarkerType.ArrowClosed },
       selection: { nodes: [], edges: [] },
+      height: 0,
     };
+  },
+  computed: {
+    // The minimap helps with large flows; on a short canvas it would hide the nodes it maps.
+    showMiniMap() {
+      return this.nodes.length >= 6 && this.height >= 420;
+    },
   },
   setup(props) {
     const flow = useVueFlow(props.flowId);
     return { flow };
   },
   mounted() {
-    this.fitted = false;
+    // An empty canvas keeps zoom 1 while the first nodes are dropped; a drawn flow is fitted once.
+    this.fitted = !(this.graph && this.graph.nodes && this.graph.nodes.length);
     this.quiet = 0; // > 0 while Python's own changes are applied: they are not reported back
     this.pendingRemovals = { nodes: new Set(), edges: new Set() };
     this.setGraph(this.graph || { nodes: [], edges: [] });
@@ -103,6 +111,7 @@ export default {
     document.addEventListener("keydown", this.onKey);
     document.addEventListener("pointerdown", this.onPointerDown);
     this.resizer = new ResizeObserver(() => {
+      this.height = this.$refs.box.clientHeight;
       if (!this.fitted && this.nodes.length && this.$refs.box.clientWidth > 0) this.fit();
     });
     this.resizer.observe(this.$refs.box);
@@ -150,9 +159,11 @@ export default {
         labelBgBorderRadius: 4,
       };
     },
-    fit() {
+    fit(afterResize) {
       this.fitted = true;
-      this.flow.fitView({ padding: 0.2, maxZoom: 1.2 });
+      // after the canvas changes size (results panel), wait for Vue Flow to measure it again
+      if (afterResize) setTimeout(() => this.flow.fitView({ padding: 0.15, maxZoom: 1.2 }), 80);
+      else this.flow.fitView({ padding: 0.2, maxZoom: 1.2 });
     },
     selectNodes(ids) {
       const wanted = new Set(ids);

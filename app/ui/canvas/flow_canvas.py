@@ -42,8 +42,8 @@ class FlowCanvas(ui.element, component="flow_canvas.js", esm={
     def select_nodes(self, node_ids: list[str]) -> None:
         self.run_method("selectNodes", node_ids)
 
-    def fit(self) -> None:
-        self.run_method("fit")
+    def fit(self, after_resize: bool = False) -> None:
+        self.run_method("fit", after_resize)
 
 
 def vendor_css() -> str:

@@ -26,7 +26,7 @@ from app.ui.editor.palette import palette
 from app.ui.editor.schema_form import FormServices
 from app.ui.editor.side_panel import SidePanel
 from app.ui.editor.test_results import show_results
-from app.ui.feedback import guarded, tell_error
+from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
 
 # Asks before leaving the page with unsaved changes.
 LEAVE_GUARD = """
@@ -84,12 +84,14 @@ class Editor:
                 .tooltip("Redo (Ctrl+Shift+Z)")
             ui.button(icon="fit_screen", on_click=lambda: self.canvas.fit()).props("flat round dense").tooltip("Fit to view")
             ui.separator().props("vertical")
-            self.test_button = ui.button("Test node", icon="science", on_click=self.test_selected) \
+            self.test_button = instant_spinner(ui.button("Test node", icon="science", on_click=self.test_selected),
+                                               "Testing on 20 sandbox records…") \
                 .props("flat no-caps").classes("fb-toolbar-test") \
                 .tooltip("Run the flow up to the selected node on 20 sandbox records; nothing is written")
             with ui.button("Run", icon="play_arrow").props("flat no-caps").classes("fb-run"):
                 with ui.menu():
-                    ui.menu_item("Run now in the sandbox", on_click=lambda: self.run_saved("sandbox")).classes("fb-run-sandbox")
+                    instant_spinner(ui.menu_item("Run now in the sandbox", on_click=lambda: self.run_saved("sandbox")),
+                                    "Running in the sandbox…").classes("fb-run-sandbox")
                     ui.menu_item("Run now in production…", on_click=lambda: self.confirm_production())
             ui.button("History", icon="history", on_click=self.history).props("flat no-caps").classes("fb-history-button")
             ui.button(icon="download", on_click=self.export).props("flat round dense").tooltip("Export JSON")
@@ -270,12 +272,14 @@ class Editor:
 
     @guarded("test the node")
     async def test_node(self, node_id: str) -> None:
-        note = ui.notification(f"Testing up to '{node_id}' on 20 sandbox records…", spinner=True, timeout=None)
         try:
             result = await run.io_bound(previews.test_node, context.store(), copy.deepcopy(self.state.document), node_id)
         finally:
-            note.dismiss()
-        show_results(self.results, result)
+            spinner_done()
+        opened = not self.results.visible
+        show_results(self.results, result, on_close=lambda: self.canvas.fit(after_resize=True))
+        if opened:
+            self.canvas.fit(after_resize=True)  # the canvas got shorter: keep every node in sight
         if not result.ok:
             ui.notify(result.message, type="warning", multi_line=True)
             return
@@ -302,7 +306,11 @@ class Editor:
 
     @guarded("run the flow")
     async def run_saved(self, env: str) -> None:
+        if env == "production":
+            ui.run_javascript("window.fbBusy = Quasar.Notify.create({message: 'Running in production…', "
+                              "spinner: true, timeout: 0, group: false})")
         if self.state.based_on == 0:
+            spinner_done()
             ui.notify("Save the flow first: a run uses the saved version", type="warning")
             return
         if self.state.dirty:
@@ -310,13 +318,13 @@ class Editor:
                       type="info")
         document, version = flow_store.get_document(context.store(), self.state.document["id"], self.state.based_on)
         if designer.check_document(document).problems:
+            spinner_done()
             ui.notify(f"Version {version} is a draft with problems; fix them and save before running it", type="warning")
             return
-        note = ui.notification(f"Running version {version} in {env}…", spinner=True, timeout=None)
         try:
             result = await run.io_bound(run_flow, context.store(), document, version=version, env=env)
         finally:
-            note.dismiss()
+            spinner_done()
         totals = " · ".join(f"{v} {k}" for k, v in result.totals.items() if v)
         kind = "positive" if result.status == "succeeded" else "warning" if result.status == "partial" else "negative"
         ui.notify(f"Run {result.status}: {totals or 'nothing to do'}" + (f" — {result.error}" if result.error else ""),
@@ -362,6 +370,7 @@ class Editor:
 
             async def save() -> None:
                 if not (author.value or "").strip():
+                    spinner_done()
                     ui.notify("Say who you are: the history shows who saved each version", type="warning")
                     return
                 app.storage.user["author"] = author.value.strip()
@@ -371,12 +380,18 @@ class Editor:
             comment.on("keydown.enter", save)
             with ui.row().classes("w-full justify-end"):
                 ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
-                ui.button("Save draft" if problems else "Save", icon="save", on_click=save) \
+                instant_spinner(ui.button("Save draft" if problems else "Save", icon="save", on_click=save), "Saving…") \
                     .props("unelevated no-caps").classes("fb-save-confirm")
         dialog.open()
 
     @guarded("save the flow")
     async def save(self, author: str, comment: str, *, as_copy: bool = False) -> None:
+        try:
+            await self._save(author, comment, as_copy=as_copy)
+        finally:
+            spinner_done()
+
+    async def _save(self, author: str, comment: str, *, as_copy: bool = False) -> None:
         document = self.state.document
         if as_copy:
             document = {**copy.deepcopy(document), "id": designer.copy_id(context.store(), document["id"]),

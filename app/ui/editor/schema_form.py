@@ -19,6 +19,7 @@ from typing import Any
 from nicegui import background_tasks, ui
 
 from app.engine.problems import json_path
+from app.engine.expressions import compile_check
 from app.services.previews import preview_expression
 
 Path = tuple[Any, ...]
@@ -280,25 +281,30 @@ class SchemaForm:
     # --- expressions ------------------------------------------------------------------------------
 
     def _expression(self, schema: dict[str, Any], container: Any, key: Any, path: Path, label: str,
-                    current: Any) -> None:
+                    current: Any, preview_count: int = 3) -> None:
         kind = schema["x-expression"]
         with ui.column().classes("w-full gap-0 fb-expression"):
-            element = ui.input(label, value=current or "").classes("font-mono")
+            # Checked as you type: NiceGUI shows the returned sentence (jinja2's message) under the field.
+            element = ui.input(label, value=current or "",
+                               validation=lambda text: (f"✗ {error}" if (text or "").strip()
+                                                        and (error := compile_check(text, kind)) else None))
+            element.classes("font-mono")
             self._decorate(element, schema, path)
             status = ui.label().classes("fb-expression-status")
             preview = ui.column().classes("w-full gap-0 fb-expression-preview")
 
         async def check(_: Any = None) -> None:
             text = element.value or ""
-            samples, why = await self.services.samples()
-            result = preview_expression(text, kind, samples, self.services.value_maps())
-            preview.clear()
-            if result.error:
-                status.text = f"✗ {result.error}"
-                status.classes(replace="fb-expression-status fb-expression-error")
-                element.props(f"error error-message={json.dumps(result.error)}")
+            if not text.strip():  # an empty field is "required", which validation already says
+                status.text = ""
+                preview.clear()
                 return
-            element.props(remove="error error-message")
+            samples, why = await self.services.samples()
+            result = preview_expression(text, kind, samples, self.services.value_maps(), limit=preview_count)
+            preview.clear()
+            if result.error:  # the field's own validation shows it
+                status.text = ""
+                return
             status.classes(replace="fb-expression-status fb-expression-ok")
             if not text:
                 status.text = ""
@@ -355,7 +361,7 @@ class SchemaForm:
 
                     key_input.on("blur", rename)
                     key_input.on("keydown.enter", rename)
-                    with ui.column().classes("grow gap-0"):
+                    with ui.column().classes("grow gap-0 min-w-0"):
                         self._field(value_schema, value, name, (*path, name), "Value", scope)
 
                     def remove(_: Any = None, name: str = name) -> None:

@@ -13,6 +13,7 @@ from app.services.designer import Checked
 from app.ui.editor.document_state import DocumentState, EditRefused
 from app.ui.editor.schema_form import FormServices, SchemaForm
 from app.ui.editor.palette import FAMILY_ICONS
+from app.ui.feedback import instant_spinner
 
 
 class SidePanel:
@@ -82,7 +83,8 @@ class SidePanel:
                 ui.label(node_type.title if node_type else f"Unknown type '{node.get('type')}'").classes("text-base font-semibold")
                 ui.label(node_type.description if node_type else "").classes("fb-muted text-xs")
         with ui.row().classes("w-full gap-2 no-wrap"):
-            ui.button("Test node", icon="science", on_click=lambda: self.test_node(node["id"])) \
+            instant_spinner(ui.button("Test node", icon="science", on_click=lambda: self.test_node(node["id"])),
+                            f"Testing up to '{node['id']}' on 20 sandbox records…") \
                 .props("unelevated no-caps").classes("grow fb-test-node") \
                 .tooltip("Run the flow up to here on 20 sandbox records; nothing is written")
             ui.button(icon="delete", on_click=lambda: self.delete_nodes([node["id"]])) \

@@ -73,7 +73,7 @@ def _node_tab(node: NodeRecords) -> None:
                     records_table(records, f"fb-records-out fb-records-{port}")
 
 
-def show_results(container: ui.element, result: TestResult) -> None:
+def show_results(container: ui.element, result: TestResult, on_close: Any = None) -> None:
     container.clear()
     with container:
         with ui.row().classes("w-full items-center gap-2 px-3 pt-2 no-wrap"):
@@ -81,7 +81,8 @@ def show_results(container: ui.element, result: TestResult) -> None:
             ui.label(f"Test up to '{result.node_id}': {result.message}").classes("font-medium fb-test-summary")
             ui.label(f"{result.seconds:.2f} s").classes("fb-muted text-xs")
             ui.space()
-            ui.button(icon="close", on_click=lambda: container.set_visibility(False)).props("flat round dense") \
+            ui.button(icon="close", on_click=lambda: (container.set_visibility(False), on_close and on_close())) \
+                .props("flat round dense").classes("fb-close-results") \
                 .tooltip("Close the results")
         if not result.nodes:
             return
