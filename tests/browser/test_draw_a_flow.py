@@ -107,7 +107,7 @@ def test_an_analyst_draws_tests_saves_and_runs_the_accounts_flow(page: Page, ser
     assert "nothing was written" in summary
     out_table = page.find(".fb-results .fb-records-out").text
     assert "crm_id" in out_table and "email" in out_table
-    assert any("records" in label.text for label in page.all(".vue-flow__edge-text")), "edges show their counts"
+    assert any("record" in label.text for label in page.all(".vue-flow__edge-text")), "edges show their counts"
     assert "in" in page.text('.vue-flow__node[data-id="map"] .fb-node-counts')
     page.shot("map-tested")
 

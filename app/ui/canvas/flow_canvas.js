@@ -148,7 +148,7 @@ export default {
       const problems = data.problems || [];
       const parts = [];
       if (data.port) parts.push(data.port);
-      if (data.count !== null && data.count !== undefined) parts.push(`${data.count} records`);
+      if (data.count !== null && data.count !== undefined) parts.push(`${data.count} record${data.count === 1 ? "" : "s"}`);
       if (problems.length) parts.push(`⚠ ${problems[0]}`);
       return {
         ...edge,

@@ -1,0 +1,146 @@
+"""How long a 200-node flow takes to open in the editor, fully drawn, in headless Chromium.
+
+Stores a generated 200-node flow (trigger, read, then branches of filter -> map -> write) in a fresh
+store, starts `flowbridge serve` on a free port and opens the flow's editor page several times in
+headless Chromium. "Fully drawn" means every node and every edge is in the page with its size
+measured by Vue Flow. Prints the time from navigation start, per try and the best and median.
+
+    python bench/editor_load.py [--nodes 200] [--tries 5]
+Target (issue 4): under 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TARGET_SECONDS = 2.0
+# Resolves when every node has been measured (Vue Flow hides a node until it knows its size) and
+# every edge has its path; the value is milliseconds since navigation started.
+DRAWN = """
+const [nodes, edges, done] = arguments;
+const check = () => {
+  const drawn = [...document.querySelectorAll('.vue-flow__node')].filter(n => n.offsetWidth > 0 && getComputedStyle(n).visibility !== 'hidden');
+  const paths = document.querySelectorAll('.vue-flow__edge path.vue-flow__edge-path');
+  if (drawn.length >= nodes && paths.length >= edges) done(performance.now());
+  else requestAnimationFrame(check);
+};
+check();
+"""
+
+
+def big_flow(size: int) -> dict:
+    nodes = [{"id": "start", "type": "trigger.manual", "name": "Start", "config": {}, "position": {"x": 0, "y": 0}},
+             {"id": "accounts", "type": "read.sql", "name": "CRM accounts",
+              "config": {"connection": "crm", "table": "accounts"}, "position": {"x": 260, "y": 0}}]
+    edges = [{"from": "start", "to": "accounts"}]
+    branch = 0
+    while len(nodes) + 3 <= size:
+        y = branch * 130
+        ids = (f"approved_{branch}", f"to_customer_{branch}", f"customers_{branch}")
+        nodes += [
+            {"id": ids[0], "type": "filter", "name": f"Segment {branch}",
+             "config": {"condition": f"record.id % {branch + 2} == 0"}, "position": {"x": 520, "y": y}},
+            {"id": ids[1], "type": "map", "name": f"Map {branch}",
+             "config": {"fields": {"crm_id": "{{ record.id }}", "name": "{{ record.name | trim }}"}},
+             "position": {"x": 780, "y": y}},
+            {"id": ids[2], "type": "write.sql", "name": f"Write {branch}",
+             "config": {"connection": "erp", "table": "customers", "key": ["crm_id"]}, "position": {"x": 1040, "y": y}},
+        ]
+        edges += [{"from": "accounts", "to": ids[0]}, {"from": ids[0], "port": "match", "to": ids[1]},
+                  {"from": ids[1], "to": ids[2]}]
+        branch += 1
+    while len(nodes) < size:  # top up with maps on the last branch's way
+        extra = f"extra_{len(nodes)}"
+        last = nodes[-1]["id"]
+        nodes.insert(-1, {"id": extra, "type": "map", "name": "Extra", "config": {"fields": {"x": "{{ record.id }}"}},
+                          "position": {"x": 1300, "y": len(nodes) * 20}})
+        edges = [e for e in edges if e["to"] != last] + [{"from": nodes[-3]["id"], "to": extra}, {"from": extra, "to": last}]
+    return {"schema_version": 1, "id": "bench_200", "name": f"{size}-node flow", "nodes": nodes, "edges": edges}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, default=200)
+    parser.add_argument("--tries", type=int, default=5)
+    args = parser.parse_args()
+
+    from app.engine.validation import validate_document
+    from app.store.database import Store
+    from app.store.flows import save_flow
+
+    folder = Path(tempfile.mkdtemp(prefix="fb-editor-bench-"))
+    url = f"sqlite:///{folder / 'store.db'}"
+    document = big_flow(args.nodes)
+    problems = validate_document(document)
+    assert not problems, problems[:3]
+    store = Store(url)
+    save_flow(store, document, author="bench", comment="200 nodes")
+    store.close()
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"} | {"FLOWBRIDGE_DB_URL": url}
+    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=folder, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                urllib.request.urlopen(base + "/", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.2)
+        os.environ["SE_OFFLINE"] = "true"
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        options = webdriver.ChromeOptions()
+        for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                         f"--user-data-dir={folder / 'chromium'}", "--window-size=1440,900"):
+            options.add_argument(argument)
+        driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"))
+        driver.set_script_timeout(30)
+        times = []
+        try:
+            driver.get(base + "/")  # warm the server's first-page path and the browser's cache once
+            for attempt in range(args.tries):
+                driver.get(f"{base}/flows/{document['id']}?try={attempt}")
+                seconds = driver.execute_async_script(DRAWN, len(document["nodes"]), len(document["edges"])) / 1000
+                times.append(seconds)
+                print(f"try {attempt + 1}: {len(document['nodes'])} nodes and {len(document['edges'])} edges "
+                      f"drawn {seconds:.2f} s after navigation start")
+            driver.save_screenshot(str(ROOT / "artifacts" / "bench-editor-200.png")) if (ROOT / "artifacts").exists() else None
+        finally:
+            driver.quit()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)
+    best, median = min(times), statistics.median(times)
+    verdict = "within" if median < TARGET_SECONDS else "OVER"
+    print(f"editor load, {args.nodes} nodes: best {best:.2f} s, median {median:.2f} s "
+          f"({verdict} the {TARGET_SECONDS:.0f} s target)")
+    return 0 if median < TARGET_SECONDS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
