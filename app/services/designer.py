@@ -100,13 +100,23 @@ def check_document(document: dict[str, Any]) -> Checked:
             if node and int(node.group(1)) < len(raw) and isinstance(raw[int(node.group(1))], dict):
                 node_id = raw[int(node.group(1))].get("id")
         if node_id:
-            hint = _field_hint(problem)
+            hint = _field_hint(problem) or _required_hint(problem)
             checked.by_node.setdefault(node_id, []).append(hint + problem.message)
             if hint:
                 checked.by_field.setdefault(node_id, {}).setdefault(hint[:-2], []).append(problem.message)
         else:
             checked.general.append(problem.message)
     return checked
+
+
+def _required_hint(problem: Problem) -> str:
+    """"'condition' is required" at a node's config: the problem belongs to the condition field."""
+    match = re.match(r"^'([^']+)' is required$", problem.message)
+    inside = re.match(r"^\$\.nodes\[\d+\]\.config(.*)$", problem.path)
+    if not match or not inside:
+        return ""
+    prefix = inside.group(1).lstrip(".")
+    return f"{prefix + '.' if prefix else ''}{match.group(1)}: "
 
 
 def _field_hint(problem: Problem) -> str:

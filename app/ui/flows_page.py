@@ -34,7 +34,7 @@ def flows_page() -> None:
                 ui.button("New flow", icon="add", on_click=lambda: new_dialog.open()).props("no-caps unelevated") \
                     .classes("fb-new-flow")
         search = ui.input(placeholder="Search flows by name, id or description") \
-            .props("outlined dense clearable").classes("w-full fb-search")
+            .props("outlined dense clearable").classes("w-full fb-search").mark("flow-search")
         with ui.element("div").classes("w-full"):
             listing = FlowList()
             listing.render()

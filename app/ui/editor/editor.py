@@ -93,10 +93,11 @@ class Editor:
                     instant_spinner(ui.menu_item("Run now in the sandbox", on_click=lambda: self.run_saved("sandbox")),
                                     "Running in the sandbox…").classes("fb-run-sandbox")
                     ui.menu_item("Run now in production…", on_click=lambda: self.confirm_production())
-            ui.button("History", icon="history", on_click=self.history).props("flat no-caps").classes("fb-history-button")
+            ui.button("History", icon="history", on_click=self.history).props("flat no-caps").classes("fb-history-button") \
+                .mark("history")
             ui.button(icon="download", on_click=self.export).props("flat round dense").tooltip("Export JSON")
             self.save_button = ui.button("Save", icon="save", on_click=self.save_dialog) \
-                .props("unelevated no-caps").classes("fb-save").tooltip("Save a new version (Ctrl+S)")
+                .props("unelevated no-caps").classes("fb-save").mark("save").tooltip("Save a new version (Ctrl+S)")
 
     # --- after every change -----------------------------------------------------------------------
 
@@ -361,9 +362,9 @@ class Editor:
             dialog.on("hide", dialog.delete)
             ui.label("Save a new version").classes("text-lg font-semibold")
             author = ui.input("Your name", value=app.storage.user.get("author", "")).props("outlined dense") \
-                .classes("w-full fb-author")
+                .classes("w-full fb-author").mark("author")
             comment = ui.input("What changed?", placeholder="e.g. lower-case e-mails").props("outlined dense autofocus") \
-                .classes("w-full fb-comment")
+                .classes("w-full fb-comment").mark("comment")
             if problems:
                 ui.label(f"This flow has {problems} problem{'s' if problems != 1 else ''}: it is saved as a draft, "
                          "and cannot be switched on until they are fixed.").classes("fb-problem-box w-full")
@@ -381,7 +382,7 @@ class Editor:
             with ui.row().classes("w-full justify-end"):
                 ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
                 instant_spinner(ui.button("Save draft" if problems else "Save", icon="save", on_click=save), "Saving…") \
-                    .props("unelevated no-caps").classes("fb-save-confirm")
+                    .props("unelevated no-caps").classes("fb-save-confirm").mark("save-confirm")
         dialog.open()
 
     @guarded("save the flow")

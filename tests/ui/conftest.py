@@ -1,0 +1,32 @@
+"""NiceGUI's simulated `user` (no browser, no JavaScript) on the real app, with the demo in a fresh store.
+
+The canvas' gestures are fired as the events its script would emit (add, connect, remove, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from nicegui.testing.user import User
+from nicegui.testing.user_simulation import user_simulation
+
+from app.store.database import Store
+
+MAIN = Path(__file__).resolve().parents[2] / "app" / "ui" / "main.py"
+
+
+@pytest.fixture
+async def user(demo: dict, store: Store, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[User]:
+    monkeypatch.setenv("FLOWBRIDGE_DB_URL", store.url)
+    async with user_simulation(main_file=MAIN) as simulated:
+        yield simulated
+
+
+def canvas_of(user: User):
+    from app.ui.canvas.flow_canvas import FlowCanvas
+
+    found = user.find(FlowCanvas).elements
+    assert len(found) == 1
+    return next(iter(found))

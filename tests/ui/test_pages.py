@@ -1,0 +1,129 @@
+"""Page logic through NiceGUI's simulated user: lists, search, import, the editor's gestures, saving."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from nicegui import ui
+from nicegui.elements.upload_files import SmallFileUpload
+from nicegui.testing.user import User
+
+from app.services.runs import run_flow
+from app.store import flows as flow_store
+from app.store.database import Store
+from app.ui.canvas.flow_canvas import FlowCanvas
+
+FLOW = "crm_accounts_to_erp_customers"
+NOTHING_SELECTED = {"nodes": [], "edges": []}
+
+
+async def test_the_flows_page_lists_the_demo_flows_and_finds_one_by_search(user: User) -> None:
+    await user.open("/")
+    await user.should_see("CRM accounts → ERP customers")
+    await user.should_see("ERP invoices → CRM accounts")
+    user.find(marker="flow-search").type("stock")
+    await user.should_see("ERP stock → CRM products")
+    await user.should_not_see("ERP invoices → CRM accounts")
+
+
+async def test_an_invalid_import_is_refused_with_every_problem_named(user: User, store: Store) -> None:
+    await user.open("/")
+    document = json.loads(Path(f"flows/{FLOW}.json").read_text())
+    document["id"] = "imported_broken"
+    document["edges"] = document["edges"][:-1]  # the write node loses its input
+    upload = next(iter(user.find(ui.upload).elements))
+    await upload.handle_uploads([SmallFileUpload("broken.json", "application/json", json.dumps(document).encode())])
+    await user.should_see("has no input; connect something to it")
+    assert "imported_broken" not in {f.id for f in flow_store.list_flows(store)}
+    user.find("Import anyway as a draft").click()
+    await user.should_see("(draft)")
+    assert "imported_broken" in {f.id for f in flow_store.list_flows(store)}
+
+
+async def test_a_file_that_is_not_json_says_where_it_breaks(user: User) -> None:
+    await user.open("/")
+    upload = next(iter(user.find(ui.upload).elements))
+    await upload.handle_uploads([SmallFileUpload("notes.json", "application/json", b'{"nodes": [}')])
+    await user.should_see("invalid JSON at line 1")
+
+
+async def test_gestures_on_an_empty_canvas_build_a_flow_and_its_problems_follow(user: User) -> None:
+    await user.open("/flows/new?name=Drawn&id=drawn")
+    await user.should_see("not saved yet")
+    canvas = user.find(FlowCanvas)
+    # The events the canvas script emits; the editor turns each into a change of the document.
+    for type_name, x in (("trigger.manual", 0), ("read.sql", 260), ("filter", 520)):
+        canvas.trigger("add", {"type": type_name, "x": x, "y": 100})
+    await user.should_see("Lets through the records for which a condition holds.")  # the new node's form
+    canvas.trigger("connect", {"source": "trigger", "sourceHandle": "out", "target": "read", "targetHandle": "in"})
+    canvas.trigger("connect", {"source": "read", "sourceHandle": "out", "target": "filter", "targetHandle": "in"})
+    await user.should_see("'condition' is required")
+    await user.should_not_see("node 'filter' has no input")
+    # Nothing flows into a trigger: the gesture is refused with a sentence.
+    canvas.trigger("connect", {"source": "filter", "sourceHandle": "match", "target": "trigger", "targetHandle": "in"})
+    await user.should_see("is a trigger; nothing can flow into it")
+    # Undo takes the last edge away, redo brings it back.
+    canvas.trigger("shortcut", {"action": "undo", "selection": NOTHING_SELECTED})
+    await user.should_see("node 'filter' has no input")
+    canvas.trigger("shortcut", {"action": "redo", "selection": NOTHING_SELECTED})
+    await user.should_not_see("node 'filter' has no input")
+    # Copy and paste the filter: a new id; then delete the copy.
+    canvas.trigger("shortcut", {"action": "copy", "selection": {"nodes": ["filter"], "edges": []}})
+    canvas.trigger("shortcut", {"action": "paste", "selection": NOTHING_SELECTED})
+    await user.should_see("Pasted 1 node")
+    await user.should_see("node 'filter_2' has no input")
+    canvas.trigger("remove", {"nodes": ["filter_2"], "edges": []})
+    await user.should_not_see("node 'filter_2' has no input")
+
+
+async def test_saving_over_a_version_someone_else_saved_is_refused_naming_them(user: User, store: Store) -> None:
+    await user.open(f"/flows/{FLOW}")
+    await user.should_see("version 1")
+    document, _ = flow_store.get_document(store, FLOW)
+    flow_store.save_flow(store, {**document, "description": "changed by Maria"}, author="Maria", comment="hers",
+                         based_on=1)
+    user.find(marker="save").click()
+    user.find(marker="author").type("Ada")
+    user.find(marker="comment").type("mine")
+    user.find(marker="save-confirm").click()
+    await user.should_see("Maria saved version 2")
+    await user.should_see("Save mine as a copy")
+    assert flow_store.get_document(store, FLOW)[1] == 2  # nothing was overwritten
+    user.find("Save mine as a copy").click()
+    await user.should_see(f"Saved as a new flow '{FLOW}_copy'")
+    copy_document, version = flow_store.get_document(store, f"{FLOW}_copy")
+    assert version == 1 and copy_document["name"].endswith("(copy)")
+
+
+async def test_saving_a_flow_with_problems_keeps_it_as_a_draft(user: User, store: Store) -> None:
+    await user.open(f"/flows/{FLOW}")
+    canvas = user.find(FlowCanvas)
+    edge = "accounts.>"  # any edge out of the read node: take the first
+    document, _ = flow_store.get_document(store, FLOW)
+    first = next(e for e in document["edges"] if e["from"] == document["nodes"][1]["id"])
+    edge = f"{first['from']}.{first.get('port') or ''}>{first['to']}"
+    canvas.trigger("remove", {"nodes": [], "edges": [edge]})
+    await user.should_see("problem")
+    user.find(marker="save").click()
+    await user.should_see("saved as a draft")
+    user.find(marker="author").type("Ada")
+    user.find(marker="save-confirm").click()
+    await user.should_see("Saved version 2 as a draft")
+
+
+async def test_a_run_shows_its_ledger_and_failed_records(user: User, store: Store) -> None:
+    document, version = flow_store.get_document(store, FLOW)
+    result = run_flow(store, document, version=version, env="sandbox")
+    await user.open(f"/runs/{result.run_id}")
+    await user.should_see("Ledger")
+    await user.should_see("Failed records")
+    await user.open("/runs")
+    table = next(iter(user.find(ui.table).elements))
+    assert [row["id"] for row in table.rows] == [result.run_id]
+    assert table.rows[0]["flow"] == FLOW
+
+
+async def test_an_unknown_flow_says_so(user: User) -> None:
+    await user.open("/flows/no_such_flow")
+    await user.should_see("There is no flow 'no_such_flow'.")
