@@ -177,7 +177,8 @@ class Page:
         return took
 
     def text(self, css: str) -> str:
-        return self.find(css).text
+        """The element's visible text, once it is shown (dialogs fade in: until then it reads as '')."""
+        return self.wait(lambda: self.find(css).is_displayed() and self.find(css).text, f"the text of {css}", timeout=5)
 
     def notifications(self) -> list[str]:
         return [n.text for n in self.all(".q-notification")]
@@ -196,8 +197,14 @@ class Page:
         self.d.get(self.base + path)
         self.wait(lambda: self.d.execute_script("return document.readyState") == "complete", "the page to load")
 
-    def click(self, css: str) -> None:
-        self.find(css).click()
+    def click(self, css: str, *, retry: bool = True) -> None:
+        # Dialogs and menus re-render while they open: retry a click that hit a replaced element
+        # (not for a click that leaves the page: that one is done once).
+        if retry:
+            self.wait(lambda: self.find(css).click() or True, f"clicking {css}", timeout=5)
+        else:
+            self.wait(lambda: self.find(css).is_displayed(), f"{css} to show", timeout=5)
+            self.find(css).click()
 
     def type_into(self, css: str, text: str, *, clear: bool = True, enter: bool = False) -> None:
         from selenium.webdriver.common.keys import Keys
@@ -240,7 +247,17 @@ class Page:
         ActionChains(self.d).move_to_element(start).click_and_hold().move_by_offset(25, 10) \
             .move_to_element(end).pause(0.05).release().perform()
 
+    def clear_selection(self) -> None:
+        """Click an empty corner of the canvas."""
+        from selenium.webdriver.common.action_chains import ActionChains
+
+        pane = self.find(".vue-flow__pane")
+        ActionChains(self.d).move_to_element_with_offset(pane, -pane.rect["width"] / 2 + 30,
+                                                         -pane.rect["height"] / 2 + 30).click().perform()
+
     def select_node(self, node_id: str) -> None:
+        if self.all(".vue-flow__nodesselection-rect"):  # a multi-selection covers its nodes
+            self.clear_selection()
         self.find(f'.vue-flow__node[data-id="{node_id}"] .fb-node-name').click()
         self.wait(lambda: self.find(".fb-node-id-input input").get_attribute("value") == node_id,
                   f"the side panel of '{node_id}'")

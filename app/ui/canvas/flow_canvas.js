@@ -68,7 +68,7 @@ export default {
                :default-edge-options="edgeDefaults" :connection-radius="30" :snap-to-grid="true" :snap-grid="[10, 10]"
                @nodes-change="onNodesChange" @edges-change="onEdgesChange" @connect="onConnect"
                @node-drag-stop="onDragStop" @selection-drag-stop="onDragStop" @nodes-initialized="onInitialized"
-               @pane-click="onPaneClick">
+               @pane-click="onPaneClick" @node-click="onNodeClick">
         <Background pattern-color="#cbd5e1" :gap="20" />
         <Controls position="bottom-left" />
         <MiniMap v-if="showMiniMap" position="bottom-right" pannable zoomable :width="150" :height="96" :node-color="miniMapColor" />
@@ -232,6 +232,17 @@ export default {
         id: n.id, x: Math.round(n.position.x), y: Math.round(n.position.y),
       }));
       if (moved.length) this.$emit("moved", moved);
+    },
+    onNodeClick() {
+      // A click on a node that was already selected changes nothing in Vue Flow; say it anyway,
+      // so the side panel always shows what was clicked.
+      setTimeout(() => {
+        this.selection = {
+          nodes: this.flow.getSelectedNodes.value.map((n) => n.id),
+          edges: this.flow.getSelectedEdges.value.map((e) => e.id),
+        };
+        this.$emit("selection", this.selection);
+      }, 0);
     },
     onPaneClick() {
       if (this.selection.nodes.length || this.selection.edges.length) {

@@ -60,6 +60,9 @@ class Editor:
                                    test_node=self.test_node, delete_nodes=self.delete_nodes)
         self.results = ui.column().classes("fb-results w-full gap-0")
         self.results.set_visibility(False)
+        # Dialogs live here, not inside whatever was clicked: a dialog opened from another dialog
+        # must outlive the first one closing.
+        self.dialogs = ui.element("div")
         self.canvas.on("add", self.on_add)
         self.canvas.on("connect", self.on_connect)
         self.canvas.on("moved", self.on_moved)
@@ -174,7 +177,10 @@ class Editor:
                       f"{'them' if len(node_ids) != 1 else 'it'} back)")
 
     def on_selection(self, event: Any) -> None:
-        self._show_selection(event.args.get("nodes", []))
+        nodes = list(event.args.get("nodes", []))
+        if nodes == self.selected and self.panel.selected == nodes:
+            return  # the panel already shows it: keep the form (and its focus) as it is
+        self._show_selection(nodes)
 
     def _show_selection(self, node_ids: list[str]) -> None:
         self.selected = list(node_ids)
@@ -233,6 +239,7 @@ class Editor:
     def _after_history(self) -> None:
         self.changed(True)
         self._show_selection([s for s in self.selected if self.state.node(s) is not None])
+        self.canvas.select_nodes(self.selected)
 
     # --- forms ------------------------------------------------------------------------------------
 
@@ -295,7 +302,7 @@ class Editor:
         self.counts_shown = True
 
     def confirm_production(self) -> None:
-        with ui.dialog() as dialog, ui.card():
+        with self.dialogs, ui.dialog() as dialog, ui.card():
             dialog.on("hide", dialog.delete)
             ui.label("Run in production?").classes("text-lg font-semibold")
             ui.label("The saved version runs against the production systems and writes to them.")
@@ -339,7 +346,8 @@ class Editor:
         if self.state.based_on == 0:
             ui.notify("This flow has not been saved yet: it has no history", type="info")
             return
-        open_history(self.state.document["id"], lambda: self.state.document, self.restore)
+        with self.dialogs:
+            open_history(self.state.document["id"], lambda: self.state.document, self.restore)
 
     def restore(self, document: dict[str, Any], version: int) -> None:
         document = {**copy.deepcopy(document), "id": self.state.document["id"]}
@@ -358,7 +366,7 @@ class Editor:
 
     def save_dialog(self) -> None:
         problems = len(self.checked.problems)
-        with ui.dialog() as dialog, ui.card().classes("w-[28rem] gap-3 fb-save-dialog"):
+        with self.dialogs, ui.dialog() as dialog, ui.card().classes("w-[28rem] gap-3 fb-save-dialog"):
             dialog.on("hide", dialog.delete)
             ui.label("Save a new version").classes("text-lg font-semibold")
             author = ui.input("Your name", value=app.storage.user.get("author", "")).props("outlined dense") \
@@ -419,7 +427,7 @@ class Editor:
 
     def conflict_dialog(self, conflict: VersionConflict, author: str, comment: str) -> None:
         latest = conflict.latest
-        with ui.dialog() as dialog, ui.card().classes("w-[32rem] gap-3 fb-conflict"):
+        with self.dialogs, ui.dialog() as dialog, ui.card().classes("w-[32rem] gap-3 fb-conflict"):
             dialog.on("hide", dialog.delete)
             ui.label("Someone saved this flow meanwhile").classes("text-lg font-semibold")
             ui.label(f"{latest.author or 'Someone'} saved version {latest.version} at "

@@ -175,9 +175,7 @@ class SchemaForm:
                 if schema.get("description"):
                     ui.label(schema["description"]).classes("fb-field-hint")
                 if not isinstance(current, dict):
-                    current = {}
-                    if isinstance(container, dict):
-                        container[key] = current
+                    current = {}  # attached to the config when a first row is added, not before
                 self._key_values(schema, current, path, scope, owner=(container, key))
         elif kind == "object":
             with ui.expansion(label, value=isinstance(current, dict)).classes("w-full fb-sub-object"):
@@ -315,7 +313,7 @@ class SchemaForm:
             status.text = f"✓ compiles · on {len(result.values)} sample record(s):"
             with preview:
                 for record, value, failure in result.values:
-                    ident = record.get("id", record.get("crm_id", ""))
+                    ident = next(iter(record.values()), "") if record else ""  # the record's first field, its id mostly
                     shown = f"fails: {failure}" if failure else json.dumps(value, ensure_ascii=False, default=str)
                     ui.label(f"{ident} → {shown}" if ident != "" else f"→ {shown}").classes(
                         "fb-preview-line" + (" text-negative" if failure else ""))
