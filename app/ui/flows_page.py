@@ -79,7 +79,7 @@ class FlowList:
                             .classes("fb-chip fb-chip-draft")
                     else:
                         ui.label("Valid").classes("fb-chip fb-chip-ok")
-                ui.label(summary.description or summary.id).classes("fb-muted text-sm truncate w-full")
+                ui.label(summary.description or "No description").classes("fb-muted text-sm truncate w-full")
                 ui.label(f"{summary.id} · version {summary.version} · {summary.nodes} nodes · saved "
                          f"{_when(summary.updated_at)}{' by ' + summary.author if summary.author else ''}") \
                     .classes("fb-muted text-xs")
@@ -125,7 +125,7 @@ class FlowList:
     @guarded("export the flow")
     def _export(self, summary: designer.FlowSummary) -> None:
         document, _ = flow_store.get_document(context.store(), summary.id)
-        ui.download.content(json.dumps(document, indent=2, ensure_ascii=False), f"{summary.id}.json",
+        ui.download.content(json.dumps(document, indent=2, ensure_ascii=False).encode(), f"{summary.id}.json",
                             "application/json")
 
 

@@ -30,8 +30,14 @@ def create_app(store: Store | None = None) -> None:
 
 
 def _log_exception(error: Exception) -> None:
-    # Handlers are wrapped by feedback.guarded; anything else still never reaches the user as a traceback.
+    # Handlers are wrapped by feedback.guarded; anything else is logged, and told as one sentence
+    # when there is a page to tell it on (never as a traceback).
     log.error("unhandled error in the web app: %s", error, exc_info=error)
+    try:
+        ui.notify(f"Something went wrong inside Flowbridge ({type(error).__name__}); the details are in the "
+                  "server log", type="negative")
+    except RuntimeError:  # no page is being served (a background task): the log has it
+        pass
 
 
 def serve(host: str = "127.0.0.1", port: int = 8080, store_url: str | None = None) -> None:

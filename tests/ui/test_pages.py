@@ -127,3 +127,32 @@ async def test_a_run_shows_its_ledger_and_failed_records(user: User, store: Stor
 async def test_an_unknown_flow_says_so(user: User) -> None:
     await user.open("/flows/no_such_flow")
     await user.should_see("There is no flow 'no_such_flow'.")
+
+
+async def test_every_node_type_gets_a_form_from_its_schema(user: User, store: Store) -> None:
+    import nodes
+
+    document = {"schema_version": 1, "id": "every_type", "name": "Every type", "edges": [],
+                "nodes": [{"id": f"n{i}", "type": t, "config": {}} for i, t in enumerate(sorted(nodes.registry()))]}
+    flow_store.save_flow(store, document, author="test")
+    await user.open("/flows/every_type")
+    canvas = user.find(FlowCanvas)
+    for index, type_name in enumerate(sorted(nodes.registry())):
+        canvas.trigger("selection", {"nodes": [f"n{index}"], "edges": []})
+        await user.should_see(nodes.get(type_name).description)
+        await user.should_see("Test node")
+
+
+async def test_positions_are_saved_in_the_document_and_export_downloads_it(user: User, store: Store) -> None:
+    await user.open(f"/flows/{FLOW}")
+    user.find(FlowCanvas).trigger("moved", [{"id": "accounts", "x": 333, "y": 444}])
+    await user.should_see("unsaved changes")
+    user.find(marker="export").click()
+    exported = json.loads((await user.download.next()).content)
+    assert next(n for n in exported["nodes"] if n["id"] == "accounts")["position"] == {"x": 333, "y": 444}
+    user.find(marker="save").click()
+    user.find(marker="author").type("Ada")
+    user.find(marker="save-confirm").click()
+    await user.should_see("Saved version 2")
+    stored, _ = flow_store.get_document(store, FLOW)
+    assert next(n for n in stored["nodes"] if n["id"] == "accounts")["position"] == {"x": 333, "y": 444}

@@ -98,7 +98,7 @@ class Editor:
                     ui.menu_item("Run now in production…", on_click=lambda: self.confirm_production())
             ui.button("History", icon="history", on_click=self.history).props("flat no-caps").classes("fb-history-button") \
                 .mark("history")
-            ui.button(icon="download", on_click=self.export).props("flat round dense").tooltip("Export JSON")
+            ui.button(icon="download", on_click=self.export).props("flat round dense").mark("export").tooltip("Export JSON")
             self.save_button = ui.button("Save", icon="save", on_click=self.save_dialog) \
                 .props("unelevated no-caps").classes("fb-save").mark("save").tooltip("Save a new version (Ctrl+S)")
 
@@ -360,7 +360,7 @@ class Editor:
 
     def export(self) -> None:
         document = self.state.document
-        ui.download.content(json.dumps(document, indent=2, ensure_ascii=False), f"{document['id']}.json",
+        ui.download.content(json.dumps(document, indent=2, ensure_ascii=False).encode(), f"{document['id']}.json",
                             "application/json")
         ui.notify(f"Exported {document['id']}.json")
 
