@@ -12,6 +12,14 @@ from typing import Any, Protocol
 
 Record = dict[str, Any]
 
+# A record may carry `_meta`: facts about where it came from (filter.changed puts the source row
+# there for a two-way sync). Map and transform carry it along; writes never store it.
+META = "_meta"
+
+
+def without_meta(record: Record) -> Record:
+    return {k: v for k, v in record.items() if k != META} if META in record else record
+
 FAMILIES = ("trigger", "read", "filter", "map", "transform", "write")
 
 
@@ -164,8 +172,10 @@ class NodeType:
     build: Callable[[dict[str, Any], NodeContext], Processor]
     inputs: tuple[str, ...] = ("in",)
     outputs: tuple[str, ...] = ("out",)
-    # Ports whose records may deliberately go nowhere (a filter's rejects); counted as filtered.
+    # Ports whose records may deliberately go nowhere (a filter's rejects); counted as filtered,
+    # or under the total `port_totals` names (records found unchanged count as unchanged).
     discard_ports: tuple[str, ...] = ()
+    port_totals: dict[str, str] = field(default_factory=dict)
     # A node that holds records back until finish(): read cursors wait for the end of the run.
     holds_records: Callable[[dict[str, Any]], bool] = lambda config: False
     # Checks a schema cannot express (a cron expression, a time zone): (config path, sentence).

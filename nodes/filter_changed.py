@@ -1,16 +1,17 @@
 """filter.changed: lets through only records that changed since the last sync of their link.
 
 A two-way sync writes into both systems, and each write makes the written row look changed to the
-flow reading that system. This node compares each record with the snapshot the sync took of it
-after its last write: a record still equal to its snapshot is the sync's own echo and leaves by
-`unchanged`; a record with a real change (or never synced) leaves by `changed`.
+flow reading that system. The sync's link remembers each side's field values at the last sync: a
+record whose every field still equals them has nothing new (it is the sync's own echo, or was seen
+already) and leaves by `unchanged`; a record with any field changed, or never synced, leaves by
+`changed`, carrying its row in `_meta` so the write can tell which side changed which field.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from nodes.base import NodeContext, NodeType, Outcome, Processor, Record, id_text
+from nodes.base import META, NodeContext, NodeType, Outcome, Processor, Record, id_text
 from nodes.schema_parts import object_schema
 
 CONFIG_SCHEMA = object_schema({
@@ -36,15 +37,19 @@ class FilterChanged(Processor):
         id_field = self.config["id"]
         ids = [id_text(r.get(id_field)) for r in records]
         links = self.context.sync.links(self.config["entity"], self.config["system"], ids, self.config["other"])
+        system = self.config["system"]
         for record, record_id in zip(records, ids):
             link = links.get(record_id)
-            snapshot = link.own_snapshot if link else None
-            if snapshot is None:
-                outcome.emit("changed", record)
+            known = link.own_snapshot if link else None
+            fields = [k for k in record if k not in self.ignore and k != META]
+            # A full resync re-checks every record against the target: nothing is skipped then.
+            if not self.context.full_resync and known is not None and fields \
+                    and all(k in known and same_value(record[k], known[k]) for k in fields):
+                outcome.emit("unchanged", record)
                 continue
-            compared = [k for k in record if k in snapshot and k not in self.ignore]
-            echo = bool(compared) and all(same_value(record[k], snapshot[k]) for k in compared)
-            outcome.emit("unchanged" if echo else "changed", record)
+            row = {k: record[k] for k in fields}
+            outcome.emit("changed", {**record, META: {**(record.get(META) or {}),
+                                                      "sync": {"system": system, "id": record_id, "row": row}}})
         return outcome
 
 
@@ -57,4 +62,5 @@ NODE_TYPE = NodeType(
     build=FilterChanged,
     outputs=("changed", "unchanged"),
     discard_ports=("unchanged",),
+    port_totals={"unchanged": "unchanged"},
 )

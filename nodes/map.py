@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nodes.base import NodeContext, NodeType, Outcome, Processor, Record, Source
+from nodes.base import META, NodeContext, NodeType, Outcome, Processor, Record, Source
 from nodes.schema_parts import TEMPLATE, object_schema
 
 CONFIG_SCHEMA = object_schema({
@@ -42,6 +42,8 @@ class Map(Processor):
                 outcome.fail(record, result.error)
                 continue
             mapped = {**record, **result.values} if self.keep_unmapped else result.values
+            if META in record:
+                mapped[META] = record[META]
             for name, default in self.defaults.items():
                 if _empty(mapped.get(name)):
                     mapped[name] = default

@@ -1,11 +1,19 @@
-"""Two-way sync on top of write.sql: links, matching, field ownership, conflicts and snapshots.
+"""Two-way sync on top of write.sql: links, matching, field ownership, conflicts and sync state.
 
 For each record the target row is found by its link (the ID cross-reference), else by the write's
 key, else by the match rules (same e-mail, same name and postcode); only then is a new row made.
-Each field is written according to who owns it: the source, the target, or both, in which case
-the row's snapshot from the last sync tells which side changed; a field changed on both sides is a
-conflict settled by the flow's policy (newest wins, one side wins, or hold for review). After the
-write the target row is snapshotted, so the reverse flow can tell its own echo from a real change.
+
+Each field is written according to who owns it: the source, the target, or both. For a field both
+own, the link remembers each side's value at the last sync (its "known" values): a side whose value
+still equals the known one has not changed it since. So: only the source changed it, write; only
+the target changed it, keep (the reverse flow carries it back); neither changed it (the two systems
+just spell it differently, "CA" and "California"), keep; both changed it, the flow's conflict
+policy decides (newest wins, one side wins, or hold for review in the conflict queue).
+
+After a record is written, the source's known values become its row as read (filter.changed puts it
+in the record's `_meta`), and the target's known values take the fields just synced. A row equal to
+its known values has nothing new for the other side: that is how filter.changed tells the sync's
+own echo from a real change, and why a change still pending in a system is never hidden.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from nodes.base import LinkUpdate, NodeContext, id_text
+from nodes.base import META, LinkUpdate, NodeContext, id_text
 
 OWNERS = ("source", "target", "both")
 POLICIES = ("newest", "source", "target", "review")
@@ -64,8 +72,11 @@ class _Item:
     source_id: str
     values: dict[str, Any]
     target_id: str | None = None
-    snapshot: dict[str, Any] | None = None  # the target row after the last sync
+    known_target: dict[str, Any] | None = None  # the target's field values at the last sync
+    known_source: dict[str, Any] | None = None  # the source's field values at the last sync
+    source_row: dict[str, Any] | None = None  # the source row as read (from filter.changed)
     current: dict[str, Any] | None = None  # the target row now
+    final: dict[str, Any] | None = None  # the synced fields' values in the target after the write
     linked: bool = False
     found_by: str = ""  # link, key or match: how the target row was found
     conflicts: list[dict[str, Any]] = field(default_factory=list)
@@ -114,8 +125,12 @@ class SyncedWrite:
             if raw_id in (None, ""):
                 results[index] = ("failed", f"field '{self.sync['source_id']}' (the {self.source} id) is empty", None)
                 continue
-            values = {k: v for k, v in record.items() if k not in self.meta_fields}
-            items.append(_Item(index, record, id_text(raw_id), values))
+            values = {k: v for k, v in record.items() if k not in self.meta_fields and k != META}
+            item = _Item(index, record, id_text(raw_id), values)
+            origin = (record.get(META) or {}).get("sync") or {}
+            if origin.get("system") == self.source:
+                item.source_row = origin.get("row")
+            items.append(item)
         self._find_targets(items, results)
         live = [i for i in items if i.index not in results]
         self._load_rows(live)
@@ -133,9 +148,10 @@ class SyncedWrite:
             conflicts += item.conflicts
         if not dry_run:
             done = [i for i in live if results[i.index][0] != "failed" and i.target_id is not None]
-            snapshots = self._snapshots([i.target_id for i in done])
             updates = [LinkUpdate(self.source, i.source_id, self.target, i.target_id,
-                                  other_snapshot=snapshots.get(i.target_id)) for i in done]
+                                  own_snapshot=self._plain(i.source_row) if i.source_row is not None else None,
+                                  other_snapshot=self._plain({**(i.known_target or {}), **(i.final or {})}))
+                       for i in done]
             self.context.sync.save_links(self.entity, updates)
             self.context.sync.add_conflicts(conflicts)
         return [results[i] for i in range(len(records))]
@@ -145,7 +161,8 @@ class SyncedWrite:
         for item in items:
             link = links.get(item.source_id)
             if link:
-                item.target_id, item.snapshot, item.linked, item.found_by = link.other_id, link.other_snapshot, True, "link"
+                item.target_id, item.linked, item.found_by = link.other_id, True, "link"
+                item.known_source, item.known_target = link.own_snapshot, link.other_snapshot
         unlinked = [i for i in items if not i.linked]
         if unlinked and self.key:
             self._find_by_key(unlinked)
@@ -254,38 +271,49 @@ class SyncedWrite:
             if item.target_id is not None:
                 item.current = rows.get(item.target_id)
                 if item.current is None:  # the linked row is gone from the target: make it again
-                    item.target_id, item.snapshot = None, None
+                    item.target_id, item.known_target = None, None
 
     # --- deciding what to write -------------------------------------------------------------------
 
     def _merge(self, item: _Item) -> dict[str, Any]:
         """The values to write for one record, field by field according to ownership."""
         if item.current is None:  # a new row: every field, and its id only when the record names one
-            return {k: v for k, v in item.values.items() if k != self.target_id or v not in (None, "")}
+            write = {k: v for k, v in item.values.items() if k != self.target_id or v not in (None, "")}
+            item.final = {k: v for k, v in write.items() if k in self.columns and k not in self.ignore}
+            return write
         from app.connectors.sql_write import same_value
 
         write: dict[str, Any] = {self.target_id: item.current[self.target_id]}
+        final: dict[str, Any] = {}
         for name, incoming in item.values.items():
             if name == self.target_id or name not in self.columns:
                 write.setdefault(name, incoming)  # unknown columns: the writer fails the record, saying why
                 continue
             current = item.current.get(name)
             if same_value(incoming, current):
-                continue
-            owner = self.owners.get(name, "source")
-            if owner == "target":
-                continue
-            if owner == "source" or item.snapshot is None or name not in item.snapshot:
+                agreed = True
+            elif self._takes_incoming(item, name, incoming, current):
                 write[name] = incoming
-                continue
-            base = item.snapshot.get(name)
-            if same_value(current, base):
-                write[name] = incoming  # only the source changed it
-            elif same_value(incoming, base):
-                continue  # only the target changed it: the reverse flow carries that back
-            elif self._source_wins(item, name, incoming, current):
-                write[name] = incoming
+                agreed = True
+            else:  # the target keeps its own, different value: the sides don't agree on it yet
+                agreed = False
+            # Only values both sides now hold become the target's known values; a kept, differing
+            # value stays "changed since the last sync", so the reverse flow carries it across.
+            if agreed and name not in self.ignore:
+                final[name] = incoming
+        item.final = final
         return write
+
+    def _takes_incoming(self, item: _Item, name: str, incoming: Any, current: Any) -> bool:
+        """Whether the target takes the source's differing value for one field."""
+        owner = self.owners.get(name, "source")
+        if owner != "both":
+            return owner == "source"
+        source_changed = _changed(item.source_row, item.known_source, name)
+        target_changed = _changed(item.current, item.known_target, name)
+        if source_changed and target_changed:
+            return self._source_wins(item, name, incoming, current)
+        return source_changed  # only the source: take it; only the target, or neither: keep
 
     def _source_wins(self, item: _Item, name: str, incoming: Any, current: Any) -> bool:
         """Both sides changed the field since the last sync: the flow's policy decides."""
@@ -326,11 +354,20 @@ class SyncedWrite:
             gone += [links[x] for x in chunk if x not in present]
         return self.connector.set_where(self.table, self.target_id, gone, rule["set"], dry_run=dry_run) if gone else 0
 
-    def _snapshots(self, target_ids: list[str]) -> dict[str, dict[str, Any]]:
-        if not target_ids:
-            return {}
-        rows = self.connector.lookup(self.table, [self.target_id], [(x,) for x in target_ids])
-        return {id_text(r[self.target_id]): {k: v for k, v in r.items() if k not in self.ignore} for r in rows}
+    def _plain(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A row as the link keeps it: JSON values, without the fields the systems stamp themselves."""
+        from app.connectors.sql import plain_value
+
+        return {k: plain_value(v) for k, v in row.items() if k not in self.ignore and k != META}
+
+
+def _changed(row: dict[str, Any] | None, known: dict[str, Any] | None, name: str) -> bool:
+    """Did this side change the field since the last sync? Unknown counts as changed."""
+    if row is None or known is None or name not in known or name not in row:
+        return True
+    from app.connectors.sql_write import same_value
+
+    return not same_value(row.get(name), known.get(name))
 
 
 def _normalise(value: Any, how: str) -> Any:

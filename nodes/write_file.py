@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from app.errors import RecordError
-from nodes.base import NodeContext, NodeType, Outcome, Processor, Record
+from nodes.base import NodeContext, NodeType, Outcome, Processor, Record, without_meta
 from nodes.read_file import file_format
 from nodes.schema_parts import CONNECTION, FILE_FORMAT, object_schema
 
@@ -29,7 +29,7 @@ class WriteFile(Processor):
         for record in records:
             try:
                 if self.writer:
-                    self.writer.write(record)
+                    self.writer.write(without_meta(record))
                 outcome.count("inserted")
             except RecordError as error:
                 outcome.fail(record, str(error))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from nodes.base import NodeContext, NodeType, Outcome, Processor, Record
+from nodes.base import NodeContext, NodeType, Outcome, Processor, Record, without_meta
 from nodes.schema_parts import CONNECTION, TABLE, as_list, key_list, object_schema
 from nodes.sync_write import SYNC_SCHEMA, SyncedWrite
 
@@ -85,6 +85,7 @@ class WriteSql(Processor):
         """(outcome, reason, change) per record."""
         if self.synced:
             return self.synced.write(records, self.context.dry_run)
+        records = [without_meta(r) for r in records]
         return [(r.outcome, r.reason, {"outcome": r.outcome, "key": r.key, "before": r.before, "after": r.after}
                  if self.context.dry_run else None)
                 for r in self.writer.write(records, dry_run=self.context.dry_run)]

@@ -68,7 +68,8 @@ class Ledger:
             totals["failed"] += counts.failed
             for kind in WRITE_OUTCOMES:
                 totals[kind] += counts.written.get(kind, 0)
-        totals["filtered"] = sum(self.dropped.values())
+        for (node_id, port), n in self.dropped.items():
+            totals[plan.node(node_id).type.port_totals.get(port, "filtered")] += n
         return totals
 
     def summary(self) -> dict[str, dict[str, Any]]:
