@@ -88,7 +88,8 @@ class FlowList:
                 self._actions(summary)
 
     def _actions(self, summary: designer.FlowSummary) -> None:
-        switch = ui.switch("On" if summary.enabled else "Off", value=summary.enabled).classes("fb-switch")
+        switch = ui.switch("On" if summary.enabled else "Off", value=summary.enabled).classes("fb-switch") \
+            .mark(f"switch-{summary.id}")
         switch.on_value_change(lambda e, s=summary, sw=switch: self._switch(s, sw, e.value))
         instant_spinner(ui.button("Run", icon="play_arrow", on_click=lambda s=summary: self._run(s)),
                         f"Running '{summary.name}' in the sandbox…") \

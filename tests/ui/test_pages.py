@@ -156,3 +156,13 @@ async def test_positions_are_saved_in_the_document_and_export_downloads_it(user:
     await user.should_see("Saved version 2")
     stored, _ = flow_store.get_document(store, FLOW)
     assert next(n for n in stored["nodes"] if n["id"] == "accounts")["position"] == {"x": 333, "y": 444}
+
+
+async def test_a_draft_cannot_be_switched_on_from_the_flows_page(user: User, store: Store) -> None:
+    document, _ = flow_store.get_document(store, FLOW)
+    flow_store.save_flow(store, {**document, "edges": document["edges"][:-1]}, author="Ada", comment="wip")
+    await user.open("/")
+    await user.should_see("Draft · 2 problems")
+    user.find(marker=f"switch-{FLOW}").click()
+    await user.should_see("is a draft with 2 problem(s); fix them and save before switching it on")
+    assert not flow_store.get_flow(store, FLOW).enabled

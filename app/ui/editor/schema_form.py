@@ -288,6 +288,11 @@ class SchemaForm:
                                                         and (error := compile_check(text, kind)) else None))
             element.classes("font-mono")
             self._decorate(element, schema, path)
+            # The field's own validation owns its error line; a stored problem (a missing value, say)
+            # is listed at the top of the panel instead, so the two never show stale text together.
+            element.props(remove="error error-message")
+            if self._error(path) and (current or "").strip():
+                element.error = self._error(path)
             status = ui.label().classes("fb-expression-status")
             preview = ui.column().classes("w-full gap-0 fb-expression-preview")
 
