@@ -100,10 +100,11 @@ def check_document(document: dict[str, Any]) -> Checked:
             if node and int(node.group(1)) < len(raw) and isinstance(raw[int(node.group(1))], dict):
                 node_id = raw[int(node.group(1))].get("id")
         if node_id:
-            hint = _field_hint(problem) or _required_hint(problem)
+            hint = _field_hint(problem)
             checked.by_node.setdefault(node_id, []).append(hint + problem.message)
-            if hint:
-                checked.by_field.setdefault(node_id, {}).setdefault(hint[:-2], []).append(problem.message)
+            field_name = hint or _required_hint(problem)
+            if field_name:
+                checked.by_field.setdefault(node_id, {}).setdefault(field_name[:-2], []).append(problem.message)
         else:
             checked.general.append(problem.message)
     return checked
