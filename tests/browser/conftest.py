@@ -173,6 +173,8 @@ class Page:
         action()
         self.wait(lambda: self.d.execute_script("return window.__fbFeedback.seen !== null"), what, timeout=10)
         took = self.d.execute_script("return window.__fbFeedback.seen - window.__fbFeedback.start") / 1000
+        with (ARTIFACTS / "feedback-times.txt").open("a") as log:
+            log.write(f"{self.prefix}: {what}: {took * 1000:.0f} ms\n")
         assert took < FEEDBACK_SECONDS, f"{what} took {took * 1000:.0f} ms to show; the bar is {FEEDBACK_SECONDS * 1000:.0f} ms"
         return took
 
