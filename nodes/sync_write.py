@@ -24,6 +24,7 @@ from typing import Any
 from nodes.base import META, LinkUpdate, NodeContext, id_text
 
 OWNERS = ("source", "target", "both")
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 POLICIES = ("newest", "source", "target", "review")
 NORMALISE = ("exact", "text", "email")
 
@@ -113,6 +114,9 @@ class SyncedWrite:
         self.meta_fields = {f for f in (sync["source_id"], sync.get("source_updated")) if f and f not in self.columns}
         self.writer = SqlTableWriter(self.connector, self.table, [self.target_id], "upsert", children,
                                      insert_without_key=True)
+        self.key_writer = SqlTableWriter(self.connector, self.table, self.key, "upsert", children) if self.key else None
+        self.match_index: Any = None  # built once a run has matched a few batches (see nodes/match_index.py)
+        self.match_queries = 0
 
     # --- finding each record's target row -----------------------------------------------------------
 
@@ -134,20 +138,19 @@ class SyncedWrite:
         self._find_targets(items, results)
         live = [i for i in items if i.index not in results]
         self._load_rows(live)
-        writes = [self._merge(item) for item in live]
-        outcomes = self.writer.write(writes, dry_run=dry_run) if writes else []
-        updates, conflicts = [], []
+        outcomes = self._write_rows(live, [self._merge(item) for item in live], dry_run)
+        conflicts = []
         for item, outcome in zip(live, outcomes):
             if outcome.outcome == "failed":
                 results[item.index] = ("failed", outcome.reason, None)
                 continue
-            if item.target_id is None and outcome.inserted_key:
-                item.target_id = id_text(outcome.inserted_key.get(self.target_id))
             results[item.index] = (outcome.outcome, None, {"outcome": outcome.outcome, "key": outcome.key,
-                                                           "before": outcome.before, "after": outcome.after})
+                                                           "before": outcome.before, "after": outcome.after}
+                                   if dry_run else None)
             conflicts += item.conflicts
         if not dry_run:
             done = [i for i in live if results[i.index][0] != "failed" and i.target_id is not None]
+            self._index_written(done)
             updates = [LinkUpdate(self.source, i.source_id, self.target, i.target_id,
                                   own_snapshot=self._plain(i.source_row) if i.source_row is not None else None,
                                   other_snapshot=self._plain({**(i.known_target or {}), **(i.final or {})}))
@@ -155,6 +158,36 @@ class SyncedWrite:
             self.context.sync.save_links(self.entity, updates)
             self.context.sync.add_conflicts(conflicts)
         return [results[i] for i in range(len(records))]
+
+    def _write_rows(self, items: list[_Item], writes: list[dict[str, Any]], dry_run: bool) -> list[Any]:
+        """Write the merged rows; new rows get their target ids.
+
+        New rows that carry the write's key (crm_id) go in one batch insert and their ids are read
+        back by that key: a row-by-row insert to learn each id would cost ten times more."""
+        keyed = [n for n, item in enumerate(items) if item.current is None and self.key
+                 and all(writes[n].get(k) not in (None, "") for k in self.key)]
+        rest = [n for n in range(len(items)) if n not in set(keyed)]
+        outcomes: list[Any] = [None] * len(items)
+        if keyed:
+            for n, outcome in zip(keyed, self.key_writer.write([writes[n] for n in keyed], dry_run=dry_run)):
+                outcomes[n] = outcome
+            if not dry_run:
+                self._read_back_ids([items[n] for n in keyed if outcomes[n].outcome != "failed"])
+        if rest:
+            for n, outcome in zip(rest, self.writer.write([writes[n] for n in rest], dry_run=dry_run)):
+                outcomes[n] = outcome
+                if items[n].target_id is None and outcome.inserted_key:
+                    items[n].target_id = id_text(outcome.inserted_key.get(self.target_id))
+        return outcomes
+
+    def _read_back_ids(self, items: list[_Item]) -> None:
+        from app.connectors.sql_write import key_of
+
+        keys = [tuple(item.values[k] for k in self.key) for item in items]
+        rows = self.connector.lookup(self.table, self.key, keys, [*self.key, self.target_id]) if keys else []
+        ids = {key_of(row, self.key): id_text(row[self.target_id]) for row in rows}
+        for item in items:
+            item.target_id = ids.get(key_of(item.values, self.key))
 
     def _find_targets(self, items: list[_Item], results: dict) -> None:
         links = self.context.sync.links(self.entity, self.source, [i.source_id for i in items], self.target)
@@ -194,7 +227,7 @@ class SyncedWrite:
                 keyed.setdefault(key, []).append(item)
         if not keyed:
             return
-        rows = self.connector.match_rows(self.table, columns, how, list(keyed), [*columns, *self.key, self.target_id])
+        rows = self._match_rows(rule, list(keyed))
         by_key: dict[tuple, list[dict]] = {}
         for row in rows:
             by_key.setdefault(tuple(_normalise(row.get(c), how) for c in columns), []).append(row)
@@ -223,6 +256,31 @@ class SyncedWrite:
                 for item in group[1:]:
                     results[item.index] = ("failed", f"duplicate {self.entity}: {self.source} "
                                            f"{group[0].source_id} and {item.source_id} both have {where}", None)
+
+    def _match_rows(self, rule: dict[str, Any], keys: list[tuple]) -> list[dict[str, Any]]:
+        """Target rows matching normalised keys: by SQL for the first batches, then by the index."""
+        rules = self.sync.get("match", [])
+        fetch = list(dict.fromkeys([c for r in rules for c in r["columns"]] + [*self.key, self.target_id]))
+        if self.match_index is None:
+            self.match_queries += 1
+            if self.match_queries <= 2:  # a small run never pays for the index
+                return self.connector.match_rows(self.table, rule["columns"], rule.get("normalise", "text"), keys, fetch)
+            from nodes.match_index import MatchIndex
+
+            self.match_index = MatchIndex(self.context.temp_path("match.sqlite"), rules, _normalise, fetch)
+            for records, _ in self.connector.read(table=self.table, key=[self.target_id], batch_size=5000):
+                self.match_index.add(records, self.target_id)
+        return self.match_index.find(rules.index(rule), keys)
+
+    def _index_written(self, items: list[_Item]) -> None:
+        """Keep the match index true to the rows this run wrote."""
+        if self.match_index is not None and items:
+            self.match_index.add([{**(i.current or {}), **i.values, self.target_id: i.target_id} for i in items],
+                                 self.target_id)
+
+    def close(self) -> None:
+        if self.match_index is not None:
+            self.match_index.close()
 
     def _key_owner(self, row: dict[str, Any], item: _Item) -> str | None:
         """Which other source record a matched row's key fields name, if any."""
@@ -358,7 +416,10 @@ class SyncedWrite:
         """A row as the link keeps it: JSON values, without the fields the systems stamp themselves."""
         from app.connectors.sql import plain_value
 
-        return {k: plain_value(v) for k, v in row.items() if k not in self.ignore and k != META}
+        kept = {k: v for k, v in row.items() if k not in self.ignore and k != META}
+        if _PLAIN.issuperset(map(type, kept.values())):
+            return kept
+        return {k: plain_value(v) for k, v in kept.items()}
 
 
 def _changed(row: dict[str, Any] | None, known: dict[str, Any] | None, name: str) -> bool:

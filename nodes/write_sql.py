@@ -73,6 +73,10 @@ class WriteSql(Processor):
                 outcome.changes.append(change)
         return outcome
 
+    def close(self) -> None:
+        if self.synced:
+            self.synced.close()
+
     def finish(self) -> Iterator[Outcome]:
         if self.synced:
             deactivated = self.synced.deactivate_deleted(self.context.dry_run)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import func, select
 
 from app.store.database import Store
@@ -58,47 +59,49 @@ def save_links(store: Store, env: str, entity: str, updates: list[LinkUpdate]) -
     """Create or move links and keep their snapshots, a batch in one transaction.
 
     A record linked before to another id on the other side is linked again to the new one (the
-    old link is replaced), so one id never has two partners."""
+    old link is replaced), so one id never has two partners. Bulk statements, not ORM objects: a
+    sync saves a link for every record it writes."""
     if not updates:
         return
-    groups: dict[tuple[str, str], list[LinkUpdate]] = {}
+    groups: dict[tuple[str, str], dict[tuple[str, str], tuple]] = {}
     for update in updates:
-        groups.setdefault(_sides(update.system, update.other_system)[:2], []).append(update)
-    with store.session() as session:
-        for (a, b), group in groups.items():
-            wanted: dict[tuple[str, str], tuple[dict | None, dict | None]] = {}
-            for update in group:
-                own_is_a = _sides(update.system, update.other_system)[2]
-                pair = (update.id, update.other_id) if own_is_a else (update.other_id, update.id)
-                snaps = ((update.own_snapshot, update.other_snapshot) if own_is_a
-                         else (update.other_snapshot, update.own_snapshot))
-                wanted[pair] = snaps  # the last update of a pair in the batch wins
-            existing = _links_touching(session, env, entity, a, b, {p[0] for p in wanted}, {p[1] for p in wanted})
-            by_pair = {(row.a_id, row.b_id): row for row in existing}
-            for row in existing:
-                if (row.a_id, row.b_id) not in wanted:
-                    session.delete(row)  # one of its ids now belongs to another pair
-            session.flush()
-            now = utcnow()
-            for (a_id, b_id), (a_snap, b_snap) in wanted.items():
-                link = by_pair.get((a_id, b_id)) or SyncLink(env=env, entity=entity, a_system=a, a_id=a_id,
-                                                             b_system=b, b_id=b_id)
-                if a_snap is not None:
-                    link.a_snapshot = a_snap
-                if b_snap is not None:
-                    link.b_snapshot = b_snap
-                link.updated_at = now
-                session.add(link)
-        session.commit()
+        a, b, own_is_a = _sides(update.system, update.other_system)
+        pair = (update.id, update.other_id) if own_is_a else (update.other_id, update.id)
+        snaps = ((update.own_snapshot, update.other_snapshot) if own_is_a
+                 else (update.other_snapshot, update.own_snapshot))
+        groups.setdefault((a, b), {})[pair] = snaps  # the last update of a pair in the batch wins
+    table = SyncLink.__table__
+    now = utcnow()
+    with store.engine.begin() as conn:
+        for (a, b), wanted in groups.items():
+            existing = _links_touching(conn, env, entity, a, b, {p[0] for p in wanted}, {p[1] for p in wanted})
+            stale = [row.id for row in existing if (row.a_id, row.b_id) not in wanted]
+            if stale:  # one of their ids now belongs to another pair
+                conn.execute(sa.delete(table).where(table.c.id.in_(stale)))
+            by_pair = {(row.a_id, row.b_id): row.id for row in existing}
+            changes = [{"link_id": by_pair[p], "new_a": s[0], "new_b": s[1], "now": now}
+                       for p, s in wanted.items() if p in by_pair]
+            if changes:
+                conn.execute(sa.update(table).where(table.c.id == sa.bindparam("link_id")).values(
+                    a_snapshot=sa.func.coalesce(sa.bindparam("new_a", type_=sa.JSON), table.c.a_snapshot),
+                    b_snapshot=sa.func.coalesce(sa.bindparam("new_b", type_=sa.JSON), table.c.b_snapshot),
+                    updated_at=sa.bindparam("now")), changes)
+            new = [{"env": env, "entity": entity, "a_system": a, "a_id": p[0], "b_system": b, "b_id": p[1],
+                    "a_snapshot": s[0], "b_snapshot": s[1], "updated_at": now}
+                   for p, s in wanted.items() if p not in by_pair]
+            if new:
+                conn.execute(sa.insert(table), new)
 
 
-def _links_touching(session, env: str, entity: str, a: str, b: str, a_ids: set[str], b_ids: set[str]) -> list[SyncLink]:
-    found: dict[int, SyncLink] = {}
-    for column, ids in ((SyncLink.a_id, sorted(a_ids)), (SyncLink.b_id, sorted(b_ids))):
+def _links_touching(conn: sa.Connection, env: str, entity: str, a: str, b: str, a_ids: set[str],
+                    b_ids: set[str]) -> list[Any]:
+    table = SyncLink.__table__
+    found: dict[int, Any] = {}
+    for column, ids in ((table.c.a_id, sorted(a_ids)), (table.c.b_id, sorted(b_ids))):
         for start in range(0, len(ids), CHUNK):
-            for row in session.exec(select(SyncLink).where(
-                    SyncLink.env == env, SyncLink.entity == entity, SyncLink.a_system == a,
-                    SyncLink.b_system == b, column.in_(ids[start:start + CHUNK]))).all():
+            for row in conn.execute(sa.select(table.c.id, table.c.a_id, table.c.b_id).where(
+                    table.c.env == env, table.c.entity == entity, table.c.a_system == a,
+                    table.c.b_system == b, column.in_(ids[start:start + CHUNK]))):
                 found[row.id] = row
     return list(found.values())
 
