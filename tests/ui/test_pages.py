@@ -166,3 +166,15 @@ async def test_a_draft_cannot_be_switched_on_from_the_flows_page(user: User, sto
     user.find(marker=f"switch-{FLOW}").click()
     await user.should_see("is a draft with 2 problem(s); fix them and save before switching it on")
     assert not flow_store.get_flow(store, FLOW).enabled
+
+
+async def test_value_maps_are_edited_as_tables(user: User) -> None:
+    await user.open("/flows/new?name=Maps&id=maps")
+    user.find(marker="new-value-map").type("countries").trigger("keydown.enter")
+    await user.should_see("countries · 0 entries")
+    user.find(marker="new-entry-key-countries").type("DE")
+    user.find(marker="new-entry-value-countries").type("Germany").trigger("keydown.enter")
+    await user.should_see("countries · 1 entry")
+    user.find(marker="export").click()
+    exported = json.loads((await user.download.next()).content)
+    assert exported["value_maps"] == {"countries": {"DE": "Germany"}}

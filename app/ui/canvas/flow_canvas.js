@@ -162,8 +162,8 @@ export default {
     fit(afterResize) {
       this.fitted = true;
       // after the canvas changes size (results panel), wait for Vue Flow to measure it again
-      if (afterResize) setTimeout(() => this.flow.fitView({ padding: 0.15, maxZoom: 1.2 }), 80);
-      else this.flow.fitView({ padding: 0.2, maxZoom: 1.2 });
+      if (afterResize) setTimeout(() => this.flow.fitView({ padding: 0.1, maxZoom: 1.2 }), 80);
+      else this.flow.fitView({ padding: 0.1, maxZoom: 1.2 });
     },
     selectNodes(ids) {
       const wanted = new Set(ids);

@@ -13,6 +13,7 @@ from app.services.designer import Checked
 from app.ui.editor.document_state import DocumentState, EditRefused
 from app.ui.editor.schema_form import FormServices, SchemaForm
 from app.ui.editor.palette import FAMILY_ICONS
+from app.ui.editor.value_maps import ValueMapsEditor
 from app.ui.feedback import instant_spinner
 
 
@@ -163,29 +164,8 @@ class SidePanel:
         ui.input("Name", value=document.get("name", "")).props("dense outlined stack-label").classes("w-full fb-flow-name") \
             .on_value_change(lambda e: set_field("name", e.value))
         ui.label(f"Id: {document.get('id')}").classes("fb-muted text-xs")
-        ui.textarea("Description", value=document.get("description", "")).props("dense outlined stack-label autogrow") \
+        ui.textarea("Description", value=document.get("description", "")).props('dense outlined stack-label autogrow input-style="max-height: 9rem"') \
             .classes("w-full").on_value_change(lambda e: set_field("description", e.value))
-        value_maps = document.get("value_maps", {})
-        with ui.expansion(f"Value maps ({len(value_maps)})", icon="table_chart").classes("w-full fb-sub-object"):
-            ui.label('Lookup tables for the value_map filter, e.g. {"us_states": {"CA": "California"}}.') \
-                .classes("fb-field-hint")
-            maps = ui.textarea(value=json.dumps(document.get("value_maps", {}), indent=2, ensure_ascii=False)) \
-                .props("dense outlined autogrow input-class=font-mono").classes("w-full fb-value-maps")
-            status = ui.label().classes("text-xs")
-
-        def set_maps(e: Any) -> None:
-            try:
-                value = json.loads(e.value or "{}")
-            except json.JSONDecodeError as error:
-                status.text = f"✗ not JSON yet: {error.msg} (line {error.lineno})"
-                status.classes(replace="text-xs text-negative")
-                return
-            if not isinstance(value, dict):
-                status.text = "✗ value maps are a JSON object of name → {key: value}"
-                status.classes(replace="text-xs text-negative")
-                return
-            status.text = f"✓ {len(value)} value map(s)"
-            status.classes(replace="text-xs text-positive")
-            set_field("value_maps", value or None)
-
-        maps.on_value_change(set_maps)
+        with ui.expansion(f"Value maps ({len(document.get('value_maps') or {})})", icon="table_chart") \
+                .classes("w-full fb-sub-object fb-value-maps-panel"):
+            ValueMapsEditor(self.state, self.changed).render()
