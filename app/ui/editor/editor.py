@@ -59,7 +59,8 @@ class Editor:
             with ui.element("div").classes("fb-canvas-wrap"):
                 self.canvas = FlowCanvas(canvas_graph(self.state.document, self.checked), self.state.document["id"])
             self.panel = SidePanel(self.state, self.form_services, changed=self.changed,
-                                   test_node=self.test_node, delete_nodes=self.delete_nodes)
+                                   test_node=self.test_node, delete_nodes=self.delete_nodes,
+                                   select_node=self.select_node)
         self.results = ui.column().classes("fb-results w-full gap-0")
         self.results.set_visibility(False)
         # Dialogs live here, not inside whatever was clicked: a dialog opened from another dialog
@@ -204,6 +205,10 @@ class Editor:
             self._show_selection([])
             ui.notify(f"Deleted {len(node_ids)} node{'s' if len(node_ids) != 1 else ''} (Ctrl+Z brings "
                       f"{'them' if len(node_ids) != 1 else 'it'} back)")
+
+    def select_node(self, node_id: str) -> None:
+        self.canvas.select_nodes([node_id])
+        self._show_selection([node_id])
 
     def on_selection(self, event: Any) -> None:
         nodes = list(event.args.get("nodes", []))

@@ -20,12 +20,14 @@ from app.ui.feedback import instant_spinner
 class SidePanel:
     def __init__(self, state: DocumentState, services: Callable[[str], FormServices], *,
                  changed: Callable[[bool], None], test_node: Callable[[str], Any],
-                 delete_nodes: Callable[[list[str]], None]) -> None:
+                 delete_nodes: Callable[[list[str]], None],
+                 select_node: Callable[[str], None] | None = None) -> None:
         self.state = state
         self.services = services  # node id -> the form's services for that node
         self.changed = changed  # called after an edit; True when the canvas must redraw
         self.test_node = test_node
         self.delete_nodes = delete_nodes
+        self.select_node = select_node
         self.selected: list[str] = []
         self.checked: Checked | None = None
         self.form: SchemaForm | None = None
@@ -60,18 +62,23 @@ class SidePanel:
         if checked is None:
             return
         if len(self.selected) == 1:
-            messages = checked.by_node.get(self.selected[0], [])
-        else:
-            messages = checked.sentences()
-        if not messages:
+            placed = [(None, m) for m in checked.by_node.get(self.selected[0], [])]
+        else:  # the whole flow's: each node's problems lead to the node
+            placed = [(None, m) for m in checked.general] + [
+                (node_id, f"{node_id}: {m}") for node_id, messages in checked.by_node.items() for m in messages] + [
+                (None, f"edge {index + 1}: {m}") for index, messages in checked.by_edge.items() for m in messages]
+        if not placed:
             if not self.selected and checked.valid:
                 ui.label("✓ No problems: this flow can be switched on once saved.").classes("text-positive text-sm")
             return
         with ui.column().classes("fb-problem-box w-full gap-1 fb-panel-problems"):
-            for message in messages[:12]:
-                ui.label(f"• {message}")
-            if len(messages) > 12:
-                ui.label(f"… and {len(messages) - 12} more")
+            for node_id, message in placed[:12]:
+                line = ui.label(f"• {message}")
+                if node_id and self.select_node:
+                    line.classes("cursor-pointer hover:underline").tooltip("Show this node")
+                    line.on("click", lambda _, n=node_id: self.select_node(n))
+            if len(placed) > 12:
+                ui.label(f"… and {len(placed) - 12} more")
 
     # --- one node ---------------------------------------------------------------------------------
 
