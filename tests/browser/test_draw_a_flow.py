@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from tests.browser.conftest import Page
+from tests.browser.support import Page
 
 SHOTS = "draw"  # screenshots: artifacts/browser/draw-NN-step.png
 FLOW_ID = "drawn_accounts_to_customers"

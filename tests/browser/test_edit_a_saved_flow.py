@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.browser.conftest import Page
+from tests.browser.support import Page
 
 SHOTS = "edit"  # screenshots: artifacts/browser/edit-NN-step.png
 FLOW = "erp_stock_to_crm_products"
