@@ -98,6 +98,8 @@ def test_problems_are_drawn_on_the_nodes_and_edges_they_concern() -> None:
     assert any("condition" in p for p in filter_node["data"]["problems"])
     assert "condition" in checked.by_field["filter"]
     assert graph["edges"][0]["id"] == edge_id({"from": "trigger", "to": "read"})
+    broken = next(e for e in graph["edges"] if e["id"] == "filter.mtch>read")
+    assert any("no output port 'mtch'" in p for p in broken["data"]["problems"])
     assert filter_node["data"]["outputs"] == ["match", "reject"]
 
 
