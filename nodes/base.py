@@ -99,7 +99,8 @@ def id_text(value: Any) -> str:
 class SyncStore(Protocol):
     """Links between systems and the conflict queue, as a node sees them in one run."""
 
-    def links(self, entity: str, system: str, ids: list[str], other: str) -> dict[str, LinkState]: ...
+    def links(self, entity: str, system: str, ids: list[str], other: str,
+              snapshots: str = "both") -> dict[str, LinkState]: ...
 
     def save_links(self, entity: str, updates: list[LinkUpdate]) -> None: ...
 

@@ -36,15 +36,16 @@ class FilterChanged(Processor):
         outcome = Outcome(ports={"changed": [], "unchanged": []})
         id_field = self.config["id"]
         ids = [id_text(r.get(id_field)) for r in records]
-        links = self.context.sync.links(self.config["entity"], self.config["system"], ids, self.config["other"])
+        links = self.context.sync.links(self.config["entity"], self.config["system"], ids, self.config["other"],
+                                        snapshots="own")
         system = self.config["system"]
         for record, record_id in zip(records, ids):
             link = links.get(record_id)
             known = link.own_snapshot if link else None
             fields = [k for k in record if k not in self.ignore and k != META]
             # A full resync re-checks every record against the target: nothing is skipped then.
-            if not self.context.full_resync and known is not None and fields \
-                    and all(k in known and same_value(record[k], known[k]) for k in fields):
+            if not self.context.full_resync and known is not None and fields and all(
+                    k in known and (record[k] == known[k] or same_value(record[k], known[k])) for k in fields):
                 outcome.emit("unchanged", record)
                 continue
             row = {k: record[k] for k in fields}

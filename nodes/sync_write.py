@@ -268,7 +268,9 @@ class SyncedWrite:
             from nodes.match_index import MatchIndex
 
             self.match_index = MatchIndex(self.context.temp_path("match.sqlite"), rules, _normalise, fetch)
-            for records, _ in self.connector.read(table=self.table, key=[self.target_id], batch_size=5000):
+            quote = self.connector.engine.dialect.identifier_preparer.quote
+            query = f"SELECT {', '.join(quote(c) for c in fetch)} FROM {quote(self.table)}"
+            for records, _ in self.connector.read(query=query, key=[self.target_id], batch_size=5000):
                 self.match_index.add(records, self.target_id)
         return self.match_index.find(rules.index(rule), keys)
 
@@ -299,7 +301,8 @@ class SyncedWrite:
         """A target row already linked to another source record means the source has a duplicate."""
         if not items:
             return
-        owners = self.context.sync.links(self.entity, self.target, [i.target_id for i in items], self.source)
+        owners = self.context.sync.links(self.entity, self.target, [i.target_id for i in items], self.source,
+                                         snapshots="none")
         for item in items:
             owner = owners.get(item.target_id)
             if owner and owner.other_id != item.source_id:

@@ -60,7 +60,8 @@ class RunServices(Protocol):
 
     def on_batch(self, node_id: str, records: list[Record], outcome: Outcome) -> None: ...
 
-    def links(self, env: str, entity: str, system: str, ids: list[str], other: str) -> dict[str, LinkState]: ...
+    def links(self, env: str, entity: str, system: str, ids: list[str], other: str,
+              snapshots: str = "both") -> dict[str, LinkState]: ...
 
     def all_links(self, env: str, entity: str, system: str, other: str) -> dict[str, str]: ...
 
@@ -122,8 +123,9 @@ class _SyncAccess:
         self._run = run
         self._xref_cache: dict[tuple[str, str, str], dict[str, str]] = {}
 
-    def links(self, entity: str, system: str, ids: list[str], other: str) -> dict[str, LinkState]:
-        return self._run.services.links(self._run.request.env, entity, system, ids, other)
+    def links(self, entity: str, system: str, ids: list[str], other: str,
+              snapshots: str = "both") -> dict[str, LinkState]:
+        return self._run.services.links(self._run.request.env, entity, system, ids, other, snapshots)
 
     def save_links(self, entity: str, updates: list[LinkUpdate]) -> None:
         if updates and not self._run.request.dry_run:

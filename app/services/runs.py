@@ -59,8 +59,9 @@ class StoreRunServices:
     def on_batch(self, node_id: str, records: list[Record], outcome: Outcome) -> None:
         """Nothing to keep per batch yet; the run detail page will sample records here."""
 
-    def links(self, env: str, entity: str, system: str, ids: list[str], other: str) -> dict[str, LinkState]:
-        return sync.links_for(self.store, env, entity, system, ids, other)
+    def links(self, env: str, entity: str, system: str, ids: list[str], other: str,
+              snapshots: str = "both") -> dict[str, LinkState]:
+        return sync.links_for(self.store, env, entity, system, ids, other, snapshots)
 
     def all_links(self, env: str, entity: str, system: str, other: str) -> dict[str, str]:
         return sync.all_links(self.store, env, entity, system, other)

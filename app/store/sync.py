@@ -19,23 +19,28 @@ def _sides(system: str, other: str) -> tuple[str, str, bool]:
     return (system, other, True) if system <= other else (other, system, False)
 
 
-def links_for(store: Store, env: str, entity: str, system: str, ids: list[str], other: str) -> dict[str, LinkState]:
-    """Links of `ids` (ids in `system`) to `other`, by id; ids with no link are absent."""
+def links_for(store: Store, env: str, entity: str, system: str, ids: list[str], other: str,
+              snapshots: str = "both") -> dict[str, LinkState]:
+    """Links of `ids` (ids in `system`) to `other`, by id; ids with no link are absent.
+
+    `snapshots` says which known values to load ("own", "other", "both" or "none"): they are JSON,
+    and a filter reading thousands of links a second should not decode what it won't look at."""
     a, b, own_is_a = _sides(system, other)
+    table = SyncLink.__table__
+    own_column, other_column = (table.c.a_snapshot, table.c.b_snapshot) if own_is_a else (table.c.b_snapshot, table.c.a_snapshot)
+    id_column, other_id = (table.c.a_id, table.c.b_id) if own_is_a else (table.c.b_id, table.c.a_id)
+    wanted = [id_column, other_id,
+              own_column if snapshots in ("own", "both") else sa.null(),
+              other_column if snapshots in ("other", "both") else sa.null()]
     found: dict[str, LinkState] = {}
     unique = list(dict.fromkeys(ids))
-    with store.session() as session:
+    with store.engine.connect() as conn:
         for start in range(0, len(unique), CHUNK):
-            chunk = unique[start:start + CHUNK]
-            id_column = SyncLink.a_id if own_is_a else SyncLink.b_id
-            rows = session.exec(select(SyncLink).where(
-                SyncLink.env == env, SyncLink.entity == entity, SyncLink.a_system == a, SyncLink.b_system == b,
-                id_column.in_(chunk))).all()
-            for row in rows:
-                if own_is_a:
-                    found[row.a_id] = LinkState(row.b_id, row.a_snapshot, row.b_snapshot)
-                else:
-                    found[row.b_id] = LinkState(row.a_id, row.b_snapshot, row.a_snapshot)
+            rows = conn.execute(sa.select(*wanted).where(
+                table.c.env == env, table.c.entity == entity, table.c.a_system == a, table.c.b_system == b,
+                id_column.in_(unique[start:start + CHUNK])))
+            for own_id, partner, own_snapshot, other_snapshot in rows:
+                found[own_id] = LinkState(partner, own_snapshot, other_snapshot)
     return found
 
 
