@@ -203,6 +203,24 @@ def cmd_flow_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_conflicts(args: argparse.Namespace) -> int:
+    from app.store.sync import open_conflicts
+
+    rows = open_conflicts(_store(), env=args.env, flow_id=args.flow)
+    if args.json:
+        print(json.dumps([{"id": c.id, "env": c.env, "flow_id": c.flow_id, "entity": c.entity, "field": c.field,
+                           "source": {"system": c.source_system, "id": c.source_id, "value": c.source_value},
+                           "target": {"system": c.target_system, "id": c.target_id, "value": c.target_value},
+                           "created_at": c.created_at} for c in rows], indent=2, default=str))
+        return EXIT_OK
+    if not rows:
+        print("no open conflicts")
+    for c in rows:
+        print(f"#{c.id} {c.env} {c.entity} field '{c.field}': {c.source_system} {c.source_id} says "
+              f"{c.source_value!r}, {c.target_system} {c.target_id} says {c.target_value!r} (flow {c.flow_id})")
+    return EXIT_OK
+
+
 def cmd_demo_init(args: argparse.Namespace) -> int:
     from app.services.demo import init_demo
 
@@ -283,6 +301,12 @@ def build_parser() -> argparse.ArgumentParser:
     flow_list = flow.add_parser("list", help="list stored flows")
     flow_list.add_argument("--json", action="store_true")
     flow_list.set_defaults(handler=cmd_flow_list)
+
+    conflicts = commands.add_parser("conflicts", help="fields changed on both sides, held for review")
+    conflicts.add_argument("--env", choices=("sandbox", "production"))
+    conflicts.add_argument("--flow", metavar="ID")
+    conflicts.add_argument("--json", action="store_true")
+    conflicts.set_defaults(handler=cmd_conflicts)
 
     demo = commands.add_parser("demo", help="the demo CRM and ERP").add_subparsers(
         dest="action", required=True, metavar="ACTION", parser_class=_Parser)

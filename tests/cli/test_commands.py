@@ -133,3 +133,17 @@ def test_flow_import_refuses_an_invalid_document_and_stores_a_valid_one_as_a_new
     broken.write_text("{not json")
     code, _, err = cli("flow", "import", str(broken))
     assert code == 1 and "invalid JSON" in err
+
+
+def test_conflicts_held_for_review_are_listed_with_both_values(demo_cli, tmp_path):
+    flow = json.loads((Path(__file__).resolve().parents[2] / "flows" / "crm_accounts_to_erp_customers.json").read_text())
+    flow["nodes"][-1]["config"]["sync"]["on_conflict"] = "review"
+    path = tmp_path / "review.json"
+    path.write_text(json.dumps(flow))
+    demo_cli("run", str(path))  # the ERP's older addresses differ from the CRM's: held for review
+    code, out, _ = demo_cli("conflicts", "--json")
+    held = json.loads(out)
+    assert code == 0 and held
+    assert {"source", "target", "field"} <= set(held[0]) and held[0]["source"]["system"] == "crm"
+    code, out, _ = demo_cli("conflicts")
+    assert "says" in out and "crm" in out and "erp" in out

@@ -190,3 +190,27 @@ def test_an_erp_edit_of_a_crm_owned_field_is_not_sent_back_and_is_corrected_by_t
     systems.run("crm_accounts_to_erp_customers")
     assert systems.query("erp", "SELECT name, phone FROM customers WHERE customer_number = :n",
                          n=pair["customer_number"]) == [{"name": pair["name"], "phone": "555-0199"}]
+
+
+def test_a_missing_field_an_unknown_product_and_a_duplicate_each_wait_with_their_reason(systems):
+    approved = systems.query("crm", "SELECT id FROM accounts WHERE credit_status = 'approved' ORDER BY id")
+    nameless = approved[7]["id"]
+    systems.execute("crm", "UPDATE accounts SET name = '  ' WHERE id = :id", id=nameless)
+    accounts = systems.run("crm_accounts_to_erp_customers")
+    reasons = {d.record["crm_id"] if "crm_id" in d.record else d.record["id"]: d.reason
+               for d in runs.dead_letters(systems.store, run_id=accounts.run_id)}
+    assert reasons.pop(nameless).startswith("required field(s) name empty")
+    assert reasons and all(r.startswith("duplicate account") for r in reasons.values())
+
+    deal = systems.query("crm", "SELECT o.id FROM opportunities o JOIN accounts a ON a.id = o.account_id "
+                                "WHERE o.stage = 'won' AND o.amount >= 1000 AND a.credit_status = 'approved' "
+                                "AND a.id <> :id ORDER BY o.id", id=nameless)[0]["id"]
+    systems.execute("crm", "UPDATE opportunity_lines SET sku = 'SKU-GONE' WHERE opportunity_id = :id", id=deal)
+    orders = systems.run("crm_won_deals_to_erp_orders")
+    letters = {d.record["id"]: d.reason for d in runs.dead_letters(systems.store, run_id=orders.run_id)}
+    assert "no row in erp.products with sku='SKU-GONE'" in letters[deal]
+    assert orders.totals["inserted"] > 50  # nothing else was blocked
+    written = systems.query("erp", "SELECT COUNT(*) AS n FROM sales_orders WHERE crm_opportunity_id IS NOT NULL")[0]["n"]
+    assert written == orders.totals["inserted"]
+    read = orders.totals["read"]
+    assert read == orders.totals["filtered"] + orders.totals["inserted"] + orders.totals["failed"]  # nothing lost
