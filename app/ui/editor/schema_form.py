@@ -315,7 +315,7 @@ class SchemaForm:
             if not result.values:
                 status.text = "✓ compiles" + (f" · no sample records: {why}" if why else "")
                 return
-            status.text = f"✓ compiles · on {len(result.values)} sample record(s):"
+            status.text = f"✓ compiles · on {len(result.values)} samples:"
             with preview:
                 for record, value, failure in result.values:
                     ident = next(iter(record.values()), "") if record else ""  # the record's first field, its id mostly
@@ -349,7 +349,7 @@ class SchemaForm:
         with ui.column().classes("w-full gap-2 fb-key-values").props(f"data-field={json.dumps(json_path(path)[2:])}"):
             for name in list(value):
                 with ui.row().classes("w-full items-start no-wrap gap-2 fb-key-value-row"):
-                    key_input = ui.input("Name", value=name).props("dense outlined").classes("w-32 shrink-0 fb-key")
+                    key_input = ui.input("Name", value=name).props("dense outlined").classes("w-28 shrink-0 fb-key")
 
                     def rename(e: Any, old: list[str] = [name]) -> None:  # noqa: B006 - one cell per row
                         new = (e.sender.value or "").strip()
