@@ -11,6 +11,7 @@ from pathlib import Path
 
 from nicegui import app, ui
 
+from app.api.server import install_routes, start_scheduler, stop_scheduler
 from app.store.database import Store
 from app.ui import context
 from app.ui.canvas.flow_canvas import vendor_css
@@ -27,6 +28,7 @@ def create_app(store: Store | None = None) -> None:
 
     ui.add_css(vendor_css() + "\n" + THEME.read_text(), shared=True)
     app.on_exception(_log_exception)
+    install_routes(app, context.store)  # the REST API and /hooks/{flow_id}
 
 
 def _log_exception(error: Exception) -> None:
@@ -43,6 +45,8 @@ def _log_exception(error: Exception) -> None:
 def serve(host: str = "127.0.0.1", port: int = 8080, store_url: str | None = None) -> None:
     """Start the web app and block until it is stopped (Ctrl+C)."""
     create_app(Store(store_url) if store_url else None)
+    app.on_startup(lambda: start_scheduler(context.store()))
+    app.on_shutdown(stop_scheduler)
     ui.run(host=host, port=port, title="Flowbridge", favicon="🔀", reload=False, show=False,
            show_welcome_message=True, storage_secret=os.environ.get("FLOWBRIDGE_SECRET_KEY") or "flowbridge-ui",
            reconnect_timeout=10)
