@@ -203,6 +203,70 @@ def cmd_flow_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _who() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (a container): still record something
+        return "cli"
+
+
+def cmd_flow_switch(args: argparse.Namespace) -> int:
+    from app.services.switches import switch
+
+    try:
+        flow = switch(_store(), args.flow_id, args.action == "on", who=_who(), reason=args.reason or "")
+    except NotFound as error:
+        raise UsageError(str(error)) from None
+    print(f"flow '{flow.id}' is {'on' if flow.enabled else 'off'}")
+    return EXIT_OK
+
+
+def cmd_flow_webhook(args: argparse.Namespace) -> int:
+    from app.services.webhooks import secret_for
+    from app.store.flows import get_flow
+
+    store = _store()
+    try:
+        get_flow(store, args.flow_id)
+    except NotFound as error:
+        raise UsageError(str(error)) from None
+    secret = secret_for(store, args.flow_id, rotate=args.rotate)
+    print(f"POST http://HOST:PORT/hooks/{args.flow_id}")
+    print(f"secret: {secret}")
+    print("send it as X-Flowbridge-Token, or sign the body: X-Flowbridge-Signature: sha256=<HMAC-SHA256 of the body>")
+    return EXIT_OK
+
+
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    from app.services import dead_letters as letters
+    from app.store import runs
+
+    store = _store()
+    if args.action in ("retry", "discard") and not args.ids:
+        raise UsageError(f"name the dead letters to {args.action}, e.g. flowbridge dead-letters {args.action} 12 13")
+    if args.action == "retry":
+        for run_id in letters.retry(store, args.ids, who=_who()):
+            print(f"retried in run {run_id}")
+        return EXIT_OK
+    if args.action == "discard":
+        letters.discard(store, args.ids, who=_who())
+        print(f"discarded {', '.join(f'#{i}' for i in args.ids)}")
+        return EXIT_OK
+    rows = runs.dead_letters(store, flow_id=args.flow, status="open", limit=args.limit)
+    if args.json:
+        from app.services.overview import letter_row
+
+        print(json.dumps([letter_row(d) for d in rows], indent=2, default=str))
+        return EXIT_OK
+    if not rows:
+        print("no open dead letters")
+    for group in letters.reasons(store, args.flow):
+        print(f"{group['count']:>5}  {group['flow_id']} at {group['node_id']}: {group['reason']}")
+    return EXIT_OK
+
+
 def cmd_conflicts(args: argparse.Namespace) -> int:
     from app.store.sync import open_conflicts
 
@@ -298,9 +362,26 @@ def build_parser() -> argparse.ArgumentParser:
     flow_import.add_argument("files", nargs="+", metavar="FILE")
     flow_import.add_argument("--comment")
     flow_import.set_defaults(handler=cmd_flow_import)
+    for action, text in (("on", "switch a flow on (its schedule or webhook starts runs)"), ("off", "switch a flow off")):
+        flow_switch = flow.add_parser(action, help=text)
+        flow_switch.add_argument("flow_id", metavar="ID")
+        flow_switch.add_argument("--reason")
+        flow_switch.set_defaults(handler=cmd_flow_switch)
+    flow_hook = flow.add_parser("webhook", help="the flow's webhook address and secret")
+    flow_hook.add_argument("flow_id", metavar="ID")
+    flow_hook.add_argument("--rotate", action="store_true", help="make a new secret (the old one stops working)")
+    flow_hook.set_defaults(handler=cmd_flow_webhook)
     flow_list = flow.add_parser("list", help="list stored flows")
     flow_list.add_argument("--json", action="store_true")
     flow_list.set_defaults(handler=cmd_flow_list)
+
+    letters = commands.add_parser("dead-letters", help="failed records: list by reason, retry, discard")
+    letters.add_argument("action", nargs="?", choices=("list", "retry", "discard"), default="list")
+    letters.add_argument("ids", nargs="*", type=int, metavar="ID")
+    letters.add_argument("--flow", metavar="ID")
+    letters.add_argument("--limit", type=int, default=1000)
+    letters.add_argument("--json", action="store_true")
+    letters.set_defaults(handler=cmd_dead_letters)
 
     conflicts = commands.add_parser("conflicts", help="fields changed on both sides, held for review")
     conflicts.add_argument("--env", choices=("sandbox", "production"))

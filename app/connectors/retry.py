@@ -6,9 +6,11 @@ record of each attempt for the run's log.
 
 from __future__ import annotations
 
+import contextvars
+import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
@@ -18,12 +20,20 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 ATTEMPTS = 4
+MAX_EVENTS = 200  # a run that retried more than this keeps the first ones
+
+# The run being executed sets a list here; every retry appends what failed and how long it waited.
+retry_events: contextvars.ContextVar[list[dict[str, Any]] | None] = contextvars.ContextVar("retry_events", default=None)
 
 
 def _log_attempt(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
     wait = state.next_action.sleep if state.next_action else 0
     log.warning("attempt %d failed (%s); retrying in %.2fs", state.attempt_number, exc, wait)
+    events = retry_events.get()
+    if events is not None and len(events) < MAX_EVENTS:
+        events.append({"at": dt.datetime.now(dt.timezone.utc).isoformat(), "attempt": state.attempt_number,
+                       "error": str(exc), "wait_seconds": round(wait, 3)})
 
 
 def with_retries(action: Callable[[], T], *, attempts: int = ATTEMPTS, initial_wait: float = 0.2,

@@ -45,6 +45,7 @@ class RunRequest:
     full_resync: bool = False
     batch_size: int | None = None
     record_limit: int | None = None  # previews: stop reading after this many source records
+    start_at: str | None = None  # retries: the payload goes straight into this node (the one that failed it)
 
 
 class RunServices(Protocol):
@@ -199,10 +200,13 @@ class _Run:
     # --- the walk ---------------------------------------------------------------------------------
 
     def run(self) -> None:
-        trigger = self.plan.trigger
-        records = self.processors[trigger.id].trigger(self.request.payload)
-        self.route(trigger, Outcome(ports={trigger.type.outputs[0]: records}))
-        self.drain(after=0)
+        if self.request.start_at:
+            self.inject(self.request.start_at, self.request.payload or [])
+        else:
+            trigger = self.plan.trigger
+            records = self.processors[trigger.id].trigger(self.request.payload)
+            self.route(trigger, Outcome(ports={trigger.type.outputs[0]: records}))
+            self.drain(after=0)
         for index, node in enumerate(self.plan.order):
             outcomes = iter(self.processors[node.id].finish())
             while (outcome := self.timed(node, lambda: next(outcomes, None))) is not None:
@@ -212,6 +216,15 @@ class _Run:
         if not self.request.dry_run:
             for node_id, position in self.deferred_positions.items():
                 self.services.commit_cursor(self.plan.flow_id, node_id, self.request.env, position)
+
+    def inject(self, node_id: str, records: list[Record]) -> None:
+        """A retry: records enter the node that failed them, as if sent along an edge named `retry`."""
+        if node_id not in self.plan.by_id:
+            raise FlowbridgeError(f"the flow has no node '{node_id}' any more; the record cannot go back to it")
+        self.pending[node_id].extend(records)
+        self.ledger.nodes[node_id].received += len(records)
+        self.ledger.add_edge("retry", "in", node_id, len(records))
+        self.drain(after=self.plan.index(node_id))
 
     def drain(self, after: int) -> None:
         """Process, in plan order, every node from `after` on that has records waiting."""

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from app.connectors import ConnectionSpec
+from app.connectors.retry import retry_events
 from app.engine.document import read_document_file
 from app.engine.executor import RunRequest, RunResult, execute
 from app.engine.plan import compile_plan
@@ -75,17 +76,31 @@ class StoreRunServices:
 
 def run_flow(store: Store, document: dict[str, Any], *, version: int | None = None, env: str = "sandbox",
              trigger: str = "manual", payload: list[Record] | None = None, dry_run: bool = False,
-             full_resync: bool = False, batch_size: int | None = None) -> RunResult:
-    """Run a flow once, synchronously, and store the run, its ledger and its dead letters."""
+             full_resync: bool = False, batch_size: int | None = None, start_at: str | None = None,
+             started_by: str = "", run_id: str | None = None) -> RunResult:
+    """Run a flow once, synchronously, and store the run, its ledger, its dead letters and the
+    retries it needed. `start_at` sends the payload straight into one node (a dead-letter retry)."""
     if env not in connections.ENVIRONMENTS:
         raise FlowbridgeError(f"unknown environment '{env}'; use one of {', '.join(connections.ENVIRONMENTS)}")
     plan = compile_plan(document)
-    run = Run(id=new_run_id(), flow_id=plan.flow_id, flow_version=version, env=env, trigger=trigger,
-              dry_run=dry_run, payload=payload)
-    runs.start_run(store, run)
+    run = Run(id=run_id or new_run_id(), flow_id=plan.flow_id, flow_version=version, env=env, trigger=trigger,
+              dry_run=dry_run, payload=_capped_payload(payload), started_by=started_by)
+    runs.start_run(store, run)  # a queued run (webhook) already has its row: it becomes running
     request = RunRequest(run_id=run.id, env=env, trigger=trigger, payload=payload, dry_run=dry_run,
-                         full_resync=full_resync, batch_size=batch_size)
-    result = execute(plan, request, StoreRunServices(store, run))
+                         full_resync=full_resync, batch_size=batch_size, start_at=start_at)
+    events: list[dict[str, Any]] = []
+    token = retry_events.set(events)
+    try:
+        result = execute(plan, request, StoreRunServices(store, run))
+    finally:
+        retry_events.reset(token)
     runs.finish_run(store, run.id, status=result.status, totals=result.totals, error=result.error,
-                    ledger=result.ledger.summary(), finished_at=result.finished_at)
+                    ledger=result.ledger.summary(), finished_at=result.finished_at, events=events or None)
     return result
+
+
+MAX_STORED_PAYLOAD = 1000  # records of a trigger payload kept with the run (for replays)
+
+
+def _capped_payload(payload: list[Record] | None) -> list[Record] | None:
+    return None if payload is None else payload[:MAX_STORED_PAYLOAD]

@@ -54,6 +54,9 @@ class Run(SQLModel, table=True):
     totals: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     error: str | None = None
     payload: list[Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # Retries of transient faults during the run: what failed, which attempt, how long it waited.
+    events: list[Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    started_by: str = Field(default="", max_length=100)
 
 
 class NodeLedger(SQLModel, table=True):
@@ -145,3 +148,36 @@ class Conflict(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow)
     resolved_by: str | None = None
     resolved_at: dt.datetime | None = None
+
+
+class FlowSwitch(SQLModel, table=True):
+    """Every time a flow was switched on or off: by whom, when, and why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    flow_id: str = Field(index=True, max_length=100)
+    enabled: bool
+    who: str = Field(max_length=100)
+    reason: str = ""
+    at: dt.datetime = Field(default_factory=utcnow)
+
+
+class WebhookSecret(SQLModel, table=True):
+    """A flow's webhook secret (a token, or the HMAC key), sealed like connection settings."""
+
+    flow_id: str = Field(primary_key=True, max_length=100)
+    sealed: str
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Alert(SQLModel, table=True):
+    """Something an admin must know: a failed run, a flow switched off, a flow not synced for too long."""
+
+    __table_args__ = (Index("ix_alert_open", "status", "created_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    flow_id: str = Field(max_length=100)
+    kind: str = Field(max_length=40)  # run_failed, switched_off, stale
+    message: str
+    run_id: str | None = Field(default=None, max_length=40)
+    status: str = Field(default="open", max_length=20)  # open, acknowledged
+    delivered: bool = False  # posted to the alert webhook
+    created_at: dt.datetime = Field(default_factory=utcnow)

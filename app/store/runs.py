@@ -16,18 +16,33 @@ MAX_DEAD_LETTER_RECORD_CHARS = 200_000
 
 
 def start_run(store: Store, run: Run) -> None:
+    """Record a run as running (a queued run's row is taken over, keeping its stored payload)."""
+    with store.session() as session:
+        queued = session.get(Run, run.id)
+        if queued is not None:
+            queued.status, queued.started_at, queued.flow_version = "running", run.started_at, run.flow_version
+            session.add(queued)
+        else:
+            session.add(run)
+        session.commit()
+
+
+def queue_run(store: Store, run: Run) -> None:
+    """A run accepted but not started yet (a webhook call): its payload is safe in the store."""
+    run.status = "queued"
     with store.session() as session:
         session.add(run)
         session.commit()
 
 
 def finish_run(store: Store, run_id: str, *, status: str, totals: dict[str, int], error: str | None,
-               ledger: dict[str, dict[str, Any]], finished_at: dt.datetime | None = None) -> None:
+               ledger: dict[str, dict[str, Any]], finished_at: dt.datetime | None = None,
+               events: list[dict[str, Any]] | None = None) -> None:
     with store.session() as session:
         run = session.get(Run, run_id)
         if run is None:
             raise NotFound(f"there is no run '{run_id}'")
-        run.status, run.totals, run.error = status, totals, error
+        run.status, run.totals, run.error, run.events = status, totals, error, events
         run.finished_at = finished_at or utcnow()
         session.add(run)
         for seq, (node_id, counts) in enumerate(ledger.items()):
@@ -60,11 +75,13 @@ def get_run(store: Store, run_id: str) -> Run:
     return run
 
 
-def list_runs(store: Store, flow_id: str | None = None, limit: int = 50) -> list[Run]:
+def list_runs(store: Store, flow_id: str | None = None, limit: int = 50, *, status: str | None = None,
+              env: str | None = None, trigger: str | None = None) -> list[Run]:
     with store.session() as session:
         query = select(Run).order_by(Run.started_at.desc()).limit(limit)
-        if flow_id:
-            query = query.where(Run.flow_id == flow_id)
+        for column, value in ((Run.flow_id, flow_id), (Run.status, status), (Run.env, env), (Run.trigger, trigger)):
+            if value:
+                query = query.where(column == value)
         return list(session.exec(query).all())
 
 

@@ -1,0 +1,1 @@
+"""The REST API and the webhook endpoint (FastAPI routes on the web app's server)."""

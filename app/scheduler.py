@@ -1,0 +1,216 @@
+"""Schedules: APScheduler runs the flows that are switched on and have a schedule trigger.
+
+The store is the source of truth (which flows are on, and their schedule in the current version);
+`reconcile()` makes the scheduler's jobs match it, at start, whenever a switch happens in this
+process, and every few seconds for changes made elsewhere (CLI, another server). Jobs live in the
+store's database (APScheduler's SQLAlchemy job store), so after downtime a missed tick runs once,
+coalesced, if it is within the grace time, and a restart never fires a job twice. A tick that finds
+its flow still running is recorded as a skipped run (see app/services/operations.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlmodel import select
+
+from app.errors import FlowbridgeError
+from app.services import alerts, operations, switches
+from app.store import flows
+from app.store.database import Store
+from app.store.models import Alert, Run
+
+log = logging.getLogger(__name__)
+UTC = dt.timezone.utc
+_active: "FlowScheduler | None" = None  # the scheduler of this process, for the jobs it runs
+
+
+class WallClockCronTrigger(CronTrigger):
+    """A cron trigger that fires once per wall-clock time, also in the hour a DST change repeats.
+
+    APScheduler 3 compares times in the zone naively, so a daily 02:30 fires twice on the night
+    clocks go back (and then keeps returning that time). This asks again past such a repeat."""
+
+    def get_next_fire_time(self, previous_fire_time: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
+        previous, after = previous_fire_time, now
+        for _ in range(8):
+            candidate = super().get_next_fire_time(previous, after)
+            if candidate is None:
+                return None
+            repeat = previous_fire_time is not None and (
+                _wall(candidate, self.timezone) == _wall(previous_fire_time, self.timezone)
+                or candidate.astimezone(UTC) <= previous_fire_time.astimezone(UTC))
+            if candidate.astimezone(UTC) >= now.astimezone(UTC) and not repeat:
+                return candidate
+            # APScheduler starts from the previous fire time: move both past the repeated moment
+            after = (max(candidate.astimezone(UTC), after.astimezone(UTC)) + dt.timedelta(minutes=1)).astimezone(self.timezone)
+            previous = after
+        return None
+
+
+def _wall(moment: dt.datetime, zone: Any) -> tuple:
+    return moment.astimezone(zone).replace(tzinfo=None).timetuple()[:6]
+
+
+def make_trigger(config: dict[str, Any]) -> Any:
+    """The APScheduler trigger of a trigger.schedule node's config (validated beforehand)."""
+    zone = ZoneInfo(config["timezone"]) if config.get("timezone") else None
+    if config.get("cron"):
+        return WallClockCronTrigger.from_crontab(config["cron"], timezone=zone)
+    return IntervalTrigger(timezone=zone, **{k: v for k, v in config["interval"].items() if v})
+
+
+def schedule_of(document: dict[str, Any]) -> dict[str, Any] | None:
+    """The schedule trigger's config of a flow document, or None when it starts another way."""
+    for node in document.get("nodes", []):
+        if node.get("type") == "trigger.schedule":
+            return node.get("config") or {}
+    return None
+
+
+def run_scheduled(flow_id: str) -> None:
+    """The job APScheduler runs (a module function, so the job store can keep its reference)."""
+    scheduler = _active
+    if scheduler is None:
+        log.warning("a tick for %s arrived with no scheduler running", flow_id)
+        return
+    try:
+        operations.start_stored_flow(scheduler.store, flow_id, trigger="schedule", env=scheduler.env, who="scheduler")
+    except FlowbridgeError as error:
+        log.warning("scheduled run of %s could not start: %s", flow_id, error)
+
+
+class FlowScheduler:
+    def __init__(self, store: Store, *, env: str = "production", grace_seconds: int = 3600,
+                 reconcile_seconds: float = 2.0, workers: int = 4) -> None:
+        self.store, self.env = store, env
+        self.grace_seconds, self.reconcile_seconds = grace_seconds, reconcile_seconds
+        self.scheduler = BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=store.engine, tablename="schedule_job"),
+                       "internal": MemoryJobStore()},
+            executors={"default": ThreadPoolExecutor(workers)},
+            # coalesce: after downtime, missed ticks of a job run once; max_instances above 1 lets
+            # a tick reach our own guard, which records it as skipped instead of dropping it silently
+            job_defaults={"coalesce": True, "misfire_grace_time": grace_seconds, "max_instances": 3},
+            timezone=dt.datetime.now().astimezone().tzinfo,
+        )
+
+    def start(self) -> None:
+        global _active
+        _active = self
+        operations.mark_interrupted(self.store)
+        self.scheduler.start(paused=True)  # reconcile first, so a job of a flow switched off never fires
+        self.reconcile()
+        self.scheduler.add_job(self._tick, "interval", seconds=self.reconcile_seconds, id="reconcile",
+                               jobstore="internal", replace_existing=True, max_instances=1, coalesce=True)
+        self.scheduler.resume()
+        switches.on_switch(self._switched)
+
+    def shutdown(self) -> None:
+        global _active
+        switches.forget_listener(self._switched)
+        if self.scheduler.running:
+            self.scheduler.pause()  # no new submissions while the executor winds down
+            self.scheduler.shutdown(wait=True)
+        if _active is self:
+            _active = None
+
+    def _switched(self, flow_id: str) -> None:
+        self.reconcile()
+
+    def _tick(self) -> None:
+        try:
+            self.reconcile()
+            self.check_staleness()
+        except Exception:  # the periodic check must survive a bad moment (a locked store, say)
+            log.exception("reconciling schedules failed; trying again at the next tick")
+
+    def reconcile(self) -> None:
+        """Make the jobs match the store: one job per flow that is on and has a schedule."""
+        wanted: dict[str, dict[str, Any]] = {}
+        for flow in flows.list_flows(self.store):
+            if not flow.enabled:
+                continue
+            try:
+                document, _ = flows.get_document(self.store, flow.id)
+            except FlowbridgeError:
+                continue
+            config = schedule_of(document)
+            if config is not None:
+                wanted[flow.id] = config
+        jobs = {job.id: job for job in self.scheduler.get_jobs(jobstore="default")}
+        for flow_id, job in jobs.items():
+            if flow_id not in wanted:
+                self._remove(flow_id)
+        for flow_id, config in wanted.items():
+            trigger = make_trigger(config)
+            job = jobs.get(flow_id)
+            if job is None:
+                self.scheduler.add_job(run_scheduled, trigger=trigger, args=[flow_id], id=flow_id,
+                                       name=flow_id, jobstore="default", replace_existing=True)
+            elif str(job.trigger) != str(trigger):  # the schedule was edited: next tick from now
+                self.scheduler.reschedule_job(flow_id, jobstore="default", trigger=trigger)
+
+    def _remove(self, flow_id: str) -> None:
+        try:
+            self.scheduler.remove_job(flow_id, jobstore="default")
+        except JobLookupError:
+            pass
+
+    def next_run(self, flow_id: str) -> dt.datetime | None:
+        job = self.scheduler.get_job(flow_id, jobstore="default")
+        return job.next_run_time if job else None
+
+    def job_ids(self) -> list[str]:
+        return sorted(job.id for job in self.scheduler.get_jobs(jobstore="default"))
+
+    def check_staleness(self) -> None:
+        """Alert once for each flow that is on and has not succeeded for `settings.alert_after_minutes`."""
+        now = dt.datetime.now(UTC)
+        for flow in flows.list_flows(self.store):
+            if not flow.enabled:
+                continue
+            document, _ = flows.get_document(self.store, flow.id)
+            minutes = document.get("settings", {}).get("alert_after_minutes")
+            if not minutes:
+                continue
+            with self.store.session() as session:
+                last = session.exec(select(Run.finished_at).where(Run.flow_id == flow.id, Run.status == "succeeded")
+                                    .order_by(Run.finished_at.desc())).first()
+                already = session.exec(select(Alert.id).where(Alert.flow_id == flow.id, Alert.kind == "stale",
+                                                              Alert.status == "open")).first()
+            since = last or flow.updated_at
+            if since.tzinfo is None:
+                since = since.replace(tzinfo=UTC)
+            if not already and now - since > dt.timedelta(minutes=minutes):
+                alerts.raise_alert(self.store, flow.id, "stale",
+                                   f"{flow.id} has not synced successfully for more than {minutes} minutes "
+                                   f"(last success: {last.isoformat() if last else 'never'})")
+
+
+def describe_trigger(document: dict[str, Any]) -> str:
+    """The flow's trigger in words, for the Flows page."""
+    from nodes.trigger_schedule import describe
+
+    for node in document.get("nodes", []):
+        kind = node.get("type", "")
+        if kind == "trigger.schedule":
+            return describe(node.get("config") or {})
+        if kind == "trigger.webhook":
+            return "webhook"
+        if kind == "trigger.manual":
+            return "manual"
+    return "no trigger"
+
+
+__all__ = ["FlowScheduler", "WallClockCronTrigger", "describe_trigger", "make_trigger"]

@@ -1,0 +1,87 @@
+"""Dead letters: inspect, edit and retry a failed record, retry all of one reason, or discard.
+
+A retried record goes through the rest of the flow from the node that failed it, in a new run of
+the flow's current version (trigger "retry"); if it fails again it is a new dead letter of that run,
+so nothing is lost either way. Retries and discards record who and when.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import func, select
+
+from app.errors import FlowbridgeError, NotFound
+from app.services.runs import run_flow
+from app.store import flows
+from app.store.database import Store
+from app.store.models import DeadLetter, utcnow
+
+
+def get_letter(store: Store, letter_id: int) -> DeadLetter:
+    with store.session() as session:
+        letter = session.get(DeadLetter, letter_id)
+    if letter is None:
+        raise NotFound(f"there is no dead letter #{letter_id}")
+    return letter
+
+
+def reasons(store: Store, flow_id: str | None = None) -> list[dict[str, Any]]:
+    """Open dead letters grouped by flow, node and reason, biggest groups first."""
+    with store.session() as session:
+        query = (select(DeadLetter.flow_id, DeadLetter.node_id, DeadLetter.reason, func.count())
+                 .where(DeadLetter.status == "open").group_by(DeadLetter.flow_id, DeadLetter.node_id, DeadLetter.reason)
+                 .order_by(func.count().desc()))
+        if flow_id:
+            query = query.where(DeadLetter.flow_id == flow_id)
+        return [{"flow_id": f, "node_id": n, "reason": r, "count": c} for f, n, r, c in session.exec(query).all()]
+
+
+def retry(store: Store, letter_ids: list[int], *, who: str, edited: dict[str, Any] | None = None) -> list[str]:
+    """Send records back into the node that failed them; the ids of the runs that did it."""
+    letters = [get_letter(store, i) for i in letter_ids]
+    for letter in letters:
+        if letter.status != "open":
+            raise FlowbridgeError(f"dead letter #{letter.id} was {letter.status} already")
+    if edited is not None and len(letters) != 1:
+        raise FlowbridgeError("an edited record can only be retried on its own")
+    groups: dict[tuple[str, str, str], list[DeadLetter]] = {}
+    for letter in letters:
+        groups.setdefault((letter.flow_id, letter.node_id, letter.env), []).append(letter)
+    run_ids = []
+    for (flow_id, node_id, env), group in groups.items():
+        document, version = flows.get_document(store, flow_id)
+        records = [edited] if edited is not None else [letter.record for letter in group]
+        result = run_flow(store, document, version=version, env=env, trigger="retry", payload=records,
+                          start_at=node_id, started_by=who)
+        if result.error:
+            raise FlowbridgeError(f"the retry run {result.run_id} failed: {result.error}")
+        _resolve(store, [letter.id for letter in group], "retried", who)
+        run_ids.append(result.run_id)
+    return run_ids
+
+
+def retry_reason(store: Store, flow_id: str, node_id: str, reason: str, *, who: str) -> list[str]:
+    with store.session() as session:
+        ids = list(session.exec(select(DeadLetter.id).where(
+            DeadLetter.flow_id == flow_id, DeadLetter.node_id == node_id, DeadLetter.reason == reason,
+            DeadLetter.status == "open")).all())
+    if not ids:
+        raise NotFound(f"no open dead letters of {flow_id} at {node_id} with that reason")
+    return retry(store, ids, who=who)
+
+
+def discard(store: Store, letter_ids: list[int], *, who: str) -> None:
+    for letter_id in letter_ids:
+        if get_letter(store, letter_id).status != "open":
+            raise FlowbridgeError(f"dead letter #{letter_id} is not open")
+    _resolve(store, letter_ids, "discarded", who)
+
+
+def _resolve(store: Store, letter_ids: list[int], status: str, who: str) -> None:
+    with store.session() as session:
+        for letter_id in letter_ids:
+            letter = session.get(DeadLetter, letter_id)
+            letter.status, letter.resolved_by, letter.resolved_at = status, who or "unknown", utcnow()
+            session.add(letter)
+        session.commit()

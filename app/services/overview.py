@@ -1,0 +1,52 @@
+"""What the Flows page, the REST API and the CLI show about flows and runs, computed in one place."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlmodel import func, select
+
+from app.store import flows
+from app.store.database import Store
+from app.store.models import DeadLetter, Run
+
+
+def flow_rows(store: Store, scheduler: Any = None) -> list[dict[str, Any]]:
+    """Per flow: on/off, trigger in words, next run, last run, failures in the last 24 hours."""
+    from app.scheduler import describe_trigger
+
+    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=24)
+    rows = []
+    with store.session() as session:
+        failures = dict(session.exec(select(Run.flow_id, func.count()).where(
+            Run.status == "failed", Run.started_at >= since).group_by(Run.flow_id)).all())
+    for flow in flows.list_flows(store):
+        document, _ = flows.get_document(store, flow.id)
+        with store.session() as session:
+            last = session.exec(select(Run).where(Run.flow_id == flow.id, Run.dry_run == False)  # noqa: E712
+                                .order_by(Run.started_at.desc())).first()
+        next_run = scheduler.next_run(flow.id) if scheduler is not None and flow.enabled else None
+        rows.append({
+            "id": flow.id, "name": flow.name, "version": flow.current_version, "enabled": flow.enabled,
+            "trigger": describe_trigger(document),
+            "next_run": next_run.isoformat() if next_run else None,
+            "last_run": {"run_id": last.id, "status": last.status, "started_at": last.started_at.isoformat()}
+            if last else None,
+            "failures_24h": failures.get(flow.id, 0),
+        })
+    return rows
+
+
+def run_row(run: Run) -> dict[str, Any]:
+    return {"run_id": run.id, "flow_id": run.flow_id, "flow_version": run.flow_version, "env": run.env,
+            "trigger": run.trigger, "status": run.status, "dry_run": run.dry_run, "started_by": run.started_by,
+            "started_at": run.started_at.isoformat(), "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+            "totals": run.totals, "error": run.error}
+
+
+def letter_row(letter: DeadLetter) -> dict[str, Any]:
+    return {"id": letter.id, "run_id": letter.run_id, "flow_id": letter.flow_id, "env": letter.env,
+            "node_id": letter.node_id, "reason": letter.reason, "record": letter.record, "status": letter.status,
+            "created_at": letter.created_at.isoformat(), "resolved_by": letter.resolved_by,
+            "resolved_at": letter.resolved_at.isoformat() if letter.resolved_at else None}

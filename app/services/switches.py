@@ -1,0 +1,62 @@
+"""Switching flows on and off: validated first, recorded with who and when, seen by the scheduler.
+
+The switch is operational state kept in the store (not in the flow document). The scheduler of a
+running `flowbridge serve` picks a change up at once when it happens in the same process, and
+within a few seconds when it comes from the CLI or another process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlmodel import select
+
+from app.engine.validation import validate_document
+from app.errors import FlowbridgeError
+from app.store.database import Store
+from app.store.flows import get_document
+from app.store.models import Flow, FlowSwitch, utcnow
+
+_listeners: list[Callable[[str], None]] = []  # the in-process scheduler registers itself here
+
+
+def on_switch(listener: Callable[[str], None]) -> None:
+    _listeners.append(listener)
+
+
+def forget_listener(listener: Callable[[str], None]) -> None:
+    if listener in _listeners:
+        _listeners.remove(listener)
+
+
+class CannotSwitchOn(FlowbridgeError):
+    """The flow has validation problems: a draft cannot run unattended."""
+
+
+def switch(store: Store, flow_id: str, enabled: bool, *, who: str, reason: str = "") -> Flow:
+    """Switch a flow on or off and record it; switching on a flow with problems is refused."""
+    document, _ = get_document(store, flow_id)
+    if enabled:
+        problems = validate_document(document)
+        if problems:
+            raise CannotSwitchOn(f"flow '{flow_id}' cannot be switched on: it has {len(problems)} problem(s), "
+                                 f"first {problems[0]}; fix them in the editor and save")
+    with store.session() as session:
+        flow = session.get(Flow, flow_id)
+        changed = flow.enabled != enabled
+        flow.enabled = enabled
+        flow.updated_at = utcnow()
+        session.add(flow)
+        if changed:
+            session.add(FlowSwitch(flow_id=flow_id, enabled=enabled, who=who or "unknown", reason=reason))
+        session.commit()
+        session.refresh(flow)
+    for listener in list(_listeners):
+        listener(flow_id)
+    return flow
+
+
+def history(store: Store, flow_id: str, limit: int = 50) -> list[FlowSwitch]:
+    with store.session() as session:
+        return list(session.exec(select(FlowSwitch).where(FlowSwitch.flow_id == flow_id)
+                                 .order_by(FlowSwitch.id.desc()).limit(limit)).all())
