@@ -250,7 +250,9 @@ class _Run:
             if batch is None:
                 return
             records = self.limit(batch.records)
-            self.route(node, Outcome(ports={node.type.outputs[0]: records}))
+            read = Outcome(ports={node.type.outputs[0]: records})
+            self.services.on_batch(node.id, [], read)  # listeners see what each read node read
+            self.route(node, read)
             self.drain(after=index + 1)
             if batch.position is not None and not self.request.dry_run:
                 if self.defer_cursor[node.id]:

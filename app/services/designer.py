@@ -19,11 +19,12 @@ import nodes
 from app.engine.document import parse_document
 from app.engine.problems import Problem
 from app.engine.validation import validate_document
-from app.errors import FlowbridgeError, InvalidFlow, NotFound
+from app.errors import FlowbridgeError, InvalidFlow
 from app.store import flows as flow_store
+from app.services import switches
 from app.store.database import Store
 from app.store.flows import VersionConflict
-from app.store.models import Flow, FlowVersion, utcnow
+from app.store.models import Flow, FlowVersion
 
 __all__ = ["VersionConflict", "FlowSummary", "Checked", "new_document", "check_document", "save_document",
            "flow_summaries", "version_rows", "diff_documents", "set_enabled", "read_import", "copy_id",
@@ -146,13 +147,9 @@ def save_document(store: Store, document: dict[str, Any], *, author: str, commen
         raise FlowbridgeError("the flow needs an id of letters, digits, '-', '_' or '.' before it can be saved")
     version = flow_store.save_flow(store, copy.deepcopy(document), author=author.strip()[:100],
                                    comment=comment.strip(), based_on=based_on)
-    if draft:
-        with store.session() as session:
-            flow = session.get(Flow, document["id"])
-            if flow is not None and flow.enabled:
-                flow.enabled = False
-                session.add(flow)
-                session.commit()
+    if draft and flow_store.get_flow(store, document["id"]).enabled:
+        switches.switch(store, document["id"], False, who=author.strip()[:100] or "editor",
+                        reason=f"version {version} was saved as a draft with {len(problems)} problem(s)")
     return version, draft
 
 
@@ -216,21 +213,9 @@ def version_rows(store: Store, flow_id: str) -> list[VersionRow]:
             for v in flow_store.list_versions(store, flow_id)]
 
 
-def set_enabled(store: Store, flow_id: str, enabled: bool) -> None:
-    """Switch a flow on or off; a flow whose current version has problems cannot be switched on."""
-    if enabled:
-        document, version = flow_store.get_document(store, flow_id)
-        problems = validate_document(document)
-        if problems:
-            raise FlowbridgeError(f"version {version} of '{flow_id}' is a draft with {len(problems)} problem(s); "
-                                  f"fix them and save before switching it on")
-    with store.session() as session:
-        flow = session.get(Flow, flow_id)
-        if flow is None:
-            raise NotFound(f"there is no flow '{flow_id}'")
-        flow.enabled, flow.updated_at = enabled, utcnow()
-        session.add(flow)
-        session.commit()
+def set_enabled(store: Store, flow_id: str, enabled: bool, who: str = "web") -> None:
+    """Switch a flow on or off (recorded with who and when); a draft cannot be switched on."""
+    switches.switch(store, flow_id, enabled, who=who)
 
 
 # --- import ---------------------------------------------------------------------------------------

@@ -9,11 +9,9 @@ make, cursors do not move, no dead letters are kept. The records in and out of e
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import secrets
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,13 +20,13 @@ import networkx as nx
 import nodes
 from app.engine.executor import RunRequest, execute
 from app.engine.expressions import ExpressionCompileError, ExpressionProgram, SandboxEnvironment, compile_check
-from app.engine.plan import Plan, PlannedNode
-from app.engine.validation import flow_graph, validate_document
+from app.engine.plan import compile_plan
+from app.engine.validation import validate_document
 from app.errors import FlowbridgeError
 from app.services.runs import StoreRunServices
 from app.store.database import Store
 from app.store.models import Run
-from nodes.base import Outcome, Processor, Record, Source, SourceBatch
+from nodes.base import Outcome, Record, Source
 
 SAMPLE_SIZE = 20  # source records a test reads
 KEPT_PER_NODE = 50  # records kept per node and direction, for the tables
@@ -85,47 +83,6 @@ def _blocking(problems: list[Any]) -> list[Any]:
     return [p for p in problems if not p.message.startswith("records leaving")]
 
 
-def _plan(part: dict[str, Any], on_read: Any) -> Plan:
-    """The plan of a part of a flow whose only problems are open ports (compile_plan would refuse it)."""
-    graph = flow_graph(part)
-    position = {n["id"]: i for i, n in enumerate(part["nodes"])}
-    by_id = {n["id"]: n for n in part["nodes"]}
-    planned = []
-    for node_id in nx.lexicographical_topological_sort(graph, key=lambda n: f"{position[n]:06d}"):
-        routes: dict[str, list[str]] = {}
-        for _, target, data in graph.out_edges(node_id, data=True):
-            routes.setdefault(data["port"], []).append(target)
-        raw = by_id[node_id]
-        node_type = nodes.get(raw["type"])
-        if node_type.is_source:  # keep what read nodes read: the executor reports no batch for them
-            node_type = dataclasses.replace(node_type, build=_capturing(node_type.build, on_read))
-        planned.append(PlannedNode(id=node_id, type=node_type, config=raw.get("config", {}),
-                                   routes={p: tuple(t) for p, t in routes.items()},
-                                   inputs=tuple(sorted({s for s, _ in graph.in_edges(node_id)}, key=position.get))))
-    return Plan(part["id"], part.get("name", part["id"]), part, tuple(planned), {n.id: n for n in planned})
-
-
-class _CapturingRead(Processor):
-    """A read node's processor whose batches are also handed to the test."""
-
-    def __init__(self, inner: Processor, node_id: str, on_read: Any) -> None:
-        self.inner, self.node_id, self.on_read = inner, node_id, on_read
-
-    def read(self, inputs: list[Record]) -> Iterator[SourceBatch]:
-        for batch in self.inner.read(inputs):
-            self.on_read(self.node_id, batch.records)
-            yield batch
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-def _capturing(build: Any, on_read: Any) -> Any:
-    def wrapped(config: dict[str, Any], context: Any) -> Processor:
-        return _CapturingRead(build(config, context), context.node_id, on_read)
-    return wrapped
-
-
 class _PreviewServices(StoreRunServices):
     """The store's run services, except that nothing is kept and every batch is looked at."""
 
@@ -141,11 +98,6 @@ class _PreviewServices(StoreRunServices):
 
     def dead_letters(self, node_id: str, failures: list[Any]) -> None:
         return None  # kept from on_batch instead, with the records
-
-    def read_batch(self, node_id: str, records: list[Record]) -> None:
-        # The executor cuts a batch to the sample size after the read: keep no more than that.
-        out = self.seen[node_id].ports.setdefault("out", [])
-        out.extend(_plain(records[: max(SAMPLE_SIZE - len(out), 0)]))
 
     def on_batch(self, node_id: str, records: list[Record], outcome: Outcome) -> None:
         seen = self.seen[node_id]
@@ -179,7 +131,7 @@ def test_node(store: Store, document: dict[str, Any], node_id: str, *, env: str 
         return TestResult(node_id, False, f"fix the flow up to '{node_id}' first: {where}{more}")
     run = Run(id=f"test-{secrets.token_hex(4)}", flow_id=part["id"], env=env, trigger="manual", dry_run=True)
     services = _PreviewServices(store, run, part)
-    plan = _plan(part, services.read_batch)
+    plan = compile_plan(part, allow_open_ports=True)
     result = execute(plan, RunRequest(run_id=run.id, env=env, dry_run=True, full_resync=True,
                                       record_limit=sample_size, batch_size=sample_size), services)
     ledger = result.ledger.summary()

@@ -39,8 +39,8 @@ def switch(store: Store, flow_id: str, enabled: bool, *, who: str, reason: str =
     if enabled:
         problems = validate_document(document)
         if problems:
-            raise CannotSwitchOn(f"flow '{flow_id}' cannot be switched on: it has {len(problems)} problem(s), "
-                                 f"first {problems[0]}; fix them in the editor and save")
+            raise CannotSwitchOn(f"flow '{flow_id}' is a draft with {len(problems)} problem(s) and cannot be "
+                                 f"switched on; first: {problems[0]}. Fix them in the editor and save")
     with store.session() as session:
         flow = session.get(Flow, flow_id)
         changed = flow.enabled != enabled
