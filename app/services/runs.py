@@ -43,6 +43,7 @@ class StoreRunServices:
 
     def __init__(self, store: Store, run: Run) -> None:
         self.store, self.run = store, run
+        self.samples: dict[str, dict[str, Any]] = {}
 
     def connection(self, name: str, env: str) -> ConnectionSpec:
         return connections.connection_spec(self.store, name, env)
@@ -58,7 +59,14 @@ class StoreRunServices:
             runs.add_dead_letters(self.store, self.run, node_id, failures)
 
     def on_batch(self, node_id: str, records: list[Record], outcome: Outcome) -> None:
-        """Nothing to keep per batch yet; the run detail page will sample records here."""
+        """Keep the first few records in and out of each node for the run's detail page."""
+        kept = self.samples.setdefault(node_id, {"in": [], "out": {}})
+        if len(kept["in"]) < SAMPLES_PER_NODE:
+            kept["in"] += _sample(records, SAMPLES_PER_NODE - len(kept["in"]))
+        for port, sent in outcome.ports.items():
+            out = kept["out"].setdefault(port, [])
+            if len(out) < SAMPLES_PER_NODE:
+                out += _sample(sent, SAMPLES_PER_NODE - len(out))
 
     def links(self, env: str, entity: str, system: str, ids: list[str], other: str,
               snapshots: str = "both") -> dict[str, LinkState]:
@@ -90,13 +98,29 @@ def run_flow(store: Store, document: dict[str, Any], *, version: int | None = No
                          full_resync=full_resync, batch_size=batch_size, start_at=start_at)
     events: list[dict[str, Any]] = []
     token = retry_events.set(events)
+    services = StoreRunServices(store, run)
     try:
-        result = execute(plan, request, StoreRunServices(store, run))
+        result = execute(plan, request, services)
     finally:
         retry_events.reset(token)
     runs.finish_run(store, run.id, status=result.status, totals=result.totals, error=result.error,
-                    ledger=result.ledger.summary(), finished_at=result.finished_at, events=events or None)
+                    ledger=result.ledger.summary(), finished_at=result.finished_at, events=events or None,
+                    samples=services.samples)
     return result
+
+
+SAMPLES_PER_NODE = 5
+MAX_SAMPLE_CHARS = 2000  # per record: a sample is for looking at, not a copy of the data
+
+
+def _sample(records: list[Record], n: int) -> list[Record]:
+    import json
+
+    kept = []
+    for record in records[:n]:
+        text = json.dumps(record, default=str)
+        kept.append(json.loads(text) if len(text) <= MAX_SAMPLE_CHARS else {"_truncated": text[:MAX_SAMPLE_CHARS]})
+    return kept
 
 
 MAX_STORED_PAYLOAD = 1000  # records of a trigger payload kept with the run (for replays)

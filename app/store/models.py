@@ -66,6 +66,8 @@ class NodeLedger(SQLModel, table=True):
     node_id: str = Field(primary_key=True, max_length=64)
     seq: int = 0  # the node's place in the run's order, to list the ledger as the flow runs
     counts: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # A few records in and out per port, for the run's detail page.
+    samples: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class DeadLetter(SQLModel, table=True):

@@ -37,7 +37,8 @@ def queue_run(store: Store, run: Run) -> None:
 
 def finish_run(store: Store, run_id: str, *, status: str, totals: dict[str, int], error: str | None,
                ledger: dict[str, dict[str, Any]], finished_at: dt.datetime | None = None,
-               events: list[dict[str, Any]] | None = None) -> None:
+               events: list[dict[str, Any]] | None = None,
+               samples: dict[str, Any] | None = None) -> None:
     with store.session() as session:
         run = session.get(Run, run_id)
         if run is None:
@@ -46,7 +47,8 @@ def finish_run(store: Store, run_id: str, *, status: str, totals: dict[str, int]
         run.finished_at = finished_at or utcnow()
         session.add(run)
         for seq, (node_id, counts) in enumerate(ledger.items()):
-            session.merge(NodeLedger(run_id=run_id, node_id=node_id, seq=seq, counts=counts))
+            session.merge(NodeLedger(run_id=run_id, node_id=node_id, seq=seq, counts=counts,
+                                     samples=(samples or {}).get(node_id)))
         session.commit()
 
 
@@ -102,6 +104,13 @@ def dead_letters(store: Store, *, run_id: str | None = None, flow_id: str | None
         if status:
             query = query.where(DeadLetter.status == status)
         return list(session.exec(query).all())
+
+
+def run_samples(store: Store, run_id: str) -> dict[str, Any]:
+    """Per node: the first records in, and out of each port."""
+    with store.session() as session:
+        rows = session.exec(select(NodeLedger).where(NodeLedger.run_id == run_id)).all()
+    return {row.node_id: row.samples or {"in": [], "out": {}} for row in rows}
 
 
 def count_dead_letters(store: Store, run_id: str) -> int:
