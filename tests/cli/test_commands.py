@@ -147,3 +147,43 @@ def test_conflicts_held_for_review_are_listed_with_both_values(demo_cli, tmp_pat
     assert {"source", "target", "field"} <= set(held[0]) and held[0]["source"]["system"] == "crm"
     code, out, _ = demo_cli("conflicts")
     assert "says" in out and "crm" in out and "erp" in out
+
+
+def test_flows_are_switched_on_and_off_from_the_cli_and_the_switch_is_recorded(demo_cli, tmp_path):
+    code, out, _ = demo_cli("flow", "on", "erp_stock_to_crm_products", "--reason", "go live")
+    assert code == 0 and "is on" in out
+    code, out, _ = demo_cli("flow", "list", "--json")
+    assert {f["id"]: f["enabled"] for f in json.loads(out)}["erp_stock_to_crm_products"] is True
+    code, out, _ = demo_cli("flow", "off", "erp_stock_to_crm_products")
+    assert code == 0 and "is off" in out
+    code, _, err = demo_cli("flow", "on", "no_such_flow")
+    assert code == 2 and "no_such_flow" in err
+    from app.services.switches import history
+    from app.store.database import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'flowbridge.db'}")
+    recorded = history(store, "erp_stock_to_crm_products")
+    assert [(s.enabled, s.reason) for s in recorded] == [(False, ""), (True, "go live")] and recorded[0].who
+
+
+def test_dead_letters_are_listed_by_reason_and_discarded_from_the_cli(demo_cli):
+    demo_cli("run", "crm_accounts_to_erp_customers")  # the demo's duplicate accounts are flagged
+    code, out, _ = demo_cli("dead-letters")
+    assert code == 0 and "duplicate account" in out
+    code, out, _ = demo_cli("dead-letters", "--json")
+    first = json.loads(out)[0]["id"]
+    code, out, _ = demo_cli("dead-letters", "discard", str(first))
+    assert code == 0 and f"#{first}" in out
+    code, _, err = demo_cli("dead-letters", "discard", str(first))
+    assert code == 1 and "not open" in err
+    code, _, err = demo_cli("dead-letters", "retry")
+    assert code == 2 and "name the dead letters" in err
+
+
+def test_a_webhook_secret_is_shown_and_rotated(demo_cli):
+    code, out, _ = demo_cli("flow", "webhook", "erp_invoices_to_crm")
+    secret = out.split("secret: ")[1].split()[0]
+    code, again, _ = demo_cli("flow", "webhook", "erp_invoices_to_crm")
+    assert secret in again
+    code, rotated, _ = demo_cli("flow", "webhook", "erp_invoices_to_crm", "--rotate")
+    assert secret not in rotated and "/hooks/erp_invoices_to_crm" in rotated
