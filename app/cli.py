@@ -223,6 +223,17 @@ def cmd_flow_switch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_flow_delete(args: argparse.Namespace) -> int:
+    from app.store.flows import delete_flow
+
+    try:
+        delete_flow(_store(), args.flow_id)
+    except NotFound as error:
+        raise UsageError(str(error)) from None
+    print(f"flow '{args.flow_id}' deleted (its runs and dead letters are kept)")
+    return EXIT_OK
+
+
 def cmd_flow_webhook(args: argparse.Namespace) -> int:
     from app.services.webhooks import secret_for
     from app.store.flows import get_flow
@@ -367,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
         flow_switch.add_argument("flow_id", metavar="ID")
         flow_switch.add_argument("--reason")
         flow_switch.set_defaults(handler=cmd_flow_switch)
+    flow_delete = flow.add_parser("delete", help="delete a flow and its versions (runs are kept)")
+    flow_delete.add_argument("flow_id", metavar="ID")
+    flow_delete.set_defaults(handler=cmd_flow_delete)
     flow_hook = flow.add_parser("webhook", help="the flow's webhook address and secret")
     flow_hook.add_argument("flow_id", metavar="ID")
     flow_hook.add_argument("--rotate", action="store_true", help="make a new secret (the old one stops working)")

@@ -47,6 +47,16 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
             raise fail(error) from None
         return {"flow_id": flow.id, "enabled": flow.enabled}
 
+    @router.delete("/api/flows/{flow_id}")
+    def delete(flow_id: str) -> dict[str, Any]:
+        from app.store.flows import delete_flow
+
+        try:
+            delete_flow(store(), flow_id)
+        except FlowbridgeError as error:
+            raise fail(error) from None
+        return {"deleted": flow_id}
+
     @router.get("/api/flows/{flow_id}/switches")
     def switch_history(flow_id: str) -> list[dict[str, Any]]:
         return [{"enabled": s.enabled, "who": s.who, "reason": s.reason, "at": s.at.isoformat()}

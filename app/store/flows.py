@@ -83,3 +83,16 @@ def list_versions(store: Store, flow_id: str) -> list[FlowVersion]:
 def flow_count(store: Store) -> int:
     with store.session() as session:
         return session.exec(select(func.count()).select_from(Flow)).one()
+
+
+def delete_flow(store: Store, flow_id: str) -> None:
+    """Remove a flow and its versions; its runs, dead letters and links stay (history is kept)."""
+    with store.session() as session:
+        flow = session.get(Flow, flow_id)
+        if flow is None:
+            raise NotFound(f"there is no flow '{flow_id}'")
+        for version in session.exec(select(FlowVersion).where(FlowVersion.flow_id == flow_id)).all():
+            session.delete(version)
+        session.flush()  # the versions go first: they point at the flow
+        session.delete(flow)
+        session.commit()

@@ -27,8 +27,8 @@ def flow(flow_id: str, trigger: dict[str, Any], nodes: list[dict] | None = None,
     """trigger -> map (id, name) -> write dst.items, unless `nodes` are given (chained in order)."""
     nodes = nodes or [
         # a scheduled run starts with one empty record: it becomes item 1, "tick"
-        {"id": "shape", "type": "map", "config": {"fields": {"id": "{{ 1 if record.id is none else record.id }}",
-                                                             "name": "{{ record.name or 'tick' }}"}}},
+        {"id": "shape", "type": "map", "config": {"fields": {"id": "{{ record.id | default(1) }}",
+                                                             "name": "{{ record.name | default('tick') }}"}}},
         {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "items", "key": "id"}},
     ]
     chain = [{"id": "start", **trigger}, *nodes]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -137,6 +138,65 @@ def test_no_job_is_left_behind_when_a_flow_is_switched_off_or_given_another_trig
     count = len(runs_of(store, flow_id))
     time.sleep(1.5)
     assert len(runs_of(store, flow_id)) == count  # no tick after the trigger changed
+
+
+def test_no_job_is_left_behind_when_a_flow_is_deleted(store, tmp_path, scheduler):
+    from app.store.flows import delete_flow
+
+    target(store, tmp_path)
+    flow_id = store_flow(store, flow("doomed", {"type": "trigger.schedule", "config": {"cron": "0 3 * * *"}}))
+    switches.switch(store, flow_id, True, who="test")
+    running = scheduler()
+    assert running.job_ids() == [flow_id]
+    delete_flow(store, flow_id)
+    wait_for(lambda: running.job_ids() == [], what="the job of the deleted flow to go")
+
+
+def test_a_flow_not_synced_for_too_long_raises_one_alert_posted_to_the_alert_hook(store, tmp_path, scheduler,
+                                                                                  monkeypatch):
+    from tests.ops.test_webhooks_and_api import free_port
+
+    received = []
+    port = free_port()
+    receiver = _receiver(port, received)
+    monkeypatch.setenv("FLOWBRIDGE_ALERT_WEBHOOK", f"http://127.0.0.1:{port}/alerts")
+    target(store, tmp_path)
+    document = flow("quiet", {"type": "trigger.schedule", "config": {"cron": "0 3 * * *"}}, alert_after_minutes=1)
+    flow_id = store_flow(store, document)
+    switches.switch(store, flow_id, True, who="test")
+    with store.session() as session:  # switched on two minutes ago, never succeeded since
+        from app.store.models import Flow
+
+        row = session.get(Flow, flow_id)
+        row.updated_at = row.updated_at - dt.timedelta(minutes=2)
+        session.add(row)
+        session.commit()
+    scheduler(reconcile_seconds=0.3)
+    wait_for(lambda: [a for a in open_alerts(store) if a.kind == "stale"], what="the stale alert")
+    time.sleep(1)  # more checks, no second alert
+    stale = [a for a in open_alerts(store) if a.kind == "stale" and a.flow_id == flow_id]
+    assert len(stale) == 1 and stale[0].delivered and "more than 1 minutes" in stale[0].message
+    assert received and received[0]["kind"] == "stale" and received[0]["flow_id"] == flow_id
+    receiver.shutdown()
+
+
+def _receiver(port: int, received: list) -> Any:
+    import json as json_module
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json_module.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 def test_a_flow_failing_runs_in_a_row_is_switched_off_with_an_alert(store, tmp_path, scheduler):
