@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.store.database import Store
 
 _store: Store | None = None
@@ -17,3 +19,10 @@ def store() -> Store:
     if _store is None:
         _store = Store()
     return _store
+
+
+def scheduler() -> Any:
+    """The FlowScheduler this process runs (`flowbridge serve`), or None (tests, a second server)."""
+    from app.api import server
+
+    return server._scheduler

@@ -1,24 +1,42 @@
-"""The Flows page: every stored flow with its health, search, create, import, switch on and off, run."""
+"""The Flows page, the admin's view: per flow its health, on/off switch, trigger, next and last run,
+failures in the last 24 hours and Run now; open alerts on top; search, create, import."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from typing import Any
 from urllib.parse import urlencode
 
 from nicegui import events, run, ui
 
 from app.engine.problems import one_line
-from app.services import designer
-from app.services.runs import run_flow
+from app.services import alerts, designer, operations, overview, switches
 from app.store import flows as flow_store
+from app.store import runs as run_store
 from app.ui import context
 from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
 from app.ui.frame import frame
+from app.ui.moments import ago, when
+from app.ui.who import remembered_name
+
+REFRESH_SECONDS = 15  # the list follows runs, schedules and alerts made elsewhere this often
+FOLLOW_SECONDS = 600  # how long Run now waits to tell how the run ended
+STATUS_CHIP = {"succeeded": "fb-chip-ok", "partial": "fb-chip-warn", "failed": "fb-chip-draft",
+               "interrupted": "fb-chip-draft", "running": "fb-chip-run", "queued": "fb-chip-run"}
+ALERT_ICONS = {"run_failed": "error", "switched_off": "power_settings_new", "stale": "hourglass_bottom"}
 
 
-def _when(moment: Any) -> str:
-    return f"{moment:%Y-%m-%d %H:%M}" if moment else ""
+def trigger_icon(words: str) -> str:
+    if words.startswith(("cron", "every")):
+        return "schedule"
+    return {"webhook": "webhook", "manual": "touch_app"}.get(words, "help_outline")
+
+
+def open_run_action(run_id: str) -> dict[str, str]:
+    """A notification button that opens the run's page."""
+    return {"label": "Open run", "color": "white", ":handler": f"() => window.location.href = '/runs/{run_id}'"}
 
 
 @ui.page("/")
@@ -27,34 +45,101 @@ def flows_page() -> None:
         with ui.row().classes("w-full items-end justify-between"):
             with ui.column().classes("gap-0"):
                 ui.label("Flows").classes("text-2xl font-semibold")
-                ui.label("Sync flows between your systems. Open one to draw, test and save it.").classes("fb-muted")
+                ui.label("Sync flows between your systems: switch them on, run them, open one to draw, test and save it.") \
+                    .classes("fb-muted")
             with ui.row().classes("gap-2"):
                 ui.button("Import JSON", icon="upload_file", on_click=lambda: import_dialog.open()) \
                     .props("outline no-caps").classes("fb-import")
                 ui.button("New flow", icon="add", on_click=lambda: new_dialog.open()).props("no-caps unelevated") \
                     .classes("fb-new-flow")
+        alert_panel = AlertPanel()
+        alert_panel.render()
         search = ui.input(placeholder="Search flows by name, id or description") \
             .props("outlined dense clearable").classes("w-full fb-search").mark("flow-search")
         with ui.element("div").classes("w-full"):
-            listing = FlowList()
+            listing = FlowList(alert_panel)
             listing.render()
         search.on_value_change(lambda e: listing.search(e.value or ""))
         new_dialog = _new_flow_dialog()
         import_dialog = _import_dialog(listing)
+        ui.timer(REFRESH_SECONDS, listing.follow)
+
+
+class AlertPanel:
+    """Open alerts (failed runs, flows switched off, flows not synced for too long), newest first."""
+
+    def __init__(self) -> None:
+        self.shown: list[int] = []
+
+    def changed(self) -> bool:
+        return [a.id for a in alerts.open_alerts(context.store(), limit=50)] != self.shown
+
+    @ui.refreshable_method
+    def render(self) -> None:
+        try:
+            found = alerts.open_alerts(context.store(), limit=50)
+        except Exception as error:  # the store is unreachable: the flow list says so too
+            tell_error(error, "list the alerts")
+            found = []
+        self.shown = [a.id for a in found]
+        if not found:
+            return
+        with ui.column().classes("w-full gap-0 fb-card fb-alerts"):
+            with ui.row().classes("w-full items-center px-4 py-2 gap-2 fb-alerts-head"):
+                ui.icon("notifications_active").classes("text-xl text-negative")
+                ui.label(f"Open alerts ({len(found)})").classes("font-semibold")
+                ui.space()
+                ui.button("Acknowledge all", icon="done_all", on_click=lambda: self.acknowledge([a.id for a in found])) \
+                    .props("flat dense no-caps").mark("ack-all")
+            for alert in found[:8]:
+                with ui.row().classes("w-full items-center no-wrap gap-3 px-4 py-2 fb-alert") \
+                        .props(f'data-alert-id="{alert.id}"'):
+                    ui.icon(ALERT_ICONS.get(alert.kind, "warning")).classes("text-lg text-negative")
+                    with ui.column().classes("gap-0 min-w-0 grow"):
+                        ui.label(one_line(alert.message)).classes("text-sm fb-alert-message")
+                        with ui.row().classes("gap-2 items-center fb-muted text-xs"):
+                            ui.link(alert.flow_id, f"/runs?flow={alert.flow_id}").classes("no-underline")
+                            ui.label(f"{when(alert.created_at)} · {ago(alert.created_at)}")
+                            if alert.run_id:
+                                ui.link(f"run {alert.run_id}", f"/runs/{alert.run_id}").classes("no-underline")
+                    ui.button("Acknowledge", icon="check", on_click=lambda a=alert: self.acknowledge([a.id])) \
+                        .props("outline dense no-caps").classes("fb-ack").mark(f"ack-{alert.id}")
+            if len(found) > 8:
+                ui.label(f"and {len(found) - 8} more; acknowledge these to see them.").classes("fb-muted text-xs px-4 pb-2")
+
+    @guarded("acknowledge the alert")
+    def acknowledge(self, alert_ids: list[int]) -> None:
+        for alert_id in alert_ids:
+            alerts.acknowledge(context.store(), alert_id)
+        ui.notify(f"Acknowledged {len(alert_ids)} alert{'s' if len(alert_ids) != 1 else ''}", type="positive")
+        self.render.refresh()
 
 
 class FlowList:
-    def __init__(self) -> None:
+    def __init__(self, alert_panel: AlertPanel | None = None) -> None:
         self.text = ""
+        self.alert_panel = alert_panel
+        self.shown: list[dict[str, Any]] = []
 
     def search(self, text: str) -> None:
         self.text = text
         self.render.refresh()
 
+    def follow(self) -> None:
+        """Redraw when runs, schedules or switches changed elsewhere (the timer calls this)."""
+        try:
+            if overview.flow_rows(context.store(), context.scheduler()) != self.shown:
+                self.render.refresh()
+            if self.alert_panel and self.alert_panel.changed():
+                self.alert_panel.render.refresh()
+        except Exception as error:  # the store went away: say it once per check, keep the page
+            tell_error(error, "refresh the flows")
+
     @ui.refreshable_method
     def render(self) -> None:
         try:
             summaries = designer.flow_summaries(context.store(), self.text)
+            self.shown = overview.flow_rows(context.store(), context.scheduler())
         except Exception as error:  # the store is unreachable: say so instead of an empty page
             tell_error(error, "list the flows")
             summaries = []
@@ -64,11 +149,12 @@ class FlowList:
                 ui.label("No flows match." if self.text else "No flows yet. Create one or import a JSON document.") \
                     .classes("fb-muted")
             return
+        operational = {row["id"]: row for row in self.shown}
         with ui.column().classes("w-full gap-2"):
             for summary in summaries:
-                self._row(summary)
+                self._row(summary, operational.get(summary.id) or {})
 
-    def _row(self, summary: designer.FlowSummary) -> None:
+    def _row(self, summary: designer.FlowSummary, ops: dict[str, Any]) -> None:
         with ui.row().classes("w-full items-center no-wrap gap-4 px-4 py-3 fb-card fb-flow-row") \
                 .props(f'data-flow-id="{summary.id}"'):
             with ui.column().classes("gap-0 fb-flow-main"):
@@ -81,47 +167,137 @@ class FlowList:
                         ui.label("Valid").classes("fb-chip fb-chip-ok")
                 ui.label(summary.description or "No description").classes("fb-muted text-sm truncate w-full")
                 ui.label(f"{summary.id} · version {summary.version} · {summary.nodes} nodes · saved "
-                         f"{_when(summary.updated_at)}{' by ' + summary.author if summary.author else ''}") \
+                         f"{when(summary.updated_at)}{' by ' + summary.author if summary.author else ''}") \
                     .classes("fb-muted text-xs")
-            actions = ui.row().classes("fb-flow-actions items-center no-wrap gap-1")
-            with actions:
-                self._actions(summary)
+                self._operations(summary, ops)
+            with ui.row().classes("fb-flow-actions items-center no-wrap gap-1"):
+                self._actions(summary, ops)
 
-    def _actions(self, summary: designer.FlowSummary) -> None:
+    def _operations(self, summary: designer.FlowSummary, ops: dict[str, Any]) -> None:
+        """Trigger · next run · last run · failures in 24 h, one line of facts."""
+        trigger = ops.get("trigger", "no trigger")
+        with ui.row().classes("items-center gap-x-4 gap-y-1 mt-1 fb-flow-ops"):
+            with ui.row().classes("fb-fact fb-trigger items-center gap-1 no-wrap"):
+                ui.icon(trigger_icon(trigger)).classes("text-base")
+                ui.label(trigger)
+            with ui.row().classes("fb-fact fb-next-run items-center gap-1 no-wrap"):
+                ui.icon("event").classes("text-base")
+                next_run = ops.get("next_run")
+                if next_run:
+                    ui.label(f"next {when(next_run)} ({ago(next_run)})")
+                else:
+                    ui.label("next —")
+                    ui.tooltip("Off: nothing is scheduled" if not summary.enabled else
+                               "Runs when it is called (webhook) or started by hand" if not trigger.startswith(
+                                   ("cron", "every")) else "No scheduler runs in this process")
+            last = ops.get("last_run")
+            with ui.row().classes("fb-fact fb-last-run items-center gap-1 no-wrap"):
+                ui.icon("history").classes("text-base")
+                if last:
+                    ui.label("last")
+                    ui.label(last["status"]).classes(f"fb-chip {STATUS_CHIP.get(last['status'], 'fb-chip-neutral')}")
+                    ui.link(f"{when(last['started_at'])} · {ago(last['started_at'])}", f"/runs/{last['run_id']}") \
+                        .classes("no-underline fb-last-run-link")
+                else:
+                    ui.label("never run")
+            failures = ops.get("failures_24h", 0)
+            with ui.link(target=f"/runs?flow={summary.id}&status=failed").classes(
+                    "fb-fact fb-failures no-underline flex items-center gap-1 no-wrap"
+                    + (" fb-failures-some" if failures else "")):
+                ui.icon("error_outline" if failures else "check_circle").classes("text-base")
+                ui.label(f"{failures} failed run{'s' if failures != 1 else ''} in 24 h")
+
+    def _actions(self, summary: designer.FlowSummary, ops: dict[str, Any]) -> None:
         switch = ui.switch("On" if summary.enabled else "Off", value=summary.enabled).classes("fb-switch") \
             .mark(f"switch-{summary.id}")
-        switch.on_value_change(lambda e, s=summary, sw=switch: self._switch(s, sw, e.value))
-        instant_spinner(ui.button("Run", icon="play_arrow", on_click=lambda s=summary: self._run(s)),
-                        f"Running '{summary.name}' in the sandbox…") \
-            .props("flat no-caps").tooltip("Run now in the sandbox")
-        ui.button(icon="download", on_click=lambda s=summary: self._export(s)).props("flat round") \
-            .tooltip("Export JSON")
+        switch.on_value_change(lambda e, s=summary: self._switch(s, e.value))
+        instant_spinner(ui.button("Run now", icon="play_arrow", on_click=lambda s=summary: self._run(s)),
+                        f"Starting '{summary.name}' in the sandbox…") \
+            .props("flat no-caps").classes("fb-run-now").mark(f"run-{summary.id}").tooltip("Run now in the sandbox")
+        with ui.button(icon="more_vert").props("flat round").classes("fb-flow-menu").mark(f"menu-{summary.id}"):
+            with ui.menu().props("auto-close"):
+                ui.menu_item("Switch history", on_click=lambda s=summary: self._switch_history(s)) \
+                    .classes("fb-switch-history").mark(f"switch-history-{summary.id}")
+                ui.menu_item("Runs of this flow", on_click=lambda s=summary: ui.navigate.to(f"/runs?flow={s.id}"))
+                ui.menu_item("Dead letters", on_click=lambda s=summary: ui.navigate.to(f"/dead-letters?flow={s.id}"))
+                ui.menu_item("Export JSON", on_click=lambda s=summary: self._export(s)).mark(f"export-{summary.id}")
         ui.button("Open", icon="edit", on_click=lambda s=summary: ui.navigate.to(f"/flows/{s.id}")) \
             .props("unelevated no-caps color=primary")
 
-    def _switch(self, summary: designer.FlowSummary, switch: ui.switch, value: bool) -> None:
+    async def _switch(self, summary: designer.FlowSummary, value: bool) -> None:
         if value == summary.enabled:
             return
         try:
-            designer.set_enabled(context.store(), summary.id, value)
-            ui.notify(f"'{summary.name}' is switched {'on' if value else 'off'}", type="positive")
+            switches.switch(context.store(), summary.id, value, who=remembered_name() or "web")
         except Exception as error:
+            await self.render.refresh()  # the switch goes back to where it was
             tell_error(error, f"switch '{summary.name}' {'on' if value else 'off'}")
-        self.render.refresh()
+            return
+        scheduler = context.scheduler()
+        next_run = scheduler.next_run(summary.id) if value and scheduler is not None else None
+        await self.render.refresh()
+        ui.notify(f"'{summary.name}' is switched {'on' if value else 'off'}"
+                  + (f"; next run {when(next_run)} ({ago(next_run)})" if next_run else ""), type="positive")
+
+    def _switch_history(self, summary: designer.FlowSummary) -> None:
+        with ui.dialog() as dialog, ui.card().classes("w-[40rem] gap-3 fb-switch-history-dialog"):
+            dialog.on("hide", dialog.delete)
+            ui.label(f"Switch history of '{summary.name}'").classes("text-lg font-semibold")
+            try:
+                history = switches.history(context.store(), summary.id)
+            except Exception as error:
+                tell_error(error, "read the switch history")
+                history = []
+            if not history:
+                ui.label("Never switched on or off yet.").classes("fb-muted")
+            else:
+                columns = [{"name": "at", "label": "When", "field": "at", "align": "left"},
+                           {"name": "state", "label": "Switched", "field": "state", "align": "left"},
+                           {"name": "who", "label": "Who", "field": "who", "align": "left"},
+                           {"name": "reason", "label": "Why", "field": "reason", "align": "left"}]
+                rows = [{"id": h.id, "at": f"{when(h.at)} ({ago(h.at)})", "state": "on" if h.enabled else "off",
+                         "who": h.who, "reason": h.reason or "—"} for h in history]
+                ui.table(columns=columns, rows=rows, row_key="id").props("flat bordered dense wrap-cells") \
+                    .classes("w-full fb-switch-history-table")
+            with ui.row().classes("w-full justify-end"):
+                ui.button("Close", on_click=dialog.close).props("flat no-caps")
+        dialog.open()
 
     @guarded("run the flow")
     async def _run(self, summary: designer.FlowSummary) -> None:
+        if summary.draft:
+            spinner_done()
+            ui.notify(f"'{summary.name}' is a draft with {summary.problems} problem(s); fix them in the editor and "
+                      "save before running it", type="warning", multi_line=True)
+            return
         try:
-            document, version = flow_store.get_document(context.store(), summary.id)
-            result = await run.io_bound(run_flow, context.store(), document, version=version, env="sandbox")
+            run_id = operations.queue_flow_run(context.store(), summary.id, None, trigger="manual", env="sandbox",
+                                               who=remembered_name() or "web")
         finally:
             spinner_done()
-        totals = " · ".join(f"{v} {k}" for k, v in result.totals.items() if v)
-        kind = "positive" if result.status == "succeeded" else "warning" if result.status == "partial" else "negative"
-        ui.notify(f"Run {result.status}: {totals or 'nothing to do'}" + (f" — {result.error}" if result.error else ""),
-                  type=kind, multi_line=True,
-                  actions=[{"label": "Details", "color": "white",
-                            ":handler": f"() => window.location.href = '/runs/{result.run_id}'"}])
+        ui.notify(f"Run {run_id} of '{summary.name}' started in the sandbox", type="info", multi_line=True,
+                  actions=[open_run_action(run_id)])
+        self.render.refresh()
+        await self._follow(run_id, summary.name)
+
+    async def _follow(self, run_id: str, name: str) -> None:
+        """Tell how the run ended, once it has (bounded by FOLLOW_SECONDS)."""
+        client = ui.context.client
+        deadline = time.monotonic() + FOLLOW_SECONDS
+        while time.monotonic() < deadline and not client.is_deleted:
+            await asyncio.sleep(0.3)
+            found = await run.io_bound(run_store.get_run, context.store(), run_id)
+            if found.status in ("queued", "running"):
+                continue
+            totals = " · ".join(f"{v} {k}" for k, v in (found.totals or {}).items() if v)
+            kind = {"succeeded": "positive", "partial": "warning", "skipped": "info"}.get(found.status, "negative")
+            ui.notify(f"Run {run_id} of '{name}' {found.status}: {totals or 'nothing to do'}"
+                      + (f" — {one_line(found.error)}" if found.error else ""), type=kind, multi_line=True,
+                      timeout=10000, actions=[open_run_action(run_id)])
+            self.render.refresh()
+            if self.alert_panel:
+                self.alert_panel.render.refresh()
+            return
 
     @guarded("export the flow")
     def _export(self, summary: designer.FlowSummary) -> None:

@@ -1,0 +1,105 @@
+"""The Flows page as the admin's view: switches with their history, triggers, next and last runs,
+failures in 24 hours, Run now in the sandbox, and open alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from nicegui import ui
+from nicegui.testing.user import User
+
+from app.services import alerts, operations, switches
+from app.services.runs import run_flow
+from app.store import flows as flow_store
+from app.store import runs as run_store
+from app.store.database import Store
+from app.store.models import Run
+
+FLOW = "crm_accounts_to_erp_customers"
+NAME = "CRM accounts → ERP customers"
+
+
+class FakeScheduler:
+    """Stands in for the FlowScheduler of a served process: every flow that is on runs at 04:45."""
+
+    def next_run(self, flow_id: str) -> dt.datetime:
+        return dt.datetime(2031, 5, 6, 4, 45, tzinfo=dt.timezone.utc)
+
+
+async def test_each_flow_shows_its_trigger_next_run_last_run_and_failures(user: User, store: Store,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.api import server
+
+    document, version = flow_store.get_document(store, FLOW)
+    with store.session() as session:  # a failed run an hour ago counts; one from 30 hours ago does not
+        now = dt.datetime.now(dt.timezone.utc)
+        for run_id, hours in (("failed-30-hours-ago", 30), ("failed-an-hour-ago", 1)):
+            moment = now - dt.timedelta(hours=hours)
+            session.add(Run(id=run_id, flow_id=FLOW, env="production", status="failed", started_at=moment,
+                            finished_at=moment))
+        session.commit()
+    ran = run_flow(store, document, version=version, env="sandbox")  # the last run
+    switches.switch(store, FLOW, True, who="Ada")
+    monkeypatch.setattr(server, "_scheduler", FakeScheduler())
+    await user.open("/")
+    await user.should_see("cron */15 * * * *")
+    await user.should_see("next 2031-05-06 04:45 UTC")
+    await user.should_see("1 failed run in 24 h")
+    await user.should_see("partial")
+    links = [link.props.get("href") for link in user.find(ui.link).elements]
+    assert f"/runs/{ran.run_id}" in links
+    assert f"/runs?flow={FLOW}&status=failed" in links
+
+
+async def test_switching_on_and_off_is_recorded_with_who_and_shown_in_the_history(user: User, store: Store) -> None:
+    await user.open("/")
+    user.find(marker=f"switch-{FLOW}").click()
+    await user.should_see(f"'{NAME}' is switched on")
+    assert flow_store.get_flow(store, FLOW).enabled
+    user.find(marker=f"switch-{FLOW}").click()
+    await user.should_see(f"'{NAME}' is switched off")
+    assert [(s.enabled, s.who) for s in switches.history(store, FLOW)] == [(False, "web"), (True, "web")]
+    switches.switch(store, FLOW, True, who="flowbridge", reason="a test of the reason column")
+    user.find(marker=f"switch-history-{FLOW}").click()
+    await user.should_see(f"Switch history of '{NAME}'")
+    table = next(t for t in user.find(ui.table).elements if "fb-switch-history-table" in t.classes)
+    assert [(r["state"], r["who"], r["reason"]) for r in table.rows] == [
+        ("on", "flowbridge", "a test of the reason column"), ("off", "web", "—"), ("on", "web", "—")]
+
+
+async def test_run_now_starts_a_sandbox_run_names_it_and_tells_how_it_ended(user: User, store: Store) -> None:
+    await user.open("/")
+    user.find(marker=f"run-{FLOW}").click()
+    await user.should_see("started in the sandbox")
+    operations.drain_queues()
+    [started] = run_store.list_runs(store, flow_id=FLOW)
+    assert (started.env, started.trigger, started.started_by) == ("sandbox", "manual", "web")
+    await user.should_see(f"Run {started.id} of '{NAME}' partial", retries=30)
+    await user.should_see(f"Run {started.id} of '{NAME}' started in the sandbox")
+    links = [link.props.get("href") for link in user.find(ui.link).elements]
+    assert f"/runs/{started.id}" in links  # the last run, linked
+
+
+async def test_a_draft_is_not_run_and_says_why(user: User, store: Store) -> None:
+    document, _ = flow_store.get_document(store, FLOW)
+    flow_store.save_flow(store, {**document, "edges": document["edges"][:-1]}, author="Ada", comment="wip")
+    await user.open("/")
+    user.find(marker=f"run-{FLOW}").click()
+    await user.should_see("is a draft with 2 problem(s)")
+    assert run_store.list_runs(store, flow_id=FLOW) == []
+
+
+async def test_open_alerts_are_shown_on_top_and_can_be_acknowledged(user: User, store: Store) -> None:
+    first = alerts.raise_alert(store, FLOW, "run_failed", f"run r1 of {FLOW} failed: the ERP refused the login", "r1")
+    alerts.raise_alert(store, FLOW, "switched_off", f"{FLOW} was switched off after 3 failed runs in a row")
+    await user.open("/")
+    await user.should_see("Open alerts (2)")
+    await user.should_see("the ERP refused the login")
+    user.find(marker=f"ack-{first.id}").click()
+    await user.should_see("Acknowledged 1 alert")
+    await user.should_see("Open alerts (1)")
+    await user.should_not_see("the ERP refused the login")
+    user.find(marker="ack-all").click()
+    await user.should_not_see("Open alerts")
+    assert alerts.open_alerts(store) == []
