@@ -12,8 +12,9 @@ NAV = (("Flows", "/", "account_tree"), ("Runs", "/runs", "receipt_long"))
 
 
 @contextmanager
-def frame(title: str, *, active: str = "Flows", full_height: bool = False) -> Iterator[None]:
-    """Page title, header and a content column; `full_height` for the editor's canvas layout."""
+def frame(title: str, *, active: str = "Flows", full_height: bool = False, wide: bool = False) -> Iterator[None]:
+    """Page title, header and a content column; `full_height` for the editor's canvas layout, `wide`
+    for pages with a graph or charts."""
     ui.page_title(f"{title} · Flowbridge")
     ui.colors(primary="#2563eb", secondary="#0f172a", accent="#7c3aed", positive="#059669", negative="#dc2626",
               warning="#d97706")
@@ -33,6 +34,7 @@ def frame(title: str, *, active: str = "Flows", full_height: bool = False) -> It
             ui.label(f"Environment: {PREVIEW_ENVIRONMENT}")
         ui.tooltip("Tests and previews read the sandbox systems and write nothing; "
                    "runs started here use the sandbox unless you pick production.")
-    content = "fb-page-full" if full_height else "fb-page w-full max-w-6xl mx-auto p-6 gap-4"
+    width = "max-w-7xl" if wide else "max-w-6xl"
+    content = "fb-page-full" if full_height else f"fb-page w-full {width} mx-auto p-6 gap-4"
     with ui.column().classes(content):
         yield

@@ -16,12 +16,12 @@ def as_utc(moment: dt.datetime | str | None) -> dt.datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def when(moment: dt.datetime | str | None, *, seconds: bool = False) -> str:
-    """'2026-11-29 03:25 UTC', or '—' for no time at all."""
+def when(moment: dt.datetime | str | None, *, seconds: bool = False, zone: bool = True) -> str:
+    """'2026-11-29 03:25 UTC' ('zone=False' where a column heading says UTC), or '—' for no time at all."""
     moment = as_utc(moment)
     if moment is None:
         return "—"
-    return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if seconds else f"{moment:%Y-%m-%d %H:%M} UTC"
+    return (f"{moment:%Y-%m-%d %H:%M:%S}" if seconds else f"{moment:%Y-%m-%d %H:%M}") + (" UTC" if zone else "")
 
 
 def span(seconds: float) -> str:

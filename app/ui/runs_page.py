@@ -1,25 +1,39 @@
-"""The Runs pages: stored runs newest first, and one run's ledger per node with its failed records."""
+"""The Runs pages: every run, filtered by flow, status, environment and trigger (query parameters, so a
+link can pre-filter); and one run: its graph with the counts, per-node records, retries and failures."""
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from nicegui import ui
 
 from app.errors import NotFound
+from app.store import connections
+from app.store import flows as flow_store
 from app.store import runs as run_store
 from app.ui import context
+from app.ui.canvas.flow_canvas import FlowCanvas
+from app.ui.canvas.graph import layout_missing, run_graph, seconds_text
+from app.ui.editor.test_results import records_table
 from app.ui.feedback import tell_error
 from app.ui.frame import frame
+from app.ui.moments import ago, when
 
-STATUS_CHIP = {"succeeded": "fb-chip-ok", "partial": "fb-chip-draft", "failed": "fb-chip-draft",
-               "running": "fb-chip-neutral"}
+STATUSES = ("queued", "running", "succeeded", "partial", "failed", "skipped", "interrupted")
+TRIGGERS = ("manual", "schedule", "webhook", "retry")
+STATUS_CHIP = {"succeeded": "fb-chip-ok", "partial": "fb-chip-warn", "failed": "fb-chip-draft",
+               "interrupted": "fb-chip-draft", "running": "fb-chip-run", "queued": "fb-chip-run"}
+UNFINISHED = ("queued", "running")
+LIST_LIMIT = 200
+FOLLOW_SECONDS = 2.0  # a list or run that is still going is read again this often
 
 
 def _duration(run: Any) -> str:
     if not run.finished_at:
-        return "running"
+        return run.status if run.status in UNFINISHED else "—"
     seconds = (run.finished_at - run.started_at).total_seconds()
     return f"{seconds:.2f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
 
@@ -28,78 +42,237 @@ def _totals(totals: dict[str, Any] | None) -> str:
     return " · ".join(f"{v} {k}" for k, v in (totals or {}).items() if v) or "nothing to do"
 
 
+def env_chip(env: str) -> ui.label:
+    return ui.label(env).classes(f"fb-chip fb-env-chip fb-env-chip-{env}")
+
+
+def runs_link(**filters: str) -> str:
+    wanted = {k: v for k, v in filters.items() if v}
+    return "/runs" + ("?" + urlencode(wanted) if wanted else "")
+
+
 @ui.page("/runs")
-def runs_page(flow: str = "") -> None:
-    with frame("Runs", active="Runs"):
+def runs_page(flow: str = "", status: str = "", env: str = "", trigger: str = "") -> None:
+    filters = {"flow": flow, "status": status, "env": env, "trigger": trigger}
+    with frame("Runs", active="Runs", wide=True):
         ui.label("Runs").classes("text-2xl font-semibold")
-        ui.label("Every run, newest first. Open one for its ledger: what each node took in, sent on, wrote and failed.") \
-            .classes("fb-muted")
+        ui.label("Every run, newest first. Open one for its graph with the counts, the records in and out of each node, "
+                 "its retries and its failed records.").classes("fb-muted")
         try:
-            rows = run_store.list_runs(context.store(), flow_id=flow or None, limit=200)
+            flow_names = {f.id: f.name for f in flow_store.list_flows(context.store())}
+        except Exception as error:
+            tell_error(error, "list the flows")
+            flow_names = {}
+
+        def options(values: Any, everything: str, chosen: str) -> dict[str, str]:
+            listed = dict(values) if isinstance(values, dict) else {v: v for v in values}
+            if chosen and chosen not in listed:  # a link may name a flow that is gone: still show the filter
+                listed[chosen] = chosen
+            return {"": everything, **listed}
+
+        def choose(key: str, value: str | None) -> None:
+            if (value or "") != filters[key]:
+                ui.navigate.to(runs_link(**{**filters, key: value or ""}))
+
+        with ui.row().classes("w-full items-center gap-2 fb-filters"):
+            for key, label, values, everything in (
+                    ("flow", "Flow", flow_names, "All flows"), ("status", "Status", STATUSES, "Any status"),
+                    ("env", "Environment", connections.ENVIRONMENTS, "Any environment"),
+                    ("trigger", "Trigger", TRIGGERS, "Any trigger")):
+                ui.select(options(values, everything, filters[key]), value=filters[key], label=label,
+                          on_change=lambda e, k=key: choose(k, e.value)) \
+                    .props("outlined dense options-dense").classes(f"fb-filter-{key}").mark(f"filter-{key}")
+            if any(filters.values()):
+                ui.link("Clear filters", "/runs").classes("text-sm no-underline fb-clear-filters")
+        RunList(filters).render()
+
+
+class RunList:
+    def __init__(self, filters: dict[str, str]) -> None:
+        self.filters = filters
+        self.rows: list[dict[str, Any]] = []
+
+    def read(self) -> list[dict[str, Any]]:
+        found = run_store.list_runs(context.store(), flow_id=self.filters["flow"] or None, limit=LIST_LIMIT,
+                                    status=self.filters["status"] or None, env=self.filters["env"] or None,
+                                    trigger=self.filters["trigger"] or None)
+        return [{"id": r.id, "started": when(r.started_at, seconds=True, zone=False), "flow": r.flow_id, "env": r.env,
+                 "dry_run": r.dry_run, "trigger": r.trigger, "who": r.started_by or "—", "status": r.status,
+                 "totals": _totals(r.totals), "duration": _duration(r)} for r in found]
+
+    def render(self) -> None:
+        try:
+            self.rows = self.read()
         except Exception as error:
             tell_error(error, "list the runs")
-            rows = []
-        flows = sorted({r.flow_id for r in rows})
-        choice = ui.select(["all flows", *flows], value=flow if flow in flows else "all flows", label="Flow") \
-            .props("outlined dense").classes("w-72")
-        choice.on_value_change(lambda e: ui.navigate.to("/runs" if e.value == "all flows" else f"/runs?flow={e.value}"))
-        if not rows:
-            with ui.column().classes("w-full items-center py-16 fb-card"):
+            self.rows = []
+        if not self.rows:
+            with ui.column().classes("w-full items-center py-16 fb-card fb-no-runs"):
                 ui.icon("receipt_long").classes("text-5xl text-slate-300")
-                ui.label("No runs yet. Run a flow from the Flows page or the editor.").classes("fb-muted")
+                ui.label("No runs match these filters." if any(self.filters.values()) else
+                         "No runs yet. Run a flow from the Flows page or the editor.").classes("fb-muted")
             return
+        ui.label(f"{len(self.rows)} run{'s' if len(self.rows) != 1 else ''}"
+                 + (f" (the newest {LIST_LIMIT})" if len(self.rows) == LIST_LIMIT else "")).classes("fb-muted text-sm")
         columns = [
-            {"name": "started", "label": "Started", "field": "started", "align": "left", "sortable": True},
+            {"name": "started", "label": "Started (UTC)", "field": "started", "align": "left", "sortable": True},
             {"name": "flow", "label": "Flow", "field": "flow", "align": "left", "sortable": True},
             {"name": "env", "label": "Environment", "field": "env", "align": "left"},
+            {"name": "trigger", "label": "Trigger", "field": "trigger", "align": "left"},
+            {"name": "who", "label": "Started by", "field": "who", "align": "left"},
             {"name": "status", "label": "Status", "field": "status", "align": "left", "sortable": True},
             {"name": "totals", "label": "Records", "field": "totals", "align": "left"},
             {"name": "duration", "label": "Took", "field": "duration", "align": "right"},
         ]
-        table_rows = [{"id": r.id, "started": f"{r.started_at:%Y-%m-%d %H:%M:%S}", "flow": r.flow_id,
-                       "env": r.env + (" (dry run)" if r.dry_run else ""), "status": r.status,
-                       "totals": _totals(r.totals), "duration": _duration(r)} for r in rows]
-        table = ui.table(columns=columns, rows=table_rows, row_key="id", pagination=25).classes("w-full fb-runs-table")
-        table.props("flat bordered")
-        table.add_slot("body-cell-status", """
-            <q-td :props="props"><span :class="'fb-chip ' + ({succeeded:'fb-chip-ok', partial:'fb-chip-draft',
-              failed:'fb-chip-draft'}[props.value] || 'fb-chip-neutral')">{{ props.value }}</span></q-td>""")
-        table.on("rowClick", lambda e: ui.navigate.to(f"/runs/{e.args[1]['id']}"))
-        table.classes("cursor-pointer")
+        self.table = ui.table(columns=columns, rows=self.rows, row_key="id", pagination=25) \
+            .classes("w-full fb-runs-table cursor-pointer").props("flat bordered dense wrap-cells")
+        self.table.add_slot("body-cell-status", """
+            <q-td :props="props"><span :class="'fb-chip ' + ({succeeded:'fb-chip-ok', partial:'fb-chip-warn',
+              failed:'fb-chip-draft', interrupted:'fb-chip-draft', running:'fb-chip-run',
+              queued:'fb-chip-run'}[props.value] || 'fb-chip-neutral')">{{ props.value }}</span></q-td>""")
+        self.table.add_slot("body-cell-env", """
+            <q-td :props="props"><span :class="'fb-chip fb-env-chip fb-env-chip-' + props.value">{{ props.value }}</span>
+              <span v-if="props.row.dry_run" class="fb-muted text-xs"> dry run</span></q-td>""")
+        self.table.on("rowClick", lambda e: ui.navigate.to(f"/runs/{e.args[1]['id']}"))
+        ui.timer(FOLLOW_SECONDS, self.follow)
+
+    def follow(self) -> None:
+        """New runs and runs that finish show up without a reload."""
+        try:
+            rows = self.read()
+        except Exception:  # a moment the store is busy: the next tick reads again
+            return
+        if rows != self.rows:
+            self.rows = rows
+            self.table.rows = rows
+            self.table.update()
 
 
 @ui.page("/runs/{run_id}")
 def run_detail_page(run_id: str) -> None:
-    with frame(f"Run {run_id}", active="Runs"):
+    with frame(f"Run {run_id}", active="Runs", wide=True):
         try:
-            found = run_store.get_run(context.store(), run_id)
-            ledger = run_store.run_ledger(context.store(), run_id)
-            letters = run_store.dead_letters(context.store(), run_id=run_id, status=None, limit=200)
-            failed_total = run_store.count_dead_letters(context.store(), run_id)
+            RunDetail(run_id).build()
         except NotFound:
             ui.label(f"There is no run '{run_id}'.").classes("text-lg")
             ui.link("Back to the runs", "/runs")
-            return
         except Exception as error:
             tell_error(error, "show the run")
-            return
+
+
+class RunDetail:
+    def __init__(self, run_id: str) -> None:
+        store = context.store()
+        self.run = run_store.get_run(store, run_id)
+        self.ledger = run_store.run_ledger(store, run_id)
+        self.samples = run_store.run_samples(store, run_id)
+        self.letters = run_store.dead_letters(store, run_id=run_id, status=None, limit=200)
+        self.failed_total = run_store.count_dead_letters(store, run_id)
+        self.document: dict[str, Any] | None = None
+        self.missing_graph = "it ran from a file, not a stored flow"
+        if self.run.flow_version:
+            try:
+                document, _ = flow_store.get_document(store, self.run.flow_id, self.run.flow_version)
+                self.document = copy.deepcopy(document)
+                layout_missing(self.document)
+            except NotFound as error:
+                self.missing_graph = str(error)
+
+    def build(self) -> None:
+        run = self.run
         with ui.row().classes("w-full items-center gap-3"):
-            ui.link("← Runs", "/runs").classes("no-underline")
-            ui.label(f"Run of {found.flow_id}").classes("text-2xl font-semibold")
-            ui.label(found.status).classes(f"fb-chip {STATUS_CHIP.get(found.status, 'fb-chip-neutral')} fb-run-status")
+            ui.link("← Runs", runs_link(flow=run.flow_id)).classes("no-underline")
+            ui.label(f"Run of {run.flow_id}").classes("text-2xl font-semibold")
+            ui.label(run.status).classes(f"fb-chip {STATUS_CHIP.get(run.status, 'fb-chip-neutral')} fb-run-status")
+            env_chip(run.env).classes("fb-run-env").tooltip("The environment the run read and wrote")
             ui.space()
-            ui.button("Open flow", icon="edit", on_click=lambda: ui.navigate.to(f"/flows/{found.flow_id}")) \
+            ui.button("Open flow", icon="edit", on_click=lambda: ui.navigate.to(f"/flows/{run.flow_id}")) \
                 .props("outline no-caps")
-        ui.label(f"{found.id} · version {found.flow_version or 'from a file'} · {found.env}"
-                 f"{' · dry run' if found.dry_run else ''} · {found.trigger} · started "
-                 f"{found.started_at:%Y-%m-%d %H:%M:%S} · took {_duration(found)}").classes("fb-muted")
-        if found.error:
-            ui.label(found.error).classes("fb-problem-box w-full")
+        ui.label(f"{run.id} · version {run.flow_version or 'from a file'} · environment {run.env}"
+                 f"{' · dry run' if run.dry_run else ''} · trigger {run.trigger} · started by "
+                 f"{run.started_by or 'someone unrecorded'} · {when(run.started_at, seconds=True)} "
+                 f"({ago(run.started_at)}) · took {_duration(run)}").classes("fb-muted fb-run-facts")
+        if run.error:
+            ui.label(run.error).classes("fb-problem-box w-full fb-run-error")
+        if run.status in UNFINISHED:
+            ui.label("This run is still going; the page follows it.").classes("fb-muted text-sm")
+            ui.timer(FOLLOW_SECONDS, self.follow)
         with ui.row().classes("w-full gap-3"):
-            for key, value in (found.totals or {}).items():
+            for key, value in (run.totals or {}).items():
                 with ui.column().classes("fb-card px-5 py-3 gap-0 items-start fb-total"):
                     ui.label(str(value)).classes("text-2xl font-semibold")
                     ui.label(key).classes("fb-muted text-sm")
+        self.graph()
+        self.node_records()
+        self.ledger_table()
+        self.retries()
+        self.failed_records()
+
+    def follow(self) -> None:
+        if run_store.get_run(context.store(), self.run.id).status not in UNFINISHED:
+            ui.navigate.reload()
+
+    def graph(self) -> None:
+        ui.label("Graph").classes("text-lg font-semibold mt-2")
+        if self.document is None:
+            ui.label(f"No graph: {self.missing_graph}.").classes("fb-muted")
+            return
+        ui.label(f"Version {self.run.flow_version} as it ran: records on each edge, and per node what came in, "
+                 "went out, was written or failed, and the time it took. Click a node for its records.") \
+            .classes("fb-muted text-sm")
+        with ui.element("div").classes("fb-card fb-run-canvas"):
+            self.canvas = FlowCanvas(run_graph(self.document, self.ledger), f"run-{self.run.id}", readonly=True)
+        self.canvas.on("selection", lambda e: self.show_node((e.args or {}).get("nodes") or []))
+
+    def show_node(self, node_ids: list[str]) -> None:
+        if len(node_ids) == 1 and node_ids[0] in self.node_choice.options:
+            self.node_choice.set_value(node_ids[0])
+
+    def node_records(self) -> None:
+        ui.label("Records in and out").classes("text-lg font-semibold mt-2")
+        order = list(self.ledger) or list(self.samples)
+        if not order:
+            ui.label("The run kept no records: it stopped before any node ran.").classes("fb-muted")
+            self.node_choice = ui.select([]).classes("hidden")
+            return
+        ui.label("The first records into each node and out of each of its ports, as the run saw them.") \
+            .classes("fb-muted text-sm")
+        self.node_choice = ui.select(order, value=None, label="Node", on_change=lambda e: self.samples_of.refresh(e.value)) \
+            .props("outlined dense").classes("w-72 fb-sample-node").mark("sample-node")
+        self.samples_of(None)
+
+    @ui.refreshable_method
+    def samples_of(self, node_id: str | None) -> None:
+        if node_id is None:
+            ui.label("Pick a node here or click one on the graph.").classes("fb-muted text-sm fb-sample-hint")
+            return
+        kept = self.samples.get(node_id) or {"in": [], "out": {}}
+        counts = self.ledger.get(node_id, {})
+        failed = [d for d in self.letters if d.node_id == node_id]
+        with ui.column().classes("w-full gap-2 fb-card p-3 fb-samples").props(f'data-node-id="{node_id}"'):
+            ui.label(f"{node_id}: {counts.get('in', 0)} in · "
+                     + (", ".join(f"{n} {p}" for p, n in counts.get("out", {}).items()) or "nothing out")
+                     + "".join(f" · {counts[k]} {k}" for k in ("inserted", "updated", "unchanged") if counts.get(k))
+                     + (f" · {counts['failed']} failed" if counts.get("failed") else "")
+                     + (f" · took {seconds_text(counts['seconds'])}" if "seconds" in counts else "")) \
+                .classes("font-semibold fb-samples-title")
+            with ui.row().classes("w-full no-wrap gap-4 items-start"):
+                if kept.get("in") or counts.get("in"):
+                    with ui.column().classes("grow min-w-0 gap-1"):
+                        ui.label(f"In (first {len(kept.get('in', []))} of {counts.get('in', 0)})").classes("text-sm font-semibold")
+                        records_table(kept.get("in", []), "fb-samples-in")
+                for port, records in (kept.get("out") or {}).items():
+                    with ui.column().classes("grow min-w-0 gap-1"):
+                        total = counts.get("out", {}).get(port, len(records))
+                        ui.label(f"Out · {port} (first {len(records)} of {total})").classes("text-sm font-semibold")
+                        records_table(records, f"fb-samples-out fb-samples-{port}")
+                if not kept.get("in") and not kept.get("out"):
+                    ui.label("No records went through this node in this run.").classes("fb-muted text-sm")
+            if failed:
+                ui.label(f"Failed here ({counts.get('failed', len(failed))})").classes("text-sm font-semibold text-negative")
+                records_table([{"reason": d.reason, **d.record} for d in failed[:20]], "fb-samples-failed")
+
+    def ledger_table(self) -> None:
         ui.label("Ledger").classes("text-lg font-semibold mt-2")
         ui.label("Every record that entered a node left by a port, was written, or failed with a reason.") \
             .classes("fb-muted text-sm")
@@ -109,18 +282,48 @@ def run_detail_page(run_id: str) -> None:
                  "out": ", ".join(f"{p} {n}" for p, n in counts.get("out", {}).items()) or "–",
                  "inserted": counts.get("inserted", ""), "updated": counts.get("updated", ""),
                  "unchanged": counts.get("unchanged", ""), "failed": counts.get("failed", 0),
-                 "seconds": f"{counts.get('seconds', 0):.3f}"} for node_id, counts in ledger.items()]
-        ui.table(columns=columns, rows=rows, row_key="node").props("flat bordered dense").classes("w-full fb-ledger")
-        ui.label(f"Failed records ({failed_total})").classes("text-lg font-semibold mt-2")
-        if not letters:
+                 "seconds": f"{counts.get('seconds', 0):.3f}"} for node_id, counts in self.ledger.items()]
+        table = ui.table(columns=columns, rows=rows, row_key="node").props("flat bordered dense") \
+            .classes("w-full fb-ledger cursor-pointer")
+        table.on("rowClick", lambda e: self.node_choice.set_value(e.args[1]["node"]))
+
+    def retries(self) -> None:
+        events = self.run.events or []
+        ui.label(f"Retries ({len(events)})").classes("text-lg font-semibold mt-2")
+        if not events:
+            ui.label("None: every call to the systems worked at its first attempt.").classes("fb-muted fb-no-retries")
+            return
+        ui.label("Transient faults (a refused or reset connection, a timeout, a locked database, HTTP 429 or 5xx) "
+                 "were tried again after a wait.").classes("fb-muted text-sm")
+        columns = [{"name": "at", "label": "When", "field": "at", "align": "left"},
+                   {"name": "attempt", "label": "Attempt", "field": "attempt", "align": "right"},
+                   {"name": "error", "label": "Error", "field": "error", "align": "left"},
+                   {"name": "wait", "label": "Waited", "field": "wait", "align": "right"}]
+        rows = [{"n": i, "at": when(e.get("at"), seconds=True), "attempt": e.get("attempt"),
+                 "error": str(e.get("error", ""))[:300], "wait": f"{float(e.get('wait_seconds') or 0):.2f} s"}
+                for i, e in enumerate(events)]
+        ui.table(columns=columns, rows=rows, row_key="n").props("flat bordered dense wrap-cells") \
+            .classes("w-full fb-retries")
+
+    def failed_records(self) -> None:
+        with ui.row().classes("w-full items-center mt-2"):
+            ui.label(f"Failed records ({self.failed_total})").classes("text-lg font-semibold")
+            ui.space()
+            if any(d.status == "open" for d in self.letters):
+                ui.link("Retry or discard them in Dead letters", f"/dead-letters?flow={self.run.flow_id}") \
+                    .classes("text-sm no-underline")
+        if not self.letters:
             ui.label("None: every record went through.").classes("fb-muted")
             return
-        if failed_total > len(letters):
-            ui.label(f"Showing the first {len(letters)}.").classes("fb-muted text-sm")
+        if self.failed_total > len(self.letters):
+            ui.label(f"Showing the first {len(self.letters)}.").classes("fb-muted text-sm")
         columns = [{"name": "node", "label": "Node", "field": "node", "align": "left"},
                    {"name": "reason", "label": "Reason", "field": "reason", "align": "left"},
-                   {"name": "record", "label": "Record", "field": "record", "align": "left"}]
+                   {"name": "record", "label": "Record", "field": "record", "align": "left"},
+                   {"name": "status", "label": "Now", "field": "status", "align": "left"}]
         rows = [{"id": d.id, "node": d.node_id, "reason": d.reason,
-                 "record": json.dumps(d.record, default=str, ensure_ascii=False)[:300]} for d in letters]
+                 "record": json.dumps(d.record, default=str, ensure_ascii=False)[:300],
+                 "status": d.status if d.status == "open" else f"{d.status} by {d.resolved_by} {when(d.resolved_at)}"}
+                for d in self.letters]
         ui.table(columns=columns, rows=rows, row_key="id", pagination=20).props("flat bordered dense wrap-cells") \
             .classes("w-full fb-dead-letters")

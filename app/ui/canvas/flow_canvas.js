@@ -39,6 +39,7 @@ const FlowbridgeNode = {
         if (outputs.length > 1) handles.push(h("div", { class: "fb-port-label", style: { top } }, port));
       });
       const counts = countsText(d.counts);
+      const failed = d.counts && d.counts.failed;
       return h("div", {
         class: ["fb-node", `fb-family-${d.family}`, { "fb-node-problem": problems.length, "fb-node-selected": props.selected }],
         title: problems.length ? problems.join("\n") : d.description || "",
@@ -54,7 +55,8 @@ const FlowbridgeNode = {
           problems.length ? h("div", { class: "fb-node-badge", title: problems.join("\n") }, String(problems.length)) : null,
         ]),
         problems.length ? h("div", { class: "fb-node-problem-text" }, problems[0]) : null,
-        counts ? h("div", { class: "fb-node-counts" }, counts) : null,
+        counts ? h("div", { class: ["fb-node-counts", { "fb-node-counts-failed": failed }] }, counts) : null,
+        d.timing ? h("div", { class: "fb-node-timing" }, d.timing) : null,
       ]);
     };
   },
@@ -64,7 +66,8 @@ export default {
   template: `
     <div class="fb-canvas" ref="box">
       <VueFlow :id="flowId" v-model:nodes="nodes" v-model:edges="edges" :node-types="nodeTypes"
-               :min-zoom="0.1" :max-zoom="2" :delete-key-code="['Backspace', 'Delete']"
+               :min-zoom="0.1" :max-zoom="2" :delete-key-code="readonly ? null : ['Backspace', 'Delete']"
+               :nodes-draggable="!readonly" :nodes-connectable="!readonly" :edges-updatable="!readonly"
                :default-edge-options="edgeDefaults" :connection-radius="30" :snap-to-grid="true" :snap-grid="[10, 10]"
                @nodes-change="onNodesChange" @edges-change="onEdgesChange" @connect="onConnect"
                @node-drag-stop="onDragStop" @selection-drag-stop="onDragStop" @nodes-initialized="onInitialized"
@@ -73,13 +76,14 @@ export default {
         <Controls position="bottom-left" />
         <MiniMap v-if="showMiniMap" position="bottom-right" pannable zoomable :width="150" :height="96" :node-color="miniMapColor" />
       </VueFlow>
-      <div v-if="!nodes.length" class="fb-empty-hint">
+      <div v-if="!nodes.length && !readonly" class="fb-empty-hint">
         <i class="material-icons">touch_app</i>
         <div>Drag a node type from the palette onto the canvas, then drag from a node's right port to another's left port.</div>
       </div>
     </div>`,
   components: { VueFlow, Background, Controls, MiniMap },
-  props: { graph: Object, flowId: String },
+  // readonly: a run's graph to look at (click a node to select it); nothing can be moved or changed
+  props: { graph: Object, flowId: String, readonly: Boolean },
   data() {
     return {
       nodes: [],
@@ -108,11 +112,14 @@ export default {
     this.setGraph(this.graph || { nodes: [], edges: [] });
     this.onKey = (event) => this.shortcut(event);
     this.onPointerDown = (event) => this.paletteDown(event);
-    document.addEventListener("keydown", this.onKey);
-    document.addEventListener("pointerdown", this.onPointerDown);
+    if (!this.readonly) {
+      document.addEventListener("keydown", this.onKey);
+      document.addEventListener("pointerdown", this.onPointerDown);
+    }
     this.resizer = new ResizeObserver(() => {
       this.height = this.$refs.box.clientHeight;
-      if (!this.fitted && this.nodes.length && this.$refs.box.clientWidth > 0) this.fit();
+      // fitting before Vue Flow has measured the nodes would fit nothing: wait for onInitialized
+      if (!this.fitted && this.initialized && this.nodes.length && this.$refs.box.clientWidth > 0) this.fit();
     });
     this.resizer.observe(this.$refs.box);
     this.$emit("ready");
@@ -181,7 +188,12 @@ export default {
     },
     // --- canvas -> Python ---------------------------------------------------------------------------
     onInitialized() {
-      if (!this.fitted && this.$refs.box.clientWidth > 0) this.fit();
+      this.initialized = true;
+      if (!this.fitted && this.$refs.box.clientWidth > 0) {
+        this.fit();
+        // the first fit can see the pane before its final size (the page is still laying out): fit once more
+        setTimeout(() => this.flow.fitView({ padding: 0.1, maxZoom: 1.2 }), 150);
+      }
       this.$emit("drawn", this.counts());
     },
     onNodesChange(changes) {

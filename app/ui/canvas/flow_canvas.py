@@ -22,10 +22,11 @@ class FlowCanvas(ui.element, component="flow_canvas.js", esm={
     Events: add, connect, moved, remove, selection, shortcut, drawn, ready.
     """
 
-    def __init__(self, graph: dict[str, Any], flow_id: str) -> None:
+    def __init__(self, graph: dict[str, Any], flow_id: str, *, readonly: bool = False) -> None:
         super().__init__()
         self._props["graph"] = graph
         self._props["flow-id"] = f"canvas-{flow_id}"
+        self._props["readonly"] = readonly
         self.classes("w-full h-full")
 
     def set_graph(self, graph: dict[str, Any]) -> None:

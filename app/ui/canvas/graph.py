@@ -108,3 +108,29 @@ def edge_decorations(document: dict[str, Any], checked: Checked,
 def _type_of(document: dict[str, Any], node_id: Any) -> str | None:
     return next((n.get("type") for n in document.get("nodes", []) if isinstance(n, dict) and n.get("id") == node_id),
                 None)
+
+
+RUN_SPREAD = 1.25  # a run's graph is drawn wider than the editor's, so the counts on the edges have room
+
+
+def run_graph(document: dict[str, Any], ledger: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A run's graph: its flow version drawn with each node's counts and time, each edge's records.
+
+    A node the run did not reach (or a flow version without it) is drawn without counts. The ports'
+    names are on the nodes already, so an edge says only how many records went along it."""
+    graph = canvas_graph(document)
+    left = min((n["position"]["x"] for n in graph["nodes"]), default=0)
+    for node in graph["nodes"]:
+        node["position"]["x"] = left + (node["position"]["x"] - left) * RUN_SPREAD
+        counts = ledger.get(node["id"])
+        node["data"]["counts"] = counts
+        node["data"]["timing"] = seconds_text(counts["seconds"]) if counts and "seconds" in counts else None
+    for edge in graph["edges"]:
+        counts = ledger.get(edge["source"])
+        edge["data"]["count"] = counts.get("out", {}).get(edge["sourceHandle"], 0) if counts else None
+        edge["data"]["port"] = None
+    return graph
+
+
+def seconds_text(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
