@@ -159,10 +159,30 @@ def cmd_connection_set(args: argparse.Namespace) -> int:
         raise UsageError("a sql connection needs --url, e.g. postgresql://user:pass@host/db")
     if args.type == "file" and not args.path:
         raise UsageError("a file connection needs --path, the folder holding the files")
-    settings = {"url": args.url} if args.type == "sql" else {"path": str(Path(args.path).resolve())}
+    if args.type == "http" and not args.url:
+        raise UsageError("an http connection needs --url, the API's base URL, e.g. https://api.example.com/v1")
+    if args.type == "http":
+        settings = _http_settings(args)
+    else:
+        settings = {"url": args.url} if args.type == "sql" else {"path": str(Path(args.path).resolve())}
     set_connection(_store(), args.name, args.env, args.type, settings)
     print(f"connection '{args.name}' ({args.env}) saved")
     return EXIT_OK
+
+
+def _http_settings(args: argparse.Namespace) -> dict[str, Any]:
+    settings: dict[str, Any] = {"base_url": args.url, "auth": "none"}
+    if args.token:
+        settings.update(auth="bearer", token=args.token)
+    elif args.username:
+        if not args.password:
+            raise UsageError("basic auth needs --password with --username")
+        settings.update(auth="basic", username=args.username, password=args.password)
+    elif args.api_key:
+        settings.update(auth="api_key", api_key=args.api_key, api_key_header=args.api_key_header)
+    if args.timeout:
+        settings["timeout"] = args.timeout
+    return settings
 
 
 def cmd_connection_list(args: argparse.Namespace) -> int:
@@ -278,6 +298,72 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from app.services.replay import replay
+
+    try:
+        report = replay(_store(), args.run_id, env=args.env, flow_version=args.flow_version, who=_who())
+    except NotFound as error:
+        raise UsageError(str(error)) from None
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        original, again = report["original"], report["replay"]
+        print(f"run {original['run_id']} ({original['env']}, version {original['flow_version'] or 'file'}, "
+              f"{original['status']}) replayed as {again['run_id']} (sandbox, version {again['flow_version']}, "
+              f"{again['status']})")
+        for node, counts in report["nodes"].items():
+            print(f"  {node:<16} original {_counts(counts['original'])}  |  replay {_counts(counts['replay'])}")
+        print(f"  {len(report['records'])} target record(s) differ")
+        for diff in report["records"][:50]:
+            print(f"    {diff['node']} {diff['key']}: {', '.join(diff['fields']) or ('only in the replay' if diff['before'] is None else 'only in the original')}")
+    return EXIT_OK if report["replay"]["error"] is None else EXIT_FAILED
+
+
+def _counts(counts: dict[str, Any] | None) -> str:
+    if not counts:
+        return "-"
+    written = "/".join(str(counts.get(k, 0)) for k in ("inserted", "updated", "unchanged")) if "inserted" in counts else ""
+    return f"in {counts.get('in', 0)} out {sum(counts.get('out', {}).values())} failed {counts.get('failed', 0)}" + (
+        f" written {written}" if written else "")
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from app.services.replay import run_cases, save_case
+
+    store = _store()
+    if args.save:
+        try:
+            case = save_case(store, args.save, args.name or args.save, who=_who())
+        except NotFound as error:
+            raise UsageError(str(error)) from None
+        print(f"test case #{case.id} '{case.name}' saved on flow '{case.flow_id}'")
+        return EXIT_OK
+    if not args.flow_id:
+        raise UsageError("name a flow: flowbridge test FLOW_ID (or --save RUN_ID to make a case)")
+    try:
+        results = run_cases(store, args.flow_id)
+    except NotFound as error:
+        raise UsageError(str(error)) from None
+    if args.json:
+        print(json.dumps(results, indent=2, default=str))
+    elif not results:
+        print(f"flow '{args.flow_id}' has no test cases; save one with flowbridge test --save RUN_ID")
+    for result in [] if args.json else results:
+        print(f"{'PASS' if result['passed'] else 'FAIL'}  {result['case']}" + (f": {result['error']}" if result["error"] else ""))
+        for diff in result["differences"][:20]:
+            print(f"      {diff['node']} {diff['key']}: expected {diff['before']}, got {diff['after']}")
+    return EXIT_OK if all(r["passed"] for r in results) else EXIT_FAILED
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from app.services.access import add_user
+
+    token = add_user(_store(), args.name, args.role)
+    print(f"user '{args.name}' ({args.role}) saved; API token (shown once): {token}")
+    return EXIT_OK
+
+
 def cmd_conflicts(args: argparse.Namespace) -> int:
     from app.store.sync import open_conflicts
 
@@ -302,6 +388,14 @@ def cmd_demo_init(args: argparse.Namespace) -> int:
     report = init_demo(_store(), Path(args.dir), accounts=args.accounts)
     for line in report:
         print(line)
+    return EXIT_OK
+
+
+def cmd_sandbox_serve(args: argparse.Namespace) -> int:
+    from app.sandbox.http_serve import serve_forever
+
+    serve_forever(Path(args.dir), host=args.host, crm_port=args.crm_port, erp_port=args.erp_port, token=args.token,
+                  accounts=args.accounts, fresh=args.fresh)
     return EXIT_OK
 
 
@@ -359,9 +453,15 @@ def build_parser() -> argparse.ArgumentParser:
     conn_set = connection.add_parser("set", help="add or change a connection")
     conn_set.add_argument("name")
     conn_set.add_argument("--env", choices=("sandbox", "production"), required=True)
-    conn_set.add_argument("--type", choices=("sql", "file"), required=True)
-    conn_set.add_argument("--url", help="SQLAlchemy URL (sql)")
+    conn_set.add_argument("--type", choices=("sql", "file", "http"), required=True)
+    conn_set.add_argument("--url", help="SQLAlchemy URL (sql) or the API's base URL (http)")
     conn_set.add_argument("--path", help="folder (file)")
+    conn_set.add_argument("--token", help="bearer token (http)")
+    conn_set.add_argument("--username", help="basic auth user (http)")
+    conn_set.add_argument("--password", help="basic auth password (http)")
+    conn_set.add_argument("--api-key", help="API key sent in a header (http)")
+    conn_set.add_argument("--api-key-header", default="X-API-Key", help="header for --api-key (default X-API-Key)")
+    conn_set.add_argument("--timeout", type=float, metavar="SECONDS", help="longest wait for one call (http)")
     conn_set.set_defaults(handler=cmd_connection_set)
     conn_list = connection.add_parser("list", help="list connections (passwords hidden)")
     conn_list.add_argument("--json", action="store_true")
@@ -397,6 +497,27 @@ def build_parser() -> argparse.ArgumentParser:
     letters.add_argument("--json", action="store_true")
     letters.set_defaults(handler=cmd_dead_letters)
 
+    replay = commands.add_parser("replay", help="run a stored run's input again in the sandbox and compare")
+    replay.add_argument("run_id", metavar="RUN_ID")
+    replay.add_argument("--env", default="sandbox", help="only sandbox is allowed")
+    replay.add_argument("--flow-version", help="a version number, or 'current' (default: the run's own)")
+    replay.add_argument("--json", action="store_true")
+    replay.set_defaults(handler=cmd_replay)
+
+    test = commands.add_parser("test", help="run a flow's saved test cases (exit 1 if any fails)")
+    test.add_argument("flow_id", nargs="?", metavar="FLOW_ID")
+    test.add_argument("--save", metavar="RUN_ID", help="save a run's input and writes as a test case")
+    test.add_argument("--name", help="the test case's name (with --save)")
+    test.add_argument("--json", action="store_true")
+    test.set_defaults(handler=cmd_test)
+
+    users = commands.add_parser("user", help="API users and their roles").add_subparsers(
+        dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+    user_add = users.add_parser("add", help="add a user (or give them a new token)")
+    user_add.add_argument("name")
+    user_add.add_argument("--role", choices=("admin", "analyst", "tester", "viewer"), required=True)
+    user_add.set_defaults(handler=cmd_user_add)
+
     conflicts = commands.add_parser("conflicts", help="fields changed on both sides, held for review")
     conflicts.add_argument("--env", choices=("sandbox", "production"))
     conflicts.add_argument("--flow", metavar="ID")
@@ -409,6 +530,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo_init.add_argument("--dir", default="demo", help="where the demo databases go (default ./demo)")
     demo_init.add_argument("--accounts", type=int, default=600)
     demo_init.set_defaults(handler=cmd_demo_init)
+
+    sandbox = commands.add_parser("sandbox", help="the sandbox CRM and ERP as HTTP services").add_subparsers(
+        dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+    sandbox_serve = sandbox.add_parser("serve", help="serve the sandbox CRM and ERP REST APIs until Ctrl+C")
+    sandbox_serve.add_argument("--host", default="127.0.0.1")
+    sandbox_serve.add_argument("--crm-port", type=int, default=8701)
+    sandbox_serve.add_argument("--erp-port", type=int, default=8702)
+    sandbox_serve.add_argument("--dir", default="sandbox", help="where their SQLite files go (default ./sandbox)")
+    sandbox_serve.add_argument("--token", default="sandbox-token", help="the bearer token they accept")
+    sandbox_serve.add_argument("--accounts", type=int, default=600, help="CRM accounts in new seeded data")
+    sandbox_serve.add_argument("--fresh", action="store_true", help="seed the data again (else kept from last time)")
+    sandbox_serve.set_defaults(handler=cmd_sandbox_serve)
 
     serve = commands.add_parser("serve", help="start the web app (flows, editor, runs)")
     serve.add_argument("--host", default="127.0.0.1")

@@ -125,6 +125,7 @@ class NodeContext(Protocol):
     batch_size: int
     full_resync: bool
     dry_run: bool
+    keep_changes: int  # how many per-record write outcomes to report (besides dry runs, which report all)
 
     def program(self, sources: list[Any]) -> Program: ...
 

@@ -120,7 +120,8 @@ class SyncedWrite:
 
     # --- finding each record's target row -----------------------------------------------------------
 
-    def write(self, records: list[dict[str, Any]], dry_run: bool) -> list[tuple[str, str | None, dict | None]]:
+    def write(self, records: list[dict[str, Any]], dry_run: bool,
+              details: bool | None = None) -> list[tuple[str, str | None, dict | None]]:
         """One (outcome, reason, change) per record, in order."""
         results: dict[int, tuple[str, str | None, dict | None]] = {}
         items: list[_Item] = []
@@ -146,7 +147,7 @@ class SyncedWrite:
                 continue
             results[item.index] = (outcome.outcome, None, {"outcome": outcome.outcome, "key": outcome.key,
                                                            "before": outcome.before, "after": outcome.after}
-                                   if dry_run else None)
+                                   if (dry_run if details is None else details) else None)
             conflicts += item.conflicts
         if not dry_run:
             done = [i for i in live if results[i.index][0] != "failed" and i.target_id is not None]

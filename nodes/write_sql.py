@@ -47,6 +47,7 @@ class WriteSql(Processor):
         from app.connectors.sql_write import ChildSpec, SqlTableWriter
 
         self.context = context
+        self.reported = 0
         children = [ChildSpec(c["field"], c["table"], tuple(as_list(c["key"])), dict(c["link"]))
                     for c in config.get("children", [])]
         if "sync" in config:
@@ -69,8 +70,9 @@ class WriteSql(Processor):
                 outcome.fail(record, reason or "refused")
                 continue
             outcome.count(kind)
-            if self.context.dry_run and change:
+            if change:
                 outcome.changes.append(change)
+                self.reported += 1
         return outcome
 
     def close(self) -> None:
@@ -86,12 +88,14 @@ class WriteSql(Processor):
                 yield outcome
 
     def _write(self, records: list[Record]) -> list[tuple[str, str | None, dict | None]]:
-        """(outcome, reason, change) per record."""
+        """(outcome, reason, change) per record; a change (key, before, after) only while reported."""
+        report = self.context.dry_run or self.reported < self.context.keep_changes
         if self.synced:
-            return self.synced.write(records, self.context.dry_run)
+            return [(kind, reason, change if report else None)
+                    for kind, reason, change in self.synced.write(records, self.context.dry_run, details=report)]
         records = [without_meta(r) for r in records]
         return [(r.outcome, r.reason, {"outcome": r.outcome, "key": r.key, "before": r.before, "after": r.after}
-                 if self.context.dry_run else None)
+                 if report else None)
                 for r in self.writer.write(records, dry_run=self.context.dry_run)]
 
 

@@ -2,7 +2,8 @@
 
 Errors answer with a status and {"detail": sentence}: 404 unknown flow/run, 409 state conflicts
 (a draft switched on, a switched-off flow's webhook), 401 a webhook without its secret, 413 a body
-over the flow's limit. Who did something comes from the X-Flowbridge-User header ("api" if absent).
+over the flow's limit, 401/403 a caller without a token or whose role does not allow it (see
+app/services/access.py; with no user defined the API is open, and X-Flowbridge-User names the caller).
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Body, Header, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from app.errors import FlowbridgeError, NotFound
-from app.services import dead_letters, operations, overview, switches, webhooks
+from app.services import access, dead_letters, operations, overview, replay, switches, webhooks
 from app.store import runs
 from app.store.database import Store
 
@@ -24,33 +25,52 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
     router = APIRouter()
 
     def fail(error: FlowbridgeError) -> HTTPException:
+        if isinstance(error, access.Unauthenticated):
+            return HTTPException(401, str(error))
+        if isinstance(error, access.Forbidden):
+            return HTTPException(403, str(error))
         status = 404 if isinstance(error, NotFound) else 409
         return HTTPException(status, str(error))
 
+    def caller(authorization: str | None = Header(None), x_flowbridge_user: str | None = Header(None)) -> access.Principal:
+        try:
+            return access.authenticate(store(), authorization, x_flowbridge_user)
+        except FlowbridgeError as error:
+            raise fail(error) from None
+
+    def allowed(principal: access.Principal, action: str, env: str | None = None) -> None:
+        try:
+            access.require(principal, action, env)
+        except FlowbridgeError as error:
+            raise fail(error) from None
+
     @router.get("/api/flows")
-    def list_flows() -> list[dict[str, Any]]:
+    def list_flows(who: access.Principal = Depends(caller)) -> list[dict[str, Any]]:
         return overview.flow_rows(store(), scheduler())
 
     @router.post("/api/flows/{flow_id}/on")
-    def switch_on(flow_id: str, x_flowbridge_user: str = Header("api"), reason: str = "") -> dict[str, Any]:
+    def switch_on(flow_id: str, reason: str = "", who: access.Principal = Depends(caller)) -> dict[str, Any]:
+        allowed(who, "switch")
         try:
-            flow = switches.switch(store(), flow_id, True, who=x_flowbridge_user, reason=reason)
+            flow = switches.switch(store(), flow_id, True, who=who.name, reason=reason)
         except FlowbridgeError as error:
             raise fail(error) from None
         return {"flow_id": flow.id, "enabled": flow.enabled}
 
     @router.post("/api/flows/{flow_id}/off")
-    def switch_off(flow_id: str, x_flowbridge_user: str = Header("api"), reason: str = "") -> dict[str, Any]:
+    def switch_off(flow_id: str, reason: str = "", who: access.Principal = Depends(caller)) -> dict[str, Any]:
+        allowed(who, "switch")
         try:
-            flow = switches.switch(store(), flow_id, False, who=x_flowbridge_user, reason=reason)
+            flow = switches.switch(store(), flow_id, False, who=who.name, reason=reason)
         except FlowbridgeError as error:
             raise fail(error) from None
         return {"flow_id": flow.id, "enabled": flow.enabled}
 
     @router.delete("/api/flows/{flow_id}")
-    def delete(flow_id: str) -> dict[str, Any]:
+    def delete(flow_id: str, who: access.Principal = Depends(caller)) -> dict[str, Any]:
         from app.store.flows import delete_flow
 
+        allowed(who, "switch")
         try:
             delete_flow(store(), flow_id)
         except FlowbridgeError as error:
@@ -58,28 +78,29 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
         return {"deleted": flow_id}
 
     @router.get("/api/flows/{flow_id}/switches")
-    def switch_history(flow_id: str) -> list[dict[str, Any]]:
+    def switch_history(flow_id: str, who: access.Principal = Depends(caller)) -> list[dict[str, Any]]:
         return [{"enabled": s.enabled, "who": s.who, "reason": s.reason, "at": s.at.isoformat()}
                 for s in switches.history(store(), flow_id)]
 
     @router.post("/api/flows/{flow_id}/run", status_code=202)
-    def run_now(flow_id: str, env: str = "sandbox", x_flowbridge_user: str = Header("api"),
-                records: list[dict[str, Any]] | None = Body(None)) -> dict[str, Any]:
+    def run_now(flow_id: str, env: str = "sandbox", records: list[dict[str, Any]] | None = Body(None),
+                who: access.Principal = Depends(caller)) -> dict[str, Any]:
+        allowed(who, "run", env)
         try:
-            run_id = operations.queue_flow_run(store(), flow_id, records, trigger="manual", env=env,
-                                               who=x_flowbridge_user)
+            run_id = operations.queue_flow_run(store(), flow_id, records, trigger="manual", env=env, who=who.name)
         except FlowbridgeError as error:
             raise fail(error) from None
         return {"run_id": run_id, "status": "queued"}
 
     @router.get("/api/runs")
     def list_runs(flow: str | None = None, status: str | None = None, env: str | None = None,
-                  trigger: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+                  trigger: str | None = None, limit: int = 100,
+                  who: access.Principal = Depends(caller)) -> list[dict[str, Any]]:
         rows = runs.list_runs(store(), flow_id=flow, limit=limit, status=status, env=env, trigger=trigger)
         return [overview.run_row(r) for r in rows]
 
     @router.get("/api/runs/{run_id}")
-    def show_run(run_id: str) -> dict[str, Any]:
+    def show_run(run_id: str, who: access.Principal = Depends(caller)) -> dict[str, Any]:
         try:
             run = runs.get_run(store(), run_id)
         except NotFound as error:
@@ -88,36 +109,49 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
         return {**overview.run_row(run), "nodes": runs.run_ledger(store(), run_id), "events": run.events or [],
                 "dead_letters": [overview.letter_row(d) for d in letters]}
 
+    @router.post("/api/runs/{run_id}/replay")
+    def replay_run(run_id: str, env: str = "sandbox", flow_version: str | None = None,
+                   who: access.Principal = Depends(caller)) -> dict[str, Any]:
+        allowed(who, "replay")
+        try:
+            return replay.replay(store(), run_id, env=env, flow_version=flow_version, who=who.name)
+        except FlowbridgeError as error:
+            raise fail(error) from None
+
     @router.get("/api/dead-letters")
-    def list_letters(flow: str | None = None, status: str | None = "open", limit: int = 200) -> dict[str, Any]:
+    def list_letters(flow: str | None = None, status: str | None = "open", limit: int = 200,
+                     who: access.Principal = Depends(caller)) -> dict[str, Any]:
         letters = runs.dead_letters(store(), flow_id=flow, status=status, limit=limit)
         return {"reasons": dead_letters.reasons(store(), flow), "letters": [overview.letter_row(d) for d in letters]}
 
     @router.post("/api/dead-letters/{letter_id}/retry")
-    def retry_letter(letter_id: int, x_flowbridge_user: str = Header("api"),
-                     record: dict[str, Any] | None = Body(None)) -> dict[str, Any]:
+    def retry_letter(letter_id: int, record: dict[str, Any] | None = Body(None),
+                     who: access.Principal = Depends(caller)) -> dict[str, Any]:
+        allowed(who, "dead_letters")
         try:
-            return {"runs": dead_letters.retry(store(), [letter_id], who=x_flowbridge_user, edited=record)}
+            return {"runs": dead_letters.retry(store(), [letter_id], who=who.name, edited=record)}
         except FlowbridgeError as error:
             raise fail(error) from None
 
     @router.post("/api/dead-letters/retry")
-    def retry_reason(flow: str, node: str, reason: str, x_flowbridge_user: str = Header("api")) -> dict[str, Any]:
+    def retry_reason(flow: str, node: str, reason: str, who: access.Principal = Depends(caller)) -> dict[str, Any]:
+        allowed(who, "dead_letters")
         try:
-            return {"runs": dead_letters.retry_reason(store(), flow, node, reason, who=x_flowbridge_user)}
+            return {"runs": dead_letters.retry_reason(store(), flow, node, reason, who=who.name)}
         except FlowbridgeError as error:
             raise fail(error) from None
 
     @router.post("/api/dead-letters/{letter_id}/discard")
-    def discard_letter(letter_id: int, x_flowbridge_user: str = Header("api")) -> dict[str, Any]:
+    def discard_letter(letter_id: int, who: access.Principal = Depends(caller)) -> dict[str, Any]:
+        allowed(who, "dead_letters")
         try:
-            dead_letters.discard(store(), [letter_id], who=x_flowbridge_user)
+            dead_letters.discard(store(), [letter_id], who=who.name)
         except FlowbridgeError as error:
             raise fail(error) from None
         return {"discarded": letter_id}
 
     @router.get("/api/alerts")
-    def list_alerts() -> list[dict[str, Any]]:
+    def list_alerts(who: access.Principal = Depends(caller)) -> list[dict[str, Any]]:
         from app.services.alerts import open_alerts
 
         return [{"id": a.id, "flow_id": a.flow_id, "kind": a.kind, "message": a.message, "run_id": a.run_id,

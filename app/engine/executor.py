@@ -25,7 +25,7 @@ from app.engine.expressions import Evaluation, ExpressionProgram, SandboxEnviron
 from app.engine.ledger import Ledger
 from app.engine.plan import Plan, PlannedNode
 from app.errors import FlowbridgeError
-from nodes.base import Failure, LinkState, LinkUpdate, Outcome, Processor, Record, Source, id_text
+from nodes.base import Failure, LinkState, LinkUpdate, Outcome, Processor, Record, Source, SourceBatch, id_text
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,9 @@ class RunRequest:
     batch_size: int | None = None
     record_limit: int | None = None  # previews: stop reading after this many source records
     start_at: str | None = None  # retries: the payload goes straight into this node (the one that failed it)
+    # replays: read nodes yield these stored records instead of reading their systems (and move no cursor)
+    replay_inputs: dict[str, list[Record]] | None = None
+    keep_changes: int = 0  # per write node, how many per-record outcomes to report (dry runs: all)
 
 
 class RunServices(Protocol):
@@ -60,6 +63,8 @@ class RunServices(Protocol):
     def dead_letters(self, node_id: str, failures: list[Failure]) -> None: ...
 
     def on_batch(self, node_id: str, records: list[Record], outcome: Outcome) -> None: ...
+
+    def on_read(self, node_id: str, records: list[Record]) -> None: ...
 
     def links(self, env: str, entity: str, system: str, ids: list[str], other: str,
               snapshots: str = "both") -> dict[str, LinkState]: ...
@@ -96,6 +101,7 @@ class _NodeContext:
         self.batch_size = run.batch_size
         self.full_resync = run.request.full_resync
         self.dry_run = run.request.dry_run
+        self.keep_changes = run.request.keep_changes
         self._run = run
 
     def program(self, sources: list[Source]) -> "_BoundProgram":
@@ -213,7 +219,7 @@ class _Run:
                 self.account(node, outcome)
                 self.route(node, outcome)
                 self.drain(after=index + 1)
-        if not self.request.dry_run:
+        if not self.request.dry_run and self.request.replay_inputs is None:
             for node_id, position in self.deferred_positions.items():
                 self.services.commit_cursor(self.plan.flow_id, node_id, self.request.env, position)
 
@@ -244,17 +250,23 @@ class _Run:
 
     def read_source(self, node: PlannedNode, index: int) -> None:
         inputs, self.pending[node.id] = self.pending[node.id], []
-        batches = iter(self.processors[node.id].read(inputs))
+        replay = self.request.replay_inputs
+        if replay is not None:  # a replay reads what the original run read, from the store
+            stored = replay.get(node.id, []) if inputs else []
+            batches = iter([SourceBatch(stored[i:i + self.batch_size]) for i in range(0, len(stored), self.batch_size)])
+        else:
+            batches = iter(self.processors[node.id].read(inputs))
         while True:
             batch = self.timed(node, lambda: next(batches, None))
             if batch is None:
                 return
             records = self.limit(batch.records)
             read = Outcome(ports={node.type.outputs[0]: records})
+            self.services.on_read(node.id, records)
             self.services.on_batch(node.id, [], read)  # listeners see what each read node read
             self.route(node, read)
             self.drain(after=index + 1)
-            if batch.position is not None and not self.request.dry_run:
+            if batch.position is not None and not self.request.dry_run and self.request.replay_inputs is None:
                 if self.defer_cursor[node.id]:
                     self.deferred_positions[node.id] = batch.position
                 else:

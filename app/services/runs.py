@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from app.errors import FlowbridgeError, InvalidFlow, NotFound
 from app.store import connections, flows, runs, sync
 from app.store.database import Store
 from app.store.models import Conflict, Run
-from nodes.base import Failure, LinkState, LinkUpdate, Outcome, Record
+from nodes.base import Failure, LinkState, LinkUpdate, Outcome, Record, without_meta
 
 
 def new_run_id() -> str:
@@ -44,6 +45,19 @@ class StoreRunServices:
     def __init__(self, store: Store, run: Run) -> None:
         self.store, self.run = store, run
         self.samples: dict[str, dict[str, Any]] = {}
+        # What a replay needs (records read) and compares (records written, and their outcomes).
+        self.kept: dict[tuple[str, str], list[Any]] = {}
+        self.kept_count = 0
+
+    def _keep(self, kind: str, node_id: str, records: list[Any]) -> None:
+        room = MAX_KEPT_RECORDS - self.kept_count
+        if room > 0 and records:
+            taken = json.loads(json.dumps(records[:room], default=str))
+            self.kept.setdefault((kind, node_id), []).extend(taken)
+            self.kept_count += len(taken)
+
+    def on_read(self, node_id: str, records: list[Record]) -> None:
+        self._keep("input", node_id, records)
 
     def connection(self, name: str, env: str) -> ConnectionSpec:
         return connections.connection_spec(self.store, name, env)
@@ -60,6 +74,9 @@ class StoreRunServices:
 
     def on_batch(self, node_id: str, records: list[Record], outcome: Outcome) -> None:
         """Keep the first few records in and out of each node for the run's detail page."""
+        if not outcome.ports and records:  # a node without outputs is a write: keep what reached it
+            self._keep("written", node_id, [without_meta(r) for r in records])
+            self._keep("change", node_id, outcome.changes)
         kept = self.samples.setdefault(node_id, {"in": [], "out": {}})
         if len(kept["in"]) < SAMPLES_PER_NODE:
             kept["in"] += _sample(records, SAMPLES_PER_NODE - len(kept["in"]))
@@ -85,9 +102,12 @@ class StoreRunServices:
 def run_flow(store: Store, document: dict[str, Any], *, version: int | None = None, env: str = "sandbox",
              trigger: str = "manual", payload: list[Record] | None = None, dry_run: bool = False,
              full_resync: bool = False, batch_size: int | None = None, start_at: str | None = None,
-             started_by: str = "", run_id: str | None = None) -> RunResult:
+             started_by: str = "", run_id: str | None = None,
+             replay_inputs: dict[str, list[Record]] | None = None,
+             keep_into: dict[tuple[str, str], list[Any]] | None = None) -> RunResult:
     """Run a flow once, synchronously, and store the run, its ledger, its dead letters and the
-    retries it needed. `start_at` sends the payload straight into one node (a dead-letter retry)."""
+    retries it needed. `start_at` sends the payload straight into one node (a dead-letter retry);
+    `replay_inputs` gives read nodes stored records instead of their systems' (a replay)."""
     if env not in connections.ENVIRONMENTS:
         raise FlowbridgeError(f"unknown environment '{env}'; use one of {', '.join(connections.ENVIRONMENTS)}")
     plan = compile_plan(document)
@@ -95,7 +115,8 @@ def run_flow(store: Store, document: dict[str, Any], *, version: int | None = No
               dry_run=dry_run, payload=_capped_payload(payload), started_by=started_by)
     runs.start_run(store, run)  # a queued run (webhook) already has its row: it becomes running
     request = RunRequest(run_id=run.id, env=env, trigger=trigger, payload=payload, dry_run=dry_run,
-                         full_resync=full_resync, batch_size=batch_size, start_at=start_at)
+                         full_resync=full_resync, batch_size=batch_size, start_at=start_at,
+                         replay_inputs=replay_inputs, keep_changes=KEPT_CHANGES_PER_NODE)
     events: list[dict[str, Any]] = []
     token = retry_events.set(events)
     services = StoreRunServices(store, run)
@@ -106,10 +127,16 @@ def run_flow(store: Store, document: dict[str, Any], *, version: int | None = No
     runs.finish_run(store, run.id, status=result.status, totals=result.totals, error=result.error,
                     ledger=result.ledger.summary(), finished_at=result.finished_at, events=events or None,
                     samples=services.samples)
+    if not dry_run:
+        runs.keep_records(store, run.id, services.kept)
+    if keep_into is not None:  # test cases look at what a dry run would have written
+        keep_into.update(services.kept)
     return result
 
 
 SAMPLES_PER_NODE = 5
+MAX_KEPT_RECORDS = 20_000  # records a run keeps for replays and comparisons, all nodes together
+KEPT_CHANGES_PER_NODE = 5_000
 MAX_SAMPLE_CHARS = 2000  # per record: a sample is for looking at, not a copy of the data
 
 

@@ -183,3 +183,40 @@ class Alert(SQLModel, table=True):
     status: str = Field(default="open", max_length=20)  # open, acknowledged
     delivered: bool = False  # posted to the alert webhook
     created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class RunRecords(SQLModel, table=True):
+    """Records a run kept, in chunks: what each read node read (so the run can be replayed), and
+    what reached each write node with what came of it (so a replay can be compared with it)."""
+
+    __table_args__ = (Index("ix_runrecords_run", "run_id", "kind", "node_id", "seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(max_length=40)
+    node_id: str = Field(max_length=64)
+    kind: str = Field(max_length=20)  # input (read), written (entered a write), change (its outcome)
+    seq: int = 0
+    records: list[Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class TestCase(SQLModel, table=True):
+    """A replayable case a tester saved on a flow: input records and the writes they must give."""
+
+    __tablename__ = "testcase"
+    id: int | None = Field(default=None, primary_key=True)
+    flow_id: str = Field(index=True, max_length=100)
+    name: str = Field(max_length=200)
+    payload: list[Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    inputs: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # read node -> records
+    expected: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # write node -> records
+    created_by: str = Field(default="", max_length=100)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    from_run: str | None = Field(default=None, max_length=40)
+
+
+class User(SQLModel, table=True):
+    """Someone who may use the API: a name, a role, and the hash of their API token."""
+
+    name: str = Field(primary_key=True, max_length=100)
+    role: str = Field(max_length=20)  # admin, analyst, tester, viewer
+    token_hash: str = Field(index=True, max_length=128)
+    created_at: dt.datetime = Field(default_factory=utcnow)

@@ -9,7 +9,7 @@ from sqlmodel import func, select
 
 from app.errors import NotFound
 from app.store.database import Store
-from app.store.models import Cursor, DeadLetter, NodeLedger, Run, utcnow
+from app.store.models import Cursor, DeadLetter, NodeLedger, Run, RunRecords, utcnow
 from nodes.base import Failure
 
 MAX_DEAD_LETTER_RECORD_CHARS = 200_000
@@ -104,6 +104,30 @@ def dead_letters(store: Store, *, run_id: str | None = None, flow_id: str | None
         if status:
             query = query.where(DeadLetter.status == status)
         return list(session.exec(query).all())
+
+
+KEPT_CHUNK = 1000
+
+
+def keep_records(store: Store, run_id: str, kept: dict[tuple[str, str], list[Any]]) -> None:
+    """Store what a run kept (see StoreRunServices), in chunks."""
+    with store.session() as session:
+        for (kind, node_id), records in kept.items():
+            for seq, start in enumerate(range(0, len(records), KEPT_CHUNK)):
+                session.add(RunRecords(run_id=run_id, node_id=node_id, kind=kind, seq=seq,
+                                       records=records[start:start + KEPT_CHUNK]))
+        session.commit()
+
+
+def kept_records(store: Store, run_id: str, kind: str) -> dict[str, list[Any]]:
+    """node id -> the records of that kind a run kept, in order."""
+    with store.session() as session:
+        rows = session.exec(select(RunRecords).where(RunRecords.run_id == run_id, RunRecords.kind == kind)
+                            .order_by(RunRecords.node_id, RunRecords.seq)).all()
+    kept: dict[str, list[Any]] = {}
+    for row in rows:
+        kept.setdefault(row.node_id, []).extend(row.records)
+    return kept
 
 
 def run_samples(store: Store, run_id: str) -> dict[str, Any]:

@@ -1,0 +1,142 @@
+"""Replays and saved test cases: a stored run's input run again in the sandbox, compared with the run.
+
+A run keeps what its read nodes read and what reached its write nodes (size-capped, see
+StoreRunServices). A replay feeds the same input, with the flow version the run used or another,
+to the sandbox and lays the two side by side: counts per node, and per target record (by the write's
+key) what the flow wrote then and now. A test case is such an input saved on a flow with the writes
+it must give; `flowbridge test` dry-runs every case of a flow and fails on any difference.
+Replays and tests only ever run in the sandbox: the service refuses anything else, whoever asks.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlmodel import select
+
+from app.errors import FlowbridgeError, NotFound
+from app.services.runs import run_flow
+from app.store import flows, runs
+from app.store.database import Store
+from app.store.models import TestCase
+from nodes.schema_parts import as_list
+
+SANDBOX = "sandbox"
+
+
+class SandboxOnly(FlowbridgeError):
+    """Replays and test cases may touch only the sandbox."""
+
+
+def _check_sandbox(env: str) -> None:
+    if env != SANDBOX:
+        raise SandboxOnly(f"replays and test cases run only in the sandbox environment, not in '{env}'")
+
+
+def _document(store: Store, flow_id: str, version: int | str | None) -> tuple[dict[str, Any], int]:
+    if version in (None, "current"):
+        return flows.get_document(store, flow_id)
+    return flows.get_document(store, flow_id, int(version))
+
+
+def write_keys(document: dict[str, Any]) -> dict[str, list[str]]:
+    """Per write node, the fields that identify a target record (its key, or the synced source id)."""
+    keys = {}
+    for node in document.get("nodes", []):
+        config = node.get("config") or {}
+        if node.get("type", "").startswith("write."):
+            keys[node["id"]] = as_list(config.get("key")) or as_list((config.get("sync") or {}).get("source_id"))
+    return keys
+
+
+def _by_key(records: list[dict[str, Any]], key: list[str]) -> dict[str, dict[str, Any]]:
+    indexed = {}
+    for position, record in enumerate(records):
+        name = json.dumps([record.get(k) for k in key], default=str) if key else f"#{position + 1}"
+        indexed[name] = record
+    return indexed
+
+
+def compare_writes(before: dict[str, list[Any]], after: dict[str, list[Any]],
+                   keys: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """Per write node and target record, what differs between two sets of written records."""
+    differences = []
+    for node_id in sorted(set(before) | set(after)):
+        old = _by_key(before.get(node_id, []), keys.get(node_id, []))
+        new = _by_key(after.get(node_id, []), keys.get(node_id, []))
+        for name in sorted(set(old) | set(new)):
+            was, now = old.get(name), new.get(name)
+            if json.dumps(was, sort_keys=True, default=str) == json.dumps(now, sort_keys=True, default=str):
+                continue
+            fields = sorted({k for k in (was or {}) | (now or {})
+                             if (was or {}).get(k) != (now or {}).get(k)}) if was and now else []
+            differences.append({"node": node_id, "key": json.loads(name) if not name.startswith("#") else name,
+                                "before": was, "after": now, "fields": fields})
+    return differences
+
+
+def replay(store: Store, run_id: str, *, env: str = SANDBOX, flow_version: int | str | None = None,
+           who: str = "") -> dict[str, Any]:
+    """Run a stored run's input again in the sandbox and compare the result with the run."""
+    _check_sandbox(env)
+    original = runs.get_run(store, run_id)
+    version = flow_version if flow_version is not None else original.flow_version
+    try:
+        document, used = _document(store, original.flow_id, version)
+    except NotFound as error:
+        raise FlowbridgeError(f"cannot replay run {run_id}: {error}") from None
+    inputs = runs.kept_records(store, run_id, "input")
+    result = run_flow(store, document, version=used, env=SANDBOX, trigger="replay", payload=original.payload,
+                      replay_inputs=inputs, started_by=who)
+    keys = write_keys(document)
+    before_counts, after_counts = runs.run_ledger(store, run_id), runs.run_ledger(store, result.run_id)
+    return {
+        "original": {"run_id": run_id, "env": original.env, "flow_version": original.flow_version,
+                     "status": original.status, "totals": original.totals},
+        "replay": {"run_id": result.run_id, "env": SANDBOX, "flow_version": used, "status": result.status,
+                   "totals": result.totals, "error": result.error},
+        "nodes": {node: {"original": before_counts.get(node), "replay": after_counts.get(node)}
+                  for node in dict.fromkeys([*before_counts, *after_counts])},
+        "records": compare_writes(runs.kept_records(store, run_id, "written"),
+                                  runs.kept_records(store, result.run_id, "written"), keys),
+        "inputs_replayed": {node: len(records) for node, records in inputs.items()},
+    }
+
+
+def save_case(store: Store, run_id: str, name: str, *, who: str = "") -> TestCase:
+    """Save a run's input, and what it wrote, as a test case of its flow."""
+    run = runs.get_run(store, run_id)
+    inputs = runs.kept_records(store, run_id, "input")
+    if not inputs and run.payload is None:
+        raise FlowbridgeError(f"run {run_id} kept no input records to make a test case of")
+    case = TestCase(flow_id=run.flow_id, name=name.strip() or run_id, payload=run.payload, inputs=inputs,
+                    expected=runs.kept_records(store, run_id, "written"), created_by=who, from_run=run_id)
+    with store.session() as session:
+        session.add(case)
+        session.commit()
+        session.refresh(case)
+    return case
+
+
+def list_cases(store: Store, flow_id: str) -> list[TestCase]:
+    with store.session() as session:
+        return list(session.exec(select(TestCase).where(TestCase.flow_id == flow_id).order_by(TestCase.id)).all())
+
+
+def run_cases(store: Store, flow_id: str, *, env: str = SANDBOX) -> list[dict[str, Any]]:
+    """Dry-run every test case of the flow's current version; one result per case."""
+    _check_sandbox(env)
+    document, version = flows.get_document(store, flow_id)
+    keys = write_keys(document)
+    results = []
+    for case in list_cases(store, flow_id):
+        kept: dict[tuple[str, str], list[Any]] = {}
+        result = run_flow(store, document, version=version, env=SANDBOX, trigger="test", payload=case.payload,
+                          replay_inputs=case.inputs, dry_run=True, keep_into=kept)
+        produced = {node: records for (kind, node), records in kept.items() if kind == "written"}
+        differences = compare_writes(case.expected, produced, keys)
+        passed = result.error is None and not differences
+        results.append({"case": case.name, "id": case.id, "passed": passed, "error": result.error,
+                        "differences": differences})
+    return results
