@@ -48,23 +48,21 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
     def list_flows(who: access.Principal = Depends(caller)) -> list[dict[str, Any]]:
         return overview.flow_rows(store(), scheduler())
 
-    @router.post("/api/flows/{flow_id}/on")
-    def switch_on(flow_id: str, reason: str = "", who: access.Principal = Depends(caller)) -> dict[str, Any]:
+    def set_switch(flow_id: str, enabled: bool, reason: str, who: access.Principal) -> dict[str, Any]:
         allowed(who, "switch")
         try:
-            flow = switches.switch(store(), flow_id, True, who=who.name, reason=reason)
+            flow = switches.switch(store(), flow_id, enabled, who=who.name, reason=reason)
         except FlowbridgeError as error:
             raise fail(error) from None
         return {"flow_id": flow.id, "enabled": flow.enabled}
 
+    @router.post("/api/flows/{flow_id}/on")
+    def switch_on(flow_id: str, reason: str = "", who: access.Principal = Depends(caller)) -> dict[str, Any]:
+        return set_switch(flow_id, True, reason, who)
+
     @router.post("/api/flows/{flow_id}/off")
     def switch_off(flow_id: str, reason: str = "", who: access.Principal = Depends(caller)) -> dict[str, Any]:
-        allowed(who, "switch")
-        try:
-            flow = switches.switch(store(), flow_id, False, who=who.name, reason=reason)
-        except FlowbridgeError as error:
-            raise fail(error) from None
-        return {"flow_id": flow.id, "enabled": flow.enabled}
+        return set_switch(flow_id, False, reason, who)
 
     @router.delete("/api/flows/{flow_id}")
     def delete(flow_id: str, who: access.Principal = Depends(caller)) -> dict[str, Any]:
