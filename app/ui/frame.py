@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from nicegui import ui
 
 PREVIEW_ENVIRONMENT = "sandbox"
-NAV = (("Flows", "/", "account_tree"), ("Runs", "/runs", "receipt_long"))
+NAV = (("Flows", "/", "account_tree"), ("Runs", "/runs", "receipt_long"),
+       ("Dead letters", "/dead-letters", "report"))
 
 
 @contextmanager
