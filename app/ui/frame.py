@@ -9,7 +9,7 @@ from nicegui import ui
 
 PREVIEW_ENVIRONMENT = "sandbox"
 NAV = (("Flows", "/", "account_tree"), ("Runs", "/runs", "receipt_long"),
-       ("Dead letters", "/dead-letters", "report"))
+       ("Dead letters", "/dead-letters", "report"), ("Health", "/health", "monitor_heart"))
 
 
 @contextmanager

@@ -25,7 +25,7 @@ def create_app(store: Store | None = None) -> None:
     context.use_store(store or Store())
     # The pages register themselves with @ui.page when imported.
     from app.ui import editor_page, flows_page, runs_page  # noqa: F401
-    from app.ui import dead_letters_page  # noqa: F401
+    from app.ui import dead_letters_page, health_page  # noqa: F401
 
     ui.add_css(vendor_css() + "\n" + THEME.read_text(), shared=True)
     app.on_exception(_log_exception)
