@@ -64,7 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except NotFound as error:
         raise UsageError(str(error)) from None
     result = run_flow(store, document, version=version, env=args.env, dry_run=args.dry_run,
-                      full_resync=args.full, batch_size=args.batch_size)
+                      full_resync=args.full, batch_size=args.batch_size, started_by=_who())
     if args.json:
         output = summary(result)
         if args.dry_run:
