@@ -1,11 +1,11 @@
-"""Connectors: how the nodes reach real systems (SQL databases, folders of files)."""
+"""Connectors: how the nodes reach real systems (SQL databases, HTTP APIs, folders of files)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-CONNECTION_TYPES = ("sql", "file")
+CONNECTION_TYPES = ("sql", "file", "http")
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,10 @@ class ConnectionSpec:
             from app.connectors.files import FileConnector
 
             return FileConnector(self)
+        if self.type == "http":
+            from app.connectors.rest import RestConnector
+
+            return RestConnector(self)
         from app.errors import ConnectorError
 
         raise ConnectorError(f"connection '{self.name}' has unknown type '{self.type}'")

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from app.sandbox.demo_data import create_demo_databases
+from app.sandbox.http_api import DEFAULT_CRM_PORT, DEFAULT_ERP_PORT, DEFAULT_TOKEN
 from app.services.flows import example_flow_files, import_flow_file
 from app.store.connections import ENVIRONMENTS, set_connection
 from app.store.database import Store
@@ -25,6 +26,12 @@ def init_demo(store: Store, folder: Path, *, accounts: int = 600) -> list[str]:
                 shutil.copyfile(seeded, path)  # each environment gets its own copy
             set_connection(store, system, env, "sql", {"url": f"sqlite:///{path}"})
             report.append(f"connection {system} ({env}) -> {path}")
+        for system, port in (("crm", DEFAULT_CRM_PORT), ("erp", DEFAULT_ERP_PORT)):
+            # The HTTP sandboxes (`flowbridge sandbox serve`); the demo has no other API to offer.
+            url = f"http://127.0.0.1:{port}"
+            set_connection(store, f"{system}_api", env, "http", {"base_url": url, "auth": "bearer",
+                                                                  "token": DEFAULT_TOKEN})
+            report.append(f"connection {system}_api ({env}) -> {url} (start it with `flowbridge sandbox serve`)")
         files = folder / f"files_{env}"
         files.mkdir(exist_ok=True)
         set_connection(store, "files", env, "file", {"path": str(files)})

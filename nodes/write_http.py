@@ -1,0 +1,290 @@
+"""write.http: creates or updates each record through a JSON API; one outcome per record.
+
+Two ways to reach a record, as APIs differ:
+- PUT or PATCH to the record's own address, built from its fields (`/products/{sku}`); the record
+  is first read there (404: not there yet) so one already equal is `unchanged` and not written.
+- POST to a list when the API numbers records itself: the record is first looked for by its key
+  (`find`, e.g. GET /customers?crm_id=17); found, it is updated at its own address (`update`),
+  else created. Looking first is what makes a retried write safe: a POST whose answer was lost is
+  found on the retry, not made twice.
+
+Each record is written on its own, so a record the API refuses (a 4xx) fails alone with the API's
+reason while the others go on. Look-ups are retried on transient faults like any read; a write that
+meets one (its answer lost, say) is retried from the look-up on, so it is never sent twice blindly.
+A record still failing transiently after every attempt fails with that reason; several in a row
+mean the API is down, and the run stops (nothing is lost: the read's position has not moved).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from nodes.base import LinkUpdate, NodeContext, NodeType, Outcome, Processor, Record, id_text, without_meta
+from nodes.read_http import RECORD_PATH, TIMEOUT
+from nodes.schema_parts import CONNECTION, as_list, key_list, object_schema
+
+TEMPLATE_PATH: dict[str, Any] = {"type": "string", "minLength": 1,
+                                 "description": "An address relative to the base URL; {field} is replaced by the "
+                                                "record's field, e.g. /products/{sku}."}
+MAX_DOWN_IN_A_ROW = 3  # records giving up on transient faults one after the other: the API is down
+
+CONFIG_SCHEMA: dict[str, Any] = object_schema({
+    "connection": CONNECTION,
+    "method": {"enum": ["PUT", "PATCH", "POST"], "default": "PUT", "title": "Method",
+               "description": "PUT or PATCH: to the record's own address (path). POST: to a list (path), after "
+                              "looking the record up with find."},
+    "path": {**TEMPLATE_PATH, "title": "Path"},
+    "key": key_list("Key"),
+    "mode": {"enum": ["insert", "update", "upsert"], "default": "upsert", "title": "Mode"},
+    "find": object_schema({
+        "path": {**TEMPLATE_PATH, "title": "List to search"},
+        "params": {"type": "object", "minProperties": 1, "title": "Search parameters",
+                   "additionalProperties": {"type": "string", "minLength": 1},
+                   "description": "Query parameter -> template, e.g. crm_id: {crm_id}."},
+        "record_path": RECORD_PATH,
+    }, ["path", "params"], title="Find an existing record",
+        description="How to find the record the API already holds (needed with POST)."),
+    "update": object_schema({
+        "method": {"enum": ["PUT", "PATCH"], "default": "PATCH"},
+        "path": {**TEMPLATE_PATH, "description": "The found record's address; {field} comes from the found record, "
+                                                 "then the record, e.g. /customers/{customer_number}."},
+    }, ["path"], title="Update a found record"),
+    "id_field": {"type": "string", "minLength": 1, "title": "The API's id field",
+                 "description": "Field of the API's records holding the id it gave them (customer_number)."},
+    "fields": {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True, "minItems": 1,
+               "title": "Only these fields", "description": "Send only these fields (and the key)."},
+    "compare": {"type": "boolean", "default": True, "title": "Skip unchanged records",
+                "description": "Read the record first and write only when a field sent differs."},
+    "item_path": {"type": "string", "title": "Record at",
+                  "description": "Where the record is in a one-record answer (default: the whole answer)."},
+    "link": object_schema({
+        "entity": {"type": "string", "minLength": 1, "description": "What the records are, e.g. account."},
+        "source": {"type": "string", "minLength": 1, "description": "The system the records come from, e.g. crm_api."},
+        "source_id": {"type": "string", "minLength": 1, "description": "Record field holding the source's id."},
+        "target": {"type": "string", "minLength": 1,
+                   "description": "The name xref() uses for this API (default: the connection's name)."},
+    }, ["entity", "source", "source_id"], title="Keep links",
+        description="Remember each record's id in the source and in this API (needs id_field), for "
+                    "xref(source, entity, id, target) in later flows."),
+    "timeout": TIMEOUT,
+}, ["connection", "path", "key"])
+
+
+def check(config: dict[str, Any]) -> list[tuple[tuple, str]]:
+    problems: list[tuple[tuple, str]] = []
+    method, mode = config.get("method", "PUT"), config.get("mode", "upsert")
+    if method == "POST":
+        if "find" not in config:
+            problems.append((("find",), "a POST write needs find, so a retried call cannot create a record twice"))
+        if "update" not in config and mode != "insert":
+            problems.append((("update",), f"mode {mode} with POST needs update: where a found record is changed"))
+    elif "find" in config or "update" in config:
+        problems.append((("method",), "find and update go with POST; PUT and PATCH address the record by path"))
+    if method == "PATCH" and mode != "update":
+        problems.append((("mode",), "PATCH only changes records that exist: use mode update, or PUT"))
+    if "link" in config and "id_field" not in config:
+        problems.append((("id_field",), "keeping links needs id_field, the field with the API's own id"))
+    return problems
+
+
+class _GaveUp(Exception):
+    """A look-up still failing after its own retries: not retried again as part of the write."""
+
+
+@dataclass
+class _Attempt:
+    """What one record's earlier attempts did: a write sent (and perhaps applied) before a fault."""
+
+    sent: str | None = None
+
+
+class WriteHttp(Processor):
+    def __init__(self, config: dict[str, Any], context: NodeContext) -> None:
+        self.config, self.context = config, context
+        self.connector = context.connection(config["connection"])
+        if not hasattr(self.connector, "send"):
+            from app.errors import ConnectorError
+
+            raise ConnectorError(f"connection '{config['connection']}' is not an http connection")
+        self.key = as_list(config["key"])
+        self.method = config.get("method", "PUT")
+        self.mode = config.get("mode", "upsert")
+        self.compare = config.get("compare", True)
+        self.fields = config.get("fields")
+        self.timeout = config.get("timeout")
+        self.link = config.get("link")
+        self.down_in_a_row = 0
+        self.reported = 0  # per-record changes reported (all in a dry run; else as many as the run keeps)
+
+    def process(self, records: list[Record]) -> Outcome:
+        from app.errors import ConnectorError, RecordError, TransientError
+
+        outcome = Outcome()
+        links: list[LinkUpdate] = []
+        for record in records:
+            attempt = _Attempt()
+            try:
+                kind, change, target_id = self.connector.retrying(lambda r=record, a=attempt: self._write(r, a))
+            except (TransientError, _GaveUp) as error:
+                self.down_in_a_row += 1
+                reason = f"gave up after {self.connector.attempts} attempts: {error}"
+                if self.down_in_a_row >= MAX_DOWN_IN_A_ROW:
+                    raise ConnectorError(f"{reason}; {self.down_in_a_row} records in a row failed like this, so the "
+                                         "run stops (the records not written yet are read again next run)") from None
+                outcome.fail(record, reason)
+                continue
+            except (RecordError, ConnectorError) as error:  # refused (4xx) or unusable: this record only
+                self.down_in_a_row = 0
+                outcome.fail(record, _reason(error))
+                continue
+            self.down_in_a_row = 0
+            outcome.count(kind)
+            if change and (self.context.dry_run or self.reported < getattr(self.context, "keep_changes", 0)):
+                outcome.changes.append(change)
+                self.reported += 1
+            if self.link and target_id is not None and not self.context.dry_run:
+                source_id = record.get(self.link["source_id"])
+                if source_id not in (None, ""):
+                    links.append(LinkUpdate(self.link["source"], id_text(source_id),
+                                            self.link.get("target") or self.config["connection"], id_text(target_id)))
+        if links:
+            self.context.sync.save_links(self.link["entity"], links)
+        return outcome
+
+    # --- one record --------------------------------------------------------------------------------
+
+    def _body(self, record: Record) -> dict[str, Any]:
+        record = without_meta(record)
+        if self.fields:
+            wanted = list(dict.fromkeys([*self.key, *self.fields]))
+            return {k: record[k] for k in wanted if k in record}
+        return dict(record)
+
+    def _write(self, record: Record, attempt: _Attempt) -> tuple[str, dict | None, Any]:
+        """(outcome, change for a dry run, the API's id of the record); raises the project's errors."""
+        from app.connectors.rest import fill
+        from app.errors import RecordError
+
+        body = self._body(record)
+        empty = [k for k in self.key if body.get(k) in (None, "")]
+        if empty:
+            raise RecordError(f"key field(s) {', '.join(empty)} empty")
+        if self.method == "POST":
+            current, address = self._find(body)
+        else:
+            address = fill(self.config["path"], body, "path")
+            current = self._get(address) if self.compare or self.mode != "upsert" else None
+        if current is None and self.mode == "update":
+            raise RecordError(f"no record to update at {address}" if self.method != "POST"
+                              else f"no record found with {self._describe(body)} to update")
+        if current is not None and self.mode == "insert":
+            raise RecordError(f"a record with {self._describe(body)} exists already")
+        changed = body if current is None else {k: v for k, v in body.items() if not _same(v, current.get(k))}
+        key = {k: body.get(k) for k in self.key}
+        if current is not None and self.compare and not changed:
+            kind = attempt.sent or "unchanged"
+            return kind, {"outcome": kind, "key": key, "before": {}, "after": {}}, self._id(current)
+        kind = "inserted" if current is None else "updated"
+        change = {"outcome": attempt.sent or kind, "key": key,
+                  "before": None if current is None else {k: current.get(k) for k in changed}, "after": dict(changed)}
+        if self.context.dry_run:
+            return kind, change, None
+        if current is None and self.method == "POST":
+            method, target = "POST", fill(self.config["path"], body, "path")
+        elif current is not None and self.method == "POST":
+            method = self.config["update"].get("method", "PATCH")
+            target = fill(self.config["update"]["path"], {**body, **current}, "update path")
+        else:
+            method, target = self.method, address
+        attempt.sent = attempt.sent or kind
+        response = self.connector.send(method, target, body=body, timeout=self.timeout)
+        if not self.compare and self.method == "PUT" and current is None:
+            kind = "inserted" if response.status_code == 201 else "updated"
+            change["outcome"] = attempt.sent = kind
+        written = self._record_of(response)
+        return attempt.sent or kind, change, self._id(written) if written else self._id(current or {})
+
+    def _find(self, body: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+        from app.connectors.rest import dig, fill
+        from app.errors import ConnectorError, RecordError
+
+        find = self.config["find"]
+        path = fill(find["path"], body, "find path")
+        params = {name: fill(template, body, f"find parameter {name}") for name, template in find["params"].items()}
+        response = self._look_up(path, params=params)
+        found = dig(self.connector.json(response, f"GET {path}"), find.get("record_path", "data"))
+        if not isinstance(found, list):
+            raise ConnectorError(f"{self.connector.where}: GET {path}: no list of records at "
+                                 f"'{find.get('record_path', 'data') or '(the whole body)'}' in the answer")
+        if len(found) > 1:
+            raise RecordError(f"{len(found)} records of {path} have {self._describe(body)}; the key must find one")
+        return (found[0] if found else None), f"{path}?" + "&".join(f"{k}={v}" for k, v in params.items())
+
+    def _get(self, address: str) -> dict[str, Any] | None:
+        response = self._look_up(address, missing_ok=True)
+        return None if response is None else self._record_of(response, required=True)
+
+    def _look_up(self, path: str, **options: Any) -> Any:
+        """A GET, retried on its own (reading twice is harmless)."""
+        from app.errors import TransientError
+
+        try:
+            return self.connector.call("GET", path, timeout=self.timeout, **options)
+        except TransientError as error:
+            raise _GaveUp(str(error)) from None
+
+    def _record_of(self, response: Any, required: bool = False) -> dict[str, Any] | None:
+        from app.connectors.rest import dig
+        from app.errors import ConnectorError
+
+        if not response.content:
+            return None
+        record = dig(self.connector.json(response, str(response.request.url.path)), self.config.get("item_path"))
+        if isinstance(record, dict):
+            return record
+        if required:
+            raise ConnectorError(f"{self.connector.where}: {response.request.url.path}: the answer is not a record")
+        return None
+
+    def _id(self, record: dict[str, Any]) -> Any:
+        field = self.config.get("id_field")
+        return record.get(field) if field else None
+
+    def _describe(self, body: dict[str, Any]) -> str:
+        return ", ".join(f"{k}={body.get(k)!r}" for k in self.key)
+
+
+def _reason(error: Exception) -> str:
+    """Why a record failed, as the dead-letter store shows it; a refusal says the call, the status
+    and the API's own reason."""
+    from app.connectors.rest import Refused
+
+    if isinstance(error, Refused):
+        return f"{error.call} refused: HTTP {error.status}: {error.reason}"
+    return str(error)
+
+
+def _same(ours: Any, theirs: Any) -> bool:
+    """Equal as the API holds it: numbers by value, text as text; in lists and objects, only the
+    fields we send are compared (the API adds its own ids and timestamps)."""
+    if isinstance(ours, dict):
+        return isinstance(theirs, dict) and all(_same(v, theirs.get(k)) for k, v in ours.items())
+    if isinstance(ours, list):
+        return isinstance(theirs, list) and len(ours) == len(theirs) and all(map(_same, ours, theirs))
+    from app.connectors.sql_write import same_value
+
+    return same_value(ours, theirs)
+
+
+NODE_TYPE = NodeType(
+    type="write.http",
+    family="write",
+    title="Write to an API",
+    description="Creates or updates each record through a JSON API by key; records equal to what the API holds are "
+                "not written.",
+    config_schema=CONFIG_SCHEMA,
+    build=WriteHttp,
+    outputs=(),
+    check=check,
+)

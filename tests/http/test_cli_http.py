@@ -1,0 +1,96 @@
+"""`flowbridge sandbox serve` and http connections as a user types them, and the demo's API connections."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.services.demo import init_demo
+from app.store.connections import connection_spec
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def cli(tmp_path: Path):
+    env = {**os.environ, "FLOWBRIDGE_DB_URL": f"sqlite:///{tmp_path / 'flowbridge.db'}"}
+    env.pop("FLOWBRIDGE_SECRET_KEY", None)
+
+    def call(*args: str) -> tuple[int, str, str]:
+        done = subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert "Traceback" not in done.stdout + done.stderr
+        return done.returncode, done.stdout, done.stderr
+
+    call.env = env
+    return call
+
+
+def test_sandbox_serve_serves_both_apis_until_interrupted_and_a_flow_runs_against_them(cli, tmp_path):
+    crm_port, erp_port = free_port(), free_port()
+    server = subprocess.Popen([sys.executable, "-m", "app.cli", "sandbox", "serve", "--dir", "sb", "--accounts", "40",
+                               "--crm-port", str(crm_port), "--erp-port", str(erp_port), "--token", "t0k"],
+                              cwd=tmp_path, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{erp_port}/_health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and server.poll() is None, "the sandbox did not start"
+            time.sleep(0.1)
+        reply = httpx.get(f"http://127.0.0.1:{crm_port}/accounts", headers={"Authorization": "Bearer t0k"})
+        assert reply.json()["total"] == 40
+        for system, port in (("crm", crm_port), ("erp", erp_port)):
+            code, _, _ = cli("connection", "set", f"{system}_api", "--env", "sandbox", "--type", "http",
+                             "--url", f"http://127.0.0.1:{port}", "--token", "t0k")
+            assert code == 0
+        code, _, _ = cli("flow", "import", str(REPO / "flows" / "erp_stock_to_crm_products_http.json"))
+        code, out, _ = cli("run", "erp_stock_to_crm_products_http", "--json")
+        summary = json.loads(out)
+        assert code == 0 and summary["status"] == "succeeded" and summary["totals"]["read"] == 60
+    finally:
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=20)
+    assert server.returncode == 0 and "Traceback" not in out + err
+    assert f"sandbox CRM on http://127.0.0.1:{crm_port}" in out
+    assert (tmp_path / "sb" / "crm_api.db").is_file() and (tmp_path / "sb" / "erp_api.seed.db").is_file()
+
+
+def test_an_http_connection_keeps_its_secret_encrypted_and_needs_a_url(cli, tmp_path):
+    code, _, err = cli("connection", "set", "billing", "--env", "production", "--type", "http", "--token", "x")
+    assert code == 2 and "needs --url" in err
+    code, _, _ = cli("connection", "set", "billing", "--env", "production", "--type", "http",
+                     "--url", "https://billing.example.com/v2", "--username", "ada", "--password", "hunter2")
+    assert code == 0
+    code, out, _ = cli("connection", "list", "--json")
+    assert [(c["name"], c["type"]) for c in json.loads(out)] == [("billing", "http")]
+    assert "hunter2" not in out
+    assert b"hunter2" not in (tmp_path / "flowbridge.db").read_bytes()
+
+
+def test_demo_init_registers_the_api_connections_for_both_environments(store, tmp_path):
+    init_demo(store, tmp_path / "demo", accounts=30)
+    for env in ("sandbox", "production"):
+        for system, port in (("crm", 8701), ("erp", 8702)):
+            spec = connection_spec(store, f"{system}_api", env)
+            assert spec.type == "http" and spec.settings["base_url"] == f"http://127.0.0.1:{port}"
+            assert spec.settings["token"] == "sandbox-token"
+        assert connection_spec(store, "crm", env).type == "sql"  # the SQL ones are kept

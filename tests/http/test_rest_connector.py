@@ -1,0 +1,200 @@
+"""The REST connector against a small API of the test's own, served on 127.0.0.1: every pagination
+style, Retry-After, timeouts, dropped and refused connections, refusals with the server's reason, auth."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from app.connectors import ConnectionSpec
+from app.connectors.rest import Pagination, Refused, retry_after_seconds
+from app.connectors.retry import retry_events
+from app.errors import TransientError
+from app.sandbox.http_serve import serve_app
+
+ITEMS = [{"id": n, "name": f"item {n}"} for n in range(1, 251)]
+CAP = 40  # the API hands out at most this many per call, whatever is asked
+
+
+def tiny_api() -> FastAPI:
+    api = FastAPI()
+    calls: dict[str, int] = {}
+    api.state.calls = calls
+
+    def count(name: str) -> int:
+        calls[name] = calls.get(name, 0) + 1
+        return calls[name]
+
+    @api.get("/paged")
+    def paged(page: int = 1, size: int = 10) -> dict:
+        size = min(size, CAP)
+        return {"items": ITEMS[(page - 1) * size: page * size]}
+
+    @api.get("/offset")
+    def offset(offset: int = 0, limit: int = 10) -> dict:
+        return {"results": ITEMS[offset: offset + min(limit, CAP)]}
+
+    @api.get("/cursor")
+    def cursor(cursor: str = "0", limit: int = 10) -> dict:
+        start = int(cursor)
+        following = start + limit if start + limit < len(ITEMS) else None
+        return {"data": ITEMS[start: start + limit], "meta": {"next_cursor": None if following is None else str(following)}}
+
+    @api.get("/linked")
+    def linked(request: Request, after: int = 0, per_page: int = 10) -> JSONResponse:
+        part = ITEMS[after: after + per_page]
+        headers = {}
+        if after + per_page < len(ITEMS):
+            headers["Link"] = f'<{request.url.include_query_params(after=after + per_page)}>; rel="next"'
+        return JSONResponse(part, headers=headers)
+
+    @api.get("/limited")
+    def limited() -> JSONResponse:
+        if count("limited") == 1:
+            return JSONResponse({"detail": "slow down"}, status_code=429, headers={"Retry-After": "1"})
+        return JSONResponse({"ok": True})
+
+    @api.get("/patient")
+    def patient() -> JSONResponse:
+        return JSONResponse({"detail": "come back tomorrow"}, status_code=429, headers={"Retry-After": "86400"})
+
+    @api.get("/slow")
+    async def slow() -> dict:
+        count("slow")
+        await asyncio.sleep(2)
+        return {"ok": True}
+
+    @api.get("/refuse")
+    def refuse() -> JSONResponse:
+        count("refuse")
+        return JSONResponse({"detail": "unknown filter 'colour'"}, status_code=400)
+
+    @api.get("/broken")
+    def broken() -> JSONResponse:
+        count("broken")
+        return JSONResponse({"message": "upstream database unavailable"}, status_code=503)
+
+    @api.get("/whoami")
+    def whoami(request: Request) -> dict:
+        return {"authorization": request.headers.get("authorization"), "key": request.headers.get("x-secret-key")}
+
+    return api
+
+
+class DropFirst:
+    """ASGI wrapper: the first call to /drop gets its headers and half its body, then the connection closes."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app, self.dropped = app, False
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/drop" and not self.dropped:
+            self.dropped = True
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")]})
+            await send({"type": "http.response.body", "body": b'{"items": [', "more_body": True})
+            from app.sandbox.http_api import SandboxDrop
+
+            raise SandboxDrop("dropped on purpose")
+        if scope["type"] == "http" and scope["path"] == "/drop":
+            await JSONResponse({"items": ITEMS[:3]})(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[tuple[str, FastAPI]]:
+    app = tiny_api()
+    served = serve_app(DropFirst(app), name="tiny api")
+    yield served.url, app
+    served.stop()
+
+
+def connector(url: str, **settings):
+    return ConnectionSpec("tiny", "sandbox", "http", {"base_url": url, "retry_wait": 0.01, **settings}).open()
+
+
+@pytest.mark.parametrize("path, record_path, pagination", [
+    ("/paged", "items", {"style": "page", "size": 100, "size_param": "size"}),  # the API caps pages at 40
+    ("/offset", "results", {"style": "offset", "size": 25}),
+    ("/cursor", "data", {"style": "cursor", "size": 30, "size_param": "limit", "next_cursor_path": "meta.next_cursor"}),
+    ("/linked", "", {"style": "link", "size": 70}),
+])
+def test_every_pagination_style_reads_every_record_once_in_order(api, path, record_path, pagination):
+    with_connector = connector(api[0])
+    pages = list(with_connector.pages(path, record_path=record_path, pagination=Pagination.from_config(pagination)))
+    with_connector.close()
+    assert [item["id"] for page in pages for item in page] == [item["id"] for item in ITEMS]
+    assert len(pages) > 3
+
+
+def test_a_429_waits_as_long_as_retry_after_says_then_succeeds(api):
+    events: list = []
+    token = retry_events.set(events)
+    started = time.monotonic()
+    try:
+        reply = connector(api[0]).call("GET", "/limited")
+    finally:
+        retry_events.reset(token)
+    assert reply.json() == {"ok": True}
+    assert 1.0 <= time.monotonic() - started < 3
+    assert events[0]["wait_seconds"] == 1.0 and "429" in events[0]["error"] and "slow down" in events[0]["error"]
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0 and retry_after_seconds("2.5") == 2.5
+
+
+def test_a_retry_after_longer_than_the_connection_waits_fails_at_once(api):
+    started = time.monotonic()
+    with pytest.raises(TransientError, match="longer than the 120s"):
+        connector(api[0]).call("GET", "/patient")
+    assert time.monotonic() - started < 1
+
+
+def test_a_call_with_no_answer_times_out_and_is_retried_a_bounded_number_of_times(api):
+    calls = api[1].state.calls
+    before = calls.get("slow", 0)
+    started = time.monotonic()
+    with pytest.raises(TransientError, match=r"GET /slow: no answer within 0.2s"):
+        connector(api[0], timeout=0.2, retry_attempts=2).call("GET", "/slow")
+    assert time.monotonic() - started < 1.5
+    assert calls["slow"] - before == 2
+
+
+def test_a_connection_dropped_mid_response_is_retried_and_a_refused_one_is_transient(api):
+    events: list = []
+    token = retry_events.set(events)
+    try:
+        pages = list(connector(api[0]).pages("/drop", record_path="items"))
+    finally:
+        retry_events.reset(token)
+    assert pages == [ITEMS[:3]] and "connection lost" in events[0]["error"]
+    closed = connector("http://127.0.0.1:1", retry_attempts=2)
+    with pytest.raises(TransientError, match="cannot connect"):
+        closed.call("GET", "/anything")
+
+
+def test_a_4xx_is_refused_at_once_with_the_servers_reason_and_a_5xx_is_retried(api):
+    calls = api[1].state.calls
+    with pytest.raises(Refused) as refused:
+        connector(api[0]).call("GET", "/refuse")
+    assert refused.value.status == 400 and refused.value.reason == "unknown filter 'colour'"
+    assert calls["refuse"] == 1
+    with pytest.raises(TransientError, match="HTTP 503: upstream database unavailable"):
+        connector(api[0], retry_attempts=3).call("GET", "/broken")
+    assert calls["broken"] == 3
+
+
+def test_each_kind_of_auth_is_sent_and_no_secret_shows_in_a_message(api):
+    url = api[0]
+    assert connector(url, token="t0ken").call("GET", "/whoami").json()["authorization"] == "Bearer t0ken"
+    basic = connector(url, auth="basic", username="ada", password="s3cret").call("GET", "/whoami").json()
+    assert basic["authorization"] == "Basic YWRhOnMzY3JldA=="
+    keyed = connector(url, auth="api_key", api_key="k3y", api_key_header="X-Secret-Key").call("GET", "/whoami")
+    assert keyed.json()["key"] == "k3y"
+    with pytest.raises(Refused) as refused:
+        connector(url, token="t0ken", auth="bearer").call("GET", "/refuse", params={"api_key": "k3y"})
+    assert "t0ken" not in str(refused.value) and "k3y" not in str(refused.value)
