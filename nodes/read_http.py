@@ -24,7 +24,8 @@ PARAM_NAME: dict[str, Any] = {"type": "string", "minLength": 1}
 PAGINATION_SCHEMA: dict[str, Any] = object_schema({
     "style": {"enum": ["none", "page", "offset", "cursor", "link"], "default": "none", "title": "Style",
               "description": "page: ?page=1,2,3; offset: ?offset=0,100,200; cursor: the answer names the next "
-                             "cursor; link: the answer links to the next page (Link header or a field); none: one call."},
+                             "cursor; link: the answer links to the next page (Link header or a field); "
+                             "none: one call."},
     "size": {"type": "integer", "minimum": 1, "maximum": 10_000, "title": "Page size",
              "description": "Records asked for per call (sent as the size or limit parameter)."},
     "page_param": {**PARAM_NAME, "default": "page"},
@@ -35,7 +36,8 @@ PAGINATION_SCHEMA: dict[str, Any] = object_schema({
     "limit_param": {**PARAM_NAME, "default": "limit", "description": "Parameter for the page size (offset style)."},
     "cursor_param": {**PARAM_NAME, "default": "cursor"},
     "next_cursor_path": {**PARAM_NAME, "default": "next_cursor",
-                         "description": "Where the answer holds the next cursor (cursor style), e.g. meta.next_cursor."},
+                         "description": "Where the answer holds the next cursor (cursor style), "
+                                        "e.g. meta.next_cursor."},
     "next_url_path": {**PARAM_NAME, "description": "Link style: a field of the answer holding the next page's address "
                                                    "(default: the Link header's rel=\"next\")."},
 }, ["style"], title="Pagination")
@@ -119,7 +121,8 @@ NODE_TYPE = NodeType(
     type="read.http",
     family="read",
     title="Read from an API",
-    description="Reads the records of a JSON API list page by page; with a cursor, only what changed since the last run.",
+    description="Reads the records of a JSON API list page by page; with a cursor, only what changed since the "
+                "last run.",
     config_schema=CONFIG_SCHEMA,
     build=ReadHttp,
 )

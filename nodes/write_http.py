@@ -140,7 +140,7 @@ class WriteHttp(Processor):
                 continue
             self.down_in_a_row = 0
             outcome.count(kind)
-            if change and (self.context.dry_run or self.reported < getattr(self.context, "keep_changes", 0)):
+            if change and (self.context.dry_run or self.reported < self.context.keep_changes):
                 outcome.changes.append(change)
                 self.reported += 1
             if self.link and target_id is not None and not self.context.dry_run:

@@ -141,7 +141,8 @@ class RestConnector:
         self.base_url = str(base_url).rstrip("/")
         self.timeout = float(settings.get("timeout") or DEFAULT_TIMEOUT)
         self.attempts = int(settings.get("retry_attempts") or DEFAULT_ATTEMPTS)
-        self.initial_wait = float(settings.get("retry_wait") if settings.get("retry_wait") is not None else DEFAULT_WAIT)
+        wait = settings.get("retry_wait")
+        self.initial_wait = float(wait if wait is not None else DEFAULT_WAIT)
         self.max_wait = float(settings.get("retry_max_wait") or DEFAULT_MAX_WAIT)
         self.max_retry_after = float(settings.get("max_retry_after") or MAX_RETRY_AFTER)
         headers = {"Accept": "application/json", "User-Agent": "Flowbridge"}
@@ -201,8 +202,8 @@ class RestConnector:
         reason = server_reason(response)
         if status == 429 or (status == 503 and "retry-after" in response.headers):
             wait = retry_after_seconds(response.headers.get("retry-after"))
-            raise RateLimited(f"{described}: HTTP {status} (rate limited{f', retry after {wait:g}s' if wait is not None else ''}): "
-                              f"{reason}", wait)
+            after = f", retry after {wait:g}s" if wait is not None else ""
+            raise RateLimited(f"{described}: HTTP {status} (rate limited{after}): {reason}", wait)
         if status in _TRANSIENT_STATUS or status >= 500 and status not in (501, 505):
             raise TransientError(f"{described}: HTTP {status}: {reason}")
         raise Refused(status, reason, self.where, call)

@@ -98,11 +98,13 @@ class _FaultLayer:
         if scope["type"] != "http" or scope["path"].startswith("/_"):
             await self.app(scope, receive, send)
             return
-        decision = self.faults.decide(scope["method"])  # the event loop runs one call at a time: the order is the seed's
+        # The event loop takes one call at a time: the faults come in the seed's order.
+        decision = self.faults.decide(scope["method"])
         if self.faults.latency_ms:
             await asyncio.sleep(self.faults.latency_ms / 1000)
         if decision == "error":
-            await JSONResponse({"detail": "sandbox fault: internal server error"}, status_code=500)(scope, receive, send)
+            answer = JSONResponse({"detail": "sandbox fault: internal server error"}, status_code=500)
+            await answer(scope, receive, send)
         elif decision == "rate_limit":
             wait = self.faults.retry_after
             await JSONResponse({"detail": "sandbox fault: too many requests"}, status_code=429,

@@ -246,7 +246,8 @@ class SystemData:
             return self._get(conn, resource, item_id, expand)
 
     def _get(self, conn: sqlite3.Connection, resource: Resource, item_id: Any, expand: list[str] = ()) -> dict | None:
-        row = conn.execute(f'SELECT * FROM ({resource.source}) AS r WHERE r."{resource.key}" = ?', (item_id,)).fetchone()
+        row = conn.execute(f'SELECT * FROM ({resource.source}) AS r WHERE r."{resource.key}" = ?',
+                           (item_id,)).fetchone()
         if row is None:
             return None
         rows = [dict(row)]
@@ -334,9 +335,10 @@ class SystemData:
             else:
                 if item_id is not None:
                     values = {resource.key: item_id, **values}
-                names = ", ".join(f'"{k}"' for k in values)
-                cursor = conn.execute(f"INSERT INTO {resource.table} ({names}) VALUES ({', '.join('?' * len(values))})"
-                                      if values else f"INSERT INTO {resource.table} DEFAULT VALUES", list(values.values()))
+                names, marks = ", ".join(f'"{k}"' for k in values), ", ".join("?" * len(values))
+                statement = (f"INSERT INTO {resource.table} ({names}) VALUES ({marks})" if values
+                             else f"INSERT INTO {resource.table} DEFAULT VALUES")
+                cursor = conn.execute(statement, list(values.values()))
                 item_id = values.get(resource.key, cursor.lastrowid)
             for child in resource.children:
                 if child.field not in children:

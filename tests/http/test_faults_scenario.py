@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from app.services import dead_letters
+from app.services.flows import import_flow_file
 from app.services.runs import run_flow
 from app.store import flows, runs
 from app.store.connections import set_connection
 from app.store.database import Store
-from app.services.flows import import_flow_file
 from tests.http.support import FLOWS, client, execute, rows
 
 SCENARIO = ("crm_accounts_to_erp_customers_http", "crm_won_deals_to_erp_orders_http",

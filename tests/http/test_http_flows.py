@@ -69,10 +69,10 @@ def test_won_deals_become_orders_with_every_line_pointing_at_the_erp_customer(ap
                      order["order_number"])
         crm_lines = rows(sandbox, "crm", "SELECT * FROM opportunity_lines WHERE opportunity_id = ? ORDER BY line_no",
                          deal["id"])
-        assert [(l["crm_line_id"], l["sku"], l["quantity"], l["unit_price"], l["discount_pct"], l["tax_pct"])
-                for l in lines] == [(c["id"], c["sku"], c["quantity"], c["unit_price"], c["discount_pct"],
+        assert [(n["crm_line_id"], n["sku"], n["quantity"], n["unit_price"], n["discount_pct"], n["tax_pct"])
+                for n in lines] == [(c["id"], c["sku"], c["quantity"], c["unit_price"], c["discount_pct"],
                                      c["tax_pct"]) for c in crm_lines]
-        assert round(sum(l["line_total"] for l in lines), 2) == order["net_total"]
+        assert round(sum(n["line_total"] for n in lines), 2) == order["net_total"]
     again = run(api_store, "crm_won_deals_to_erp_orders_http", full_resync=True)
     assert again.totals["inserted"] == again.totals["updated"] == 0
 

@@ -152,3 +152,12 @@ def test_an_api_that_keeps_failing_stops_the_run_and_its_records_are_read_again_
 def test_a_write_that_could_not_be_retried_safely_is_a_problem_before_it_runs(config, sentence):
     document = chain("bad", {"id": "write", "type": "write.http", "config": {"connection": "api", **config}})
     assert any(sentence in p.message for p in validate_document(document))
+
+
+def test_a_read_the_api_refuses_fails_the_run_with_the_apis_reason(api_store, sandbox, tmp_path):
+    set_connection(api_store, "files", "sandbox", "file", {"path": str(tmp_path / "out")})
+    bad = {**ACCOUNTS_READ, "config": {**ACCOUNTS_READ["config"], "params": {"colour": "red"}}}
+    result = run_flow(api_store, chain("refused", bad, {"id": "out", "type": "write.file",
+                                                        "config": {"connection": "files", "path": "a.jsonl"}}))
+    assert result.status == "failed"
+    assert "connection 'crm_api' (sandbox): GET /accounts: HTTP 400: unknown filter 'colour'" in result.error

@@ -43,7 +43,8 @@ def tiny_api() -> FastAPI:
     def cursor(cursor: str = "0", limit: int = 10) -> dict:
         start = int(cursor)
         following = start + limit if start + limit < len(ITEMS) else None
-        return {"data": ITEMS[start: start + limit], "meta": {"next_cursor": None if following is None else str(following)}}
+        return {"data": ITEMS[start: start + limit],
+                "meta": {"next_cursor": None if following is None else str(following)}}
 
     @api.get("/linked")
     def linked(request: Request, after: int = 0, per_page: int = 10) -> JSONResponse:

@@ -63,7 +63,8 @@ def test_records_are_created_updated_and_read_back_with_their_children(sandbox):
         assert erp.put("/products/9999", json={"unit_price": 6}).status_code == 200
         order = erp.post("/sales_orders", json={"customer_number": number, "lines": [
             {"line_no": 1, "sku": "SKU-NEW", "quantity": 2, "unit_price": 6, "line_total": 12}]}).json()
-        assert [line["sku"] for line in erp.get(f"/sales_orders/{order['order_number']}").json()["lines"]] == ["SKU-NEW"]
+        stored = erp.get(f"/sales_orders/{order['order_number']}").json()
+        assert [line["sku"] for line in stored["lines"]] == ["SKU-NEW"]
         # Refusals say why, in the body.
         assert erp.post("/customers", json={"name": "Twin", "crm_id": 90001}).status_code == 409
         unknown = erp.post("/sales_orders", json={"customer_number": number, "lines": [
