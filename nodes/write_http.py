@@ -28,6 +28,7 @@ TEMPLATE_PATH: dict[str, Any] = {"type": "string", "minLength": 1,
                                  "description": "An address relative to the base URL; {field} is replaced by the "
                                                 "record's field, e.g. /products/{sku}."}
 MAX_DOWN_IN_A_ROW = 3  # records giving up on transient faults one after the other: the API is down
+REFUSES_EVERY_RECORD = {401, 403, 407}  # the connection, not the record, is refused: the run stops
 
 CONFIG_SCHEMA: dict[str, Any] = object_schema({
     "connection": CONNECTION,
@@ -135,6 +136,9 @@ class WriteHttp(Processor):
                 outcome.fail(record, reason)
                 continue
             except (RecordError, ConnectorError) as error:  # refused (4xx) or unusable: this record only
+                if getattr(error, "status", None) in REFUSES_EVERY_RECORD:
+                    raise ConnectorError(f"{error} (every record would be refused the same way, so the run "
+                                         "stops; check the connection's credentials)") from None
                 self.down_in_a_row = 0
                 outcome.fail(record, _reason(error))
                 continue

@@ -254,6 +254,7 @@ class RestConnector:
         if pagination.size and style != "none":
             params[pagination.limit_param if style == "offset" else pagination.size_param] = pagination.size
         page, offset, longest = pagination.first_page, 0, 0
+        previous: list[dict[str, Any]] | None = None
         url: str | None = path
         seen: set[str] = set()
         for _ in range(MAX_PAGES):
@@ -283,7 +284,11 @@ class RestConnector:
             if style in ("page", "offset"):
                 if len(records) < longest:
                     return
-                longest = max(longest, len(records))
+                if records == previous:
+                    name = pagination.page_param if style == "page" else pagination.offset_param
+                    raise ConnectorError(f"{self.where}: GET {_shown(path)}: the API sent the same page twice; "
+                                         f"does it take the parameter '{name}'?")
+                longest, previous = max(longest, len(records)), records
                 page, offset = page + 1, offset + len(records)
                 continue
             if style == "cursor":

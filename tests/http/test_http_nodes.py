@@ -161,3 +161,10 @@ def test_a_read_the_api_refuses_fails_the_run_with_the_apis_reason(api_store, sa
                                                         "config": {"connection": "files", "path": "a.jsonl"}}))
     assert result.status == "failed"
     assert "connection 'crm_api' (sandbox): GET /accounts: HTTP 400: unknown filter 'colour'" in result.error
+
+
+def test_a_write_with_credentials_the_api_refuses_stops_the_run_instead_of_failing_every_record(api_store, sandbox):
+    set_connection(api_store, "crm_api", "sandbox", "http", {"base_url": sandbox.crm_url, "token": "stale"})
+    result = run_flow(api_store, chain("stale", CRM_PRODUCTS), payload=[{"sku": "SKU-9700", "name": "x"}] * 3)
+    assert result.status == "failed" and "HTTP 401: missing or wrong bearer token" in result.error
+    assert "stale" not in result.error and not runs.dead_letters(api_store, run_id=result.run_id)

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from app.connectors import ConnectionSpec
 from app.connectors.rest import Pagination, Refused, retry_after_seconds
 from app.connectors.retry import retry_events
-from app.errors import TransientError
+from app.errors import ConnectorError, TransientError
 from app.sandbox.http_serve import serve_app
 
 ITEMS = [{"id": n, "name": f"item {n}"} for n in range(1, 251)]
@@ -53,6 +53,10 @@ def tiny_api() -> FastAPI:
         if after + per_page < len(ITEMS):
             headers["Link"] = f'<{request.url.include_query_params(after=after + per_page)}>; rel="next"'
         return JSONResponse(part, headers=headers)
+
+    @api.get("/stuck")
+    def stuck() -> dict:  # ignores any page parameter
+        return {"items": ITEMS[:10]}
 
     @api.get("/limited")
     def limited() -> JSONResponse:
@@ -199,3 +203,8 @@ def test_each_kind_of_auth_is_sent_and_no_secret_shows_in_a_message(api):
     with pytest.raises(Refused) as refused:
         connector(url, token="t0ken", auth="bearer").call("GET", "/refuse", params={"api_key": "k3y"})
     assert "t0ken" not in str(refused.value) and "k3y" not in str(refused.value)
+
+
+def test_an_api_that_ignores_the_page_parameter_is_caught_instead_of_read_forever(api):
+    with pytest.raises(ConnectorError, match="sent the same page twice; does it take the parameter 'page'"):
+        list(connector(api[0]).pages("/stuck", record_path="items", pagination=Pagination(style="page")))
