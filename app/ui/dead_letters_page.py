@@ -18,7 +18,7 @@ from app.store import flows as flow_store
 from app.store import runs as run_store
 from app.store.models import DeadLetter
 from app.ui import context
-from app.ui.feedback import guarded, tell_error
+from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
 from app.ui.frame import frame
 from app.ui.moments import ago, as_utc, when
 from app.ui.runs_page import env_chip
@@ -158,13 +158,15 @@ class DeadLetterBoard:
                 .classes("grow min-w-0 truncate text-xs font-mono")
             ui.link(f"run {letter.run_id}", f"/runs/{letter.run_id}").classes("text-xs no-underline")
             ui.label(ago(letter.created_at)).classes("fb-muted text-xs whitespace-nowrap")
-            ui.button("Inspect", icon="search", on_click=lambda le=letter: self.inspect(le)) \
+            instant_spinner(ui.button("Inspect", icon="search", on_click=lambda le=letter: self.inspect(le)),
+                            f"Opening dead letter #{letter.id}…") \
                 .props("flat dense no-caps no-wrap").classes("fb-inspect shrink-0").mark(f"inspect-{letter.id}")
 
     # --- one letter: inspect, edit, retry, discard ---------------------------------------------------
 
     @guarded("open the dead letter")
     def inspect(self, letter: DeadLetter) -> None:
+        spinner_done()  # sent with the dialog: one replaces the other
         letter = dead_letters.get_letter(context.store(), letter.id)  # as it is now, not as listed
         original = json.dumps(letter.record, indent=2, ensure_ascii=False, default=str)
         with self.dialogs, ui.dialog() as dialog, ui.card().classes("w-[52rem] max-w-[95vw] gap-3 fb-letter-dialog"):

@@ -120,6 +120,8 @@ class FlowList:
         self.text = ""
         self.alert_panel = alert_panel
         self.shown: list[dict[str, Any]] = []
+        # What a handler shows after the list was redrawn goes here: its own button is gone by then.
+        self.home = ui.context.slot.parent
 
     def search(self, text: str) -> None:
         self.text = text
@@ -208,8 +210,9 @@ class FlowList:
                 ui.label(f"{failures} failed run{'s' if failures != 1 else ''} in 24 h")
 
     def _actions(self, summary: designer.FlowSummary, ops: dict[str, Any]) -> None:
-        switch = ui.switch("On" if summary.enabled else "Off", value=summary.enabled).classes("fb-switch") \
-            .mark(f"switch-{summary.id}")
+        switch = instant_spinner(ui.switch("On" if summary.enabled else "Off", value=summary.enabled),
+                                 f"Switching '{summary.name}' {'off' if summary.enabled else 'on'}…") \
+            .classes("fb-switch").mark(f"switch-{summary.id}")
         switch.on_value_change(lambda e, s=summary: self._switch(s, e.value))
         instant_spinner(ui.button("Run now", icon="play_arrow", on_click=lambda s=summary: self._run(s)),
                         f"Starting '{summary.name}' in the sandbox…") \
@@ -226,18 +229,21 @@ class FlowList:
 
     async def _switch(self, summary: designer.FlowSummary, value: bool) -> None:
         if value == summary.enabled:
+            spinner_done()
             return
         try:
-            switches.switch(context.store(), summary.id, value, who=remembered_name() or "web")
+            await run.io_bound(switches.switch, context.store(), summary.id, value, who=remembered_name() or "web")
         except Exception as error:
-            await self.render.refresh()  # the switch goes back to where it was
+            spinner_done()
             tell_error(error, f"switch '{summary.name}' {'on' if value else 'off'}")
-            return
-        scheduler = context.scheduler()
-        next_run = scheduler.next_run(summary.id) if value and scheduler is not None else None
+        else:
+            scheduler = context.scheduler()
+            next_run = scheduler.next_run(summary.id) if value and scheduler is not None else None
+            spinner_done()
+            ui.notify(f"'{summary.name}' is switched {'on' if value else 'off'}"
+                      + (f"; next run {when(next_run)} ({ago(next_run)})" if next_run else ""), type="positive")
+        # after the notification: the refresh replaces the switch this handler belongs to
         await self.render.refresh()
-        ui.notify(f"'{summary.name}' is switched {'on' if value else 'off'}"
-                  + (f"; next run {when(next_run)} ({ago(next_run)})" if next_run else ""), type="positive")
 
     def _switch_history(self, summary: designer.FlowSummary) -> None:
         with ui.dialog() as dialog, ui.card().classes("w-[40rem] gap-3 fb-switch-history-dialog"):
@@ -282,7 +288,7 @@ class FlowList:
 
     async def _follow(self, run_id: str, name: str) -> None:
         """Tell how the run ended, once it has (bounded by FOLLOW_SECONDS)."""
-        client = ui.context.client
+        client = self.home.client
         deadline = time.monotonic() + FOLLOW_SECONDS
         while time.monotonic() < deadline and not client.is_deleted:
             await asyncio.sleep(0.3)
@@ -291,9 +297,10 @@ class FlowList:
                 continue
             totals = " · ".join(f"{v} {k}" for k, v in (found.totals or {}).items() if v)
             kind = {"succeeded": "positive", "partial": "warning", "skipped": "info"}.get(found.status, "negative")
-            ui.notify(f"Run {run_id} of '{name}' {found.status}: {totals or 'nothing to do'}"
-                      + (f" — {one_line(found.error)}" if found.error else ""), type=kind, multi_line=True,
-                      timeout=10000, actions=[open_run_action(run_id)])
+            with self.home:
+                ui.notify(f"Run {run_id} of '{name}' {found.status}: {totals or 'nothing to do'}"
+                          + (f" — {one_line(found.error)}" if found.error else ""), type=kind, multi_line=True,
+                          timeout=10000, actions=[open_run_action(run_id)])
             self.render.refresh()
             if self.alert_panel:
                 self.alert_panel.render.refresh()

@@ -28,6 +28,7 @@ def health_link(days: int, env: str) -> str:
 
 def _frame_options(health: FlowHealth, title: str) -> dict[str, Any]:
     return {
+        "animation": False,  # a dashboard shows the figures as they are, at once
         "title": {"text": title, "left": 0, "top": 0, "textStyle": {"fontSize": 12, "fontWeight": 600, "color": "#334155"}},
         "tooltip": {"trigger": "axis", "confine": True},
         "legend": {"top": 0, "right": 0, "itemWidth": 10, "itemHeight": 8, "textStyle": {"fontSize": 10}},
@@ -75,6 +76,7 @@ def lag_overview(found: list[FlowHealth]) -> dict[str, Any]:
     """Every flow's lag now, in hours (a flow that never succeeded has no bar and says so)."""
     ordered = sorted((h for h in found if h.lag_now_seconds is not None), key=lambda h: -(h.lag_now_seconds or 0))
     return {
+        "animation": False,
         "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
         "grid": {"left": 8, "right": 40, "top": 8, "bottom": 8, "containLabel": True},
         "xAxis": {"type": "value", "name": "hours", "nameTextStyle": {"fontSize": 10}, "axisLabel": AXIS_LABEL},

@@ -29,6 +29,9 @@ def ask_who(title: str, sentence: str, button: str, on_confirm: Callable[[str], 
     """Open a dialog saying what will happen, with 'Your name' filled in; `on_confirm(name)` runs
     once it is confirmed. With `busy`, a spinner saying it shows the moment the button is pressed
     (in the browser) until `on_confirm` is done."""
+    # The action runs where the dialog was opened from: the dialog itself is gone (and with it what the
+    # action would show) by the time a long action ends.
+    home = ui.context.slot.parent
     with ui.dialog() as dialog, ui.card().classes(f"w-[30rem] gap-3 fb-ask-who {css}"):
         dialog.on("hide", dialog.delete)
         ui.label(title).classes("text-lg font-semibold")
@@ -46,9 +49,10 @@ def ask_who(title: str, sentence: str, button: str, on_confirm: Callable[[str], 
             remember_name(who)
             dialog.close()
             try:
-                outcome = on_confirm(who)
-                if isinstance(outcome, Awaitable):
-                    await outcome
+                with home:
+                    outcome = on_confirm(who)
+                    if isinstance(outcome, Awaitable):
+                        await outcome
             finally:
                 spinner_done()
 
