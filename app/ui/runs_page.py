@@ -232,7 +232,8 @@ class RunDetail:
         ui.label("Records in and out").classes("text-lg font-semibold mt-2")
         order = list(self.ledger) or list(self.samples)
         if not order:
-            ui.label("The run kept no records: it stopped before any node ran.").classes("fb-muted")
+            ui.label("No records yet: the run has not got that far." if self.run.status in UNFINISHED else
+                     "The run kept no records: it stopped before any node ran.").classes("fb-muted")
             self.node_choice = ui.select([]).classes("hidden")
             return
         ui.label("The first records into each node and out of each of its ports, as the run saw them.") \

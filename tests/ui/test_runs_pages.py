@@ -103,3 +103,16 @@ async def test_a_run_of_a_file_has_no_graph_but_its_ledger(user: User, store: St
     await user.should_see("Ledger")
     user.find(marker="sample-node").elements.pop().set_value("active")
     await user.should_see("Out · match")
+
+
+async def test_a_queued_run_says_it_is_still_going_and_an_unknown_run_says_so(user: User, store: Store) -> None:
+    from app.store.models import Run
+
+    run_store.queue_run(store, Run(id="waiting-its-turn", flow_id=FLOW, env="production", trigger="webhook",
+                                   started_by="webhook", payload=[{"id": 1}]))
+    await user.open("/runs/waiting-its-turn")
+    await user.should_see("This run is still going; the page follows it.")
+    await user.should_see("started by webhook")
+    await user.should_see("No records yet: the run has not got that far.")
+    await user.open("/runs/no-such-run")
+    await user.should_see("There is no run 'no-such-run'.")
