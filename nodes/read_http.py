@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from nodes.base import NodeContext, NodeType, Processor, Record, SourceBatch
+from nodes.base import NodeContext, NodeType, Processor, Record, SourceBatch, id_text
 from nodes.schema_parts import CONNECTION, object_schema
 
 PARAMS: dict[str, Any] = {
@@ -20,12 +20,14 @@ RECORD_PATH: dict[str, Any] = {
 TIMEOUT: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0, "maximum": 600, "title": "Timeout (seconds)",
                            "description": "Longest wait for one call (default: the connection's, 30 s)."}
 PARAM_NAME: dict[str, Any] = {"type": "string", "minLength": 1}
+MAX_WALK_PAGES = 1_000_000
 
 PAGINATION_SCHEMA: dict[str, Any] = object_schema({
-    "style": {"enum": ["none", "page", "offset", "cursor", "link"], "default": "none", "title": "Style",
+    "style": {"enum": ["none", "page", "offset", "cursor", "link", "since"], "default": "none", "title": "Style",
               "description": "page: ?page=1,2,3; offset: ?offset=0,100,200; cursor: the answer names the next "
-                             "cursor; link: the answer links to the next page (Link header or a field); "
-                             "none: one call."},
+                             "cursor; link: the answer links to the next page (Link header or a field); since: "
+                             "each call asks from the last cursor value read (needs the cursor; a record changed "
+                             "during the read is never skipped); none: one call."},
     "size": {"type": "integer", "minimum": 1, "maximum": 10_000, "title": "Page size",
              "description": "Records asked for per call (sent as the size or limit parameter)."},
     "page_param": {**PARAM_NAME, "default": "page"},
@@ -50,6 +52,8 @@ CURSOR_SCHEMA: dict[str, Any] = object_schema({
     "ordered": {"type": "boolean", "default": False, "title": "Answers are in cursor order",
                 "description": "The API returns records sorted by the cursor field (ask for it with a sort parameter): "
                                "the position then moves after every page, not only at the end of the read."},
+    "key": {"type": "string", "minLength": 1, "default": "id", "title": "Record id field",
+            "description": "With pagination since: tells apart the records sharing the last cursor value."},
 }, ["field"], title="Incremental cursor")
 
 CONFIG_SCHEMA: dict[str, Any] = object_schema({
@@ -86,6 +90,9 @@ class ReadHttp(Processor):
             position = None if self.context.full_resync else self.context.cursor_position()
             if position is not None:
                 params[self.cursor.get("param", "updated_since")] = position
+        if self.pagination.style == "since":
+            yield from self._walk(params, position)
+            return
         highest = position
         pages = self.connector.pages(self.config["path"], params=params,
                                      record_path=self.config.get("record_path", "data"),
@@ -99,6 +106,60 @@ class ReadHttp(Processor):
             yield SourceBatch(records, highest if self.cursor.get("ordered") else None)
         if self.cursor and not self.cursor.get("ordered") and highest is not None and highest != position:
             yield SourceBatch([], highest)  # the whole list was read: only now may the position move
+
+
+    def _walk(self, params: dict[str, Any], position: Any) -> Iterator[SourceBatch]:
+        """Keyset paging through the cursor parameter: each call asks for records from the last
+        cursor value read (inclusive; the ones already read at that value are left out by key).
+
+        Offsets shift when a record changes during the read (it moves to the end of the order) and
+        a page boundary then skips a record for good; asking from a value cannot skip one."""
+        from app.connectors.rest import Pagination
+        from app.errors import ConnectorError
+
+        field, key = self.cursor["field"], self.cursor.get("key", "id")
+        param, size = self.cursor.get("param", "updated_since"), self.pagination.size
+        since, seen_at_since, longest = position, set(), 0
+        for _ in range(MAX_WALK_PAGES):
+            query = {**params, **({param: since} if since is not None else {})}
+            if size:
+                query[self.pagination.size_param] = size
+            pages = self.connector.pages(self.config["path"], params=query, pagination=Pagination(),
+                                         record_path=self.config.get("record_path", "data"),
+                                         timeout=self.config.get("timeout"))
+            records = next(iter(pages), [])
+            longest = max(longest, len(records))
+            values = [r.get(field) for r in records]
+            if not _in_order(values):
+                raise ConnectorError(f"{self.config['path']}: the answer is not in '{field}' order (or some records "
+                                     f"have none); pagination since needs it (add a sort parameter)")
+            fresh = [r for r in records if not (r.get(field) == since and id_text(r.get(key)) in seen_at_since)]
+            if not fresh:
+                if records and values[0] == values[-1] == since and len(records) >= (size or longest):
+                    raise ConnectorError(f"{self.config['path']}: at least {len(records)} records have {field} "
+                                         f"{since!r}, a whole page; raise the page size so the read can move past it")
+                return
+            last = fresh[-1][field]
+            at_last = {id_text(r.get(key)) for r in records if r.get(field) == last}
+            seen_at_since = (seen_at_since | at_last) if last == since else at_last
+            since = last
+            # Sorted by the cursor: everything before `last` is read; records at `last` are read again
+            # next time (inclusive), so the position may move after this page.
+            yield SourceBatch(fresh, since)
+        raise ConnectorError(f"{self.config['path']}: more than {MAX_WALK_PAGES} pages")
+
+
+def check(config: dict[str, Any]) -> list[tuple[tuple, str]]:
+    if (config.get("pagination") or {}).get("style") == "since" and "cursor" not in config:
+        return [(("pagination", "style"), "pagination since pages through the cursor: set the cursor")]
+    return []
+
+
+def _in_order(values: list[Any]) -> bool:
+    try:
+        return all(v is not None for v in values) and all(a <= b for a, b in zip(values, values[1:]))
+    except TypeError:  # values of different kinds
+        return False
 
 
 def _highest(current: Any, values: list[Any], field: str) -> Any:
@@ -125,4 +186,5 @@ NODE_TYPE = NodeType(
                 "last run.",
     config_schema=CONFIG_SCHEMA,
     build=ReadHttp,
+    check=check,
 )

@@ -168,3 +168,22 @@ def test_a_write_with_credentials_the_api_refuses_stops_the_run_instead_of_faili
     result = run_flow(api_store, chain("stale", CRM_PRODUCTS), payload=[{"sku": "SKU-9700", "name": "x"}] * 3)
     assert result.status == "failed" and "HTTP 401: missing or wrong bearer token" in result.error
     assert "stale" not in result.error and not runs.dead_letters(api_store, run_id=result.run_id)
+
+
+@pytest.mark.parametrize("style, skips", [("page", True), ("since", False)])
+def test_paging_by_the_cursor_never_skips_a_record_changed_during_the_read(api_store, sandbox, style, skips):
+    """Each account read is written back at once, so it moves to the end of the updated_at order while
+    the read goes on: pages by number then skip the records that moved up a page; pages asked from
+    the last value read skip none."""
+    read = {"id": "read", "type": "read.http", "config": {
+        "connection": "crm_api", "path": "/accounts", "params": {"sort": "updated_at"},
+        "pagination": {"style": style, "size": 20}, "cursor": {"field": "updated_at", "ordered": True}}}
+    touch = {"id": "touch", "type": "map", "config": {"fields": {"id": "{{ record.id }}", "phone": "555-0000"}}}
+    write = {"id": "write", "type": "write.http", "config": {
+        "connection": "crm_api", "method": "PATCH", "path": "/accounts/{id}", "key": "id", "mode": "update"}}
+    result = run_flow(api_store, chain(f"touch_{style}", read, touch, write))
+    untouched = rows(sandbox, "crm", "SELECT COUNT(*) AS n FROM accounts WHERE phone <> '555-0000'")[0]["n"]
+    assert result.status == "succeeded"
+    assert (untouched > 0) == skips
+    if not skips:
+        assert result.totals["updated"] == 200  # each once; read again after its own change, it is unchanged
