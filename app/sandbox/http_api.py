@@ -41,6 +41,7 @@ class Faults:
     rate_limit_rate: float = 0.0
     drop_rate: float = 0.0
     retry_after: float = 1.0
+    down_after: int = 0  # from this many calls on, every call is answered 500 (the system went down); 0: never
     seed: int = 0
     counts: dict[str, int] = field(default_factory=lambda: {"calls": 0, "errors": 0, "rate_limited": 0, "dropped": 0})
     methods: dict[str, int] = field(default_factory=dict)  # calls by HTTP method (writes are POST, PUT, PATCH)
@@ -48,7 +49,7 @@ class Faults:
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
 
-    SETTINGS = ("latency_ms", "error_rate", "rate_limit_rate", "drop_rate", "retry_after", "seed")
+    SETTINGS = ("latency_ms", "error_rate", "rate_limit_rate", "drop_rate", "retry_after", "down_after", "seed")
 
     def configure(self, settings: dict[str, Any]) -> None:
         """Replace every setting (missing ones go back to none) and restart the seeded sequence."""
@@ -62,7 +63,7 @@ class Faults:
                 raise ApiError(422, f"fault setting '{name}' must be a number from 0")
             if name.endswith("_rate") and value > 1:
                 raise ApiError(422, f"fault setting '{name}' is a share of calls, from 0 to 1")
-            setattr(self, name, int(value) if name in ("latency_ms", "seed") else float(value))
+            setattr(self, name, int(value) if name in ("latency_ms", "down_after", "seed") else float(value))
         self._random = random.Random(self.seed)
         self.counts = {k: 0 for k in self.counts}
         self.methods = {}
@@ -72,6 +73,9 @@ class Faults:
         self.counts["calls"] += 1
         self.methods[method] = self.methods.get(method, 0) + 1
         roll = self._random.random()
+        if self.down_after and self.counts["calls"] > self.down_after:
+            self.counts["errors"] += 1
+            return "error"
         for kind, share in (("error", self.error_rate), ("rate_limit", self.rate_limit_rate), ("drop", self.drop_rate)):
             if roll < share:
                 self.counts[{"error": "errors", "rate_limit": "rate_limited", "drop": "dropped"}[kind]] += 1

@@ -124,3 +124,26 @@ def test_faults_lose_nothing_and_write_nothing_twice(api_store, sandbox, tmp_pat
     if gave_up:
         dead_letters.retry(stormy_store, gave_up, who="test")
     assert snapshot(sandbox) == expected
+
+
+def test_the_erp_going_down_mid_sync_leaves_the_rest_to_the_next_run_with_nothing_written_twice(api_store, sandbox,
+                                                                                                   tmp_path):
+    flow_id = "crm_accounts_to_erp_customers_http"
+    document, version = flows.get_document(api_store, flow_id)
+    calm = run_flow(api_store, document, version=version)
+    expected = snapshot(sandbox)
+
+    sandbox.reset()
+    second = fresh_store(tmp_path / "second.db", sandbox)
+    sandbox.set_faults("erp", down_after=150)  # in the middle of the second page of accounts
+    broken = run_flow(second, document, version=version)
+    sandbox.set_faults("erp")
+    assert broken.status == "failed" and "3 records in a row failed" in broken.error
+    assert 0 < broken.totals["inserted"] < calm.totals["inserted"]
+    finished = run_flow(second, document, version=version)
+    assert finished.status == "succeeded" and finished.totals["inserted"] > 0
+    # The batch the run stopped in is not counted (its records are read again and found unchanged):
+    # never more writes than the calm run made, and the ERP ends exactly as the calm run left it.
+    for kind in ("inserted", "updated"):
+        assert broken.totals[kind] + finished.totals[kind] <= calm.totals[kind], kind
+    assert snapshot(sandbox) == expected

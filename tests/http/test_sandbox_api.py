@@ -110,6 +110,8 @@ def test_faults_follow_their_seed_and_answer_500_429_or_hang_up_mid_response(san
         crm.post("/_faults", json={"latency_ms": 150})
         started = time.monotonic()
         assert crm.get("/accounts/1").status_code == 200 and time.monotonic() - started >= 0.15
+        crm.post("/_faults", json={"down_after": 2})
+        assert [crm.get("/accounts/1").status_code for _ in range(4)] == [200, 200, 500, 500]
         assert crm.post("/_faults", json={"error_rate": 2}).status_code == 422
 
 
