@@ -8,4 +8,5 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e .
 .venv/bin/flowbridge demo init --dir demo
-exec .venv/bin/flowbridge serve "$@"
+# --sandboxes also serves the sandbox CRM and ERP REST APIs the HTTP example flows use.
+exec .venv/bin/flowbridge serve --sandboxes demo/http "$@"

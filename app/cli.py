@@ -404,6 +404,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.store:
         os.environ["FLOWBRIDGE_DB_URL"] = args.store
+    if args.sandboxes:  # the demo's CRM and ERP REST APIs, for the HTTP example flows
+        from app.sandbox.http_serve import start_sandboxes
+
+        running = start_sandboxes(Path(args.sandboxes), host="127.0.0.1", crm_port=8701, erp_port=8702)
+        print(f"sandbox CRM and ERP APIs on 127.0.0.1:8701 and :8702 (data in {args.sandboxes})")
+        import atexit
+
+        atexit.register(running.stop)
     print(f"Flowbridge on http://{args.host}:{args.port} (store: {args.store or os.environ.get('FLOWBRIDGE_DB_URL') or 'flowbridge.db'}); Ctrl+C stops it")
     serve(args.host, args.port, args.store)
     return EXIT_OK
@@ -547,6 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--store", metavar="URL", help="the store's database URL (default: FLOWBRIDGE_DB_URL or ./flowbridge.db)")
+    serve.add_argument("--sandboxes", metavar="DIR", help="also serve the sandbox CRM and ERP REST APIs (ports 8701, 8702)")
     serve.set_defaults(handler=cmd_serve)
     return parser
 

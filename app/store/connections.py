@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlmodel import select
@@ -37,7 +38,7 @@ def connection_spec(store: Store, name: str, env: str) -> ConnectionSpec:
         row = session.get(Connection, (name, env))
     if row is None:
         raise NotFound(f"there is no connection '{name}' in environment '{env}'; add it with "
-                       f"`flowbridge connection set {name} --env {env} --type sql --url URL`")
+                       f"`flowbridge connection set {name} --env {env} --type sql|http|file ...`")
     settings = Secrets(store.home).open(row.secret_settings, f"connection '{name}' ({env})")
     return ConnectionSpec(name, env, row.type, settings)
 
@@ -51,7 +52,12 @@ def list_connections(store: Store) -> list[dict[str, Any]]:
     for row in rows:
         try:
             settings = secrets.open(row.secret_settings, row.name)
-            target = sa_url_hidden(settings["url"]) if row.type == "sql" else settings.get("path", "")
+            if row.type == "sql":
+                target = sa_url_hidden(settings["url"])
+            elif row.type == "http":  # the base URL, without any user:password in it
+                target = re.sub(r"//[^/@]*@", "//", settings.get("base_url") or settings.get("url") or "")
+            else:
+                target = settings.get("path", "")
         except FlowbridgeError as error:
             target = f"<{error}>"
         listed.append({"name": row.name, "env": row.env, "type": row.type, "target": target,
