@@ -234,16 +234,18 @@ class FlowList:
         try:
             await run.io_bound(switches.switch, context.store(), summary.id, value, who=remembered_name() or "web")
         except Exception as error:
-            spinner_done()
-            tell_error(error, f"switch '{summary.name}' {'on' if value else 'off'}")
-        else:
-            scheduler = context.scheduler()
-            next_run = scheduler.next_run(summary.id) if value and scheduler is not None else None
+            await self.render.refresh()  # the switch goes back to where it was
+            with self.home:  # the switch this handler belongs to was replaced by the refresh
+                spinner_done()
+                tell_error(error, f"switch '{summary.name}' {'on' if value else 'off'}")
+            return
+        scheduler = context.scheduler()
+        next_run = scheduler.next_run(summary.id) if value and scheduler is not None else None
+        await self.render.refresh()
+        with self.home:
             spinner_done()
             ui.notify(f"'{summary.name}' is switched {'on' if value else 'off'}"
                       + (f"; next run {when(next_run)} ({ago(next_run)})" if next_run else ""), type="positive")
-        # after the notification: the refresh replaces the switch this handler belongs to
-        await self.render.refresh()
 
     def _switch_history(self, summary: designer.FlowSummary) -> None:
         with ui.dialog() as dialog, ui.card().classes("w-[40rem] gap-3 fb-switch-history-dialog"):

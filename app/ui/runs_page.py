@@ -190,7 +190,7 @@ class RunDetail:
                 .props("outline no-caps")
         ui.label(f"{run.id} · version {run.flow_version or 'from a file'} · environment {run.env}"
                  f"{' · dry run' if run.dry_run else ''} · trigger {run.trigger} · started by "
-                 f"{run.started_by or 'someone unrecorded'} · {when(run.started_at, seconds=True)} "
+                 f"{run.started_by or '(not recorded)'} · {when(run.started_at, seconds=True)} "
                  f"({ago(run.started_at)}) · took {_duration(run)}").classes("fb-muted fb-run-facts")
         if run.error:
             ui.label(run.error).classes("fb-problem-box w-full fb-run-error")

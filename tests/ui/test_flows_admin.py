@@ -55,10 +55,10 @@ async def test_each_flow_shows_its_trigger_next_run_last_run_and_failures(user: 
 async def test_switching_on_and_off_is_recorded_with_who_and_shown_in_the_history(user: User, store: Store) -> None:
     await user.open("/")
     user.find(marker=f"switch-{FLOW}").click()
-    await user.should_see(f"'{NAME}' is switched on")
+    await user.should_see(f"'{NAME}' is switched on", retries=50)
     assert flow_store.get_flow(store, FLOW).enabled
     user.find(marker=f"switch-{FLOW}").click()
-    await user.should_see(f"'{NAME}' is switched off")
+    await user.should_see(f"'{NAME}' is switched off", retries=50)
     assert [(s.enabled, s.who) for s in switches.history(store, FLOW)] == [(False, "web"), (True, "web")]
     switches.switch(store, FLOW, True, who="flowbridge", reason="a test of the reason column")
     user.find(marker=f"switch-history-{FLOW}").click()

@@ -164,7 +164,7 @@ async def test_a_draft_cannot_be_switched_on_from_the_flows_page(user: User, sto
     await user.open("/")
     await user.should_see("Draft · 2 problems")
     user.find(marker=f"switch-{FLOW}").click()
-    await user.should_see("is a draft with 2 problem(s) and cannot be switched on")
+    await user.should_see("is a draft with 2 problem(s) and cannot be switched on", retries=50)
     assert not flow_store.get_flow(store, FLOW).enabled
 
 

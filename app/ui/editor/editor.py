@@ -27,6 +27,7 @@ from app.ui.editor.schema_form import FormServices
 from app.ui.editor.side_panel import SidePanel
 from app.ui.editor.test_results import show_results
 from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
+from app.ui.who import remembered_name
 
 # Asks before leaving the page with unsaved changes.
 LEAVE_GUARD = """
@@ -367,7 +368,8 @@ class Editor:
             ui.notify(f"Version {version} is a draft with problems; fix them and save before running it", type="warning")
             return
         try:
-            result = await run.io_bound(run_flow, context.store(), document, version=version, env=env)
+            result = await run.io_bound(run_flow, context.store(), document, version=version, env=env,
+                                        started_by=remembered_name() or "web")
         finally:
             spinner_done()
         totals = " · ".join(f"{v} {k}" for k, v in result.totals.items() if v)
