@@ -41,6 +41,8 @@ def test_an_admin_runs_a_flow_reads_the_run_retries_a_fixed_record_and_checks_he
     assert "next run" in message
     page.wait(lambda: "next 20" in page.text(f"{ROW} .fb-next-run"), "the next run time in the row")
     assert re.search(r"cron \*/15", page.text(f"{ROW} .fb-trigger"))
+    page.wait(lambda: not page.all(".fb-busy"), "the spinner to go")
+    page.d.execute_script("return new Promise(done => setTimeout(done, 400))")  # the notification slides in
     page.shot("switched-on")
 
     # Run it now in the sandbox: a spinner at once, then the run named, then how it ended.
