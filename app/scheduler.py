@@ -185,7 +185,8 @@ class FlowScheduler:
             if not minutes:
                 continue
             with self.store.session() as session:
-                last = session.exec(select(Run.finished_at).where(Run.flow_id == flow.id, Run.status == "succeeded")
+                last = session.exec(select(Run.finished_at).where(Run.flow_id == flow.id,
+                                                                  Run.status.in_(["succeeded", "partial"]))
                                     .order_by(Run.finished_at.desc())).first()
                 already = session.exec(select(Alert.id).where(Alert.flow_id == flow.id, Alert.kind == "stale",
                                                               Alert.status == "open")).first()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -46,10 +47,33 @@ def check(config: dict[str, Any]) -> list[tuple[tuple, str]]:
     return problems
 
 
+_DAYS = ["Sundays", "Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays"]
+
+
+def _cron_in_words(cron: str) -> str:
+    """The usual crons in words ("*/15 * * * *" -> "every 15 minutes"); others as they are."""
+    fields = cron.split()
+    if len(fields) != 5:
+        return f"cron {cron}"
+    minute, hour, day, month, weekday = fields
+    every_minute = re.fullmatch(r"\*/(\d+)", minute)
+    if every_minute and (hour, day, month, weekday) == ("*", "*", "*", "*"):
+        return f"every {every_minute.group(1)} minutes"
+    if minute.isdigit() and (hour, day, month, weekday) == ("*", "*", "*", "*"):
+        return f"hourly at :{int(minute):02d}"
+    if minute.isdigit() and hour.isdigit() and (day, month) == ("*", "*"):
+        at = f"{int(hour):02d}:{int(minute):02d}"
+        if weekday == "*":
+            return f"daily at {at}"
+        if weekday.isdigit() and int(weekday) < 7:
+            return f"{_DAYS[int(weekday)]} at {at}"
+    return f"cron {cron}"
+
+
 def describe(config: dict[str, Any]) -> str:
     """The schedule in words, for the Flows page."""
     if config.get("cron"):
-        text = f"cron {config['cron']}"
+        text = _cron_in_words(config["cron"])
     else:
         parts = [f"{n} {u[:-1] if n == 1 else u}" for u, n in (config.get("interval") or {}).items() if n]
         text = "every " + " ".join(parts)

@@ -7,9 +7,10 @@ so nothing is lost either way. Retries and discards record who and when.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from sqlmodel import func, select
+from sqlmodel import select
 
 from app.errors import FlowbridgeError, NotFound
 from app.services.runs import run_flow
@@ -26,15 +27,32 @@ def get_letter(store: Store, letter_id: int) -> DeadLetter:
     return letter
 
 
+def reason_kind(reason: str) -> str:
+    """A reason without its particulars (ids, quoted values), so letters that failed alike group:
+    "duplicate account: crm 14 and 64 both have name '…'" -> "duplicate account: crm … and … both have name …"."""
+    return _PARTICULARS.sub("…", reason)
+
+
+_PARTICULARS = re.compile(r"'[^']*'|\"[^\"]*\"|\b\d+(?:\.\d+)?\b")
+
+
 def reasons(store: Store, flow_id: str | None = None) -> list[dict[str, Any]]:
-    """Open dead letters grouped by flow, node and reason, biggest groups first."""
+    """Open dead letters grouped by flow, node and kind of reason, biggest groups first; a group of
+    one keeps its reason as it is."""
     with store.session() as session:
-        query = (select(DeadLetter.flow_id, DeadLetter.node_id, DeadLetter.reason, func.count())
-                 .where(DeadLetter.status == "open").group_by(DeadLetter.flow_id, DeadLetter.node_id, DeadLetter.reason)
-                 .order_by(func.count().desc()))
+        query = select(DeadLetter.flow_id, DeadLetter.node_id, DeadLetter.reason).where(DeadLetter.status == "open")
         if flow_id:
             query = query.where(DeadLetter.flow_id == flow_id)
-        return [{"flow_id": f, "node_id": n, "reason": r, "count": c} for f, n, r, c in session.exec(query).all()]
+        groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for flow, node, reason in session.exec(query).all():
+            kind = reason_kind(reason)
+            group = groups.setdefault((flow, node, kind), {"flow_id": flow, "node_id": node, "reason": kind,
+                                                           "example": reason, "count": 0})
+            group["count"] += 1
+    for group in groups.values():
+        if group["count"] == 1:
+            group["reason"] = group["example"]
+    return sorted(groups.values(), key=lambda g: -g["count"])
 
 
 def retry(store: Store, letter_ids: list[int], *, who: str, edited: dict[str, Any] | None = None) -> list[str]:
@@ -62,10 +80,12 @@ def retry(store: Store, letter_ids: list[int], *, who: str, edited: dict[str, An
 
 
 def retry_reason(store: Store, flow_id: str, node_id: str, reason: str, *, who: str) -> list[str]:
+    """Retry every open letter of the flow's node whose reason is of this kind (see reason_kind)."""
+    wanted = reason_kind(reason)
     with store.session() as session:
-        ids = list(session.exec(select(DeadLetter.id).where(
-            DeadLetter.flow_id == flow_id, DeadLetter.node_id == node_id, DeadLetter.reason == reason,
-            DeadLetter.status == "open")).all())
+        ids = [letter_id for letter_id, text in session.exec(select(DeadLetter.id, DeadLetter.reason).where(
+            DeadLetter.flow_id == flow_id, DeadLetter.node_id == node_id, DeadLetter.status == "open")).all()
+            if reason_kind(text) == wanted]
     if not ids:
         raise NotFound(f"no open dead letters of {flow_id} at {node_id} with that reason")
     return retry(store, ids, who=who)

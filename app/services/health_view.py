@@ -16,7 +16,9 @@ from app.store.database import Store
 from app.store.models import Run
 
 UTC = dt.timezone.utc
-OUTCOMES = ("succeeded", "partial", "failed", "other")  # other: skipped, interrupted, still going
+OUTCOMES = ("succeeded", "partial", "failed", "other")
+# A partial run synced (some records wait in dead letters): it counts as a success for the lag.
+SUCCESSES = ("succeeded", "partial")  # other: skipped, interrupted, still going
 RECORDS = ("read", "written", "failed")  # written: inserted and updated
 
 
@@ -63,10 +65,10 @@ def flow_health(store: Store, *, days: int = 14, env: str | None = None,
         runs = session.exec(scoped(select(Run.flow_id, Run.started_at, Run.status, Run.totals)
                                    .where(Run.started_at >= since))).all()
         before = dict(session.exec(scoped(select(Run.flow_id, func.max(Run.finished_at))
-                                          .where(Run.status == "succeeded", Run.finished_at < since))
+                                          .where(Run.status.in_(SUCCESSES), Run.finished_at < since))
                                    .group_by(Run.flow_id)).all())
         successes = session.exec(scoped(select(Run.flow_id, Run.finished_at)
-                                        .where(Run.status == "succeeded", Run.finished_at >= since))).all()
+                                        .where(Run.status.in_(SUCCESSES), Run.finished_at >= since))).all()
     found = []
     for flow in flows.list_flows(store):
         health = FlowHealth(flow.id, flow.name, flow.enabled, day_list,

@@ -26,7 +26,8 @@ def flow_rows(store: Store, scheduler: Any = None) -> list[dict[str, Any]]:
         with store.session() as session:
             last = session.exec(select(Run).where(Run.flow_id == flow.id, Run.dry_run == False)  # noqa: E712
                                 .order_by(Run.started_at.desc())).first()
-        next_run = scheduler.next_run(flow.id) if scheduler is not None and flow.enabled else None
+        next_run = (scheduler.next_run(flow.id) if scheduler is not None else stored_next_run(store, flow.id)) \
+            if flow.enabled else None
         rows.append({
             "id": flow.id, "name": flow.name, "version": flow.current_version, "enabled": flow.enabled,
             "trigger": describe_trigger(document),
@@ -36,6 +37,18 @@ def flow_rows(store: Store, scheduler: Any = None) -> list[dict[str, Any]]:
             "failures_24h": failures.get(flow.id, 0),
         })
     return rows
+
+
+def stored_next_run(store: Store, flow_id: str) -> dt.datetime | None:
+    """The next run the scheduler's job store holds, for a web server that does not schedule itself."""
+    import sqlalchemy as sa
+
+    try:
+        with store.engine.connect() as conn:
+            value = conn.execute(sa.text("SELECT next_run_time FROM schedule_job WHERE id = :id"), {"id": flow_id}).scalar()
+    except sa.exc.DBAPIError:  # no scheduler has ever run against this store: no table yet
+        return None
+    return dt.datetime.fromtimestamp(value, dt.timezone.utc) if value else None
 
 
 def run_row(run: Run) -> dict[str, Any]:

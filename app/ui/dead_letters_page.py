@@ -104,8 +104,8 @@ class DeadLetterBoard:
                 ui.link("See the resolved ones", page_link(self.flow, "resolved")).classes("text-sm no-underline")
             return
         by_group: dict[tuple[str, str, str], list[DeadLetter]] = {}
-        for letter in letters:
-            by_group.setdefault((letter.flow_id, letter.node_id, letter.reason), []).append(letter)
+        for letter in letters:  # grouped as the service groups them: by the kind of reason
+            by_group.setdefault((letter.flow_id, letter.node_id, dead_letters.reason_kind(letter.reason)), []).append(letter)
         flows: dict[str, list[dict[str, Any]]] = {}
         for group in groups:
             flows.setdefault(group["flow_id"], []).append(group)
@@ -122,7 +122,8 @@ class DeadLetterBoard:
                     count = sum(g["count"] for g in flow_groups)
                     ui.label(f"{count} open").classes("fb-count-badge")
                 for index, group in enumerate(flow_groups):
-                    self._group(group, by_group.get((flow_id, group["node_id"], group["reason"]), []), index)
+                    self._group(group, by_group.get((flow_id, group["node_id"], dead_letters.reason_kind(group["reason"])), []),
+                                index)
 
     def _group(self, group: dict[str, Any], letters: list[DeadLetter], index: int) -> None:
         key = f"{group['flow_id']}.{group['node_id']}.{index}"
@@ -145,12 +146,14 @@ class DeadLetterBoard:
             with ui.expansion(f"Show the record{'s' if group['count'] != 1 else ''}").props("dense") \
                     .classes("w-full fb-letter-records").mark(f"records-{key}"):
                 for letter in letters[:SHOWN_PER_REASON]:
-                    self._letter_row(letter)
+                    self._letter_row(letter, own_reason=group["count"] > 1)
                 if len(letters) > SHOWN_PER_REASON:
                     ui.label(f"Showing the first {SHOWN_PER_REASON} of {len(letters)}; Retry all takes every one.") \
                         .classes("fb-muted text-xs")
 
-    def _letter_row(self, letter: DeadLetter) -> None:
+    def _letter_row(self, letter: DeadLetter, own_reason: bool = False) -> None:
+        if own_reason:  # the group shows the kind of reason; each record keeps its particulars
+            ui.label(letter.reason).classes("fb-muted text-xs pt-1")
         with ui.row().classes("w-full items-center no-wrap gap-3 py-1 fb-letter").props(f'data-letter-id="{letter.id}"'):
             ui.label(f"#{letter.id}").classes("fb-muted text-xs w-12")
             preview = json.dumps(letter.record, default=str, ensure_ascii=False)

@@ -43,7 +43,7 @@ async def test_each_flow_shows_its_trigger_next_run_last_run_and_failures(user: 
     switches.switch(store, FLOW, True, who="Ada")
     monkeypatch.setattr(server, "_scheduler", FakeScheduler())
     await user.open("/")
-    await user.should_see("cron */15 * * * *")
+    await user.should_see("every 15 minutes")
     await user.should_see("next 2031-05-06 04:45 UTC")
     await user.should_see("1 failed run in 24 h")
     await user.should_see("partial")

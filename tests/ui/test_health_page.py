@@ -52,11 +52,11 @@ def test_runs_records_and_lag_are_counted_per_day(store: Store, demo: dict) -> N
     assert health.records["failed"][-3:] == [4, 2, 0]
     assert (health.total_runs, health.failed_runs) == (4, 1)
     # The lag at the end of each day; today's is now: last success 11-18 09:01.
-    assert health.lag_hours[-3:] == [14.98, 38.98, 50.98]
+    assert health.lag_hours[-3:] == [14.98, 15.98, 27.98]  # a partial run synced: the lag starts again
     long_ago_finished = NOW - dt.timedelta(days=40) + dt.timedelta(minutes=1)
     first_day_end = dt.datetime(2026, 11, 8, tzinfo=UTC)
     assert health.lag_hours[0] == round((first_day_end - long_ago_finished).total_seconds() / 3600, 2)
-    assert health.last_success == dt.datetime(2026, 11, 18, 9, 1, tzinfo=UTC)
+    assert health.last_success == dt.datetime(2026, 11, 19, 8, 1, tzinfo=UTC)  # the partial run
     # Every environment: the sandbox run is a success today.
     everywhere = {h.flow_id: h for h in flow_health(store, days=14, now=NOW)}[FLOW]
     assert everywhere.runs["succeeded"][-1] == 1 and everywhere.lag_hours[-1] == 2.98
