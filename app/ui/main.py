@@ -26,6 +26,9 @@ def create_app(store: Store | None = None) -> None:
     # The pages register themselves with @ui.page when imported.
     from app.ui import editor_page, flows_page, runs_page  # noqa: F401
     from app.ui import dead_letters_page, health_page  # noqa: F401
+    from app.ui import sign_in_page
+
+    sign_in_page.install()  # once users exist, pages need a signed-in browser
 
     ui.add_css(vendor_css() + "\n" + THEME.read_text(), shared=True)
     app.on_exception(_log_exception)
