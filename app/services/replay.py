@@ -19,7 +19,7 @@ from app.errors import FlowbridgeError, NotFound
 from app.services.runs import run_flow
 from app.store import flows, runs
 from app.store.database import Store
-from app.store.models import TestCase
+from app.store.models import RunRecords, TestCase
 from nodes.schema_parts import as_list
 
 SANDBOX = "sandbox"
@@ -76,9 +76,63 @@ def compare_writes(before: dict[str, list[Any]], after: dict[str, list[Any]],
     return differences
 
 
+def has_input(store: Store, run_id: str) -> bool:
+    """Whether a run kept records to replay: what its read nodes read, or the payload it was given."""
+    with store.session() as session:
+        kept = session.exec(select(RunRecords.id).where(RunRecords.run_id == run_id, RunRecords.kind == "input")
+                            .limit(1)).first()
+    return kept is not None or runs.get_run(store, run_id).payload is not None
+
+
+class NothingToReplay(FlowbridgeError):
+    """The run kept no input records (a dry run, or one that read nothing)."""
+
+
+def _no_input(run_id: str, doing: str) -> NothingToReplay:
+    return NothingToReplay(f"run {run_id} kept no input records, so there is nothing to {doing}: dry runs and runs "
+                           "that read nothing keep none. Run the flow for real and use that run")
+
+
+def _facts(run: Any) -> dict[str, Any]:
+    return {"run_id": run.id, "flow_id": run.flow_id, "env": run.env, "flow_version": run.flow_version,
+            "status": run.status, "totals": run.totals, "error": run.error, "trigger": run.trigger,
+            "started_by": run.started_by, "started_at": run.started_at, "dry_run": run.dry_run}
+
+
+def _keys_of(store: Store, run: Any) -> dict[str, list[str]]:
+    # A target record is named by the key of the write node in the version the run used.
+    if not run.flow_version:
+        return {}
+    try:
+        return write_keys(flows.get_document(store, run.flow_id, run.flow_version)[0])
+    except NotFound:
+        return {}
+
+
+def compare_runs(store: Store, original_id: str, replay_id: str) -> dict[str, Any]:
+    """Two stored runs of a flow side by side: both runs, counts per node, and per target record (by
+    the write's key) what each wrote. Read from the store only, so a comparison can be shown again."""
+    original, again = runs.get_run(store, original_id), runs.get_run(store, replay_id)
+    if original.flow_id != again.flow_id:
+        raise FlowbridgeError(f"runs {original_id} and {replay_id} are runs of different flows "
+                              f"({original.flow_id}, {again.flow_id}); only runs of one flow can be compared")
+    before_counts, after_counts = runs.run_ledger(store, original_id), runs.run_ledger(store, replay_id)
+    keys = _keys_of(store, again) or _keys_of(store, original)
+    return {
+        "original": _facts(original),
+        "replay": _facts(again),
+        "nodes": {node: {"original": before_counts.get(node), "replay": after_counts.get(node)}
+                  for node in dict.fromkeys([*before_counts, *after_counts])},
+        "records": compare_writes(runs.kept_records(store, original_id, "written"),
+                                  runs.kept_records(store, replay_id, "written"), keys),
+        "inputs_replayed": {node: len(records) for node, records in
+                            runs.kept_records(store, original_id, "input").items()},
+    }
+
+
 def replay(store: Store, run_id: str, *, env: str = SANDBOX, flow_version: int | str | None = None,
            who: str = "") -> dict[str, Any]:
-    """Run a stored run's input again in the sandbox and compare the result with the run."""
+    """Run a stored run's input again in the sandbox and compare the result with the run (see compare_runs)."""
     _check_sandbox(env)
     original = runs.get_run(store, run_id)
     version = flow_version if flow_version is not None else original.flow_version
@@ -87,21 +141,11 @@ def replay(store: Store, run_id: str, *, env: str = SANDBOX, flow_version: int |
     except NotFound as error:
         raise FlowbridgeError(f"cannot replay run {run_id}: {error}") from None
     inputs = runs.kept_records(store, run_id, "input")
+    if not inputs and original.payload is None:
+        raise _no_input(run_id, "replay")
     result = run_flow(store, document, version=used, env=SANDBOX, trigger="replay", payload=original.payload,
                       replay_inputs=inputs, started_by=who)
-    keys = write_keys(document)
-    before_counts, after_counts = runs.run_ledger(store, run_id), runs.run_ledger(store, result.run_id)
-    return {
-        "original": {"run_id": run_id, "env": original.env, "flow_version": original.flow_version,
-                     "status": original.status, "totals": original.totals},
-        "replay": {"run_id": result.run_id, "env": SANDBOX, "flow_version": used, "status": result.status,
-                   "totals": result.totals, "error": result.error},
-        "nodes": {node: {"original": before_counts.get(node), "replay": after_counts.get(node)}
-                  for node in dict.fromkeys([*before_counts, *after_counts])},
-        "records": compare_writes(runs.kept_records(store, run_id, "written"),
-                                  runs.kept_records(store, result.run_id, "written"), keys),
-        "inputs_replayed": {node: len(records) for node, records in inputs.items()},
-    }
+    return compare_runs(store, run_id, result.run_id)
 
 
 def save_case(store: Store, run_id: str, name: str, *, who: str = "") -> TestCase:
@@ -109,13 +153,24 @@ def save_case(store: Store, run_id: str, name: str, *, who: str = "") -> TestCas
     run = runs.get_run(store, run_id)
     inputs = runs.kept_records(store, run_id, "input")
     if not inputs and run.payload is None:
-        raise FlowbridgeError(f"run {run_id} kept no input records to make a test case of")
+        raise _no_input(run_id, "make a test case of")
     case = TestCase(flow_id=run.flow_id, name=name.strip() or run_id, payload=run.payload, inputs=inputs,
                     expected=runs.kept_records(store, run_id, "written"), created_by=who, from_run=run_id)
     with store.session() as session:
         session.add(case)
         session.commit()
         session.refresh(case)
+    return case
+
+
+def delete_case(store: Store, case_id: int) -> TestCase:
+    """Remove a test case; returns it (for saying which one went)."""
+    with store.session() as session:
+        case = session.get(TestCase, case_id)
+        if case is None:
+            raise NotFound(f"there is no test case #{case_id}")
+        session.delete(case)
+        session.commit()
     return case
 
 
