@@ -40,16 +40,20 @@ def reasons(store: Store, flow_id: str | None = None) -> list[dict[str, Any]]:
     """Open dead letters grouped by flow, node and kind of reason, biggest groups first; a group of
     one keeps its reason as it is."""
     with store.session() as session:
-        query = select(DeadLetter.flow_id, DeadLetter.node_id, DeadLetter.reason).where(DeadLetter.status == "open")
+        query = select(DeadLetter.flow_id, DeadLetter.node_id, DeadLetter.reason, DeadLetter.env) \
+            .where(DeadLetter.status == "open")
         if flow_id:
             query = query.where(DeadLetter.flow_id == flow_id)
         groups: dict[tuple[str, str, str], dict[str, Any]] = {}
-        for flow, node, reason in session.exec(query).all():
+        for flow, node, reason, env in session.exec(query).all():
             kind = reason_kind(reason)
             group = groups.setdefault((flow, node, kind), {"flow_id": flow, "node_id": node, "reason": kind,
-                                                           "example": reason, "count": 0})
+                                                           "example": reason, "count": 0, "envs": []})
             group["count"] += 1
+            if env not in group["envs"]:
+                group["envs"].append(env)
     for group in groups.values():
+        group["envs"].sort()
         if group["count"] == 1:
             group["reason"] = group["example"]
     return sorted(groups.values(), key=lambda g: -g["count"])

@@ -32,7 +32,7 @@ def flow_rows(store: Store, scheduler: Any = None) -> list[dict[str, Any]]:
             "id": flow.id, "name": flow.name, "version": flow.current_version, "enabled": flow.enabled,
             "trigger": describe_trigger(document),
             "next_run": next_run.isoformat() if next_run else None,
-            "last_run": {"run_id": last.id, "status": last.status, "started_at": last.started_at.isoformat()}
+            "last_run": {"run_id": last.id, "status": last.status, "env": last.env, "started_at": last.started_at.isoformat()}
             if last else None,
             "failures_24h": failures.get(flow.id, 0),
         })

@@ -17,7 +17,7 @@ from app.services import dead_letters
 from app.store import flows as flow_store
 from app.store import runs as run_store
 from app.store.models import DeadLetter
-from app.ui import context
+from app.ui import context, session
 from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
 from app.ui.frame import frame
 from app.ui.moments import ago, as_utc, when
@@ -235,6 +235,8 @@ class DeadLetterBoard:
         edited = record if record != letter.record else None
 
         async def retry(who: str) -> None:
+            if not session.permit("run", letter.env):  # a retry is a run in the letter's environment
+                return
             run_ids = await run.io_bound(dead_letters.retry, context.store(), [letter.id], who=who, edited=edited)
             inspect_dialog.close()
             self.tell_retried(run_ids, 1, edited is not None)
@@ -244,10 +246,13 @@ class DeadLetterBoard:
             ask_who(f"Retry dead letter #{letter.id}{' as edited' if edited else ''}?",
                     f"The record goes into '{letter.node_id}' of the flow's current version, in a new run in "
                     f"{letter.env}; if it fails again it becomes a new dead letter of that run.",
-                    "Retry", guarded("retry the record")(retry), busy="Retrying the record…", css="fb-ask-retry")
+                    "Retry", guarded("retry the record")(retry), busy="Retrying the record…", css="fb-ask-retry",
+                    action="dead_letters")
 
     def ask_retry_reason(self, group: dict[str, Any]) -> None:
         async def retry(who: str) -> None:
+            if not all(session.permit("run", env) for env in group.get("envs", [])):
+                return
             run_ids = await run.io_bound(dead_letters.retry_reason, context.store(), group["flow_id"], group["node_id"],
                                          group["reason"], who=who)
             self.tell_retried(run_ids, group["count"], False)
@@ -258,7 +263,7 @@ class DeadLetterBoard:
                     f"“{group['reason']}” — they go into '{group['node_id']}' of {group['flow_id']}'s current "
                     "version, in new runs (one per environment).",
                     f"Retry {group['count']}", guarded("retry the records")(retry), busy="Retrying the records…",
-                    css="fb-ask-retry-reason")
+                    css="fb-ask-retry-reason", action="dead_letters")
 
     def ask_discard(self, letter_ids: list[int], reason: str, inspect_dialog: ui.dialog | None = None) -> None:
         def discard(who: str) -> None:
@@ -274,7 +279,7 @@ class DeadLetterBoard:
             ask_who(f"Discard {len(letter_ids) if many else 'this'} record{'s' if many else ''}?",
                     f"“{reason}” — {'they' if many else 'it'} will not be retried; the discard is recorded with "
                     "your name and the time.", "Discard", guarded("discard")(discard), danger=True,
-                    css="fb-ask-discard")
+                    css="fb-ask-discard", action="dead_letters")
 
     def tell_retried(self, run_ids: list[str], count: int, edited: bool) -> None:
         """Say which runs retried the records and how they went, with a link to each run."""

@@ -15,11 +15,11 @@ from app.engine.problems import one_line
 from app.services import alerts, designer, operations, overview, switches
 from app.store import flows as flow_store
 from app.store import runs as run_store
-from app.ui import context
+from app.ui import context, session
 from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
 from app.ui.frame import frame
 from app.ui.moments import ago, when
-from app.ui.who import remembered_name
+from app.ui.runs_page import env_chip
 
 REFRESH_SECONDS = 15  # the list follows runs, schedules and alerts made elsewhere this often
 FOLLOW_SECONDS = 600  # how long Run now waits to tell how the run ended
@@ -198,6 +198,7 @@ class FlowList:
                 if last:
                     ui.label("last")
                     ui.label(last["status"]).classes(f"fb-chip {STATUS_CHIP.get(last['status'], 'fb-chip-neutral')}")
+                    env_chip(last.get("env") or "sandbox")
                     ui.link(f"{when(last['started_at'])} · {ago(last['started_at'])}", f"/runs/{last['run_id']}") \
                         .classes("no-underline fb-last-run-link")
                 else:
@@ -231,8 +232,12 @@ class FlowList:
         if value == summary.enabled:
             spinner_done()
             return
+        if not session.permit("switch"):
+            spinner_done()
+            await self.render.refresh()  # the switch goes back to where it was
+            return
         try:
-            await run.io_bound(switches.switch, context.store(), summary.id, value, who=remembered_name() or "web")
+            await run.io_bound(switches.switch, context.store(), summary.id, value, who=session.actor_name())
         except Exception as error:
             await self.render.refresh()  # the switch goes back to where it was
             with self.home:  # the switch this handler belongs to was replaced by the refresh
@@ -278,9 +283,12 @@ class FlowList:
             ui.notify(f"'{summary.name}' is a draft with {summary.problems} problem(s); fix them in the editor and "
                       "save before running it", type="warning", multi_line=True)
             return
+        if not session.permit("run", "sandbox"):
+            spinner_done()
+            return
         try:
             run_id = operations.queue_flow_run(context.store(), summary.id, None, trigger="manual", env="sandbox",
-                                               who=remembered_name() or "web")
+                                               who=session.actor_name())
         finally:
             spinner_done()
         ui.notify(f"Run {run_id} of '{summary.name}' started in the sandbox", type="info", multi_line=True,

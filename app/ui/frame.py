@@ -7,7 +7,10 @@ from contextlib import contextmanager
 
 from nicegui import ui
 
-PREVIEW_ENVIRONMENT = "sandbox"
+from app.ui import session
+
+PREVIEW_ENVIRONMENT = "sandbox"  # where tests of a node and previews read (they write nothing)
+WHERE_ROLES_RUN = {"admin": "sandbox and production", "analyst": "sandbox", "tester": "sandbox", "viewer": "nowhere"}
 NAV = (("Flows", "/", "account_tree"), ("Runs", "/runs", "receipt_long"),
        ("Dead letters", "/dead-letters", "report"), ("Health", "/health", "monitor_heart"))
 
@@ -30,12 +33,28 @@ def frame(title: str, *, active: str = "Flows", full_height: bool = False, wide:
                     ui.icon(icon).classes("text-lg")
                     ui.label(name)
         ui.space()
-        with ui.element("div").classes("fb-env-badge flex items-center gap-1"):
-            ui.icon("science").classes("text-base")
-            ui.label(f"Environment: {PREVIEW_ENVIRONMENT}")
-        ui.tooltip("Tests and previews read the sandbox systems and write nothing; "
-                   "runs started here use the sandbox unless you pick production.")
+        _who_is_here()
     width = "max-w-7xl" if wide else "max-w-6xl"
     content = "fb-page-full" if full_height else f"fb-page w-full {width} mx-auto p-6 gap-4"
     with ui.column().classes(content):
         yield
+
+
+def _who_is_here() -> None:
+    """The signed-in user and their role (with where they may run), or that the server is open."""
+    who = session.principal()
+    with ui.element("div").classes("fb-env-badge flex items-center gap-1").mark("who-is-here"):
+        if session.is_open():
+            ui.icon("lock_open").classes("text-base")
+            ui.label("Open demo: everyone is admin")
+            ui.tooltip("No user is defined on this server; `flowbridge user add NAME --role ROLE` adds one and "
+                       "from then on everyone signs in. Previews and node tests read the sandbox and write nothing.")
+            return
+        ui.icon("person").classes("text-base")
+        ui.label(f"{who.name} · {who.role}" if who else "not signed in")
+        if who:
+            ui.tooltip(f"As {who.role} you may run flows in: {WHERE_ROLES_RUN.get(who.role, 'nowhere')}.")
+            from app.ui.sign_in_page import sign_out
+
+            ui.button(icon="logout", on_click=sign_out).props("flat round dense size=sm") \
+                .tooltip("Sign out").mark("sign-out")

@@ -42,7 +42,7 @@ def _safe_next(target: str) -> str:
 
 
 @ui.page(SIGN_IN)
-def sign_in_page(next: str = "/") -> None:  # noqa: A002 - the query parameter's name
+def sign_in_page(next: str = "/") -> None:
     ui.page_title("Sign in · Flowbridge")
     ui.colors(primary="#2563eb")
     with ui.column().classes("w-full items-center pt-24"):

@@ -8,6 +8,7 @@ from typing import Any
 
 from nicegui import app, ui
 
+from app.ui import session
 from app.ui.feedback import instant_spinner, spinner_done
 
 KEY = "author"  # the key the editor's save dialog uses
@@ -25,10 +26,16 @@ def remember_name(name: str) -> None:
 
 
 def ask_who(title: str, sentence: str, button: str, on_confirm: Callable[[str], Awaitable[Any] | Any], *,
-            danger: bool = False, css: str = "", busy: str = "") -> ui.dialog:
+            danger: bool = False, css: str = "", busy: str = "", action: str | None = None,
+            env: str | None = None) -> ui.dialog | None:
     """Open a dialog saying what will happen, with 'Your name' filled in; `on_confirm(name)` runs
     once it is confirmed. With `busy`, a spinner saying it shows the moment the button is pressed
-    (in the browser) until `on_confirm` is done."""
+    (in the browser) until `on_confirm` is done. With `action`, the user's role must allow it (checked
+    when the dialog would open and again when it is confirmed); a signed-in user's name is theirs."""
+    if action and not session.permit(action, env):
+        spinner_done()
+        return None
+    signed_in = not session.is_open()
     # The action runs where the dialog was opened from: the dialog itself is gone (and with it what the
     # action would show) by the time a long action ends.
     home = ui.context.slot.parent
@@ -36,7 +43,8 @@ def ask_who(title: str, sentence: str, button: str, on_confirm: Callable[[str], 
         dialog.on("hide", dialog.delete)
         ui.label(title).classes("text-lg font-semibold")
         ui.label(sentence).classes("fb-muted text-sm")
-        name = ui.input("Your name", value=remembered_name()).props("outlined dense autofocus") \
+        name = ui.input("Your name", value=session.actor_name() if signed_in else remembered_name()) \
+            .props("outlined dense autofocus" + (" readonly" if signed_in else "")) \
             .classes("w-full fb-who-name").mark("who-name")
         ui.label("Recorded with what you do, with the time.").classes("fb-muted text-xs")
 
@@ -46,7 +54,11 @@ def ask_who(title: str, sentence: str, button: str, on_confirm: Callable[[str], 
                 spinner_done()
                 ui.notify("Say who you are: it is recorded with what you do", type="warning")
                 return
-            remember_name(who)
+            if action and not session.permit(action, env):
+                spinner_done()
+                return
+            if not signed_in:
+                remember_name(who)
             dialog.close()
             try:
                 with home:

@@ -1,0 +1,91 @@
+"""Signing in and roles in the web app: once a user exists every page needs a signed-in browser,
+and what a role may not do is refused by the server when the button is pressed, with the reason."""
+
+from __future__ import annotations
+
+from nicegui.testing.user import User
+
+from app.services import access, operations
+from app.store import flows as flow_store
+from app.store import runs as run_store
+from app.store.database import Store
+from app.ui import session
+
+FLOW = "crm_accounts_to_erp_customers"
+
+
+def _users(store: Store) -> dict[str, str]:
+    tokens = {name: access.add_user(store, name, role)
+              for name, role in (("ada", "admin"), ("tess", "tester"), ("vic", "viewer"))}
+    session.forget_open_state()
+    return tokens
+
+
+async def _sign_in(user: User, name: str, token: str) -> None:
+    user.find(marker="sign-in-name").type(name)
+    user.find(marker="sign-in-token").type(token)
+    user.find(marker="sign-in-submit").click()
+
+
+async def test_an_open_server_says_so_and_needs_no_sign_in(user: User) -> None:
+    await user.open("/")
+    await user.should_see("Open demo: everyone is admin")
+    await user.should_see("CRM accounts → ERP customers")
+
+
+async def test_pages_need_a_sign_in_once_users_exist_and_a_wrong_token_is_refused(user: User, store: Store) -> None:
+    tokens = _users(store)
+    await user.open("/runs?status=failed")
+    await user.should_see("Sign in to Flowbridge")
+    await user.should_not_see("CRM accounts → ERP customers")
+    await _sign_in(user, "tess", tokens["ada"])  # someone else's token
+    await user.should_see("That name and token do not match a user of this server")
+    await _sign_in(user, "tess", "not-a-token")
+    await user.should_see("That name and token do not match a user of this server")
+    user.find(marker="sign-in-name").clear()
+    user.find(marker="sign-in-token").clear()
+    await _sign_in(user, "tess", tokens["tess"])
+    await user.should_see("tess · tester", retries=30)  # and it went where the browser wanted to go
+    await user.should_see("Every run, newest first")
+
+
+async def test_a_tester_cannot_switch_a_flow_but_may_run_it_in_the_sandbox(user: User, store: Store) -> None:
+    tokens = _users(store)
+    await user.open("/")
+    await _sign_in(user, "tess", tokens["tess"])
+    await user.should_see("tess · tester", retries=30)
+    user.find(marker=f"switch-{FLOW}").click()
+    await user.should_see("tess (tester) may not switch; that needs admin", retries=30)
+    assert not flow_store.get_flow(store, FLOW).enabled
+    user.find(marker=f"run-{FLOW}").click()
+    await user.should_see("started in the sandbox", retries=30)
+    operations.drain_queues()
+    [started] = run_store.list_runs(store, flow_id=FLOW)
+    assert (started.env, started.started_by) == ("sandbox", "tess")
+
+
+async def test_a_viewer_may_look_but_not_run(user: User, store: Store) -> None:
+    tokens = _users(store)
+    await user.open("/")
+    await _sign_in(user, "vic", tokens["vic"])
+    await user.should_see("vic · viewer", retries=30)
+    user.find(marker=f"run-{FLOW}").click()
+    await user.should_see("vic (viewer) may not run in sandbox", retries=30)
+    operations.drain_queues()
+    assert run_store.list_runs(store, flow_id=FLOW) == []
+
+
+async def test_an_admin_switches_and_is_recorded_by_their_signed_in_name(user: User, store: Store) -> None:
+    tokens = _users(store)
+    await user.open("/")
+    await _sign_in(user, "ada", tokens["ada"])
+    await user.should_see("ada · admin", retries=30)
+    user.find(marker=f"switch-{FLOW}").click()
+    await user.should_see("is switched on", retries=50)
+    flow = flow_store.get_flow(store, FLOW)
+    assert flow.enabled
+    from app.services import switches
+
+    assert [(s.enabled, s.who) for s in switches.history(store, FLOW)] == [(True, "ada")]
+    user.find(marker="sign-out").click()
+    await user.should_see("Sign in to Flowbridge", retries=30)
