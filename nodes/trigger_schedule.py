@@ -59,8 +59,8 @@ def _cron_in_words(cron: str) -> str:
     every_minute = re.fullmatch(r"\*/(\d+)", minute)
     if every_minute and (hour, day, month, weekday) == ("*", "*", "*", "*"):
         return f"every {every_minute.group(1)} minutes"
-    if minute.isdigit() and (hour, day, month, weekday) == ("*", "*", "*", "*"):
-        return f"hourly at :{int(minute):02d}"
+    if re.fullmatch(r"\d+(,\d+)*", minute) and (hour, day, month, weekday) == ("*", "*", "*", "*"):
+        return "hourly at " + ", ".join(f":{int(m):02d}" for m in minute.split(","))
     if minute.isdigit() and hour.isdigit() and (day, month) == ("*", "*"):
         at = f"{int(hour):02d}:{int(minute):02d}"
         if weekday == "*":

@@ -57,4 +57,4 @@ def _who_is_here() -> None:
             from app.ui.sign_in_page import sign_out
 
             ui.button(icon="logout", on_click=sign_out).props("flat round dense size=sm") \
-                .tooltip("Sign out").mark("sign-out")
+                .classes("fb-sign-out").tooltip("Sign out").mark("sign-out")

@@ -57,9 +57,9 @@ def sign_in_page(next: str = "/") -> None:
                 return
             ui.label("Your name and the API token `flowbridge user add` gave you. Your role decides what you "
                      "may do: testers run and replay only in the sandbox.").classes("fb-muted text-sm")
-            name = ui.input("Name").props("outlined dense autofocus").classes("w-full").mark("sign-in-name")
+            name = ui.input("Name").props("outlined dense autofocus").classes("w-full fb-sign-in-name").mark("sign-in-name")
             token = ui.input("API token", password=True, password_toggle_button=True) \
-                .props("outlined dense").classes("w-full").mark("sign-in-token")
+                .props("outlined dense").classes("w-full fb-sign-in-token").mark("sign-in-token")
 
             def submit() -> None:
                 if not (name.value or "").strip() or not (token.value or "").strip():
@@ -78,7 +78,7 @@ def sign_in_page(next: str = "/") -> None:
 
             token.on("keydown.enter", submit)
             ui.button("Sign in", icon="login", on_click=submit).props("unelevated no-caps") \
-                .classes("w-full").mark("sign-in-submit")
+                .classes("w-full fb-sign-in-submit").mark("sign-in-submit")
 
 
 def sign_out() -> None:

@@ -16,6 +16,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,19 +46,18 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """`flowbridge serve` on a fresh store with the demo; its URL and the demo's database paths."""
-    reason = _missing_browser()
-    if reason:
-        pytest.skip(reason)
+@contextmanager
+def serving(folder: Path, *, users: tuple[tuple[str, str], ...] = ()) -> Iterator[dict[str, Any]]:
+    """`flowbridge serve` on a fresh store with the demo in `folder`; its URL, the demo's database
+    paths and, with `users` ((name, role), ...), their API tokens (the server is then closed)."""
+    from app.services import access
     from app.services.demo import init_demo
     from app.store.database import Store
 
-    folder = tmp_path_factory.mktemp("served")
     url = f"sqlite:///{folder / 'store.db'}"
     store = Store(url)
     init_demo(store, folder / "demo", accounts=120)
+    tokens = {name: access.add_user(store, name, role) for name, role in users}
     port = _free_port()
     env = {**os.environ, "FLOWBRIDGE_DB_URL": url}
     env.pop("FLOWBRIDGE_SECRET_KEY", None)
@@ -69,7 +69,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     deadline = time.monotonic() + 30
     while True:
         try:
-            urllib.request.urlopen(base + "/", timeout=2)
+            urllib.request.urlopen(base + "/sign-in", timeout=2)
             break
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
@@ -77,7 +77,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                 pytest.fail(f"flowbridge serve did not start: {(folder / 'serve.log').read_text()[-2000:]}")
             time.sleep(0.2)
     try:
-        yield {"url": base, "store": store, "folder": folder, "demo": folder / "demo", "log": folder / "serve.log"}
+        yield {"url": base, "store": store, "folder": folder, "demo": folder / "demo", "log": folder / "serve.log",
+               "tokens": tokens}
     finally:
         process.terminate()
         try:
@@ -86,6 +87,16 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             process.kill()
         log.close()
         store.close()
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """`flowbridge serve` on a fresh store with the demo, open (no users)."""
+    reason = _missing_browser()
+    if reason:
+        pytest.skip(reason)
+    with serving(tmp_path_factory.mktemp("served")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

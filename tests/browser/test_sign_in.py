@@ -1,0 +1,61 @@
+"""A server with users: a tester signs in, sees who they are, is refused switching a flow on (by the
+server, with the reason), runs it in the sandbox, and signs out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from app.store import flows as flow_store
+from app.store import runs as run_store
+from tests.browser.conftest import serving
+from tests.browser.support import Page
+
+SHOTS = "sign-in"
+FLOW = "crm_accounts_to_erp_customers"
+ROW = f'.fb-flow-row[data-flow-id="{FLOW}"]'
+
+
+@pytest.fixture(scope="module")
+def closed_server(served: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    # `served` first: it skips, saying why, when there is no browser.
+    with serving(tmp_path_factory.mktemp("closed"), users=(("tess", "tester"), ("ada", "admin"))) as server:
+        yield server
+
+
+def test_a_tester_signs_in_is_refused_a_switch_runs_in_the_sandbox_and_signs_out(
+        page: Page, closed_server: dict[str, Any]) -> None:
+    page.base = closed_server["url"]
+    page.open("/runs")
+    page.wait(lambda: "/sign-in" in page.d.current_url, "the sign-in page")
+    page.wait(lambda: page.all(".fb-sign-in-name input"), "the sign-in form")
+    page.shot("asked-to-sign-in")
+
+    page.type_into(".fb-sign-in-name input", "tess")
+    page.type_into(".fb-sign-in-token input", "a guess", enter=True)
+    page.wait_notification("do not match a user")
+    page.type_into(".fb-sign-in-token input", closed_server["tokens"]["tess"])
+    page.click(".fb-sign-in-submit", retry=False)
+    page.wait(lambda: page.d.current_url.endswith("/runs"), "the page it wanted first")
+    page.wait(lambda: "tess · tester" in page.text(".fb-env-badge"), "who is signed in, in the header")
+
+    page.open("/")
+    page.wait(lambda: page.all(ROW), "the flows")
+    page.click(f"{ROW} .fb-switch")
+    refusal = page.wait_notification("may not switch")
+    assert "tess (tester)" in refusal and "needs admin" in refusal
+    page.d.execute_script("return new Promise(done => setTimeout(done, 400))")
+    page.shot("switch-refused")
+    assert not flow_store.get_flow(closed_server["store"], FLOW).enabled
+
+    page.click(f"{ROW} .fb-run-now")
+    page.wait_notification("started in the sandbox")
+    [started] = run_store.list_runs(closed_server["store"], flow_id=FLOW)
+    assert (started.env, started.started_by) == ("sandbox", "tess")
+
+    page.click(".fb-sign-out", retry=False)
+    page.wait(lambda: "/sign-in" in page.d.current_url, "the sign-in page after signing out")
+    page.open("/")
+    page.wait(lambda: "/sign-in" in page.d.current_url, "the sign-in page again: signed out for good")
