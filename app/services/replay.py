@@ -87,10 +87,9 @@ def has_input(store: Store, run_id: str) -> bool:
 class NothingToReplay(FlowbridgeError):
     """The run kept no input records (a dry run, or one that read nothing)."""
 
-
-def _no_input(run_id: str, doing: str) -> NothingToReplay:
-    return NothingToReplay(f"run {run_id} kept no input records, so there is nothing to {doing}: dry runs and runs "
-                           "that read nothing keep none. Run the flow for real and use that run")
+    def __init__(self, run_id: str, doing: str = "replay") -> None:
+        super().__init__(f"run {run_id} kept no input records, so there is nothing to {doing}: dry runs and runs "
+                         "that read nothing keep none. Run the flow for real and use that run")
 
 
 def _facts(run: Any) -> dict[str, Any]:
@@ -142,7 +141,7 @@ def replay(store: Store, run_id: str, *, env: str = SANDBOX, flow_version: int |
         raise FlowbridgeError(f"cannot replay run {run_id}: {error}") from None
     inputs = runs.kept_records(store, run_id, "input")
     if not inputs and original.payload is None:
-        raise _no_input(run_id, "replay")
+        raise NothingToReplay(run_id, "replay")
     result = run_flow(store, document, version=used, env=SANDBOX, trigger="replay", payload=original.payload,
                       replay_inputs=inputs, started_by=who)
     return compare_runs(store, run_id, result.run_id)
@@ -153,7 +152,7 @@ def save_case(store: Store, run_id: str, name: str, *, who: str = "") -> TestCas
     run = runs.get_run(store, run_id)
     inputs = runs.kept_records(store, run_id, "input")
     if not inputs and run.payload is None:
-        raise _no_input(run_id, "make a test case of")
+        raise NothingToReplay(run_id, "make a test case of")
     case = TestCase(flow_id=run.flow_id, name=name.strip() or run_id, payload=run.payload, inputs=inputs,
                     expected=runs.kept_records(store, run_id, "written"), created_by=who, from_run=run_id)
     with store.session() as session:

@@ -14,7 +14,7 @@ from app.errors import NotFound
 from app.store import connections
 from app.store import flows as flow_store
 from app.store import runs as run_store
-from app.ui import context
+from app.ui import context, session
 from app.ui.canvas.flow_canvas import FlowCanvas
 from app.ui.canvas.graph import layout_missing, run_graph, seconds_text
 from app.ui.editor.test_results import records_table
@@ -186,6 +186,7 @@ class RunDetail:
             ui.label(run.status).classes(f"fb-chip {STATUS_CHIP.get(run.status, 'fb-chip-neutral')} fb-run-status")
             env_chip(run.env).classes("fb-run-env").tooltip("The environment the run read and wrote")
             ui.space()
+            self.tester_actions()
             ui.button("Open flow", icon="edit", on_click=lambda: ui.navigate.to(f"/flows/{run.flow_id}")) \
                 .props("outline no-caps")
         ui.label(f"{run.id} · version {run.flow_version or 'from a file'} · environment {run.env}"
@@ -207,6 +208,25 @@ class RunDetail:
         self.ledger_table()
         self.retries()
         self.failed_records()
+
+    def tester_actions(self) -> None:
+        """Replay the run in the sandbox, keep it as a test case, and the flow's tests."""
+        # Imported here: those pages import this module (env_chip, STATUS_CHIP).
+        from app.ui.replay_page import open_replay_dialog
+        from app.ui.tests_page import open_save_case_dialog, tests_link
+
+        run = self.run
+        may = session.allowed("replay")
+        replay_button = ui.button("Replay in sandbox", icon="replay", on_click=lambda: open_replay_dialog(run)) \
+            .props("unelevated no-caps").classes("fb-replay").mark("replay")
+        save_button = ui.button("Save as test case", icon="fact_check", on_click=lambda: open_save_case_dialog(
+            run.flow_id, [(run.id, "This run's")])).props("outline no-caps").classes("fb-save-case").mark("save-case")
+        for button in (replay_button, save_button):
+            if not may:
+                button.disable()
+                button.tooltip("Your role may not replay runs or save test cases")
+        ui.button("Tests", icon="checklist", on_click=lambda: ui.navigate.to(tests_link(run.flow_id))) \
+            .props("flat no-caps").classes("fb-tests-link").mark("tests-link")
 
     def follow(self) -> None:
         if run_store.get_run(context.store(), self.run.id).status not in UNFINISHED:
