@@ -127,6 +127,7 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
                      who: access.Principal = Depends(caller)) -> dict[str, Any]:
         allowed(who, "dead_letters")
         try:
+            allowed(who, "run", dead_letters.get_letter(store(), letter_id).env)  # a retry is a run there
             return {"runs": dead_letters.retry(store(), [letter_id], who=who.name, edited=record)}
         except FlowbridgeError as error:
             raise fail(error) from None
@@ -135,6 +136,8 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
     def retry_reason(flow: str, node: str, reason: str, who: access.Principal = Depends(caller)) -> dict[str, Any]:
         allowed(who, "dead_letters")
         try:
+            for env in dead_letters.reason_envs(store(), flow, node, reason):  # a retry is a run there
+                allowed(who, "run", env)
             return {"runs": dead_letters.retry_reason(store(), flow, node, reason, who=who.name)}
         except FlowbridgeError as error:
             raise fail(error) from None

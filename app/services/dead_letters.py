@@ -78,18 +78,28 @@ def retry(store: Store, letter_ids: list[int], *, who: str, edited: dict[str, An
                           start_at=node_id, started_by=who)
         if result.error:
             raise FlowbridgeError(f"the retry run {result.run_id} failed: {result.error}")
-        _resolve(store, [letter.id for letter in group], "retried", who)
+        _resolve(store, [letter.id for letter in group], "retried", who, retried_in=result.run_id)
         run_ids.append(result.run_id)
     return run_ids
 
 
-def retry_reason(store: Store, flow_id: str, node_id: str, reason: str, *, who: str) -> list[str]:
-    """Retry every open letter of the flow's node whose reason is of this kind (see reason_kind)."""
+def _open_of_reason(store: Store, flow_id: str, node_id: str, reason: str) -> list[tuple[int, str]]:
+    """(id, environment) of the open letters of the flow's node whose reason is of this kind."""
     wanted = reason_kind(reason)
     with store.session() as session:
-        ids = [letter_id for letter_id, text in session.exec(select(DeadLetter.id, DeadLetter.reason).where(
+        found = session.exec(select(DeadLetter.id, DeadLetter.reason, DeadLetter.env).where(
             DeadLetter.flow_id == flow_id, DeadLetter.node_id == node_id, DeadLetter.status == "open")).all()
-            if reason_kind(text) == wanted]
+    return [(letter_id, env) for letter_id, text, env in found if reason_kind(text) == wanted]
+
+
+def reason_envs(store: Store, flow_id: str, node_id: str, reason: str) -> list[str]:
+    """The environments a retry of this reason would run in (one run per environment)."""
+    return sorted({env for _, env in _open_of_reason(store, flow_id, node_id, reason)})
+
+
+def retry_reason(store: Store, flow_id: str, node_id: str, reason: str, *, who: str) -> list[str]:
+    """Retry every open letter of the flow's node whose reason is of this kind (see reason_kind)."""
+    ids = [letter_id for letter_id, _ in _open_of_reason(store, flow_id, node_id, reason)]
     if not ids:
         raise NotFound(f"no open dead letters of {flow_id} at {node_id} with that reason")
     return retry(store, ids, who=who)
@@ -102,10 +112,11 @@ def discard(store: Store, letter_ids: list[int], *, who: str) -> None:
     _resolve(store, letter_ids, "discarded", who)
 
 
-def _resolve(store: Store, letter_ids: list[int], status: str, who: str) -> None:
+def _resolve(store: Store, letter_ids: list[int], status: str, who: str, retried_in: str | None = None) -> None:
     with store.session() as session:
         for letter_id in letter_ids:
             letter = session.get(DeadLetter, letter_id)
             letter.status, letter.resolved_by, letter.resolved_at = status, who or "unknown", utcnow()
+            letter.retried_in = retried_in
             session.add(letter)
         session.commit()

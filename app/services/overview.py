@@ -62,4 +62,5 @@ def letter_row(letter: DeadLetter) -> dict[str, Any]:
     return {"id": letter.id, "run_id": letter.run_id, "flow_id": letter.flow_id, "env": letter.env,
             "node_id": letter.node_id, "reason": letter.reason, "record": letter.record, "status": letter.status,
             "created_at": letter.created_at.isoformat(), "resolved_by": letter.resolved_by,
-            "resolved_at": letter.resolved_at.isoformat() if letter.resolved_at else None}
+            "resolved_at": letter.resolved_at.isoformat() if letter.resolved_at else None,
+            "retried_in": letter.retried_in}

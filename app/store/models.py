@@ -85,6 +85,7 @@ class DeadLetter(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow)
     resolved_by: str | None = None
     resolved_at: dt.datetime | None = None
+    retried_in: str | None = Field(default=None, max_length=40)  # the run that retried it
 
 
 class Cursor(SQLModel, table=True):

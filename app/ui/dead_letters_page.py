@@ -204,7 +204,8 @@ class DeadLetterBoard:
                     .props("unelevated no-caps").classes("fb-retry").mark("letter-retry")
             if letter.status != "open":
                 retry_button.disable()
-                status.set_text(f"{letter.status} by {letter.resolved_by} {when(letter.resolved_at)}")
+                status.set_text(f"{letter.status} by {letter.resolved_by} {when(letter.resolved_at)}"
+                                + (f" in run {letter.retried_in}" if letter.retried_in else ""))
 
             def check(text: str) -> None:
                 problem = json_problem(text or "")
@@ -324,14 +325,18 @@ class DeadLetterBoard:
                    {"name": "flow", "label": "Flow", "field": "flow", "align": "left"},
                    {"name": "node", "label": "Node", "field": "node", "align": "left"},
                    {"name": "reason", "label": "Reason", "field": "reason", "align": "left"},
-                   {"name": "run", "label": "Failed in run", "field": "run", "align": "left"}]
+                   {"name": "run", "label": "Failed in run", "field": "run", "align": "left"},
+                   {"name": "retried_in", "label": "Retried in run", "field": "retried_in", "align": "left"}]
         rows = [{"id": le.id, "resolved": when(le.resolved_at, seconds=True, zone=False), "status": le.status,
                  "who": le.resolved_by or "—", "flow": le.flow_id, "node": le.node_id, "reason": le.reason,
-                 "run": le.run_id} for le in shown]
+                 "run": le.run_id, "retried_in": le.retried_in or ""} for le in shown]
         table = ui.table(columns=columns, rows=rows, row_key="id", pagination=25) \
             .props("flat bordered dense wrap-cells").classes("w-full fb-resolved-table")
         table.add_slot("body-cell-run", """
             <q-td :props="props"><a :href="'/runs/' + props.value" class="no-underline text-primary">{{ props.value }}</a></q-td>""")
+        table.add_slot("body-cell-retried_in", """
+            <q-td :props="props"><a v-if="props.value" :href="'/runs/' + props.value" class="no-underline text-primary">
+              {{ props.value }}</a><span v-else>—</span></q-td>""")
         table.add_slot("body-cell-status", """
             <q-td :props="props"><span :class="'fb-chip ' + (props.value === 'retried' ? 'fb-chip-ok' : 'fb-chip-neutral')">
               {{ props.value }}</span></q-td>""")

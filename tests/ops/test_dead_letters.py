@@ -38,7 +38,8 @@ def test_an_edited_record_is_retried_from_the_node_that_failed_it(store, tmp_pat
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT name FROM items WHERE id = 2").fetchone() == ("fixed",)
     letter = dead_letters.get_letter(store, letters[0].id)
-    assert (letter.status, letter.resolved_by) == ("retried", "maria") and letter.resolved_at is not None
+    assert (letter.status, letter.resolved_by, letter.retried_in) == ("retried", "maria", retry.id)
+    assert letter.resolved_at is not None
 
 
 def test_a_record_that_fails_again_is_a_new_dead_letter_nothing_is_lost(store, tmp_path):

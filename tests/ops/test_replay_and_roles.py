@@ -135,3 +135,27 @@ def test_roles_are_enforced_by_the_server(server, store, demo):  # noqa: F811
     assert call("POST", f"/api/runs/{original.run_id}/replay", tester, params={"env": "production"}).status_code == 409
     report = call("POST", f"/api/runs/{original.run_id}/replay", tester)
     assert report.status_code == 200 and report.json()["replay"]["env"] == "sandbox"
+
+
+def test_retrying_a_dead_letter_is_a_run_in_its_environment_and_needs_that_right(server, store, demo):  # noqa: F811
+    analyst = access.add_user(store, "ann", "analyst")
+    document, version = flows.get_document(store, "crm_accounts_to_erp_customers")
+    for env in ("production", "sandbox"):  # the demo's duplicate accounts fail in both
+        assert run_flow(store, document, version=version, env=env).totals["failed"] > 0
+    from app.store import runs
+
+    letters = {}
+    for letter in runs.dead_letters(store, flow_id=document["id"], status="open"):
+        letters.setdefault(letter.env, letter)
+    headers = {"Authorization": f"Bearer {analyst}"}
+    refused = httpx.post(f"{server}/api/dead-letters/{letters['production'].id}/retry", headers=headers, timeout=30)
+    assert refused.status_code == 403 and "may not run in production" in refused.json()["detail"]
+    kind = {"flow": document["id"], "node": letters["production"].node_id, "reason": letters["production"].reason}
+    refused = httpx.post(f"{server}/api/dead-letters/retry", params=kind, headers=headers, timeout=30)
+    assert refused.status_code == 403  # the reason's letters include production ones
+    from app.services import dead_letters
+
+    assert dead_letters.get_letter(store, letters["production"].id).status == "open"
+    allowed = httpx.post(f"{server}/api/dead-letters/{letters['sandbox'].id}/retry", headers=headers, timeout=60)
+    assert allowed.status_code == 200
+    assert dead_letters.get_letter(store, letters["sandbox"].id).retried_in == allowed.json()["runs"][0]

@@ -1,0 +1,23 @@
+"""a retried dead letter names the run that retried it
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-29
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = '0007'
+down_revision = '0006'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('deadletter', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('retried_in', sa.String(length=40), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('deadletter', schema=None) as batch_op:
+        batch_op.drop_column('retried_in')
