@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel import select
 
 from app.store.database import Store
-from app.store.models import Alert
+from app.store.models import Alert, utcnow
 
 log = logging.getLogger(__name__)
 WEBHOOK_ENV = "FLOWBRIDGE_ALERT_WEBHOOK"
@@ -54,10 +54,10 @@ def open_alerts(store: Store, limit: int = 100) -> list[Alert]:
                                  .order_by(Alert.id.desc()).limit(limit)).all())
 
 
-def acknowledge(store: Store, alert_id: int) -> None:
+def acknowledge(store: Store, alert_id: int, *, who: str = "") -> None:
     with store.session() as session:
         alert = session.get(Alert, alert_id)
         if alert:
-            alert.status = "acknowledged"
+            alert.status, alert.acknowledged_by, alert.acknowledged_at = "acknowledged", who or "unknown", utcnow()
             session.add(alert)
             session.commit()

@@ -184,6 +184,8 @@ class Alert(SQLModel, table=True):
     status: str = Field(default="open", max_length=20)  # open, acknowledged
     delivered: bool = False  # posted to the alert webhook
     created_at: dt.datetime = Field(default_factory=utcnow)
+    acknowledged_by: str | None = Field(default=None, max_length=100)
+    acknowledged_at: dt.datetime | None = None
 
 
 class RunRecords(SQLModel, table=True):

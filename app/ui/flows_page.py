@@ -110,7 +110,7 @@ class AlertPanel:
     @guarded("acknowledge the alert")
     def acknowledge(self, alert_ids: list[int]) -> None:
         for alert_id in alert_ids:
-            alerts.acknowledge(context.store(), alert_id)
+            alerts.acknowledge(context.store(), alert_id, who=session.actor_name())
         ui.notify(f"Acknowledged {len(alert_ids)} alert{'s' if len(alert_ids) != 1 else ''}", type="positive")
         self.render.refresh()
 

@@ -100,6 +100,12 @@ async def test_open_alerts_are_shown_on_top_and_can_be_acknowledged(user: User, 
     await user.should_see("Acknowledged 1 alert")
     await user.should_see("Open alerts (1)")
     await user.should_not_see("the ERP refused the login")
+    from app.store.models import Alert
+
+    with store.session() as session:  # who acknowledged it, and when, is kept
+        acknowledged = session.get(Alert, first.id)
+        assert (acknowledged.status, acknowledged.acknowledged_by) == ("acknowledged", "web")
+        assert acknowledged.acknowledged_at is not None
     user.find(marker="ack-all").click()
     await user.should_not_see("Open alerts")
     assert alerts.open_alerts(store) == []

@@ -1,4 +1,4 @@
-"""a retried dead letter names the run that retried it
+"""a retried dead letter names the run that retried it; an acknowledged alert who and when
 
 Revision ID: 0007
 Revises: 0006
@@ -16,8 +16,14 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('deadletter', schema=None) as batch_op:
         batch_op.add_column(sa.Column('retried_in', sa.String(length=40), nullable=True))
+    with op.batch_alter_table('alert', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('acknowledged_by', sa.String(length=100), nullable=True))
+        batch_op.add_column(sa.Column('acknowledged_at', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('alert', schema=None) as batch_op:
+        batch_op.drop_column('acknowledged_at')
+        batch_op.drop_column('acknowledged_by')
     with op.batch_alter_table('deadletter', schema=None) as batch_op:
         batch_op.drop_column('retried_in')
