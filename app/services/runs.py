@@ -57,7 +57,8 @@ class StoreRunServices:
             self.kept_count += len(taken)
 
     def on_read(self, node_id: str, records: list[Record]) -> None:
-        self._keep("input", node_id, records)
+        if not self.run.dry_run:  # nothing replays a dry run's input (see DRY_RUN_KEEPS)
+            self._keep("input", node_id, records)
 
     def connection(self, name: str, env: str) -> ConnectionSpec:
         return connections.connection_spec(self.store, name, env)
@@ -71,6 +72,8 @@ class StoreRunServices:
     def dead_letters(self, node_id: str, failures: list[Failure]) -> None:
         if not self.run.dry_run:
             runs.add_dead_letters(self.store, self.run, node_id, failures)
+        else:  # not dead letters (nothing to retry), but what the dry run reports as "would fail"
+            self._keep("failed", node_id, [{"reason": f.reason, "record": without_meta(f.record)} for f in failures])
 
     def on_batch(self, node_id: str, records: list[Record], outcome: Outcome) -> None:
         """Keep the first few records in and out of each node for the run's detail page."""
@@ -127,13 +130,25 @@ def run_flow(store: Store, document: dict[str, Any], *, version: int | None = No
     runs.finish_run(store, run.id, status=result.status, totals=result.totals, error=result.error,
                     ledger=result.ledger.summary(), finished_at=result.finished_at, events=events or None,
                     samples=services.samples)
-    if not dry_run:
-        runs.keep_records(store, run.id, services.kept)
+    runs.keep_records(store, run.id, services.kept if not dry_run else
+                      {kept: records for kept, records in services.kept.items() if kept[0] in DRY_RUN_KEEPS})
     if keep_into is not None:  # test cases look at what a dry run would have written
         keep_into.update(services.kept)
     return result
 
 
+def dry_run_changes(store: Store, run_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Per node, what a stored dry run would have done: its write outcomes (inserted, updated,
+    unchanged: key, before, after) and its would-be failures (outcome "failed", reason, record)."""
+    changes = runs.kept_records(store, run_id, "change")
+    for node_id, failures in runs.kept_records(store, run_id, "failed").items():
+        changes.setdefault(node_id, []).extend({"outcome": "failed", **failure} for failure in failures)
+    return changes
+
+
+# A dry run keeps what it would change and why records would fail, not its input nor its would-be
+# writes: replays and test cases compare with what a run really wrote, and a dry run wrote nothing.
+DRY_RUN_KEEPS = ("change", "failed")
 SAMPLES_PER_NODE = 5
 MAX_KEPT_RECORDS = 20_000  # records a run keeps for replays and comparisons, all nodes together
 KEPT_CHANGES_PER_NODE = 5_000

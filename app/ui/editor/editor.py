@@ -17,17 +17,17 @@ from app.services import designer, previews, systems
 from app.services.designer import Checked, VersionConflict
 from app.services.runs import run_flow
 from app.store import flows as flow_store
-from app.ui import context
+from app.ui import context, session
 from app.ui.canvas.flow_canvas import FlowCanvas
 from app.ui.canvas.graph import canvas_graph, edge_decorations, layout_missing, node_data
 from app.ui.editor.document_state import DocumentState, EditRefused
+from app.ui.editor.dry_run import dry_run as dry_run_document, dry_run_menu, refusal, show_dry_run
 from app.ui.editor.history_dialog import open_history
 from app.ui.editor.palette import palette
 from app.ui.editor.schema_form import FormServices
 from app.ui.editor.side_panel import SidePanel
 from app.ui.editor.test_results import show_results
 from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
-from app.ui.who import remembered_name
 
 # Asks before leaving the page with unsaved changes.
 LEAVE_GUARD = """
@@ -83,7 +83,8 @@ class Editor:
             with ui.column().classes("gap-0 min-w-0"):
                 self.title = ui.label(self.state.document.get("name", "")).classes("text-base font-semibold truncate fb-title")
                 self.subtitle = ui.label().classes("fb-muted text-xs fb-version")
-            self.status_chip = ui.label().classes("fb-chip fb-status cursor-pointer")
+            with ui.label().classes("fb-chip fb-status cursor-pointer") as self.status_chip:
+                self.status_tip = ui.tooltip("")  # one tooltip, its text set by _refresh_status
             self.status_chip.on("click", lambda: self._show_selection([]))
             ui.space()
             self.undo_button = ui.button(icon="undo", on_click=self.undo).props("flat round dense").tooltip("Undo (Ctrl+Z)")
@@ -95,6 +96,7 @@ class Editor:
                                                "Testing on 20 sandbox records…") \
                 .props("flat no-caps").classes("fb-toolbar-test") \
                 .tooltip("Run the flow up to the selected node on 20 sandbox records; nothing is written")
+            dry_run_menu(self.dry_run)
             with ui.button("Run", icon="play_arrow").props("flat no-caps").classes("fb-run"):
                 with ui.menu():
                     instant_spinner(ui.menu_item("Run now in the sandbox", on_click=lambda: self.run_saved("sandbox")),
@@ -134,7 +136,8 @@ class Editor:
                 document = json.loads(json.dumps(self.state.document))  # a snapshot the thread can read
                 checked = await run.io_bound(designer.check_document, document)
                 if revision == self.revision:
-                    self._show_problems(checked)
+                    with self.dialogs:  # a background task has no slot of its own: use the page's
+                        self._show_problems(checked)
                     return
         except Exception as error:  # validation never raises on a document; this is a bug: say so
             tell_error(error, "check the flow")
@@ -154,10 +157,11 @@ class Editor:
         if problems:
             self.status_chip.text = f"{problems} problem{'s' if problems != 1 else ''}"
             self.status_chip.classes(replace="fb-chip fb-status cursor-pointer fb-chip-draft")
-            self.status_chip.tooltip("Saved as a draft until fixed: a draft cannot be switched on. Click for the list.")
+            self.status_tip.text = "Saved as a draft until fixed: a draft cannot be switched on. Click for the list."
         else:
             self.status_chip.text = "Valid"
             self.status_chip.classes(replace="fb-chip fb-status cursor-pointer fb-chip-ok")
+            self.status_tip.text = "No problems: it can be run and switched on"
         saved = "not saved yet" if self.state.based_on == 0 else f"version {self.state.based_on}"
         self.subtitle.text = f"{self.state.document.get('id')} · {saved}" + (" · unsaved changes" if self.state.dirty else "")
         self.undo_button.set_enabled(bool(self.state.undo_stack))
@@ -318,6 +322,9 @@ class Editor:
 
     @guarded("test the node")
     async def test_node(self, node_id: str) -> None:
+        if not session.permit("run", "sandbox"):
+            spinner_done()
+            return
         try:
             result = await run.io_bound(previews.test_node, context.store(), copy.deepcopy(self.state.document), node_id)
         finally:
@@ -339,7 +346,30 @@ class Editor:
         self.canvas.decorate_edges(edge_decorations(self.state.document, self.checked, by_edge))
         self.counts_shown = True
 
+    @guarded("dry-run the flow")
+    async def dry_run(self, env: str) -> None:
+        """Run the flow as drawn without writing, and show what it would change."""
+        if not session.permit("run", env):
+            spinner_done()
+            return
+        document = json.loads(json.dumps(self.state.document))  # a snapshot the thread can read
+        try:
+            report = await run.io_bound(dry_run_document, context.store(), document, based_on=self.state.based_on,
+                                        dirty=self.state.dirty, env=env, started_by=session.actor_name())
+        finally:
+            spinner_done()
+        if report.result is None:
+            self._show_problems(report.checked)
+            ui.notify(refusal(report), type="warning", multi_line=True, timeout=10000)
+            return
+        self._show_counts(report.result.ledger.summary(),
+                          {(e["from"], e["port"], e["to"]): e["count"] for e in report.result.ledger.edge_summary()})
+        with self.dialogs:
+            show_dry_run(report)
+
     def confirm_production(self) -> None:
+        if not session.permit("run", "production"):
+            return
         with self.dialogs, ui.dialog() as dialog, ui.card():
             dialog.on("hide", dialog.delete)
             ui.label("Run in production?").classes("text-lg font-semibold")
@@ -352,6 +382,9 @@ class Editor:
 
     @guarded("run the flow")
     async def run_saved(self, env: str) -> None:
+        if not session.permit("run", env):
+            spinner_done()
+            return
         if env == "production":
             ui.run_javascript("window.fbBusy = Quasar.Notify.create({message: 'Running in production…', "
                               "spinner: true, timeout: 0, group: false})")
@@ -369,7 +402,7 @@ class Editor:
             return
         try:
             result = await run.io_bound(run_flow, context.store(), document, version=version, env=env,
-                                        started_by=remembered_name() or "web")
+                                        started_by=session.actor_name())
         finally:
             spinner_done()
         totals = " · ".join(f"{v} {k}" for k, v in result.totals.items() if v)
@@ -404,6 +437,8 @@ class Editor:
         ui.notify(f"Exported {document['id']}.json")
 
     def save_dialog(self) -> None:
+        if not session.permit("edit"):
+            return
         self.checked = designer.check_document(self.state.document)  # the latest edit's problems, not the last shown
         problems = len(self.checked.problems)
         with self.dialogs, ui.dialog() as dialog, ui.card().classes("w-[28rem] gap-3 fb-save-dialog"):
@@ -435,6 +470,9 @@ class Editor:
 
     @guarded("save the flow")
     async def save(self, author: str, comment: str, *, as_copy: bool = False) -> None:
+        if not session.permit("edit"):
+            spinner_done()
+            return
         try:
             await self._save(author, comment, as_copy=as_copy)
         finally:

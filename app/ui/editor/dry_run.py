@@ -1,0 +1,121 @@
+"""The editor's dry run: run the whole flow as drawn (or as saved) against an environment, write
+nothing, and show what it would insert, update, leave unchanged and fail."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nicegui import ui
+
+from app.engine.executor import RunResult
+from app.engine.problems import one_line
+from app.services import designer
+from app.services.designer import Checked
+from app.services.runs import dry_run_changes, run_flow
+from app.store.database import Store
+from app.ui.changes_view import changes_view
+from app.ui.feedback import instant_spinner
+
+ENVIRONMENTS = {"sandbox": "the sandbox", "production": "production"}
+
+
+@dataclass
+class DryRun:
+    """What a dry run did, or the problems that kept it from running (then `result` is None)."""
+
+    env: str
+    ran: str  # which document ran, in words: "version 3, as saved", "the unsaved drawing (based on version 3)"
+    checked: Checked
+    result: RunResult | None = None
+    changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    connections: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def what_runs(based_on: int, dirty: bool) -> tuple[int | None, str]:
+    """The stored version a run of the editor's document stands for (None: the drawing), in words."""
+    if based_on and not dirty:
+        return based_on, f"version {based_on}, as saved"
+    if based_on:
+        return None, f"the unsaved drawing (based on version {based_on})"
+    return None, "the drawing (not saved yet)"
+
+
+def dry_run(store: Store, document: dict[str, Any], *, based_on: int, dirty: bool, env: str,
+            started_by: str) -> DryRun:
+    """Check the document, dry-run it and read back the changes it kept; for a worker thread."""
+    version, ran = what_runs(based_on, dirty)
+    checked = designer.check_document(document)
+    if checked.problems:
+        return DryRun(env, ran, checked)
+    started = time.perf_counter()
+    result = run_flow(store, document, version=version, env=env, dry_run=True, started_by=started_by)
+    connections = sorted({str(n["config"]["connection"]) for n in document.get("nodes", [])
+                          if isinstance(n.get("config"), dict) and n["config"].get("connection")})
+    return DryRun(env, ran, checked, result, dry_run_changes(store, result.run_id), connections,
+                  time.perf_counter() - started)
+
+
+def refusal(report: DryRun) -> str:
+    problems = report.checked.problems
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return (f"No dry run: {report.ran} has {len(problems)} problem{'s' if len(problems) != 1 else ''} — "
+            f"{one_line(str(problems[0]))}{more}. Fix them first; the problems chip lists them.")
+
+
+def dry_run_menu(start: Callable[[str], Any]) -> ui.button:
+    """The toolbar's "Dry run" button: pick the environment to read from."""
+    with ui.button("Dry run", icon="visibility").props("flat no-caps").classes("fb-dry-run") \
+            .tooltip("Run the whole flow without writing: see what it would insert, update and fail") as button:
+        with ui.menu():
+            instant_spinner(ui.menu_item("Dry run in the sandbox", on_click=lambda: start("sandbox")),
+                            "Dry run in the sandbox…").classes("fb-dry-run-sandbox").mark("dry-run-sandbox")
+            instant_spinner(ui.menu_item("Dry run against production (reads only)",
+                                         on_click=lambda: start("production")),
+                            "Dry run against production…").classes("fb-dry-run-production") \
+                .mark("dry-run-production")
+    return button
+
+
+def show_dry_run(report: DryRun) -> None:
+    """The dry run's result in a dialog (opened in the current container)."""
+    result = report.result
+    assert result is not None
+    with ui.dialog() as dialog, ui.card().classes("gap-3 fb-dry-run-result") \
+            .style("width: min(1120px, 94vw); max-width: 94vw; max-height: 90vh"):
+        dialog.on("hide", dialog.delete)
+        with ui.row().classes("w-full items-start no-wrap gap-3"):
+            ok = result.status == "succeeded"
+            ui.icon("visibility" if ok else "warning").classes("text-2xl mt-1 " + ("text-primary" if ok else "text-warning"))
+            with ui.column().classes("gap-0 min-w-0"):
+                ui.label(f"Dry run in {ENVIRONMENTS.get(report.env, report.env)} — nothing was written") \
+                    .classes("text-lg font-semibold fb-dry-run-title")
+                read = f"{', '.join(report.connections)} ({report.env})" if report.connections else report.env
+                ui.label(f"Ran {report.ran}. Read {read}; wrote nothing, moved no cursor.") \
+                    .classes("fb-muted text-sm fb-dry-run-what")
+            ui.space()
+            ui.button(icon="close", on_click=dialog.close).props("flat round dense").classes("fb-dry-run-close")
+        with ui.row().classes("w-full items-center gap-2 fb-dry-run-totals"):
+            _chip(report.env, "fb-chip-draft" if report.env == "production" else "fb-chip-neutral")
+            for name, label, css in (("read", "read", "fb-chip-neutral"), ("inserted", "would insert", "fb-chip-ok"),
+                                     ("updated", "would update", "fb-chip-ok"),
+                                     ("unchanged", "unchanged", "fb-chip-neutral"),
+                                     ("filtered", "filtered out", "fb-chip-neutral"),
+                                     ("failed", "would fail", "fb-chip-draft")):
+                if result.totals.get(name):
+                    _chip(f"{result.totals[name]} {label}", css)
+            ui.space()
+            ui.label(f"{report.seconds:.1f} s · stored as run").classes("fb-muted text-xs")
+            ui.link(result.run_id, f"/runs/{result.run_id}").classes("text-xs fb-dry-run-link")
+        if result.error:
+            ui.label(f"The dry run stopped: {one_line(result.error)}").classes("fb-problem-box w-full fb-dry-run-error")
+        with ui.scroll_area().classes("w-full").style("height: 62vh"):
+            changes_view(report.changes, result.ledger.summary())
+    dialog.open()
+
+
+def _chip(text: str, css: str) -> None:
+    ui.label(text).classes(f"fb-chip {css}")
