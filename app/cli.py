@@ -361,6 +361,29 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
     token = add_user(_store(), args.name, args.role)
     print(f"user '{args.name}' ({args.role}) saved; API token (shown once): {token}")
+    print("  sign in to the web app with this name and token; the API takes it as Authorization: Bearer <token>")
+    return EXIT_OK
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    from app.services.access import list_users
+
+    users = list_users(_store())
+    if not users:
+        print("no users: the web app and the API are open to everyone as admin")
+    for user in users:
+        print(f"{user.name}  {user.role}  since {user.created_at:%Y-%m-%d}")
+    return EXIT_OK
+
+
+def cmd_user_remove(args: argparse.Namespace) -> int:
+    from app.services.access import remove_user
+
+    try:
+        remove_user(_store(), args.name)
+    except NotFound as error:
+        raise UsageError(str(error)) from None
+    print(f"user '{args.name}' removed; their token no longer works")
     return EXIT_OK
 
 
@@ -525,6 +548,10 @@ def build_parser() -> argparse.ArgumentParser:
     user_add.add_argument("name")
     user_add.add_argument("--role", choices=("admin", "analyst", "tester", "viewer"), required=True)
     user_add.set_defaults(handler=cmd_user_add)
+    users.add_parser("list", help="users and their roles").set_defaults(handler=cmd_user_list)
+    user_remove = users.add_parser("remove", help="remove a user (their token stops working)")
+    user_remove.add_argument("name")
+    user_remove.set_defaults(handler=cmd_user_remove)
 
     conflicts = commands.add_parser("conflicts", help="fields changed on both sides, held for review")
     conflicts.add_argument("--env", choices=("sandbox", "production"))

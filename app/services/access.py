@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlmodel import func, select
 
-from app.errors import FlowbridgeError
+from app.errors import FlowbridgeError, NotFound
 from app.store.database import Store
 from app.store.models import User
 
@@ -60,6 +60,20 @@ def add_user(store: Store, name: str, role: str) -> str:
         session.add(user)
         session.commit()
     return token
+
+
+def list_users(store: Store) -> list[User]:
+    with store.session() as session:
+        return list(session.exec(select(User).order_by(User.name)).all())
+
+
+def remove_user(store: Store, name: str) -> None:
+    with store.session() as session:
+        user = session.get(User, name)
+        if user is None:
+            raise NotFound(f"no user named '{name}'")
+        session.delete(user)
+        session.commit()
 
 
 def authenticate(store: Store, authorization: str | None, claimed_name: str | None = None) -> Principal:

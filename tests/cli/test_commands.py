@@ -187,3 +187,26 @@ def test_a_webhook_secret_is_shown_and_rotated(demo_cli):
     assert secret in again
     code, rotated, _ = demo_cli("flow", "webhook", "erp_invoices_to_crm", "--rotate")
     assert secret not in rotated and "/hooks/erp_invoices_to_crm" in rotated
+
+
+def test_users_are_added_listed_and_removed_and_a_removed_token_stops_working(cli, tmp_path):
+    code, out, _ = cli("user", "list")
+    assert code == 0 and "open to everyone" in out
+    code, out, _ = cli("user", "add", "tess", "--role", "tester")
+    assert code == 0 and "shown once" in out
+    token = out.split("shown once): ")[1].split()[0]
+    code, out, _ = cli("user", "list")
+    assert out.split()[:2] == ["tess", "tester"]
+    from app.services import access
+    from app.store.database import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'flowbridge.db'}")
+    assert access.authenticate(store, f"Bearer {token}").name == "tess"
+    code, _, err = cli("user", "remove", "nobody")
+    assert code == 2 and "no user named 'nobody'" in err
+    code, out, _ = cli("user", "remove", "tess")
+    assert code == 0 and "removed" in out
+    with pytest.raises(access.Unauthenticated):
+        cli("user", "add", "ada", "--role", "admin")  # the server is closed again, by another user
+        access.authenticate(store, f"Bearer {token}")
+    store.close()
