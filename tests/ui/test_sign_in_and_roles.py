@@ -27,6 +27,15 @@ async def _sign_in(user: User, name: str, token: str) -> None:
     user.find(marker="sign-in-submit").click()
 
 
+async def _on_flows_page_as(user: User, store: Store, name: str) -> None:
+    """Users exist; this browser opens the Flows page and signs in as `name` on the way."""
+    tokens = _users(store)
+    await user.open("/")
+    await _sign_in(user, name, tokens[name])
+    role = {"ada": "admin", "tess": "tester", "vic": "viewer"}[name]
+    await user.should_see(f"{name} · {role}", retries=30)
+
+
 async def test_an_open_server_says_so_and_needs_no_sign_in(user: User) -> None:
     await user.open("/")
     await user.should_see("Open demo: everyone is admin")
@@ -50,10 +59,7 @@ async def test_pages_need_a_sign_in_once_users_exist_and_a_wrong_token_is_refuse
 
 
 async def test_a_tester_cannot_switch_a_flow_but_may_run_it_in_the_sandbox(user: User, store: Store) -> None:
-    tokens = _users(store)
-    await user.open("/")
-    await _sign_in(user, "tess", tokens["tess"])
-    await user.should_see("tess · tester", retries=30)
+    await _on_flows_page_as(user, store, "tess")
     user.find(marker=f"switch-{FLOW}").click()
     await user.should_see("tess (tester) may not switch; that needs admin", retries=30)
     assert not flow_store.get_flow(store, FLOW).enabled
@@ -65,10 +71,7 @@ async def test_a_tester_cannot_switch_a_flow_but_may_run_it_in_the_sandbox(user:
 
 
 async def test_a_viewer_may_look_but_not_run(user: User, store: Store) -> None:
-    tokens = _users(store)
-    await user.open("/")
-    await _sign_in(user, "vic", tokens["vic"])
-    await user.should_see("vic · viewer", retries=30)
+    await _on_flows_page_as(user, store, "vic")
     user.find(marker=f"run-{FLOW}").click()
     await user.should_see("vic (viewer) may not run in sandbox", retries=30)
     operations.drain_queues()
@@ -76,10 +79,7 @@ async def test_a_viewer_may_look_but_not_run(user: User, store: Store) -> None:
 
 
 async def test_an_admin_switches_and_is_recorded_by_their_signed_in_name(user: User, store: Store) -> None:
-    tokens = _users(store)
-    await user.open("/")
-    await _sign_in(user, "ada", tokens["ada"])
-    await user.should_see("ada · admin", retries=30)
+    await _on_flows_page_as(user, store, "ada")
     user.find(marker=f"switch-{FLOW}").click()
     await user.should_see("is switched on", retries=50)
     flow = flow_store.get_flow(store, FLOW)
