@@ -164,6 +164,9 @@ class Comparison:
         elif not self.records and not self.counts_differ():
             text, css = (f"Same result: the {read} input records gave the same counts at every node and the same "
                          "written records as the original."), "fb-verdict-same"
+        elif not self.records:  # e.g. records the sandbox already had count as unchanged, not inserted
+            text, css = ("Same written records as the original; only the counts differ (highlighted below): the "
+                         "target systems held different data when each ran."), "fb-verdict-differs"
         else:
             changed = sum(1 for r in self.records if r["before"] is not None and r["after"] is not None)
             added = sum(1 for r in self.records if r["before"] is None)

@@ -186,9 +186,10 @@ class RunDetail:
             ui.label(run.status).classes(f"fb-chip {STATUS_CHIP.get(run.status, 'fb-chip-neutral')} fb-run-status")
             env_chip(run.env).classes("fb-run-env").tooltip("The environment the run read and wrote")
             ui.space()
-            self.tester_actions()
-            ui.button("Open flow", icon="edit", on_click=lambda: ui.navigate.to(f"/flows/{run.flow_id}")) \
-                .props("outline no-caps")
+            with ui.row().classes("items-center gap-2 no-wrap fb-run-actions"):  # wraps as one group
+                self.tester_actions()
+                ui.button("Open flow", icon="edit", on_click=lambda: ui.navigate.to(f"/flows/{run.flow_id}")) \
+                    .props("flat no-caps")
         ui.label(f"{run.id} · version {run.flow_version or 'from a file'} · environment {run.env}"
                  f"{' · dry run' if run.dry_run else ''} · trigger {run.trigger} · started by "
                  f"{run.started_by or '(not recorded)'} · {when(run.started_at, seconds=True)} "
@@ -226,7 +227,7 @@ class RunDetail:
                 button.disable()
                 button.tooltip("Your role may not replay runs or save test cases")
         ui.button("Tests", icon="checklist", on_click=lambda: ui.navigate.to(tests_link(run.flow_id))) \
-            .props("flat no-caps").classes("fb-tests-link").mark("tests-link")
+            .props("flat no-caps").classes("fb-tests-link").mark("tests-link").tooltip("The flow's saved test cases")
 
     def follow(self) -> None:
         if run_store.get_run(context.store(), self.run.id).status not in UNFINISHED:

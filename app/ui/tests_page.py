@@ -27,6 +27,13 @@ def tests_link(flow_id: str) -> str:
     return f"/flows/{flow_id}/tests"
 
 
+def outcome_sentence(results: list[dict[str, Any]]) -> str:
+    """'3 of 3 tests passed', '1 of 3 tests failed'."""
+    failed = sum(1 for r in results if not r["passed"])
+    tests = "test" if len(results) == 1 else "tests"
+    return f"{failed} of {len(results)} {tests} failed" if failed else f"{len(results)} of {len(results)} {tests} passed"
+
+
 def _records(kept: dict[str, Any] | None) -> int:
     return sum(len(records) for records in (kept or {}).values())
 
@@ -201,14 +208,11 @@ class FlowTests:
             self.case_card(case, self.results.get(case.id))
 
     def summary(self) -> None:
-        failed = [r for r in self.results.values() if not r["passed"]]
-        total = len(self.results)
-        text = (f"All {total} test{'s' if total != 1 else ''} passed" if not failed else
-                f"{len(failed)} of {total} test{'s' if total != 1 else ''} failed") + f" on version v{self.ran_version}."
+        failed = sum(1 for r in self.results.values() if not r["passed"])
         with ui.row().classes(f"w-full items-center gap-2 fb-verdict {'fb-verdict-bad' if failed else 'fb-verdict-same'} "
                               "fb-tests-summary"):
             ui.icon("error" if failed else "check_circle").classes("text-xl")
-            ui.label(text)
+            ui.label(f"{outcome_sentence(list(self.results.values()))} on version v{self.ran_version}.")
 
     def case_card(self, case: Any, result: dict[str, Any] | None) -> None:
         with ui.column().classes("w-full fb-card p-4 gap-2 fb-case").props(f'data-case-id="{case.id}"'):
@@ -257,9 +261,8 @@ class FlowTests:
             self.ran_version = flow_store.get_flow(store, flow_id).current_version
             self.results = {r["id"]: r for r in results}
             self.cases.refresh()
-            failed = sum(1 for r in results if not r["passed"])
-            ui.notify(f"{len(results) - failed} of {len(results)} tests passed" if failed else
-                      f"All {len(results)} tests passed", type="negative" if failed else "positive")
+            failed = any(not r["passed"] for r in results)
+            ui.notify(outcome_sentence(results), type="negative" if failed else "positive")
         finally:
             spinner_done()
 

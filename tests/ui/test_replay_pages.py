@@ -129,7 +129,7 @@ async def test_a_saved_case_passes_fails_after_an_edit_showing_the_field_and_can
     await user.should_see("not run")
 
     user.find(marker="run-tests").click()
-    await user.should_see("All 1 test passed on version v1.", retries=WAIT)
+    await user.should_see("1 of 1 test passed on version v1.", retries=WAIT)
     await user.should_see("passed")
 
     edit_map(store, "list_price", "{{ record.unit_price * 2 }}")
