@@ -75,6 +75,7 @@ def open_replay_dialog(run: Any) -> None:
 
         @guarded("replay the run")
         async def start() -> None:
+            start_button.disable()  # one replay per press, however impatient the clicks
             try:
                 if not session.permit("replay"):
                     return
@@ -84,11 +85,13 @@ def open_replay_dialog(run: Any) -> None:
                 dialog.close()
                 ui.navigate.to(compare_link(run.id, report["replay"]["run_id"]))
             finally:
+                start_button.enable()
                 spinner_done()
 
         with ui.row().classes("w-full justify-end"):
             ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
-            instant_spinner(ui.button("Replay", icon="replay", on_click=start), f"Replaying run {run.id} in the sandbox…") \
+            start_button = instant_spinner(ui.button("Replay", icon="replay", on_click=start),
+                                           f"Replaying run {run.id} in the sandbox…") \
                 .props("unelevated no-caps").classes("fb-replay-start").mark("replay-start")
     dialog.on("hide", dialog.delete)
     dialog.open()

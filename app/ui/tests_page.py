@@ -13,7 +13,6 @@ from nicegui import ui
 from app.errors import NotFound
 from app.services import replay
 from app.store import flows as flow_store
-from app.store import runs as run_store
 from app.ui import context, session
 from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
 from app.ui.frame import frame
@@ -79,7 +78,7 @@ def difference_table(differences: list[dict[str, Any]], *, before: str, after: s
         ui.label(f"Showing the first {MAX_DIFFERENCE_ROWS} of {len(rows)} differing fields.").classes("fb-muted text-sm")
     columns = [{"name": "node", "label": "Write node", "field": "node", "align": "left", "sortable": True},
                {"name": "key", "label": "Key", "field": "key", "align": "left", "sortable": True},
-               {"name": "kind", "label": "", "field": "kind", "align": "left"},
+               {"name": "kind", "label": "", "field": "kind", "align": "left", "style": "width: 1%"},
                {"name": "field", "label": "Field", "field": "field", "align": "left", "sortable": True},
                {"name": "before", "label": before, "field": "before", "align": "left"},
                {"name": "after", "label": after, "field": "after", "align": "left"}]
@@ -253,6 +252,7 @@ class FlowTests:
 
     @guarded("run the tests")
     async def run_all(self) -> None:
+        self.run_button.disable()  # one run of the tests at a time from this page
         try:
             if not session.permit("replay"):
                 return
@@ -264,6 +264,7 @@ class FlowTests:
             failed = any(not r["passed"] for r in results)
             ui.notify(outcome_sentence(results), type="negative" if failed else "positive")
         finally:
+            self.run_button.set_enabled(session.allowed("replay"))
             spinner_done()
 
     def confirm_delete(self, case: Any) -> None:
