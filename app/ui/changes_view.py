@@ -60,7 +60,8 @@ class _NodeChanges:
         with ui.tabs(value=f"{node_id}:{first}").props("dense align=left no-caps inline-label") \
                 .classes("w-full fb-change-kinds") as tabs:
             for kind in by_kind:
-                self.tabs[kind] = ui.tab(f"{node_id}:{kind}", label=self._label(kind)).classes(f"fb-tab-{kind}")
+                self.tabs[kind] = ui.tab(f"{node_id}:{kind}", label=self._label(kind)) \
+                    .classes(f"fb-tab-{kind}" + ("" if self.totals[kind] else " text-slate-400"))
         with ui.tab_panels(tabs, value=f"{node_id}:{first}").classes("w-full"):
             for kind, found in by_kind.items():
                 with ui.tab_panel(f"{node_id}:{kind}").classes("p-0 pt-2"):
@@ -68,7 +69,9 @@ class _NodeChanges:
 
     def _label(self, kind: str, matching: int | None = None) -> str:
         title = KINDS.get(kind, kind.capitalize())
-        return f"{title} ({self.totals[kind]})" if matching is None else f"{title} ({matching} of {self.totals[kind]})"
+        if matching is None or not self.totals[kind]:
+            return f"{title} ({self.totals[kind]})"
+        return f"{title} ({matching} of {self.totals[kind]})"
 
     def search(self, query: str | None) -> None:
         for kind, pages in self.pages.items():
@@ -119,6 +122,8 @@ class _Pages:
                 if self.total > len(self.entries):
                     shown += f" · the first {len(self.entries)} of {self.total} were kept"
                 ui.label(shown).classes("fb-muted text-xs fb-pager-text")
+                if len(self.shown) <= PAGE_SIZE:
+                    return
                 ui.space()
                 ui.button(icon="chevron_left", on_click=lambda: self.turn(-1)).props("flat round dense") \
                     .classes("fb-page-back").mark(f"page-back-{self.kind}").set_enabled(self.page > 0)
@@ -155,14 +160,14 @@ def _updates(entries: list[dict[str, Any]]) -> None:
             rows.append({"_row": len(rows), "record": _key_text(entry) if position == 0 else "", "field": field,
                          "before": _text(before.get(field), "(empty)"), "after": _text(after.get(field), "(empty)"),
                          "changed": field in after and before.get(field) != after.get(field), "first": position == 0})
-    columns = [{"name": n, "label": label, "field": n, "align": "left"}
-               for n, label in (("record", "Record"), ("field", "Field"), ("before", "Before"), ("after", "After"))]
+    columns = [{"name": n, "label": label, "field": n, "align": "left", "headerStyle": width, "style": width}
+               for n, label, width in (("record", "Record", "width: 15rem"), ("field", "Field", "width: 11rem"),
+                                       ("before", "Before", "width: 40%"), ("after", "After", "width: 40%"))]
     table = ui.table(columns=columns, rows=rows, row_key="_row", pagination=0) \
         .props("flat bordered dense wrap-cells hide-bottom").classes("w-full fb-would-update")
     table.add_slot("body", r"""
-        <q-tr :props="props" :class="props.row.first ? 'fb-update-first' : ''">
-          <q-td key="record" :props="props" class="font-medium"
-                :style="props.row.first ? 'border-top: 2px solid #cbd5e1' : 'border-top: 0'">{{ props.row.record }}</q-td>
+        <q-tr :props="props" :style="props.row.first && props.rowIndex > 0 ? 'border-top: 2px solid #cbd5e1' : ''">
+          <q-td key="record" :props="props" class="font-medium">{{ props.row.record }}</q-td>
           <q-td key="field" :props="props" class="text-slate-600">{{ props.row.field }}</q-td>
           <q-td key="before" :props="props"
                 :class="props.row.changed ? 'bg-red-50 text-red-800 line-through fb-changed-before' : 'text-slate-500'">

@@ -9,12 +9,13 @@ from pathlib import Path
 from nicegui import ui
 from nicegui.testing.user import User
 
-from app.services import designer
+from app.services import access, designer
 from app.services.runs import dry_run_changes, run_flow
 from app.store import flows as flow_store
 from app.store import runs as run_store
 from app.store.database import Store
 from app.ui.canvas.flow_canvas import FlowCanvas
+from app.ui import session
 from app.ui.changes_view import PAGE_SIZE
 
 FLOW = "crm_accounts_to_erp_customers"
@@ -129,3 +130,26 @@ def test_a_stored_dry_run_keeps_what_it_would_change_but_no_input(store: Store, 
     # Nothing to replay: a replay compares with what a run wrote, and a dry run wrote nothing.
     assert run_store.kept_records(store, result.run_id, "input") == {}
     assert run_store.kept_records(store, result.run_id, "written") == {}
+
+
+async def test_a_tester_dry_runs_in_the_sandbox_under_her_name_but_not_against_production(
+        user: User, store: Store) -> None:
+    token = access.add_user(store, "tess", "tester")
+    session.forget_open_state()
+    try:
+        await user.open(f"/sign-in?next=/flows/{FLOW}")  # signed in, the editor opens
+        user.find(marker="sign-in-name").type("tess")
+        user.find(marker="sign-in-token").type(token)
+        user.find(marker="sign-in-submit").click()
+        await user.should_see("version 1", retries=50)
+        user.find(marker="dry-run-production").click()
+        await user.should_see("tess (tester) may not run in production")
+        assert run_store.list_runs(store, FLOW) == []
+        await _dry_run_in_the_sandbox(user)
+        [dry] = run_store.list_runs(store, FLOW)
+        assert (dry.env, dry.dry_run, dry.started_by) == ("sandbox", True, "tess")
+        user.find(marker="save").click()  # a tester may not edit: no save dialog
+        await user.should_see("tess (tester) may not edit")
+        await user.should_not_see("What changed?")
+    finally:
+        session.forget_open_state()

@@ -68,9 +68,10 @@ def refusal(report: DryRun) -> str:
 
 def dry_run_menu(start: Callable[[str], Any]) -> ui.button:
     """The toolbar's "Dry run" button: pick the environment to read from."""
-    with ui.button("Dry run", icon="visibility").props("flat no-caps").classes("fb-dry-run") \
-            .tooltip("Run the whole flow without writing: see what it would insert, update and fail") as button:
+    # No tooltip: it would cover the menu it opens; the menu says what a dry run is instead.
+    with ui.button("Dry run", icon="visibility").props("flat no-caps").classes("fb-dry-run") as button:
         with ui.menu():
+            ui.label("Runs the whole flow as drawn and writes nothing").classes("fb-muted text-xs px-4 pt-2 pb-1")
             instant_spinner(ui.menu_item("Dry run in the sandbox", on_click=lambda: start("sandbox")),
                             "Dry run in the sandbox…").classes("fb-dry-run-sandbox").mark("dry-run-sandbox")
             instant_spinner(ui.menu_item("Dry run against production (reads only)",
@@ -86,7 +87,9 @@ def show_dry_run(report: DryRun) -> None:
     assert result is not None
     with ui.dialog() as dialog, ui.card().classes("gap-3 fb-dry-run-result") \
             .style("width: min(1120px, 94vw); max-width: 94vw; max-height: 90vh"):
-        dialog.on("hide", dialog.delete)
+        dialog.on("hide", lambda: (dialog.delete(), ui.notify(
+            f"The counts on the canvas are the dry run's in {ENVIRONMENTS.get(report.env, report.env)}: "
+            "nothing was written", type="info")))
         with ui.row().classes("w-full items-start no-wrap gap-3"):
             ok = result.status == "succeeded"
             ui.icon("visibility" if ok else "warning").classes("text-2xl mt-1 " + ("text-primary" if ok else "text-warning"))
@@ -110,10 +113,15 @@ def show_dry_run(report: DryRun) -> None:
             ui.space()
             ui.label(f"{report.seconds:.1f} s · stored as run").classes("fb-muted text-xs")
             ui.link(result.run_id, f"/runs/{result.run_id}").classes("text-xs fb-dry-run-link")
+        summary = result.ledger.summary()
+        early = result.totals.get("unchanged", 0) - sum(c.get("unchanged", 0) for c in summary.values())
+        if early > 0:  # the totals count them as unchanged; the node tabs below list only what reached a write
+            ui.label(f"{early} record{'s' if early != 1 else ''} unchanged since the last sync stopped before "
+                     "any write node, so the tabs below do not list them.").classes("fb-muted text-xs fb-dry-run-early")
         if result.error:
             ui.label(f"The dry run stopped: {one_line(result.error)}").classes("fb-problem-box w-full fb-dry-run-error")
         with ui.scroll_area().classes("w-full").style("height: 62vh"):
-            changes_view(report.changes, result.ledger.summary())
+            changes_view(report.changes, summary)
     dialog.open()
 
 
