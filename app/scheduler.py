@@ -26,7 +26,7 @@ from sqlmodel import select
 
 from app.errors import FlowbridgeError
 from app.services import alerts, operations, switches
-from app.store import flows
+from app.store import flows, runs
 from app.store.database import Store
 from app.store.models import Alert, Run
 
@@ -185,7 +185,7 @@ class FlowScheduler:
             if not minutes:
                 continue
             with self.store.session() as session:
-                last = session.exec(select(Run.finished_at).where(Run.flow_id == flow.id,
+                last = session.exec(select(Run.finished_at).where(Run.flow_id == flow.id, runs.operational(),
                                                                   Run.status.in_(["succeeded", "partial"]))
                                     .order_by(Run.finished_at.desc())).first()
                 already = session.exec(select(Alert.id).where(Alert.flow_id == flow.id, Alert.kind == "stale",

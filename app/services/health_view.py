@@ -12,6 +12,7 @@ from sqlmodel import func, select
 
 from app.errors import FlowbridgeError
 from app.store import flows
+from app.store.runs import operational
 from app.store.database import Store
 from app.store.models import Run
 
@@ -59,7 +60,7 @@ def flow_health(store: Store, *, days: int = 14, env: str | None = None,
     day_list = [first_day + dt.timedelta(days=i) for i in range(days)]
     with store.session() as session:
         def scoped(query: Any) -> Any:
-            query = query.where(Run.dry_run == False)  # noqa: E712
+            query = query.where(operational())
             return query.where(Run.env == env) if env else query
 
         runs = session.exec(scoped(select(Run.flow_id, Run.started_at, Run.status, Run.totals)

@@ -87,7 +87,7 @@ def after_run(store: Store, flow_id: str, result: RunResult, document: dict[str,
     limit = int(document.get("settings", {}).get("max_failures", DEFAULT_MAX_FAILURES))
     with store.session() as session:
         recent = session.exec(select(Run.status).where(Run.flow_id == flow_id, Run.status != "skipped",
-                                                       Run.dry_run == False)  # noqa: E712
+                                                       runs.operational())
                               .order_by(Run.started_at.desc()).limit(limit)).all()
         enabled = session.exec(select(Flow.enabled).where(Flow.id == flow_id)).first()
     if enabled and len(recent) == limit and all(status == "failed" for status in recent):

@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import func, select
 
 from app.store import flows
+from app.store.runs import operational
 from app.store.database import Store
 from app.store.models import DeadLetter, Run
 
@@ -20,11 +21,11 @@ def flow_rows(store: Store, scheduler: Any = None) -> list[dict[str, Any]]:
     rows = []
     with store.session() as session:
         failures = dict(session.exec(select(Run.flow_id, func.count()).where(
-            Run.status == "failed", Run.started_at >= since).group_by(Run.flow_id)).all())
+            Run.status == "failed", Run.started_at >= since, operational()).group_by(Run.flow_id)).all())
     for flow in flows.list_flows(store):
         document, _ = flows.get_document(store, flow.id)
         with store.session() as session:
-            last = session.exec(select(Run).where(Run.flow_id == flow.id, Run.dry_run == False)  # noqa: E712
+            last = session.exec(select(Run).where(Run.flow_id == flow.id, operational())
                                 .order_by(Run.started_at.desc())).first()
         next_run = (scheduler.next_run(flow.id) if scheduler is not None else stored_next_run(store, flow.id)) \
             if flow.enabled else None

@@ -13,6 +13,13 @@ from app.store.models import Cursor, DeadLetter, NodeLedger, Run, RunRecords, ut
 from nodes.base import Failure
 
 MAX_DEAD_LETTER_RECORD_CHARS = 200_000
+TESTING_TRIGGERS = ("replay", "test")  # a tester's runs: not the flow's operation
+
+
+def operational() -> Any:
+    """The runs that say how a flow operates: not dry runs, replays or test cases (health, alerts,
+    last run, failures, the automatic switch-off look only at these)."""
+    return (Run.dry_run == False) & Run.trigger.not_in(TESTING_TRIGGERS)  # noqa: E712
 
 
 def start_run(store: Store, run: Run) -> None:

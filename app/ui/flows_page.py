@@ -224,6 +224,8 @@ class FlowList:
                     .classes("fb-switch-history").mark(f"switch-history-{summary.id}")
                 ui.menu_item("Runs of this flow", on_click=lambda s=summary: ui.navigate.to(f"/runs?flow={s.id}"))
                 ui.menu_item("Dead letters", on_click=lambda s=summary: ui.navigate.to(f"/dead-letters?flow={s.id}"))
+                ui.menu_item("Test cases", on_click=lambda s=summary: ui.navigate.to(f"/flows/{s.id}/tests")) \
+                    .mark(f"tests-{summary.id}")
                 ui.menu_item("Export JSON", on_click=lambda s=summary: self._export(s)).mark(f"export-{summary.id}")
         ui.button("Open", icon="edit", on_click=lambda s=summary: ui.navigate.to(f"/flows/{s.id}")) \
             .props("unelevated no-caps color=primary")

@@ -23,7 +23,7 @@ from app.ui.frame import frame
 from app.ui.moments import ago, when
 
 STATUSES = ("queued", "running", "succeeded", "partial", "failed", "skipped", "interrupted")
-TRIGGERS = ("manual", "schedule", "webhook", "retry")
+TRIGGERS = ("manual", "schedule", "webhook", "retry", "replay", "test")
 STATUS_CHIP = {"succeeded": "fb-chip-ok", "partial": "fb-chip-warn", "failed": "fb-chip-draft",
                "interrupted": "fb-chip-draft", "running": "fb-chip-run", "queued": "fb-chip-run"}
 UNFINISHED = ("queued", "running")

@@ -12,6 +12,7 @@ import pytest
 from app.services import access, replay
 from app.services.runs import run_flow
 from app.store import flows
+from app.store import runs as run_store
 from app.store.flows import save_flow
 from tests.ops.test_webhooks_and_api import server  # noqa: F401  (the real HTTP server fixture)
 
@@ -159,3 +160,23 @@ def test_retrying_a_dead_letter_is_a_run_in_its_environment_and_needs_that_right
     allowed = httpx.post(f"{server}/api/dead-letters/{letters['sandbox'].id}/retry", headers=headers, timeout=60)
     assert allowed.status_code == 200
     assert dead_letters.get_letter(store, letters["sandbox"].id).retried_in == allowed.json()["runs"][0]
+
+
+def test_a_testers_runs_are_not_the_flows_operation(store, demo):
+    """Replays, test cases and dry runs are not the flow's last run, success or failure: health,
+    alerts and the automatic switch-off look past them."""
+    from app.services import health_view, overview
+
+    flow_id = "erp_stock_to_crm_products"
+    original = production_run(store, flow_id)
+    replay.replay(store, original.run_id)
+    replay.save_case(store, original.run_id, "as it ran")
+    assert all(r["passed"] for r in replay.run_cases(store, flow_id))
+    document, version = flows.get_document(store, flow_id)
+    run_flow(store, document, version=version, env="production", dry_run=True)
+    assert len(run_store.list_runs(store, flow_id=flow_id)) == 4  # original, replay, test case, dry run
+    [row] = [r for r in overview.flow_rows(store, None) if r["id"] == flow_id]
+    assert row["last_run"]["run_id"] == original.run_id
+    [health] = [h for h in health_view.flow_health(store) if h.flow_id == flow_id]
+    assert health.total_runs == 1
+    assert health.last_success == original.finished_at.replace(tzinfo=health.last_success.tzinfo)

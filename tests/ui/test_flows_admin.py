@@ -109,3 +109,9 @@ async def test_open_alerts_are_shown_on_top_and_can_be_acknowledged(user: User, 
     user.find(marker="ack-all").click()
     await user.should_not_see("Open alerts")
     assert alerts.open_alerts(store) == []
+
+
+async def test_a_flows_test_cases_are_one_click_away_from_the_flows_page(user: User) -> None:
+    await user.open("/")
+    user.find(marker=f"tests-{FLOW}").click()
+    await user.should_see(f"Tests · {NAME}")
