@@ -147,7 +147,7 @@ def test_a_429_waits_as_long_as_retry_after_says_then_succeeds(api):
     finally:
         retry_events.reset(token)
     assert reply.json() == {"ok": True}
-    assert 1.0 <= time.monotonic() - started < 3
+    assert 1.0 <= time.monotonic() - started < 10  # waited the second, not a retry policy's own minutes
     assert events[0]["wait_seconds"] == 1.0 and "429" in events[0]["error"] and "slow down" in events[0]["error"]
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0 and retry_after_seconds("2.5") == 2.5
 
@@ -156,7 +156,7 @@ def test_a_retry_after_longer_than_the_connection_waits_fails_at_once(api):
     started = time.monotonic()
     with pytest.raises(TransientError, match="longer than the 120s"):
         connector(api[0]).call("GET", "/patient")
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 10  # not the 120 s it was told to wait
 
 
 def test_a_call_with_no_answer_times_out_and_is_retried_a_bounded_number_of_times(api):
@@ -165,7 +165,7 @@ def test_a_call_with_no_answer_times_out_and_is_retried_a_bounded_number_of_time
     started = time.monotonic()
     with pytest.raises(TransientError, match=r"GET /slow: no answer within 0.2s"):
         connector(api[0], timeout=0.2, retry_attempts=2).call("GET", "/slow")
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 10  # two bounded attempts, not an endless wait
     assert calls["slow"] - before == 2
 
 
