@@ -104,6 +104,10 @@ class _Pages:
     def turn(self, step: int) -> None:
         self.page = max(0, min(self.page + step, (len(self.shown) - 1) // PAGE_SIZE))
         self.draw()
+        # The pager is below the table: show the new page from its first record, once drawn. (Through
+        # the body's client: the clicked button was just deleted, and ui.run_javascript would go nowhere.)
+        self.body.client.run_javascript(f"setTimeout(() => document.getElementById('{self.body.html_id}')"
+                                        "?.scrollIntoView({block: 'start'}), 80)")
 
     def draw(self) -> None:
         self.body.clear()

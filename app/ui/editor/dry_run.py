@@ -87,9 +87,10 @@ def show_dry_run(report: DryRun) -> None:
     assert result is not None
     with ui.dialog() as dialog, ui.card().classes("gap-3 fb-dry-run-result") \
             .style("width: min(1120px, 94vw); max-width: 94vw; max-height: 90vh"):
-        dialog.on("hide", lambda: (dialog.delete(), ui.notify(
+        # Told before the dialog goes: a notification from a deleted element reaches no page.
+        dialog.on("hide", lambda: (ui.notify(
             f"The counts on the canvas are the dry run's in {ENVIRONMENTS.get(report.env, report.env)}: "
-            "nothing was written", type="info")))
+            "nothing was written", type="info"), dialog.delete()))
         with ui.row().classes("w-full items-start no-wrap gap-3"):
             ok = result.status == "succeeded"
             ui.icon("visibility" if ok else "warning").classes("text-2xl mt-1 " + ("text-primary" if ok else "text-warning"))
@@ -120,7 +121,8 @@ def show_dry_run(report: DryRun) -> None:
                      "any write node, so the tabs below do not list them.").classes("fb-muted text-xs fb-dry-run-early")
         if result.error:
             ui.label(f"The dry run stopped: {one_line(result.error)}").classes("fb-problem-box w-full fb-dry-run-error")
-        with ui.scroll_area().classes("w-full").style("height: 62vh"):
+        # Scrolls down only: a wide table scrolls sideways by itself, keeping the search in sight.
+        with ui.element("div").classes("w-full min-w-0 fb-dry-run-changes").style("height: 62vh; overflow: hidden auto"):
             changes_view(report.changes, summary)
     dialog.open()
 
