@@ -153,3 +153,17 @@ async def test_a_tester_dry_runs_in_the_sandbox_under_her_name_but_not_against_p
         await user.should_not_see("What changed?")
     finally:
         session.forget_open_state()
+
+
+async def test_the_unsaved_drawing_dry_runs_against_production_and_says_both(user: User, store: Store, demo: dict) -> None:
+    production_before = _rows(demo["production"]["erp"], "SELECT * FROM customers ORDER BY customer_number")
+    await user.open(f"/flows/{FLOW}")
+    await user.should_see("version 1")
+    user.find(FlowCanvas).trigger("moved", [{"id": "accounts", "x": 333, "y": 444}])
+    await user.should_see("unsaved changes")
+    user.find(marker="dry-run-production").click()
+    await user.should_see("Dry run in production — nothing was written", retries=100)
+    await user.should_see("Ran the unsaved drawing (based on version 1). Read crm, erp (production)")
+    [dry] = run_store.list_runs(store, FLOW)
+    assert (dry.env, dry.dry_run, dry.flow_version) == ("production", True, None)
+    assert _rows(demo["production"]["erp"], "SELECT * FROM customers ORDER BY customer_number") == production_before
