@@ -143,7 +143,7 @@ def replay(store: Store, run_id: str, *, env: str = SANDBOX, flow_version: int |
     if not inputs and original.payload is None:
         raise NothingToReplay(run_id, "replay")
     result = run_flow(store, document, version=used, env=SANDBOX, trigger="replay", payload=original.payload,
-                      replay_inputs=inputs, started_by=who)
+                      replay_inputs=inputs, started_by=who, replay_of=run_id)
     return compare_runs(store, run_id, result.run_id)
 
 

@@ -107,7 +107,7 @@ def run_flow(store: Store, document: dict[str, Any], *, version: int | None = No
              full_resync: bool = False, batch_size: int | None = None, start_at: str | None = None,
              started_by: str = "", run_id: str | None = None,
              replay_inputs: dict[str, list[Record]] | None = None,
-             keep_into: dict[tuple[str, str], list[Any]] | None = None) -> RunResult:
+             keep_into: dict[tuple[str, str], list[Any]] | None = None, replay_of: str | None = None) -> RunResult:
     """Run a flow once, synchronously, and store the run, its ledger, its dead letters and the
     retries it needed. `start_at` sends the payload straight into one node (a dead-letter retry);
     `replay_inputs` gives read nodes stored records instead of their systems' (a replay)."""
@@ -115,7 +115,7 @@ def run_flow(store: Store, document: dict[str, Any], *, version: int | None = No
         raise FlowbridgeError(f"unknown environment '{env}'; use one of {', '.join(connections.ENVIRONMENTS)}")
     plan = compile_plan(document)
     run = Run(id=run_id or new_run_id(), flow_id=plan.flow_id, flow_version=version, env=env, trigger=trigger,
-              dry_run=dry_run, payload=_capped_payload(payload), started_by=started_by)
+              dry_run=dry_run, payload=_capped_payload(payload), started_by=started_by, replay_of=replay_of)
     runs.start_run(store, run)  # a queued run (webhook) already has its row: it becomes running
     request = RunRequest(run_id=run.id, env=env, trigger=trigger, payload=payload, dry_run=dry_run,
                          full_resync=full_resync, batch_size=batch_size, start_at=start_at,

@@ -57,6 +57,7 @@ class Run(SQLModel, table=True):
     # Retries of transient faults during the run: what failed, which attempt, how long it waited.
     events: list[Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     started_by: str = Field(default="", max_length=100)
+    replay_of: str | None = Field(default=None, max_length=40)  # the run a replay ran again
 
 
 class NodeLedger(SQLModel, table=True):

@@ -194,6 +194,12 @@ class RunDetail:
                  f"{' · dry run' if run.dry_run else ''} · trigger {run.trigger} · started by "
                  f"{run.started_by or '(not recorded)'} · {when(run.started_at, seconds=True)} "
                  f"({ago(run.started_at)}) · took {_duration(run)}").classes("fb-muted fb-run-facts")
+        if run.replay_of:
+            with ui.row().classes("items-center gap-2 fb-replay-of"):
+                ui.icon("replay").classes("text-primary")
+                ui.label(f"A replay in the sandbox of run {run.replay_of}:")
+                ui.link("see the two side by side", f"/runs/{run.replay_of}/compare/{run.id}") \
+                    .classes("fb-replay-compare-link")
         if run.error:
             ui.label(run.error).classes("fb-problem-box w-full fb-run-error")
         if run.status in UNFINISHED:
@@ -205,6 +211,8 @@ class RunDetail:
                     ui.label(str(value)).classes("text-2xl font-semibold")
                     ui.label(key).classes("fb-muted text-sm")
         self.graph()
+        if run.dry_run:
+            self.would_change()
         self.node_records()
         self.ledger_table()
         self.retries()
@@ -293,6 +301,17 @@ class RunDetail:
             if failed:
                 ui.label(f"Failed here ({counts.get('failed', len(failed))})").classes("text-sm font-semibold text-negative")
                 records_table([{"reason": d.reason, **d.record} for d in failed[:20]], "fb-samples-failed")
+
+    def would_change(self) -> None:
+        """A dry run wrote nothing: what it would have inserted, updated, left alone or failed."""
+        from app.services.runs import dry_run_changes
+        from app.ui.changes_view import changes_view
+
+        ui.label("What it would have changed").classes("text-lg font-semibold mt-2")
+        ui.label(f"A dry run in {self.run.env}: nothing was written. Per write node, the records it would insert, "
+                 "update (field by field) or leave unchanged, and those that would fail.").classes("fb-muted text-sm")
+        with ui.column().classes("w-full fb-card p-4 fb-run-would-change"):
+            changes_view(dry_run_changes(context.store(), self.run.id), self.ledger)
 
     def ledger_table(self) -> None:
         ui.label("Ledger").classes("text-lg font-semibold mt-2")

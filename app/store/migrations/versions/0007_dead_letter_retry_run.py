@@ -1,4 +1,4 @@
-"""a retried dead letter names the run that retried it; an acknowledged alert who and when
+"""a retried dead letter names the run that retried it; an acknowledged alert who and when; a replay its run
 
 Revision ID: 0007
 Revises: 0006
@@ -14,6 +14,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('run', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('replay_of', sa.String(length=40), nullable=True))
     with op.batch_alter_table('deadletter', schema=None) as batch_op:
         batch_op.add_column(sa.Column('retried_in', sa.String(length=40), nullable=True))
     with op.batch_alter_table('alert', schema=None) as batch_op:
@@ -22,6 +24,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('run', schema=None) as batch_op:
+        batch_op.drop_column('replay_of')
     with op.batch_alter_table('alert', schema=None) as batch_op:
         batch_op.drop_column('acknowledged_at')
         batch_op.drop_column('acknowledged_by')
