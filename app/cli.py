@@ -57,6 +57,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from app.engine.executor import summary
     from app.services.runs import load_flow, run_flow
+    from app.store import runs
 
     store = _store()
     try:
@@ -67,8 +68,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                       full_resync=args.full, batch_size=args.batch_size, started_by=_who())
     if args.json:
         output = summary(result)
-        if args.dry_run:
+        if args.dry_run:  # what it would write, and the records that would fail with their reasons
             output["changes"] = result.changes
+            output["would_fail"] = runs.kept_records(store, result.run_id, "failed")
         print(json.dumps(output, indent=2, default=str))
     else:
         _print_result(result)

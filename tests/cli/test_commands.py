@@ -210,3 +210,20 @@ def test_users_are_added_listed_and_removed_and_a_removed_token_stops_working(cl
         cli("user", "add", "ada", "--role", "admin")  # the server is closed again, by another user
         access.authenticate(store, f"Bearer {token}")
     store.close()
+
+
+def test_a_dry_run_in_production_lists_inserts_updates_and_failures_and_writes_nothing(demo_cli, tmp_path):
+    erp = tmp_path / "demo" / "erp_production.db"
+    with sqlite3.connect(erp) as db:
+        before = db.execute("SELECT * FROM customers ORDER BY customer_number").fetchall()
+    code, out, _ = demo_cli("run", "crm_accounts_to_erp_customers", "--env", "production", "--dry-run", "--json")
+    report = json.loads(out)
+    assert report["env"] == "production" and code == 1  # the demo's duplicate accounts would fail
+    outcomes = [c["outcome"] for c in report["changes"]["customers"]]
+    assert outcomes.count("inserted") == report["totals"]["inserted"] > 0
+    inserted = next(c for c in report["changes"]["customers"] if c["outcome"] == "inserted")
+    assert inserted["after"]["email"] == inserted["after"]["email"].strip().lower()
+    failures = [f for node in report["would_fail"].values() for f in node]
+    assert len(failures) == report["totals"]["failed"] and all(f["reason"] for f in failures)
+    with sqlite3.connect(erp) as db:
+        assert db.execute("SELECT * FROM customers ORDER BY customer_number").fetchall() == before
