@@ -83,11 +83,11 @@ def test_a_dry_run_shows_the_insert_and_the_update_and_writes_nothing(page: Page
     assert _erp(served) == erp_before, "a dry run wrote to the ERP"
 
     # The dry run is kept: its run's page shows the same update again.
-    [dry] = [r for r in run_store.list_runs(served["store"], flow_id=FLOW, limit=5) if r.dry_run]
+    dry = next(r for r in run_store.list_runs(served["store"], flow_id=FLOW, limit=20) if r.dry_run)  # the newest
     page.open(f"/runs/{dry.id}")
     page.wait(lambda: page.all(".fb-run-would-change"), "what the dry run would have changed")
     page.click(".fb-run-would-change .fb-tab-updated")
     page.wait(lambda: page.find(".fb-run-would-change .fb-would-update").is_displayed(), "the updates")
-    assert page.find(".fb-run-would-change .fb-changed-after").text == moved_to
+    assert page.text(".fb-run-would-change .fb-changed-after") == moved_to
     page.d.execute_script("document.querySelector('.fb-run-would-change').scrollIntoView()")
     page.shot("stored-dry-run")
