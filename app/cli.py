@@ -430,13 +430,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.store:
         os.environ["FLOWBRIDGE_DB_URL"] = args.store
     if args.sandboxes:  # the demo's CRM and ERP REST APIs, for the HTTP example flows
-        from app.sandbox.http_serve import start_sandboxes
-
-        running = start_sandboxes(Path(args.sandboxes), host="127.0.0.1", crm_port=8701, erp_port=8702)
-        print(f"sandbox CRM and ERP APIs on 127.0.0.1:8701 and :8702 (data in {args.sandboxes})")
         import atexit
 
-        atexit.register(running.stop)
+        from app.services import sandboxes
+
+        try:
+            sandboxes.start(Path(args.sandboxes))  # the Sandbox page shows them, resets them, sets faults
+        except FlowbridgeError as error:
+            raise UsageError(str(error)) from None
+        print(f"sandbox CRM and ERP APIs on 127.0.0.1:8701 and :8702 (data in {args.sandboxes})")
+        atexit.register(sandboxes.stop)
     print(f"Flowbridge on http://{args.host}:{args.port} (store: {args.store or os.environ.get('FLOWBRIDGE_DB_URL') or 'flowbridge.db'}); Ctrl+C stops it")
     serve(args.host, args.port, args.store)
     return EXIT_OK

@@ -12,7 +12,8 @@ from app.ui import session
 PREVIEW_ENVIRONMENT = "sandbox"  # where tests of a node and previews read (they write nothing)
 WHERE_ROLES_RUN = {"admin": "sandbox and production", "analyst": "sandbox", "tester": "sandbox", "viewer": "nowhere"}
 NAV = (("Flows", "/", "account_tree"), ("Runs", "/runs", "receipt_long"),
-       ("Dead letters", "/dead-letters", "report"), ("Health", "/health", "monitor_heart"))
+       ("Dead letters", "/dead-letters", "report"), ("Health", "/health", "monitor_heart"),
+       ("Sandbox", "/sandbox", "science"))
 
 
 @contextmanager

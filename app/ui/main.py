@@ -25,7 +25,7 @@ def create_app(store: Store | None = None) -> None:
     context.use_store(store or Store())
     # The pages register themselves with @ui.page when imported.
     from app.ui import editor_page, flows_page, runs_page  # noqa: F401
-    from app.ui import dead_letters_page, health_page  # noqa: F401
+    from app.ui import dead_letters_page, health_page, sandbox_page  # noqa: F401
     from app.ui import replay_page, tests_page  # noqa: F401
     from app.ui import sign_in_page
 
