@@ -19,10 +19,14 @@ ROW = f'.fb-flow-row[data-flow-id="{FLOW}"]'
 
 
 @pytest.fixture(scope="module")
-def closed_server(served: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def closed_server(served: dict[str, Any], driver: Any,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     # `served` first: it skips, saying why, when there is no browser.
     with serving(tmp_path_factory.mktemp("closed"), users=(("tess", "tester"), ("ada", "admin"))) as server:
         yield server
+        # Leave this server's pages before it stops: an open page would keep trying to reconnect,
+        # and its failures would land in the next test's browser console.
+        driver.get("about:blank")
 
 
 def test_a_tester_signs_in_is_refused_a_switch_runs_in_the_sandbox_and_signs_out(
