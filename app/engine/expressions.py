@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -572,14 +574,51 @@ class Evaluation:
 _SCALARS = frozenset({int, float, bool, type(None)})
 
 
+# Compiled code of recent programs. Compiling a node's expressions costs about 2 ms, more than a
+# webhook's three records take to run; the code depends only on the sources and the names of the
+# environment's filters and tests (everything else is looked up when it runs), so runs share it.
+_compiled_code: OrderedDict[tuple, tuple[Any, dict[str, Any]]] = OrderedDict()
+_compiled_lock = threading.Lock()
+COMPILED_KEPT = 512
+
+
+def _code_key(env: SandboxEnvironment, sources: list[Source]) -> tuple:
+    return (type(env), frozenset(env.filters), frozenset(env.tests),
+            tuple((source.name, source.kind, source.text) for source in sources))
+
+
+def _keep_code(key: tuple, code: tuple[Any, dict[str, Any]]) -> None:
+    with _compiled_lock:
+        _compiled_code[key] = code
+        while len(_compiled_code) > COMPILED_KEPT:
+            _compiled_code.popitem(last=False)
+
+
+def _from_code(env: SandboxEnvironment, code: Any) -> Any:
+    return env.template_class.from_code(env, code, env.make_globals(None), None)
+
+
 class ExpressionProgram:
     """Every expression of one node, compiled once, evaluated a batch at a time."""
 
     def __init__(self, env: SandboxEnvironment, sources: Iterable[Source]) -> None:
         self._env = env
         self._sources = list(sources)
+        self._singles: list[ExpressionProgram] | None = None  # built when a record fails, to name the source
+        key = _code_key(env, self._sources)
+        compiled = _compiled_code.get(key)
+        if compiled is not None:  # the same expressions compiled before (an earlier run of the flow)
+            batch, statements = compiled
+            self._batch_template = _from_code(env, batch)
+            self._statement_templates = {name: _from_code(env, code) for name, code in statements.items()}
+            return
+        self._compile(env)
+        _keep_code(key, (self._batch_code, self._statement_codes))
+
+    def _compile(self, env: SandboxEnvironment) -> None:
         pairs: list[nodes.Pair] = []
         self._statement_templates: dict[str, Any] = {}
+        self._statement_codes: dict[str, Any] = {}
         for source in self._sources:
             with _compiling(source.name):
                 if len(source.text) > MAX_SOURCE_LENGTH:
@@ -588,8 +627,9 @@ class ExpressionProgram:
                 expr = (_guard_tree(_parse_expression(env, _unwrap(source.text)), env) if source.kind == "expression"
                         else _template_as_expression(env, source.text))
                 if expr is None:  # a template with {% %} statements: rendered on its own
-                    self._statement_templates[source.name] = env.from_string(
-                        _guard_tree(env.parse(source.text), env))
+                    code = env.compile(_guard_tree(env.parse(source.text), env))
+                    self._statement_codes[source.name] = code
+                    self._statement_templates[source.name] = _from_code(env, code)
                     continue
                 pairs.append(nodes.Pair(nodes.Const(source.name), expr))
         # The tuple with `record` keeps the output from being constant-folded into a string.
@@ -600,13 +640,13 @@ class ExpressionProgram:
         template.set_lineno(1)
         try:
             with _compiling(self._sources[0].name if self._sources else "expression"):
-                self._batch_template = env.from_string(template)
+                self._batch_code = env.compile(template)
+                self._batch_template = _from_code(env, self._batch_code)
         except ExpressionCompileError:
             # Found while generating code, after every source parsed: find the one it belongs to.
             for source in self._sources if len(self._sources) > 1 else ():
                 ExpressionProgram(env, [source])
             raise
-        self._singles: list[ExpressionProgram] | None = None  # built when a record fails, to name the source
 
     @property
     def sources(self) -> list[Source]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import threading
+from collections import OrderedDict
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -154,8 +156,35 @@ def _schema_problems(validator: Draft202012Validator, instance: Any, prefix: tup
             for path, message in sorted(unique, key=lambda place: [str(p) for p in place[0]])]
 
 
+_checked: OrderedDict[str, list[Problem]] = OrderedDict()  # document text -> its problems (recent ones)
+_checked_lock = threading.Lock()
+CHECKED_KEPT = 64
+
+
 def validate_document(document: Any) -> list[Problem]:
-    """Every problem of a parsed document; an empty list means it can run."""
+    """Every problem of a parsed document; an empty list means it can run.
+
+    The answer depends on the document alone, so the last few are kept: a webhook flow validated for
+    each of its runs is checked once (with its expressions compiled), not 200 times in a burst."""
+    try:
+        key = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):  # not plain JSON (a test's odd object): check it every time
+        return _validate(document)
+    if len(key) > 1_000_000:  # a huge document: don't keep its text around
+        return _validate(document)
+    with _checked_lock:
+        if key in _checked:
+            _checked.move_to_end(key)
+            return list(_checked[key])
+    problems = _validate(document)
+    with _checked_lock:
+        _checked[key] = list(problems)
+        while len(_checked) > CHECKED_KEPT:
+            _checked.popitem(last=False)
+    return problems
+
+
+def _validate(document: Any) -> list[Problem]:
     if not isinstance(document, dict):
         return [Problem("a flow document is a JSON object")]
     raw_nodes = document.get("nodes") if isinstance(document.get("nodes"), list) else []
