@@ -1,4 +1,5 @@
-"""Shared fixtures: a store per test, the demo per test, and real database servers on 127.0.0.1.
+"""Shared fixtures: a store per test, the demo per test, real database servers on 127.0.0.1, and
+the `flowbridge` command as a user types it.
 
 Tests that need PostgreSQL or MariaDB skip with the reason when the server is not there, unless
 FLOWBRIDGE_REQUIRE_SERVICES=1 (CI), where they fail instead.
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -113,3 +116,20 @@ def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
         yield request.getfixturevalue("postgres_url")
     else:
         yield request.getfixturevalue("mariadb_url")
+
+
+@pytest.fixture
+def cli(tmp_path: Path):
+    """Run `flowbridge ...` in tmp_path with its own store; returns (exit code, stdout, stderr).
+    `cli.env` is the environment it runs with (for a long-running command started by hand)."""
+    env = {**os.environ, "FLOWBRIDGE_DB_URL": f"sqlite:///{tmp_path / 'flowbridge.db'}"}
+    env.pop("FLOWBRIDGE_SECRET_KEY", None)
+
+    def call(*args: str) -> tuple[int, str, str]:
+        done = subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert "Traceback" not in done.stdout + done.stderr
+        return done.returncode, done.stdout, done.stderr
+
+    call.env = env
+    return call

@@ -3,28 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-
-@pytest.fixture
-def cli(tmp_path: Path):
-    """Run `flowbridge ...` in tmp_path with its own store; returns (exit code, stdout, stderr)."""
-    env = {**os.environ, "FLOWBRIDGE_DB_URL": f"sqlite:///{tmp_path / 'flowbridge.db'}"}
-    env.pop("FLOWBRIDGE_SECRET_KEY", None)
-
-    def call(*args: str) -> tuple[int, str, str]:
-        done = subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=120)
-        assert "Traceback" not in done.stdout + done.stderr
-        return done.returncode, done.stdout, done.stderr
-
-    return call
 
 
 @pytest.fixture

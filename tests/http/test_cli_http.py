@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -12,7 +11,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from app.services.demo import init_demo
 from app.store.connections import connection_spec
@@ -24,21 +22,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-@pytest.fixture
-def cli(tmp_path: Path):
-    env = {**os.environ, "FLOWBRIDGE_DB_URL": f"sqlite:///{tmp_path / 'flowbridge.db'}"}
-    env.pop("FLOWBRIDGE_SECRET_KEY", None)
-
-    def call(*args: str) -> tuple[int, str, str]:
-        done = subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=60)
-        assert "Traceback" not in done.stdout + done.stderr
-        return done.returncode, done.stdout, done.stderr
-
-    call.env = env
-    return call
 
 
 def test_sandbox_serve_serves_both_apis_until_interrupted_and_a_flow_runs_against_them(cli, tmp_path):
