@@ -126,8 +126,22 @@ def main() -> int:
                 driver.get(f"{base}/flows/{document['id']}?try={attempt}")
                 seconds = driver.execute_async_script(DRAWN, len(document["nodes"]), len(document["edges"])) / 1000
                 times.append(seconds)
+                # Where the time went: the server's page, the browser loading it, then drawing.
+                server_page, loaded = driver.execute_script(
+                    "const t = performance.getEntriesByType('navigation')[0];"
+                    "return [t.responseEnd / 1000, t.loadEventEnd / 1000];")
                 print(f"try {attempt + 1}: {len(document['nodes'])} nodes and {len(document['edges'])} edges "
-                      f"drawn {seconds:.2f} s after navigation start")
+                      f"drawn {seconds:.2f} s after navigation start (page received {server_page:.2f} s, "
+                      f"loaded {loaded:.2f} s)")
+            if os.environ.get("FLOWBRIDGE_BENCH_RESOURCES"):  # where the browser spent the last try
+                driver.execute_cdp_cmd("Performance.enable", {})
+                driver.get(f"{base}/flows/{document['id']}?try=metrics")
+                driver.execute_async_script(DRAWN, len(document["nodes"]), len(document["edges"]))
+                metrics = {m["name"]: m["value"] for m in driver.execute_cdp_cmd("Performance.getMetrics", {})["metrics"]}
+                print("  " + ", ".join(f"{k} {metrics[k]:.2f}" for k in ("ScriptDuration", "LayoutDuration",
+                                                                       "RecalcStyleDuration", "TaskDuration") if k in metrics))
+                print(f"  {metrics.get('Nodes', 0):.0f} DOM nodes, {metrics.get('LayoutCount', 0):.0f} layouts, "
+                      f"{metrics.get('RecalcStyleCount', 0):.0f} style recalcs")
             driver.save_screenshot(str(ROOT / "artifacts" / "bench-editor-200.png")) if (ROOT / "artifacts").exists() else None
         finally:
             driver.quit()
