@@ -13,7 +13,6 @@ the same record behaves alike on SQLite, PostgreSQL and MySQL/MariaDB.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any

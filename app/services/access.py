@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlmodel import func, select
 
-from app.errors import FlowbridgeError, NotFound
+from app.errors import FlowbridgeError
 from app.store.database import Store
 from app.store.models import User
 
@@ -68,12 +68,7 @@ def list_users(store: Store) -> list[User]:
 
 
 def remove_user(store: Store, name: str) -> None:
-    with store.session() as session:
-        user = session.get(User, name)
-        if user is None:
-            raise NotFound(f"no user named '{name}'")
-        session.delete(user)
-        session.commit()
+    store.delete(User, name, f"no user named '{name}'")
 
 
 def authenticate(store: Store, authorization: str | None, claimed_name: str | None = None) -> Principal:

@@ -20,11 +20,7 @@ from app.store.models import DeadLetter, utcnow
 
 
 def get_letter(store: Store, letter_id: int) -> DeadLetter:
-    with store.session() as session:
-        letter = session.get(DeadLetter, letter_id)
-    if letter is None:
-        raise NotFound(f"there is no dead letter #{letter_id}")
-    return letter
+    return store.fetch(DeadLetter, letter_id, f"there is no dead letter #{letter_id}")
 
 
 def reason_kind(reason: str) -> str:

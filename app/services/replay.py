@@ -164,13 +164,7 @@ def save_case(store: Store, run_id: str, name: str, *, who: str = "") -> TestCas
 
 def delete_case(store: Store, case_id: int) -> TestCase:
     """Remove a test case; returns it (for saying which one went)."""
-    with store.session() as session:
-        case = session.get(TestCase, case_id)
-        if case is None:
-            raise NotFound(f"there is no test case #{case_id}")
-        session.delete(case)
-        session.commit()
-    return case
+    return store.delete(TestCase, case_id, f"there is no test case #{case_id}")
 
 
 def list_cases(store: Store, flow_id: str) -> list[TestCase]:

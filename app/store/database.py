@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -11,7 +12,7 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlmodel import Session
 
-from app.errors import FlowbridgeError
+from app.errors import FlowbridgeError, NotFound
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 DEFAULT_URL = "sqlite:///flowbridge.db"
@@ -20,6 +21,8 @@ DEFAULT_URL = "sqlite:///flowbridge.db"
 def store_url() -> str:
     """FLOWBRIDGE_DB_URL, else ./flowbridge.db."""
     return os.environ.get("FLOWBRIDGE_DB_URL") or DEFAULT_URL
+
+T = TypeVar("T")
 
 
 class Store:
@@ -57,6 +60,24 @@ class Store:
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
+
+    def fetch(self, model: type[T], key: Any, missing: str) -> T:
+        """The row of `model` with this primary key; NotFound(`missing`) when there is none."""
+        with self.session() as session:
+            row = session.get(model, key)
+        if row is None:
+            raise NotFound(missing)
+        return row
+
+    def delete(self, model: type[T], key: Any, missing: str) -> T:
+        """Delete the row of `model` with this primary key and return it; NotFound(`missing`) when absent."""
+        with self.session() as session:
+            row = session.get(model, key)
+            if row is None:
+                raise NotFound(missing)
+            session.delete(row)
+            session.commit()
+        return row
 
     def close(self) -> None:
         self.engine.dispose()

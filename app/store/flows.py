@@ -50,11 +50,7 @@ def save_flow(store: Store, document: dict[str, Any], *, author: str = "", comme
 
 
 def get_flow(store: Store, flow_id: str) -> Flow:
-    with store.session() as session:
-        flow = session.get(Flow, flow_id)
-    if flow is None:
-        raise NotFound(f"there is no flow '{flow_id}'")
-    return flow
+    return store.fetch(Flow, flow_id, f"there is no flow '{flow_id}'")
 
 
 def get_document(store: Store, flow_id: str, version: int | None = None) -> tuple[dict[str, Any], int]:

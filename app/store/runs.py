@@ -77,11 +77,7 @@ def _storable(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_run(store: Store, run_id: str) -> Run:
-    with store.session() as session:
-        run = session.get(Run, run_id)
-    if run is None:
-        raise NotFound(f"there is no run '{run_id}'")
-    return run
+    return store.fetch(Run, run_id, f"there is no run '{run_id}'")
 
 
 def list_runs(store: Store, flow_id: str | None = None, limit: int = 50, *, status: str | None = None,

@@ -14,14 +14,13 @@ from urllib.parse import urlencode
 from nicegui import run, ui
 
 from app.services import dead_letters
-from app.store import flows as flow_store
 from app.store import runs as run_store
 from app.store.models import DeadLetter
 from app.ui import context, session
 from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
 from app.ui.frame import frame
 from app.ui.moments import ago, as_utc, when
-from app.ui.runs_page import env_chip
+from app.ui.runs_page import env_chip, known_flow_names
 from app.ui.who import ask_who
 
 SHOWN_PER_REASON = 50  # records listed under one reason; "retry all" still takes every one
@@ -60,11 +59,7 @@ def dead_letters_page(flow: str = "", show: str = "open") -> None:
         ui.label("Dead letters").classes("text-2xl font-semibold")
         ui.label("Records that failed, kept with the reason. Retry one (edited if need be), retry every record of "
                  "one reason, or discard; a retried record goes on from the node that failed it.").classes("fb-muted")
-        try:
-            flow_names = {f.id: f.name for f in flow_store.list_flows(context.store())}
-        except Exception as error:
-            tell_error(error, "list the flows")
-            flow_names = {}
+        flow_names = known_flow_names()
         with ui.row().classes("w-full items-center gap-3 fb-filters"):
             options = {"": "All flows", **flow_names, **({flow: flow} if flow and flow not in flow_names else {})}
             ui.select(options, value=flow, label="Flow",

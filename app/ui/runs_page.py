@@ -46,6 +46,15 @@ def env_chip(env: str) -> ui.label:
     return ui.label(env).classes(f"fb-chip fb-env-chip fb-env-chip-{env}")
 
 
+def known_flow_names() -> dict[str, str]:
+    """Flow id -> name for the filters; empty (and said once) when the store cannot be read."""
+    try:
+        return {f.id: f.name for f in flow_store.list_flows(context.store())}
+    except Exception as error:  # the store is unreachable: the page still opens and says why
+        tell_error(error, "list the flows")
+        return {}
+
+
 def runs_link(**filters: str) -> str:
     wanted = {k: v for k, v in filters.items() if v}
     return "/runs" + ("?" + urlencode(wanted) if wanted else "")
@@ -58,11 +67,7 @@ def runs_page(flow: str = "", status: str = "", env: str = "", trigger: str = ""
         ui.label("Runs").classes("text-2xl font-semibold")
         ui.label("Every run, newest first. Open one for its graph with the counts, the records in and out of each node, "
                  "its retries and its failed records.").classes("fb-muted")
-        try:
-            flow_names = {f.id: f.name for f in flow_store.list_flows(context.store())}
-        except Exception as error:
-            tell_error(error, "list the flows")
-            flow_names = {}
+        flow_names = known_flow_names()
 
         def options(values: Any, everything: str, chosen: str) -> dict[str, str]:
             listed = dict(values) if isinstance(values, dict) else {v: v for v in values}
