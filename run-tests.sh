@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs (a virtualenv with the project and its test extras,
-# and Debian's chromium + chromedriver for the browser tests) and runs the whole suite.
+# and the Debian packages below) and runs the whole suite.
 # Extra arguments go to pytest, e.g. ./run-tests.sh -k ledger
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+# Debian packages: chromium + chromedriver (browser tests), faketime (the suite run at other dates).
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1 \
+        || ! command -v faketime >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
+            faketime >/dev/null
     else
-        echo "note: chromium/chromedriver missing and not root; browser tests will skip" >&2
+        echo "note: chromium/chromedriver/faketime missing and not root; the tests needing them will skip" >&2
     fi
 fi
 

@@ -64,7 +64,9 @@ def main() -> None:
         reread, reread_totals = timed(store, "re-run reading everything")
         changed = args.n // 100
         with sqlite3.connect(crm) as db:
-            db.execute("UPDATE accounts SET phone = phone || ' ext 1', updated_at = '2027-01-01 00:00:00' "
+            # An hour after the clock and after every stamp: the next run's cursor reads these rows.
+            db.execute("UPDATE accounts SET phone = phone || ' ext 1', updated_at = strftime('%Y-%m-%d %H:%M:%S', "
+                       "MAX(datetime('now'), (SELECT MAX(updated_at) FROM accounts)), '+1 hour') "
                        "WHERE id IN (SELECT id FROM accounts ORDER BY id LIMIT ?)", (changed,))
         incremental, incremental_totals = timed(store, "incremental run")
         store.close()

@@ -133,3 +133,17 @@ def cli(tmp_path: Path):
 
     call.env = env
     return call
+
+
+FAKETIME_LIBRARIES = ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+                      "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1")
+
+
+@pytest.fixture
+def faketime_library() -> str:
+    """Path of libfaketime (Debian's `faketime`): preloaded, it moves a process' clock, SQLite's 'now' too."""
+    for path in FAKETIME_LIBRARIES:
+        if Path(path).exists():
+            return path
+    _unavailable("libfaketime is not installed (apt-get install faketime)")
+    return ""

@@ -10,11 +10,11 @@ from app.services.runs import run_flow
 from app.store import flows as flow_store
 from app.store import runs as run_store
 from tests.browser.support import Page
+from tests.clock import later
 
 SHOTS = "dry-run"  # screenshots: artifacts/browser/dry-run-NN-step.png
 FLOW = "crm_accounts_to_erp_customers"
 NEW_ACCOUNT = "Dryrun Harbor Supplies"
-LATER = "2099-01-01 00:00:00"  # past every read cursor: the next run reads these accounts
 
 
 def _prepare(served: dict[str, Any]) -> tuple[int, str, str]:
@@ -27,11 +27,13 @@ def _prepare(served: dict[str, Any]) -> tuple[int, str, str]:
                                    "AND city IS NOT NULL ORDER BY crm_id LIMIT 1").fetchone()
     moved_to = "Dryrun Falls" if city != "Dryrun Falls" else "Dryrun Springs"
     with sqlite3.connect(served["demo"] / "crm_sandbox.db") as crm:
-        crm.execute("UPDATE accounts SET city = ?, updated_at = ? WHERE id = ?", (moved_to, LATER, crm_id))
+        (newest,) = crm.execute("SELECT MAX(updated_at) FROM accounts").fetchone()
+        edited = later(newest)  # past every read cursor: the next run reads these accounts
+        crm.execute("UPDATE accounts SET city = ?, updated_at = ? WHERE id = ?", (moved_to, edited, crm_id))
         crm.execute("INSERT INTO accounts (name, email, phone, street, city, state, postcode, country, industry, "
                     "credit_status, is_active, created_at, updated_at) SELECT ?, 'ap@dryrunharbor.example', phone, "
                     "street, city, state, postcode, country, industry, 'approved', 1, ?, ? FROM accounts WHERE id = ?",
-                    (NEW_ACCOUNT, LATER, LATER, crm_id))
+                    (NEW_ACCOUNT, edited, edited, crm_id))
     return crm_id, city, moved_to
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from app.services.runs import run_flow
 from app.store import flows, runs
+from tests.clock import later
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
 
@@ -105,8 +106,8 @@ def test_the_cursor_makes_the_next_run_read_only_what_changed(store, demo):
         newest = db.execute("SELECT MAX(updated_at) FROM accounts").fetchone()[0]
         chosen = [r[0] for r in db.execute(
             f"SELECT id FROM accounts WHERE updated_at < ? AND id IN ({','.join(map(str, synced))}) LIMIT 3", (newest,))]
-        db.execute(f"UPDATE accounts SET name = name || ' Holdings', updated_at = '2027-01-01 00:00:00' "
-                   f"WHERE id IN ({','.join(map(str, chosen))})")
+        db.execute(f"UPDATE accounts SET name = name || ' Holdings', updated_at = ? "
+                   f"WHERE id IN ({','.join(map(str, chosen))})", (later(newest),))
         ties = db.execute("SELECT COUNT(*) FROM accounts WHERE updated_at = ?", (newest,)).fetchone()[0]
     again = run(store, "crm_accounts_to_erp_customers")
     # Records at the committed position are read again (a tie on the cursor is never lost) and

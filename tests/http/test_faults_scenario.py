@@ -12,6 +12,7 @@ from app.services.runs import run_flow
 from app.store import flows, runs
 from app.store.connections import set_connection
 from app.store.database import Store
+from tests.clock import later
 from tests.http.support import FLOWS, client, execute, rows
 
 SCENARIO = ("crm_accounts_to_erp_customers_http", "crm_won_deals_to_erp_orders_http",
@@ -43,7 +44,7 @@ def seed_the_scenarios(sandbox) -> dict[str, Any]:
     execute(sandbox, "crm", "UPDATE opportunity_lines SET sku = 'SKU-GONE' WHERE opportunity_id = ?", deal)
     with client(sandbox, "crm") as crm:
         crm.post("/accounts", json={"name": "Zephyr Works", "state": "TX", "credit_status": "approved",
-                                    "created_at": "2026-12-01 00:00:00"}).raise_for_status()
+                                    "created_at": later()}).raise_for_status()
     return {"nameless": approved[5], "unknown_product_deal": deal}
 
 

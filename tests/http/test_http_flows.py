@@ -6,6 +6,7 @@ import json
 
 from app.services.runs import run_flow
 from app.store import flows, runs, sync
+from tests.clock import later
 from tests.http.support import FLOWS, client, execute, rows
 
 
@@ -46,7 +47,7 @@ def test_a_rerun_writes_nothing_and_a_new_account_is_the_only_one_read(api_store
     assert sandbox.faults["erp"].methods.get("POST", 0) + sandbox.faults["erp"].methods.get("PATCH", 0) == before
     with client(sandbox, "crm") as crm:
         account = crm.post("/accounts", json={"name": " Zephyr Works ", "email": " Sales@Zephyr.EXAMPLE ",
-                                              "state": "tx", "credit_status": "approved", "created_at": "2026-12-01"})
+                                              "state": "tx", "credit_status": "approved", "created_at": later()})
     added = run(api_store, "crm_accounts_to_erp_customers_http")
     assert added.totals["inserted"] == 1 and added.totals["read"] <= 3
     [customer] = rows(sandbox, "erp", "SELECT * FROM customers WHERE crm_id = ?", account.json()["id"])
@@ -95,8 +96,9 @@ def test_a_credit_limit_changed_in_the_erp_reaches_the_crm_and_nothing_else_trav
     run(api_store, "erp_customers_to_crm_accounts_http")
     customer = rows(sandbox, "erp", "SELECT customer_number, crm_id FROM customers WHERE crm_id IS NOT NULL "
                                     "ORDER BY customer_number")[0]
+    newest = rows(sandbox, "erp", "SELECT MAX(updated_at) AS t FROM customers")[0]["t"]
     execute(sandbox, "erp", "UPDATE customers SET credit_limit = 12345, name = 'ERP Rename', "
-                            "updated_at = '2030-01-01 00:00:00' WHERE customer_number = ?", customer["customer_number"])
+                            "updated_at = ? WHERE customer_number = ?", later(newest), customer["customer_number"])
     result = run(api_store, "erp_customers_to_crm_accounts_http")
     assert result.totals["updated"] == 1
     [account] = rows(sandbox, "crm", "SELECT * FROM accounts WHERE id = ?", customer["crm_id"])

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +13,7 @@ from app.services.flows import example_flow_files, import_flow_file
 from app.services.runs import run_flow
 from app.store import flows
 from app.store.connections import set_connection
-
-TIMESTAMP = "2026-12-01 10:00:00"
+from tests.clock import later
 
 
 def copy_sqlite_database(source: Path, url: str) -> None:
@@ -68,6 +66,7 @@ class Systems:
     crm_url: str
     erp_url: str
     env: str = "sandbox"
+    _last_later: str | None = field(default=None, repr=False)
 
     def url(self, system: str) -> str:
         return self.crm_url if system == "crm" else self.erp_url
@@ -87,6 +86,15 @@ class Systems:
                 conn.execute(sa.text(sql), params)
         finally:
             engine.dispose()
+
+    def later(self) -> str:
+        """A time after the clock, after every account and customer stamp, and after the last one given.
+
+        Each call is later than the one before, so a second edit is the newer one."""
+        newest = [self.query("crm", "SELECT MAX(updated_at) AS t FROM accounts")[0]["t"],
+                  self.query("erp", "SELECT MAX(updated_at) AS t FROM customers")[0]["t"]]
+        self._last_later = later(*newest, self._last_later)
+        return self._last_later
 
     def run(self, flow_id: str, **options: Any):
         document, version = flows.get_document(self.store, flow_id)
@@ -108,7 +116,3 @@ def make_systems(store: Any, tmp_path: Path, kind: str, database_factory: Any, a
         import_flow_file(store, path)
     return Systems(store, crm_url, erp_url)
 
-
-def sqlite_now(path: Path) -> str:
-    with sqlite3.connect(path) as db:
-        return db.execute("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')").fetchone()[0]

@@ -12,7 +12,6 @@ from app.store import runs, sync
 from tests.sync.systems import make_systems
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
-LATER = "2026-12-01 10:00:00"  # after every timestamp of the demo data
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
@@ -22,10 +21,11 @@ def systems(request, store, tmp_path, database_factory):
 
 def new_account(systems, **fields) -> int:
     next_id = systems.query("crm", "SELECT MAX(id) + 1 AS n FROM accounts")[0]["n"]
+    now = systems.later()
     values = {"id": next_id, "name": " Zephyr Works ", "email": " Sales@Zephyr.EXAMPLE ", "phone": "555-0100",
               "street": "1 Main St", "city": "Austin", "state": "tx", "postcode": "73301", "country": "US",
-              "industry": "Tools", "credit_status": "approved", "is_active": 1, "created_at": LATER,
-              "updated_at": LATER, **fields}
+              "industry": "Tools", "credit_status": "approved", "is_active": 1, "created_at": now,
+              "updated_at": now, **fields}
     columns = ", ".join(values)
     systems.execute("crm", f"INSERT INTO accounts ({columns}) VALUES ({', '.join(':' + k for k in values)})", **values)
     return next_id
@@ -50,7 +50,8 @@ def test_an_address_changed_in_the_erp_shows_in_the_crm_after_the_reverse_flow(s
     customer = systems.query("erp", "SELECT customer_number, crm_id FROM customers WHERE crm_id IS NOT NULL "
                                     "ORDER BY customer_number")[0]
     systems.execute("erp", "UPDATE customers SET street = '99 Harbor Rd', credit_limit = 12345, name = 'ERP Rename', "
-                           "updated_at = :t WHERE customer_number = :n", t=LATER, n=customer["customer_number"])
+                           "updated_at = :t WHERE customer_number = :n",
+                    t=systems.later(), n=customer["customer_number"])
     result = systems.run("erp_customers_to_crm_accounts")
     assert result.totals["updated"] == 1
     account = systems.query("crm", "SELECT * FROM accounts WHERE id = :id", id=customer["crm_id"])[0]
@@ -78,10 +79,10 @@ def test_an_address_changed_on_both_sides_goes_to_the_newest_change(systems):
     systems.run("crm_accounts_to_erp_customers")
     pair = systems.query("erp", "SELECT customer_number, crm_id FROM customers WHERE crm_id IS NOT NULL "
                                 "ORDER BY customer_number")[1]
-    systems.execute("erp", "UPDATE customers SET street = 'ERP Street', updated_at = '2026-12-01 10:00:00' "
-                           "WHERE customer_number = :n", n=pair["customer_number"])
-    systems.execute("crm", "UPDATE accounts SET street = 'CRM Street', updated_at = '2026-12-02 10:00:00' "
-                           "WHERE id = :id", id=pair["crm_id"])
+    systems.execute("erp", "UPDATE customers SET street = 'ERP Street', updated_at = :t "
+                           "WHERE customer_number = :n", t=systems.later(), n=pair["customer_number"])
+    systems.execute("crm", "UPDATE accounts SET street = 'CRM Street', updated_at = :t "
+                           "WHERE id = :id", t=systems.later(), id=pair["crm_id"])
     systems.run("crm_accounts_to_erp_customers")
     systems.run("erp_customers_to_crm_accounts")
     erp = systems.query("erp", "SELECT street FROM customers WHERE customer_number = :n", n=pair["customer_number"])
@@ -99,7 +100,8 @@ def test_a_conflict_can_be_held_for_review_with_both_values(systems):
     pair = systems.query("erp", "SELECT customer_number, crm_id FROM customers WHERE crm_id IS NOT NULL "
                                 "ORDER BY customer_number")[2]
     systems.execute("erp", "UPDATE customers SET city = 'Erpville' WHERE customer_number = :n", n=pair["customer_number"])
-    systems.execute("crm", "UPDATE accounts SET city = 'Crmtown', updated_at = :t WHERE id = :id", t=LATER, id=pair["crm_id"])
+    systems.execute("crm", "UPDATE accounts SET city = 'Crmtown', updated_at = :t WHERE id = :id",
+                    t=systems.later(), id=pair["crm_id"])
     run_flow(systems.store, document)
     conflicts = [c for c in sync.open_conflicts(systems.store, "sandbox") if c.id not in first]
     assert [(c.field, c.source_value, c.target_value) for c in conflicts] == [("city", "Crmtown", "Erpville")]
@@ -151,7 +153,8 @@ def test_a_deactivated_account_deactivates_its_customer(systems):
     systems.run("crm_accounts_to_erp_customers")
     pair = systems.query("erp", "SELECT customer_number, crm_id FROM customers WHERE crm_id IS NOT NULL AND is_active = 1 "
                                 "ORDER BY customer_number")[3]
-    systems.execute("crm", "UPDATE accounts SET is_active = 0, updated_at = :t WHERE id = :id", t=LATER, id=pair["crm_id"])
+    systems.execute("crm", "UPDATE accounts SET is_active = 0, updated_at = :t WHERE id = :id",
+                    t=systems.later(), id=pair["crm_id"])
     systems.run("crm_accounts_to_erp_customers")
     assert systems.query("erp", "SELECT is_active FROM customers WHERE customer_number = :n",
                          n=pair["customer_number"])[0]["is_active"] == 0
@@ -181,12 +184,12 @@ def test_an_erp_edit_of_a_crm_owned_field_is_not_sent_back_and_is_corrected_by_t
     pair = systems.query("erp", "SELECT customer_number, crm_id, name FROM customers WHERE crm_id IS NOT NULL "
                                 "ORDER BY customer_number")[5]
     systems.execute("erp", "UPDATE customers SET name = 'Renamed In ERP', updated_at = :t WHERE customer_number = :n",
-                    t=LATER, n=pair["customer_number"])
+                    t=systems.later(), n=pair["customer_number"])
     systems.run("erp_customers_to_crm_accounts")
     assert systems.query("crm", "SELECT name FROM accounts WHERE id = :id", id=pair["crm_id"])[0]["name"].strip() \
         == pair["name"]  # the CRM owns names
     systems.execute("crm", "UPDATE accounts SET phone = '555-0199', updated_at = :t WHERE id = :id",
-                    t="2026-12-02 10:00:00", id=pair["crm_id"])
+                    t=systems.later(), id=pair["crm_id"])
     systems.run("crm_accounts_to_erp_customers")
     assert systems.query("erp", "SELECT name, phone FROM customers WHERE customer_number = :n",
                          n=pair["customer_number"]) == [{"name": pair["name"], "phone": "555-0199"}]

@@ -14,9 +14,10 @@ from app.services.runs import dry_run_changes, run_flow
 from app.store import flows as flow_store
 from app.store import runs as run_store
 from app.store.database import Store
-from app.ui.canvas.flow_canvas import FlowCanvas
 from app.ui import session
+from app.ui.canvas.flow_canvas import FlowCanvas
 from app.ui.changes_view import PAGE_SIZE
+from tests.clock import later
 
 FLOW = "crm_accounts_to_erp_customers"
 
@@ -90,7 +91,7 @@ async def test_after_a_real_run_one_changed_account_is_the_only_update_with_befo
     run_flow(store, document, version=version, env="sandbox")
     [(number, city)] = _rows(demo["sandbox"]["erp"], "SELECT customer_number, city FROM customers WHERE crm_id = 1")
     with sqlite3.connect(demo["sandbox"]["crm"]) as crm:
-        crm.execute("UPDATE accounts SET city = 'Fort Worth', updated_at = '2099-01-01 00:00:00' WHERE id = 1")
+        crm.execute("UPDATE accounts SET city = 'Fort Worth', updated_at = ? WHERE id = 1", (later(),))
     customers_before = _erp_customers(demo)
 
     await user.open(f"/flows/{FLOW}")

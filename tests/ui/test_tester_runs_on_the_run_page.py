@@ -12,6 +12,7 @@ from app.services import replay
 from app.services.runs import run_flow
 from app.store import flows as flow_store
 from app.store.database import Store
+from tests.clock import later
 
 FLOW = "crm_accounts_to_erp_customers"
 
@@ -20,7 +21,7 @@ async def test_a_stored_dry_run_shows_what_it_would_have_changed(user: User, sto
     document, version = flow_store.get_document(store, FLOW)
     run_flow(store, document, version=version, env="sandbox")
     with sqlite3.connect(demo["sandbox"]["crm"]) as crm:
-        crm.execute("UPDATE accounts SET city = 'Fort Worth', updated_at = '2099-01-01 00:00:00' WHERE id = 1")
+        crm.execute("UPDATE accounts SET city = 'Fort Worth', updated_at = ? WHERE id = 1", (later(),))
     dry = run_flow(store, document, version=version, env="sandbox", dry_run=True)
     await user.open(f"/runs/{dry.run_id}")
     await user.should_see("What it would have changed")
