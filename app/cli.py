@@ -225,20 +225,22 @@ def cmd_flow_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _who() -> str:
-    import getpass
+def _admin() -> Any:
+    """The command line acts as this machine's admin (see access.machine_admin)."""
+    from app.services.access import machine_admin
 
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in this environment (a container): still record something
-        return "cli"
+    return machine_admin()
+
+
+def _who() -> str:
+    return _admin().name
 
 
 def cmd_flow_switch(args: argparse.Namespace) -> int:
     from app.services.switches import switch
 
     try:
-        flow = switch(_store(), args.flow_id, args.action == "on", who=_who(), reason=args.reason or "")
+        flow = switch(_store(), args.flow_id, args.action == "on", who=_admin(), reason=args.reason or "")
     except NotFound as error:
         raise UsageError(str(error)) from None
     print(f"flow '{flow.id}' is {'on' if flow.enabled else 'off'}")
@@ -280,11 +282,11 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     if args.action in ("retry", "discard") and not args.ids:
         raise UsageError(f"name the dead letters to {args.action}, e.g. flowbridge dead-letters {args.action} 12 13")
     if args.action == "retry":
-        for run_id in letters.retry(store, args.ids, who=_who()):
+        for run_id in letters.retry(store, args.ids, who=_admin()):
             print(f"retried in run {run_id}")
         return EXIT_OK
     if args.action == "discard":
-        letters.discard(store, args.ids, who=_who())
+        letters.discard(store, args.ids, who=_admin())
         print(f"discarded {', '.join(f'#{i}' for i in args.ids)}")
         return EXIT_OK
     rows = runs.dead_letters(store, flow_id=args.flow, status="open", limit=args.limit)

@@ -36,6 +36,7 @@ from app.services import operations, switches  # noqa: E402
 from app.services.webhooks import secret_for  # noqa: E402
 from app.store.database import Store  # noqa: E402
 from tests.ops.helpers import count, flow, store_flow, target  # noqa: E402
+from app.services.access import admin
 
 RECORDS_PER_CALL = 3
 
@@ -84,7 +85,7 @@ def flowbridge_side(folder: Path, calls: int, workers: int) -> tuple[float, floa
     store = Store(f"sqlite:///{folder / 'store.db'}")
     path = target(store, folder)
     flow_id = store_flow(store, flow("burst", {"type": "trigger.webhook", "config": {"auth": "token"}}))
-    switches.switch(store, flow_id, True, who="bench")
+    switches.switch(store, flow_id, True, who=admin("bench"))
     app = FastAPI()
     app.include_router(build_router(lambda: store))
     with serving(app) as base:

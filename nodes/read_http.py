@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from nodes.base import NodeContext, NodeType, Processor, Record, SourceBatch, id_text
-from nodes.schema_parts import CONNECTION, object_schema
+from nodes.schema_parts import CONNECTION, object_schema, relative_path_problems
 
 PARAMS: dict[str, Any] = {
     "type": "object", "title": "Query parameters", "additionalProperties": {"type": ["string", "number", "boolean"]},
@@ -150,9 +150,10 @@ class ReadHttp(Processor):
 
 
 def check(config: dict[str, Any]) -> list[tuple[tuple, str]]:
+    problems = relative_path_problems(config, ("path",))
     if (config.get("pagination") or {}).get("style") == "since" and "cursor" not in config:
-        return [(("pagination", "style"), "pagination since pages through the cursor: set the cursor")]
-    return []
+        problems.append((("pagination", "style"), "pagination since pages through the cursor: set the cursor"))
+    return problems
 
 
 def _in_order(values: list[Any]) -> bool:

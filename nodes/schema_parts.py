@@ -18,6 +18,29 @@ TEMPLATE: dict[str, Any] = {"type": "string", "x-expression": "template"}
 FILE_FORMAT: dict[str, Any] = {"enum": ["csv", "jsonl"], "title": "Format"}
 
 
+def absolute_address(path: Any) -> bool:
+    """Whether a configured path names a host of its own (http://x/..., //x/..., \\x): a
+    connection's requests go to its own base URL only, so such a path is refused."""
+    import re
+
+    text = str(path).strip()
+    return bool(re.match(r"^([A-Za-z][A-Za-z0-9+.-]*:|[/\\]{2})", text))
+
+
+def relative_path_problems(config: dict[str, Any], *places: tuple[str, ...]) -> list[tuple[tuple, str]]:
+    """A problem for each path at `places` (keys into the config) that is not relative to the
+    connection's base URL."""
+    problems: list[tuple[tuple, str]] = []
+    for place in places:
+        value: Any = config
+        for part in place:
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, str) and absolute_address(value):
+            problems.append((place, f"'{value[:80]}' names a host of its own; a path is relative to the "
+                                    "connection's base URL (e.g. /accounts), so its credentials go nowhere else"))
+    return problems
+
+
 def key_list(title: str = "Key") -> dict[str, Any]:
     """One column name or a list of them; nodes normalise it with `as_list`."""
     return {"title": title, "anyOf": [{"type": "string", "minLength": 1, "x-picker": "column"}, COLUMNS]}

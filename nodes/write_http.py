@@ -22,7 +22,7 @@ from typing import Any
 
 from nodes.base import LinkUpdate, NodeContext, NodeType, Outcome, Processor, Record, id_text, without_meta
 from nodes.read_http import RECORD_PATH, TIMEOUT
-from nodes.schema_parts import CONNECTION, as_list, key_list, object_schema
+from nodes.schema_parts import CONNECTION, as_list, key_list, object_schema, relative_path_problems
 
 TEMPLATE_PATH: dict[str, Any] = {"type": "string", "minLength": 1,
                                  "description": "An address relative to the base URL; {field} is replaced by the "
@@ -73,7 +73,7 @@ CONFIG_SCHEMA: dict[str, Any] = object_schema({
 
 
 def check(config: dict[str, Any]) -> list[tuple[tuple, str]]:
-    problems: list[tuple[tuple, str]] = []
+    problems = relative_path_problems(config, ("path",), ("find", "path"), ("update", "path"))
     method, mode = config.get("method", "PUT"), config.get("mode", "upsert")
     if method == "POST":
         if "find" not in config:
@@ -136,6 +136,8 @@ class WriteHttp(Processor):
                 outcome.fail(record, reason)
                 continue
             except (RecordError, ConnectorError) as error:  # refused (4xx) or unusable: this record only
+                if getattr(error, "every_record", False):
+                    raise ConnectorError(f"{error} (every record would go the same way, so the run stops)") from None
                 if getattr(error, "status", None) in REFUSES_EVERY_RECORD:
                     raise ConnectorError(f"{error} (every record would be refused the same way, so the run "
                                          "stops; check the connection's credentials)") from None

@@ -51,7 +51,7 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
     def set_switch(flow_id: str, enabled: bool, reason: str, who: access.Principal) -> dict[str, Any]:
         allowed(who, "switch")
         try:
-            flow = switches.switch(store(), flow_id, enabled, who=who.name, reason=reason)
+            flow = switches.switch(store(), flow_id, enabled, who=who, reason=reason)
         except FlowbridgeError as error:
             raise fail(error) from None
         return {"flow_id": flow.id, "enabled": flow.enabled}
@@ -128,7 +128,7 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
         allowed(who, "dead_letters")
         try:
             allowed(who, "run", dead_letters.get_letter(store(), letter_id).env)  # a retry is a run there
-            return {"runs": dead_letters.retry(store(), [letter_id], who=who.name, edited=record)}
+            return {"runs": dead_letters.retry(store(), [letter_id], who=who, edited=record)}
         except FlowbridgeError as error:
             raise fail(error) from None
 
@@ -138,7 +138,7 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
         try:
             for env in dead_letters.reason_envs(store(), flow, node, reason):  # a retry is a run there
                 allowed(who, "run", env)
-            return {"runs": dead_letters.retry_reason(store(), flow, node, reason, who=who.name)}
+            return {"runs": dead_letters.retry_reason(store(), flow, node, reason, who=who)}
         except FlowbridgeError as error:
             raise fail(error) from None
 
@@ -146,7 +146,7 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
     def discard_letter(letter_id: int, who: access.Principal = Depends(caller)) -> dict[str, Any]:
         allowed(who, "dead_letters")
         try:
-            dead_letters.discard(store(), [letter_id], who=who.name)
+            dead_letters.discard(store(), [letter_id], who=who)
         except FlowbridgeError as error:
             raise fail(error) from None
         return {"discarded": letter_id}

@@ -4,7 +4,9 @@ One connector per run holds one httpx client (keep-alive, a timeout on every cal
 sorted the way the rest of Flowbridge sorts them: a dropped, refused or reset connection, a timeout,
 408, 429 and 5xx are transient (retried with tenacity; a 429's Retry-After is honoured), any other
 4xx is permanent and carries the server's own message. Secrets in the connection settings (token,
-password, API key) go only into request headers, never into a message.
+password, API key) go only into request headers, never into a message, and only to the base URL's
+origin: a request for any other origin (an absolute path, a next-page link, a redirect) is refused
+before it is sent.
 """
 
 from __future__ import annotations
@@ -42,6 +44,19 @@ class RateLimited(TransientError):
     def __init__(self, message: str, retry_after: float | None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class OffOrigin(ConnectorError):
+    """A request of this connection would go to another origin; refused before anything is sent.
+    It would go the same way for every record, so a write stops the run."""
+
+    every_record = True
+
+
+def origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """Scheme, host and port (the scheme's default port written out), as browsers compare origins."""
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    return url.scheme, url.host.lower(), url.port or default
 
 
 class Refused(ConnectorError):
@@ -158,9 +173,19 @@ class RestConnector:
             auth = httpx.BasicAuth(self._setting("username"), self._setting("password"))
         elif kind == "api_key":
             headers[settings.get("api_key_header") or "X-API-Key"] = self._setting("api_key")
+        self.origin = origin(httpx.URL(self.base_url))
+        # The hook sees every request, redirects included: none leaves the connection's origin.
         self._client = httpx.Client(base_url=self.base_url, headers=headers, auth=auth, timeout=self.timeout,
-                                    follow_redirects=True)
+                                    follow_redirects=True, max_redirects=5,
+                                    event_hooks={"request": [self._stay_on_origin]})
         self.calls = 0
+
+    def _stay_on_origin(self, request: httpx.Request) -> None:
+        if origin(request.url) != self.origin:
+            scheme, host, port = self.origin
+            raise OffOrigin(f"{self.where}: {request.method} {_shown(str(request.url))} is not on the connection's "
+                            f"origin {scheme}://{host}:{port}; its requests, and its credentials, go there only "
+                            "(a path, a next-page link or a redirect cannot send them elsewhere)")
 
     def _setting(self, name: str) -> str:
         value = self.spec.settings.get(name)

@@ -28,6 +28,13 @@ ALLOWED = {
     "run:sandbox": {"admin", "analyst", "tester"},
     "run:production": {"admin"},
     "replay": {"admin", "analyst", "tester"},
+    "acknowledge": {"admin", "analyst"},
+}
+# What a refusal says the caller may not do, where the action's name is not a verb already:
+# "vic (viewer) may not retry or discard dead letters".
+DOING = {
+    "dead_letters": "retry or discard dead letters",
+    "acknowledge": "acknowledge alerts",
 }
 
 
@@ -35,6 +42,26 @@ ALLOWED = {
 class Principal:
     name: str
     role: str
+
+
+# Who acts when nobody signed in does: the automatic switch-off after failed runs.
+SYSTEM = Principal("flowbridge", "admin")
+
+
+def admin(name: str) -> Principal:
+    """An admin named `name`: who acts where the caller is trusted already (the demo, a test, a script)."""
+    return Principal(name, "admin")
+
+
+def machine_admin() -> Principal:
+    """The command line's caller: whoever can open the store on this machine is its admin, by their
+    login name."""
+    import getpass
+
+    try:
+        return Principal(getpass.getuser(), "admin")
+    except Exception:  # no user name in this environment (a container): still record something
+        return Principal("cli", "admin")
 
 
 class Forbidden(FlowbridgeError):
@@ -84,10 +111,16 @@ def authenticate(store: Store, authorization: str | None, claimed_name: str | No
     return Principal(user.name, user.role)
 
 
-def require(principal: Principal, action: str, env: str | None = None) -> None:
+def require(principal: Principal | None, action: str, env: str | None = None) -> Principal:
+    """The principal, if their role allows `action` (in `env`, for runs); Forbidden or
+    Unauthenticated (nobody signed in) otherwise. Every service that acts calls this first."""
+    if principal is None:
+        raise Unauthenticated("sign in first: this server has users")
     key = f"{action}:{env}" if action == "run" else action
     allowed = ALLOWED.get(key, {"admin"})
     if principal.role not in allowed:
         where = f" in {env}" if env else ""
-        raise Forbidden(f"{principal.name} ({principal.role}) may not {action.replace('_', ' ')}{where}; "
+        doing = DOING.get(action, action.replace("_", " "))
+        raise Forbidden(f"{principal.name} ({principal.role}) may not {doing}{where}; "
                         f"that needs {' or '.join(sorted(allowed))}")
+    return principal

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlmodel import select
 
+from app.services import access
 from app.store.database import Store
 from app.store.models import Alert, utcnow
 
@@ -54,10 +55,12 @@ def open_alerts(store: Store, limit: int = 100) -> list[Alert]:
                                  .order_by(Alert.id.desc()).limit(limit)).all())
 
 
-def acknowledge(store: Store, alert_id: int, *, who: str = "") -> None:
+def acknowledge(store: Store, alert_id: int, *, who: access.Principal | None) -> None:
+    """Silence an open alert, by `who` (admin or analyst: a viewer may not hide what went wrong)."""
+    who = access.require(who, "acknowledge")
     with store.session() as session:
         alert = session.get(Alert, alert_id)
         if alert:
-            alert.status, alert.acknowledged_by, alert.acknowledged_at = "acknowledged", who or "unknown", utcnow()
+            alert.status, alert.acknowledged_by, alert.acknowledged_at = "acknowledged", who.name, utcnow()
             session.add(alert)
             session.commit()

@@ -13,6 +13,7 @@ from typing import Any
 from sqlmodel import select
 
 from app.errors import FlowbridgeError, NotFound
+from app.services import access
 from app.services.runs import run_flow
 from app.store import flows
 from app.store.database import Store
@@ -55,9 +56,14 @@ def reasons(store: Store, flow_id: str | None = None) -> list[dict[str, Any]]:
     return sorted(groups.values(), key=lambda g: -g["count"])
 
 
-def retry(store: Store, letter_ids: list[int], *, who: str, edited: dict[str, Any] | None = None) -> list[str]:
-    """Send records back into the node that failed them; the ids of the runs that did it."""
+def retry(store: Store, letter_ids: list[int], *, who: access.Principal | None,
+          edited: dict[str, Any] | None = None) -> list[str]:
+    """Send records back into the node that failed them, by `who` (their role must allow handling
+    dead letters and running in each letter's environment); the ids of the runs that did it."""
+    who = access.require(who, "dead_letters")
     letters = [get_letter(store, i) for i in letter_ids]
+    for env in sorted({letter.env for letter in letters}):  # a retry is a run there
+        access.require(who, "run", env)
     for letter in letters:
         if letter.status != "open":
             raise FlowbridgeError(f"dead letter #{letter.id} was {letter.status} already")
@@ -71,10 +77,10 @@ def retry(store: Store, letter_ids: list[int], *, who: str, edited: dict[str, An
         document, version = flows.get_document(store, flow_id)
         records = [edited] if edited is not None else [letter.record for letter in group]
         result = run_flow(store, document, version=version, env=env, trigger="retry", payload=records,
-                          start_at=node_id, started_by=who)
+                          start_at=node_id, started_by=who.name)
         if result.error:
             raise FlowbridgeError(f"the retry run {result.run_id} failed: {result.error}")
-        _resolve(store, [letter.id for letter in group], "retried", who, retried_in=result.run_id)
+        _resolve(store, [letter.id for letter in group], "retried", who.name, retried_in=result.run_id)
         run_ids.append(result.run_id)
     return run_ids
 
@@ -93,7 +99,8 @@ def reason_envs(store: Store, flow_id: str, node_id: str, reason: str) -> list[s
     return sorted({env for _, env in _open_of_reason(store, flow_id, node_id, reason)})
 
 
-def retry_reason(store: Store, flow_id: str, node_id: str, reason: str, *, who: str) -> list[str]:
+def retry_reason(store: Store, flow_id: str, node_id: str, reason: str, *,
+                 who: access.Principal | None) -> list[str]:
     """Retry every open letter of the flow's node whose reason is of this kind (see reason_kind)."""
     ids = [letter_id for letter_id, _ in _open_of_reason(store, flow_id, node_id, reason)]
     if not ids:
@@ -101,11 +108,12 @@ def retry_reason(store: Store, flow_id: str, node_id: str, reason: str, *, who: 
     return retry(store, ids, who=who)
 
 
-def discard(store: Store, letter_ids: list[int], *, who: str) -> None:
+def discard(store: Store, letter_ids: list[int], *, who: access.Principal | None) -> None:
+    who = access.require(who, "dead_letters")
     for letter_id in letter_ids:
         if get_letter(store, letter_id).status != "open":
             raise FlowbridgeError(f"dead letter #{letter_id} is not open")
-    _resolve(store, letter_ids, "discarded", who)
+    _resolve(store, letter_ids, "discarded", who.name)
 
 
 def _resolve(store: Store, letter_ids: list[int], status: str, who: str, retried_in: str | None = None) -> None:

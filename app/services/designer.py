@@ -21,7 +21,7 @@ from app.engine.problems import Problem
 from app.engine.validation import validate_document
 from app.errors import FlowbridgeError, InvalidFlow
 from app.store import flows as flow_store
-from app.services import switches
+from app.services import access, switches
 from app.store.database import Store
 from app.store.flows import VersionConflict
 from app.store.models import Flow, FlowVersion
@@ -132,24 +132,28 @@ def _field_hint(problem: Problem) -> str:
 # --- saving and versions --------------------------------------------------------------------------
 
 
-def save_document(store: Store, document: dict[str, Any], *, author: str, comment: str,
+def save_document(store: Store, document: dict[str, Any], *, who: access.Principal | None, comment: str,
                   based_on: int | None) -> tuple[int, bool]:
-    """Store the document as a new version; returns (version, is_draft).
+    """Store the document as a new version by `who` (their role must allow editing); returns
+    (version, is_draft).
 
     A document with problems is saved all the same, as a draft: it cannot be switched on.
     `based_on` is the version the editor opened (0 for a new flow); VersionConflict when someone
     saved after it. A draft of a flow that is switched on switches it off, so it never runs broken.
     """
+    who = access.require(who, "edit")
+    author = who.name.strip()[:100] or "editor"
     problems = validate_document(document)
     draft = bool(problems)
     if not isinstance(document.get("id"), str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
                                                                   document.get("id") or ""):
         raise FlowbridgeError("the flow needs an id of letters, digits, '-', '_' or '.' before it can be saved")
-    version = flow_store.save_flow(store, copy.deepcopy(document), author=author.strip()[:100],
+    version = flow_store.save_flow(store, copy.deepcopy(document), author=author,
                                    comment=comment.strip(), based_on=based_on)
     if draft and flow_store.get_flow(store, document["id"]).enabled:
-        switches.switch(store, document["id"], False, who=author.strip()[:100] or "editor",
-                        reason=f"version {version} was saved as a draft with {len(problems)} problem(s)")
+        # The rule that a draft never runs, not the author's own switch (an analyst may not switch).
+        switches.record_switch(store, document["id"], False, who=author,
+                               reason=f"version {version} was saved as a draft with {len(problems)} problem(s)")
     return version, draft
 
 
@@ -213,7 +217,7 @@ def version_rows(store: Store, flow_id: str) -> list[VersionRow]:
             for v in flow_store.list_versions(store, flow_id)]
 
 
-def set_enabled(store: Store, flow_id: str, enabled: bool, who: str = "web") -> None:
+def set_enabled(store: Store, flow_id: str, enabled: bool, who: access.Principal | None) -> None:
     """Switch a flow on or off (recorded with who and when); a draft cannot be switched on."""
     switches.switch(store, flow_id, enabled, who=who)
 
@@ -229,12 +233,15 @@ def read_import(data: bytes) -> tuple[dict[str, Any] | None, list[Problem]]:
     return document, validate_document(document)
 
 
-def import_document(store: Store, document: dict[str, Any], *, author: str, allow_draft: bool = False) -> int:
-    """Store an imported document as the next version of its flow; refused with problems unless a draft."""
+def import_document(store: Store, document: dict[str, Any], *, who: access.Principal | None,
+                    allow_draft: bool = False) -> int:
+    """Store an imported document as the next version of its flow, by `who` (their role must allow
+    editing); refused with problems unless a draft."""
+    access.require(who, "edit")
     problems = validate_document(document)
     if problems and not allow_draft:
         raise InvalidFlow(problems)
-    version, _ = save_document(store, document, author=author, comment="imported", based_on=None)
+    version, _ = save_document(store, document, who=who, comment="imported", based_on=None)
     return version
 
 

@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from app.engine.executor import RunResult
 from app.errors import FlowbridgeError
-from app.services import alerts, switches
+from app.services import access, alerts, switches
 from app.services.runs import new_run_id, run_flow
 from app.store import flows, runs
 from app.store.database import Store
@@ -92,7 +92,7 @@ def after_run(store: Store, flow_id: str, result: RunResult, document: dict[str,
         enabled = session.exec(select(Flow.enabled).where(Flow.id == flow_id)).first()
     if enabled and len(recent) == limit and all(status == "failed" for status in recent):
         reason = f"switched off after {limit} failed runs in a row; last error: {result.error}"
-        switches.switch(store, flow_id, False, who="flowbridge", reason=reason)
+        switches.record_switch(store, flow_id, False, who=access.SYSTEM.name, reason=reason)
         alerts.raise_alert(store, flow_id, "switched_off", f"{flow_id} was {reason}", result.run_id)
 
 

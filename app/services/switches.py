@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from app.engine.validation import validate_document
 from app.errors import FlowbridgeError
+from app.services import access
 from app.store.database import Store
 from app.store.flows import get_document
 from app.store.models import Flow, FlowSwitch, utcnow
@@ -33,8 +34,16 @@ class CannotSwitchOn(FlowbridgeError):
     """The flow has validation problems: a draft cannot run unattended."""
 
 
-def switch(store: Store, flow_id: str, enabled: bool, *, who: str, reason: str = "") -> Flow:
-    """Switch a flow on or off and record it; switching on a flow with problems is refused."""
+def switch(store: Store, flow_id: str, enabled: bool, *, who: access.Principal | None, reason: str = "") -> Flow:
+    """Switch a flow on or off by `who` (their role must allow it) and record it; switching on a
+    flow with problems is refused."""
+    who = access.require(who, "switch")
+    return record_switch(store, flow_id, enabled, who=who.name, reason=reason)
+
+
+def record_switch(store: Store, flow_id: str, enabled: bool, *, who: str, reason: str = "") -> Flow:
+    """Switch a flow and record it, for the product's own rules (a draft never runs, too many failed
+    runs): whoever caused it is named, and no role is asked."""
     document, _ = get_document(store, flow_id)
     if enabled:
         problems = validate_document(document)

@@ -233,7 +233,8 @@ class DeadLetterBoard:
         async def retry(who: str) -> None:
             if not session.permit("run", letter.env):  # a retry is a run in the letter's environment
                 return
-            run_ids = await run.io_bound(dead_letters.retry, context.store(), [letter.id], who=who, edited=edited)
+            run_ids = await run.io_bound(dead_letters.retry, context.store(), [letter.id], who=session.principal(),
+                                         edited=edited)
             inspect_dialog.close()
             self.tell_retried(run_ids, 1, edited is not None)
             self.render.refresh()
@@ -250,7 +251,7 @@ class DeadLetterBoard:
             if not all(session.permit("run", env) for env in group.get("envs", [])):
                 return
             run_ids = await run.io_bound(dead_letters.retry_reason, context.store(), group["flow_id"], group["node_id"],
-                                         group["reason"], who=who)
+                                         group["reason"], who=session.principal())
             self.tell_retried(run_ids, group["count"], False)
             self.render.refresh()
 
@@ -263,7 +264,7 @@ class DeadLetterBoard:
 
     def ask_discard(self, letter_ids: list[int], reason: str, inspect_dialog: ui.dialog | None = None) -> None:
         def discard(who: str) -> None:
-            dead_letters.discard(context.store(), letter_ids, who=who)
+            dead_letters.discard(context.store(), letter_ids, who=session.principal())
             if inspect_dialog is not None:
                 inspect_dialog.close()
             ui.notify(f"Discarded {len(letter_ids)} record{'s' if len(letter_ids) != 1 else ''} as {who}; "

@@ -110,7 +110,7 @@ class AlertPanel:
     @guarded("acknowledge the alert")
     def acknowledge(self, alert_ids: list[int]) -> None:
         for alert_id in alert_ids:
-            alerts.acknowledge(context.store(), alert_id, who=session.actor_name())
+            alerts.acknowledge(context.store(), alert_id, who=session.principal())
         ui.notify(f"Acknowledged {len(alert_ids)} alert{'s' if len(alert_ids) != 1 else ''}", type="positive")
         self.render.refresh()
 
@@ -239,7 +239,7 @@ class FlowList:
             await self.render.refresh()  # the switch goes back to where it was
             return
         try:
-            await run.io_bound(switches.switch, context.store(), summary.id, value, who=session.actor_name())
+            await run.io_bound(switches.switch, context.store(), summary.id, value, who=session.principal())
         except Exception as error:
             await self.render.refresh()  # the switch goes back to where it was
             with self.home:  # the switch this handler belongs to was replaced by the refresh
@@ -384,7 +384,7 @@ def _import_dialog(listing: FlowList) -> ui.dialog:
 
         def store_it(document: dict[str, Any], draft: bool) -> None:
             try:
-                version = designer.import_document(context.store(), document, author="import", allow_draft=draft)
+                version = designer.import_document(context.store(), document, who=session.principal(), allow_draft=draft)
             except Exception as error:
                 tell_error(error, "import the flow")
                 return

@@ -376,3 +376,19 @@ def test_any_mix_of_nodes_and_edges_gives_problems_not_exceptions(raw_nodes: lis
 def test_any_bytes_parse_to_a_document_or_problems(data: bytes) -> None:
     document, problems = parse_document(data)
     assert (document is None) == bool(problems)
+
+
+@pytest.mark.parametrize("node_type, config, place", [
+    ("read.http", {"connection": "crm_api", "path": "http://127.0.0.1:9/steal"}, "path"),
+    ("read.http", {"connection": "crm_api", "path": "//collector.example/steal"}, "path"),
+    ("write.http", {"connection": "erp_api", "path": "/customers", "key": "crm_id", "method": "POST",
+                    "find": {"path": "https://collector.example/find", "params": {"crm_id": "{crm_id}"}},
+                    "update": {"path": "/customers/{customer_number}"}}, "find.path"),
+    ("write.http", {"connection": "erp_api", "path": "/customers", "key": "crm_id", "method": "POST",
+                    "find": {"path": "/customers", "params": {"crm_id": "{crm_id}"}},
+                    "update": {"path": "\\\\collector.example\\x"}}, "update.path"),
+])
+def test_an_http_path_naming_another_host_is_a_problem_before_any_run(node_type, config, place):
+    problems = validate_document(flow({"type": node_type, "config": config}))
+    [problem] = [p for p in problems if "names a host of its own" in p.message]
+    assert problem.node_id == "keep" and problem.path.endswith(place)

@@ -14,6 +14,7 @@ from app.store.connections import set_connection
 from app.store.database import Store
 from tests.clock import later
 from tests.http.support import FLOWS, client, execute, rows
+from app.services.access import admin
 
 SCENARIO = ("crm_accounts_to_erp_customers_http", "crm_won_deals_to_erp_orders_http",
             "erp_stock_to_crm_products_http", "erp_customers_to_crm_accounts_http")
@@ -123,7 +124,7 @@ def test_faults_lose_nothing_and_write_nothing_twice(api_store, sandbox, tmp_pat
     # The records that gave up on the faults go again from their dead letters, faults off: the systems
     # end exactly as the uninterrupted run left them.
     if gave_up:
-        dead_letters.retry(stormy_store, gave_up, who="test")
+        dead_letters.retry(stormy_store, gave_up, who=admin("test"))
     assert snapshot(sandbox) == expected
 
 

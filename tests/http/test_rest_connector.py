@@ -208,3 +208,79 @@ def test_each_kind_of_auth_is_sent_and_no_secret_shows_in_a_message(api):
 def test_an_api_that_ignores_the_page_parameter_is_caught_instead_of_read_forever(api):
     with pytest.raises(ConnectorError, match="sent the same page twice; does it take the parameter 'page'"):
         list(connector(api[0]).pages("/stuck", record_path="items", pagination=Pagination(style="page")))
+
+
+# --- a connection's requests, and its credentials, stay on its own origin ----------------------------
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[tuple[str, list[dict]]]:
+    """Another server on 127.0.0.1 (another origin) that records whatever reaches it: it must get nothing."""
+    received: list[dict] = []
+    other = FastAPI()
+
+    @other.api_route("/{anything:path}", methods=["GET", "POST", "PUT", "PATCH"])
+    def steal(anything: str, request: Request) -> dict:
+        received.append({"path": anything, "authorization": request.headers.get("authorization"),
+                         "key": request.headers.get("x-secret-key")})
+        return {"data": [{"id": 1}]}
+
+    served = serve_app(other, name="elsewhere")
+    yield served.url, received
+    served.stop()
+
+
+@pytest.fixture
+def luring(elsewhere) -> Iterator[str]:
+    """The connection's own API, answering with links and redirects that point at the other server."""
+    target = elsewhere[0]
+    api = FastAPI()
+
+    @api.get("/next-elsewhere")
+    def next_elsewhere() -> JSONResponse:
+        return JSONResponse({"data": [{"id": 1}]}, headers={"Link": f'<{target}/page2>; rel="next"'})
+
+    @api.get("/body-next-elsewhere")
+    def body_next_elsewhere() -> dict:
+        return {"data": [{"id": 1}], "next": f"{target}/page2"}
+
+    @api.get("/redirect-elsewhere")
+    def redirect_elsewhere() -> JSONResponse:
+        return JSONResponse({}, status_code=302, headers={"Location": f"{target}/landing"})
+
+    @api.get("/redirect-home")
+    def redirect_home() -> JSONResponse:
+        return JSONResponse({}, status_code=302, headers={"Location": "/landing"})
+
+    @api.get("/landing")
+    def landing() -> dict:
+        return {"data": [{"id": 7}]}
+
+    served = serve_app(api, name="luring api")
+    yield served.url
+    served.stop()
+
+
+@pytest.mark.parametrize("auth", [{"token": "s3cret-token"},
+                                  {"auth": "api_key", "api_key": "s3cret-key", "api_key_header": "X-Secret-Key"}],
+                         ids=["bearer", "api-key"])
+@pytest.mark.parametrize("path, pagination", [
+    ("{elsewhere}/collect", {"style": "none"}),          # an absolute URL as the path
+    ("/next-elsewhere", {"style": "link"}),             # a Link: rel=next to another host
+    ("/body-next-elsewhere", {"style": "link", "next_url_path": "next"}),
+    ("/redirect-elsewhere", {"style": "none"}),         # a redirect to another origin
+], ids=["absolute-path", "link-header", "link-in-body", "redirect"])
+def test_no_request_of_a_connection_reaches_another_origin(luring, elsewhere, path, pagination, auth):
+    target, received = elsewhere
+    reader = connector(luring, **auth)
+    address = path.format(elsewhere=target)
+    with pytest.raises(ConnectorError, match="is not on the connection's origin"):
+        list(reader.pages(address, record_path="data", pagination=Pagination.from_config(pagination)))
+    reader.close()
+    assert received == []  # nothing at all reached it, credentials least of all
+
+
+def test_a_redirect_on_the_connections_own_origin_is_followed(luring):
+    reader = connector(luring, token="s3cret-token")
+    assert list(reader.pages("/redirect-home", record_path="data")) == [[{"id": 7}]]
+    reader.close()

@@ -12,6 +12,7 @@ from app.services.runs import run_flow
 from app.store import runs
 from app.store.flows import get_document
 from tests.ops.helpers import count, flow, store_flow, target
+from app.services.access import admin
 
 MANUAL = {"type": "trigger.manual"}
 
@@ -30,7 +31,7 @@ def test_an_edited_record_is_retried_from_the_node_that_failed_it(store, tmp_pat
     flow_id, path, result, letters = failed_run(store, tmp_path, [{"id": 1, "name": "ok"}, {"id": 2, "name": None}])
     assert [(d.node_id, d.record) for d in letters] == [("write", {"id": 2, "name": None})]
     assert "NOT NULL" in letters[0].reason
-    run_ids = dead_letters.retry(store, [letters[0].id], who="maria", edited={"id": 2, "name": "fixed"})
+    run_ids = dead_letters.retry(store, [letters[0].id], who=admin("maria"), edited={"id": 2, "name": "fixed"})
     retry = runs.get_run(store, run_ids[0])
     assert retry.trigger == "retry" and retry.status == "succeeded" and retry.started_by == "maria"
     assert runs.run_ledger(store, retry.id)["write"]["inserted"] == 1
@@ -44,12 +45,12 @@ def test_an_edited_record_is_retried_from_the_node_that_failed_it(store, tmp_pat
 
 def test_a_record_that_fails_again_is_a_new_dead_letter_nothing_is_lost(store, tmp_path):
     flow_id, path, result, letters = failed_run(store, tmp_path, [{"id": 3, "name": None}])
-    run_ids = dead_letters.retry(store, [letters[0].id], who="ops")
+    run_ids = dead_letters.retry(store, [letters[0].id], who=admin("ops"))
     again = runs.dead_letters(store, run_id=run_ids[0])
     assert [d.record for d in again] == [{"id": 3, "name": None}] and again[0].status == "open"
     assert dead_letters.get_letter(store, letters[0].id).status == "retried"
     with pytest.raises(FlowbridgeError, match="retried already"):
-        dead_letters.retry(store, [letters[0].id], who="ops")
+        dead_letters.retry(store, [letters[0].id], who=admin("ops"))
 
 
 def test_all_letters_of_one_reason_are_retried_together_and_others_discarded(store, tmp_path):
@@ -57,12 +58,12 @@ def test_all_letters_of_one_reason_are_retried_together_and_others_discarded(sto
     flow_id, path, result, letters = failed_run(store, tmp_path, records)
     groups = dead_letters.reasons(store, flow_id)
     assert len(groups) == 1 and groups[0]["count"] == 5
-    dead_letters.discard(store, [letters[0].id], who="maria")
+    dead_letters.discard(store, [letters[0].id], who=admin("maria"))
     assert dead_letters.get_letter(store, letters[0].id).resolved_by == "maria"
     with sqlite3.connect(path) as db:  # the target now takes a missing name
         db.execute("ALTER TABLE items RENAME TO items_old")
         db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)")
-    run_ids = dead_letters.retry_reason(store, flow_id, "write", groups[0]["reason"], who="ops")
+    run_ids = dead_letters.retry_reason(store, flow_id, "write", groups[0]["reason"], who=admin("ops"))
     assert len(run_ids) == 1
     assert count(path) == 4  # the four still open; the discarded one stays out
     assert {d.status for d in runs.dead_letters(store, flow_id=flow_id, status=None)} == {"retried", "discarded"}

@@ -17,6 +17,7 @@ from app.services.alerts import open_alerts
 from app.store.flows import save_flow
 from app.store.models import Run
 from tests.ops.helpers import flow, store_flow, target, wait_for
+from app.services.access import admin
 
 EVERY_SECOND = {"type": "trigger.schedule", "config": {"interval": {"seconds": 1}}}
 MANUAL = {"type": "trigger.manual"}
@@ -50,10 +51,10 @@ def test_switching_a_flow_on_and_off_100_times_leaves_exactly_one_job_or_none(st
     flow_id = store_flow(store, flow("ticking", {"type": "trigger.schedule", "config": {"cron": "0 3 * * *"}}))
     running = scheduler()
     for _ in range(100):
-        switches.switch(store, flow_id, True, who="test")
-        switches.switch(store, flow_id, False, who="test")
+        switches.switch(store, flow_id, True, who=admin("test"))
+        switches.switch(store, flow_id, False, who=admin("test"))
     assert running.job_ids() == []
-    switches.switch(store, flow_id, True, who="admin")
+    switches.switch(store, flow_id, True, who=admin("admin"))
     assert running.job_ids() == [flow_id]
     history = switches.history(store, flow_id, limit=500)
     assert len(history) == 201 and history[0].who == "admin" and history[0].enabled  # every switch, with who
@@ -62,7 +63,7 @@ def test_switching_a_flow_on_and_off_100_times_leaves_exactly_one_job_or_none(st
 def test_a_restart_restores_the_schedules_without_firing_twice(store, tmp_path, scheduler):
     target(store, tmp_path)
     flow_id = store_flow(store, flow("daily", {"type": "trigger.schedule", "config": {"cron": "0 3 * * *"}}))
-    switches.switch(store, flow_id, True, who="test")
+    switches.switch(store, flow_id, True, who=admin("test"))
     first = scheduler()
     planned = first.next_run(flow_id)
     first.shutdown()
@@ -83,10 +84,10 @@ def test_a_slow_run_is_never_overlapped_and_skipped_ticks_are_recorded(store, tm
                     {"id": "shape", "type": "map", "config": {"fields": {"id": "{{ record.id }}", "name": "{{ record.name }}"}}},
                     {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "items", "key": "id"}}])
     flow_id = store_flow(store, document)
-    switches.switch(store, flow_id, True, who="test")
+    switches.switch(store, flow_id, True, who=admin("test"))
     scheduler()
     wait_for(lambda: len(runs_of(store, flow_id, "succeeded")) >= 2, timeout=20, what="two slow runs")
-    switches.switch(store, flow_id, False, who="test")
+    switches.switch(store, flow_id, False, who=admin("test"))
     time.sleep(0.3)
     done = [r for r in runs_of(store, flow_id) if r.status != "skipped"]
     for earlier, later in zip(done, done[1:]):
@@ -98,7 +99,7 @@ def test_a_slow_run_is_never_overlapped_and_skipped_ticks_are_recorded(store, tm
 def test_after_downtime_missed_ticks_run_once_not_once_per_tick(store, tmp_path, scheduler):
     target(store, tmp_path)
     flow_id = store_flow(store, flow("catch_up", {"type": "trigger.schedule", "config": {"interval": {"seconds": 2}}}))
-    switches.switch(store, flow_id, True, who="test")
+    switches.switch(store, flow_id, True, who=admin("test"))
     first = scheduler()
     tick = wait_for(lambda: runs_of(store, flow_id, "succeeded"), what="a first run")[0].started_at.timestamp()
     first.shutdown()
@@ -116,7 +117,7 @@ def test_an_edited_schedule_takes_effect_without_a_duplicate_fire(store, tmp_pat
     target(store, tmp_path)
     document = flow("edited", {"type": "trigger.schedule", "config": {"cron": "0 3 * * *"}})
     flow_id = store_flow(store, document)
-    switches.switch(store, flow_id, True, who="test")
+    switches.switch(store, flow_id, True, who=admin("test"))
     running = scheduler()
     document["nodes"][0]["config"] = {"cron": "0 4 * * *"}
     save_flow(store, document, author="test")
@@ -129,7 +130,7 @@ def test_no_job_is_left_behind_when_a_flow_is_switched_off_or_given_another_trig
     target(store, tmp_path)
     document = flow("retriggered", EVERY_SECOND)
     flow_id = store_flow(store, document)
-    switches.switch(store, flow_id, True, who="test")
+    switches.switch(store, flow_id, True, who=admin("test"))
     running = scheduler()
     assert running.job_ids() == [flow_id]
     document["nodes"][0] = {"id": "start", **MANUAL}
@@ -145,7 +146,7 @@ def test_no_job_is_left_behind_when_a_flow_is_deleted(store, tmp_path, scheduler
 
     target(store, tmp_path)
     flow_id = store_flow(store, flow("doomed", {"type": "trigger.schedule", "config": {"cron": "0 3 * * *"}}))
-    switches.switch(store, flow_id, True, who="test")
+    switches.switch(store, flow_id, True, who=admin("test"))
     running = scheduler()
     assert running.job_ids() == [flow_id]
     delete_flow(store, flow_id)
@@ -163,7 +164,7 @@ def test_a_flow_not_synced_for_too_long_raises_one_alert_posted_to_the_alert_hoo
     target(store, tmp_path)
     document = flow("quiet", {"type": "trigger.schedule", "config": {"cron": "0 3 * * *"}}, alert_after_minutes=1)
     flow_id = store_flow(store, document)
-    switches.switch(store, flow_id, True, who="test")
+    switches.switch(store, flow_id, True, who=admin("test"))
     with store.session() as session:  # switched on two minutes ago, never succeeded since
         from app.store.models import Flow
 
@@ -209,7 +210,7 @@ def test_a_flow_failing_runs_in_a_row_is_switched_off_with_an_alert(store, tmp_p
         {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "items", "key": "id"}}],
         max_failures=2)
     flow_id = store_flow(store, broken)
-    switches.switch(store, flow_id, True, who="test")
+    switches.switch(store, flow_id, True, who=admin("test"))
     running = scheduler()
     wait_for(lambda: running.job_ids() == [], timeout=30, what="the flow to be switched off")
     assert [r.status for r in runs_of(store, flow_id) if r.status != "skipped"] == ["failed", "failed"]
@@ -224,7 +225,7 @@ def test_a_draft_cannot_be_switched_on(store, tmp_path):
     document["edges"] = document["edges"][:1]  # the write has no input now
     flow_id = store_flow(store, document)
     with pytest.raises(switches.CannotSwitchOn, match="problem"):
-        switches.switch(store, flow_id, True, who="test")
+        switches.switch(store, flow_id, True, who=admin("test"))
 
 
 @pytest.mark.parametrize("zone, spring, autumn", [

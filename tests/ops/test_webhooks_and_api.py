@@ -20,6 +20,7 @@ from app.services import operations, switches
 from app.services.webhooks import secret_for
 from app.store import runs
 from tests.ops.helpers import count, flow, store_flow, target, wait_for
+from app.services.access import admin
 
 WEBHOOK = {"type": "trigger.webhook", "config": {"auth": "token", "max_body_kb": 64}}
 
@@ -51,7 +52,7 @@ def hooked(store, tmp_path):
     """A webhook flow writing posted {id, name} records to dst.items, switched on; (flow id, secret, db)."""
     path = target(store, tmp_path)
     flow_id = store_flow(store, flow("orders_in", WEBHOOK))
-    switches.switch(store, flow_id, True, who="test")
+    switches.switch(store, flow_id, True, who=admin("test"))
     return flow_id, secret_for(store, flow_id), path
 
 
@@ -78,7 +79,7 @@ def test_a_wrong_or_missing_secret_gets_401_and_starts_nothing(server, hooked, s
 def test_an_hmac_signature_of_the_body_is_checked(server, store, tmp_path):
     path = target(store, tmp_path)
     flow_id = store_flow(store, flow("signed", {"type": "trigger.webhook", "config": {"auth": "hmac"}}))
-    switches.switch(store, flow_id, True, who="test")
+    switches.switch(store, flow_id, True, who=admin("test"))
     body = json.dumps([{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]).encode()
     good = "sha256=" + hmac.new(secret_for(store, flow_id).encode(), body, hashlib.sha256).hexdigest()
     bad = httpx.post(f"{server}/hooks/{flow_id}", content=body, headers={"X-Flowbridge-Signature": "sha256=00"}, timeout=10)
@@ -93,7 +94,7 @@ def test_a_switched_off_flow_gets_409_and_a_large_body_413(server, hooked, store
     big = [{"id": i, "name": "x" * 100} for i in range(1000)]  # ~110 KB, over this flow's 64 KB
     reply = httpx.post(f"{server}/hooks/{flow_id}", json=big, headers={"X-Flowbridge-Token": secret}, timeout=10)
     assert reply.status_code == 413
-    switches.switch(store, flow_id, False, who="test")
+    switches.switch(store, flow_id, False, who=admin("test"))
     reply = httpx.post(f"{server}/hooks/{flow_id}", json={"id": 1, "name": "x"},
                        headers={"X-Flowbridge-Token": secret}, timeout=10)
     assert reply.status_code == 409 and "switched off" in reply.json()["detail"]

@@ -13,6 +13,7 @@ from app.services import designer, previews, systems
 from app.store import flows as flow_store
 from app.store.database import Store
 from app.store.flows import VersionConflict
+from app.services.access import admin
 
 FLOW = "crm_accounts_to_erp_customers"
 
@@ -28,30 +29,30 @@ def node(document: dict, node_id: str) -> dict:
 def test_a_flow_with_problems_saves_as_a_draft_that_cannot_be_switched_on(store: Store) -> None:
     document = example()
     document["edges"] = document["edges"][:-1]
-    version, draft = designer.save_document(store, document, author="Ada", comment="wip", based_on=None)
+    version, draft = designer.save_document(store, document, who=admin("Ada"), comment="wip", based_on=None)
     assert (version, draft) == (1, True)
     with pytest.raises(FlowbridgeError, match="draft"):
-        designer.set_enabled(store, FLOW, True)
-    version, draft = designer.save_document(store, example(), author="Ada", comment="fixed", based_on=1)
+        designer.set_enabled(store, FLOW, True, who=admin("Ada"))
+    version, draft = designer.save_document(store, example(), who=admin("Ada"), comment="fixed", based_on=1)
     assert (version, draft) == (2, False)
-    designer.set_enabled(store, FLOW, True)
+    designer.set_enabled(store, FLOW, True, who=admin("Ada"))
     assert flow_store.get_flow(store, FLOW).enabled
     assert [v.draft for v in designer.version_rows(store, FLOW)] == [False, True]
 
 
 def test_saving_on_top_of_a_newer_version_is_refused_and_names_its_author(store: Store) -> None:
-    designer.save_document(store, example(), author="Ada", comment="", based_on=0)
-    designer.save_document(store, example(), author="Maria", comment="", based_on=1)
+    designer.save_document(store, example(), who=admin("Ada"), comment="", based_on=0)
+    designer.save_document(store, example(), who=admin("Maria"), comment="", based_on=1)
     with pytest.raises(VersionConflict) as refused:
-        designer.save_document(store, example(), author="Ada", comment="", based_on=1)
+        designer.save_document(store, example(), who=admin("Ada"), comment="", based_on=1)
     assert refused.value.latest.author == "Maria" and refused.value.latest.version == 2
     assert designer.copy_id(store, FLOW) == f"{FLOW}_copy"
 
 
 def test_a_new_flow_is_refused_when_its_id_was_taken_meanwhile(store: Store) -> None:
-    designer.save_document(store, example(), author="Maria", comment="", based_on=None)
+    designer.save_document(store, example(), who=admin("Maria"), comment="", based_on=None)
     with pytest.raises(VersionConflict):
-        designer.save_document(store, example(), author="Ada", comment="", based_on=0)
+        designer.save_document(store, example(), who=admin("Ada"), comment="", based_on=0)
 
 
 def test_the_difference_between_two_versions_names_nodes_and_config_fields() -> None:

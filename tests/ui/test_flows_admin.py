@@ -15,6 +15,7 @@ from app.store import flows as flow_store
 from app.store import runs as run_store
 from app.store.database import Store
 from app.store.models import Run
+from app.services.access import admin
 
 FLOW = "crm_accounts_to_erp_customers"
 NAME = "CRM accounts → ERP customers"
@@ -40,7 +41,7 @@ async def test_each_flow_shows_its_trigger_next_run_last_run_and_failures(user: 
                             finished_at=moment))
         session.commit()
     ran = run_flow(store, document, version=version, env="sandbox")  # the last run
-    switches.switch(store, FLOW, True, who="Ada")
+    switches.switch(store, FLOW, True, who=admin("Ada"))
     monkeypatch.setattr(server, "_scheduler", FakeScheduler())
     await user.open("/")
     await user.should_see("every 15 minutes")
@@ -60,7 +61,7 @@ async def test_switching_on_and_off_is_recorded_with_who_and_shown_in_the_histor
     user.find(marker=f"switch-{FLOW}").click()
     await user.should_see(f"'{NAME}' is switched off", retries=50)
     assert [(s.enabled, s.who) for s in switches.history(store, FLOW)] == [(False, "web"), (True, "web")]
-    switches.switch(store, FLOW, True, who="flowbridge", reason="a test of the reason column")
+    switches.switch(store, FLOW, True, who=admin("flowbridge"), reason="a test of the reason column")
     user.find(marker=f"switch-history-{FLOW}").click()
     await user.should_see(f"Switch history of '{NAME}'")
     table = next(t for t in user.find(ui.table).elements if "fb-switch-history-table" in t.classes)

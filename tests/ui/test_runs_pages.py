@@ -12,6 +12,7 @@ from app.store import flows as flow_store
 from app.store import runs as run_store
 from app.store.database import Store
 from app.ui.canvas.flow_canvas import FlowCanvas
+from app.services.access import admin
 
 FLOW = "crm_accounts_to_erp_customers"
 OTHER = "erp_stock_to_crm_products"
@@ -84,7 +85,7 @@ async def test_a_run_shows_its_retries_and_who_resolved_its_failed_records(user:
     from app.services import dead_letters
 
     letter = run_store.dead_letters(store, run_id=result.run_id)[0]
-    dead_letters.discard(store, [letter.id], who="Grace")
+    dead_letters.discard(store, [letter.id], who=admin("Grace"))
     await user.open(f"/runs/{result.run_id}")
     await user.should_see("Retries (2)")
     retries = next(t for t in user.find(ui.table).elements if "fb-retries" in t.classes)

@@ -89,3 +89,48 @@ async def test_an_admin_switches_and_is_recorded_by_their_signed_in_name(user: U
     assert [(s.enabled, s.who) for s in switches.history(store, FLOW)] == [(True, "ada")]
     user.find(marker="sign-out").click()
     await user.should_see("Sign in to Flowbridge", retries=30)
+
+
+async def test_a_viewer_cannot_replace_a_flow_by_importing_json_and_no_version_is_stored(user: User,
+                                                                                          store: Store) -> None:
+    import json
+    from pathlib import Path
+
+    from nicegui import ui
+    from nicegui.elements.upload_files import SmallFileUpload
+
+    await _on_flows_page_as(user, store, "vic")
+    before = [v.version for v in flow_store.list_versions(store, FLOW)]
+    document = json.loads(Path(f"flows/{FLOW}.json").read_text())
+    document["description"] = "changed by a viewer"
+    upload = next(iter(user.find(ui.upload).elements))
+    await upload.handle_uploads([SmallFileUpload("mine.json", "application/json", json.dumps(document).encode())])
+    await user.should_see("vic (viewer) may not edit", retries=30)
+    assert [v.version for v in flow_store.list_versions(store, FLOW)] == before
+    assert flow_store.get_document(store, FLOW)[0]["description"] != "changed by a viewer"
+
+
+async def test_an_analysts_saved_version_is_theirs_whatever_name_the_dialog_held(user: User, store: Store) -> None:
+    tokens = _users(store)
+    tokens["ana"] = access.add_user(store, "ana", "analyst")
+    await user.open(f"/flows/{FLOW}")
+    await _sign_in(user, "ana", tokens["ana"])
+    await user.should_see("ana · analyst", retries=30)
+    user.find(marker="save").click()
+    author = next(iter(user.find(marker="author").elements))
+    assert author.value == "ana" and "readonly" in author.props  # shown, not asked
+    user.find(marker="comment").type("tidy")
+    user.find(marker="save-confirm").click()
+    await user.should_see("Saved version", retries=30)
+    assert flow_store.list_versions(store, FLOW)[0].author == "ana"
+
+
+async def test_a_viewer_cannot_acknowledge_an_alert(user: User, store: Store) -> None:
+    from app.services import alerts
+
+    alerts.raise_alert(store, FLOW, "run_failed", "run x of the flow failed: boom", None)
+    [alert] = alerts.open_alerts(store)
+    await _on_flows_page_as(user, store, "vic")
+    user.find(marker=f"ack-{alert.id}").click()
+    await user.should_see("vic (viewer) may not acknowledge alerts", retries=30)
+    assert [a.id for a in alerts.open_alerts(store)] == [alert.id]

@@ -444,8 +444,11 @@ class Editor:
         with self.dialogs, ui.dialog() as dialog, ui.card().classes("w-[28rem] gap-3 fb-save-dialog"):
             dialog.on("hide", dialog.delete)
             ui.label("Save a new version").classes("text-lg font-semibold")
-            author = ui.input("Your name", value=app.storage.user.get("author", "")).props("outlined dense") \
-                .classes("w-full fb-author").mark("author")
+            # Signed in, the version is theirs: the name is shown, not asked. Only an open server
+            # without users asks who is saving.
+            signed_in = not session.is_open()
+            author = ui.input("Your name", value=session.actor_name() if signed_in else app.storage.user.get("author", "")) \
+                .props("outlined dense" + (" readonly" if signed_in else "")).classes("w-full fb-author").mark("author")
             comment = ui.input("What changed?", placeholder="e.g. lower-case e-mails").props("outlined dense autofocus") \
                 .classes("w-full fb-comment").mark("comment")
             if problems:
@@ -457,7 +460,8 @@ class Editor:
                     spinner_done()
                     ui.notify("Say who you are: the history shows who saved each version", type="warning")
                     return
-                app.storage.user["author"] = author.value.strip()
+                if not signed_in:
+                    app.storage.user["author"] = author.value.strip()
                 dialog.close()
                 await self.save(author.value, comment.value or "")
 
@@ -484,7 +488,7 @@ class Editor:
             document = {**copy.deepcopy(document), "id": designer.copy_id(context.store(), document["id"]),
                         "name": f"{document.get('name', document['id'])} (copy)"}
         try:
-            version, draft = designer.save_document(context.store(), document, author=author, comment=comment,
+            version, draft = designer.save_document(context.store(), document, who=session.principal(), comment=comment,
                                                     based_on=0 if as_copy else self.state.based_on)
         except VersionConflict as conflict:
             self.conflict_dialog(conflict, author, comment)
