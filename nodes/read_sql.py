@@ -25,6 +25,21 @@ CONFIG_SCHEMA: dict[str, Any] = {
 }
 
 
+def check(config: dict[str, Any]) -> list[tuple[tuple, str]]:
+    """A read runs one SELECT: its query and condition may not hold a second statement."""
+    from app.connectors.statements import second_statement_at
+
+    problems: list[tuple[tuple, str]] = []
+    for name in ("query", "where"):
+        text = config.get(name)
+        at = second_statement_at(text) if isinstance(text, str) else None
+        if at is not None:
+            problems.append(((name,), f"holds a ';' at character {at + 1}, which would start a second statement; "
+                                      "a read runs one SELECT and never writes (a ';' inside a text can be "
+                                      "written chr(59), or char(59) on SQLite and MySQL)"))
+    return problems
+
+
 class ReadSql(Processor):
     def __init__(self, config: dict[str, Any], context: NodeContext) -> None:
         self.config = config
@@ -51,4 +66,5 @@ NODE_TYPE = NodeType(
     description="Reads rows of a table or a query; with a cursor, only what changed since the last run.",
     config_schema=CONFIG_SCHEMA,
     build=ReadSql,
+    check=check,
 )

@@ -1,8 +1,11 @@
 """SQL connector: SQLite, PostgreSQL and MySQL/MariaDB through SQLAlchemy Core.
 
 Reads page through a table by key (keyset pagination, so a long sync never holds a read
-transaction open against a database it also writes), or stream a query. Errors are sorted into
-transient ones (worth a retry) and permanent ones, each with a message that names the connection.
+transaction open against a database it also writes), or stream a query. Every read runs in a
+read-only transaction (PostgreSQL and MySQL/MariaDB `READ ONLY`, SQLite `PRAGMA query_only`), and an
+analyst's query or condition holding a second statement is refused before it is sent: a read never
+writes. Errors are sorted into transient ones (worth a retry) and permanent ones, each with a
+message that names the connection.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -18,6 +22,7 @@ from sqlalchemy import event, exc
 
 from app.connectors import ConnectionSpec
 from app.connectors.retry import with_retries
+from app.connectors.statements import second_statement_at
 from app.errors import ConnectorError, TransientError
 
 # Faults worth a retry, by the code the driver gives: PostgreSQL SQLSTATEs (whole class 08 too),
@@ -272,9 +277,13 @@ class SqlConnector:
         re-formatted by SQLAlchemy), so the comparison always agrees with the database's ORDER BY
         and a page never starts before the previous one ended.
         """
+        for name, text in (("query", query), ("where", where)):
+            if text and second_statement_at(text) is not None:
+                raise ConnectorError(f"{self.where}: the read's {name} holds a second statement (a ';' before its "
+                                     "end); a read runs one SELECT and never writes")
         source, keys, columns = self._source(table, query, key)
-        if where:
-            source = source.where(sa.text(where))
+        if where and where.strip().rstrip(";").strip():
+            source = source.where(sa.text(f"({where.strip().rstrip(';')})"))
         if not keys:
             if cursor:
                 raise ConnectorError(f"{self.where}: reading by cursor '{cursor}' needs a key to order ties; "
@@ -354,7 +363,7 @@ class SqlConnector:
         Rows come as mappings, or with `as_rows` as (column names, row tuples): the fast form."""
         def attempt() -> Any:
             try:
-                with self.engine.connect() as conn:
+                with self.reading() as conn:
                     result = conn.execute(statement)
                     if scalar:
                         return result.scalar()
@@ -364,9 +373,28 @@ class SqlConnector:
 
         return with_retries(attempt)
 
+    @contextmanager
+    def reading(self) -> Iterator[sa.Connection]:
+        """A connection whose transaction cannot write: what a read runs in."""
+        with self.engine.connect() as conn:
+            dialect = conn.dialect.name
+            if dialect == "postgresql":
+                conn.exec_driver_sql("SET TRANSACTION READ ONLY")  # the first statement of the transaction
+            elif dialect in ("mysql", "mariadb"):
+                conn.exec_driver_sql("START TRANSACTION READ ONLY")
+            elif dialect == "sqlite":
+                conn.exec_driver_sql("PRAGMA query_only = ON")  # per connection: switched off again below
+            try:
+                yield conn
+            finally:
+                if dialect == "sqlite":
+                    conn.rollback()
+                    conn.exec_driver_sql("PRAGMA query_only = OFF")
+                    conn.rollback()
+
     def _stream(self, statement: sa.Executable, batch_size: int) -> Iterator[tuple[list[dict], Any]]:
         try:
-            with self.engine.connect() as conn:
+            with self.reading() as conn:
                 result = conn.execution_options(yield_per=batch_size).execute(statement)
                 names = list(result.keys())
                 for part in result.partitions():
