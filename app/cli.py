@@ -270,7 +270,8 @@ def cmd_flow_webhook(args: argparse.Namespace) -> int:
     secret = secret_for(store, args.flow_id, rotate=args.rotate)
     print(f"POST http://HOST:PORT/hooks/{args.flow_id}")
     print(f"secret: {secret}")
-    print("send it as X-Flowbridge-Token, or sign the body: X-Flowbridge-Signature: sha256=<HMAC-SHA256 of the body>")
+    print("send it as X-Flowbridge-Token, or sign each call: X-Flowbridge-Timestamp: <unix seconds> and "
+          "X-Flowbridge-Signature: sha256=<HMAC-SHA256 of \"<timestamp>.<body>\">")
     return EXIT_OK
 
 

@@ -66,6 +66,9 @@ class RunServices(Protocol):
 
     def on_read(self, node_id: str, records: list[Record]) -> None: ...
 
+    def on_progress(self, ledger: dict[str, dict[str, Any]], totals: dict[str, int]) -> None:
+        """After each batch from a read, once its writes are committed: what the run did so far."""
+
     def links(self, env: str, entity: str, system: str, ids: list[str], other: str,
               snapshots: str = "both") -> dict[str, LinkState]: ...
 
@@ -271,6 +274,7 @@ class _Run:
                     self.deferred_positions[node.id] = batch.position
                 else:
                     self.services.commit_cursor(self.plan.flow_id, node.id, self.request.env, batch.position)
+            self.services.on_progress(self.ledger.summary(), self.ledger.totals(self.plan))
             if self.request.record_limit is not None and self.read_so_far >= self.request.record_limit:
                 return
 
@@ -338,6 +342,8 @@ def execute(plan: Plan, request: RunRequest, services: RunServices) -> RunResult
         run.run()
     except FlowbridgeError as exc:
         error = str(exc)
+    except MemoryError:  # a page, a record or a lookup larger than this process may hold
+        error = f"the run ran out of memory{_memory_limit()}; what its committed batches wrote stays"
     except Exception as exc:  # a bug in a node or connector: the run fails and says where
         log.exception("run %s failed unexpectedly", request.run_id)
         error = f"internal error: {type(exc).__name__}: {exc}"
@@ -351,6 +357,18 @@ def execute(plan: Plan, request: RunRequest, services: RunServices) -> RunResult
     status = "failed" if error else ("partial" if totals["failed"] else "succeeded")
     return RunResult(request.run_id, plan.flow_id, request.env, status, run.started_at,
                      dt.datetime.now(dt.timezone.utc), run.ledger, totals, error, run.changes)
+
+
+def _memory_limit() -> str:
+    """' (a run may use 500 MB)' when this process has an address-space limit (a run the server
+    started: see services/isolation.py), else ''."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, ValueError):
+        return ""
+    return "" if soft == resource.RLIM_INFINITY else f" (a run may use {soft // (1024 * 1024):,} MB)"
 
 
 def summary(result: RunResult) -> dict[str, Any]:

@@ -12,13 +12,18 @@ the loop after it, so one bad record never stops the others.
 
 Expressions are written by people, not trusted code: loop steps and macro calls, value sizes,
 number sizes, repetition and the known string amplifiers are capped, and a record that breaks a cap
-fails with that reason. What can never work (dunder attributes, Jinja's text globals, includes,
+fails with that reason. A value's size is what it holds (`_weight`): the characters of its texts
+and the items of its lists and dicts, a part it holds several times counted every time, as its
+text would repeat it. Every value an expression makes is weighed where it is made (operators,
+literals, calls, filters, joined output) before any text is built from it, so `[a] * 99999` of a
+100,000-character `a` is refused as what it is: ten billion characters. What can never work (dunder attributes, Jinja's text globals, includes,
 unknown filters) is refused when compiling, so validation reports it before any run.
 """
 
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 import threading
 from collections import OrderedDict
@@ -95,9 +100,40 @@ def _is_missing(value: Any) -> bool:
 # --- caps on what one expression may build -------------------------------------------------------
 
 
+def _weight(value: Any, budget: int = MAX_VALUE_SIZE) -> int:
+    """What a value holds: the items of its lists, tuples, sets and dicts plus the characters of
+    the texts in them, a part held several times counted every time. A number alone weighs 1, in a
+    list it is the item the list counts already. Counting stops once past `budget`, so weighing a
+    value that would be gigabytes as text costs at most about `budget` steps."""
+    if isinstance(value, (str, bytes)):  # Markup and other text types too
+        return len(value)
+    if not isinstance(value, (Mapping, list, tuple, set, frozenset)):
+        return 1
+    total, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (str, bytes)):
+            total += len(item)
+        elif isinstance(item, Mapping):
+            total += len(item)
+            if total <= budget:
+                stack.extend(k for k in item.keys() if not type(k) in _SCALARS)
+                stack.extend(v for v in item.values() if not type(v) in _SCALARS)
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            total += len(item)
+            if total <= budget:
+                stack.extend(v for v in item if not type(v) in _SCALARS)
+        if total > budget:
+            return total
+    return total
+
+
 def _check_size(value: Any, what: str) -> Any:
-    if isinstance(value, (str, bytes, list, tuple, dict, set)) and len(value) > MAX_VALUE_SIZE:
-        raise ExpressionLimit(f"{what} would build a value of {len(value):,} items; the cap is {MAX_VALUE_SIZE:,}")
+    weight = len(value) if type(value) is str else _weight(value)
+    if weight > MAX_VALUE_SIZE:
+        # Weighing stops past the cap: what it found is a floor, not the whole.
+        raise ExpressionLimit(f"{what} would build a value of at least {weight:,} characters and items; "
+                              f"the cap is {MAX_VALUE_SIZE:,}")
     return value
 
 
@@ -122,11 +158,54 @@ def _spec_number(digits: str) -> int:
 
 
 def _capped_join(items: Iterable[Any], separator: str = "") -> str:
-    parts = [str(x) for x in items]
-    total = sum(map(len, parts)) + len(separator) * max(len(parts) - 1, 0)
-    if total > MAX_VALUE_SIZE:
-        raise ExpressionLimit(f"joining would build {total:,} characters; the cap is {MAX_VALUE_SIZE:,}")
+    """`separator.join(str(x) for x in items)`, refused as soon as the text would pass the cap:
+    each part is weighed before it is turned into text, and the total is kept as parts come."""
+    parts: list[str] = []
+    total, gap = 0, len(separator)
+    for item in items:
+        if type(item) is not str:
+            _over(total + _weight(item, MAX_VALUE_SIZE - total), "joining")
+            item = str(item)
+        total += len(item) + (gap if parts else 0)
+        _over(total, "joining")
+        parts.append(item)
     return separator.join(parts)
+
+
+def _over(total: int, what: str) -> None:
+    if total > MAX_VALUE_SIZE:
+        raise ExpressionLimit(f"{what} would build {total:,} characters; the cap is {MAX_VALUE_SIZE:,}")
+
+
+def _capped_native_concat(values: Iterable[Any]) -> Any:
+    """Jinja's native_concat (the output of a macro, a {% set %} block, a {% filter %} block),
+    joined under the cap: one value keeps its type, several become their capped text."""
+    from jinja2.nativetypes import native_concat
+
+    rest = iter(values)
+    head = list(itertools.islice(rest, 2))
+    if len(head) < 2:
+        return native_concat(head)
+    return native_concat([_capped_join(itertools.chain(head, rest))])
+
+
+def _capped_filter(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """A filter whose result is weighed like any other value an expression makes."""
+    def capped(*args: Any, **kwargs: Any) -> Any:
+        return _check_size(fn(*args, **kwargs), f"filter '{name}'")
+
+    if hasattr(fn, "jinja_pass_arg"):
+        capped.jinja_pass_arg = fn.jinja_pass_arg  # type: ignore[attr-defined]
+    return capped
+
+
+# Filters that never make a value larger than the one they are given: not weighed again (they
+# run for every field of every record).
+_NON_GROWING_FILTERS = frozenset({
+    "trim", "lower", "upper", "title", "capitalize", "to_number", "digits", "value_map", "default", "d",
+    "length", "count", "int", "float", "abs", "round", "first", "last", "bool", "truncate", "striptags",
+    "join", "format", "center", "replace", "indent", "wordwrap", "sum", "tojson",  # capped on their own
+})
 
 
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-+ #0]*(\*|\d+)?(?:\.(\*|\d*))?[hlL]?(.)", re.DOTALL)
@@ -144,6 +223,11 @@ class _Guard:
     def reset(self) -> None:
         self.left = MAX_LOOP_STEPS
         self.prepaid.clear()
+
+    @staticmethod
+    def check(value: Any) -> Any:
+        """A list, tuple or dict literal, weighed: `[a, a, a]` holds `a` three times."""
+        return _check_size(value, "a list or dict")
 
     def iterate(self, iterable: Iterable[Any]) -> Iterator[Any]:
         # range() charged its length when it was made: its first loop is paid for already, so
@@ -279,7 +363,7 @@ def _capped_tojson(eval_ctx: Any, value: Any, indent: Any = None) -> Any:
     # Every line of the JSON repeats the indent once per level: keep it small.
     if indent is not None and not (isinstance(indent, int) and 0 <= indent <= MAX_JSON_INDENT):
         raise ExpressionLimit(f"tojson indent must be a number from 0 to {MAX_JSON_INDENT}")
-    return _check_size(do_tojson(eval_ctx, value, indent), "tojson")
+    return _check_size(do_tojson(eval_ctx, _check_size(value, "tojson"), indent), "tojson")
 
 
 _capped_tojson.jinja_pass_arg = do_tojson.jinja_pass_arg  # type: ignore[attr-defined]
@@ -319,6 +403,7 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
     code_generator_class = NativeCodeGenerator
     intercepted_binops = frozenset(["*", "**", "%", "+"])
     undefined = ChainableUndefined
+    concat = staticmethod(_capped_native_concat)
 
     def __init__(self, value_maps: Mapping[str, Any] | None = None,
                  functions: Mapping[str, Callable[..., Any]] | None = None) -> None:
@@ -351,6 +436,9 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
             "sum": self._capped_sum,
             "tojson": _capped_tojson,
         })
+        for name, fn in list(self.filters.items()):
+            if name not in _NON_GROWING_FILTERS:
+                self.filters[name] = _capped_filter(fn, name)
 
     def _capped_indent(self, value: Any, width: Any = 4, *args: Any, **kwargs: Any) -> str:
         from jinja2.filters import do_indent
@@ -416,8 +504,9 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
             for seq, times in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(times, int):
-                    _check_count(len(seq) * max(times, 0), "repetition")
+                if isinstance(seq, (str, list, tuple)) and isinstance(times, int) and times > 0:
+                    # What the copies hold, not how many: [a] * n holds a n times.
+                    _check_count(_weight(seq, MAX_VALUE_SIZE // times + 1) * times, "repetition")
             if isinstance(left, int) and isinstance(right, int):
                 # Squaring a number in a loop doubles its digits each time.
                 _check_bits(left.bit_length() + right.bit_length(), "multiplication")
@@ -427,7 +516,7 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
         elif operator == "%" and isinstance(left, str):
             return _percent_format(left, right)
         elif operator == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
-            _check_count(len(left) + len(right), "+")
+            _check_count(_weight(left) + _weight(right), "+")
         return super().call_binop(context, operator, left, right)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
@@ -511,6 +600,14 @@ class _Guarder(NodeTransformer):
     def visit_Concat(self, node: nodes.Concat) -> nodes.Call:
         node = self.generic_visit(node)
         return _call("__concat", node.nodes, node.lineno)
+
+    def _weighed(self, node: nodes.Expr) -> nodes.Expr:
+        node = self.generic_visit(node)
+        if getattr(node, "ctx", "load") != "load":  # `{% for a, b in ... %}` assigns, it makes nothing
+            return node
+        return _call("__check", [node], node.lineno)
+
+    visit_List = visit_Tuple = visit_Dict = _weighed
 
 
 def _call(function: str, args: list[nodes.Expr], lineno: int | None) -> nodes.Call:
@@ -676,7 +773,7 @@ class ExpressionProgram:
 
         context = self._batch_template.new_context({
             **names, "__records": fresh_budget_per_record(), "__iterate": guard.iterate,
-            "__range": guard.range, "__concat": guard.concat, "__guard": guard,
+            "__range": guard.range, "__concat": guard.concat, "__check": guard.check, "__guard": guard,
         })
         return self._batch_template.root_render_func(context)
 
@@ -703,7 +800,8 @@ class ExpressionProgram:
     def _render_statements(self, template: Any, record: dict[str, Any], guard: _Guard,
                            names: Mapping[str, Any]) -> str:
         context = template.new_context({**names, "record": record, "__iterate": guard.iterate,
-                                        "__range": guard.range, "__concat": guard.concat, "__guard": guard})
+                                        "__range": guard.range, "__concat": guard.concat, "__check": guard.check,
+                                        "__guard": guard})
         return _capped_join("" if _is_missing(part) else part for part in template.root_render_func(context))
 
     def _explain(self, record: dict[str, Any], names: Mapping[str, Any], exc: Exception) -> str:

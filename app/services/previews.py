@@ -96,6 +96,9 @@ class _PreviewServices(StoreRunServices):
     def commit_cursor(self, flow_id: str, node_id: str, env: str, position: Any) -> None:
         return None
 
+    def on_progress(self, ledger: dict[str, dict[str, Any]], totals: dict[str, int]) -> None:
+        return None  # a preview stores no run
+
     def dead_letters(self, node_id: str, failures: list[Any]) -> None:
         return None  # kept from on_batch instead, with the records
 

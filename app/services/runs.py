@@ -14,6 +14,7 @@ from app.engine.document import read_document_file
 from app.engine.executor import RunRequest, RunResult, execute
 from app.engine.plan import compile_plan
 from app.errors import FlowbridgeError, InvalidFlow, NotFound
+from app.services import isolation
 from app.store import connections, flows, runs, sync
 from app.store.database import Store
 from app.store.models import Conflict, Run
@@ -62,6 +63,9 @@ class StoreRunServices:
 
     def connection(self, name: str, env: str) -> ConnectionSpec:
         return connections.connection_spec(self.store, name, env)
+
+    def on_progress(self, ledger: dict[str, dict[str, Any]], totals: dict[str, int]) -> None:
+        runs.record_progress(self.store, self.run.id, totals=totals, ledger=ledger)
 
     def cursor(self, flow_id: str, node_id: str, env: str) -> Any:
         return runs.get_cursor(self.store, flow_id, node_id, env)
@@ -113,10 +117,19 @@ def run_flow(store: Store, document: dict[str, Any], *, version: int | None = No
     `replay_inputs` gives read nodes stored records instead of their systems' (a replay)."""
     if env not in connections.ENVIRONMENTS:
         raise FlowbridgeError(f"unknown environment '{env}'; use one of {', '.join(connections.ENVIRONMENTS)}")
-    plan = compile_plan(document)
+    plan = compile_plan(document)  # a flow that cannot run says so here, before any process starts
     run = Run(id=run_id or new_run_id(), flow_id=plan.flow_id, flow_version=version, env=env, trigger=trigger,
               dry_run=dry_run, payload=_capped_payload(payload), started_by=started_by, replay_of=replay_of)
     runs.start_run(store, run)  # a queued run (webhook) already has its row: it becomes running
+    limits = isolation.limits_here()
+    if limits is not None:  # the web server: the run goes on in a child process, with limits
+        result, kept = isolation.run_in_child(store, run.id, limits.for_document(document), dict(
+            document=document, version=version, env=env, trigger=trigger, payload=payload, dry_run=dry_run,
+            full_resync=full_resync, batch_size=batch_size, start_at=start_at, started_by=started_by, run_id=run.id,
+            replay_inputs=replay_inputs, replay_of=replay_of, keep=keep_into is not None))
+        if keep_into is not None:
+            keep_into.update(kept)
+        return result
     request = RunRequest(run_id=run.id, env=env, trigger=trigger, payload=payload, dry_run=dry_run,
                          full_resync=full_resync, batch_size=batch_size, start_at=start_at,
                          replay_inputs=replay_inputs, keep_changes=KEPT_CHANGES_PER_NODE)

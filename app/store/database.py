@@ -31,6 +31,7 @@ class Store:
     def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
         self.url = url or store_url()
         try:
+            _create_privately(self.url)
             self.engine = sa.create_engine(self.url, pool_pre_ping=True)
         except (sa.exc.ArgumentError, ModuleNotFoundError) as error:
             raise FlowbridgeError(f"cannot open the store at {self.url!r}: {error}") from None
@@ -81,6 +82,22 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _create_privately(url: str) -> None:
+    """A new SQLite store file is made readable by its owner only: it holds dead letters (whole
+    records, personal data) and sealed secrets. SQLite gives its -wal and -shm files the same mode."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database)
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:  # made by another process a moment ago
+        pass
 
 
 def _tune_sqlite(engine: sa.Engine) -> None:

@@ -224,3 +224,24 @@ class User(SQLModel, table=True):
     role: str = Field(max_length=20)  # admin, analyst, tester, viewer
     token_hash: str = Field(index=True, max_length=128)
     created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class SignIn(SQLModel, table=True):
+    """A browser signed in as a user: the hash of the token its cookie holds, and until when.
+
+    Made anew at every sign-in (whatever session the browser had before stays signed out), kept in
+    the store so every server of one store knows it, deleted at sign-out."""
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_name: str = Field(index=True, max_length=100)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    expires_at: dt.datetime
+
+
+class WebhookCall(SQLModel, table=True):
+    """A signed webhook call accepted: its signature, kept while its timestamp is fresh, so the same
+    signed call is never run twice."""
+
+    signature_hash: str = Field(primary_key=True, max_length=64)
+    flow_id: str = Field(max_length=100)
+    seen_at: dt.datetime = Field(index=True, default_factory=utcnow)

@@ -59,6 +59,25 @@ def finish_run(store: Store, run_id: str, *, status: str, totals: dict[str, int]
         session.commit()
 
 
+def record_progress(store: Store, run_id: str, *, totals: dict[str, int], ledger: dict[str, dict[str, Any]]) -> None:
+    """What a running run has done so far (after each committed batch): a run that is stopped or
+    killed shows what it did, not empty totals."""
+    with store.session() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            return
+        run.totals = totals
+        session.add(run)
+        for seq, (node_id, counts) in enumerate(ledger.items()):
+            row = session.get(NodeLedger, (run_id, node_id))
+            if row is None:
+                session.add(NodeLedger(run_id=run_id, node_id=node_id, seq=seq, counts=counts))
+            else:
+                row.counts = counts
+                session.add(row)
+        session.commit()
+
+
 def add_dead_letters(store: Store, run: Run, node_id: str, failures: list[Failure]) -> None:
     with store.session() as session:
         session.add_all(DeadLetter(run_id=run.id, flow_id=run.flow_id, env=run.env, node_id=node_id,

@@ -9,10 +9,13 @@ import logging
 import os
 from pathlib import Path
 
+from fastapi import Request
 from nicegui import app, ui
+from starlette.middleware.base import BaseHTTPMiddleware
 
 from app.api.server import install_routes, start_scheduler, stop_scheduler
 from app.store.database import Store
+from app.store.secrets import cookie_secret
 from app.ui import context
 from app.ui.canvas.flow_canvas import vendor_css
 
@@ -35,8 +38,21 @@ def create_app(store: Store | None = None) -> None:
     sign_in_page.install()  # once users exist, pages need a signed-in browser
 
     ui.add_css(TAILWIND.read_text() + "\n" + vendor_css() + "\n" + THEME.read_text(), shared=True)
+    app.add_middleware(NoFraming)
     app.on_exception(_log_exception)
     install_routes(app, context.store)  # the REST API and /hooks/{flow_id}
+
+
+class NoFraming(BaseHTTPMiddleware):
+    """No other site may frame these pages (clickjacking) or sniff a type the answer does not say."""
+
+    async def dispatch(self, request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
 
 
 def _log_exception(error: Exception) -> None:
@@ -52,14 +68,21 @@ def _log_exception(error: Exception) -> None:
 
 def serve(host: str = "127.0.0.1", port: int = 8080, store_url: str | None = None) -> None:
     """Start the web app and block until it is stopped (Ctrl+C)."""
+    from app.services import isolation
+
     create_app(Store(store_url) if store_url else None)
+    # Every run this server starts runs in a child process with a memory and a time limit, so no
+    # flow can take the pages or the scheduler down (FLOWBRIDGE_RUN_ISOLATION=0 runs them in place).
+    if os.environ.get("FLOWBRIDGE_RUN_ISOLATION", "1") != "0":
+        isolation.isolate_runs(isolation.RunLimits.from_environment())
     app.on_startup(lambda: start_scheduler(context.store()))
     app.on_shutdown(stop_scheduler)
     ui.run(host=host, port=port, title="Flowbridge", favicon="🔀", reload=False, show=False,
-           show_welcome_message=True, storage_secret=os.environ.get("FLOWBRIDGE_SECRET_KEY") or "flowbridge-ui",
+           show_welcome_message=True, storage_secret=cookie_secret(context.store().home),
            reconnect_timeout=10, tailwind=False)
 
 
 if __name__ in {"__main__", "__mp_main__"}:
     create_app()
-    ui.run(title="Flowbridge", reload=False, show=False, storage_secret="flowbridge-ui", tailwind=False)
+    ui.run(title="Flowbridge", reload=False, show=False, storage_secret=cookie_secret(context.store().home),
+           tailwind=False)

@@ -3,23 +3,29 @@
 With no user defined (a laptop demo) the web app is open and everyone acts as admin, named by the
 name they last gave (see who.py). Once `flowbridge user add` has made a user, every page needs a
 sign-in (name and API token, see sign_in_page.py) and every action is checked against the role with
-the same rules as the REST API (app.services.access): a handler calls `permit(...)` before it acts,
-so hiding a button is a convenience, never the protection.
+the same rules as the REST API (app.services.access), in the services themselves; `permit(...)` and
+`allowed(...)` only tell the page early, so hiding a button is a convenience, never the protection.
+A sign-in is a cookie made anew at each sign-in (services/sign_ins.py).
 """
 
 from __future__ import annotations
 
+import secrets
 import time
+from typing import Any
+from urllib.parse import urlsplit
 
 from nicegui import app, ui
 from sqlmodel import func, select
 
-from app.services import access
+from app.services import access, sign_ins
 from app.store.models import User
 from app.ui import context
 
-SIGNED_IN = "signed_in"  # app.storage.user key: the name the browser signed in as
 _OPEN_CACHE_SECONDS = 2.0
+TICKET_SECONDS = 60.0
+_tickets: dict[str, tuple[str, float]] = {}  # one-time sign-in ticket -> (sign-in token, made at)
+_signed_in_cache: dict[str, tuple[float, access.Principal | None]] = {}
 _open_cache: tuple[float, int, bool] = (0.0, 0, True)  # (read at, store identity, open?)
 
 
@@ -49,13 +55,29 @@ def _storage() -> dict:
         return {}
 
 
-def signed_in_user() -> User | None:
-    """The user this browser signed in as, read again from the store (a changed role counts at once)."""
-    name = _storage().get(SIGNED_IN)
-    if not name:
+def sign_in_token(request: Any = None) -> str | None:
+    """The sign-in token this browser's cookie holds (see services/sign_ins.py), if any."""
+    if request is None:
+        try:
+            request = ui.context.client.request
+        except (RuntimeError, AttributeError):  # no page is being served (a background task)
+            return None
+    return request.cookies.get(sign_ins.COOKIE) if request is not None else None
+
+
+def signed_in(token: str | None) -> access.Principal | None:
+    """Who holds this sign-in token, with their role as it is now (read at most every 2 s)."""
+    if not token:
         return None
-    with context.store().session() as session:
-        return session.get(User, name)
+    now = time.monotonic()
+    cached = _signed_in_cache.get(token)
+    if cached is not None and now - cached[0] < _OPEN_CACHE_SECONDS:
+        return cached[1]
+    who = sign_ins.signed_in(context.store(), token)
+    if len(_signed_in_cache) > 1000:
+        _signed_in_cache.clear()
+    _signed_in_cache[token] = (now, who)
+    return who
 
 
 def principal() -> access.Principal | None:
@@ -63,8 +85,7 @@ def principal() -> access.Principal | None:
     app is closed and nobody is signed in."""
     if is_open():
         return access.Principal(str(_storage().get("author") or "web"), "admin")
-    user = signed_in_user()
-    return access.Principal(user.name, user.role) if user else None
+    return signed_in(sign_in_token())
 
 
 def actor_name() -> str:
@@ -99,14 +120,40 @@ def permit(action: str, env: str | None = None) -> bool:
     return True
 
 
-def sign_in(name: str, token: str) -> access.Principal:
-    """Check a name and API token against the store and remember the user in this browser."""
-    principal = access.authenticate(context.store(), f"Bearer {token.strip()}")
-    if principal.name != name.strip():
-        raise access.Unauthenticated("that token belongs to another user")
-    app.storage.user[SIGNED_IN] = principal.name
-    return principal
+def sign_in(name: str, token: str) -> tuple[access.Principal, str]:
+    """Check a name and API token against the store; the principal and a one-time ticket for
+    `/sign-in/complete`, which gives the browser its new sign-in cookie (a cookie can only be set by
+    an HTTP answer, not from a page's event)."""
+    principal, sign_in_token_ = sign_ins.sign_in(context.store(), name, token)
+    now = time.monotonic()
+    for stale in [t for t, (_, made) in _tickets.items() if now - made > TICKET_SECONDS]:
+        del _tickets[stale]
+    ticket = secrets.token_urlsafe(24)
+    _tickets[ticket] = (sign_in_token_, now)
+    return principal, ticket
+
+
+def take_ticket(ticket: str) -> str | None:
+    """The sign-in token a ticket stands for, once, within a minute of the sign-in."""
+    found = _tickets.pop(ticket, None)
+    if found is None or time.monotonic() - found[1] > TICKET_SECONDS:
+        return None
+    return found[0]
 
 
 def sign_out() -> None:
-    _storage().pop(SIGNED_IN, None)
+    token = sign_in_token()
+    sign_ins.sign_out(context.store(), token)
+    _signed_in_cache.pop(token or "", None)
+
+
+def safe_next(target: str) -> str:
+    """`target` if it is a path on this server, else "/": never send a signed-in browser to another
+    site. Browsers read a backslash as a slash and drop tabs and newlines, so `/\\evil`, `/\t/evil`
+    and `//evil` all lead off-site: any of them is refused."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return "/"
+    parts = urlsplit(target)
+    return "/" if parts.scheme or parts.netloc else target

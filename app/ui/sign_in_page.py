@@ -13,11 +13,12 @@ from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 from starlette.middleware.base import BaseHTTPMiddleware
 
-from app.services import access
+from app.services import access, sign_ins
 from app.ui import session
 from app.ui.feedback import tell_error
 
 SIGN_IN = "/sign-in"
+COMPLETE = "/sign-in/complete"
 # Paths a browser may load without signing in: NiceGUI's own files, this page, and the parts with their
 # own authentication (the REST API's bearer tokens, the webhooks' secrets).
 PUBLIC_PREFIXES = ("/_nicegui", SIGN_IN, "/api/", "/hooks/", "/favicon")
@@ -26,7 +27,8 @@ PUBLIC_PREFIXES = ("/_nicegui", SIGN_IN, "/api/", "/hooks/", "/favicon")
 class SignInRequired(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next):  # type: ignore[no-untyped-def]
         path = request.url.path
-        if not path.startswith(PUBLIC_PREFIXES) and not session.is_open() and not app.storage.user.get(session.SIGNED_IN):
+        if not path.startswith(PUBLIC_PREFIXES) and not session.is_open() \
+                and session.signed_in(session.sign_in_token(request)) is None:
             wanted = path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"{SIGN_IN}?next={quote(wanted, safe='')}")
         return await call_next(request)
@@ -34,11 +36,19 @@ class SignInRequired(BaseHTTPMiddleware):
 
 def install() -> None:
     app.add_middleware(SignInRequired)
+    app.add_api_route(COMPLETE, complete_sign_in, methods=["GET"], include_in_schema=False)
 
 
-def _safe_next(target: str) -> str:
-    # Only a path on this server: never send a signed-in browser to another site.
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+def complete_sign_in(request: Request, ticket: str = "", next: str = "/") -> RedirectResponse:
+    """The browser's new sign-in cookie, for a ticket the sign-in form just made; then where it wanted to go."""
+    token = session.take_ticket(ticket)
+    if token is None:
+        return RedirectResponse(SIGN_IN, status_code=303)
+    request.session.clear()  # the session the browser had before signing in is left behind
+    response = RedirectResponse(session.safe_next(next), status_code=303)
+    response.set_cookie(sign_ins.COOKIE, token, max_age=int(sign_ins.LIFETIME.total_seconds()), httponly=True,
+                        samesite="lax", secure=request.url.scheme == "https")
+    return response
 
 
 @ui.page(SIGN_IN)
@@ -66,7 +76,7 @@ def sign_in_page(next: str = "/") -> None:
                     ui.notify("Give your name and your API token", type="warning")
                     return
                 try:
-                    who = session.sign_in(name.value, token.value)
+                    who, ticket = session.sign_in(name.value, token.value)
                 except access.Unauthenticated:
                     ui.notify("That name and token do not match a user of this server", type="negative")
                     return
@@ -74,7 +84,7 @@ def sign_in_page(next: str = "/") -> None:
                     tell_error(error, "sign in")
                     return
                 ui.notify(f"Signed in as {who.name} ({who.role})", type="positive")
-                ui.navigate.to(_safe_next(next))
+                ui.navigate.to(f"{COMPLETE}?ticket={ticket}&next={quote(session.safe_next(next), safe='')}")
 
             token.on("keydown.enter", submit)
             ui.button("Sign in", icon="login", on_click=submit).props("unelevated no-caps") \

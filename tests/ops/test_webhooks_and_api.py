@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from app.api.routes import build_router
 from app.services import operations, switches
-from app.services.webhooks import secret_for
+from app.services.webhooks import secret_for, sign
 from app.store import runs
 from tests.ops.helpers import count, flow, store_flow, target, wait_for
 from app.services.access import admin
@@ -81,12 +81,40 @@ def test_an_hmac_signature_of_the_body_is_checked(server, store, tmp_path):
     flow_id = store_flow(store, flow("signed", {"type": "trigger.webhook", "config": {"auth": "hmac"}}))
     switches.switch(store, flow_id, True, who=admin("test"))
     body = json.dumps([{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]).encode()
-    good = "sha256=" + hmac.new(secret_for(store, flow_id).encode(), body, hashlib.sha256).hexdigest()
-    bad = httpx.post(f"{server}/hooks/{flow_id}", content=body, headers={"X-Flowbridge-Signature": "sha256=00"}, timeout=10)
+    stamp = str(int(time.time()))
+    good = "sha256=" + hmac.new(secret_for(store, flow_id).encode(), f"{stamp}.".encode() + body,
+                                hashlib.sha256).hexdigest()
+    bad = httpx.post(f"{server}/hooks/{flow_id}", content=body, headers={"X-Flowbridge-Signature": "sha256=00",
+                                                                         "X-Flowbridge-Timestamp": stamp}, timeout=10)
     assert bad.status_code == 401
-    reply = httpx.post(f"{server}/hooks/{flow_id}", content=body, headers={"X-Flowbridge-Signature": good}, timeout=10)
+    reply = httpx.post(f"{server}/hooks/{flow_id}", content=body,
+                       headers={"X-Flowbridge-Signature": good, "X-Flowbridge-Timestamp": stamp}, timeout=10)
     assert reply.status_code == 202 and reply.json()["records"] == 2
     wait_for(lambda: count(path) == 2, what="both records")
+
+
+def test_a_signed_call_sent_twice_runs_once_and_an_old_one_not_at_all(server, store, tmp_path):
+    path = target(store, tmp_path)
+    flow_id = store_flow(store, flow("signed", {"type": "trigger.webhook", "config": {"auth": "hmac"}}))
+    switches.switch(store, flow_id, True, who=admin("test"))
+    secret = secret_for(store, flow_id)
+    body = json.dumps({"id": 1, "name": "a"}).encode()
+
+    def post(stamp: int, signed_stamp: int | None = None) -> httpx.Response:
+        signature = sign(secret, signed_stamp if signed_stamp is not None else stamp, body)
+        return httpx.post(f"{server}/hooks/{flow_id}", content=body, timeout=10,
+                          headers={"X-Flowbridge-Signature": signature, "X-Flowbridge-Timestamp": str(stamp)})
+
+    now = int(time.time())
+    assert post(now).status_code == 202
+    replayed = post(now)  # the same signed call, captured and sent again
+    assert replayed.status_code == 409 and "received before" in replayed.json()["detail"]
+    stale = post(now - 600)  # signed ten minutes ago
+    assert stale.status_code == 401 and "more than 5 minutes" in stale.json()["detail"]
+    moved = post(now + 1, signed_stamp=now)  # the timestamp changed after signing
+    assert moved.status_code == 401 and "wrong signature" in moved.json()["detail"]
+    operations.drain_queues()
+    assert len(runs.list_runs(store, flow_id=flow_id)) == 1 and count(path) == 1
 
 
 def test_a_switched_off_flow_gets_409_and_a_large_body_413(server, hooked, store):

@@ -80,6 +80,11 @@ def test_a_run_killed_with_sigkill_is_finished_by_the_next_run(tmp_path):
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
     assert 3000 < written < reference[0] - before, "the kill did not land in the middle of the run"
+    # The killed run shows what it had done: its ledger was recorded as its batches committed
+    # (at most the batch in flight is not counted yet).
+    [killed] = runs.list_runs(store)
+    assert killed.totals["inserted"] >= written - 200 > 0
+    assert runs.run_ledger(store, killed.id)
 
     store.close()
     store = Store(env["FLOWBRIDGE_DB_URL"])

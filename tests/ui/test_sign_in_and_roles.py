@@ -134,3 +134,83 @@ async def test_a_viewer_cannot_acknowledge_an_alert(user: User, store: Store) ->
     user.find(marker=f"ack-{alert.id}").click()
     await user.should_see("vic (viewer) may not acknowledge alerts", retries=30)
     assert [a.id for a in alerts.open_alerts(store)] == [alert.id]
+
+
+OFF_SITE = ["/\\127.0.0.1:8261/x", "/\\\\127.0.0.1:8261/x", "/\t/127.0.0.1:8261/x", "/\n/127.0.0.1/x",
+            "//127.0.0.1:8261/x", "https://127.0.0.1:8261/x", "javascript:alert(1)", "/ok\\..\\\\evil"]
+
+
+def test_only_a_path_on_this_server_is_a_place_to_go_after_signing_in() -> None:
+    from app.ui.session import safe_next
+
+    assert [safe_next(target) for target in OFF_SITE] == ["/"] * len(OFF_SITE)
+    assert safe_next("/runs?status=failed&flow=x") == "/runs?status=failed&flow=x"
+
+
+async def test_a_sign_in_link_to_another_site_lands_on_the_flows_page(user: User, store: Store) -> None:
+    from urllib.parse import quote
+
+    tokens = _users(store)
+    await user.open(f"/sign-in?next={quote(OFF_SITE[0], safe='')}")
+    await _sign_in(user, "ada", tokens["ada"])
+    await user.should_see("ada · admin", retries=30)
+    await user.should_see("CRM accounts → ERP customers")  # the Flows page, on this server
+
+
+async def test_signing_in_makes_a_new_session_and_what_the_browser_held_before_stays_signed_out(
+        user: User, store: Store) -> None:
+    import httpx
+    from nicegui import app as nicegui_app
+
+    from app.services import sign_ins
+
+    tokens = _users(store)
+    await user.open("/sign-in")
+    planted = dict(user.http_client.cookies)  # the session cookie an attacker could have given this browser
+    await _sign_in(user, "ada", tokens["ada"])
+    await user.should_see("ada · admin", retries=30)
+    after = dict(user.http_client.cookies)
+    assert sign_ins.COOKIE in after and after.get("session") != planted.get("session")
+
+    async def lands_on(cookies: dict) -> str:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=nicegui_app), base_url="http://test",
+                                     cookies=cookies) as browser:
+            reply = await browser.get("/runs", follow_redirects=False)
+        return reply.headers.get("location", "") if reply.is_redirect else str(reply.status_code)
+
+    assert lands_on_sign_in(await lands_on(planted))  # what it held before is not signed in
+    assert await lands_on(after) == "200"  # the new sign-in is
+    user.find(marker="sign-out").click()
+    await user.should_see("Sign in to Flowbridge", retries=30)
+    assert lands_on_sign_in(await lands_on(after))  # signed out: a copy of the cookie opens nothing
+    forged = {**after, sign_ins.COOKIE: "made-up"}
+    assert lands_on_sign_in(await lands_on(forged))
+
+
+def lands_on_sign_in(location: str) -> bool:
+    return location.startswith("/sign-in")
+
+
+def test_the_cookie_key_is_random_and_kept_beside_the_store_for_its_owner_only(user: User, store: Store) -> None:
+    import stat
+    from pathlib import Path
+
+    from app.store.secrets import COOKIE_KEY_FILE
+
+    key = Path(store.url.removeprefix("sqlite:///")).parent / COOKIE_KEY_FILE
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert len(key.read_text().strip()) == 64 and key.read_text().strip() != "flowbridge-ui"
+
+
+def test_a_new_store_file_is_readable_by_its_owner_only(tmp_path) -> None:
+    import stat
+
+    opened = Store(f"sqlite:///{tmp_path / 'fresh' / 'flowbridge.db'}")
+    opened.close()
+    assert stat.S_IMODE((tmp_path / "fresh" / "flowbridge.db").stat().st_mode) == 0o600
+
+
+async def test_no_other_site_may_frame_the_pages(user: User) -> None:
+    reply = await user.http_client.get("/")
+    assert reply.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in reply.headers["Content-Security-Policy"]
