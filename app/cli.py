@@ -307,7 +307,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from app.services.replay import replay
 
     try:
-        report = replay(_store(), args.run_id, env=args.env, flow_version=args.flow_version, who=_who())
+        report = replay(_store(), args.run_id, env=args.env, flow_version=args.flow_version, who=_admin())
     except NotFound as error:
         raise UsageError(str(error)) from None
     if args.json:
@@ -339,7 +339,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     store = _store()
     if args.save:
         try:
-            case = save_case(store, args.save, args.name or args.save, who=_who())
+            case = save_case(store, args.save, args.name or args.save, who=_admin())
         except NotFound as error:
             raise UsageError(str(error)) from None
         print(f"test case #{case.id} '{case.name}' saved on flow '{case.flow_id}'")
@@ -347,7 +347,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     if not args.flow_id:
         raise UsageError("name a flow: flowbridge test FLOW_ID (or --save RUN_ID to make a case)")
     try:
-        results = run_cases(store, args.flow_id)
+        results = run_cases(store, args.flow_id, who=_admin())
     except NotFound as error:
         raise UsageError(str(error)) from None
     if args.json:

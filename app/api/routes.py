@@ -12,7 +12,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request
+from fastapi import Path as FastPath
 from fastapi.responses import JSONResponse
 
 from app.errors import FlowbridgeError, NotFound
@@ -21,8 +22,25 @@ from app.store import runs
 from app.store.database import Store
 
 
+_REFUSAL = {"content": {"application/json": {"schema": {
+    "type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}}}}
+# What any route may answer besides its success, as every refusal is written: {"detail": sentence}.
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The request is not one this route takes", **_REFUSAL},
+    401: {"description": "No valid API token (or webhook secret or signature)", **_REFUSAL},
+    403: {"description": "The caller's role does not allow this", **_REFUSAL},
+    404: {"description": "No such flow, run or dead letter", **_REFUSAL},
+    409: {"description": "Not in this state (a draft switched on, a flow that is off, a replayed call)",
+          **_REFUSAL},
+    413: {"description": "The body is larger than the webhook takes", **_REFUSAL},
+}
+LIMIT = Query(100, ge=1, le=1000, description="How many, newest first (1 to 1,000)")
+LETTER_ID = FastPath(..., ge=1, le=2**63 - 1, description="The dead letter's number")
+LETTER_LIMIT = Query(200, ge=1, le=1000, description="How many, newest first (1 to 1,000)")
+
+
 def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lambda: None) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(responses=REFUSALS)
 
     def fail(error: FlowbridgeError) -> HTTPException:
         if isinstance(error, access.Unauthenticated):
@@ -85,14 +103,14 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
                 who: access.Principal = Depends(caller)) -> dict[str, Any]:
         allowed(who, "run", env)
         try:
-            run_id = operations.queue_flow_run(store(), flow_id, records, trigger="manual", env=env, who=who.name)
+            run_id = operations.queue_flow_run(store(), flow_id, records, trigger="manual", env=env, who=who)
         except FlowbridgeError as error:
             raise fail(error) from None
         return {"run_id": run_id, "status": "queued"}
 
     @router.get("/api/runs")
     def list_runs(flow: str | None = None, status: str | None = None, env: str | None = None,
-                  trigger: str | None = None, limit: int = 100,
+                  trigger: str | None = None, limit: int = LIMIT,
                   who: access.Principal = Depends(caller)) -> list[dict[str, Any]]:
         rows = runs.list_runs(store(), flow_id=flow, limit=limit, status=status, env=env, trigger=trigger)
         return [overview.run_row(r) for r in rows]
@@ -108,22 +126,24 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
                 "dead_letters": [overview.letter_row(d) for d in letters]}
 
     @router.post("/api/runs/{run_id}/replay")
-    def replay_run(run_id: str, env: str = "sandbox", flow_version: str | None = None,
+    def replay_run(run_id: str, env: str = "sandbox",
+                   flow_version: str | None = Query(None, pattern=r"^(current|[0-9]{1,9})$",
+                                                    description="'current', or a version number"),
                    who: access.Principal = Depends(caller)) -> dict[str, Any]:
         allowed(who, "replay")
         try:
-            return replay.replay(store(), run_id, env=env, flow_version=flow_version, who=who.name)
+            return replay.replay(store(), run_id, env=env, flow_version=flow_version, who=who)
         except FlowbridgeError as error:
             raise fail(error) from None
 
     @router.get("/api/dead-letters")
-    def list_letters(flow: str | None = None, status: str | None = "open", limit: int = 200,
+    def list_letters(flow: str | None = None, status: str | None = "open", limit: int = LETTER_LIMIT,
                      who: access.Principal = Depends(caller)) -> dict[str, Any]:
         letters = runs.dead_letters(store(), flow_id=flow, status=status, limit=limit)
         return {"reasons": dead_letters.reasons(store(), flow), "letters": [overview.letter_row(d) for d in letters]}
 
     @router.post("/api/dead-letters/{letter_id}/retry")
-    def retry_letter(letter_id: int, record: dict[str, Any] | None = Body(None),
+    def retry_letter(letter_id: int = LETTER_ID, record: dict[str, Any] | None = Body(None),
                      who: access.Principal = Depends(caller)) -> dict[str, Any]:
         allowed(who, "dead_letters")
         try:
@@ -143,7 +163,7 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
             raise fail(error) from None
 
     @router.post("/api/dead-letters/{letter_id}/discard")
-    def discard_letter(letter_id: int, who: access.Principal = Depends(caller)) -> dict[str, Any]:
+    def discard_letter(letter_id: int = LETTER_ID, who: access.Principal = Depends(caller)) -> dict[str, Any]:
         allowed(who, "dead_letters")
         try:
             dead_letters.discard(store(), [letter_id], who=who)
@@ -175,7 +195,8 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
             webhooks.check_call(store(), flow_id, config, {k.lower(): v for k, v in request.headers.items()},
                                 bytes(body))
             records = webhooks.records_from(bytes(body))
-            run_id = operations.queue_flow_run(store(), flow_id, records, trigger="webhook", env="production")
+            run_id = operations.queue_flow_run(store(), flow_id, records, trigger="webhook", env="production",
+                                               who=access.WEBHOOK)
         except webhooks.HookRefusal as refusal:
             return JSONResponse({"detail": refusal.message}, status_code=refusal.status)
         except FlowbridgeError as error:

@@ -15,7 +15,27 @@ _scheduler: Any = None  # the FlowScheduler this process runs, once `serve` has 
 
 
 def install_routes(fastapi_app: Any, store: Callable[[], Store]) -> None:
-    fastapi_app.include_router(build_router(store, lambda: _scheduler))
+    router = build_router(store, lambda: _scheduler)
+    fastapi_app.include_router(router)
+    document: dict[str, Any] = {}
+
+    def openapi() -> dict[str, Any]:
+        """The REST API's OpenAPI document (the API's routes only, not the web pages')."""
+        if not document:
+            from fastapi.openapi.utils import get_openapi
+
+            document.update(get_openapi(title="Flowbridge API", version="1", routes=router.routes))
+        return document
+
+    fastapi_app.add_api_route("/api/openapi.json", openapi, methods=["GET"], include_in_schema=False)
+    # A JSON body nested thousands deep breaks the parser before any route sees it: a 400, not a 500.
+    fastapi_app.add_exception_handler(RecursionError, _too_deep)
+
+
+def _too_deep(request: Any, error: RecursionError) -> Any:
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse({"detail": "the body nests too deeply to be read"}, status_code=400)
 
 
 def start_scheduler(store: Store) -> None:

@@ -46,6 +46,8 @@ class Principal:
 
 # Who acts when nobody signed in does: the automatic switch-off after failed runs.
 SYSTEM = Principal("flowbridge", "admin")
+# A webhook call: it proved itself with the flow's own secret (services/webhooks.py), for that flow.
+WEBHOOK = Principal("webhook", "admin")
 
 
 def admin(name: str) -> Principal:

@@ -99,17 +99,21 @@ def after_run(store: Store, flow_id: str, result: RunResult, document: dict[str,
 _queues: dict[str, ThreadPoolExecutor] = {}
 
 
-def queue_flow_run(store: Store, flow_id: str, payload: list[dict[str, Any]], *, trigger: str = "webhook",
-                   env: str = "production", who: str = "webhook") -> str:
-    """Accept records for a run now and run it soon, after the flow's earlier runs: its id.
+def queue_flow_run(store: Store, flow_id: str, payload: list[dict[str, Any]] | None, *, trigger: str = "webhook",
+                   env: str = "production", who: access.Principal | None) -> str:
+    """Accept records for a run now and run it soon, after the flow's earlier runs: its id. `who`
+    must be allowed to run in `env` (a webhook call, proven by its secret, is access.WEBHOOK).
 
     The run and its records are stored before this returns, so an accepted call is never lost;
     runs of one flow go one at a time through that flow's own queue."""
-    run = Run(id=new_run_id(), flow_id=flow_id, env=env, trigger=trigger, payload=payload, started_by=who)
+    principal = access.require(who, "run", env)
+    flows.get_flow(store, flow_id)  # an unknown flow is refused now, not as a failed run later
+    who_name = principal.name
+    run = Run(id=new_run_id(), flow_id=flow_id, env=env, trigger=trigger, payload=payload, started_by=who_name)
     runs.queue_run(store, run)
     with _locks_guard:
         queue = _queues.setdefault(flow_id, ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"flow-{flow_id}"))
-    queue.submit(_run_queued, store, flow_id, run.id, payload, trigger, env, who)
+    queue.submit(_run_queued, store, flow_id, run.id, payload, trigger, env, who_name)
     return run.id
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlmodel import select
 
 from app.errors import FlowbridgeError, NotFound
+from app.services import access
 from app.services.runs import run_flow
 from app.store import flows, runs
 from app.store.database import Store
@@ -37,6 +38,8 @@ def _check_sandbox(env: str) -> None:
 def _document(store: Store, flow_id: str, version: int | str | None) -> tuple[dict[str, Any], int]:
     if version in (None, "current"):
         return flows.get_document(store, flow_id)
+    if isinstance(version, str) and not (version.isascii() and version.isdigit()):
+        raise FlowbridgeError(f"flow_version '{version[:40]}' is neither 'current' nor a version number")
     return flows.get_document(store, flow_id, int(version))
 
 
@@ -130,8 +133,10 @@ def compare_runs(store: Store, original_id: str, replay_id: str) -> dict[str, An
 
 
 def replay(store: Store, run_id: str, *, env: str = SANDBOX, flow_version: int | str | None = None,
-           who: str = "") -> dict[str, Any]:
-    """Run a stored run's input again in the sandbox and compare the result with the run (see compare_runs)."""
+           who: access.Principal | None) -> dict[str, Any]:
+    """Run a stored run's input again in the sandbox and compare the result with the run (see
+    compare_runs); `who` must be allowed to replay."""
+    who = access.require(who, "replay")
     _check_sandbox(env)
     original = runs.get_run(store, run_id)
     version = flow_version if flow_version is not None else original.flow_version
@@ -143,18 +148,19 @@ def replay(store: Store, run_id: str, *, env: str = SANDBOX, flow_version: int |
     if not inputs and original.payload is None:
         raise NothingToReplay(run_id, "replay")
     result = run_flow(store, document, version=used, env=SANDBOX, trigger="replay", payload=original.payload,
-                      replay_inputs=inputs, started_by=who, replay_of=run_id)
+                      replay_inputs=inputs, started_by=who.name, replay_of=run_id)
     return compare_runs(store, run_id, result.run_id)
 
 
-def save_case(store: Store, run_id: str, name: str, *, who: str = "") -> TestCase:
-    """Save a run's input, and what it wrote, as a test case of its flow."""
+def save_case(store: Store, run_id: str, name: str, *, who: access.Principal | None) -> TestCase:
+    """Save a run's input, and what it wrote, as a test case of its flow (by someone who may replay)."""
+    who = access.require(who, "replay")
     run = runs.get_run(store, run_id)
     inputs = runs.kept_records(store, run_id, "input")
     if not inputs and run.payload is None:
         raise NothingToReplay(run_id, "make a test case of")
     case = TestCase(flow_id=run.flow_id, name=name.strip() or run_id, payload=run.payload, inputs=inputs,
-                    expected=runs.kept_records(store, run_id, "written"), created_by=who, from_run=run_id)
+                    expected=runs.kept_records(store, run_id, "written"), created_by=who.name, from_run=run_id)
     with store.session() as session:
         session.add(case)
         session.commit()
@@ -162,8 +168,9 @@ def save_case(store: Store, run_id: str, name: str, *, who: str = "") -> TestCas
     return case
 
 
-def delete_case(store: Store, case_id: int) -> TestCase:
+def delete_case(store: Store, case_id: int, *, who: access.Principal | None) -> TestCase:
     """Remove a test case; returns it (for saying which one went)."""
+    access.require(who, "replay")
     return store.delete(TestCase, case_id, f"there is no test case #{case_id}")
 
 
@@ -172,8 +179,10 @@ def list_cases(store: Store, flow_id: str) -> list[TestCase]:
         return list(session.exec(select(TestCase).where(TestCase.flow_id == flow_id).order_by(TestCase.id)).all())
 
 
-def run_cases(store: Store, flow_id: str, *, env: str = SANDBOX) -> list[dict[str, Any]]:
+def run_cases(store: Store, flow_id: str, *, env: str = SANDBOX,
+              who: access.Principal | None) -> list[dict[str, Any]]:
     """Dry-run every test case of the flow's current version; one result per case."""
+    who = access.require(who, "replay")
     _check_sandbox(env)
     document, version = flows.get_document(store, flow_id)
     keys = write_keys(document)
@@ -181,7 +190,7 @@ def run_cases(store: Store, flow_id: str, *, env: str = SANDBOX) -> list[dict[st
     for case in list_cases(store, flow_id):
         kept: dict[tuple[str, str], list[Any]] = {}
         result = run_flow(store, document, version=version, env=SANDBOX, trigger="test", payload=case.payload,
-                          replay_inputs=case.inputs, dry_run=True, keep_into=kept)
+                          replay_inputs=case.inputs, dry_run=True, keep_into=kept, started_by=who.name)
         produced = {node: records for (kind, node), records in kept.items() if kind == "written"}
         differences = compare_writes(case.expected, produced, keys)
         passed = result.error is None and not differences

@@ -129,6 +129,8 @@ def records_from(body: bytes) -> list[dict[str, Any]]:
         value = json.loads(body or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise HookRefusal(400, f"the body is not JSON: {error}") from None
+    except RecursionError:
+        raise HookRefusal(400, "the body nests too deeply to be records") from None
     if isinstance(value, dict):
         return [value]
     if isinstance(value, list) and all(isinstance(item, dict) for item in value):

@@ -290,7 +290,7 @@ class FlowList:
             return
         try:
             run_id = operations.queue_flow_run(context.store(), summary.id, None, trigger="manual", env="sandbox",
-                                               who=session.actor_name())
+                                               who=session.principal())
         finally:
             spinner_done()
         ui.notify(f"Run {run_id} of '{summary.name}' started in the sandbox", type="info", multi_line=True,

@@ -81,7 +81,7 @@ def open_replay_dialog(run: Any) -> None:
                     return
                 version = other.value if choice.value == "other" else choice.value
                 report = await worker.io_bound(replay.replay, store, run.id, flow_version=version,
-                                               who=session.actor_name())
+                                               who=session.principal())
                 dialog.close()
                 ui.navigate.to(compare_link(run.id, report["replay"]["run_id"]))
             finally:

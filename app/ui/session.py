@@ -25,7 +25,6 @@ from app.ui import context
 _OPEN_CACHE_SECONDS = 2.0
 TICKET_SECONDS = 60.0
 _tickets: dict[str, tuple[str, float]] = {}  # one-time sign-in ticket -> (sign-in token, made at)
-_signed_in_cache: dict[str, tuple[float, access.Principal | None]] = {}
 _open_cache: tuple[float, int, bool] = (0.0, 0, True)  # (read at, store identity, open?)
 
 
@@ -66,18 +65,9 @@ def sign_in_token(request: Any = None) -> str | None:
 
 
 def signed_in(token: str | None) -> access.Principal | None:
-    """Who holds this sign-in token, with their role as it is now (read at most every 2 s)."""
-    if not token:
-        return None
-    now = time.monotonic()
-    cached = _signed_in_cache.get(token)
-    if cached is not None and now - cached[0] < _OPEN_CACHE_SECONDS:
-        return cached[1]
-    who = sign_ins.signed_in(context.store(), token)
-    if len(_signed_in_cache) > 1000:
-        _signed_in_cache.clear()
-    _signed_in_cache[token] = (now, who)
-    return who
+    """Who holds this sign-in token, with their role as it is now (read from the store every time:
+    a changed role counts at once)."""
+    return sign_ins.signed_in(context.store(), token) if token else None
 
 
 def principal() -> access.Principal | None:
@@ -144,7 +134,6 @@ def take_ticket(ticket: str) -> str | None:
 def sign_out() -> None:
     token = sign_in_token()
     sign_ins.sign_out(context.store(), token)
-    _signed_in_cache.pop(token or "", None)
 
 
 def safe_next(target: str) -> str:

@@ -121,7 +121,7 @@ def open_save_case_dialog(flow_id: str, sources: list[tuple[str, str]]) -> None:
         def save() -> None:
             if not session.permit("replay"):
                 return
-            case = replay.save_case(store, source.value, name.value or "", who=session.actor_name())
+            case = replay.save_case(store, source.value, name.value or "", who=session.principal())
             dialog.close()
             ui.notify(f"Saved test case '{case.name}' on {case.flow_id}: {_records(case.inputs)} input records, "
                       f"{_records(case.expected)} expected writes. Its Tests page runs it.", type="positive",
@@ -257,7 +257,7 @@ class FlowTests:
             if not session.permit("replay"):
                 return
             store, flow_id = context.store(), self.flow.id
-            results = await worker.io_bound(replay.run_cases, store, flow_id)
+            results = await worker.io_bound(replay.run_cases, store, flow_id, who=session.principal())
             self.ran_version = flow_store.get_flow(store, flow_id).current_version
             self.results = {r["id"]: r for r in results}
             self.cases.refresh()
@@ -279,7 +279,7 @@ class FlowTests:
             def delete() -> None:
                 if not session.permit("replay"):
                     return
-                gone = replay.delete_case(context.store(), case.id)
+                gone = replay.delete_case(context.store(), case.id, who=session.principal())
                 dialog.close()
                 self.results.pop(gone.id, None)
                 self.cases.refresh()

@@ -11,6 +11,7 @@ from app.services.runs import run_flow
 from app.store import flows as flow_store
 from app.store import runs as run_store
 from tests.browser.support import Page
+from app.services.access import admin
 
 SHOTS = "replay"  # screenshots: artifacts/browser/replay-NN-step.png
 FLOW = "erp_stock_to_crm_products"
@@ -98,7 +99,7 @@ def test_a_tester_replays_a_run_against_the_current_version_saves_it_as_a_case_a
         page.shot("tests-failed")
 
         # The same edit seen on a replay's comparison: the field per record, the original's value beside the replay's.
-        report = replay.replay(store, original.run_id, flow_version="current", who="tess")
+        report = replay.replay(store, original.run_id, flow_version="current", who=admin("tess"))
         page.open(f"/runs/{original.run_id}/compare/{report['replay']['run_id']}")
         page.wait(lambda: page.all(".fb-compare-records td"), "the differing records")
         assert "50 target records differ" in page.text(".fb-verdict")

@@ -15,6 +15,7 @@ from app.store import flows
 from app.store import runs as run_store
 from app.store.flows import save_flow
 from tests.ops.test_webhooks_and_api import server  # noqa: F401  (the real HTTP server fixture)
+from app.services.access import admin
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
 
@@ -26,7 +27,7 @@ def production_run(store, flow_id: str):
 
 def test_a_replay_runs_the_same_input_in_the_sandbox_and_matches_the_original(store, demo):
     original = production_run(store, "erp_stock_to_crm_products")
-    report = replay.replay(store, original.run_id)
+    report = replay.replay(store, original.run_id, who=admin("test"))
     assert report["replay"]["env"] == "sandbox" and report["replay"]["status"] == "succeeded"
     assert report["inputs_replayed"] == {"products": 60}
     for node, counts in report["nodes"].items():
@@ -42,30 +43,30 @@ def test_a_replay_with_the_current_version_shows_what_the_edit_changes_per_recor
     mapping = next(n for n in document["nodes"] if n["id"] == "to_crm_product")["config"]["fields"]
     mapping["name"] = "{{ record.name | upper }}"
     save_flow(store, document, author="ana", comment="names in capitals")
-    report = replay.replay(store, original.run_id, flow_version="current")
+    report = replay.replay(store, original.run_id, flow_version="current", who=admin("test"))
     assert report["replay"]["flow_version"] == 2 and report["original"]["flow_version"] == 1
     assert len(report["records"]) == 50
     first = report["records"][0]
     assert first["node"] == "crm_products" and first["fields"] == ["name"]
     assert first["after"]["name"] == first["before"]["name"].upper()
-    by_version = replay.replay(store, original.run_id, flow_version=1)
+    by_version = replay.replay(store, original.run_id, flow_version=1, who=admin("test"))
     assert by_version["records"] == []
 
 
 def test_replays_refuse_production_whoever_asks(store, demo):
     original = production_run(store, "erp_stock_to_crm_products")
     with pytest.raises(replay.SandboxOnly):
-        replay.replay(store, original.run_id, env="production")
+        replay.replay(store, original.run_id, env="production", who=admin("test"))
 
 
 def test_a_saved_test_case_passes_until_an_edit_changes_what_the_flow_writes(store, demo):
     original = production_run(store, "erp_stock_to_crm_products")
-    replay.save_case(store, original.run_id, "stock as of today", who="tess")
-    assert [r["passed"] for r in replay.run_cases(store, "erp_stock_to_crm_products")] == [True]
+    replay.save_case(store, original.run_id, "stock as of today", who=admin("tess"))
+    assert [r["passed"] for r in replay.run_cases(store, "erp_stock_to_crm_products", who=admin("test"))] == [True]
     document, _ = flows.get_document(store, "erp_stock_to_crm_products")
     next(n for n in document["nodes"] if n["id"] == "active")["config"]["condition"] = "record.is_active == 1 and record.stock_on_hand > 0"
     save_flow(store, document, author="ana", comment="only what is in stock")
-    result = replay.run_cases(store, "erp_stock_to_crm_products")[0]
+    result = replay.run_cases(store, "erp_stock_to_crm_products", who=admin("test"))[0]
     assert not result["passed"]
     assert result["differences"] and all(d["after"] is None for d in result["differences"])  # no longer written
 
@@ -169,9 +170,9 @@ def test_a_testers_runs_are_not_the_flows_operation(store, demo):
 
     flow_id = "erp_stock_to_crm_products"
     original = production_run(store, flow_id)
-    replay.replay(store, original.run_id)
-    replay.save_case(store, original.run_id, "as it ran")
-    assert all(r["passed"] for r in replay.run_cases(store, flow_id))
+    replay.replay(store, original.run_id, who=admin("test"))
+    replay.save_case(store, original.run_id, "as it ran", who=admin("test"))
+    assert all(r["passed"] for r in replay.run_cases(store, flow_id, who=admin("test")))
     document, version = flows.get_document(store, flow_id)
     run_flow(store, document, version=version, env="production", dry_run=True)
     assert len(run_store.list_runs(store, flow_id=flow_id)) == 4  # original, replay, test case, dry run

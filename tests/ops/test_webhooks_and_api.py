@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from app.api.routes import build_router
+from app.api.server import install_routes
 from app.services import operations, switches
 from app.services.webhooks import secret_for, sign
 from app.store import runs
@@ -35,7 +35,7 @@ def free_port() -> int:
 def server(store):
     """The API's routes on a real uvicorn server; yields its base URL."""
     app = FastAPI()
-    app.include_router(build_router(lambda: store))
+    install_routes(app, lambda: store)  # as the web app wires them
     port = free_port()
     instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=instance.run, daemon=True)
@@ -191,3 +191,30 @@ def test_run_now_and_the_runs_api(server, store, tmp_path):
     assert [r["run_id"] for r in httpx.get(f"{server}/api/runs", params={"flow": flow_id}, timeout=10).json()] == [run_id]
     assert httpx.get(f"{server}/api/runs", params={"status": "failed", "flow": flow_id}, timeout=10).json() == []
     assert count(path) == 1
+
+
+def test_odd_requests_get_a_4xx_with_a_sentence_never_a_500(server, hooked, store):
+    flow_id, secret, path = hooked
+    nested = ("[" * 1500 + "]" * 1500).encode()
+    calls = [
+        ("post", f"/hooks/{flow_id}", {"headers": {"X-Flowbridge-Token": "sécret".encode("latin-1")}}, 401),
+        ("post", f"/hooks/{flow_id}", {"content": nested, "headers": {"X-Flowbridge-Token": secret}}, 400),
+        ("post", f"/api/flows/{flow_id}/run", {"content": nested, "headers": {"Content-Type": "application/json"}},
+         400),
+        ("get", f"/api/runs?limit={2 ** 64}", {}, 422),
+        ("get", "/api/runs?limit=-1", {}, 422),
+        ("get", f"/api/dead-letters?limit={2 ** 64}", {}, 422),
+        ("post", "/api/runs/nope/replay?flow_version=abc", {}, 422),
+    ]
+    for method, url, options, status in calls:
+        reply = getattr(httpx, method)(server + url, timeout=10, **options)
+        assert reply.status_code == status, (url, reply.status_code, reply.text[:200])
+        assert reply.json()["detail"]
+    assert count(path) == 0
+
+
+def test_the_openapi_document_lists_the_refusals_every_route_may_answer(server):
+    document = httpx.get(f"{server}/api/openapi.json", timeout=10).json()
+    for path, operations_ in document["paths"].items():
+        for method, operation in operations_.items():
+            assert {"401", "403", "404", "409"} <= set(operation["responses"]), (method, path)

@@ -155,6 +155,7 @@ async def sign_in(user: User, name: str, token: str) -> None:
     user.find(marker="sign-in-token").type(token)
     user.find(marker="sign-in-submit").click()
     await user.should_see(f"Signed in as {name}")
+    await user.should_see(f"{name} · ", retries=30)  # the sign-in's own page has given the browser its cookie
 
 
 def _enabled(user: User, marker: str) -> bool:

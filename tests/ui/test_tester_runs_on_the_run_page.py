@@ -13,6 +13,7 @@ from app.services.runs import run_flow
 from app.store import flows as flow_store
 from app.store.database import Store
 from tests.clock import later
+from app.services.access import admin
 
 FLOW = "crm_accounts_to_erp_customers"
 
@@ -38,7 +39,7 @@ async def test_a_real_run_has_no_would_change_section_and_a_replay_links_to_its_
     await user.open(f"/runs/{original.run_id}")
     await user.should_see("Ledger")
     await user.should_not_see("What it would have changed")
-    report = replay.replay(store, original.run_id)
+    report = replay.replay(store, original.run_id, who=admin("test"))
     replayed = report["replay"]["run_id"]
     await user.open(f"/runs/{replayed}")
     await user.should_see(f"A replay in the sandbox of run {original.run_id}:")
