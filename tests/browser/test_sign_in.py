@@ -63,3 +63,26 @@ def test_a_tester_signs_in_is_refused_a_switch_runs_in_the_sandbox_and_signs_out
     page.wait(lambda: "/sign-in" in page.d.current_url, "the sign-in page after signing out")
     page.open("/")
     page.wait(lambda: "/sign-in" in page.d.current_url, "the sign-in page again: signed out for good")
+
+
+def test_a_signed_in_admin_saves_a_version_that_is_hers_whatever_the_dialog(
+        page: Page, closed_server: dict[str, Any]) -> None:
+    page.base = closed_server["url"]
+    page.open(f"/flows/{FLOW}")
+    page.wait(lambda: page.all(".fb-sign-in-name input"), "the sign-in form")
+    page.type_into(".fb-sign-in-name input", "ada")
+    page.type_into(".fb-sign-in-token input", closed_server["tokens"]["ada"], enter=True)
+    page.wait(lambda: "ada · admin" in page.text(".fb-env-badge"), "who is signed in, in the header")
+    page.wait(lambda: page.all(".fb-save"), "the editor")
+    page.click(".fb-save")
+    page.wait(lambda: page.all(".fb-save-dialog"), "the save dialog")
+    name = page.find(".fb-author input")
+    assert name.get_attribute("value") == "ada" and name.get_attribute("readonly") is not None
+    page.type_into(".fb-comment input", "checked by ada")
+    page.shot("save-named-by-sign-in")
+    page.click(".fb-save-confirm")
+    page.wait_notification("Saved version")
+    [latest, *_] = flow_store.list_versions(closed_server["store"], FLOW)
+    assert (latest.author, latest.comment) == ("ada", "checked by ada")
+    page.click(".fb-sign-out", retry=False)
+    page.wait(lambda: "/sign-in" in page.d.current_url, "the sign-in page after signing out")

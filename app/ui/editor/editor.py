@@ -447,7 +447,8 @@ class Editor:
             # Signed in, the version is theirs: the name is shown, not asked. Only an open server
             # without users asks who is saving.
             signed_in = not session.is_open()
-            author = ui.input("Your name", value=session.actor_name() if signed_in else app.storage.user.get("author", "")) \
+            author = ui.input("Saved by (signed in)" if signed_in else "Your name",
+                              value=session.actor_name() if signed_in else app.storage.user.get("author", "")) \
                 .props("outlined dense" + (" readonly" if signed_in else "")).classes("w-full fb-author").mark("author")
             comment = ui.input("What changed?", placeholder="e.g. lower-case e-mails").props("outlined dense autofocus") \
                 .classes("w-full fb-comment").mark("comment")
