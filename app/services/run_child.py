@@ -79,27 +79,3 @@ def _limit_memory(memory_mb: int) -> None:
         return
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-
-def _end_with_the_server() -> None:
-    """If the server that started this run dies (SIGKILL, say), this run ends at once, as it would
-    have inside the server: the next server marks it interrupted and runs the flow again, so a run
-    left going here would be a second run of the flow at the same time."""
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-
-    def watch() -> None:
-        parent.join()  # returns when the server's process is gone
-        os._exit(70)
-
-    threading.Thread(target=watch, name="end-with-the-server", daemon=True).start()
-
-
-def _limit_memory(memory_mb: int) -> None:
-    try:
-        import resource
-    except ImportError:  # not on this platform: the time limit still holds
-        return
-    limit = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
