@@ -71,6 +71,8 @@ def test_a_dry_run_shows_the_insert_and_the_update_and_writes_nothing(page: Page
     page.type_into(".fb-change-search input", "")
     page.click(".fb-tab-updated")
     page.wait(lambda: page.find(".fb-would-update").is_displayed(), "the updates")
+    # The tab slides in: its cells have text once the slide is over.
+    page.wait(lambda: page.find(".fb-would-update .fb-changed-after").text, "the update's values drawn")
     before = page.find(".fb-would-update .fb-changed-before")
     after = page.find(".fb-would-update .fb-changed-after")
     assert (before.text, after.text) == (city, moved_to)
