@@ -214,15 +214,31 @@ _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-+ #0]*(\*|\d+)?(?:\.(\*|\d*))?[hlL
 class _Guard:
     """Per-evaluation loop budget; reset before each record so records don't share it."""
 
-    __slots__ = ("left", "prepaid")
+    __slots__ = ("left", "prepaid", "written", "counted")
 
     def __init__(self) -> None:
         self.left = MAX_LOOP_STEPS
         self.prepaid: dict[int, range] = {}
+        self.written = 0
+        self.counted: dict[int, Any] = {}  # macro results: their pieces were counted as the macro wrote them
 
     def reset(self) -> None:
         self.left = MAX_LOOP_STEPS
         self.prepaid.clear()
+        self.written = 0
+        self.counted.clear()
+
+    def out(self, value: Any) -> Any:
+        """A piece of a template's output, counted: a loop or a macro writing a large value again
+        and again stops once the record's output passes the cap, before it is all held."""
+        if self.counted.get(id(value)) is value:  # a macro's output, written here: counted already
+            del self.counted[id(value)]
+            return value
+        self.written += len(value) if type(value) is str else _weight(value)
+        if self.written > MAX_VALUE_SIZE:
+            raise ExpressionLimit(f"the template would write more than {MAX_VALUE_SIZE:,} characters for one "
+                                  f"record; the cap is {MAX_VALUE_SIZE:,}")
+        return value
 
     @staticmethod
     def check(value: Any) -> Any:
@@ -526,6 +542,9 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
             guard = __context.get("__guard")
             if guard is not None:
                 guard.step()
+                result = _check_size(super().call(__context, __obj, *args, **kwargs), name or "macro")
+                guard.counted[id(result)] = result  # held, so its id stays its own until it is written
+                return result
         if isinstance(owner, str):
             if name == "replace" and len(args) >= 2:
                 return _capped_replace(owner, *args)
@@ -600,6 +619,13 @@ class _Guarder(NodeTransformer):
     def visit_Concat(self, node: nodes.Concat) -> nodes.Call:
         node = self.generic_visit(node)
         return _call("__concat", node.nodes, node.lineno)
+
+    def visit_Output(self, node: nodes.Output) -> nodes.Output:
+        # Every piece a template writes (in loops, macros and {% set %} blocks too) is counted.
+        node = self.generic_visit(node)
+        node.nodes = [_call("__out", [nodes.Const(child.data) if isinstance(child, nodes.TemplateData) else child],
+                            child.lineno) for child in node.nodes]
+        return node
 
     def _weighed(self, node: nodes.Expr) -> nodes.Expr:
         node = self.generic_visit(node)
@@ -773,7 +799,8 @@ class ExpressionProgram:
 
         context = self._batch_template.new_context({
             **names, "__records": fresh_budget_per_record(), "__iterate": guard.iterate,
-            "__range": guard.range, "__concat": guard.concat, "__check": guard.check, "__guard": guard,
+            "__range": guard.range, "__concat": guard.concat, "__check": guard.check, "__out": guard.out,
+            "__guard": guard,
         })
         return self._batch_template.root_render_func(context)
 
@@ -801,7 +828,7 @@ class ExpressionProgram:
                            names: Mapping[str, Any]) -> str:
         context = template.new_context({**names, "record": record, "__iterate": guard.iterate,
                                         "__range": guard.range, "__concat": guard.concat, "__check": guard.check,
-                                        "__guard": guard})
+                                        "__out": guard.out, "__guard": guard})
         return _capped_join("" if _is_missing(part) else part for part in template.root_render_func(context))
 
     def _explain(self, record: dict[str, Any], names: Mapping[str, Any], exc: Exception) -> str:
