@@ -59,11 +59,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from app.services.runs import load_flow, run_flow
     from app.store import runs
 
+    from app.services.operations import reap_gone_runs
+
     store = _store()
     try:
         document, version = load_flow(store, args.flow)
     except NotFound as error:
         raise UsageError(str(error)) from None
+    reap_gone_runs(store)  # an earlier run of this machine killed mid-way shows as interrupted, with its counts
     result = run_flow(store, document, version=version, env=args.env, dry_run=args.dry_run,
                       full_resync=args.full, batch_size=args.batch_size, started_by=_who())
     if args.json:

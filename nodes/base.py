@@ -109,6 +109,18 @@ class SyncStore(Protocol):
     def add_conflicts(self, conflicts: list[dict[str, Any]]) -> None: ...
 
 
+class OutcomeStore(Protocol):
+    """A write node's durable per-record outcomes in a target that cannot roll back (an API):
+    see app/store/write_outcomes.py. A dry run reads them and keeps nothing."""
+
+    def known(self, keys: list[str]) -> dict[str, Any]: ...
+
+    def sending(self, key: str, kept: Any = None) -> str | None: ...
+
+    def accepted(self, key: str, outcome: str, target_id: str | None, entity: str | None = None,
+                 link: LinkUpdate | None = None) -> None: ...
+
+
 class Program(Protocol):
     """A node's compiled expressions (built by the engine; see app/engine/expressions.py)."""
 
@@ -137,6 +149,9 @@ class NodeContext(Protocol):
 
     @property
     def sync(self) -> SyncStore: ...
+
+    @property
+    def outcomes(self) -> OutcomeStore: ...
 
 
 class Processor:

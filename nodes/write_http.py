@@ -8,6 +8,13 @@ Two ways to reach a record, as APIs differ:
   else created. Looking first is what makes a retried write safe: a POST whose answer was lost is
   found on the retry, not made twice.
 
+Each record's outcome is kept the moment the API gives it (app/store/write_outcomes.py): a create
+is marked as being sent before its call, and as accepted — with the API's id and the record's link
+— as soon as the API says yes. A record marked as being sent by a run that stopped is looked for
+with `find` again (and, when the API's record cannot be found yet, by the id it was given), and a
+create sent again carries the same `Idempotency-Key` where the connection's `idempotency_header`
+names one: a record is never created blindly twice, and a stopped run still counts what it wrote.
+
 Each record is written on its own, so a record the API refuses (a 4xx) fails alone with the API's
 reason while the others go on. Look-ups are retried on transient faults like any read; a write that
 meets one (its answer lost, say) is retried from the look-up on, so it is never sent twice blindly.
@@ -68,6 +75,9 @@ CONFIG_SCHEMA: dict[str, Any] = object_schema({
     }, ["entity", "source", "source_id"], title="Keep links",
         description="Remember each record's id in the source and in this API (needs id_field), for "
                     "xref(source, entity, id, target) in later flows."),
+    "idempotency_header": {"type": "string", "minLength": 1, "title": "Idempotency header",
+                           "description": "A header the API dedupes creates by, e.g. Idempotency-Key: a create sent "
+                                          "again (after a lost answer or a stop) carries the same value."},
     "timeout": TIMEOUT,
 }, ["connection", "path", "key"])
 
@@ -93,6 +103,15 @@ class _GaveUp(Exception):
     """A look-up still failing after its own retries: not retried again as part of the write."""
 
 
+@dataclass(frozen=True)
+class _Sending:
+    """A create marked as being sent during this batch (as write_outcomes keeps it)."""
+
+    idempotency_key: str
+    state: str = "sending"
+    target_id: str | None = None
+
+
 @dataclass
 class _Attempt:
     """What one record's earlier attempts did: a write sent (and perhaps applied) before a fault."""
@@ -115,14 +134,18 @@ class WriteHttp(Processor):
         self.fields = config.get("fields")
         self.timeout = config.get("timeout")
         self.link = config.get("link")
+        self.idempotency_header = config.get("idempotency_header")
         self.down_in_a_row = 0
         self.reported = 0  # per-record changes reported (all in a dry run; else as many as the run keeps)
+        self.known: dict[str, Any] = {}  # this batch's kept outcomes, by record key
 
     def process(self, records: list[Record]) -> Outcome:
         from app.errors import ConnectorError, RecordError, TransientError
 
         outcome = Outcome()
-        links: list[LinkUpdate] = []
+        links: list[LinkUpdate] = []  # of records found unchanged (a written one keeps its link at once)
+        self.known = self.context.outcomes.known([k for k in map(self._record_key, records) if k]) \
+            if self.method == "POST" else {}
         for record in records:
             attempt = _Attempt()
             try:
@@ -149,14 +172,32 @@ class WriteHttp(Processor):
             if change and (self.context.dry_run or self.reported < self.context.keep_changes):
                 outcome.changes.append(change)
                 self.reported += 1
-            if self.link and target_id is not None and not self.context.dry_run:
-                source_id = record.get(self.link["source_id"])
-                if source_id not in (None, ""):
-                    links.append(LinkUpdate(self.link["source"], id_text(source_id),
-                                            self.link.get("target") or self.config["connection"], id_text(target_id)))
+            link = self._link(record, target_id)
+            if kind in ("inserted", "updated") and not self.context.dry_run:
+                self.context.outcomes.accepted(self._record_key(record), kind,
+                                               None if target_id is None else id_text(target_id),
+                                               self.link["entity"] if link else None, link)
+            elif link is not None and not self.context.dry_run:
+                links.append(link)
         if links:
             self.context.sync.save_links(self.link["entity"], links)
         return outcome
+
+    def _record_key(self, record: Record) -> str:
+        """The record's identity in this write's outcomes: its key fields, e.g. crm_id=17."""
+        values = [record.get(k) for k in self.key]
+        if any(v in (None, "") for v in values):
+            return ""
+        return "&".join(f"{k}={id_text(v)}" for k, v in zip(self.key, values))[:255]
+
+    def _link(self, record: Record, target_id: Any) -> LinkUpdate | None:
+        if not self.link or target_id is None:
+            return None
+        source_id = record.get(self.link["source_id"])
+        if source_id in (None, ""):
+            return None
+        return LinkUpdate(self.link["source"], id_text(source_id), self.link.get("target") or self.config["connection"],
+                          id_text(target_id))
 
     # --- one record --------------------------------------------------------------------------------
 
@@ -178,6 +219,13 @@ class WriteHttp(Processor):
             raise RecordError(f"key field(s) {', '.join(empty)} empty")
         if self.method == "POST":
             current, address = self._find(body)
+            if current is None:
+                current = self._accepted_before(body)
+            kept = self.known.get(self._record_key(body))
+            if current is not None and kept is not None and kept.state == "sending" and not attempt.sent:
+                # An earlier run's create reached the API though its answer never came back: this
+                # run finds what it made, and counts it as made (it is written only if it differs).
+                attempt.sent = "inserted"
         else:
             address = fill(self.config["path"], body, "path")
             current = self._get(address) if self.compare or self.mode != "upsert" else None
@@ -203,8 +251,16 @@ class WriteHttp(Processor):
             target = fill(self.config["update"]["path"], {**body, **current}, "update path")
         else:
             method, target = self.method, address
+        headers = None
+        if method == "POST":  # a create: kept as being sent before the call, in case its answer is lost
+            record_key = self._record_key(body)
+            token = self.context.outcomes.sending(record_key, self.known.get(record_key))
+            if token is not None:  # marked: a retry of this record (or a later run) reuses the key
+                self.known[record_key] = _Sending(token)
+            if self.idempotency_header and token:
+                headers = {self.idempotency_header: token}
         attempt.sent = attempt.sent or kind
-        response = self.connector.send(method, target, body=body, timeout=self.timeout)
+        response = self.connector.send(method, target, body=body, timeout=self.timeout, headers=headers)
         if not self.compare and self.method == "PUT" and current is None:
             kind = "inserted" if response.status_code == 201 else "updated"
             change["outcome"] = attempt.sent = kind
@@ -226,6 +282,17 @@ class WriteHttp(Processor):
         if len(found) > 1:
             raise RecordError(f"{len(found)} records of {path} have {self._describe(body)}; the key must find one")
         return (found[0] if found else None), f"{path}?" + "&".join(f"{k}={v}" for k, v in params.items())
+
+    def _accepted_before(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The API's record for a record it accepted before, by the id it gave (an API's search may
+        lag behind its writes: a record created a moment ago is not found by `find` yet)."""
+        from app.connectors.rest import fill
+
+        kept = self.known.get(self._record_key(body))
+        field = self.config.get("id_field")
+        if kept is None or kept.state != "accepted" or not kept.target_id or not field or "update" not in self.config:
+            return None
+        return self._get(fill(self.config["update"]["path"], {**body, field: kept.target_id}, "update path"))
 
     def _get(self, address: str) -> dict[str, Any] | None:
         response = self._look_up(address, missing_ok=True)

@@ -200,14 +200,15 @@ class RestConnector:
     # --- one call ----------------------------------------------------------------------------------
 
     def send(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None,
-             timeout: float | None = None, missing_ok: bool = False) -> httpx.Response | None:
+             timeout: float | None = None, missing_ok: bool = False,
+             headers: dict[str, str] | None = None) -> httpx.Response | None:
         """One call, no retry: the response (2xx), None for a 404 when `missing_ok`, or the
         project's error: TransientError (worth a retry) or Refused (permanent, with the reason)."""
         call = f"{method} {_shown(path)}"
         described = f"{self.where}: {call}"
         self.calls += 1
         try:
-            response = self._client.request(method, path, params=params, json=body,
+            response = self._client.request(method, path, params=params, json=body, headers=headers,
                                             timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
             response.read()
         except httpx.TimeoutException:

@@ -78,6 +78,17 @@ class RunServices(Protocol):
 
     def add_conflicts(self, conflicts: list[dict[str, Any]]) -> None: ...
 
+    def write_outcomes(self, env: str, flow_id: str, node_id: str, keys: list[str]) -> dict[str, Any]:
+        """The durable outcomes kept for these records of a write node (see store/write_outcomes.py)."""
+
+    def write_sending(self, env: str, flow_id: str, node_id: str, key: str, run_id: str, kept: Any = None) -> str:
+        """Mark a record as about to be created in the target (`kept`: its outcome as `write_outcomes`
+        gave it); its idempotency key."""
+
+    def write_accepted(self, env: str, flow_id: str, node_id: str, key: str, run_id: str, outcome: str,
+                       target_id: str | None, entity: str | None, link: LinkUpdate | None) -> None:
+        """The target took the record: keep its outcome, id and link at once."""
+
 
 @dataclass
 class RunResult:
@@ -124,6 +135,32 @@ class _NodeContext:
     @property
     def sync(self) -> "_SyncAccess":
         return self._run.sync
+
+    @property
+    def outcomes(self) -> "_OutcomeAccess":
+        return _OutcomeAccess(self)
+
+
+class _OutcomeAccess:
+    """A write node's durable per-record outcomes; a dry run reads them and keeps nothing."""
+
+    def __init__(self, context: _NodeContext) -> None:
+        self._context = context
+        self._services = context._run.services
+        self._where = (context.env, context.flow_id, context.node_id)
+
+    def known(self, keys: list[str]) -> dict[str, Any]:
+        return self._services.write_outcomes(*self._where, keys) if keys else {}
+
+    def sending(self, key: str, kept: Any = None) -> str | None:
+        if self._context.dry_run:
+            return None
+        return self._services.write_sending(*self._where, key, self._context.run_id, kept)
+
+    def accepted(self, key: str, outcome: str, target_id: str | None, entity: str | None = None,
+                 link: LinkUpdate | None = None) -> None:
+        if not self._context.dry_run:
+            self._services.write_accepted(*self._where, key, self._context.run_id, outcome, target_id, entity, link)
 
 
 class _SyncAccess:

@@ -234,10 +234,11 @@ def create_app(system: str, data: SystemData, *, token: str = DEFAULT_TOKEN, fau
     async def create_record(name: str, request: Request) -> JSONResponse:
         resource = data.resource(name)
         body = await _json_body(request)
-        created = await asyncio.to_thread(data.create, resource, body)
-        return JSONResponse(created, status_code=201,
-                            headers={"Location": str(request.url_for("get_record", name=name,
-                                                                     item=str(created[resource.key])))})
+        created, made = await asyncio.to_thread(data.create, resource, body, request.headers.get("idempotency-key"))
+        headers = {"Location": str(request.url_for("get_record", name=name, item=str(created[resource.key])))}
+        if not made:
+            headers["Idempotent-Replayed"] = "true"
+        return JSONResponse(created, status_code=201 if made else 200, headers=headers)
 
     async def _put(name: str, item: str, request: Request, create: bool) -> JSONResponse:
         resource = data.resource(name)

@@ -134,6 +134,10 @@ class SystemData:
                 conn.row_factory = sqlite3.Row
                 conn.execute("PRAGMA foreign_keys=ON")
                 conn.execute("PRAGMA synchronous=NORMAL")  # a sandbox: quick writes over surviving a power cut
+                # Creates seen by their Idempotency-Key, as payment and CRM APIs keep them: the same
+                # key again answers the record made the first time (kept in the file: a restart keeps it).
+                conn.execute("CREATE TABLE IF NOT EXISTS _idempotency (key TEXT PRIMARY KEY, resource TEXT NOT NULL, "
+                             "item_id NOT NULL)")
                 self._conn = conn
             yield self._conn
 
@@ -366,14 +370,24 @@ class SystemData:
                 raise
             conn.execute("COMMIT")
 
-    def create(self, resource: Resource, body: Any) -> dict[str, Any]:
+    def create(self, resource: Resource, body: Any, idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
+        """Make a record; (the record, whether it was made now). A create with an idempotency key
+        seen before makes nothing and answers the record that key made."""
         values, children = self._values(resource, body)
         item_id = values.pop(resource.key, None)
         with self.transaction() as conn:
+            if idempotency_key:
+                seen = conn.execute("SELECT item_id FROM _idempotency WHERE key = ? AND resource = ?",
+                                    (idempotency_key, resource.name)).fetchone()
+                if seen is not None:
+                    return self._get(conn, resource, seen[0]), False
             if item_id is not None and self._get(conn, resource, item_id) is not None:
                 raise ApiError(409, f"{resource.name} {item_id} exists already")
             item_id = self._write(conn, resource, values, children, item_id, exists=False)
-            return self._get(conn, resource, item_id)
+            if idempotency_key:
+                conn.execute("INSERT INTO _idempotency (key, resource, item_id) VALUES (?, ?, ?)",
+                             (idempotency_key, resource.name, item_id))
+            return self._get(conn, resource, item_id), True
 
     def put(self, resource: Resource, item_id: Any, body: Any, *, create: bool) -> tuple[dict[str, Any], bool]:
         """PUT (create=True) makes the record with this id or updates the fields given; PATCH only

@@ -149,14 +149,15 @@ def _death(exitcode: int | None, limits: RunLimits) -> str:
 def _stopped(store: Store, run_id: str, why: str) -> RunResult:
     """Mark the run failed with `why` (its child cannot any more): the failed RunResult."""
     from app.engine.ledger import Ledger
-    from app.store import runs
+    from app.store import runs, write_outcomes
     from app.store.models import utcnow
 
     message = f"run {run_id} did not finish: {why}; what its committed batches wrote stays, and the next run " \
               "goes on from the last committed position"
     log.warning(message)
+    write_outcomes.settle_run(store, run_id)  # what its writes to APIs had done, record by record
     run = runs.get_run(store, run_id)
-    totals = dict(run.totals or {})  # what it recorded as its batches committed
+    totals = dict(run.totals or {})  # what it recorded as its batches committed, and those records
     finished = utcnow()
     runs.finish_run(store, run_id, status="failed", totals=totals, error=message, ledger={}, finished_at=finished)
     return RunResult(run_id, run.flow_id, run.env, "failed", run.started_at, finished, Ledger([]), totals, message)

@@ -19,7 +19,7 @@ from app.engine.executor import RunResult
 from app.errors import FlowbridgeError
 from app.services import access, alerts, switches
 from app.services.runs import new_run_id, run_flow
-from app.store import flows, runs
+from app.store import flows, runs, write_outcomes
 from app.store.database import Store
 from app.store.models import Flow, Run, utcnow
 
@@ -54,6 +54,7 @@ def start_stored_flow(store: Store, flow_id: str, *, trigger: str, env: str = "p
     if not lock.acquire(blocking=wait):
         return _skipped(store, flow_id, env, trigger, who, "a run of this flow was still running")
     try:
+        reap_gone_runs(store)
         if not dry_run and running_elsewhere(store, flow_id):
             return _skipped(store, flow_id, env, trigger, who, "a run of this flow was still running in "
                                                                 "another process")
@@ -139,10 +140,28 @@ def mark_interrupted(store: Store) -> int:
     """Runs left `running` or `queued` by a crash are `interrupted` (call at start, before any run
     begins); a queued run keeps its records, so it can be run again."""
     with store.session() as session:
-        stale = session.exec(select(Run).where(Run.status.in_(["running", "queued"]))).all()
-        for run in stale:
+        stale = list(session.exec(select(Run).where(Run.status.in_(["running", "queued"]))).all())
+    _interrupted(store, stale)
+    return len(stale)
+
+
+def reap_gone_runs(store: Store) -> int:
+    """Runs marked running whose process on this machine has ended (a `flowbridge run` killed, say)
+    are `interrupted`, with what they wrote counted; how many."""
+    gone = runs.gone_runs(store)
+    _interrupted(store, gone)
+    return len(gone)
+
+
+def _interrupted(store: Store, stale: list[Run]) -> None:
+    with store.session() as session:
+        for found in stale:
+            run = session.get(Run, found.id)
+            if run is None or run.status not in ("running", "queued"):
+                continue
             run.status, run.finished_at = "interrupted", utcnow()
             run.error = "the process running it stopped before it finished; run the flow again to finish the job"
             session.add(run)
         session.commit()
-    return len(stale)
+    for run in stale:  # what its writes to APIs had done, record by record, counts
+        write_outcomes.settle_run(store, run.id)

@@ -104,7 +104,7 @@ def _facts(run: Any) -> dict[str, Any]:
 def _keys_of(store: Store, run: Any) -> dict[str, list[str]]:
     # A target record is named by the key of the write node in the version the run used.
     if not run.flow_version:
-        return {}
+        return write_keys(run.document) if run.document else {}
     try:
         return write_keys(flows.get_document(store, run.flow_id, run.flow_version)[0])
     except NotFound:
@@ -140,10 +140,13 @@ def replay(store: Store, run_id: str, *, env: str = SANDBOX, flow_version: int |
     _check_sandbox(env)
     original = runs.get_run(store, run_id)
     version = flow_version if flow_version is not None else original.flow_version
-    try:
-        document, used = _document(store, original.flow_id, version)
-    except NotFound as error:
-        raise FlowbridgeError(f"cannot replay run {run_id}: {error}") from None
+    if version is None and original.document is not None:  # it ran from a file: the document it kept
+        document, used = original.document, None
+    else:
+        try:
+            document, used = _document(store, original.flow_id, version)
+        except NotFound as error:
+            raise FlowbridgeError(f"cannot replay run {run_id}: {error}") from None
     inputs = runs.kept_records(store, run_id, "input")
     if not inputs and original.payload is None:
         raise NothingToReplay(run_id, "replay")

@@ -15,7 +15,7 @@ from app.engine.executor import RunRequest, RunResult, execute
 from app.engine.plan import compile_plan
 from app.errors import FlowbridgeError, InvalidFlow, NotFound
 from app.services import isolation
-from app.store import connections, flows, runs, sync
+from app.store import connections, flows, runs, sync, write_outcomes
 from app.store.database import Store
 from app.store.models import Conflict, Run
 from nodes.base import Failure, LinkState, LinkUpdate, Outcome, Record, without_meta
@@ -105,6 +105,17 @@ class StoreRunServices:
     def add_conflicts(self, conflicts: list[dict[str, Any]]) -> None:
         sync.add_conflicts(self.store, [Conflict(**c) for c in conflicts])
 
+    def write_outcomes(self, env: str, flow_id: str, node_id: str, keys: list[str]) -> dict[str, Any]:
+        return write_outcomes.known(self.store, write_outcomes.Where(env, flow_id, node_id), keys)
+
+    def write_sending(self, env: str, flow_id: str, node_id: str, key: str, run_id: str, kept: Any = None) -> str:
+        return write_outcomes.sending(self.store, write_outcomes.Where(env, flow_id, node_id), key, run_id, kept)
+
+    def write_accepted(self, env: str, flow_id: str, node_id: str, key: str, run_id: str, outcome: str,
+                       target_id: str | None, entity: str | None, link: LinkUpdate | None) -> None:
+        write_outcomes.accepted(self.store, write_outcomes.Where(env, flow_id, node_id), key, run_id, outcome,
+                                target_id, entity, link)
+
 
 def run_flow(store: Store, document: dict[str, Any], *, version: int | None = None, env: str = "sandbox",
              trigger: str = "manual", payload: list[Record] | None = None, dry_run: bool = False,
@@ -119,7 +130,8 @@ def run_flow(store: Store, document: dict[str, Any], *, version: int | None = No
         raise FlowbridgeError(f"unknown environment '{env}'; use one of {', '.join(connections.ENVIRONMENTS)}")
     plan = compile_plan(document)  # a flow that cannot run says so here, before any process starts
     run = Run(id=run_id or new_run_id(), flow_id=plan.flow_id, flow_version=version, env=env, trigger=trigger,
-              dry_run=dry_run, payload=_capped_payload(payload), started_by=started_by, replay_of=replay_of)
+              dry_run=dry_run, payload=_capped_payload(payload), started_by=started_by, replay_of=replay_of,
+              document=document if version is None else None)
     runs.start_run(store, run)  # a queued run (webhook) already has its row: it becomes running
     limits = isolation.limits_here()
     if limits is not None:  # the web server: the run goes on in a child process, with limits
@@ -143,6 +155,8 @@ def run_flow(store: Store, document: dict[str, Any], *, version: int | None = No
     runs.finish_run(store, run.id, status=result.status, totals=result.totals, error=result.error,
                     ledger=result.ledger.summary(), finished_at=result.finished_at, events=events or None,
                     samples=services.samples)
+    if result.status == "failed" and not dry_run:  # a batch cut short: its records the API took still count
+        result.totals = write_outcomes.settle_run(store, run.id) or result.totals
     runs.keep_records(store, run.id, services.kept if not dry_run else
                       {kept: records for kept, records in services.kept.items() if kept[0] in DRY_RUN_KEEPS})
     if keep_into is not None:  # test cases look at what a dry run would have written

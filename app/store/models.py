@@ -58,6 +58,10 @@ class Run(SQLModel, table=True):
     events: list[Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     started_by: str = Field(default="", max_length=100)
     replay_of: str | None = Field(default=None, max_length=40)  # the run a replay ran again
+    # Where it runs (host:pid), so a run whose process is gone is known for interrupted, not running.
+    process: str | None = Field(default=None, max_length=100)
+    # The document it ran when that is no stored version (a file): a replay can always run it again.
+    document: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class NodeLedger(SQLModel, table=True):
@@ -245,3 +249,21 @@ class WebhookCall(SQLModel, table=True):
     signature_hash: str = Field(primary_key=True, max_length=64)
     flow_id: str = Field(max_length=100)
     seen_at: dt.datetime = Field(index=True, default_factory=utcnow)
+
+
+class WriteOutcome(SQLModel, table=True):
+    """What a write node did with one record in a target that cannot roll back (an API), kept the
+    moment it happens: `sending` before a create is sent (it may reach the target even if the answer
+    never comes back), `accepted` with the target's id once the target said yes."""
+
+    __table_args__ = (Index("ix_writeoutcome_run", "run_id"),)
+    env: str = Field(primary_key=True, max_length=20)
+    flow_id: str = Field(primary_key=True, max_length=100)
+    node_id: str = Field(primary_key=True, max_length=64)
+    record_key: str = Field(primary_key=True, max_length=255)
+    state: str = Field(max_length=20)  # sending, accepted
+    outcome: str | None = Field(default=None, max_length=20)  # inserted, updated
+    target_id: str | None = Field(default=None, max_length=255)
+    idempotency_key: str = Field(max_length=64)
+    run_id: str = Field(max_length=40)
+    updated_at: dt.datetime = Field(default_factory=utcnow)

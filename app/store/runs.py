@@ -22,16 +22,49 @@ def operational() -> Any:
     return (Run.dry_run == False) & Run.trigger.not_in(TESTING_TRIGGERS)  # noqa: E712
 
 
+def this_process() -> str:
+    """host:pid of this process, as a run records where it runs."""
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+
+
 def start_run(store: Store, run: Run) -> None:
-    """Record a run as running (a queued run's row is taken over, keeping its stored payload)."""
+    """Record a run as running in this process (a queued run's row is taken over, keeping its stored
+    payload; a run handed to a child process is taken over by the child)."""
     with store.session() as session:
         queued = session.get(Run, run.id)
         if queued is not None:
             queued.status, queued.started_at, queued.flow_version = "running", run.started_at, run.flow_version
+            queued.process = this_process()
+            queued.document = run.document if run.document is not None else queued.document
             session.add(queued)
         else:
+            run.process = this_process()
             session.add(run)
         session.commit()
+
+
+def gone_runs(store: Store) -> list[Run]:
+    """Runs still marked running whose process on this machine has ended (killed, say)."""
+    import os
+
+    host = this_process().rsplit(":", 1)[0]
+    with store.session() as session:
+        running = session.exec(select(Run).where(Run.status == "running", Run.process.is_not(None))).all()
+    gone = []
+    for run in running:
+        where, _, pid = (run.process or "").rpartition(":")
+        if where != host or not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            gone.append(run)
+        except PermissionError:  # alive, someone else's
+            continue
+    return gone
 
 
 def queue_run(store: Store, run: Run) -> None:

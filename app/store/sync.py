@@ -68,6 +68,12 @@ def save_links(store: Store, env: str, entity: str, updates: list[LinkUpdate]) -
     sync saves a link for every record it writes."""
     if not updates:
         return
+    with store.engine.begin() as conn:
+        save_links_in(conn, env, entity, updates)
+
+
+def save_links_in(conn: sa.Connection, env: str, entity: str, updates: list[LinkUpdate]) -> None:
+    """save_links inside a transaction of the caller's (a write's outcome and its link commit together)."""
     groups: dict[tuple[str, str], dict[tuple[str, str], tuple]] = {}
     for update in updates:
         a, b, own_is_a = _sides(update.system, update.other_system)
@@ -77,31 +83,48 @@ def save_links(store: Store, env: str, entity: str, updates: list[LinkUpdate]) -
         groups.setdefault((a, b), {})[pair] = snaps  # the last update of a pair in the batch wins
     table = SyncLink.__table__
     now = utcnow()
-    with store.engine.begin() as conn:
-        for (a, b), wanted in groups.items():
+    for (a, b), wanted in groups.items():
+        if len(wanted) == 1:  # one record's link (a write to an API keeps each as it goes): statements built once
+            [(a_id, b_id)] = wanted
+            existing = list(conn.execute(_ONE_PAIR_TOUCHING, {"env": env, "entity": entity, "a": a, "b": b,
+                                                              "a_id": a_id, "b_id": b_id}))
+        else:
             existing = _links_touching(conn, env, entity, a, b, {p[0] for p in wanted}, {p[1] for p in wanted})
-            stale = [row.id for row in existing if (row.a_id, row.b_id) not in wanted]
-            if stale:  # one of their ids now belongs to another pair
-                conn.execute(sa.delete(table).where(table.c.id.in_(stale)))
-            by_pair = {(row.a_id, row.b_id): row.id for row in existing}
-            changes = [{"link_id": by_pair[p], "new_a": s[0], "new_b": s[1], "now": now}
-                       for p, s in wanted.items() if p in by_pair]
-            if changes:
-                conn.execute(sa.update(table).where(table.c.id == sa.bindparam("link_id")).values(
-                    a_snapshot=sa.func.coalesce(sa.bindparam("new_a", type_=sa.JSON), table.c.a_snapshot),
-                    b_snapshot=sa.func.coalesce(sa.bindparam("new_b", type_=sa.JSON), table.c.b_snapshot),
-                    updated_at=sa.bindparam("now")), changes)
-            new = [{"env": env, "entity": entity, "a_system": a, "a_id": p[0], "b_system": b, "b_id": p[1],
-                    "a_snapshot": s[0], "b_snapshot": s[1], "updated_at": now}
-                   for p, s in wanted.items() if p not in by_pair]
-            if new:
-                conn.execute(sa.insert(table), new)
+        stale = [row.id for row in existing if (row.a_id, row.b_id) not in wanted]
+        if stale:  # one of their ids now belongs to another pair
+            conn.execute(sa.delete(table).where(table.c.id.in_(stale)))
+        by_pair = {(row.a_id, row.b_id): row.id for row in existing}
+        changes = [{"link_id": by_pair[p], "new_a": s[0], "new_b": s[1], "now": now}
+                   for p, s in wanted.items() if p in by_pair]
+        if changes:
+            conn.execute(_SNAPSHOTS_UPDATE, changes)
+        new = [{"env": env, "entity": entity, "a_system": a, "a_id": p[0], "b_system": b, "b_id": p[1],
+                "a_snapshot": s[0], "b_snapshot": s[1], "updated_at": now}
+               for p, s in wanted.items() if p not in by_pair]
+        if new:
+            conn.execute(_LINK_INSERT, new)
+
+
+_LINKS = SyncLink.__table__
+_ONE_PAIR_TOUCHING = sa.select(_LINKS.c.id, _LINKS.c.a_id, _LINKS.c.b_id).where(
+    _LINKS.c.env == sa.bindparam("env"), _LINKS.c.entity == sa.bindparam("entity"),
+    _LINKS.c.a_system == sa.bindparam("a"), _LINKS.c.b_system == sa.bindparam("b"),
+    sa.or_(_LINKS.c.a_id == sa.bindparam("a_id"), _LINKS.c.b_id == sa.bindparam("b_id")))
+_SNAPSHOTS_UPDATE = sa.update(_LINKS).where(_LINKS.c.id == sa.bindparam("link_id")).values(
+    a_snapshot=sa.func.coalesce(sa.bindparam("new_a", type_=sa.JSON), _LINKS.c.a_snapshot),
+    b_snapshot=sa.func.coalesce(sa.bindparam("new_b", type_=sa.JSON), _LINKS.c.b_snapshot),
+    updated_at=sa.bindparam("now"))
+_LINK_INSERT = sa.insert(_LINKS)
 
 
 def _links_touching(conn: sa.Connection, env: str, entity: str, a: str, b: str, a_ids: set[str],
                     b_ids: set[str]) -> list[Any]:
     table = SyncLink.__table__
     found: dict[int, Any] = {}
+    if len(a_ids) <= CHUNK and len(b_ids) <= CHUNK:  # one query (a write keeping one record's link, say)
+        return list(conn.execute(sa.select(table.c.id, table.c.a_id, table.c.b_id).where(
+            table.c.env == env, table.c.entity == entity, table.c.a_system == a, table.c.b_system == b,
+            sa.or_(table.c.a_id.in_(sorted(a_ids)), table.c.b_id.in_(sorted(b_ids))))))
     for column, ids in ((table.c.a_id, sorted(a_ids)), (table.c.b_id, sorted(b_ids))):
         for start in range(0, len(ids), CHUNK):
             for row in conn.execute(sa.select(table.c.id, table.c.a_id, table.c.b_id).where(

@@ -63,6 +63,19 @@ def test_a_flow_file_runs_without_being_stored(demo_cli, tmp_path):
     assert code == 0 and json.loads(out)["flow_id"] == "erp_stock_to_crm_products"
 
 
+def test_a_run_from_a_file_of_a_flow_never_stored_can_be_replayed(demo_cli, tmp_path):
+    document = json.loads((Path(__file__).resolve().parents[2] / "flows" / "erp_stock_to_crm_products.json").read_text())
+    document["id"] = "stock_from_a_file"
+    (tmp_path / "mine.json").write_text(json.dumps(document))
+    code, out, _ = demo_cli("run", str(tmp_path / "mine.json"), "--json")
+    assert code == 0
+    run_id = json.loads(out)["run_id"]
+    code, out, err = demo_cli("replay", run_id, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["replay"]["status"] == "succeeded" and report["records"] == []  # the same writes again
+
+
 def test_bad_usage_exits_2_with_a_sentence(demo_cli):
     code, _, err = demo_cli("run", "no_such_flow")
     assert code == 2 and "no_such_flow" in err
