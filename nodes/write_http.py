@@ -164,6 +164,9 @@ class WriteHttp(Processor):
                 if getattr(error, "status", None) in REFUSES_EVERY_RECORD:
                     raise ConnectorError(f"{error} (every record would be refused the same way, so the run "
                                          "stops; check the connection's credentials)") from None
+                if _wrong_address(error):
+                    raise ConnectorError(f"{error} (the address is wrong for every record, not for this one, so "
+                                         "the run stops; check the node's paths and methods)") from None
                 self.down_in_a_row = 0
                 outcome.fail(record, _reason(error))
                 continue
@@ -326,6 +329,13 @@ class WriteHttp(Processor):
 
     def _describe(self, body: dict[str, Any]) -> str:
         return ", ".join(f"{k}={body.get(k)!r}" for k in self.key)
+
+
+def _wrong_address(error: Exception) -> bool:
+    """A refusal no record can get past: the method is not allowed there (405), or a list the write
+    searches or posts to does not exist (404 on a GET with query, or on a POST)."""
+    status, call = getattr(error, "status", None), str(getattr(error, "call", ""))
+    return status == 405 or (status == 404 and call.split(" ", 1)[0] in ("GET", "POST"))
 
 
 def _reason(error: Exception) -> str:

@@ -275,7 +275,10 @@ class RestConnector:
         earlier one (a server capping the page size below the one asked for is still read to the
         end). cursor: until the body has no next cursor. link: until there is no next link (the
         Link header's rel="next", or a body field)."""
-        params = {k: v for k, v in (params or {}).items() if v is not None}
+        # A query written into the path (/accounts?status=active) joins the params: httpx would drop it.
+        path, _, written = path.partition("?")
+        params = {**dict(urllib.parse.parse_qsl(written, keep_blank_values=True)),
+                  **{k: v for k, v in (params or {}).items() if v is not None}}
         style = pagination.style
         if pagination.size and style != "none":
             params[pagination.limit_param if style == "offset" else pagination.size_param] = pagination.size

@@ -23,6 +23,7 @@ from sqlalchemy import event, exc
 from app.connectors import ConnectionSpec
 from app.connectors.retry import with_retries
 from app.connectors.statements import second_statement_at
+from app.database_urls import with_driver
 from app.errors import ConnectorError, TransientError
 
 # Faults worth a retry, by the code the driver gives: PostgreSQL SQLSTATEs (whole class 08 too),
@@ -52,9 +53,9 @@ def make_engine(url: str) -> sa.Engine:
     truncated or replaced by a default (which a non-strict server does in multi-row INSERTs).
     """
     try:
-        parsed = sa.make_url(url)
+        parsed = with_driver(url)
         connect_args: dict[str, Any] = {}
-        if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg2" \
+        if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg2", "psycopg") \
                 and "connect_timeout" not in parsed.query:
             connect_args["connect_timeout"] = CONNECT_TIMEOUT
         engine = sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel import Session
 
+from app.database_urls import with_driver
 from app.errors import FlowbridgeError, NotFound
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -32,7 +33,7 @@ class Store:
         self.url = url or store_url()
         try:
             _create_privately(self.url)
-            self.engine = sa.create_engine(self.url, pool_pre_ping=True)
+            self.engine = sa.create_engine(with_driver(self.url), pool_pre_ping=True)
         except (sa.exc.ArgumentError, ModuleNotFoundError) as error:
             raise FlowbridgeError(f"cannot open the store at {self.url!r}: {error}") from None
         if self.engine.dialect.name == "sqlite":

@@ -187,3 +187,18 @@ def test_paging_by_the_cursor_never_skips_a_record_changed_during_the_read(api_s
     assert (untouched > 0) == skips
     if not skips:
         assert result.totals["updated"] == 200  # each once; read again after its own change, it is unchanged
+
+
+@pytest.mark.parametrize("wrong, said", [
+    ({"find": {"path": "/prodcts", "params": {"sku": "{sku}"}}}, "HTTP 404"),  # a list that does not exist
+    ({"path": "/prodcts"}, "HTTP 404"),  # posting to one
+    ({"update": {"method": "PATCH", "path": "/products"}}, "HTTP 405"),  # a method the address does not take
+])
+def test_an_address_wrong_for_every_record_stops_the_run_with_one_message(api_store, sandbox, wrong, said):
+    config = {**CRM_PRODUCTS["config"], **wrong}
+    existing = rows(sandbox, "crm", "SELECT sku FROM products ORDER BY id LIMIT 3")
+    records = [{"sku": r["sku"], "name": "renamed"} for r in existing] if "update" in wrong else \
+        [{"sku": f"SKU-98{n:02d}", "name": "x"} for n in range(5)]
+    result = run_flow(api_store, chain("wrong", {**CRM_PRODUCTS, "config": config}), payload=records)
+    assert result.status == "failed" and said in result.error and "wrong for every record" in result.error
+    assert runs.dead_letters(api_store, run_id=result.run_id) == []  # one message, not a letter per record

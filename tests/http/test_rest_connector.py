@@ -284,3 +284,12 @@ def test_a_redirect_on_the_connections_own_origin_is_followed(luring):
     reader = connector(luring, token="s3cret-token")
     assert list(reader.pages("/redirect-home", record_path="data")) == [[{"id": 7}]]
     reader.close()
+
+
+def test_a_query_written_into_the_path_is_kept_beside_params_and_pages(api):
+    reader = connector(api[0])
+    pages = list(reader.pages("/paged?size=7", record_path="items", params={"unused": "x"},
+                              pagination=Pagination.from_config({"style": "page"})))
+    reader.close()
+    assert [len(page) for page in pages[:2]] == [7, 7]  # size=7 from the path reached the API on every page
+    assert [item["id"] for page in pages for item in page] == [item["id"] for item in ITEMS]
