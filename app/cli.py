@@ -76,13 +76,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             output["would_fail"] = runs.kept_records(store, result.run_id, "failed")
         print(json.dumps(output, indent=2, default=str))
     else:
-        _print_result(result)
+        _print_result(result, args.dry_run)
     return EXIT_OK if result.status == "succeeded" else EXIT_FAILED
 
 
-def _print_result(result: Any) -> None:
+DRY = "dry run: nothing was written"
+
+
+def _print_result(result: Any, dry_run: bool = False) -> None:
     seconds = (result.finished_at - result.started_at).total_seconds()
-    print(f"run {result.run_id} of {result.flow_id} ({result.env}): {result.status} in {seconds:.2f}s")
+    print(f"run {result.run_id} of {result.flow_id} ({result.env}): {result.status} in {seconds:.2f}s"
+          + (f" — {DRY}; the counts say what it would have done" if dry_run else ""))
     print("  " + " · ".join(f"{k} {v}" for k, v in result.totals.items()))
     if result.error:
         print(f"  error: {result.error}")
@@ -114,7 +118,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print("no runs yet" + (f" of flow '{args.flow}'" if args.flow else ""))
     for run in rows:
         totals = " ".join(f"{k}={v}" for k, v in (run.totals or {}).items())
-        print(f"{run.id}  {run.flow_id}  {run.env}  {run.status}  {run.started_at:%Y-%m-%d %H:%M:%S}  {totals}")
+        status = f"{run.status} (dry run)" if run.dry_run else run.status
+        print(f"{run.id}  {run.flow_id}  {run.env}  {status}  {run.started_at:%Y-%m-%d %H:%M:%S}  {totals}")
     return EXIT_OK
 
 
@@ -140,7 +145,8 @@ def cmd_run_show(args: argparse.Namespace) -> int:
             {"id": d.id, "node_id": d.node_id, "reason": d.reason, "record": d.record, "status": d.status}
             for d in letters]}, indent=2, default=str))
         return EXIT_OK
-    print(f"run {run.id} of {run.flow_id} (version {run.flow_version or 'file'}, {run.env}, {run.trigger})")
+    print(f"run {run.id} of {run.flow_id} (version {run.flow_version or 'file'}, {run.env}, {run.trigger})"
+          + (f" — {DRY}" if run.dry_run else ""))
     print(f"  status {run.status}; started {run.started_at:%Y-%m-%d %H:%M:%S}"
           + (f", finished {run.finished_at:%H:%M:%S}" if run.finished_at else ""))
     print("  " + " · ".join(f"{k} {v}" for k, v in (run.totals or {}).items()))

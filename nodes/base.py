@@ -29,6 +29,7 @@ class Failure:
 
     record: Record
     reason: str
+    details: str | None = None  # what the system answered (an error page, capped), beside the short reason
 
 
 @dataclass
@@ -43,8 +44,8 @@ class Outcome:
     def emit(self, port: str, record: Record) -> None:
         self.ports.setdefault(port, []).append(record)
 
-    def fail(self, record: Record, reason: str) -> None:
-        self.failed.append(Failure(record, reason))
+    def fail(self, record: Record, reason: str, details: str | None = None) -> None:
+        self.failed.append(Failure(record, reason, details))
 
     def count(self, kind: str, n: int = 1) -> None:
         self.written[kind] = self.written.get(kind, 0) + n

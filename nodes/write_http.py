@@ -168,7 +168,7 @@ class WriteHttp(Processor):
                     raise ConnectorError(f"{error} (the address is wrong for every record, not for this one, so "
                                          "the run stops; check the node's paths and methods)") from None
                 self.down_in_a_row = 0
-                outcome.fail(record, _reason(error))
+                outcome.fail(record, _reason(error), getattr(error, "body", None) or None)
                 continue
             self.down_in_a_row = 0
             outcome.count(kind)

@@ -147,7 +147,13 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
                      who: access.Principal = Depends(caller)) -> dict[str, Any]:
         allowed(who, "dead_letters")
         try:
-            allowed(who, "run", dead_letters.get_letter(store(), letter_id).env)  # a retry is a run there
+            letter = dead_letters.get_letter(store(), letter_id)
+            allowed(who, "run", letter.env)  # a retry is a run there
+            if record is not None and set(record) == {"record"} and isinstance(record["record"], dict) \
+                    and "record" not in letter.record:
+                raise HTTPException(400, "the body is the record itself (its fields, as the letter holds them), "
+                                         "not {\"record\": {...}}; send what GET /api/dead-letters shows as the "
+                                         "letter's record, edited")
             return {"runs": dead_letters.retry(store(), [letter_id], who=who, edited=record)}
         except FlowbridgeError as error:
             raise fail(error) from None

@@ -62,9 +62,9 @@ def origin(url: httpx.URL) -> tuple[str, str, int | None]:
 class Refused(ConnectorError):
     """A permanent answer (a 4xx other than 408/429): the request itself is wrong for the server."""
 
-    def __init__(self, status: int, reason: str, where: str, call: str) -> None:
+    def __init__(self, status: int, reason: str, where: str, call: str, body: str = "") -> None:
         super().__init__(f"{where}: {call}: HTTP {status}: {reason}")
-        self.status, self.reason, self.call = status, reason, call
+        self.status, self.reason, self.call, self.body = status, reason, call, body
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -100,8 +100,26 @@ def server_reason(response: httpx.Response) -> str:
                 import json
 
                 return json.dumps(value)[:500]
-    text = " ".join(response.text.split())
-    return text[:300] or response.reason_phrase or "no reason given"
+    text = response.text
+    if "html" in response.headers.get("content-type", "").lower() or text.lstrip()[:1] == "<":
+        text = _page_gist(text)  # an error page: its title, not its markup
+    text = " ".join(text.split())
+    return text[:200] or response.reason_phrase or "no reason given"
+
+
+def _page_gist(page: str) -> str:
+    """What an HTML error page says: its title, else its first heading, else its text."""
+    import html
+    import re
+
+    for pattern in (r"<title[^>]*>(.*?)</title>", r"<h1[^>]*>(.*?)</h1>"):
+        found = re.search(pattern, page, re.IGNORECASE | re.DOTALL)
+        if found and found.group(1).strip():
+            return html.unescape(re.sub(r"<[^>]+>", " ", found.group(1)))
+    return html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"(?is)<(script|style)[^>]*>.*?</\1>", " ", page)))
+
+
+MAX_BODY_KEPT = 4000  # characters of a refusal's answer kept with the dead letter
 
 
 def dig(body: Any, path: str | None) -> Any:
@@ -232,7 +250,7 @@ class RestConnector:
             raise RateLimited(f"{described}: HTTP {status} (rate limited{after}): {reason}", wait)
         if status in _TRANSIENT_STATUS or status >= 500 and status not in (501, 505):
             raise TransientError(f"{described}: HTTP {status}: {reason}")
-        raise Refused(status, reason, self.where, call)
+        raise Refused(status, reason, self.where, call, response.text[:MAX_BODY_KEPT])
 
     def call(self, method: str, path: str, **options: Any) -> httpx.Response | None:
         """`send`, retried on transient faults (see retrying)."""

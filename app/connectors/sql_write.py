@@ -96,6 +96,14 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+class _Ambiguous(dict):
+    """In place of a target row: the key found this many rows."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count
+
+
 def key_of(record: dict[str, Any], key: list[str] | tuple[str, ...]) -> tuple:
     """A key as text, so 42, 42.0, Decimal('42.00') and '42' find the same row."""
     if len(key) == 1:  # most keys are one column; skip the generator
@@ -182,6 +190,11 @@ class SqlTableWriter:
             key = {k: values.get(k) for k in self.key}
             found = key_of(values, self.key)
             current = existing.get(found) if self.mode != "insert" else None
+            if isinstance(current, _Ambiguous):
+                failed[index] = WriteResult(FAILED, f"key {self._describe_key(record, plain=True)} matches "
+                                                    f"{current.count} rows in {self.table_name}; the key must "
+                                                    "find one (fix the duplicates there, or choose another key)")
+                continue
             if current is None:
                 if self.mode == "update":
                     failed[index] = WriteResult(FAILED, f"no row in {self.table_name} with "
@@ -197,8 +210,8 @@ class SqlTableWriter:
             existing[found] = {**current, **values}
         return planned, failed
 
-    def _describe_key(self, record: dict[str, Any]) -> str:
-        return ", ".join(f"{k}={record.get(k)!r}" for k in self.key)
+    def _describe_key(self, record: dict[str, Any], plain: bool = False) -> str:
+        return ", ".join(f"{k}={record.get(k)}" if plain else f"{k}={record.get(k)!r}" for k in self.key)
 
     def _split(self, record: dict[str, Any]) -> tuple[dict[str, Any], list]:
         """The record's column values (typed for the columns) and its child rows (typed too)."""
@@ -224,7 +237,13 @@ class SqlTableWriter:
         if not keys:
             return {}
         rows = self.connector.rows_matching(self.table_name, self.key, keys)
-        return {key_of(row, self.key): dict(row) for row in rows}
+        found: dict[tuple, dict[str, Any]] = {}
+        for row in rows:
+            key = key_of(row, self.key)
+            # Two rows share the key (the table has no unique index on it): neither is the record's.
+            found[key] = _Ambiguous(found[key].count + 1 if isinstance(found.get(key), _Ambiguous) else 2) \
+                if key in found else dict(row)
+        return found
 
     # --- writing ------------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from app.errors import FlowbridgeError, NotFound
 from app.services import access
-from app.services.runs import run_flow
+from app.services.runs import new_run_id, run_flow
 from app.store import flows
 from app.store.database import Store
 from app.store.models import DeadLetter, utcnow
@@ -76,11 +76,19 @@ def retry(store: Store, letter_ids: list[int], *, who: access.Principal | None,
     for (flow_id, node_id, env), group in groups.items():
         document, version = flows.get_document(store, flow_id)
         records = [edited] if edited is not None else [letter.record for letter in group]
-        result = run_flow(store, document, version=version, env=env, trigger="retry", payload=records,
-                          start_at=node_id, started_by=who.name)
+        ids, run_id = [letter.id for letter in group], new_run_id()
+        # Resolved before the run: a record failing again there is a new letter of that run, not
+        # this one counted again (one open letter per record).
+        _resolve(store, ids, "retried", who.name, retried_in=run_id)
+        try:
+            result = run_flow(store, document, version=version, env=env, trigger="retry", payload=records,
+                              start_at=node_id, started_by=who.name, run_id=run_id)
+        except BaseException:
+            _reopen(store, ids)
+            raise
         if result.error:
+            _reopen(store, ids)
             raise FlowbridgeError(f"the retry run {result.run_id} failed: {result.error}")
-        _resolve(store, [letter.id for letter in group], "retried", who.name, retried_in=result.run_id)
         run_ids.append(result.run_id)
     return run_ids
 
@@ -114,6 +122,16 @@ def discard(store: Store, letter_ids: list[int], *, who: access.Principal | None
         if get_letter(store, letter_id).status != "open":
             raise FlowbridgeError(f"dead letter #{letter_id} is not open")
     _resolve(store, letter_ids, "discarded", who.name)
+
+
+def _reopen(store: Store, letter_ids: list[int]) -> None:
+    """A retry that could not run: its letters are open again, as they were."""
+    with store.session() as session:
+        for letter_id in letter_ids:
+            letter = session.get(DeadLetter, letter_id)
+            letter.status, letter.resolved_by, letter.resolved_at, letter.retried_in = "open", None, None, None
+            session.add(letter)
+        session.commit()
 
 
 def _resolve(store: Store, letter_ids: list[int], status: str, who: str, retried_in: str | None = None) -> None:

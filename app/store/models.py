@@ -91,6 +91,12 @@ class DeadLetter(SQLModel, table=True):
     resolved_by: str | None = None
     resolved_at: dt.datetime | None = None
     retried_in: str | None = Field(default=None, max_length=40)  # the run that retried it
+    # One open letter per flow, environment, node and record: a record failing again on every run
+    # that reads it updates its letter (how often, when last, why last) instead of making another.
+    record_key: str | None = Field(default=None, max_length=64, index=True)
+    count: int = 1
+    last_seen_at: dt.datetime | None = None
+    details: str | None = None  # what the system answered, capped (an error page, say): the reason stays short
 
 
 class Cursor(SQLModel, table=True):

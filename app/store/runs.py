@@ -13,6 +13,7 @@ from app.store.models import Cursor, DeadLetter, NodeLedger, Run, RunRecords, ut
 from nodes.base import Failure
 
 MAX_DEAD_LETTER_RECORD_CHARS = 200_000
+MAX_DETAILS_CHARS = 4000
 TESTING_TRIGGERS = ("replay", "test")  # a tester's runs: not the flow's operation
 
 
@@ -111,10 +112,42 @@ def record_progress(store: Store, run_id: str, *, totals: dict[str, int], ledger
         session.commit()
 
 
+def record_key(record: dict[str, Any]) -> str:
+    """A record's identity among dead letters: the hash of its fields (the same record read again
+    and failing again is the same letter)."""
+    import hashlib
+    import json
+
+    text = json.dumps({k: v for k, v in record.items() if k != "_meta"}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def add_dead_letters(store: Store, run: Run, node_id: str, failures: list[Failure]) -> None:
+    """Keep failed records; one open letter per flow, environment, node and record: a record that
+    fails again (every run that reads it, say) updates its letter — count, last seen, last reason,
+    the run — instead of adding another that a "retry all" would retry twice."""
+    keyed: dict[str, Failure] = {}
+    times: dict[str, int] = {}
+    for failure in failures:
+        key = record_key(failure.record)
+        keyed[key] = failure  # the last of a record's failures in this batch says why
+        times[key] = times.get(key, 0) + 1
+    now = utcnow()
     with store.session() as session:
-        session.add_all(DeadLetter(run_id=run.id, flow_id=run.flow_id, env=run.env, node_id=node_id,
-                                   reason=f.reason, record=_storable(f.record)) for f in failures)
+        found = {letter.record_key: letter for letter in session.exec(select(DeadLetter).where(
+            DeadLetter.flow_id == run.flow_id, DeadLetter.env == run.env, DeadLetter.node_id == node_id,
+            DeadLetter.status == "open", DeadLetter.record_key.in_(list(keyed)))).all()} if keyed else {}
+        for key, failure in keyed.items():
+            letter = found.get(key)
+            if letter is None:
+                letter = DeadLetter(run_id=run.id, flow_id=run.flow_id, env=run.env, node_id=node_id,
+                                    reason=failure.reason, record=_storable(failure.record), record_key=key,
+                                    last_seen_at=now, count=times[key])
+            else:
+                letter.count, letter.last_seen_at = letter.count + times[key], now
+                letter.reason, letter.run_id = failure.reason, run.id
+            letter.details = failure.details[:MAX_DETAILS_CHARS] if failure.details else None
+            session.add(letter)
         session.commit()
 
 

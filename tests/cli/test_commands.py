@@ -222,3 +222,13 @@ def test_a_dry_run_in_production_lists_inserts_updates_and_failures_and_writes_n
     assert len(failures) == report["totals"]["failed"] and all(f["reason"] for f in failures)
     with sqlite3.connect(erp) as db:
         assert db.execute("SELECT * FROM customers ORDER BY customer_number").fetchall() == before
+
+
+def test_a_dry_run_says_so_in_every_text_output(demo_cli):
+    code, out, _ = demo_cli("run", "erp_stock_to_crm_products", "--dry-run")
+    assert "dry run: nothing was written" in out
+    run_id = out.split()[1]
+    code, out, _ = demo_cli("runs")
+    assert f"{run_id}" in out and "(dry run)" in out
+    code, out, _ = demo_cli("run-show", run_id)
+    assert "dry run: nothing was written" in out

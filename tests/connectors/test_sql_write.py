@@ -261,3 +261,13 @@ def test_a_lenient_mariadb_server_still_refuses_a_bad_record(mariadb_url: str) -
     finally:
         lenient.close()
         engine.dispose()
+
+
+def test_a_key_matching_two_rows_fails_that_record_saying_so_and_the_others_are_written(db: Database) -> None:
+    target = writer(db)
+    target.write([record(1, name="Twin"), record(2, name="Twin"), record(3, name="Alone")])
+    by_name = writer(db, key="name")
+    results = by_name.write([{"name": "Twin", "credit_limit": 5}, {"name": "Alone", "credit_limit": 7}])
+    assert outcomes(results) == [FAILED, UPDATED]
+    assert results[0].reason.startswith("key name=Twin matches 2 rows in customers")
+    assert sorted(float(r["credit_limit"]) for r in db.rows(customers) if r["name"] == "Twin") == [1001.5, 1002.5]

@@ -202,3 +202,35 @@ def test_an_address_wrong_for_every_record_stops_the_run_with_one_message(api_st
     result = run_flow(api_store, chain("wrong", {**CRM_PRODUCTS, "config": config}), payload=records)
     assert result.status == "failed" and said in result.error and "wrong for every record" in result.error
     assert runs.dead_letters(api_store, run_id=result.run_id) == []  # one message, not a letter per record
+
+
+def test_an_error_page_leaves_a_short_reason_and_the_page_in_the_letters_details(store):
+    from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse
+
+    from app.sandbox.http_serve import serve_app
+
+    page = ("<!DOCTYPE html><html><head><title>422 Unprocessable: price must be positive</title><style>"
+            + "body{color:red}" * 200 + "</style></head><body><h1>Unprocessable</h1>" + "<p>trace</p>" * 300
+            + "</body></html>")
+    api = FastAPI()
+
+    @api.put("/products/{sku}")
+    def refuse(sku: str) -> HTMLResponse:
+        return HTMLResponse(page, status_code=422)
+
+    @api.get("/products/{sku}")
+    def missing(sku: str) -> HTMLResponse:
+        return HTMLResponse("<html><title>Not Found</title></html>", status_code=404)
+
+    served = serve_app(api, name="html api")
+    try:
+        set_connection(store, "shop", "sandbox", "http", {"base_url": served.url})
+        write = {"id": "write", "type": "write.http", "config": {"connection": "shop", "path": "/products/{sku}",
+                                                                  "key": "sku"}}
+        result = run_flow(store, chain("html", write), payload=[{"sku": "A1", "price": -1}])
+    finally:
+        served.stop()
+    [letter] = runs.dead_letters(store, run_id=result.run_id)
+    assert letter.reason == "PUT /products/A1 refused: HTTP 422: 422 Unprocessable: price must be positive"
+    assert letter.details.startswith("<!DOCTYPE html>") and len(letter.details) == 4000

@@ -67,3 +67,19 @@ def test_all_letters_of_one_reason_are_retried_together_and_others_discarded(sto
     assert len(run_ids) == 1
     assert count(path) == 4  # the four still open; the discarded one stays out
     assert {d.status for d in runs.dead_letters(store, flow_id=flow_id, status=None)} == {"retried", "discarded"}
+
+
+def test_a_record_failing_on_every_run_keeps_one_open_letter_that_counts_and_says_when(store, tmp_path):
+    flow_id, path, first, letters = failed_run(store, tmp_path, [{"id": 7, "name": None}, {"id": 8, "name": "ok"}])
+    document, version = get_document(store, flow_id)
+    for _ in range(2):  # the next runs read the same bad record again
+        again = run_flow(store, document, version=version, env="production", payload=[{"id": 7, "name": None}])
+        assert again.totals["failed"] == 1
+    [letter] = runs.dead_letters(store, flow_id=flow_id)
+    assert (letter.id, letter.count, letter.run_id) == (letters[0].id, 3, again.run_id)
+    assert letter.last_seen_at >= letter.created_at
+    [group] = dead_letters.reasons(store, flow_id)
+    assert group["count"] == 1  # "Retry all" retries it once, not three times
+    run_ids = dead_letters.retry_reason(store, flow_id, "write", group["reason"], who=admin("ops"))
+    [retried] = runs.dead_letters(store, run_id=run_ids[0])  # it fails again: one new open letter
+    assert retried.count == 1 and retried.id != letter.id

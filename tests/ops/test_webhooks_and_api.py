@@ -218,3 +218,20 @@ def test_the_openapi_document_lists_the_refusals_every_route_may_answer(server):
     for path, operations_ in document["paths"].items():
         for method, operation in operations_.items():
             assert {"401", "403", "404", "409"} <= set(operation["responses"]), (method, path)
+
+
+def test_a_retry_body_wrapping_the_record_is_refused_saying_what_it_wants(server, store, tmp_path):
+    from app.services.runs import run_flow
+    from app.store.flows import get_document
+
+    target(store, tmp_path)
+    flow_id = store_flow(store, flow("wrapped", {"type": "trigger.manual"}))
+    document, version = get_document(store, flow_id)
+    failed = run_flow(store, document, version=version, env="sandbox", payload=[{"id": 5, "name": None}])
+    [letter] = runs.dead_letters(store, run_id=failed.run_id)
+    wrapped = httpx.post(f"{server}/api/dead-letters/{letter.id}/retry", json={"record": {"id": 5, "name": "five"}},
+                         timeout=10)
+    assert wrapped.status_code == 400 and "the body is the record itself" in wrapped.json()["detail"]
+    assert runs.dead_letters(store, flow_id=flow_id)[0].status == "open"  # nothing was retried
+    fixed = httpx.post(f"{server}/api/dead-letters/{letter.id}/retry", json={"id": 5, "name": "five"}, timeout=10)
+    assert fixed.status_code == 200 and len(fixed.json()["runs"]) == 1
