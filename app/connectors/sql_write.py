@@ -253,7 +253,7 @@ class SqlTableWriter:
         results: dict[int, WriteResult] = dict(failed)
         try:
             if dry_run:
-                results.update(self._preview(planned))
+                results.update(self._rehearse(planned))
                 return [results[i] for i in range(len(records))]
             with self.connector.engine.connect() as conn:
                 conn.execution_options(**{WRITING: True})
@@ -278,22 +278,32 @@ class SqlTableWriter:
         return WriteResult(_OUTCOME_OF_ACTION[p.action], before=p.before,
                            after=p.values if p.action != "unchanged" else None, record=p.record, key_names=self.key)
 
-    def _preview(self, planned: list[_Planned]) -> dict[int, WriteResult]:
-        """What a write would do, without writing: children are compared with what is stored."""
-        results = {p.index: self._result_for(p) for p in planned}
-        to_compare = [p for p in planned if p.children and p.action == "update" and not p.values]
-        if to_compare:
-            with self.connector.engine.connect() as conn:
-                for p in to_compare:
+    def _rehearse(self, planned: list[_Planned]) -> dict[int, WriteResult]:
+        """What a write would do, for a dry run: each record written in its own savepoint of one
+        transaction that is rolled back, so the database's own refusals (a NULL into a NOT NULL
+        column, a foreign key, a check, a trigger) show as "would fail" with its reason, and nothing
+        stays. Children are written and compared the same way."""
+        results: dict[int, WriteResult] = {}
+        with self.connector.engine.connect() as conn:
+            conn.execution_options(**{WRITING: True})
+            transaction = conn.begin()
+            try:
+                for p in planned:
                     try:
-                        parent = self._parent_row(conn, p)
-                        changed = any(self._write_children(conn, child, rows, parent, apply=False)
-                                      for child, rows in p.children)
+                        with conn.begin_nested():
+                            if p.children or p.needs_id:
+                                results[p.index] = self._apply(conn, p)
+                            else:
+                                self._apply_one(conn, p)
+                                results[p.index] = self._result_for(p)
                     except RecordError as error:
                         results[p.index] = WriteResult(FAILED, str(error))
-                        continue
-                    if not changed:
-                        results[p.index] = WriteResult(UNCHANGED, record=p.record, key_names=self.key)
+                    except Exception as error:
+                        if not _refused(error):
+                            raise
+                        results[p.index] = WriteResult(FAILED, refusal_reason(error, self.table_name))
+            finally:
+                transaction.rollback()
         return results
 
     def _apply_plain(self, conn: sa.Connection, planned: list[_Planned]) -> None:
@@ -388,8 +398,8 @@ class SqlTableWriter:
         return dict(row)
 
     def _write_children(self, conn: sa.Connection, child: ChildSpec, rows: list[dict[str, Any]],
-                        parent: dict[str, Any], apply: bool = True) -> bool:
-        """Insert or update one parent's child rows; whether anything changed (or would, if not `apply`)."""
+                        parent: dict[str, Any]) -> bool:
+        """Insert or update one parent's child rows; whether anything changed."""
         table = self._child_tables[child.field]
         link = {column: coerce(table.c[column], parent.get(parent_column))
                 for column, parent_column in child.link.items()}
@@ -404,16 +414,14 @@ class SqlTableWriter:
             for row in ({**row, **link} for row in rows):
                 existing = current.get(key_of(row, child.key))
                 if existing is None:
-                    if apply:
-                        conn.execute(sa.insert(table).values(row))
+                    conn.execute(sa.insert(table).values(row))
                     current[key_of(row, child.key)] = row
                     changed = True
                     continue
                 diff = {k: v for k, v in row.items() if not same_value(v, existing.get(k))}
                 if diff:
-                    if apply:
-                        conn.execute(sa.update(table).where(*scope, *(table.c[k] == row[k] for k in child.key))
-                                     .values(diff))
+                    conn.execute(sa.update(table).where(*scope, *(table.c[k] == row[k] for k in child.key))
+                                 .values(diff))
                     existing.update(diff)
                     changed = True
             return changed

@@ -79,6 +79,18 @@ def compare_writes(before: dict[str, list[Any]], after: dict[str, list[Any]],
     return differences
 
 
+MAX_CASE_FAILURES = 1000
+
+
+def _failures(failed: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """Failed records as comparable entries: the record's fields and why it failed (its particulars
+    left out, so "… matches 2 rows" and "… matches 3 rows" are alike)."""
+    from app.services.dead_letters import reason_kind
+
+    return {node: [{**(entry.get("record") or {}), "failed": reason_kind(str(entry.get("reason", "")))}
+                   for entry in entries] for node, entries in failed.items()}
+
+
 def has_input(store: Store, run_id: str) -> bool:
     """Whether a run kept records to replay: what its read nodes read, or the payload it was given."""
     with store.session() as session:
@@ -162,8 +174,12 @@ def save_case(store: Store, run_id: str, name: str, *, who: access.Principal | N
     inputs = runs.kept_records(store, run_id, "input")
     if not inputs and run.payload is None:
         raise NothingToReplay(run_id, "make a test case of")
+    failed: dict[str, list[dict[str, Any]]] = {}
+    for letter in runs.dead_letters(store, run_id=run_id, status=None, limit=MAX_CASE_FAILURES):
+        failed.setdefault(letter.node_id, []).append({"record": letter.record, "reason": letter.reason})
     case = TestCase(flow_id=run.flow_id, name=name.strip() or run_id, payload=run.payload, inputs=inputs,
-                    expected=runs.kept_records(store, run_id, "written"), created_by=who.name, from_run=run_id)
+                    expected=runs.kept_records(store, run_id, "written"), expected_failed=failed,
+                    created_by=who.name, from_run=run_id)
     with store.session() as session:
         session.add(case)
         session.commit()
@@ -196,6 +212,9 @@ def run_cases(store: Store, flow_id: str, *, env: str = SANDBOX,
                           replay_inputs=case.inputs, dry_run=True, keep_into=kept, started_by=who.name)
         produced = {node: records for (kind, node), records in kept.items() if kind == "written"}
         differences = compare_writes(case.expected, produced, keys)
+        # What failed must still fail (alike), and nothing written then may be refused now.
+        failing_now = {node: records for (kind, node), records in kept.items() if kind == "failed"}
+        differences += compare_writes(_failures(case.expected_failed or {}), _failures(failing_now), keys)
         passed = result.error is None and not differences
         results.append({"case": case.name, "id": case.id, "passed": passed, "error": result.error,
                         "differences": differences})

@@ -222,6 +222,9 @@ class TestCase(SQLModel, table=True):
     payload: list[Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     inputs: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # read node -> records
     expected: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # write node -> records
+    # node -> the records that failed there, each with why ({"record": …, "reason": …}): a case checks
+    # that what failed still fails (and what was written is not refused now)
+    expected_failed: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_by: str = Field(default="", max_length=100)
     created_at: dt.datetime = Field(default_factory=utcnow)
     from_run: str | None = Field(default=None, max_length=40)

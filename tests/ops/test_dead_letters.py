@@ -83,3 +83,15 @@ def test_a_record_failing_on_every_run_keeps_one_open_letter_that_counts_and_say
     run_ids = dead_letters.retry_reason(store, flow_id, "write", group["reason"], who=admin("ops"))
     [retried] = runs.dead_letters(store, run_id=run_ids[0])  # it fails again: one new open letter
     assert retried.count == 1 and retried.id != letter.id
+
+
+def test_a_dry_run_says_what_the_database_would_refuse_and_writes_nothing(store, tmp_path):
+    path = target(store, tmp_path)
+    flow_id = store_flow(store, flow("rehearsed", MANUAL))
+    document, version = get_document(store, flow_id)
+    dry = run_flow(store, document, version=version, env="production", dry_run=True,
+                   payload=[{"id": 1, "name": "fine"}, {"id": 2, "name": None}])
+    assert dry.totals["inserted"] == 1 and dry.totals["failed"] == 1
+    [would_fail] = runs.kept_records(store, dry.run_id, "failed")["write"]
+    assert would_fail["record"] == {"id": 2, "name": None} and "NOT NULL" in would_fail["reason"]
+    assert count(path) == 0 and runs.dead_letters(store, flow_id=flow_id) == []  # rolled back, no letters

@@ -181,3 +181,25 @@ def test_a_testers_runs_are_not_the_flows_operation(store, demo):
     [health] = [h for h in health_view.flow_health(store) if h.flow_id == flow_id]
     assert health.total_runs == 1
     assert health.last_success == original.finished_at.replace(tzinfo=health.last_success.tzinfo)
+
+
+def test_a_test_case_checks_that_what_the_database_refused_is_still_refused(store, tmp_path):
+    from tests.ops.helpers import flow, store_flow, target
+
+    target(store, tmp_path)
+    flow_id = store_flow(store, flow("refusals", {"type": "trigger.manual"}))
+    document, version = flows.get_document(store, flow_id)
+    original = run_flow(store, document, version=version, env="sandbox",
+                        payload=[{"id": 1, "name": "fine"}, {"id": 2, "name": None}])
+    assert original.totals["failed"] == 1  # the NOT NULL column refused it
+    case = replay.save_case(store, original.run_id, "a nameless item is refused", who=admin("tess"))
+    assert list(case.expected_failed) == ["write"]
+    [result] = replay.run_cases(store, flow_id, who=admin("tess"))
+    assert result["passed"], result  # the dry run meets the same refusal, inside a rolled-back transaction
+    shape = next(n for n in document["nodes"] if n["id"] == "shape")
+    shape["config"]["fields"]["name"] = "{{ record.name | default('unnamed', true) }}"
+    save_flow(store, document, author="ana", comment="name every item")
+    [result] = replay.run_cases(store, flow_id, who=admin("tess"))
+    assert not result["passed"]
+    assert {(d["node"], d["key"][0] if isinstance(d["key"], list) else d["key"]) for d in result["differences"]} == \
+        {("write", 2)}  # written now (not expected), and no longer failing (expected)
