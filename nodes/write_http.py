@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from nodes.base import LinkUpdate, NodeContext, NodeType, Outcome, Processor, Record, id_text, without_meta
+from nodes.base import LinkUpdate, NodeContext, NodeType, Outcome, Processor, Record, Source, id_text, without_meta
 from nodes.read_http import RECORD_PATH, TIMEOUT
 from nodes.schema_parts import CONNECTION, as_list, key_list, object_schema, relative_path_problems
 
@@ -48,8 +48,11 @@ CONFIG_SCHEMA: dict[str, Any] = object_schema({
     "find": object_schema({
         "path": {**TEMPLATE_PATH, "title": "List to search"},
         "params": {"type": "object", "minProperties": 1, "title": "Search parameters",
-                   "additionalProperties": {"type": "string", "minLength": 1},
-                   "description": "Query parameter -> template, e.g. crm_id: {crm_id}."},
+                   "additionalProperties": {"type": "string", "minLength": 1, "x-expression": "template"},
+                   "description": "Query parameter -> the value to search by: {crm_id} (the record's field), or "
+                                  "a template over the record for the filter an API wants — an OData $filter "
+                                  "(crmId eq '{{ record.id }}'), or an encoded one "
+                                  "({{ [[\"crm_id\", \"=\", record.id]] | tojson | b64encode }})."},
         "record_path": RECORD_PATH,
     }, ["path", "params"], title="Find an existing record",
         description="How to find the record the API already holds (needed with POST)."),
@@ -135,6 +138,12 @@ class WriteHttp(Processor):
         self.timeout = config.get("timeout")
         self.link = config.get("link")
         self.idempotency_header = config.get("idempotency_header")
+        # Search parameters written as templates ({{ … }}) are evaluated over each record; the
+        # others are {field} placeholders, filled from its fields.
+        templates = {name: text for name, text in (config.get("find") or {}).get("params", {}).items()
+                     if "{{" in text or "{%" in text}
+        self.find_program = context.program([Source(name, text, "template") for name, text in templates.items()]) \
+            if templates else None
         self.down_in_a_row = 0
         self.reported = 0  # per-record changes reported (all in a dry run; else as many as the run keeps)
         self.known: dict[str, Any] = {}  # this batch's kept outcomes, by record key
@@ -276,7 +285,14 @@ class WriteHttp(Processor):
 
         find = self.config["find"]
         path = fill(find["path"], body, "find path")
-        params = {name: fill(template, body, f"find parameter {name}") for name, template in find["params"].items()}
+        filled = {}
+        if self.find_program is not None:
+            [evaluated] = self.find_program.evaluate([body])
+            if evaluated.error:
+                raise RecordError(f"find: {evaluated.error}")
+            filled = {name: "" if value is None else str(value) for name, value in evaluated.values.items()}
+        params = {name: filled[name] if name in filled else fill(template, body, f"find parameter {name}")
+                  for name, template in find["params"].items()}
         response = self._look_up(path, params=params)
         found = dig(self.connector.json(response, f"GET {path}"), find.get("record_path", "data"))
         if not isinstance(found, list):

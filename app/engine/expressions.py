@@ -305,6 +305,17 @@ def _to_number(value: Any) -> Any:
         raise RecordError(f"{value!r} is not a number") from None
 
 
+def _b64encode(value: Any, urlsafe: bool = False) -> Any:
+    """Base64 of a text (UTF-8), as APIs want encoded filters: Tryton's REST takes a JSON domain so,
+    `{{ [["crm_id", "=", record.id]] | tojson | b64encode }}`."""
+    import base64
+
+    if _is_missing(value):
+        return None
+    data = str(value).encode()
+    return (base64.urlsafe_b64encode(data) if urlsafe else base64.b64encode(data)).decode("ascii")
+
+
 def _digits(value: Any) -> Any:
     return None if _is_missing(value) else re.sub(r"\D", "", str(value))
 
@@ -451,6 +462,7 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
             "slice": _capped_slice,
             "sum": self._capped_sum,
             "tojson": _capped_tojson,
+            "b64encode": _b64encode,
         })
         for name, fn in list(self.filters.items()):
             if name not in _NON_GROWING_FILTERS:

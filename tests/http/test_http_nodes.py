@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fastapi import FastAPI, Request
 
 from app.engine.validation import validate_document
 from app.services.runs import run_flow
@@ -234,3 +235,53 @@ def test_an_error_page_leaves_a_short_reason_and_the_page_in_the_letters_details
     [letter] = runs.dead_letters(store, run_id=result.run_id)
     assert letter.reason == "PUT /products/A1 refused: HTTP 422: 422 Unprocessable: price must be positive"
     assert letter.details.startswith("<!DOCTYPE html>") and len(letter.details) == 4000
+
+
+def test_find_builds_the_filter_each_api_wants_from_a_template_over_the_record(store):
+    import base64
+    import json
+    import re
+
+    from app.sandbox.http_serve import serve_app
+
+    held: dict[str, list[dict]] = {"odata": [], "domain": []}
+    api = FastAPI()
+
+    @api.get("/Customers")
+    def odata(request: Request) -> dict:  # OData v4: $filter=crmId eq '17'
+        match = re.fullmatch(r"crmId eq '([^']*)'", request.query_params["$filter"])
+        return {"value": [c for c in held["odata"] if match and c["crmId"] == match.group(1)]}
+
+    @api.get("/parties")
+    def domain(d: str) -> list:  # Tryton's REST: d = base64 of a JSON domain
+        [[field, operator, value]] = json.loads(base64.b64decode(d))
+        assert operator == "="
+        return [p for p in held["domain"] if p[field] == value]
+
+    @api.post("/{kind}")
+    async def create(kind: str, request: Request) -> dict:
+        record = {**(await request.json()), "id": len(held["odata"]) + len(held["domain"]) + 1}
+        held["odata" if kind == "Customers" else "domain"].append(record)
+        return record
+
+    served = serve_app(api, name="filtering api")
+    try:
+        set_connection(store, "erp", "sandbox", "http", {"base_url": served.url})
+        writes = {
+            "odata": {"path": "/Customers", "key": "crmId", "find": {
+                "path": "/Customers", "params": {"$filter": "crmId eq '{{ record.crmId }}'"}, "record_path": "value"}},
+            "domain": {"path": "/parties", "key": "crm_id", "find": {
+                "path": "/parties", "params": {"d": '{{ [["crm_id", "=", record.crm_id]] | tojson | b64encode }}'},
+                "record_path": ""}},
+        }
+        for kind, config in writes.items():
+            write = {"id": "write", "type": "write.http", "config": {
+                "connection": "erp", "method": "POST", "mode": "insert", **config}}
+            records = [{config["key"]: value, "name": f"n{value}"} for value in (["17", "18"] if kind == "odata" else [17, 18])]
+            first = run_flow(store, chain(kind, write), payload=records)
+            again = run_flow(store, chain(kind, write), payload=records)
+            assert first.totals["inserted"] == 2, (str(first.totals), [d.reason for d in runs.dead_letters(store, run_id=first.run_id)])
+            assert again.totals["failed"] == 2  # found by the filter: insert mode refuses to make them twice
+            assert len(held[kind]) == 2
+    finally:
+        served.stop()
