@@ -37,15 +37,25 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "drop": _op("drop", {"fields": FIELDS}, ["fields"], "Drop fields"),
         "keep": _op("keep", {"fields": FIELDS}, ["fields"], "Keep only these fields"),
         "lookup": _op("lookup", {
-            "connection": CONNECTION, "table": TABLE,
+            "connection": CONNECTION, "table": {**TABLE, "description": "The table to look in (a database)."},
+            "path": {"type": "string", "minLength": 1, "title": "List",
+                     "description": "The list to look in (an API), relative to its base URL, e.g. /country.subdivision."},
+            "search": {"type": "object", "minProperties": 1, "additionalProperties": TEMPLATE,
+                       "title": "Search parameters (one call per batch)",
+                       "description": "Query parameter -> template over record.values, each match field's "
+                                      "values in the batch, e.g. d: {{ [[\"code\", \"in\", record.values.code]] | "
+                                      "tojson | b64encode(true) }}. Without it, one call per value, asking "
+                                      "?field=value."},
+            "record_path": {"type": "string", "description": "Where the rows are in the API's answer (default: the "
+                                                             "whole answer, or its data field)."},
             "match": {"type": "object", "minProperties": 1, "additionalProperties": TEMPLATE,
-                      "description": "Column in the looked-up table -> template on the record."},
+                      "description": "Column (or field) of the looked-up rows -> template on the record."},
             "fields": {"type": "object", "additionalProperties": FIELD,
                        "description": "Record field to set -> column of the found row."},
             "many": {"type": "boolean", "default": False, "description": "Collect every matching row as a list."},
             "as": FIELD, "columns": FIELDS, "order_by": FIELD,
             "required": {"type": "boolean", "default": True, "description": "Fail the record when nothing matches."},
-        }, ["connection", "table", "match"], "Look up rows in another table"),
+        }, ["connection", "match"], "Look up rows in another table or API"),
         "dedupe": _op("dedupe", {
             "key": {**EXPRESSION, "description": "Records with the same key are duplicates, e.g. record.email | lower"},
             "keep": {"enum": ["first", "newest"], "default": "first"},
@@ -141,16 +151,52 @@ class _Each(_Step):
 
 
 class _Lookup(_Step):
-    """Rows of another table matched by templates; one query per batch."""
+    """Rows of another table, or of an API's list, matched by templates: one query per batch (an API:
+    one call per batch with `search`, else one per value)."""
 
     def __init__(self, step: dict[str, Any], context: NodeContext) -> None:
-        from app.connectors.sql_write import key_of
-
-        self.key_of = key_of
         self.step = step
         self.columns = list(step["match"])
         self.connector = context.connection(step["connection"])
         self.program = context.program([Source(c, t, "template") for c, t in step["match"].items()])
+        self.search = context.program([Source(p, t, "template") for p, t in step["search"].items()]) \
+            if step.get("search") else None
+        self.where = f"{step['connection']}.{step.get('table') or step.get('path')}"
+        if "path" in step and not hasattr(self.connector, "pages"):
+            from app.errors import ConnectorError
+
+            raise ConnectorError(f"connection '{step['connection']}' is not an http connection (the lookup has a path)")
+
+    def _key(self, values: dict[str, Any]) -> tuple:
+        # As text: 42, 42.0 and "42" (an API's number, a template's text) are the same value.
+        from app.connectors.sql_write import key_of
+
+        return key_of(values, self.columns)
+
+    def _rows(self, keys: list[tuple], fetch: list[str] | None) -> list[dict[str, Any]]:
+        step = self.step
+        if "table" in step:
+            return self.connector.lookup(step["table"], self.columns, keys, fetch) if keys else []
+        from app.connectors.rest import Pagination
+
+        record_path = step.get("record_path", "")
+        if self.search is None:  # one call per value: ?field=value
+            return [row for key in keys for page in self.connector.pages(
+                step["path"], params=dict(zip(self.columns, key)), record_path=record_path) for row in page]
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(keys), HTTP_LOOKUP_CHUNK):
+            chunk = keys[start:start + HTTP_LOOKUP_CHUNK]
+            values = {c: [key[i] for key in chunk] for i, c in enumerate(self.columns)}
+            [asked] = self.search.evaluate([{"values": values}])
+            if asked.error:
+                from app.errors import ConnectorError
+
+                raise ConnectorError(f"lookup in {self.where}: search {asked.error}")
+            params = {name: "" if v is None else str(v) for name, v in asked.values.items()}
+            for page in self.connector.pages(step["path"], params=params, record_path=record_path,
+                                             pagination=Pagination()):
+                rows += page
+        return rows
 
     def apply(self, pairs: list[Pair], outcome: Outcome) -> list[Pair]:
         step = self.step
@@ -165,23 +211,22 @@ class _Lookup(_Step):
         found: dict[tuple, list[dict[str, Any]]] = {}
         wanted_columns = step.get("columns")
         fetch = list(dict.fromkeys([*wanted_columns, *self.columns])) if wanted_columns else None
-        for row in self.connector.lookup(step["table"], self.columns, keys, fetch) if keys else []:
-            found.setdefault(self.key_of(row, self.columns), []).append(
-                {c: row[c] for c in wanted_columns} if wanted_columns else row)
+        for row in self._rows(keys, fetch) if keys else []:
+            found.setdefault(self._key(row), []).append(
+                {c: row.get(c) for c in wanted_columns} if wanted_columns else row)
         kept = []
         for pair, values in wanted:
-            rows = found.get(self.key_of(values, self.columns), [])
+            rows = found.get(self._key(values), [])
             where = ", ".join(f"{c}={values[c]!r}" for c in self.columns)
             if not rows and step.get("required", True):
-                outcome.fail(pair[0], f"no row in {step['connection']}.{step['table']} with {where}")
+                outcome.fail(pair[0], f"no row in {self.where} with {where}")
                 continue
             if step.get("many"):
                 if step.get("order_by"):
                     rows = sorted(rows, key=lambda r: _order_key(r.get(step["order_by"])))
-                pair[1][step.get("as") or step["table"]] = rows
+                pair[1][step.get("as") or step.get("table") or step["path"].strip("/").split("/")[-1]] = rows
             elif len(rows) > 1:
-                outcome.fail(pair[0], f"{len(rows)} rows in {step['connection']}.{step['table']} match {where}; "
-                                      "expected one")
+                outcome.fail(pair[0], f"{len(rows)} rows in {self.where} match {where}; expected one")
                 continue
             else:
                 row = rows[0] if rows else {}
@@ -191,6 +236,9 @@ class _Lookup(_Step):
                     pair[1][target] = row.get(column)
             kept.append(pair)
         return kept
+
+
+HTTP_LOOKUP_CHUNK = 100  # values asked for in one call to an API (its URL must stay short)
 
 
 def _order_key(value: Any) -> tuple:
@@ -313,9 +361,23 @@ class Transform(Processor):
 
 
 def check(config: dict[str, Any]) -> list[tuple[tuple, str]]:
-    dedupes = [i for i, s in enumerate(config.get("steps", [])) if isinstance(s, dict) and s.get("op") == "dedupe"]
-    return [(("steps", i), "a transform can drop duplicates once; add a second transform node for another")
-            for i in dedupes[1:]]
+    from nodes.schema_parts import relative_path_problems
+
+    steps = [s for s in config.get("steps", []) if isinstance(s, dict)]
+    dedupes = [i for i, s in enumerate(steps) if s.get("op") == "dedupe"]
+    problems: list[tuple[tuple, str]] = [
+        (("steps", i), "a transform can drop duplicates once; add a second transform node for another")
+        for i in dedupes[1:]]
+    for i, step in enumerate(steps):
+        for inner, lookup in [((), step)] + [(("steps", j), s) for j, s in enumerate(step.get("steps") or [])
+                                             if isinstance(s, dict)]:
+            if lookup.get("op") != "lookup":
+                continue
+            where = ("steps", i, *inner)
+            if ("table" in lookup) == ("path" in lookup):
+                problems.append((where, "a lookup looks in a table (a database) or a path (an API): give one"))
+            problems += [((*where, *place), sentence) for place, sentence in relative_path_problems(lookup, ("path",))]
+    return problems
 
 
 def _holds_records(config: dict[str, Any]) -> bool:

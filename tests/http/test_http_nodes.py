@@ -285,3 +285,49 @@ def test_find_builds_the_filter_each_api_wants_from_a_template_over_the_record(s
             assert len(held[kind]) == 2
     finally:
         served.stop()
+
+
+def test_a_lookup_reads_through_an_api_per_value_or_one_call_per_batch(api_store, sandbox, store):
+    import base64
+    import json
+
+    from app.sandbox.http_serve import serve_app
+
+    products = rows(sandbox, "crm", "SELECT sku, id FROM products ORDER BY id LIMIT 3")
+    per_value = {"id": "find", "type": "transform", "config": {"steps": [{
+        "op": "lookup", "connection": "crm_api", "path": "/products", "record_path": "data",
+        "match": {"sku": "{{ record.sku }}"}, "fields": {"product_id": "id"}}]}}
+    out = {"id": "out", "type": "write.file", "config": {"connection": "files", "path": "o.jsonl"}}
+    set_connection(api_store, "files", "sandbox", "file", {"path": str(sandbox.data["crm"].path.parent / "lookups")})
+    result = run_flow(api_store, chain("per_value", per_value, out),
+                      payload=[{"sku": p["sku"]} for p in products] + [{"sku": "SKU-NONE"}])
+    assert result.totals["failed"] == 1
+    [letter] = runs.dead_letters(api_store, run_id=result.run_id)
+    assert "no row in crm_api./products with sku='SKU-NONE'" in letter.reason
+
+    calls: list[str] = []
+    api = FastAPI()
+
+    @api.get("/subdivisions")
+    def subdivisions(d: str) -> list:  # a Tryton-style list: d = urlsafe base64 of a JSON domain
+        calls.append(d)
+        [[field, operator, values]] = json.loads(base64.urlsafe_b64decode(d))
+        assert (field, operator) == ("code", "in")
+        known = {"US-CA": 4797, "US-TX": 4838, "US-NY": 4820}
+        return [{"id": known[v], "code": v} for v in values if v in known]
+
+    served = serve_app(api, name="subdivisions api")
+    try:
+        set_connection(store, "erp", "sandbox", "http", {"base_url": served.url})
+        set_connection(store, "files", "sandbox", "file", {"path": str(sandbox.data["crm"].path.parent / "lookups")})
+        batch = {"id": "find", "type": "transform", "config": {"steps": [{
+            "op": "lookup", "connection": "erp", "path": "/subdivisions",
+            "search": {"d": '{{ [["code", "in", record.values.code]] | tojson | b64encode(true) }}'},
+            "match": {"code": "US-{{ record.state | upper }}"}, "fields": {"subdivision": "id"}}]}}
+        result = run_flow(store, chain("batch", batch, out),
+                          payload=[{"state": s} for s in ("ca", "TX", "ny", "ca", "zz")])
+    finally:
+        served.stop()
+    assert len(calls) == 1  # one call for the whole batch, with each code once
+    assert sorted(json.loads(base64.urlsafe_b64decode(calls[0]))[0][2]) == ["US-CA", "US-NY", "US-TX", "US-ZZ"]
+    assert result.totals["failed"] == 1 and result.status == "partial"
