@@ -192,7 +192,8 @@ class _Lookup(_Step):
                 from app.errors import ConnectorError
 
                 raise ConnectorError(f"lookup in {self.where}: search {asked.error}")
-            params = {name: "" if v is None else str(v) for name, v in asked.values.items()}
+            params = {name: [str(x) for x in v] if isinstance(v, list) else "" if v is None else str(v)
+                      for name, v in asked.values.items()}  # a list repeats the parameter (f=id&f=code)
             for page in self.connector.pages(step["path"], params=params, record_path=record_path,
                                              pagination=Pagination()):
                 rows += page

@@ -65,6 +65,10 @@ CONFIG_SCHEMA: dict[str, Any] = object_schema({
                  "description": "Field of the API's records holding the id it gave them (customer_number)."},
     "fields": {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True, "minItems": 1,
                "title": "Only these fields", "description": "Send only these fields (and the key)."},
+    "create_only": {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True, "minItems": 1,
+                    "title": "Sent only when creating",
+                    "description": "Fields sent with a new record but never to update one, e.g. an ERP's address "
+                                   "commands (addresses: [[\"create\", [...]]]), which would add a copy each time."},
     "compare": {"type": "boolean", "default": True, "title": "Skip unchanged records",
                 "description": "Read the record first and write only when a field sent differs."},
     "item_path": {"type": "string", "title": "Record at",
@@ -135,6 +139,7 @@ class WriteHttp(Processor):
         self.mode = config.get("mode", "upsert")
         self.compare = config.get("compare", True)
         self.fields = config.get("fields")
+        self.create_only = set(config.get("create_only") or [])
         self.timeout = config.get("timeout")
         self.link = config.get("link")
         self.idempotency_header = config.get("idempotency_header")
@@ -246,6 +251,8 @@ class WriteHttp(Processor):
                               else f"no record found with {self._describe(body)} to update")
         if current is not None and self.mode == "insert":
             raise RecordError(f"a record with {self._describe(body)} exists already")
+        if current is not None and self.create_only:
+            body = {k: v for k, v in body.items() if k not in self.create_only}
         changed = body if current is None else {k: v for k, v in body.items() if not _same(v, current.get(k))}
         key = {k: body.get(k) for k in self.key}
         if current is not None and self.compare and not changed:
@@ -290,7 +297,9 @@ class WriteHttp(Processor):
             [evaluated] = self.find_program.evaluate([body])
             if evaluated.error:
                 raise RecordError(f"find: {evaluated.error}")
-            filled = {name: "" if value is None else str(value) for name, value in evaluated.values.items()}
+            # A template giving a list repeats the parameter (Tryton's f=name&f=code).
+            filled = {name: [str(v) for v in value] if isinstance(value, list) else "" if value is None else str(value)
+                      for name, value in evaluated.values.items()}
         params = {name: filled[name] if name in filled else fill(template, body, f"find parameter {name}")
                   for name, template in find["params"].items()}
         response = self._look_up(path, params=params)
