@@ -118,8 +118,8 @@ class OutcomeStore(Protocol):
 
     def sending(self, key: str, kept: Any = None) -> str | None: ...
 
-    def accepted(self, key: str, outcome: str, target_id: str | None, entity: str | None = None,
-                 link: LinkUpdate | None = None) -> None: ...
+    def accepted(self, key: str, outcome: str, target_id: str | None,
+                 links: list[tuple[str, LinkUpdate]] = ()) -> None: ...
 
 
 class Program(Protocol):

@@ -82,6 +82,21 @@ CONFIG_SCHEMA: dict[str, Any] = object_schema({
     }, ["entity", "source", "source_id"], title="Keep links",
         description="Remember each record's id in the source and in this API (needs id_field), for "
                     "xref(source, entity, id, target) in later flows."),
+    "children": {"type": "array", "title": "Child records", "items": object_schema({
+        "field": {"type": "string", "minLength": 1, "description": "Record field holding the children, e.g. items."},
+        "key": key_list("Child key"),
+        "id_field": {"type": "string", "minLength": 1,
+                     "description": "Field of the API's children holding the id it gave them (ID)."},
+        "link": object_schema({
+            "entity": {"type": "string", "minLength": 1}, "source": {"type": "string", "minLength": 1},
+            "source_id": {"type": "string", "minLength": 1, "description": "Child field with the source's id."},
+            "target": {"type": "string", "minLength": 1}}, ["entity", "source", "source_id"],
+            description="Keep each child's link too (source id -> the API's id)."),
+    }, ["field", "key", "id_field"]),
+                 "description": "Children written with their parent as one unit, to an API that takes them nested "
+                                "(OData deep insert and update): a child already there is sent with its id (and "
+                                "updated in place), a new one without; the parent is unchanged only when every "
+                                "child is. The API's record must come with its children (e.g. find $expand)."},
     "idempotency_header": {"type": "string", "minLength": 1, "title": "Idempotency header",
                            "description": "A header the API dedupes creates by, e.g. Idempotency-Key: a create sent "
                                           "again (after a lost answer or a stop) carries the same value."},
@@ -121,9 +136,11 @@ class _Sending:
 
 @dataclass
 class _Attempt:
-    """What one record's earlier attempts did: a write sent (and perhaps applied) before a fault."""
+    """What one record's earlier attempts did: a write sent (and perhaps applied) before a fault;
+    and, once written, its children's links."""
 
     sent: str | None = None
+    child_links: list[tuple[str, LinkUpdate]] | None = None
 
 
 class WriteHttp(Processor):
@@ -140,6 +157,7 @@ class WriteHttp(Processor):
         self.compare = config.get("compare", True)
         self.fields = config.get("fields")
         self.create_only = set(config.get("create_only") or [])
+        self.children = [{**c, "key": as_list(c["key"])} for c in config.get("children") or []]
         self.timeout = config.get("timeout")
         self.link = config.get("link")
         self.idempotency_header = config.get("idempotency_header")
@@ -191,9 +209,9 @@ class WriteHttp(Processor):
                 self.reported += 1
             link = self._link(record, target_id)
             if kind in ("inserted", "updated") and not self.context.dry_run:
+                kept = ([(self.link["entity"], link)] if link else []) + (attempt.child_links or [])
                 self.context.outcomes.accepted(self._record_key(record), kind,
-                                               None if target_id is None else id_text(target_id),
-                                               self.link["entity"] if link else None, link)
+                                               None if target_id is None else id_text(target_id), kept)
             elif link is not None and not self.context.dry_run:
                 links.append(link)
         if links:
@@ -253,7 +271,9 @@ class WriteHttp(Processor):
             raise RecordError(f"a record with {self._describe(body)} exists already")
         if current is not None and self.create_only:
             body = {k: v for k, v in body.items() if k not in self.create_only}
-        changed = body if current is None else {k: v for k, v in body.items() if not _same(v, current.get(k))}
+        if current is not None and self.children:
+            body = self._with_child_ids(body, current)
+        changed = body if current is None else {k: v for k, v in body.items() if not self._same_field(k, v, current)}
         key = {k: body.get(k) for k in self.key}
         if current is not None and self.compare and not changed:
             kind = attempt.sent or "unchanged"
@@ -284,7 +304,61 @@ class WriteHttp(Processor):
             kind = "inserted" if response.status_code == 201 else "updated"
             change["outcome"] = attempt.sent = kind
         written = self._record_of(response)
+        if self.children:
+            attempt.child_links = self._child_links(body, written)
         return attempt.sent or kind, change, self._id(written) if written else self._id(current or {})
+
+    # --- children ----------------------------------------------------------------------------------
+
+    def _child_key(self, child: dict[str, Any], item: dict[str, Any]) -> tuple:
+        return tuple(id_text(item.get(k)) for k in child["key"])
+
+    def _with_child_ids(self, body: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+        """The children sent to update a record: each one the API has already (by its key) with the
+        id the API gave it, so it is updated in place; a new one without."""
+        body = dict(body)
+        for child in self.children:
+            items = body.get(child["field"])
+            if not isinstance(items, list):
+                continue
+            theirs = {self._child_key(child, c): c for c in current.get(child["field"]) or [] if isinstance(c, dict)}
+            body[child["field"]] = [
+                {**item, child["id_field"]: theirs[self._child_key(child, item)][child["id_field"]]}
+                if isinstance(item, dict) and self._child_key(child, item) in theirs else item
+                for item in items]
+        return body
+
+    def _same_field(self, name: str, ours: Any, current: dict[str, Any]) -> bool:
+        child = next((c for c in self.children if c["field"] == name), None)
+        theirs = current.get(name)
+        if child is None or not isinstance(ours, list) or not isinstance(theirs, list):
+            return _same(ours, theirs)
+        # Children by their key, in any order: the same set, each equal in the fields sent.
+        mine = {self._child_key(child, c): c for c in ours if isinstance(c, dict)}
+        held = {self._child_key(child, c): c for c in theirs if isinstance(c, dict)}
+        return mine.keys() == held.keys() and all(_same(c, held[k]) for k, c in mine.items())
+
+    def _child_links(self, body: dict[str, Any], written: dict[str, Any] | None) -> list[tuple[str, LinkUpdate]]:
+        """Each child's link (source id -> the API's id), from the API's answer, or read back when
+        the answer does not carry the children (an OData PATCH)."""
+        wanted = [c for c in self.children if c.get("link")]
+        if not wanted:
+            return []
+        if written is None or any(not isinstance(written.get(c["field"]), list) for c in wanted):
+            written, _ = self._find(body) if self.method == "POST" else (None, "")
+        links: list[tuple[str, LinkUpdate]] = []
+        for child in wanted:
+            link = child["link"]
+            theirs = {self._child_key(child, c): c for c in (written or {}).get(child["field"]) or []
+                      if isinstance(c, dict)}
+            for item in body.get(child["field"]) or []:
+                found = theirs.get(self._child_key(child, item)) if isinstance(item, dict) else None
+                if found is None or item.get(link["source_id"]) in (None, "") or found.get(child["id_field"]) is None:
+                    continue
+                links.append((link["entity"], LinkUpdate(link["source"], id_text(item[link["source_id"]]),
+                                                         link.get("target") or self.config["connection"],
+                                                         id_text(found[child["id_field"]]))))
+        return links
 
     def _find(self, body: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
         from app.connectors.rest import dig, fill

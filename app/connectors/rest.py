@@ -226,6 +226,10 @@ class RestConnector:
         described = f"{self.where}: {call}"
         self.calls += 1
         try:
+            if params:  # spaces as %20: OData ($filter=a eq 'b') refuses the '+' a form encoding gives them
+                query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None}, doseq=True,
+                                               quote_via=urllib.parse.quote)
+                path, params = f"{path}{'&' if '?' in path else '?'}{query}", None
             response = self._client.request(method, path, params=params, json=body, headers=headers,
                                             timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
             response.read()

@@ -86,8 +86,8 @@ class RunServices(Protocol):
         gave it); its idempotency key."""
 
     def write_accepted(self, env: str, flow_id: str, node_id: str, key: str, run_id: str, outcome: str,
-                       target_id: str | None, entity: str | None, link: LinkUpdate | None) -> None:
-        """The target took the record: keep its outcome, id and link at once."""
+                       target_id: str | None, links: list[tuple[str, LinkUpdate]]) -> None:
+        """The target took the record: keep its outcome, id and links ((entity, link)) at once."""
 
 
 @dataclass
@@ -157,10 +157,10 @@ class _OutcomeAccess:
             return None
         return self._services.write_sending(*self._where, key, self._context.run_id, kept)
 
-    def accepted(self, key: str, outcome: str, target_id: str | None, entity: str | None = None,
-                 link: LinkUpdate | None = None) -> None:
+    def accepted(self, key: str, outcome: str, target_id: str | None,
+                 links: list[tuple[str, LinkUpdate]] = ()) -> None:
         if not self._context.dry_run:
-            self._services.write_accepted(*self._where, key, self._context.run_id, outcome, target_id, entity, link)
+            self._services.write_accepted(*self._where, key, self._context.run_id, outcome, target_id, list(links))
 
 
 class _SyncAccess:

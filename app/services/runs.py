@@ -112,9 +112,9 @@ class StoreRunServices:
         return write_outcomes.sending(self.store, write_outcomes.Where(env, flow_id, node_id), key, run_id, kept)
 
     def write_accepted(self, env: str, flow_id: str, node_id: str, key: str, run_id: str, outcome: str,
-                       target_id: str | None, entity: str | None, link: LinkUpdate | None) -> None:
+                       target_id: str | None, links: list[tuple[str, LinkUpdate]]) -> None:
         write_outcomes.accepted(self.store, write_outcomes.Where(env, flow_id, node_id), key, run_id, outcome,
-                                target_id, entity, link)
+                                target_id, links)
 
 
 def run_flow(store: Store, document: dict[str, Any], *, version: int | None = None, env: str = "sandbox",

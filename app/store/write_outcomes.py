@@ -82,8 +82,9 @@ def sending(store: Store, where: Where, key: str, run_id: str, kept: WriteOutcom
 
 
 def accepted(store: Store, where: Where, key: str, run_id: str, outcome: str, target_id: str | None,
-             entity: str | None = None, link: LinkUpdate | None = None) -> None:
-    """The target took the record: its outcome, its id and its link, in one transaction."""
+             links: list[tuple[str, LinkUpdate]] = ()) -> None:
+    """The target took the record: its outcome, its id and its links — (entity, link): the record's,
+    and its children's — in one transaction."""
     values = {"state": "accepted", "outcome": outcome, "target_id": target_id, "run_id": run_id,
               "updated_at": utcnow()}
     with store.engine.begin() as conn:
@@ -91,8 +92,11 @@ def accepted(store: Store, where: Where, key: str, run_id: str, outcome: str, ta
         if not changed:
             conn.execute(_INSERT, {"env": where.env, "flow_id": where.flow_id, "node_id": where.node_id,
                                    "record_key": key, "idempotency_key": secrets.token_hex(16), **values})
-        if link is not None and entity is not None:
-            save_links_in(conn, where.env, entity, [link])
+        by_entity: dict[str, list[LinkUpdate]] = {}
+        for entity, link in links:
+            by_entity.setdefault(entity, []).append(link)
+        for entity, updates in by_entity.items():
+            save_links_in(conn, where.env, entity, updates)
 
 
 _ACCEPT = _MARK.values(**{k: sa.bindparam(f"v_{k}") for k in ("state", "outcome", "target_id", "run_id",

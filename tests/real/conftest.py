@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import POSTGRES_ADMIN_URL, _unavailable
+from tests.real.cap import CapServer, CapUnavailable
 from tests.real.tryton import Tryton, TrytonUnavailable, running_tryton
 
 
@@ -26,3 +27,14 @@ def tryton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tryton]:
             yield running
     except TrytonUnavailable as error:
         _unavailable(str(error))
+
+
+@pytest.fixture(scope="session")
+def cap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CapServer]:
+    try:
+        server = CapServer(tmp_path_factory.mktemp("cap"))
+        server.start()
+    except CapUnavailable as error:
+        _unavailable(str(error))
+    yield server
+    server.stop()
