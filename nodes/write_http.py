@@ -175,7 +175,8 @@ class WriteHttp(Processor):
         from app.errors import ConnectorError, RecordError, TransientError
 
         outcome = Outcome()
-        links: list[LinkUpdate] = []  # of records found unchanged (a written one keeps its link at once)
+        # Links of records found unchanged, by entity (a written one keeps its links at once).
+        links: dict[str, list[LinkUpdate]] = {}
         self.known = self.context.outcomes.known([k for k in map(self._record_key, records) if k]) \
             if self.method == "POST" else {}
         for record in records:
@@ -212,10 +213,11 @@ class WriteHttp(Processor):
                 kept = ([(self.link["entity"], link)] if link else []) + (attempt.child_links or [])
                 self.context.outcomes.accepted(self._record_key(record), kind,
                                                None if target_id is None else id_text(target_id), kept)
-            elif link is not None and not self.context.dry_run:
-                links.append(link)
-        if links:
-            self.context.sync.save_links(self.link["entity"], links)
+            elif not self.context.dry_run:
+                for entity, kept_link in ([(self.link["entity"], link)] if link else []) + (attempt.child_links or []):
+                    links.setdefault(entity, []).append(kept_link)
+        for entity, updates in links.items():
+            self.context.sync.save_links(entity, updates)
         return outcome
 
     def _record_key(self, record: Record) -> str:
@@ -276,6 +278,8 @@ class WriteHttp(Processor):
         changed = body if current is None else {k: v for k, v in body.items() if not self._same_field(k, v, current)}
         key = {k: body.get(k) for k in self.key}
         if current is not None and self.compare and not changed:
+            if self.children:  # unchanged, or made by a run that stopped before it kept the links
+                attempt.child_links = self._child_links(body, current)
             kind = attempt.sent or "unchanged"
             return kind, {"outcome": kind, "key": key, "before": {}, "after": {}}, self._id(current)
         kind = "inserted" if current is None else "updated"
