@@ -4,8 +4,9 @@ Flowbridge: `flowbridge run` of a flow reading a JSON Lines file and writing eac
 write.http (find by crm_id, then POST; each record's outcome and link kept in the store as the API
 accepts it, an Idempotency-Key on every create). Baseline, in the same run: a hand-written script,
 started the same way (`python script.py`), making the same calls with one httpx client — GET the
-list by crm_id, then POST with an Idempotency-Key — and keeping nothing. Both sides write fresh records into the same ERP
-process, in turns, best of three; the ratio is Flowbridge's records/s over the script's.
+list by crm_id, then POST with an Idempotency-Key — and keeping nothing. Both sides write fresh
+records into the same ERP process, in turns, best of three; the ratio is Flowbridge's records/s
+over the script's.
 
     python bench/api_writes.py [--records 2000] [--tries 3]
 """

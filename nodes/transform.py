@@ -37,7 +37,8 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "drop": _op("drop", {"fields": FIELDS}, ["fields"], "Drop fields"),
         "keep": _op("keep", {"fields": FIELDS}, ["fields"], "Keep only these fields"),
         "lookup": _op("lookup", {
-            "connection": CONNECTION, "table": {**TABLE, "description": "The table to look in (a database)."},
+            "connection": CONNECTION,
+            "table": {**TABLE, "description": "The table to look in (a database)."},
             "path": {"type": "string", "minLength": 1, "title": "List",
                      "description": "The list to look in (an API), relative to its base URL, e.g. /country.subdivision."},
             "search": {"type": "object", "minProperties": 1, "additionalProperties": TEMPLATE,

@@ -147,7 +147,7 @@ def test_writes_through_an_api_lose_and_duplicate_nothing_whatever_stops_them(tm
                 time.sleep(rng.uniform(0, 0.5))
             else:  # every other call's answer is lost after the ERP applied it
                 sandbox.faults({"drop_rate": 0.5, "seed": number})
-            first = finished(interrupted)
+            finished(interrupted)
             if mode == "stop the ERP":
                 sandbox.start()
             elif mode == "cut the connections":

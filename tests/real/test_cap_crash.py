@@ -115,7 +115,8 @@ def test_odata_orders_with_items_lose_and_duplicate_nothing_whatever_stops_them(
                     dict(db.execute("SELECT crmLineId, ID FROM erp_SalesOrderItems").fetchall())
             cut, recovered = sorted((r for r in runs.list_runs(store, flow_id=FLOW_ID) if r.id not in before),
                                     key=lambda r: r.started_at)
-            first_count, second_count = (cut.totals or {}).get("inserted", 0), (recovered.totals or {}).get("inserted", 0)
+            first_count = (cut.totals or {}).get("inserted", 0)
+            second_count = (recovered.totals or {}).get("inserted", 0)
             assert first_count + second_count == len(expected), (mode, cut.status, cut.totals, recovered.totals)
             rows.append((number, mode, cut_at, cut.status, first_count, second_count))
         print(f"{len(expected)} orders; per round: mode, cut after, first run, inserted by it, inserted by the next")
