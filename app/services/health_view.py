@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import func, select
 
+from app import clock
 from app.errors import FlowbridgeError
 from app.store import flows
 from app.store.runs import operational
@@ -54,7 +55,7 @@ def _utc(moment: dt.datetime | None) -> dt.datetime | None:
 def flow_health(store: Store, *, days: int = 14, env: str | None = None,
                 now: dt.datetime | None = None) -> list[FlowHealth]:
     """Every flow's last `days` days, oldest day first; `env` keeps one environment's runs only."""
-    now = _utc(now) or dt.datetime.now(UTC)
+    now = _utc(now) or clock.utc_now()
     first_day = now.date() - dt.timedelta(days=days - 1)
     since = dt.datetime.combine(first_day, dt.time(), UTC)
     day_list = [first_day + dt.timedelta(days=i) for i in range(days)]

@@ -7,6 +7,7 @@ import datetime as dt
 from nicegui import ui
 from nicegui.testing.user import User
 
+from app import clock
 from app.services.health_view import flow_health
 from app.store.database import Store
 from app.store.models import Run
@@ -65,8 +66,9 @@ def test_runs_records_and_lag_are_counted_per_day(store: Store, demo: dict) -> N
     assert found["erp_stock_to_crm_products"].last_success is None
 
 
-async def test_the_page_draws_the_charts_of_each_flow(user: User, store: Store) -> None:
-    now = dt.datetime.now(UTC)
+async def test_the_page_draws_the_charts_of_each_flow(user: User, store: Store, monkeypatch) -> None:
+    now = dt.datetime.now(UTC).replace(hour=12)  # today, whatever the hour: the runs below fall on today
+    monkeypatch.setattr(clock, "utc_now", lambda: now)
     _run(store, "ok", now - dt.timedelta(hours=3), "succeeded", {"read": 10, "inserted": 4})
     _run(store, "bad", now - dt.timedelta(hours=1), "failed", {"read": 2, "failed": 2})
     await user.open("/health")
