@@ -1,4 +1,4 @@
-"""Two-way sync on top of write.sql: links, matching, field ownership, conflicts and sync state.
+"""Two-way sync for write.sql and write.http: links, matching, field ownership, conflicts and sync state.
 
 For each record the target row is found by its link (the ID cross-reference), else by the write's
 key, else by the match rules (same e-mail, same name and postcode); only then is a new row made.
@@ -18,8 +18,9 @@ own echo from a real change, and why a change still pending in a system is never
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from nodes.base import META, LinkUpdate, NodeContext, id_text
 
@@ -87,36 +88,53 @@ class SyncFailure(Exception):
     """A record that cannot be synced (ambiguous match, duplicate); it fails with this reason."""
 
 
+class SyncTarget(Protocol):
+    """Where a synced write finds and writes rows: a database table (nodes/sync_sql_target.py) or
+    an API (nodes/sync_http_target.py). The sync itself decides; the target only reads and writes."""
+
+    system: str  # the target's name in the links: its connection
+    label: str  # what its rows are called in messages: a table, an API's list
+    id_field: str  # the field with the target's own id
+    key: list[str]  # the write's key, e.g. crm_id (may be empty)
+
+    def has_field(self, name: str) -> bool: ...
+
+    def find_by_key(self, values: list[dict[str, Any]]) -> list[dict[str, Any] | str | None]:
+        """Per record: the row holding its key, None, or why it cannot be told (a failure)."""
+
+    def rows_by_id(self, ids: list[str]) -> dict[str, dict[str, Any]]: ...
+
+    def match_rows(self, rules: list[dict[str, Any]], rule: dict[str, Any], keys: list[tuple],
+                   normalise: Any) -> list[dict[str, Any]]: ...
+
+    def write(self, items: list[_Item], writes: list[dict[str, Any]], dry_run: bool,
+              link_for: Callable[[_Item, str], LinkUpdate]) -> list[Any]:
+        """One outcome (.outcome, .reason, .key, .before, .after) per item; a new row's id goes in
+        its item's target_id."""
+
+    def written(self, rows: list[dict[str, Any]]) -> None: ...
+
+    def set_where(self, ids: list[str], values: dict[str, Any], dry_run: bool) -> int: ...
+
+    def close(self) -> None: ...
+
+
 class SyncedWrite:
-    """write.sql with a `sync` section: see the module docstring."""
+    """A write with a `sync` section, to any SyncTarget: see the module docstring."""
 
-    def __init__(self, config: dict[str, Any], sync: dict[str, Any], context: NodeContext, children: list) -> None:
-        from app.connectors.sql_write import SqlTableWriter
-
+    def __init__(self, sync: dict[str, Any], context: NodeContext, target: SyncTarget) -> None:
         self.context = context
         self.sync = sync
         self.entity, self.source = sync["entity"], sync["source"]
-        self.target = config["connection"]
-        self.table = config["table"]
-        self.connector = context.connection(config["connection"])
-        reflected = self.connector.table(self.table)
-        self.columns = {c.name for c in reflected.columns}
-        primary = [c.name for c in reflected.primary_key.columns]
-        self.target_id = sync.get("target_id") or (primary[0] if len(primary) == 1 else None)
-        if not self.target_id:
-            from app.errors import ConnectorError
-
-            raise ConnectorError(f"table {self.table} has no single-column primary key; set sync.target_id")
-        self.key = [k for k in ([config["key"]] if isinstance(config.get("key"), str) else config.get("key") or [])]
+        self.target = target.system
+        self.rows = target
+        self.target_id = target.id_field
+        self.key = target.key
         self.owners = sync.get("owners", {})
         self.policy = sync.get("on_conflict", "newest")
         self.ignore = set(sync.get("ignore", []))
-        self.meta_fields = {f for f in (sync["source_id"], sync.get("source_updated")) if f and f not in self.columns}
-        self.writer = SqlTableWriter(self.connector, self.table, [self.target_id], "upsert", children,
-                                     insert_without_key=True)
-        self.key_writer = SqlTableWriter(self.connector, self.table, self.key, "upsert", children) if self.key else None
-        self.match_index: Any = None  # built once a run has matched a few batches (see nodes/match_index.py)
-        self.match_queries = 0
+        self.meta_fields = {f for f in (sync["source_id"], sync.get("source_updated"))
+                            if f and not target.has_field(f)}
 
     # --- finding each record's target row -----------------------------------------------------------
 
@@ -139,7 +157,7 @@ class SyncedWrite:
         self._find_targets(items, results)
         live = [i for i in items if i.index not in results]
         self._load_rows(live)
-        outcomes = self._write_rows(live, [self._merge(item) for item in live], dry_run)
+        outcomes = self.rows.write(live, [self._merge(item) for item in live], dry_run, self._link)
         conflicts = []
         for item, outcome in zip(live, outcomes):
             if outcome.outcome == "failed":
@@ -151,44 +169,16 @@ class SyncedWrite:
             conflicts += item.conflicts
         if not dry_run:
             done = [i for i in live if results[i.index][0] != "failed" and i.target_id is not None]
-            self._index_written(done)
-            updates = [LinkUpdate(self.source, i.source_id, self.target, i.target_id,
-                                  own_snapshot=self._plain(i.source_row) if i.source_row is not None else None,
-                                  other_snapshot=self._plain({**(i.known_target or {}), **(i.final or {})}))
-                       for i in done]
-            self.context.sync.save_links(self.entity, updates)
+            self.rows.written([{**(i.current or {}), **i.values, self.target_id: i.target_id} for i in done])
+            self.context.sync.save_links(self.entity, [self._link(i, i.target_id or "") for i in done])
             self.context.sync.add_conflicts(conflicts)
         return [results[i] for i in range(len(records))]
 
-    def _write_rows(self, items: list[_Item], writes: list[dict[str, Any]], dry_run: bool) -> list[Any]:
-        """Write the merged rows; new rows get their target ids.
-
-        New rows that carry the write's key (crm_id) go in one batch insert and their ids are read
-        back by that key: a row-by-row insert to learn each id would cost ten times more."""
-        keyed = [n for n, item in enumerate(items) if item.current is None and self.key
-                 and all(writes[n].get(k) not in (None, "") for k in self.key)]
-        rest = [n for n in range(len(items)) if n not in set(keyed)]
-        outcomes: list[Any] = [None] * len(items)
-        if keyed:
-            for n, outcome in zip(keyed, self.key_writer.write([writes[n] for n in keyed], dry_run=dry_run)):
-                outcomes[n] = outcome
-            if not dry_run:
-                self._read_back_ids([items[n] for n in keyed if outcomes[n].outcome != "failed"])
-        if rest:
-            for n, outcome in zip(rest, self.writer.write([writes[n] for n in rest], dry_run=dry_run)):
-                outcomes[n] = outcome
-                if items[n].target_id is None and outcome.inserted_key:
-                    items[n].target_id = id_text(outcome.inserted_key.get(self.target_id))
-        return outcomes
-
-    def _read_back_ids(self, items: list[_Item]) -> None:
-        from app.connectors.sql_write import key_of
-
-        keys = [tuple(item.values[k] for k in self.key) for item in items]
-        rows = self.connector.lookup(self.table, self.key, keys, [*self.key, self.target_id]) if keys else []
-        ids = {key_of(row, self.key): id_text(row[self.target_id]) for row in rows}
-        for item in items:
-            item.target_id = ids.get(key_of(item.values, self.key))
+    def _link(self, item: _Item, target_id: str) -> LinkUpdate:
+        """The record's link with both sides' values as of this sync (see the module docstring)."""
+        return LinkUpdate(self.source, item.source_id, self.target, target_id,
+                          own_snapshot=self._plain(item.source_row) if item.source_row is not None else None,
+                          other_snapshot=self._plain({**(item.known_target or {}), **(item.final or {})}))
 
     def _find_targets(self, items: list[_Item], results: dict) -> None:
         links = self.context.sync.links(self.entity, self.source, [i.source_id for i in items], self.target)
@@ -199,25 +189,21 @@ class SyncedWrite:
                 item.known_source, item.known_target = link.own_snapshot, link.other_snapshot
         unlinked = [i for i in items if not i.linked]
         if unlinked and self.key:
-            self._find_by_key(unlinked)
+            self._find_by_key(unlinked, results)
         for rule in self.sync.get("match", []):
-            remaining = [i for i in unlinked if i.target_id is None]
+            remaining = [i for i in unlinked if i.target_id is None and i.index not in results]
             if remaining:
                 self._find_by_rule(remaining, rule, results)
         self._refuse_taken_rows([i for i in unlinked if i.target_id is not None and i.index not in results], results)
         self._refuse_shared_rows([i for i in items if i.target_id is not None and i.index not in results], results)
 
-    def _find_by_key(self, items: list[_Item]) -> None:
-        from app.connectors.sql_write import key_of
-
+    def _find_by_key(self, items: list[_Item], results: dict) -> None:
         wanted = [i for i in items if all(i.values.get(k) not in (None, "") for k in self.key)]
-        keys = [tuple(i.values[k] for k in self.key) for i in wanted]
-        rows = self.connector.lookup(self.table, self.key, keys, [*self.key, self.target_id]) if keys else []
-        found = {key_of(row, self.key): row for row in rows}
-        for item in wanted:
-            row = found.get(key_of(item.values, self.key))
-            if row is not None:
-                item.target_id, item.found_by = id_text(row[self.target_id]), "key"
+        for item, found in zip(wanted, self.rows.find_by_key([i.values for i in wanted])):
+            if isinstance(found, str):
+                results[item.index] = ("failed", found, None)
+            elif found is not None:
+                item.target_id, item.found_by = id_text(found[self.target_id]), "key"
 
     def _find_by_rule(self, items: list[_Item], rule: dict[str, Any], results: dict) -> None:
         columns, how = rule["columns"], rule.get("normalise", "text")
@@ -228,22 +214,23 @@ class SyncedWrite:
                 keyed.setdefault(key, []).append(item)
         if not keyed:
             return
-        rows = self._match_rows(rule, list(keyed))
+        rows = self.rows.match_rows(self.sync.get("match", []), rule, list(keyed), _normalise)
         by_key: dict[tuple, list[dict]] = {}
         for row in rows:
             by_key.setdefault(tuple(_normalise(row.get(c), how) for c in columns), []).append(row)
+        label = self.rows.label
         for key, group in keyed.items():
-            candidates = by_key.get(key, [])
+            candidates = list({id_text(row[self.target_id]): row for row in by_key.get(key, [])}.values())
             where = ", ".join(f"{c} {v!r}" for c, v in zip(columns, key))
             if len(candidates) > 1:
                 for item in group:
-                    results[item.index] = ("failed", f"{len(candidates)} rows of {self.table} match {where}; "
+                    results[item.index] = ("failed", f"{len(candidates)} rows of {label} match {where}; "
                                                      "link one by hand", None)
                 continue
             owner = self._key_owner(candidates[0], group[0]) if len(candidates) == 1 else None
             if owner is not None:  # the row's own key names another source record: it is that one's
                 for item in group:
-                    results[item.index] = ("failed", f"duplicate {self.entity}: {self.target} {self.table} row "
+                    results[item.index] = ("failed", f"duplicate {self.entity}: {self.target} {label} row "
                                            f"{candidates[0][self.target_id]} with {where} belongs to {self.source} "
                                            f"{owner}", None)
                 continue
@@ -258,32 +245,8 @@ class SyncedWrite:
                     results[item.index] = ("failed", f"duplicate {self.entity}: {self.source} "
                                            f"{group[0].source_id} and {item.source_id} both have {where}", None)
 
-    def _match_rows(self, rule: dict[str, Any], keys: list[tuple]) -> list[dict[str, Any]]:
-        """Target rows matching normalised keys: by SQL for the first batches, then by the index."""
-        rules = self.sync.get("match", [])
-        fetch = list(dict.fromkeys([c for r in rules for c in r["columns"]] + [*self.key, self.target_id]))
-        if self.match_index is None:
-            self.match_queries += 1
-            if self.match_queries <= 2:  # a small run never pays for the index
-                return self.connector.match_rows(self.table, rule["columns"], rule.get("normalise", "text"), keys, fetch)
-            from nodes.match_index import MatchIndex
-
-            self.match_index = MatchIndex(self.context.temp_path("match.sqlite"), rules, _normalise, fetch)
-            quote = self.connector.engine.dialect.identifier_preparer.quote
-            query = f"SELECT {', '.join(quote(c) for c in fetch)} FROM {quote(self.table)}"
-            for records, _ in self.connector.read(query=query, key=[self.target_id], batch_size=5000):
-                self.match_index.add(records, self.target_id)
-        return self.match_index.find(rules.index(rule), keys)
-
-    def _index_written(self, items: list[_Item]) -> None:
-        """Keep the match index true to the rows this run wrote."""
-        if self.match_index is not None and items:
-            self.match_index.add([{**(i.current or {}), **i.values, self.target_id: i.target_id} for i in items],
-                                 self.target_id)
-
     def close(self) -> None:
-        if self.match_index is not None:
-            self.match_index.close()
+        self.rows.close()
 
     def _key_owner(self, row: dict[str, Any], item: _Item) -> str | None:
         """Which other source record a matched row's key fields name, if any."""
@@ -307,7 +270,7 @@ class SyncedWrite:
         for item in items:
             owner = owners.get(item.target_id)
             if owner and owner.other_id != item.source_id:
-                results[item.index] = ("failed", f"duplicate {self.entity}: {self.target} {self.table} row "
+                results[item.index] = ("failed", f"duplicate {self.entity}: {self.target} {self.rows.label} row "
                                        f"{item.target_id} is already linked to {self.source} {owner.other_id}", None)
 
     def _refuse_shared_rows(self, items: list[_Item], results: dict) -> None:
@@ -322,13 +285,12 @@ class SyncedWrite:
                 continue
             keeper, *others = sorted(group, key=lambda i: (rank.get(i.found_by, 3), i.index))
             for item in others:
-                results[item.index] = ("failed", f"duplicate {self.entity}: {self.target} {self.table} row "
+                results[item.index] = ("failed", f"duplicate {self.entity}: {self.target} {self.rows.label} row "
                                        f"{target_id} already belongs to {self.source} {keeper.source_id}", None)
 
     def _load_rows(self, items: list[_Item]) -> None:
         ids = [i.target_id for i in items if i.target_id is not None]
-        rows = {id_text(r[self.target_id]): r for r in self.connector.lookup(self.table, [self.target_id],
-                                                                               [(x,) for x in ids])} if ids else {}
+        rows = self.rows.rows_by_id(ids) if ids else {}
         for item in items:
             if item.target_id is not None:
                 item.current = rows.get(item.target_id)
@@ -341,14 +303,14 @@ class SyncedWrite:
         """The values to write for one record, field by field according to ownership."""
         if item.current is None:  # a new row: every field, and its id only when the record names one
             write = {k: v for k, v in item.values.items() if k != self.target_id or v not in (None, "")}
-            item.final = {k: v for k, v in write.items() if k in self.columns and k not in self.ignore}
+            item.final = {k: v for k, v in write.items() if self.rows.has_field(k) and k not in self.ignore}
             return write
         from app.connectors.sql_write import same_value
 
         write: dict[str, Any] = {self.target_id: item.current[self.target_id]}
         final: dict[str, Any] = {}
         for name, incoming in item.values.items():
-            if name == self.target_id or name not in self.columns:
+            if name == self.target_id or not self.rows.has_field(name):
                 write.setdefault(name, incoming)  # unknown columns: the writer fails the record, saying why
                 continue
             current = item.current.get(name)
@@ -407,6 +369,11 @@ class SyncedWrite:
         if not links:
             return 0
         source = self.context.connection(rule.get("connection") or self.source)
+        if not hasattr(source, "lookup"):
+            from app.errors import ConnectorError
+
+            raise ConnectorError(f"sync.deletions: connection '{rule.get('connection') or self.source}' is not a "
+                                 "database; deletions are found by looking the linked ids up in a source table")
         ids = list(links)
         gone: list[str] = []
         for start in range(0, len(ids), 500):
@@ -414,7 +381,7 @@ class SyncedWrite:
             present = {id_text(r[rule["key"]]) for r in source.lookup(rule["table"], [rule["key"]],
                                                                         [(x,) for x in chunk], [rule["key"]])}
             gone += [links[x] for x in chunk if x not in present]
-        return self.connector.set_where(self.table, self.target_id, gone, rule["set"], dry_run=dry_run) if gone else 0
+        return self.rows.set_where(gone, rule["set"], dry_run) if gone else 0
 
     def _plain(self, row: dict[str, Any]) -> dict[str, Any]:
         """A row as the link keeps it: JSON values, without the fields the systems stamp themselves."""

@@ -51,7 +51,10 @@ class WriteSql(Processor):
         children = [ChildSpec(c["field"], c["table"], tuple(as_list(c["key"])), dict(c["link"]))
                     for c in config.get("children", [])]
         if "sync" in config:
-            self.synced: SyncedWrite | None = SyncedWrite(config, config["sync"], context, children)
+            from nodes.sync_sql_target import SqlSyncTarget
+
+            target = SqlSyncTarget(config, config["sync"], context, children)
+            self.synced: SyncedWrite | None = SyncedWrite(config["sync"], context, target)
             return
         self.synced = None
         self.writer = SqlTableWriter(context.connection(config["connection"]), config["table"],
