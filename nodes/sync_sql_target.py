@@ -47,13 +47,17 @@ class SqlSyncTarget:
         found = {key_of(row, self.key): row for row in rows}
         return [found.get(key_of(v, self.key)) for v in values]
 
-    def rows_by_id(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+    def rows_by_id(self, ids: list[str]) -> dict[str, dict[str, Any] | str]:
         rows = self.connector.lookup(self.table, [self.id_field], [(x,) for x in ids]) if ids else []
         return {id_text(r[self.id_field]): r for r in rows}
 
     def match_rows(self, rules: list[dict[str, Any]], rule: dict[str, Any], keys: list[tuple],
-                   normalise: Any) -> list[dict[str, Any]]:
+                   normalise: Any) -> tuple[list[dict[str, Any]], dict[tuple, str]]:
         """Rows matching normalised keys: by SQL for the first batches, then by the index."""
+        return self._matching(rules, rule, keys, normalise), {}
+
+    def _matching(self, rules: list[dict[str, Any]], rule: dict[str, Any], keys: list[tuple],
+                  normalise: Any) -> list[dict[str, Any]]:
         fetch = list(dict.fromkeys([c for r in rules for c in r["columns"]] + [*self.key, self.id_field]))
         if self.match_index is None:
             self.match_queries += 1

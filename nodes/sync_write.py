@@ -102,10 +102,12 @@ class SyncTarget(Protocol):
     def find_by_key(self, values: list[dict[str, Any]]) -> list[dict[str, Any] | str | None]:
         """Per record: the row holding its key, None, or why it cannot be told (a failure)."""
 
-    def rows_by_id(self, ids: list[str]) -> dict[str, dict[str, Any]]: ...
+    def rows_by_id(self, ids: list[str]) -> dict[str, dict[str, Any] | str]:
+        """The rows now held under these ids (absent: gone), or why one could not be read."""
 
     def match_rows(self, rules: list[dict[str, Any]], rule: dict[str, Any], keys: list[tuple],
-                   normalise: Any) -> list[dict[str, Any]]: ...
+                   normalise: Any) -> tuple[list[dict[str, Any]], dict[tuple, str]]:
+        """The rows matching a rule's normalised keys, and the keys that could not be searched (why)."""
 
     def write(self, items: list[_Item], writes: list[dict[str, Any]], dry_run: bool,
               link_for: Callable[[_Item, str], LinkUpdate]) -> list[Any]:
@@ -156,7 +158,8 @@ class SyncedWrite:
             items.append(item)
         self._find_targets(items, results)
         live = [i for i in items if i.index not in results]
-        self._load_rows(live)
+        self._load_rows(live, results)
+        live = [i for i in live if i.index not in results]
         outcomes = self.rows.write(live, [self._merge(item) for item in live], dry_run, self._link)
         conflicts = []
         for item, outcome in zip(live, outcomes):
@@ -214,7 +217,10 @@ class SyncedWrite:
                 keyed.setdefault(key, []).append(item)
         if not keyed:
             return
-        rows = self.rows.match_rows(self.sync.get("match", []), rule, list(keyed), _normalise)
+        rows, unsearched = self.rows.match_rows(self.sync.get("match", []), rule, list(keyed), _normalise)
+        for key, reason in unsearched.items():
+            for item in keyed.pop(key, []):
+                results[item.index] = ("failed", reason, None)
         by_key: dict[tuple, list[dict]] = {}
         for row in rows:
             by_key.setdefault(tuple(_normalise(row.get(c), how) for c in columns), []).append(row)
@@ -288,12 +294,16 @@ class SyncedWrite:
                 results[item.index] = ("failed", f"duplicate {self.entity}: {self.target} {self.rows.label} row "
                                        f"{target_id} already belongs to {self.source} {keeper.source_id}", None)
 
-    def _load_rows(self, items: list[_Item]) -> None:
+    def _load_rows(self, items: list[_Item], results: dict) -> None:
         ids = [i.target_id for i in items if i.target_id is not None]
         rows = self.rows.rows_by_id(ids) if ids else {}
         for item in items:
             if item.target_id is not None:
-                item.current = rows.get(item.target_id)
+                row = rows.get(item.target_id)
+                if isinstance(row, str):  # could not be read (an API giving up): this record waits
+                    results[item.index] = ("failed", row, None)
+                    continue
+                item.current = row
                 if item.current is None:  # the linked row is gone from the target: make it again
                     item.target_id, item.known_target = None, None
 

@@ -24,12 +24,14 @@ mean the API is down, and the run stops (nothing is lost: the read's position ha
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from nodes.base import LinkUpdate, NodeContext, NodeType, Outcome, Processor, Record, Source, id_text, without_meta
 from nodes.read_http import RECORD_PATH, TIMEOUT
 from nodes.schema_parts import CONNECTION, as_list, key_list, object_schema, relative_path_problems
+from nodes.sync_write import SYNC_SCHEMA, SyncedWrite
 
 TEMPLATE_PATH: dict[str, Any] = {"type": "string", "minLength": 1,
                                  "description": "An address relative to the base URL; {field} is replaced by the "
@@ -101,6 +103,7 @@ CONFIG_SCHEMA: dict[str, Any] = object_schema({
                            "description": "A header the API dedupes creates by, e.g. Idempotency-Key: a create sent "
                                           "again (after a lost answer or a stop) carries the same value."},
     "timeout": TIMEOUT,
+    "sync": SYNC_SCHEMA,
 }, ["connection", "path", "key"])
 
 
@@ -118,6 +121,36 @@ def check(config: dict[str, Any]) -> list[tuple[tuple, str]]:
         problems.append((("mode",), "PATCH only changes records that exist: use mode update, or PUT"))
     if "link" in config and "id_field" not in config:
         problems.append((("id_field",), "keeping links needs id_field, the field with the API's own id"))
+    if "sync" in config:
+        problems += _sync_problems(config)
+    return problems
+
+
+def _sync_problems(config: dict[str, Any]) -> list[tuple[tuple, str]]:
+    """What a two-way sync through an API needs: the API's id, and an address built from it alone."""
+    from nodes.sync_http_target import address_fields
+
+    sync, method = config["sync"], config.get("method", "PUT")
+    target_id = sync.get("target_id") or config.get("id_field")
+    if not target_id:
+        return [(("id_field",), "a two-way sync needs id_field (or sync.target_id): the field with the API's own "
+                                "id, kept in each record's link")]
+    problems: list[tuple[tuple, str]] = []
+    where, template = (("update", "path"), (config.get("update") or {}).get("path")) if method == "POST" \
+        else (("path",), config.get("path"))
+    extra = address_fields(template or "") - {target_id}
+    if template and extra:
+        problems.append((where, f"a two-way sync reads and changes a record at its address by the API's id: "
+                                f"use only {{{target_id}}} here, not {', '.join(sorted(extra))}"))
+    if "link" in config:
+        problems.append((("link",), "a two-way sync keeps its links itself (sync.entity and sync.source): drop link"))
+    if config.get("children"):
+        problems.append((("children",), "a two-way sync through an API does not take children yet; write them "
+                                        "without sync"))
+    if config.get("mode", "upsert") == "insert":
+        problems.append((("mode",), "a two-way sync updates what it finds: use upsert, or update"))
+    if sync.get("match") and method != "POST":
+        problems.append((("sync", "match"), "match rules search the API's list: they need method POST with find"))
     return problems
 
 
@@ -171,9 +204,17 @@ class WriteHttp(Processor):
         self.reported = 0  # per-record changes reported (all in a dry run; else as many as the run keeps)
         self.known: dict[str, Any] = {}  # this batch's kept outcomes, by record key
 
-    def process(self, records: list[Record]) -> Outcome:
-        from app.errors import ConnectorError, RecordError, TransientError
+        self.synced: SyncedWrite | None = None
+        if "sync" in config:
+            from nodes.sync_http_target import HttpSyncTarget
 
+            self.synced = SyncedWrite(config["sync"], context, HttpSyncTarget(self, config["sync"]))
+
+    def process(self, records: list[Record]) -> Outcome:
+        from app.errors import FlowbridgeError
+
+        if self.synced:
+            return self._sync(records)
         outcome = Outcome()
         # Links of records found unchanged, by entity (a written one keeps its links at once).
         links: dict[str, list[LinkUpdate]] = {}
@@ -183,25 +224,8 @@ class WriteHttp(Processor):
             attempt = _Attempt()
             try:
                 kind, change, target_id = self.connector.retrying(lambda r=record, a=attempt: self._write(r, a))
-            except (TransientError, _GaveUp) as error:
-                self.down_in_a_row += 1
-                reason = f"gave up after {self.connector.attempts} attempts: {error}"
-                if self.down_in_a_row >= MAX_DOWN_IN_A_ROW:
-                    raise ConnectorError(f"{reason}; {self.down_in_a_row} records in a row failed like this, so the "
-                                         "run stops (the records not written yet are read again next run)") from None
-                outcome.fail(record, reason)
-                continue
-            except (RecordError, ConnectorError) as error:  # refused (4xx) or unusable: this record only
-                if getattr(error, "every_record", False):
-                    raise ConnectorError(f"{error} (every record would go the same way, so the run stops)") from None
-                if getattr(error, "status", None) in REFUSES_EVERY_RECORD:
-                    raise ConnectorError(f"{error} (every record would be refused the same way, so the run "
-                                         "stops; check the connection's credentials)") from None
-                if _wrong_address(error):
-                    raise ConnectorError(f"{error} (the address is wrong for every record, not for this one, so "
-                                         "the run stops; check the node's paths and methods)") from None
-                self.down_in_a_row = 0
-                outcome.fail(record, _reason(error), getattr(error, "body", None) or None)
+            except (FlowbridgeError, _GaveUp) as error:
+                outcome.fail(record, self.failure_reason(error), getattr(error, "body", None) or None)
                 continue
             self.down_in_a_row = 0
             outcome.count(kind)
@@ -219,6 +243,59 @@ class WriteHttp(Processor):
         for entity, updates in links.items():
             self.context.sync.save_links(entity, updates)
         return outcome
+
+    def _sync(self, records: list[Record]) -> Outcome:
+        """A two-way sync's batch (nodes/sync_write.py, through nodes/sync_http_target.py)."""
+        assert self.synced is not None
+        report = self.context.dry_run or self.reported < self.context.keep_changes
+        outcome = Outcome()
+        for record, (kind, reason, change) in zip(records, self.synced.write(records, self.context.dry_run,
+                                                                             details=report)):
+            if kind == "failed":
+                outcome.fail(record, reason or "refused")
+                continue
+            outcome.count(kind)
+            if change:
+                outcome.changes.append(change)
+                self.reported += 1
+        return outcome
+
+    def finish(self) -> Iterator[Outcome]:
+        if self.synced:
+            deactivated = self.synced.deactivate_deleted(self.context.dry_run)
+            if deactivated:
+                outcome = Outcome()
+                outcome.count("deactivated", deactivated)
+                yield outcome
+
+    def close(self) -> None:
+        if self.synced:
+            self.synced.close()
+
+    def failure_reason(self, error: Exception) -> str:
+        """Why one record failed; raises ConnectorError when no record would get through (the API
+        down for several records in a row, the credentials or the address refused), so the run stops."""
+        from app.errors import ConnectorError, RecordError, TransientError
+
+        if isinstance(error, (TransientError, _GaveUp)):
+            self.down_in_a_row += 1
+            reason = f"gave up after {self.connector.attempts} attempts: {error}"
+            if self.down_in_a_row >= MAX_DOWN_IN_A_ROW:
+                raise ConnectorError(f"{reason}; {self.down_in_a_row} records in a row failed like this, so the "
+                                     "run stops (the records not written yet are read again next run)") from None
+            return reason
+        if not isinstance(error, (RecordError, ConnectorError)):
+            raise error  # not one of a record's failures: a defect, never hidden as a refusal
+        if getattr(error, "every_record", False):
+            raise ConnectorError(f"{error} (every record would go the same way, so the run stops)") from None
+        if getattr(error, "status", None) in REFUSES_EVERY_RECORD:
+            raise ConnectorError(f"{error} (every record would be refused the same way, so the run "
+                                 "stops; check the connection's credentials)") from None
+        if _wrong_address(error):
+            raise ConnectorError(f"{error} (the address is wrong for every record, not for this one, so "
+                                 "the run stops; check the node's paths and methods)") from None
+        self.down_in_a_row = 0
+        return _reason(error)
 
     def _record_key(self, record: Record) -> str:
         """The record's identity in this write's outcomes: its key fields, e.g. crm_id=17."""

@@ -102,7 +102,7 @@ def test_faults_lose_nothing_and_write_nothing_twice(api_store, sandbox, tmp_pat
     faults = {system: dict(sandbox.faults[system].counts) for system in ("crm", "erp")}
     for system in ("crm", "erp"):
         sandbox.set_faults(system)
-    assert all(f["errors"] > 50 and f["dropped"] > 20 for f in faults.values()), faults
+    assert all(f["errors"] > 30 and f["dropped"] > 15 for f in faults.values()), faults
     events = [e["error"] for result in stormy.values() for e in runs.get_run(stormy_store, result.run_id).events or []]
     assert any("GET /accounts: connection lost" in e for e in events)  # a page cut off half-way, read again
 
@@ -111,12 +111,14 @@ def test_faults_lose_nothing_and_write_nothing_twice(api_store, sandbox, tmp_pat
         before, after = calm[flow_id], stormy[flow_id]
         keys = outcome_keys(stormy_store, after)
         assert after.error is None, (flow_id, after.error)  # the ledger balances: every record is accounted for
-        assert after.totals["read"] == before.totals["read"], flow_id
+        # A record an earlier flow gave up on was not written, so a later flow may not read it.
+        assert before.totals["read"] - len(gave_up) <= after.totals["read"] <= before.totals["read"], flow_id
         assert keys["refused"] == calm_keys[flow_id]["refused"], flow_id  # the same records, for the same reasons
         # Written as often as without faults: a write whose answer was lost is found on the retry, not redone.
         for kind in ("inserted", "updated", "unchanged"):
             assert after.totals[kind] <= before.totals[kind], (flow_id, kind)
-        assert sum(after.totals[k] for k in ("inserted", "updated", "unchanged")) + len(keys["gave_up"]) == \
+        unread = before.totals["read"] - after.totals["read"]
+        assert sum(after.totals[k] for k in ("inserted", "updated", "unchanged")) + len(keys["gave_up"]) + unread == \
             sum(before.totals[k] for k in ("inserted", "updated", "unchanged")), flow_id
         gave_up += sorted(keys["gave_up"])
     assert seeded["unknown_product_deal"] in {k[1] for k in calm_keys["crm_won_deals_to_erp_orders_http"]["refused"]}
@@ -132,18 +134,20 @@ def test_the_erp_going_down_mid_sync_leaves_the_rest_to_the_next_run_with_nothin
                                                                                                    tmp_path):
     flow_id = "crm_accounts_to_erp_customers_http"
     document, version = flows.get_document(api_store, flow_id)
+    sandbox.set_faults("erp")  # counts the calls from here
     calm = run_flow(api_store, document, version=version)
     expected = snapshot(sandbox)
+    calls = sandbox.faults["erp"].counts["calls"]
 
     sandbox.reset()
     second = fresh_store(tmp_path / "second.db", sandbox)
-    sandbox.set_faults("erp", down_after=150)  # in the middle of the second page of accounts
+    sandbox.set_faults("erp", down_after=calls * 2 // 3)  # two thirds of the way through the run
     broken = run_flow(second, document, version=version)
     sandbox.set_faults("erp")
     assert broken.status == "failed" and "3 records in a row failed" in broken.error
     assert 0 < broken.totals["inserted"] < calm.totals["inserted"]
     finished = run_flow(second, document, version=version)
-    assert finished.status == "succeeded" and finished.totals["inserted"] > 0
+    assert finished.status == calm.status and finished.error is None and finished.totals["inserted"] > 0
     # The batch the run stopped in is not counted (its records are read again and found unchanged):
     # never more writes than the calm run made, and the ERP ends exactly as the calm run left it.
     for kind in ("inserted", "updated"):

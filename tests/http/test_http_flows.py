@@ -22,8 +22,13 @@ def us_states() -> dict[str, str]:
 
 def test_approved_accounts_become_customers_with_clean_fields_and_linked_numbers(api_store, sandbox):
     result = run(api_store, "crm_accounts_to_erp_customers_http")
-    assert result.status == "succeeded"
+    # The demo's duplicate accounts (a second CRM account with an ERP customer's e-mail) wait, named.
+    letters = runs.dead_letters(api_store, run_id=result.run_id)
+    assert result.status == "partial" and len(letters) == result.totals["failed"] == 2
+    assert all(d.reason.startswith("duplicate account: erp_api /customers row ") for d in letters)
+    duplicates = {d.record["crm_id"] for d in letters}
     approved = rows(sandbox, "crm", "SELECT * FROM accounts WHERE credit_status = 'approved'")
+    approved = [a for a in approved if a["id"] not in duplicates]
     customers = {c["crm_id"]: c for c in rows(sandbox, "erp", "SELECT * FROM customers WHERE crm_id IS NOT NULL")}
     assert set(customers) == {a["id"] for a in approved}  # the pending and rejected ones stay out
     states = us_states()
@@ -35,7 +40,8 @@ def test_approved_accounts_become_customers_with_clean_fields_and_linked_numbers
     links = sync.all_links(api_store, "sandbox", "account", "crm_api", "erp_api")
     assert links == {str(c["crm_id"]): str(c["customer_number"]) for c in customers.values()}
     totals = result.totals
-    assert totals["read"] == 200 == totals["filtered"] + totals["inserted"] + totals["updated"] + totals["unchanged"]
+    assert totals["read"] == 200 == (totals["filtered"] + totals["inserted"] + totals["updated"] + totals["unchanged"]
+                                     + totals["failed"])
     assert totals["updated"] >= 1  # the ERP's seed holds customers with an address from before the last CRM edit
 
 
@@ -113,7 +119,8 @@ def test_a_missing_name_and_an_unknown_product_each_wait_with_their_reason_and_b
     nameless = approved[3]["id"]
     execute(sandbox, "crm", "UPDATE accounts SET name = '  ' WHERE id = ?", nameless)
     accounts = run(api_store, "crm_accounts_to_erp_customers_http")
-    [letter] = runs.dead_letters(api_store, run_id=accounts.run_id)
+    letters = runs.dead_letters(api_store, run_id=accounts.run_id)
+    [letter] = [d for d in letters if not d.reason.startswith("duplicate account")]  # besides the demo's duplicates
     assert letter.record["id"] == nameless and letter.reason.startswith("required field(s) name empty")
 
     deal = rows(sandbox, "crm", "SELECT o.id FROM opportunities o JOIN accounts a ON a.id = o.account_id WHERE "
