@@ -37,8 +37,8 @@ SYNC_SCHEMA: dict[str, Any] = {
                    "both directions of a sync use the same name."},
         "source": {"type": "string", "minLength": 1, "description": "The system the records come from (crm)."},
         "source_id": {"type": "string", "minLength": 1, "description": "Record field holding the source's id."},
-        "target_id": {"type": "string", "minLength": 1, "description": "Column with the target's own id "
-                      "(default: the table's primary key)."},
+        "target_id": {"type": "string", "minLength": 1, "description": "Column or API field with the target's own "
+                      "id (default: the table's primary key; for an API, id_field)."},
         "owners": {"type": "object", "additionalProperties": {"enum": list(OWNERS)},
                    "description": "Field -> who owns it: source (default), target, or both."},
         "on_conflict": {"enum": list(POLICIES), "default": "newest"},
