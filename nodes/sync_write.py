@@ -18,11 +18,11 @@ own echo from a real change, and why a change still pending in a system is never
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from nodes.base import META, LinkUpdate, NodeContext, id_text
+from nodes.base import META, LinkUpdate, NodeContext, Outcome, id_text
 
 OWNERS = ("source", "target", "both")
 _PLAIN = frozenset({str, int, float, bool, type(None)})
@@ -253,6 +253,27 @@ class SyncedWrite:
 
     def close(self) -> None:
         self.rows.close()
+
+    def finish(self, dry_run: bool) -> Iterator[Outcome]:
+        """After the last batch: the target rows deactivated because their source row is gone."""
+        deactivated = self.deactivate_deleted(dry_run)
+        if deactivated:
+            outcome = Outcome()
+            outcome.count("deactivated", deactivated)
+            yield outcome
+
+
+def as_outcome(records: list[dict[str, Any]], results: list[tuple[str, str | None, dict | None]]) -> Outcome:
+    """A batch's Outcome from its (outcome, reason, change) per record, as the write nodes report it."""
+    outcome = Outcome()
+    for record, (kind, reason, change) in zip(records, results):
+        if kind == "failed":
+            outcome.fail(record, reason or "refused")
+            continue
+        outcome.count(kind)
+        if change:
+            outcome.changes.append(change)
+    return outcome
 
     def _key_owner(self, row: dict[str, Any], item: _Item) -> str | None:
         """Which other source record a matched row's key fields name, if any."""

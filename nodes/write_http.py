@@ -31,7 +31,7 @@ from typing import Any
 from nodes.base import LinkUpdate, NodeContext, NodeType, Outcome, Processor, Record, Source, id_text, without_meta
 from nodes.read_http import RECORD_PATH, TIMEOUT
 from nodes.schema_parts import CONNECTION, as_list, key_list, object_schema, relative_path_problems
-from nodes.sync_write import SYNC_SCHEMA, SyncedWrite
+from nodes.sync_write import SYNC_SCHEMA, SyncedWrite, as_outcome
 
 TEMPLATE_PATH: dict[str, Any] = {"type": "string", "minLength": 1,
                                  "description": "An address relative to the base URL; {field} is replaced by the "
@@ -248,25 +248,13 @@ class WriteHttp(Processor):
         """A two-way sync's batch (nodes/sync_write.py, through nodes/sync_http_target.py)."""
         assert self.synced is not None
         report = self.context.dry_run or self.reported < self.context.keep_changes
-        outcome = Outcome()
-        for record, (kind, reason, change) in zip(records, self.synced.write(records, self.context.dry_run,
-                                                                             details=report)):
-            if kind == "failed":
-                outcome.fail(record, reason or "refused")
-                continue
-            outcome.count(kind)
-            if change:
-                outcome.changes.append(change)
-                self.reported += 1
+        outcome = as_outcome(records, self.synced.write(records, self.context.dry_run, details=report))
+        self.reported += len(outcome.changes)
         return outcome
 
     def finish(self) -> Iterator[Outcome]:
         if self.synced:
-            deactivated = self.synced.deactivate_deleted(self.context.dry_run)
-            if deactivated:
-                outcome = Outcome()
-                outcome.count("deactivated", deactivated)
-                yield outcome
+            yield from self.synced.finish(self.context.dry_run)
 
     def close(self) -> None:
         if self.synced:

@@ -7,7 +7,7 @@ from typing import Any
 
 from nodes.base import NodeContext, NodeType, Outcome, Processor, Record, without_meta
 from nodes.schema_parts import CONNECTION, TABLE, as_list, key_list, object_schema
-from nodes.sync_write import SYNC_SCHEMA, SyncedWrite
+from nodes.sync_write import SYNC_SCHEMA, SyncedWrite, as_outcome
 
 CHILD_SCHEMA = object_schema({
     "field": {"type": "string", "minLength": 1, "description": "Record field holding the child rows, e.g. lines"},
@@ -66,16 +66,8 @@ class WriteSql(Processor):
 
         # Writes are idempotent (compare, then insert or update by key): retrying a batch is safe.
         # The connector already retries its reads; this retries the whole batch a bounded few times.
-        results = with_retries(lambda: self._write(records), attempts=3)
-        outcome = Outcome()
-        for record, (kind, reason, change) in zip(records, results):
-            if kind == "failed":
-                outcome.fail(record, reason or "refused")
-                continue
-            outcome.count(kind)
-            if change:
-                outcome.changes.append(change)
-                self.reported += 1
+        outcome = as_outcome(records, with_retries(lambda: self._write(records), attempts=3))
+        self.reported += len(outcome.changes)
         return outcome
 
     def close(self) -> None:
@@ -84,11 +76,7 @@ class WriteSql(Processor):
 
     def finish(self) -> Iterator[Outcome]:
         if self.synced:
-            deactivated = self.synced.deactivate_deleted(self.context.dry_run)
-            if deactivated:
-                outcome = Outcome()
-                outcome.count("deactivated", deactivated)
-                yield outcome
+            yield from self.synced.finish(self.context.dry_run)
 
     def _write(self, records: list[Record]) -> list[tuple[str, str | None, dict | None]]:
         """(outcome, reason, change) per record; a change (key, before, after) only while reported."""
