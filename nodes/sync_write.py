@@ -263,18 +263,6 @@ class SyncedWrite:
             yield outcome
 
 
-def as_outcome(records: list[dict[str, Any]], results: list[tuple[str, str | None, dict | None]]) -> Outcome:
-    """A batch's Outcome from its (outcome, reason, change) per record, as the write nodes report it."""
-    outcome = Outcome()
-    for record, (kind, reason, change) in zip(records, results):
-        if kind == "failed":
-            outcome.fail(record, reason or "refused")
-            continue
-        outcome.count(kind)
-        if change:
-            outcome.changes.append(change)
-    return outcome
-
     def _key_owner(self, row: dict[str, Any], item: _Item) -> str | None:
         """Which other source record a matched row's key fields name, if any."""
         if not self.key:
@@ -443,3 +431,16 @@ def _normalise(value: Any, how: str) -> Any:
 
 def _json_value(value: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+
+
+def as_outcome(records: list[dict[str, Any]], results: list[tuple[str, str | None, dict | None]]) -> Outcome:
+    """A batch's Outcome from its (outcome, reason, change) per record, as the write nodes report it."""
+    outcome = Outcome()
+    for record, (kind, reason, change) in zip(records, results):
+        if kind == "failed":
+            outcome.fail(record, reason or "refused")
+            continue
+        outcome.count(kind)
+        if change:
+            outcome.changes.append(change)
+    return outcome
