@@ -80,7 +80,7 @@ class _Item:
     current: dict[str, Any] | None = None  # the target row now
     final: dict[str, Any] | None = None  # the synced fields' values in the target after the write
     linked: bool = False
-    found_by: str = ""  # link, key or match: how the target row was found
+    found_by: str = ""  # link, key or match: how the target row was found (unreadable: it could not be)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -194,7 +194,7 @@ class SyncedWrite:
         if unlinked and self.key:
             self._find_by_key(unlinked, results)
         for rule in self.sync.get("match", []):
-            remaining = [i for i in unlinked if i.target_id is None and i.index not in results]
+            remaining = [i for i in unlinked if i.target_id is None and i.found_by != "unreadable"]
             if remaining:
                 self._find_by_rule(remaining, rule, results)
         self._refuse_taken_rows([i for i in unlinked if i.target_id is not None and i.index not in results], results)
@@ -203,8 +203,9 @@ class SyncedWrite:
     def _find_by_key(self, items: list[_Item], results: dict) -> None:
         wanted = [i for i in items if all(i.values.get(k) not in (None, "") for k in self.key)]
         for item, found in zip(wanted, self.rows.find_by_key([i.values for i in wanted])):
-            if isinstance(found, str):
+            if isinstance(found, str):  # the target could not be asked (an API giving up): it waits
                 results[item.index] = ("failed", found, None)
+                item.found_by = "unreadable"
             elif found is not None:
                 item.target_id, item.found_by = id_text(found[self.target_id]), "key"
 

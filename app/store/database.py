@@ -33,7 +33,11 @@ class Store:
         self.url = url or store_url()
         try:
             _create_privately(self.url)
-            self.engine = sa.create_engine(with_driver(self.url), pool_pre_ping=True)
+            # A server may drop an idle connection, so one is pinged before use; a SQLite file cannot
+            # be dropped, and the ping would be one more statement per transaction (a write to an
+            # API keeps two per record).
+            url = with_driver(self.url)
+            self.engine = sa.create_engine(url, pool_pre_ping=url.get_backend_name() != "sqlite")
         except (sa.exc.ArgumentError, ModuleNotFoundError) as error:
             raise FlowbridgeError(f"cannot open the store at {self.url!r}: {error}") from None
         if self.engine.dialect.name == "sqlite":
