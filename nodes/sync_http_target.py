@@ -93,19 +93,12 @@ class HttpSyncTarget:
     def match_rows(self, rules: list[dict[str, Any]], rule: dict[str, Any], keys: list[tuple],
                    normalise: Any) -> tuple[list[dict[str, Any]], dict[tuple, str]]:
         """The API's records with a rule's fields, one search per key: GET find.path?email=…"""
-        from app.connectors.rest import dig
-        from app.errors import ConnectorError
-
-        find = self.writer.config["find"]
+        path = self.writer.config["find"]["path"]
         rows: list[dict[str, Any]] = []
         unsearched: dict[tuple, str] = {}
         for key in keys:
             try:
-                response = self.writer._look_up(find["path"], params=dict(zip(rule["columns"], key)))
-                found = dig(self.connector.json(response, f"GET {find['path']}"), find.get("record_path", "data"))
-                if not isinstance(found, list):
-                    raise ConnectorError(f"{self.connector.where}: GET {find['path']}: no list of records at "
-                                         f"'{find.get('record_path', 'data') or '(the whole body)'}' in the answer")
+                found = self.writer.search(path, dict(zip(rule["columns"], key)))
             except FAILURES as error:
                 unsearched[key] = self.writer.failure_reason(error)
                 continue
@@ -206,7 +199,7 @@ class HttpSyncTarget:
             self.writer.context.outcomes.accepted(record_key, outcome, item.target_id,
                                                   [(self.entity, link_for(item, item.target_id))])
 
-    def written(self, rows: list[dict[str, Any]]) -> None:
+    def written(self, items: list[Any]) -> None:
         return None
 
     def set_where(self, ids: list[str], values: dict[str, Any], dry_run: bool) -> int:

@@ -62,7 +62,8 @@ class SqlSyncTarget:
         if self.match_index is None:
             self.match_queries += 1
             if self.match_queries <= 2:  # a small run never pays for the index
-                return self.connector.match_rows(self.table, rule["columns"], rule.get("normalise", "text"), keys, fetch)
+                return self.connector.match_rows(self.table, rule["columns"], rule.get("normalise", "text"), keys,
+                                                 fetch)
             from nodes.match_index import MatchIndex
 
             self.match_index = MatchIndex(self.context.temp_path("match.sqlite"), rules, normalise, fetch)
@@ -104,10 +105,11 @@ class SqlSyncTarget:
         for item in items:
             item.target_id = ids.get(key_of(item.values, self.key))
 
-    def written(self, rows: list[dict[str, Any]]) -> None:
+    def written(self, items: list[Any]) -> None:
         """Keep the match index true to the rows this run wrote."""
-        if self.match_index is not None and rows:
-            self.match_index.add(rows, self.id_field)
+        if self.match_index is not None and items:
+            self.match_index.add([{**(i.current or {}), **i.values, self.id_field: i.target_id} for i in items],
+                                 self.id_field)
 
     def set_where(self, ids: list[str], values: dict[str, Any], dry_run: bool) -> int:
         return self.connector.set_where(self.table, self.id_field, ids, values, dry_run=dry_run)

@@ -114,7 +114,8 @@ class SyncTarget(Protocol):
         """One outcome (.outcome, .reason, .key, .before, .after) per item; a new row's id goes in
         its item's target_id."""
 
-    def written(self, rows: list[dict[str, Any]]) -> None: ...
+    def written(self, items: list[_Item]) -> None:
+        """The records this batch wrote (a target keeping an index of its rows adds them)."""
 
     def set_where(self, ids: list[str], values: dict[str, Any], dry_run: bool) -> int: ...
 
@@ -172,7 +173,7 @@ class SyncedWrite:
             conflicts += item.conflicts
         if not dry_run:
             done = [i for i in live if results[i.index][0] != "failed" and i.target_id is not None]
-            self.rows.written([{**(i.current or {}), **i.values, self.target_id: i.target_id} for i in done])
+            self.rows.written(done)
             self.context.sync.save_links(self.entity, [self._link(i, i.target_id or "") for i in done])
             self.context.sync.add_conflicts(conflicts)
         return [results[i] for i in range(len(records))]

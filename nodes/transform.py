@@ -40,7 +40,8 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "connection": CONNECTION,
             "table": {**TABLE, "description": "The table to look in (a database)."},
             "path": {"type": "string", "minLength": 1, "title": "List",
-                     "description": "The list to look in (an API), relative to its base URL, e.g. /country.subdivision."},
+                     "description": "The list to look in (an API), relative to its base URL, e.g. "
+                                    "/country.subdivision."},
             "search": {"type": "object", "minProperties": 1, "additionalProperties": TEMPLATE,
                        "title": "Search parameters (one call per batch)",
                        "description": "Query parameter -> template over record.values, each match field's "

@@ -430,8 +430,8 @@ class WriteHttp(Processor):
         return links
 
     def _find(self, body: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
-        from app.connectors.rest import dig, fill
-        from app.errors import ConnectorError, RecordError
+        from app.connectors.rest import fill
+        from app.errors import RecordError
 
         find = self.config["find"]
         path = fill(find["path"], body, "find path")
@@ -445,14 +445,22 @@ class WriteHttp(Processor):
                       for name, value in evaluated.values.items()}
         params = {name: filled[name] if name in filled else fill(template, body, f"find parameter {name}")
                   for name, template in find["params"].items()}
-        response = self._look_up(path, params=params)
-        found = dig(self.connector.json(response, f"GET {path}"), find.get("record_path", "data"))
-        if not isinstance(found, list):
-            raise ConnectorError(f"{self.connector.where}: GET {path}: no list of records at "
-                                 f"'{find.get('record_path', 'data') or '(the whole body)'}' in the answer")
+        found = self.search(path, params)
         if len(found) > 1:
             raise RecordError(f"{len(found)} records of {path} have {self._describe(body)}; the key must find one")
         return (found[0] if found else None), f"{path}?" + "&".join(f"{k}={v}" for k, v in params.items())
+
+    def search(self, path: str, params: dict[str, Any]) -> list[Any]:
+        """The records of a list the API answers a search with (find's `record_path` in its body)."""
+        from app.connectors.rest import dig
+        from app.errors import ConnectorError
+
+        record_path = self.config["find"].get("record_path", "data")
+        found = dig(self.connector.json(self._look_up(path, params=params), f"GET {path}"), record_path)
+        if not isinstance(found, list):
+            raise ConnectorError(f"{self.connector.where}: GET {path}: no list of records at "
+                                 f"'{record_path or '(the whole body)'}' in the answer")
+        return found
 
     def _accepted_before(self, body: dict[str, Any]) -> dict[str, Any] | None:
         """The API's record for a record it accepted before, by the id it gave (an API's search may

@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.browser.support import Page
+from tests.serving import comes_up
 
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
@@ -66,16 +66,9 @@ def serving(folder: Path, *, users: tuple[tuple[str, str], ...] = ()) -> Iterato
     process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=folder, env=env,
                                stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(base + "/sign-in", timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"flowbridge serve did not start: {(folder / 'serve.log').read_text()[-2000:]}")
-            time.sleep(0.2)
+    if not comes_up(lambda: urllib.request.urlopen(base + "/sign-in", timeout=2) is not None, process, timeout=30):
+        process.kill()
+        pytest.fail(f"flowbridge serve did not start: {(folder / 'serve.log').read_text()[-2000:]}")
     try:
         yield {"url": base, "store": store, "folder": folder, "demo": folder / "demo", "log": folder / "serve.log",
                "tokens": tokens}

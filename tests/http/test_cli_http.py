@@ -7,13 +7,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from app.services.demo import init_demo
 from app.store.connections import connection_spec
+from tests.serving import comes_up
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,15 +30,8 @@ def test_sandbox_serve_serves_both_apis_until_interrupted_and_a_flow_runs_agains
                                "--crm-port", str(crm_port), "--erp-port", str(erp_port), "--token", "t0k"],
                               cwd=tmp_path, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{erp_port}/_health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline and server.poll() is None, "the sandbox did not start"
-            time.sleep(0.1)
+        assert comes_up(lambda: httpx.get(f"http://127.0.0.1:{erp_port}/_health", timeout=1).status_code == 200,
+                        server, timeout=20, step=0.1), "the sandbox did not start"
         reply = httpx.get(f"http://127.0.0.1:{crm_port}/accounts", headers={"Authorization": "Bearer t0k"})
         assert reply.json()["total"] == 40
         for system, port in (("crm", crm_port), ("erp", erp_port)):

@@ -12,10 +12,11 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
+
+from tests.serving import comes_up
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = Path(__file__).resolve().parent / "cap_erp"
@@ -74,16 +75,9 @@ class CapServer:
         log = (self.folder / "cds.log").open("a")
         self.process = subprocess.Popen(["npx", "cds-serve", "--port", str(self.port)], cwd=self.folder,
                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{self.url}/$metadata", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise CapUnavailable(f"cds-serve did not start: {(self.folder / 'cds.log').read_text()[-1500:]}")
-            time.sleep(0.2)
+        if not comes_up(lambda: httpx.get(f"{self.url}/$metadata", timeout=2).status_code == 200, self.process,
+                        timeout=120):
+            raise CapUnavailable(f"cds-serve did not start: {(self.folder / 'cds.log').read_text()[-1500:]}")
 
     def stop(self) -> None:
         """Kill the server (its whole process group: npx and node), as a crash would."""

@@ -13,13 +13,14 @@ import secrets
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from tests.serving import comes_up
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / ".real-systems" / "tryton-8"
@@ -100,16 +101,9 @@ def running_tryton(folder: Path, postgres_admin: str) -> Iterator[Tryton]:
         process = subprocess.Popen([str(bin_ / "trytond"), "-c", str(conf), "-d", database], env=env,
                                    stdout=log, stderr=subprocess.STDOUT)
         tryton = Tryton(f"http://127.0.0.1:{port}/{database}/rest/model", KEY, database)
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if tryton.client().get("/country.country", params={"s": 1}).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise TrytonUnavailable(f"trytond did not start: {(folder / 'trytond.log').read_text()[-1500:]}")
-            time.sleep(0.3)
+        if not comes_up(lambda: tryton.client().get("/country.country", params={"s": 1}).status_code == 200,
+                        process, timeout=120, step=0.3):
+            raise TrytonUnavailable(f"trytond did not start: {(folder / 'trytond.log').read_text()[-1500:]}")
         yield tryton
     finally:
         if process is not None:
