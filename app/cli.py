@@ -59,6 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from app.services.runs import load_flow, run_flow
     from app.store import runs
 
+    from app.one_run_process import settle_before_the_run
     from app.services.operations import reap_gone_runs
 
     store = _store()
@@ -67,6 +68,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except NotFound as error:
         raise UsageError(str(error)) from None
     reap_gone_runs(store)  # an earlier run of this machine killed mid-way shows as interrupted, with its counts
+    settle_before_the_run()
     result = run_flow(store, document, version=version, env=args.env, dry_run=args.dry_run,
                       full_resync=args.full, batch_size=args.batch_size, started_by=_who())
     if args.json:

@@ -19,6 +19,7 @@ import nodes
 from app.connectors import files, rest, sql, sql_write  # noqa: F401  (imported here to be warm in children)
 from app.engine.validation import validate_document
 from app.errors import FlowbridgeError
+from app.one_run_process import settle_before_the_run
 from app.services.runs import run_flow
 from app.store import models  # noqa: F401
 from app.store.database import Store
@@ -41,6 +42,7 @@ def child_main(sending: Connection, store_url: str, memory_mb: int, options: dic
     kept: dict = {}
     keep = options.pop("keep", False)
     store = Store(store_url, migrate=False)
+    settle_before_the_run()
     try:
         result = run_flow(store, **options, keep_into=kept if keep else None)
         answer: tuple = ("result", result, kept)

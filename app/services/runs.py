@@ -49,6 +49,10 @@ class StoreRunServices:
         # What a replay needs (records read) and compares (records written, and their outcomes).
         self.kept: dict[tuple[str, str], list[Any]] = {}
         self.kept_count = 0
+        self.outcomes = write_outcomes.OutcomeWriter(store)
+
+    def close(self) -> None:
+        self.outcomes.close()
 
     def _keep(self, kind: str, node_id: str, records: list[Any]) -> None:
         room = MAX_KEPT_RECORDS - self.kept_count
@@ -109,12 +113,11 @@ class StoreRunServices:
         return write_outcomes.known(self.store, write_outcomes.Where(env, flow_id, node_id), keys)
 
     def write_sending(self, env: str, flow_id: str, node_id: str, key: str, run_id: str, kept: Any = None) -> str:
-        return write_outcomes.sending(self.store, write_outcomes.Where(env, flow_id, node_id), key, run_id, kept)
+        return self.outcomes.sending(write_outcomes.Where(env, flow_id, node_id), key, run_id, kept)
 
     def write_accepted(self, env: str, flow_id: str, node_id: str, key: str, run_id: str, outcome: str,
                        target_id: str | None, links: list[tuple[str, LinkUpdate]]) -> None:
-        write_outcomes.accepted(self.store, write_outcomes.Where(env, flow_id, node_id), key, run_id, outcome,
-                                target_id, links)
+        self.outcomes.accepted(write_outcomes.Where(env, flow_id, node_id), key, run_id, outcome, target_id, links)
 
 
 def run_flow(store: Store, document: dict[str, Any], *, version: int | None = None, env: str = "sandbox",
@@ -152,6 +155,7 @@ def run_flow(store: Store, document: dict[str, Any], *, version: int | None = No
         result = execute(plan, request, services)
     finally:
         retry_events.reset(token)
+        services.close()
     runs.finish_run(store, run.id, status=result.status, totals=result.totals, error=result.error,
                     ledger=result.ledger.summary(), finished_at=result.finished_at, events=events or None,
                     samples=services.samples)

@@ -13,6 +13,8 @@ outcome, in one transaction — the moment the target says yes. What that gives:
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,40 +65,61 @@ def _where(where: Where, key: str) -> dict[str, str]:
     return {"w_env": where.env, "w_flow": where.flow_id, "w_node": where.node_id, "w_key": key}
 
 
-def sending(store: Store, where: Where, key: str, run_id: str, kept: WriteOutcome | None = None) -> str:
-    """Mark a record as about to be created; its idempotency key (the one it had, if it was being
-    sent before and never accepted: the API then knows the second call for the first). `kept` is
-    what `known` gave for it: one statement, or none, instead of a read and a write."""
-    if kept is not None and kept.state == "sending":
-        return kept.idempotency_key  # marked already, by an earlier attempt or run
-    token = secrets.token_hex(16)
-    values = {"state": "sending", "outcome": None, "target_id": None, "idempotency_key": token, "run_id": run_id,
-              "updated_at": utcnow()}
-    with store.engine.begin() as conn:
-        if kept is None:
-            conn.execute(_INSERT, {"env": where.env, "flow_id": where.flow_id, "node_id": where.node_id,
-                                   "record_key": key, **values})
-        else:
-            conn.execute(_SEND, {**_where(where, key), **{f"v_{k}": v for k, v in values.items()}})
-    return token
+class OutcomeWriter:
+    """`sending` and `accepted` for one run, over one connection the run holds: a write to an API
+    keeps two transactions per record, and checking a pooled connection out and resetting it for
+    each would cost as much as their statements. Each call is still its own transaction."""
 
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._conn: sa.Connection | None = None
 
-def accepted(store: Store, where: Where, key: str, run_id: str, outcome: str, target_id: str | None,
-             links: list[tuple[str, LinkUpdate]] = ()) -> None:
-    """The target took the record: its outcome, its id and its links — (entity, link): the record's,
-    and its children's — in one transaction."""
-    values = {"state": "accepted", "outcome": outcome, "target_id": target_id, "run_id": run_id,
-              "updated_at": utcnow()}
-    with store.engine.begin() as conn:
-        changed = conn.execute(_ACCEPT, {**_where(where, key), **{f"v_{k}": v for k, v in values.items()}}).rowcount
-        if not changed:
-            conn.execute(_INSERT, {"env": where.env, "flow_id": where.flow_id, "node_id": where.node_id,
-                                   "record_key": key, "idempotency_key": secrets.token_hex(16), **values})
-        by_entity: dict[str, list[LinkUpdate]] = {}
-        for entity, link in links:
-            by_entity.setdefault(entity, []).append(link)
-        for entity, updates in by_entity.items():
-            save_links_in(conn, where.env, entity, updates)
+    @contextmanager
+    def _transaction(self) -> Iterator[sa.Connection]:
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = self._store.engine.connect()
+        with self._conn.begin():
+            yield self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def sending(self, where: Where, key: str, run_id: str, kept: WriteOutcome | None = None) -> str:
+        """Mark a record as about to be created; its idempotency key (the one it had, if it was being
+        sent before and never accepted: the API then knows the second call for the first). `kept` is
+        what `known` gave for it: one statement, or none, instead of a read and a write."""
+        if kept is not None and kept.state == "sending":
+            return kept.idempotency_key  # marked already, by an earlier attempt or run
+        token = secrets.token_hex(16)
+        values = {"state": "sending", "outcome": None, "target_id": None, "idempotency_key": token,
+                  "run_id": run_id, "updated_at": utcnow()}
+        with self._transaction() as conn:
+            if kept is None:
+                conn.execute(_INSERT, {"env": where.env, "flow_id": where.flow_id, "node_id": where.node_id,
+                                       "record_key": key, **values})
+            else:
+                conn.execute(_SEND, {**_where(where, key), **{f"v_{k}": v for k, v in values.items()}})
+        return token
+
+    def accepted(self, where: Where, key: str, run_id: str, outcome: str, target_id: str | None,
+                 links: Sequence[tuple[str, LinkUpdate]] = ()) -> None:
+        """The target took the record: its outcome, its id and its links — (entity, link): the
+        record's, and its children's — in one transaction."""
+        values = {"state": "accepted", "outcome": outcome, "target_id": target_id, "run_id": run_id,
+                  "updated_at": utcnow()}
+        with self._transaction() as conn:
+            changed = conn.execute(_ACCEPT, {**_where(where, key),
+                                             **{f"v_{k}": v for k, v in values.items()}}).rowcount
+            if not changed:
+                conn.execute(_INSERT, {"env": where.env, "flow_id": where.flow_id, "node_id": where.node_id,
+                                       "record_key": key, "idempotency_key": secrets.token_hex(16), **values})
+            by_entity: dict[str, list[LinkUpdate]] = {}
+            for entity, link in links:
+                by_entity.setdefault(entity, []).append(link)
+            for entity, updates in by_entity.items():
+                save_links_in(conn, where.env, entity, updates)
 
 
 _ACCEPT = _MARK.values(**{k: sa.bindparam(f"v_{k}") for k in ("state", "outcome", "target_id", "run_id",
