@@ -56,21 +56,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from app.engine.executor import summary
-    from app.services.runs import load_flow, run_flow
-    from app.store import runs
-
     from app.one_run_process import settle_before_the_run
-    from app.services.operations import reap_gone_runs
+    from app.services import door
+    from app.services.runs import load_flow
+    from app.store import runs
 
     store = _store()
     try:
         document, version = load_flow(store, args.flow)
     except NotFound as error:
         raise UsageError(str(error)) from None
-    reap_gone_runs(store)  # an earlier run of this machine killed mid-way shows as interrupted, with its counts
     settle_before_the_run()
-    result = run_flow(store, document, version=version, env=args.env, dry_run=args.dry_run,
-                      full_resync=args.full, batch_size=args.batch_size, started_by=_who())
+    result = door.start(store, _admin(), door.RunStart(
+        env=args.env, document=document, version=version, dry_run=args.dry_run, full_resync=args.full,
+        batch_size=args.batch_size))
     if args.json:
         output = summary(result)
         if args.dry_run:  # what it would write, and the records that would fail with their reasons

@@ -13,8 +13,8 @@ from typing import Any
 from sqlmodel import select
 
 from app.errors import FlowbridgeError, NotFound
-from app.services import access
-from app.services.runs import new_run_id, run_flow
+from app.services import access, door
+from app.services.runs import new_run_id
 from app.store import flows
 from app.store.database import Store
 from app.store.models import DeadLetter, utcnow
@@ -81,8 +81,8 @@ def retry(store: Store, letter_ids: list[int], *, who: access.Principal | None,
         # this one counted again (one open letter per record).
         _resolve(store, ids, "retried", who.name, retried_in=run_id)
         try:
-            result = run_flow(store, document, version=version, env=env, trigger="retry", payload=records,
-                              start_at=node_id, started_by=who.name, run_id=run_id)
+            result = door.start(store, who, door.RunStart(env=env, trigger="retry", document=document, version=version,
+                                                          payload=records, start_at=node_id, run_id=run_id))
         except BaseException:
             _reopen(store, ids)
             raise

@@ -16,8 +16,7 @@ from typing import Any
 from sqlmodel import select
 
 from app.errors import FlowbridgeError, NotFound
-from app.services import access
-from app.services.runs import run_flow
+from app.services import access, door
 from app.store import flows, runs
 from app.store.database import Store
 from app.store.models import RunRecords, TestCase
@@ -162,8 +161,8 @@ def replay(store: Store, run_id: str, *, env: str = SANDBOX, flow_version: int |
     inputs = runs.kept_records(store, run_id, "input")
     if not inputs and original.payload is None:
         raise NothingToReplay(run_id, "replay")
-    result = run_flow(store, document, version=used, env=SANDBOX, trigger="replay", payload=original.payload,
-                      replay_inputs=inputs, started_by=who.name, replay_of=run_id)
+    result = door.start(store, who, door.RunStart(env=SANDBOX, trigger="replay", document=document, version=used,
+                                                  payload=original.payload, replay_inputs=inputs, replay_of=run_id))
     return compare_runs(store, run_id, result.run_id)
 
 
@@ -208,8 +207,9 @@ def run_cases(store: Store, flow_id: str, *, env: str = SANDBOX,
     results = []
     for case in list_cases(store, flow_id):
         kept: dict[tuple[str, str], list[Any]] = {}
-        result = run_flow(store, document, version=version, env=SANDBOX, trigger="test", payload=case.payload,
-                          replay_inputs=case.inputs, dry_run=True, keep_into=kept, started_by=who.name)
+        result = door.start(store, who, door.RunStart(env=SANDBOX, trigger="test", document=document, version=version,
+                                                      payload=case.payload, replay_inputs=case.inputs, dry_run=True),
+                            keep_into=kept)
         produced = {node: records for (kind, node), records in kept.items() if kind == "written"}
         differences = compare_writes(case.expected, produced, keys)
         # What failed must still fail (alike), and nothing written then may be refused now.

@@ -276,3 +276,15 @@ class WriteOutcome(SQLModel, table=True):
     idempotency_key: str = Field(max_length=64)
     run_id: str = Field(max_length=40)
     updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class FlowLock(SQLModel, table=True):
+    """The run of a flow in an environment that is going now, whichever process runs it (a server,
+    `flowbridge run`, another machine): one row each, so a second start finds it taken
+    (store/flow_locks.py)."""
+
+    flow_id: str = Field(primary_key=True, max_length=100)
+    env: str = Field(primary_key=True, max_length=40)
+    run_id: str = Field(max_length=40)
+    process: str = Field(max_length=100)  # host:pid of the holder, so a lock left by a killed process is freed
+    since: dt.datetime = Field(default_factory=utcnow)

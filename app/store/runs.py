@@ -49,23 +49,27 @@ def start_run(store: Store, run: Run) -> None:
 
 def gone_runs(store: Store) -> list[Run]:
     """Runs still marked running whose process on this machine has ended (killed, say)."""
+    with store.session() as session:
+        running = session.exec(select(Run).where(Run.status == "running", Run.process.is_not(None))).all()
+    return [run for run in running if process_gone(run.process or "")]
+
+
+def process_gone(process: str) -> bool:
+    """Whether the process `host:pid` is known to have ended: only a process of this machine can be
+    looked at; one of another machine is taken for alive."""
     import os
 
     host = this_process().rsplit(":", 1)[0]
-    with store.session() as session:
-        running = session.exec(select(Run).where(Run.status == "running", Run.process.is_not(None))).all()
-    gone = []
-    for run in running:
-        where, _, pid = (run.process or "").rpartition(":")
-        if where != host or not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            gone.append(run)
-        except PermissionError:  # alive, someone else's
-            continue
-    return gone
+    where, _, pid = process.rpartition(":")
+    if where != host or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
 
 
 def queue_run(store: Store, run: Run) -> None:

@@ -12,9 +12,10 @@ from nicegui import ui
 
 from app.engine.executor import RunResult
 from app.engine.problems import one_line
-from app.services import designer
+from app.services import designer, door
+from app.services.access import Principal
 from app.services.designer import Checked
-from app.services.runs import dry_run_changes, run_flow
+from app.services.runs import dry_run_changes
 from app.store.database import Store
 from app.ui.changes_view import changes_view
 from app.ui.feedback import instant_spinner
@@ -45,14 +46,14 @@ def what_runs(based_on: int, dirty: bool) -> tuple[int | None, str]:
 
 
 def dry_run(store: Store, document: dict[str, Any], *, based_on: int, dirty: bool, env: str,
-            started_by: str) -> DryRun:
+            who: Principal | None) -> DryRun:
     """Check the document, dry-run it and read back the changes it kept; for a worker thread."""
     version, ran = what_runs(based_on, dirty)
     checked = designer.check_document(document)
     if checked.problems:
         return DryRun(env, ran, checked)
     started = time.perf_counter()
-    result = run_flow(store, document, version=version, env=env, dry_run=True, started_by=started_by)
+    result = door.start(store, who, door.RunStart(env=env, document=document, version=version, dry_run=True))
     connections = sorted({str(n["config"]["connection"]) for n in document.get("nodes", [])
                           if isinstance(n.get("config"), dict) and n["config"].get("connection")})
     return DryRun(env, ran, checked, result, dry_run_changes(store, result.run_id), connections,

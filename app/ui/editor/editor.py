@@ -13,9 +13,8 @@ from typing import Any
 
 from nicegui import app, background_tasks, run, ui
 
-from app.services import designer, previews, systems
+from app.services import designer, door, previews, systems
 from app.services.designer import Checked, VersionConflict
-from app.services.runs import run_flow
 from app.store import flows as flow_store
 from app.ui import context, session
 from app.ui.canvas.flow_canvas import FlowCanvas
@@ -100,7 +99,7 @@ class Editor:
             with ui.button("Run", icon="play_arrow").props("flat no-caps").classes("fb-run"):
                 with ui.menu():
                     instant_spinner(ui.menu_item("Run now in the sandbox", on_click=lambda: self.run_saved("sandbox")),
-                                    "Running in the sandbox…").classes("fb-run-sandbox")
+                                    "Running in the sandbox…").classes("fb-run-sandbox").mark("run-sandbox")
                     ui.menu_item("Run now in production…", on_click=lambda: self.confirm_production())
             ui.button("History", icon="history", on_click=self.history).props("flat no-caps").classes("fb-history-button") \
                 .mark("history")
@@ -355,7 +354,7 @@ class Editor:
         document = json.loads(json.dumps(self.state.document))  # a snapshot the thread can read
         try:
             report = await run.io_bound(dry_run_document, context.store(), document, based_on=self.state.based_on,
-                                        dirty=self.state.dirty, env=env, started_by=session.actor_name())
+                                        dirty=self.state.dirty, env=env, who=session.principal())
         finally:
             spinner_done()
         if report.result is None:
@@ -401,8 +400,8 @@ class Editor:
             ui.notify(f"Version {version} is a draft with problems; fix them and save before running it", type="warning")
             return
         try:
-            result = await run.io_bound(run_flow, context.store(), document, version=version, env=env,
-                                        started_by=session.actor_name())
+            result = await run.io_bound(door.start, context.store(), session.principal(),
+                                        door.RunStart(env=env, document=document, version=version))
         finally:
             spinner_done()
         totals = " · ".join(f"{v} {k}" for k, v in result.totals.items() if v)

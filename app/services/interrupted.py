@@ -1,0 +1,40 @@
+"""Runs whose process stopped before they ended: marked `interrupted`, with what they wrote counted."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from app.store import runs, write_outcomes
+from app.store.database import Store
+from app.store.models import Run, utcnow
+
+
+def mark_interrupted(store: Store) -> int:
+    """Runs left `running` or `queued` by a crash are `interrupted` (call at start, before any run
+    begins); a queued run keeps its records, so it can be run again."""
+    with store.session() as session:
+        stale = list(session.exec(select(Run).where(Run.status.in_(["running", "queued"]))).all())
+    _interrupted(store, stale)
+    return len(stale)
+
+
+def reap_gone_runs(store: Store) -> int:
+    """Runs marked running whose process on this machine has ended (a `flowbridge run` killed, say)
+    are `interrupted`, with what they wrote counted; how many."""
+    gone = runs.gone_runs(store)
+    _interrupted(store, gone)
+    return len(gone)
+
+
+def _interrupted(store: Store, stale: list[Run]) -> None:
+    with store.session() as session:
+        for found in stale:
+            run = session.get(Run, found.id)
+            if run is None or run.status not in ("running", "queued"):
+                continue
+            run.status, run.finished_at = "interrupted", utcnow()
+            run.error = "the process running it stopped before it finished; run the flow again to finish the job"
+            session.add(run)
+        session.commit()
+    for run in stale:  # what its writes to APIs had done, record by record, counts
+        write_outcomes.settle_run(store, run.id)

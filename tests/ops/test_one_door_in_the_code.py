@@ -1,0 +1,29 @@
+"""Every run goes through services/door.py: no other module of the product calls run_flow, the
+inner step that runs without a role check, a lock or the alerts (the door, and the child process
+the door's run may go on in, are the only callers)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ALLOWED = {"app/services/door.py", "app/services/run_child.py"}
+
+
+def _callers_of(name: str) -> set[str]:
+    found = set()
+    for path in (ROOT / "app").rglob("*.py"):
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                if called == name:
+                    found.add(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_only_the_door_calls_run_flow() -> None:
+    callers = _callers_of("run_flow")
+    assert callers, "run_flow is called nowhere: the check looks for the wrong name"
+    assert callers <= ALLOWED, f"these start runs around the door: {sorted(callers - ALLOWED)}"
