@@ -46,7 +46,7 @@ def create_app(store: Store | None = None) -> None:
 class NoFraming(BaseHTTPMiddleware):
     """No other site may frame these pages (clickjacking) or sniff a type the answer does not say."""
 
-    async def dispatch(self, request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def dispatch(self, request: Request, call_next):
         response = await call_next(request)
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")

@@ -25,7 +25,7 @@ PUBLIC_PREFIXES = ("/_nicegui", SIGN_IN, "/api/", "/hooks/", "/favicon")
 
 
 class SignInRequired(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def dispatch(self, request: Request, call_next):
         path = request.url.path
         if not path.startswith(PUBLIC_PREFIXES) and not session.is_open() \
                 and session.signed_in(session.sign_in_token(request)) is None:
