@@ -19,4 +19,10 @@ fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
+# CI (FLOWBRIDGE_CHECKS=1) also holds the code to the lint, format and type rules in pyproject.toml.
+if [ "${FLOWBRIDGE_CHECKS:-0}" = 1 ]; then
+    .venv/bin/ruff check .
+    .venv/bin/ruff format --check .
+    .venv/bin/mypy
+fi
 exec .venv/bin/python -m pytest "$@"

@@ -67,9 +67,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     except NotFound as error:
         raise UsageError(str(error)) from None
     settle_before_the_run()
-    result = door.start(store, _admin(), door.RunStart(
-        env=args.env, document=document, version=version, dry_run=args.dry_run, full_resync=args.full,
-        batch_size=args.batch_size))
+    result = door.start(
+        store,
+        _admin(),
+        door.RunStart(
+            env=args.env,
+            document=document,
+            version=version,
+            dry_run=args.dry_run,
+            full_resync=args.full,
+            batch_size=args.batch_size,
+        ),
+    )
     if args.json:
         output = summary(result)
         if args.dry_run:  # what it would write, and the records that would fail with their reasons
@@ -86,8 +95,10 @@ DRY = "dry run: nothing was written"
 
 def _print_result(result: Any, dry_run: bool = False) -> None:
     seconds = (result.finished_at - result.started_at).total_seconds()
-    print(f"run {result.run_id} of {result.flow_id} ({result.env}): {result.status} in {seconds:.2f}s"
-          + (f" — {DRY}; the counts say what it would have done" if dry_run else ""))
+    print(
+        f"run {result.run_id} of {result.flow_id} ({result.env}): {result.status} in {seconds:.2f}s"
+        + (f" — {DRY}; the counts say what it would have done" if dry_run else "")
+    )
     print("  " + " · ".join(f"{k} {v}" for k, v in result.totals.items()))
     if result.error:
         print(f"  error: {result.error}")
@@ -101,8 +112,16 @@ def _print_ledger(ledger: dict[str, dict[str, Any]]) -> None:
     for node_id, counts in ledger.items():
         out = ", ".join(f"{port} {n}" for port, n in counts.get("out", {}).items()) or "-"
         written = ", ".join(f"{k} {counts[k]}" for k in ("inserted", "updated", "unchanged") if k in counts) or "-"
-        rows.append((node_id, str(counts.get("in", 0)), out, str(counts.get("failed", 0)), written,
-                     f"{counts.get('seconds', 0):.3f}"))
+        rows.append(
+            (
+                node_id,
+                str(counts.get("in", 0)),
+                out,
+                str(counts.get("failed", 0)),
+                written,
+                f"{counts.get('seconds', 0):.3f}",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
@@ -125,10 +144,19 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def _run_dict(run: Any) -> dict[str, Any]:
-    return {"run_id": run.id, "flow_id": run.flow_id, "flow_version": run.flow_version, "env": run.env,
-            "trigger": run.trigger, "status": run.status, "dry_run": run.dry_run,
-            "started_at": run.started_at, "finished_at": run.finished_at, "totals": run.totals,
-            "error": run.error}
+    return {
+        "run_id": run.id,
+        "flow_id": run.flow_id,
+        "flow_version": run.flow_version,
+        "env": run.env,
+        "trigger": run.trigger,
+        "status": run.status,
+        "dry_run": run.dry_run,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "totals": run.totals,
+        "error": run.error,
+    }
 
 
 def cmd_run_show(args: argparse.Namespace) -> int:
@@ -142,14 +170,29 @@ def cmd_run_show(args: argparse.Namespace) -> int:
     ledger = runs.run_ledger(store, run.id)
     letters = runs.dead_letters(store, run_id=run.id, status=None, limit=args.limit)
     if args.json:
-        print(json.dumps({**_run_dict(run), "nodes": ledger, "dead_letters": [
-            {"id": d.id, "node_id": d.node_id, "reason": d.reason, "record": d.record, "status": d.status}
-            for d in letters]}, indent=2, default=str))
+        print(
+            json.dumps(
+                {
+                    **_run_dict(run),
+                    "nodes": ledger,
+                    "dead_letters": [
+                        {"id": d.id, "node_id": d.node_id, "reason": d.reason, "record": d.record, "status": d.status}
+                        for d in letters
+                    ],
+                },
+                indent=2,
+                default=str,
+            )
+        )
         return EXIT_OK
-    print(f"run {run.id} of {run.flow_id} (version {run.flow_version or 'file'}, {run.env}, {run.trigger})"
-          + (f" — {DRY}" if run.dry_run else ""))
-    print(f"  status {run.status}; started {run.started_at:%Y-%m-%d %H:%M:%S}"
-          + (f", finished {run.finished_at:%H:%M:%S}" if run.finished_at else ""))
+    print(
+        f"run {run.id} of {run.flow_id} (version {run.flow_version or 'file'}, {run.env}, {run.trigger})"
+        + (f" — {DRY}" if run.dry_run else "")
+    )
+    print(
+        f"  status {run.status}; started {run.started_at:%Y-%m-%d %H:%M:%S}"
+        + (f", finished {run.finished_at:%H:%M:%S}" if run.finished_at else "")
+    )
     print("  " + " · ".join(f"{k} {v}" for k, v in (run.totals or {}).items()))
     if run.error:
         print(f"  error: {run.error}")
@@ -225,8 +268,12 @@ def cmd_flow_list(args: argparse.Namespace) -> int:
 
     rows = list_flows(_store())
     if args.json:
-        print(json.dumps([{"id": f.id, "name": f.name, "version": f.current_version, "enabled": f.enabled}
-                          for f in rows], indent=2))
+        print(
+            json.dumps(
+                [{"id": f.id, "name": f.name, "version": f.current_version, "enabled": f.enabled} for f in rows],
+                indent=2,
+            )
+        )
         return EXIT_OK
     if not rows:
         print("no flows yet; import one with `flowbridge flow import FILE` or run `flowbridge demo init`")
@@ -280,8 +327,10 @@ def cmd_flow_webhook(args: argparse.Namespace) -> int:
     secret = secret_for(store, args.flow_id, rotate=args.rotate)
     print(f"POST http://HOST:PORT/hooks/{args.flow_id}")
     print(f"secret: {secret}")
-    print("send it as X-Flowbridge-Token, or sign each call: X-Flowbridge-Timestamp: <unix seconds> and "
-          "X-Flowbridge-Signature: sha256=<HMAC-SHA256 of \"<timestamp>.<body>\">")
+    print(
+        "send it as X-Flowbridge-Token, or sign each call: X-Flowbridge-Timestamp: <unix seconds> and "
+        'X-Flowbridge-Signature: sha256=<HMAC-SHA256 of "<timestamp>.<body>">'
+    )
     return EXIT_OK
 
 
@@ -324,23 +373,30 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2, default=str))
     else:
         original, again = report["original"], report["replay"]
-        print(f"run {original['run_id']} ({original['env']}, version {original['flow_version'] or 'file'}, "
-              f"{original['status']}) replayed as {again['run_id']} (sandbox, version {again['flow_version']}, "
-              f"{again['status']})")
+        print(
+            f"run {original['run_id']} ({original['env']}, version {original['flow_version'] or 'file'}, "
+            f"{original['status']}) replayed as {again['run_id']} (sandbox, version {again['flow_version']}, "
+            f"{again['status']})"
+        )
         for node, counts in report["nodes"].items():
             print(f"  {node:<16} original {_counts(counts['original'])}  |  replay {_counts(counts['replay'])}")
         print(f"  {len(report['records'])} target record(s) differ")
         for diff in report["records"][:50]:
-            print(f"    {diff['node']} {diff['key']}: {', '.join(diff['fields']) or ('only in the replay' if diff['before'] is None else 'only in the original')}")
+            print(
+                f"    {diff['node']} {diff['key']}: {', '.join(diff['fields']) or ('only in the replay' if diff['before'] is None else 'only in the original')}"
+            )
     return EXIT_OK if report["replay"]["error"] is None else EXIT_FAILED
 
 
 def _counts(counts: dict[str, Any] | None) -> str:
     if not counts:
         return "-"
-    written = "/".join(str(counts.get(k, 0)) for k in ("inserted", "updated", "unchanged")) if "inserted" in counts else ""
+    written = (
+        "/".join(str(counts.get(k, 0)) for k in ("inserted", "updated", "unchanged")) if "inserted" in counts else ""
+    )
     return f"in {counts.get('in', 0)} out {sum(counts.get('out', {}).values())} failed {counts.get('failed', 0)}" + (
-        f" written {written}" if written else "")
+        f" written {written}" if written else ""
+    )
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -365,7 +421,10 @@ def cmd_test(args: argparse.Namespace) -> int:
     elif not results:
         print(f"flow '{args.flow_id}' has no test cases; save one with flowbridge test --save RUN_ID")
     for result in [] if args.json else results:
-        print(f"{'PASS' if result['passed'] else 'FAIL'}  {result['case']}" + (f": {result['error']}" if result["error"] else ""))
+        print(
+            f"{'PASS' if result['passed'] else 'FAIL'}  {result['case']}"
+            + (f": {result['error']}" if result["error"] else "")
+        )
         for diff in result["differences"][:20]:
             print(f"      {diff['node']} {diff['key']}: expected {diff['before']}, got {diff['after']}")
     return EXIT_OK if all(r["passed"] for r in results) else EXIT_FAILED
@@ -407,16 +466,33 @@ def cmd_conflicts(args: argparse.Namespace) -> int:
 
     rows = open_conflicts(_store(), env=args.env, flow_id=args.flow)
     if args.json:
-        print(json.dumps([{"id": c.id, "env": c.env, "flow_id": c.flow_id, "entity": c.entity, "field": c.field,
-                           "source": {"system": c.source_system, "id": c.source_id, "value": c.source_value},
-                           "target": {"system": c.target_system, "id": c.target_id, "value": c.target_value},
-                           "created_at": c.created_at} for c in rows], indent=2, default=str))
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": c.id,
+                        "env": c.env,
+                        "flow_id": c.flow_id,
+                        "entity": c.entity,
+                        "field": c.field,
+                        "source": {"system": c.source_system, "id": c.source_id, "value": c.source_value},
+                        "target": {"system": c.target_system, "id": c.target_id, "value": c.target_value},
+                        "created_at": c.created_at,
+                    }
+                    for c in rows
+                ],
+                indent=2,
+                default=str,
+            )
+        )
         return EXIT_OK
     if not rows:
         print("no open conflicts")
     for c in rows:
-        print(f"#{c.id} {c.env} {c.entity} field '{c.field}': {c.source_system} {c.source_id} says "
-              f"{c.source_value!r}, {c.target_system} {c.target_id} says {c.target_value!r} (flow {c.flow_id})")
+        print(
+            f"#{c.id} {c.env} {c.entity} field '{c.field}': {c.source_system} {c.source_id} says "
+            f"{c.source_value!r}, {c.target_system} {c.target_id} says {c.target_value!r} (flow {c.flow_id})"
+        )
     return EXIT_OK
 
 
@@ -432,8 +508,15 @@ def cmd_demo_init(args: argparse.Namespace) -> int:
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     from app.sandbox.http_serve import serve_forever
 
-    serve_forever(Path(args.dir), host=args.host, crm_port=args.crm_port, erp_port=args.erp_port, token=args.token,
-                  accounts=args.accounts, fresh=args.fresh)
+    serve_forever(
+        Path(args.dir),
+        host=args.host,
+        crm_port=args.crm_port,
+        erp_port=args.erp_port,
+        token=args.token,
+        accounts=args.accounts,
+        fresh=args.fresh,
+    )
     return EXIT_OK
 
 
@@ -453,7 +536,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             raise UsageError(str(error)) from None
         print(f"sandbox CRM and ERP APIs on 127.0.0.1:8701 and :8702 (data in {args.sandboxes})")
         atexit.register(sandboxes.stop)
-    print(f"Flowbridge on http://{args.host}:{args.port} (store: {args.store or os.environ.get('FLOWBRIDGE_DB_URL') or 'flowbridge.db'}); Ctrl+C stops it")
+    print(
+        f"Flowbridge on http://{args.host}:{args.port} (store: {args.store or os.environ.get('FLOWBRIDGE_DB_URL') or 'flowbridge.db'}); Ctrl+C stops it"
+    )
     serve(args.host, args.port, args.store)
     return EXIT_OK
 
@@ -498,7 +583,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(handler=cmd_run_show)
 
     connection = commands.add_parser("connection", help="manage connections").add_subparsers(
-        dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+        dest="action", required=True, metavar="ACTION", parser_class=_Parser
+    )
     conn_set = connection.add_parser("set", help="add or change a connection")
     conn_set.add_argument("name")
     conn_set.add_argument("--env", choices=("sandbox", "production"), required=True)
@@ -517,12 +603,16 @@ def build_parser() -> argparse.ArgumentParser:
     conn_list.set_defaults(handler=cmd_connection_list)
 
     flow = commands.add_parser("flow", help="manage stored flows").add_subparsers(
-        dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+        dest="action", required=True, metavar="ACTION", parser_class=_Parser
+    )
     flow_import = flow.add_parser("import", help="store flow files as new versions")
     flow_import.add_argument("files", nargs="+", metavar="FILE")
     flow_import.add_argument("--comment")
     flow_import.set_defaults(handler=cmd_flow_import)
-    for action, text in (("on", "switch a flow on (its schedule or webhook starts runs)"), ("off", "switch a flow off")):
+    for action, text in (
+        ("on", "switch a flow on (its schedule or webhook starts runs)"),
+        ("off", "switch a flow off"),
+    ):
         flow_switch = flow.add_parser(action, help=text)
         flow_switch.add_argument("flow_id", metavar="ID")
         flow_switch.add_argument("--reason")
@@ -561,7 +651,8 @@ def build_parser() -> argparse.ArgumentParser:
     test.set_defaults(handler=cmd_test)
 
     users = commands.add_parser("user", help="API users and their roles").add_subparsers(
-        dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+        dest="action", required=True, metavar="ACTION", parser_class=_Parser
+    )
     user_add = users.add_parser("add", help="add a user (or give them a new token)")
     user_add.add_argument("name")
     user_add.add_argument("--role", choices=("admin", "analyst", "tester", "viewer"), required=True)
@@ -578,14 +669,16 @@ def build_parser() -> argparse.ArgumentParser:
     conflicts.set_defaults(handler=cmd_conflicts)
 
     demo = commands.add_parser("demo", help="the demo CRM and ERP").add_subparsers(
-        dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+        dest="action", required=True, metavar="ACTION", parser_class=_Parser
+    )
     demo_init = demo.add_parser("init", help="create demo databases, connections and example flows")
     demo_init.add_argument("--dir", default="demo", help="where the demo databases go (default ./demo)")
     demo_init.add_argument("--accounts", type=int, default=600)
     demo_init.set_defaults(handler=cmd_demo_init)
 
     sandbox = commands.add_parser("sandbox", help="the sandbox CRM and ERP as HTTP services").add_subparsers(
-        dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+        dest="action", required=True, metavar="ACTION", parser_class=_Parser
+    )
     sandbox_serve = sandbox.add_parser("serve", help="serve the sandbox CRM and ERP REST APIs until Ctrl+C")
     sandbox_serve.add_argument("--host", default="127.0.0.1")
     sandbox_serve.add_argument("--crm-port", type=int, default=8701)
@@ -599,16 +692,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="start the web app (flows, editor, runs)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--store", metavar="URL", help="the store's database URL (default: FLOWBRIDGE_DB_URL or ./flowbridge.db)")
-    serve.add_argument("--sandboxes", metavar="DIR", help="also serve the sandbox CRM and ERP REST APIs (ports 8701, 8702)")
+    serve.add_argument(
+        "--store", metavar="URL", help="the store's database URL (default: FLOWBRIDGE_DB_URL or ./flowbridge.db)"
+    )
+    serve.add_argument(
+        "--sandboxes", metavar="DIR", help="also serve the sandbox CRM and ERP REST APIs (ports 8701, 8702)"
+    )
     serve.set_defaults(handler=cmd_serve)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     # Details (retries, tracebacks of internal errors) go to a log file, never to the terminal.
-    logging.basicConfig(level=logging.WARNING, filename=str(LOG_FILE),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, filename=str(LOG_FILE), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

@@ -31,8 +31,8 @@ from app.store.database import Store
 from app.store.models import Alert, Run
 
 log = logging.getLogger(__name__)
-UTC = dt.timezone.utc
-_active: "FlowScheduler | None" = None  # the scheduler of this process, for the jobs it runs
+UTC = dt.UTC
+_active: FlowScheduler | None = None  # the scheduler of this process, for the jobs it runs
 
 
 class WallClockCronTrigger(CronTrigger):
@@ -49,11 +49,14 @@ class WallClockCronTrigger(CronTrigger):
                 return None
             repeat = previous_fire_time is not None and (
                 _wall(candidate, self.timezone) == _wall(previous_fire_time, self.timezone)
-                or candidate.astimezone(UTC) <= previous_fire_time.astimezone(UTC))
+                or candidate.astimezone(UTC) <= previous_fire_time.astimezone(UTC)
+            )
             if candidate.astimezone(UTC) >= now.astimezone(UTC) and not repeat:
                 return candidate
             # APScheduler starts from the previous fire time: move both past the repeated moment
-            after = (max(candidate.astimezone(UTC), after.astimezone(UTC)) + dt.timedelta(minutes=1)).astimezone(self.timezone)
+            after = (max(candidate.astimezone(UTC), after.astimezone(UTC)) + dt.timedelta(minutes=1)).astimezone(
+                self.timezone
+            )
             previous = after
         return None
 
@@ -91,13 +94,22 @@ def run_scheduled(flow_id: str) -> None:
 
 
 class FlowScheduler:
-    def __init__(self, store: Store, *, env: str = "production", grace_seconds: int = 3600,
-                 reconcile_seconds: float = 2.0, workers: int = 4) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        env: str = "production",
+        grace_seconds: int = 3600,
+        reconcile_seconds: float = 2.0,
+        workers: int = 4,
+    ) -> None:
         self.store, self.env = store, env
         self.grace_seconds, self.reconcile_seconds = grace_seconds, reconcile_seconds
         self.scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=store.engine, tablename="schedule_job"),
-                       "internal": MemoryJobStore()},
+            jobstores={
+                "default": SQLAlchemyJobStore(engine=store.engine, tablename="schedule_job"),
+                "internal": MemoryJobStore(),
+            },
             executors={"default": ThreadPoolExecutor(workers)},
             # coalesce: after downtime, missed ticks of a job run once; max_instances above 1 lets
             # a tick reach our own guard, which records it as skipped instead of dropping it silently
@@ -111,8 +123,16 @@ class FlowScheduler:
         operations.mark_interrupted(self.store)
         self.scheduler.start(paused=True)  # reconcile first, so a job of a flow switched off never fires
         self.reconcile()
-        self.scheduler.add_job(self._tick, "interval", seconds=self.reconcile_seconds, id="reconcile",
-                               jobstore="internal", replace_existing=True, max_instances=1, coalesce=True)
+        self.scheduler.add_job(
+            self._tick,
+            "interval",
+            seconds=self.reconcile_seconds,
+            id="reconcile",
+            jobstore="internal",
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+        )
         self.scheduler.resume()
         switches.on_switch(self._switched)
 
@@ -149,15 +169,22 @@ class FlowScheduler:
             if config is not None:
                 wanted[flow.id] = config
         jobs = {job.id: job for job in self.scheduler.get_jobs(jobstore="default")}
-        for flow_id, job in jobs.items():
+        for flow_id in jobs:
             if flow_id not in wanted:
                 self._remove(flow_id)
         for flow_id, config in wanted.items():
             trigger = make_trigger(config)
             job = jobs.get(flow_id)
             if job is None:
-                self.scheduler.add_job(run_scheduled, trigger=trigger, args=[flow_id], id=flow_id,
-                                       name=flow_id, jobstore="default", replace_existing=True)
+                self.scheduler.add_job(
+                    run_scheduled,
+                    trigger=trigger,
+                    args=[flow_id],
+                    id=flow_id,
+                    name=flow_id,
+                    jobstore="default",
+                    replace_existing=True,
+                )
             elif str(job.trigger) != str(trigger):  # the schedule was edited: next tick from now
                 self.scheduler.reschedule_job(flow_id, jobstore="default", trigger=trigger)
 
@@ -185,18 +212,25 @@ class FlowScheduler:
             if not minutes:
                 continue
             with self.store.session() as session:
-                last = session.exec(select(Run.finished_at).where(Run.flow_id == flow.id, runs.operational(),
-                                                                  Run.status.in_(["succeeded", "partial"]))
-                                    .order_by(Run.finished_at.desc())).first()
-                already = session.exec(select(Alert.id).where(Alert.flow_id == flow.id, Alert.kind == "stale",
-                                                              Alert.status == "open")).first()
+                last = session.exec(
+                    select(Run.finished_at)
+                    .where(Run.flow_id == flow.id, runs.operational(), Run.status.in_(["succeeded", "partial"]))
+                    .order_by(Run.finished_at.desc())
+                ).first()
+                already = session.exec(
+                    select(Alert.id).where(Alert.flow_id == flow.id, Alert.kind == "stale", Alert.status == "open")
+                ).first()
             since = last or flow.updated_at
             if since.tzinfo is None:
                 since = since.replace(tzinfo=UTC)
             if not already and now - since > dt.timedelta(minutes=minutes):
-                alerts.raise_alert(self.store, flow.id, "stale",
-                                   f"{flow.id} has not synced successfully for more than {minutes} minutes "
-                                   f"(last success: {last.isoformat() if last else 'never'})")
+                alerts.raise_alert(
+                    self.store,
+                    flow.id,
+                    "stale",
+                    f"{flow.id} has not synced successfully for more than {minutes} minutes "
+                    f"(last success: {last.isoformat() if last else 'never'})",
+                )
 
 
 def describe_trigger(document: dict[str, Any]) -> str:

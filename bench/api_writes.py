@@ -32,21 +32,32 @@ from app.store.flows import save_flow  # noqa: E402
 
 TOKEN = "bench-token"
 FLOW = {
-    "schema_version": 1, "id": "bench_api_writes", "name": "Bench: customers into the ERP API",
+    "schema_version": 1,
+    "id": "bench_api_writes",
+    "name": "Bench: customers into the ERP API",
     "nodes": [
         {"id": "start", "type": "trigger.manual"},
         {"id": "read", "type": "read.file", "config": {"connection": "files", "path": "customers.jsonl"}},
-        {"id": "write", "type": "write.http", "config": {
-            "connection": "erp_api", "method": "POST", "path": "/customers", "key": "crm_id",
-            "find": {"path": "/customers", "params": {"crm_id": "{crm_id}"}},
-            "update": {"method": "PATCH", "path": "/customers/{customer_number}"}, "id_field": "customer_number",
-            "link": {"entity": "bench_customer", "source": "crm", "source_id": "crm_id"},
-            "idempotency_header": "Idempotency-Key"}},
+        {
+            "id": "write",
+            "type": "write.http",
+            "config": {
+                "connection": "erp_api",
+                "method": "POST",
+                "path": "/customers",
+                "key": "crm_id",
+                "find": {"path": "/customers", "params": {"crm_id": "{crm_id}"}},
+                "update": {"method": "PATCH", "path": "/customers/{customer_number}"},
+                "id_field": "customer_number",
+                "link": {"entity": "bench_customer", "source": "crm", "source_id": "crm_id"},
+                "idempotency_header": "Idempotency-Key",
+            },
+        },
     ],
     "edges": [{"from": "start", "to": "read"}, {"from": "read", "to": "write"}],
 }
 
-BASELINE = '''
+BASELINE = """
 import json, sys, uuid, httpx
 base, token, path = sys.argv[1:4]
 with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
@@ -55,13 +66,23 @@ with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, t
         found = client.get("/customers", params={"crm_id": record["crm_id"]}).json()["data"]
         if not found:
             client.post("/customers", json=record, headers={"Idempotency-Key": uuid.uuid4().hex}).raise_for_status()
-'''
+"""
 
 
 def customers(first: int, n: int) -> str:
-    return "".join(json.dumps({"crm_id": first + i, "name": f"Bench Customer {first + i}",
-                               "email": f"c{first + i}@bench.example", "state": "Texas", "is_active": 1}) + "\n"
-                   for i in range(n))
+    return "".join(
+        json.dumps(
+            {
+                "crm_id": first + i,
+                "name": f"Bench Customer {first + i}",
+                "email": f"c{first + i}@bench.example",
+                "state": "Texas",
+                "is_active": 1,
+            }
+        )
+        + "\n"
+        for i in range(n)
+    )
 
 
 def main() -> None:
@@ -86,16 +107,24 @@ def main() -> None:
             for _ in range(args.tries):
                 (work / "files" / "customers.jsonl").write_text(customers(first, args.records))
                 started = time.perf_counter()
-                done = subprocess.run([sys.executable, "-m", "app.cli", "run", FLOW["id"], "--json"], cwd=work,
-                                      env=env, capture_output=True, text=True, check=False)
+                done = subprocess.run(
+                    [sys.executable, "-m", "app.cli", "run", FLOW["id"], "--json"],
+                    cwd=work,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
                 ours.append(time.perf_counter() - started)
                 summary = json.loads(done.stdout)
                 assert summary["totals"]["inserted"] == args.records, summary
                 first += args.records
                 (work / "theirs.jsonl").write_text(customers(first, args.records))
                 started = time.perf_counter()
-                subprocess.run([sys.executable, str(work / "baseline.py"), sandbox.url("erp"), TOKEN,
-                                str(work / "theirs.jsonl")], check=True)
+                subprocess.run(
+                    [sys.executable, str(work / "baseline.py"), sandbox.url("erp"), TOKEN, str(work / "theirs.jsonl")],
+                    check=True,
+                )
                 theirs.append(time.perf_counter() - started)
                 first += args.records
         finally:

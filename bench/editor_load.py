@@ -42,32 +42,67 @@ check();
 
 
 def big_flow(size: int) -> dict:
-    nodes = [{"id": "start", "type": "trigger.manual", "name": "Start", "config": {}, "position": {"x": 0, "y": 0}},
-             {"id": "accounts", "type": "read.sql", "name": "CRM accounts",
-              "config": {"connection": "crm", "table": "accounts"}, "position": {"x": 260, "y": 0}}]
+    nodes = [
+        {"id": "start", "type": "trigger.manual", "name": "Start", "config": {}, "position": {"x": 0, "y": 0}},
+        {
+            "id": "accounts",
+            "type": "read.sql",
+            "name": "CRM accounts",
+            "config": {"connection": "crm", "table": "accounts"},
+            "position": {"x": 260, "y": 0},
+        },
+    ]
     edges = [{"from": "start", "to": "accounts"}]
     branch = 0
     while len(nodes) + 3 <= size:
         y = branch * 130
         ids = (f"approved_{branch}", f"to_customer_{branch}", f"customers_{branch}")
         nodes += [
-            {"id": ids[0], "type": "filter", "name": f"Segment {branch}",
-             "config": {"condition": f"record.id % {branch + 2} == 0"}, "position": {"x": 520, "y": y}},
-            {"id": ids[1], "type": "map", "name": f"Map {branch}",
-             "config": {"fields": {"crm_id": "{{ record.id }}", "name": "{{ record.name | trim }}"}},
-             "position": {"x": 780, "y": y}},
-            {"id": ids[2], "type": "write.sql", "name": f"Write {branch}",
-             "config": {"connection": "erp", "table": "customers", "key": ["crm_id"]}, "position": {"x": 1040, "y": y}},
+            {
+                "id": ids[0],
+                "type": "filter",
+                "name": f"Segment {branch}",
+                "config": {"condition": f"record.id % {branch + 2} == 0"},
+                "position": {"x": 520, "y": y},
+            },
+            {
+                "id": ids[1],
+                "type": "map",
+                "name": f"Map {branch}",
+                "config": {"fields": {"crm_id": "{{ record.id }}", "name": "{{ record.name | trim }}"}},
+                "position": {"x": 780, "y": y},
+            },
+            {
+                "id": ids[2],
+                "type": "write.sql",
+                "name": f"Write {branch}",
+                "config": {"connection": "erp", "table": "customers", "key": ["crm_id"]},
+                "position": {"x": 1040, "y": y},
+            },
         ]
-        edges += [{"from": "accounts", "to": ids[0]}, {"from": ids[0], "port": "match", "to": ids[1]},
-                  {"from": ids[1], "to": ids[2]}]
+        edges += [
+            {"from": "accounts", "to": ids[0]},
+            {"from": ids[0], "port": "match", "to": ids[1]},
+            {"from": ids[1], "to": ids[2]},
+        ]
         branch += 1
     while len(nodes) < size:  # top up with maps on the last branch's way
         extra = f"extra_{len(nodes)}"
         last = nodes[-1]["id"]
-        nodes.insert(-1, {"id": extra, "type": "map", "name": "Extra", "config": {"fields": {"x": "{{ record.id }}"}},
-                          "position": {"x": 1300, "y": len(nodes) * 20}})
-        edges = [e for e in edges if e["to"] != last] + [{"from": nodes[-3]["id"], "to": extra}, {"from": extra, "to": last}]
+        nodes.insert(
+            -1,
+            {
+                "id": extra,
+                "type": "map",
+                "name": "Extra",
+                "config": {"fields": {"x": "{{ record.id }}"}},
+                "position": {"x": 1300, "y": len(nodes) * 20},
+            },
+        )
+        edges = [e for e in edges if e["to"] != last] + [
+            {"from": nodes[-3]["id"], "to": extra},
+            {"from": extra, "to": last},
+        ]
     return {"schema_version": 1, "id": "bench_200", "name": f"{size}-node flow", "nodes": nodes, "edges": edges}
 
 
@@ -98,8 +133,13 @@ def main() -> int:
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"} | {"FLOWBRIDGE_DB_URL": url}
-    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=folder, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(150):
@@ -113,11 +153,22 @@ def main() -> int:
         from selenium.webdriver.chrome.service import Service
 
         options = webdriver.ChromeOptions()
-        for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                         f"--user-data-dir={folder / 'chromium'}", "--window-size=1440,900"):
+        for argument in (
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={folder / 'chromium'}",
+            "--window-size=1440,900",
+        ):
             options.add_argument(argument)
-        driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"))
+        driver = webdriver.Chrome(
+            options=options, service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver")
+        )
         driver.set_script_timeout(30)
         times = []
         try:
@@ -129,20 +180,35 @@ def main() -> int:
                 # Where the time went: the server's page, the browser loading it, then drawing.
                 server_page, loaded = driver.execute_script(
                     "const t = performance.getEntriesByType('navigation')[0];"
-                    "return [t.responseEnd / 1000, t.loadEventEnd / 1000];")
-                print(f"try {attempt + 1}: {len(document['nodes'])} nodes and {len(document['edges'])} edges "
-                      f"drawn {seconds:.2f} s after navigation start (page received {server_page:.2f} s, "
-                      f"loaded {loaded:.2f} s)")
+                    "return [t.responseEnd / 1000, t.loadEventEnd / 1000];"
+                )
+                print(
+                    f"try {attempt + 1}: {len(document['nodes'])} nodes and {len(document['edges'])} edges "
+                    f"drawn {seconds:.2f} s after navigation start (page received {server_page:.2f} s, "
+                    f"loaded {loaded:.2f} s)"
+                )
             if os.environ.get("FLOWBRIDGE_BENCH_RESOURCES"):  # where the browser spent the last try
                 driver.execute_cdp_cmd("Performance.enable", {})
                 driver.get(f"{base}/flows/{document['id']}?try=metrics")
                 driver.execute_async_script(DRAWN, len(document["nodes"]), len(document["edges"]))
-                metrics = {m["name"]: m["value"] for m in driver.execute_cdp_cmd("Performance.getMetrics", {})["metrics"]}
-                print("  " + ", ".join(f"{k} {metrics[k]:.2f}" for k in ("ScriptDuration", "LayoutDuration",
-                                                                       "RecalcStyleDuration", "TaskDuration") if k in metrics))
-                print(f"  {metrics.get('Nodes', 0):.0f} DOM nodes, {metrics.get('LayoutCount', 0):.0f} layouts, "
-                      f"{metrics.get('RecalcStyleCount', 0):.0f} style recalcs")
-            driver.save_screenshot(str(ROOT / "artifacts" / "bench-editor-200.png")) if (ROOT / "artifacts").exists() else None
+                metrics = {
+                    m["name"]: m["value"] for m in driver.execute_cdp_cmd("Performance.getMetrics", {})["metrics"]
+                }
+                print(
+                    "  "
+                    + ", ".join(
+                        f"{k} {metrics[k]:.2f}"
+                        for k in ("ScriptDuration", "LayoutDuration", "RecalcStyleDuration", "TaskDuration")
+                        if k in metrics
+                    )
+                )
+                print(
+                    f"  {metrics.get('Nodes', 0):.0f} DOM nodes, {metrics.get('LayoutCount', 0):.0f} layouts, "
+                    f"{metrics.get('RecalcStyleCount', 0):.0f} style recalcs"
+                )
+            driver.save_screenshot(str(ROOT / "artifacts" / "bench-editor-200.png")) if (
+                ROOT / "artifacts"
+            ).exists() else None
         finally:
             driver.quit()
     finally:
@@ -151,8 +217,10 @@ def main() -> int:
         shutil.rmtree(folder, ignore_errors=True)
     best, median = min(times), statistics.median(times)
     verdict = "within" if median < TARGET_SECONDS else "OVER"
-    print(f"editor load, {args.nodes} nodes: best {best:.2f} s, median {median:.2f} s "
-          f"({verdict} the {TARGET_SECONDS:.0f} s target)")
+    print(
+        f"editor load, {args.nodes} nodes: best {best:.2f} s, median {median:.2f} s "
+        f"({verdict} the {TARGET_SECONDS:.0f} s target)"
+    )
     return 0 if median < TARGET_SECONDS else 1
 
 

@@ -65,21 +65,30 @@ def main() -> None:
         changed = args.n // 100
         with sqlite3.connect(crm) as db:
             # An hour after the clock and after every stamp: the next run's cursor reads these rows.
-            db.execute("UPDATE accounts SET phone = phone || ' ext 1', updated_at = strftime('%Y-%m-%d %H:%M:%S', "
-                       "MAX(datetime('now'), (SELECT MAX(updated_at) FROM accounts)), '+1 hour') "
-                       "WHERE id IN (SELECT id FROM accounts ORDER BY id LIMIT ?)", (changed,))
+            db.execute(
+                "UPDATE accounts SET phone = phone || ' ext 1', updated_at = strftime('%Y-%m-%d %H:%M:%S', "
+                "MAX(datetime('now'), (SELECT MAX(updated_at) FROM accounts)), '+1 hour') "
+                "WHERE id IN (SELECT id FROM accounts ORDER BY id LIMIT ?)",
+                (changed,),
+            )
         incremental, incremental_totals = timed(store, "incremental run")
         store.close()
 
     print(f"accounts:                       {args.n:,}")
     print(f"first full run:                 {full:.2f} s  {full_totals}")
-    print(f"re-run, nothing changed:        {rerun:.3f} s  read {rerun_totals['read']:,}  "
-          f"ratio {full / rerun:.1f}x (target >= 3x)")
-    print(f"re-run reading all, unchanged:  {reread:.2f} s  read {reread_totals['read']:,}, unchanged "
-          f"{reread_totals['unchanged']:,}, written {reread_totals['inserted'] + reread_totals['updated']}  "
-          f"ratio {full / reread:.1f}x (target >= 3x)")
-    print(f"1% changed, incremental run:    {incremental:.3f} s  read {incremental_totals['read']:,} "
-          f"(changed {changed:,})  ratio {full / incremental:.1f}x (target >= 20x)")
+    print(
+        f"re-run, nothing changed:        {rerun:.3f} s  read {rerun_totals['read']:,}  "
+        f"ratio {full / rerun:.1f}x (target >= 3x)"
+    )
+    print(
+        f"re-run reading all, unchanged:  {reread:.2f} s  read {reread_totals['read']:,}, unchanged "
+        f"{reread_totals['unchanged']:,}, written {reread_totals['inserted'] + reread_totals['updated']}  "
+        f"ratio {full / reread:.1f}x (target >= 3x)"
+    )
+    print(
+        f"1% changed, incremental run:    {incremental:.3f} s  read {incremental_totals['read']:,} "
+        f"(changed {changed:,})  ratio {full / incremental:.1f}x (target >= 20x)"
+    )
 
 
 if __name__ == "__main__":

@@ -56,8 +56,9 @@ def one_way(document: dict) -> dict:
         for name in meta:
             node.get("config", {}).get("fields", {}).pop(name, None)
     document["edges"] = [e for e in document["edges"] if e["to"] != "changed"]
-    document["edges"] = [{**e, "from": "accounts", "port": None} if e["from"] == "changed" else e
-                         for e in document["edges"]]
+    document["edges"] = [
+        {**e, "from": "accounts", "port": None} if e["from"] == "changed" else e for e in document["edges"]
+    ]
     for edge in document["edges"]:
         if edge.get("port") is None:
             edge.pop("port", None)
@@ -81,8 +82,13 @@ def run_engine(crm: Path, erp: Path, work: Path, two_way: bool = False) -> dict:
     if result.error:
         raise SystemExit(f"engine run {result.status}: {result.error}")
     # The flow also flags duplicate accounts (same e-mail) instead of writing them twice.
-    return {"seconds": seconds, "read": result.totals["read"], "written": result.totals["inserted"],
-            "flagged": result.totals["failed"], "peak_rss_mb": peak_rss_mb()}
+    return {
+        "seconds": seconds,
+        "read": result.totals["read"],
+        "written": result.totals["inserted"],
+        "flagged": result.totals["failed"],
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def run_hand_written(crm: Path, erp: Path) -> dict:
@@ -92,13 +98,16 @@ def run_hand_written(crm: Path, erp: Path) -> dict:
     started = time.perf_counter()
     source = sqlite3.connect(crm)
     target = sqlite3.connect(erp)
-    upsert = ("INSERT INTO customers (crm_id, name, email, phone, street, city, state, postcode, country, is_active) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (crm_id) DO UPDATE SET name = excluded.name, "
-              "email = excluded.email, phone = excluded.phone, street = excluded.street, city = excluded.city, "
-              "state = excluded.state, postcode = excluded.postcode, country = excluded.country, "
-              "is_active = excluded.is_active")
-    rows = source.execute("SELECT id, name, email, phone, street, city, state, postcode, country, is_active, "
-                          "credit_status FROM accounts")
+    upsert = (
+        "INSERT INTO customers (crm_id, name, email, phone, street, city, state, postcode, country, is_active) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (crm_id) DO UPDATE SET name = excluded.name, "
+        "email = excluded.email, phone = excluded.phone, street = excluded.street, city = excluded.city, "
+        "state = excluded.state, postcode = excluded.postcode, country = excluded.country, "
+        "is_active = excluded.is_active"
+    )
+    rows = source.execute(
+        "SELECT id, name, email, phone, street, city, state, postcode, country, is_active, credit_status FROM accounts"
+    )
     read = written = 0
     while batch := rows.fetchmany(1000):
         read += len(batch)
@@ -108,9 +117,20 @@ def run_hand_written(crm: Path, erp: Path) -> dict:
                 continue
             state = folded.get(state.strip().casefold(), state) if state is not None else None
             email = (email.strip().lower() or None) if email else None
-            out.append((id_, name.strip(), email, phone.strip() if phone else phone,
-                        street.strip() if street else street, city.strip() if city else city, state,
-                        postcode.strip() if postcode else postcode, country or "US", active))
+            out.append(
+                (
+                    id_,
+                    name.strip(),
+                    email,
+                    phone.strip() if phone else phone,
+                    street.strip() if street else street,
+                    city.strip() if city else city,
+                    state,
+                    postcode.strip() if postcode else postcode,
+                    country or "US",
+                    active,
+                )
+            )
         target.executemany(upsert, out)
         target.commit()
         written += len(out)
@@ -134,12 +154,19 @@ def measure(side: str, crm: Path, work: Path, repeat: int) -> dict:
         folder.mkdir()
         erp = folder / "erp.db"
         empty_erp(erp)
-        output = subprocess.run([sys.executable, __file__, "--child", side, str(crm), str(erp), str(folder)],
-                                check=True, capture_output=True, text=True)
+        output = subprocess.run(
+            [sys.executable, __file__, "--child", side, str(crm), str(erp), str(folder)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         result = json.loads(output.stdout.strip().splitlines()[-1])
         shutil.rmtree(folder)
         if best is None or result["seconds"] < best["seconds"]:
-            best = {**result, "peak_rss_mb": max(result["peak_rss_mb"], best["peak_rss_mb"]) if best else result["peak_rss_mb"]}
+            best = {
+                **result,
+                "peak_rss_mb": max(result["peak_rss_mb"], best["peak_rss_mb"]) if best else result["peak_rss_mb"],
+            }
     return best
 
 
@@ -168,9 +195,11 @@ def main() -> None:
     print(f"engine:               {engine_rate:,.0f} records/s ({engine['seconds']:.2f} s)")
     print(f"ratio engine/hand:    {engine_rate / hand_rate:.3f}   (target >= 0.15 at 100,000)")
     print(f"engine peak RSS:      {engine['peak_rss_mb']:.0f} MB   (target < 300 MB at 1,000,000)")
-    print(f"two-way flow as shipped: {two_way['read'] / two_way['seconds']:,.0f} records/s "
-          f"({two_way['written']:,} written, {two_way['flagged']:,} duplicates flagged; links, matching and "
-          f"change tracking included), peak RSS {two_way['peak_rss_mb']:.0f} MB")
+    print(
+        f"two-way flow as shipped: {two_way['read'] / two_way['seconds']:,.0f} records/s "
+        f"({two_way['written']:,} written, {two_way['flagged']:,} duplicates flagged; links, matching and "
+        f"change tracking included), peak RSS {two_way['peak_rss_mb']:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -33,10 +33,10 @@ sys.path.insert(0, str(ROOT))
 
 from app.api.routes import build_router  # noqa: E402
 from app.services import operations, switches  # noqa: E402
+from app.services.access import admin  # noqa: E402
 from app.services.webhooks import secret_for  # noqa: E402
 from app.store.database import Store  # noqa: E402
 from tests.ops.helpers import count, flow, store_flow, target  # noqa: E402
-from app.services.access import admin
 
 RECORDS_PER_CALL = 3
 
@@ -130,13 +130,21 @@ def main() -> None:
         fb_answered, fb_written = flowbridge_side(Path(folder), args.calls, args.workers)
     n = args.calls
     print(f"{n} calls x {RECORDS_PER_CALL} records, {args.workers} clients at once")
-    print(f"  baseline (hand-written endpoint writing SQLite): all answered {base_answered:.2f} s "
-          f"({n / base_answered:,.0f} calls/s), all written {base_written:.2f} s")
-    print(f"  flowbridge (/hooks: stored, 202, run per call):  all answered {fb_answered:.2f} s "
-          f"({n / fb_answered:,.0f} calls/s), all written {fb_written:.2f} s")
-    print(f"  ratio answered {base_answered / fb_answered:.2f}, written {base_written / fb_written:.2f} "
-          "(flowbridge speed / baseline speed)")
-    print(f"  {n} calls within 10 s: {'yes' if fb_written <= 10 else 'NO'} ({fb_written:.2f} s until every record was written)")
+    print(
+        f"  baseline (hand-written endpoint writing SQLite): all answered {base_answered:.2f} s "
+        f"({n / base_answered:,.0f} calls/s), all written {base_written:.2f} s"
+    )
+    print(
+        f"  flowbridge (/hooks: stored, 202, run per call):  all answered {fb_answered:.2f} s "
+        f"({n / fb_answered:,.0f} calls/s), all written {fb_written:.2f} s"
+    )
+    print(
+        f"  ratio answered {base_answered / fb_answered:.2f}, written {base_written / fb_written:.2f} "
+        "(flowbridge speed / baseline speed)"
+    )
+    print(
+        f"  {n} calls within 10 s: {'yes' if fb_written <= 10 else 'NO'} ({fb_written:.2f} s until every record was written)"
+    )
 
 
 if __name__ == "__main__":

@@ -13,10 +13,19 @@ from importlib.metadata import entry_points
 from nodes.base import NodeType
 
 BUILT_IN = (
-    "nodes.trigger_manual", "nodes.trigger_schedule", "nodes.trigger_webhook",
-    "nodes.read_sql", "nodes.read_file", "nodes.read_http",
-    "nodes.filter", "nodes.filter_changed", "nodes.map", "nodes.transform",
-    "nodes.write_sql", "nodes.write_file", "nodes.write_http",
+    "nodes.trigger_manual",
+    "nodes.trigger_schedule",
+    "nodes.trigger_webhook",
+    "nodes.read_sql",
+    "nodes.read_file",
+    "nodes.read_http",
+    "nodes.filter",
+    "nodes.filter_changed",
+    "nodes.map",
+    "nodes.transform",
+    "nodes.write_sql",
+    "nodes.write_file",
+    "nodes.write_http",
 )
 
 

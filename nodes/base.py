@@ -20,6 +20,7 @@ META = "_meta"
 def without_meta(record: Record) -> Record:
     return {k: v for k, v in record.items() if k != META} if META in record else record
 
+
 FAMILIES = ("trigger", "read", "filter", "map", "transform", "write")
 
 
@@ -100,8 +101,9 @@ def id_text(value: Any) -> str:
 class SyncStore(Protocol):
     """Links between systems and the conflict queue, as a node sees them in one run."""
 
-    def links(self, entity: str, system: str, ids: list[str], other: str,
-              snapshots: str = "both") -> dict[str, LinkState]: ...
+    def links(
+        self, entity: str, system: str, ids: list[str], other: str, snapshots: str = "both"
+    ) -> dict[str, LinkState]: ...
 
     def save_links(self, entity: str, updates: list[LinkUpdate]) -> None: ...
 
@@ -118,8 +120,9 @@ class OutcomeStore(Protocol):
 
     def sending(self, key: str, kept: Any = None) -> str | None: ...
 
-    def accepted(self, key: str, outcome: str, target_id: str | None,
-                 links: list[tuple[str, LinkUpdate]] = ()) -> None: ...
+    def accepted(
+        self, key: str, outcome: str, target_id: str | None, links: list[tuple[str, LinkUpdate]] = ()
+    ) -> None: ...
 
 
 class Program(Protocol):
@@ -229,8 +232,9 @@ class ExpressionField:
         return ".".join(str(p) for p in self.path)
 
 
-def find_expressions(schema: dict[str, Any], value: Any, path: tuple = (),
-                     root: dict[str, Any] | None = None) -> list[ExpressionField]:
+def find_expressions(
+    schema: dict[str, Any], value: Any, path: tuple = (), root: dict[str, Any] | None = None
+) -> list[ExpressionField]:
     """Walk a config alongside its schema; every string under an `x-expression` keyword is code."""
     root = root or schema
     schema = _resolve(root, schema)

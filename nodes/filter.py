@@ -7,10 +7,16 @@ from typing import Any
 from nodes.base import NodeContext, NodeType, Outcome, Processor, Record, Source
 from nodes.schema_parts import EXPRESSION, object_schema
 
-CONFIG_SCHEMA = object_schema({
-    "condition": {**EXPRESSION, "title": "Condition",
-                  "description": "An expression on `record`, e.g. record.credit_status == 'approved'"},
-}, ["condition"])
+CONFIG_SCHEMA = object_schema(
+    {
+        "condition": {
+            **EXPRESSION,
+            "title": "Condition",
+            "description": "An expression on `record`, e.g. record.credit_status == 'approved'",
+        },
+    },
+    ["condition"],
+)
 
 
 class Filter(Processor):

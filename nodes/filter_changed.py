@@ -14,14 +14,37 @@ from typing import Any
 from nodes.base import META, NodeContext, NodeType, Outcome, Processor, Record, id_text
 from nodes.schema_parts import object_schema
 
-CONFIG_SCHEMA = object_schema({
-    "entity": {"type": "string", "minLength": 1, "title": "Entity", "description": "As in the write's sync, e.g. account"},
-    "system": {"type": "string", "minLength": 1, "title": "This system", "description": "Where these records come from (erp)"},
-    "other": {"type": "string", "minLength": 1, "title": "Other system", "description": "The system they sync with (crm)"},
-    "id": {"type": "string", "minLength": 1, "title": "Id field", "description": "Field holding this system's id"},
-    "ignore": {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True,
-               "title": "Ignore", "description": "Fields the system changes by itself, e.g. updated_at"},
-}, ["entity", "system", "other", "id"])
+CONFIG_SCHEMA = object_schema(
+    {
+        "entity": {
+            "type": "string",
+            "minLength": 1,
+            "title": "Entity",
+            "description": "As in the write's sync, e.g. account",
+        },
+        "system": {
+            "type": "string",
+            "minLength": 1,
+            "title": "This system",
+            "description": "Where these records come from (erp)",
+        },
+        "other": {
+            "type": "string",
+            "minLength": 1,
+            "title": "Other system",
+            "description": "The system they sync with (crm)",
+        },
+        "id": {"type": "string", "minLength": 1, "title": "Id field", "description": "Field holding this system's id"},
+        "ignore": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "uniqueItems": True,
+            "title": "Ignore",
+            "description": "Fields the system changes by itself, e.g. updated_at",
+        },
+    },
+    ["entity", "system", "other", "id"],
+)
 
 
 class FilterChanged(Processor):
@@ -36,21 +59,28 @@ class FilterChanged(Processor):
         outcome = Outcome(ports={"changed": [], "unchanged": []})
         id_field = self.config["id"]
         ids = [id_text(r.get(id_field)) for r in records]
-        links = self.context.sync.links(self.config["entity"], self.config["system"], ids, self.config["other"],
-                                        snapshots="own")
+        links = self.context.sync.links(
+            self.config["entity"], self.config["system"], ids, self.config["other"], snapshots="own"
+        )
         system = self.config["system"]
         for record, record_id in zip(records, ids):
             link = links.get(record_id)
             known = link.own_snapshot if link else None
             fields = [k for k in record if k not in self.ignore and k != META]
             # A full resync re-checks every record against the target: nothing is skipped then.
-            if not self.context.full_resync and known is not None and fields and all(
-                    k in known and (record[k] == known[k] or same_value(record[k], known[k])) for k in fields):
+            if (
+                not self.context.full_resync
+                and known is not None
+                and fields
+                and all(k in known and (record[k] == known[k] or same_value(record[k], known[k])) for k in fields)
+            ):
                 outcome.emit("unchanged", record)
                 continue
             row = {k: record[k] for k in fields}
-            outcome.emit("changed", {**record, META: {**(record.get(META) or {}),
-                                                      "sync": {"system": system, "id": record_id, "row": row}}})
+            outcome.emit(
+                "changed",
+                {**record, META: {**(record.get(META) or {}), "sync": {"system": system, "id": record_id, "row": row}}},
+            )
         return outcome
 
 

@@ -7,19 +7,35 @@ from typing import Any
 from nodes.base import META, NodeContext, NodeType, Outcome, Processor, Record, Source
 from nodes.schema_parts import TEMPLATE, object_schema
 
-CONFIG_SCHEMA = object_schema({
-    "fields": {"type": "object", "title": "Fields", "minProperties": 1, "x-widget": "key-value",
-               "description": "Target field -> template, e.g. name: {{ record.name | trim }}",
-               "propertyNames": {"minLength": 1},
-               "additionalProperties": TEMPLATE},
-    "defaults": {"type": "object", "title": "Defaults", "x-widget": "key-value",
-                 "description": "Value used when a field comes out empty.",
-                 "additionalProperties": {"type": ["string", "number", "boolean", "null"]}},
-    "required": {"type": "array", "title": "Required fields", "uniqueItems": True,
-                 "items": {"type": "string", "minLength": 1},
-                 "description": "A record with one of these empty fails with that reason."},
-    "keep_unmapped": {"type": "boolean", "default": False, "title": "Keep unmapped source fields"},
-}, ["fields"])
+CONFIG_SCHEMA = object_schema(
+    {
+        "fields": {
+            "type": "object",
+            "title": "Fields",
+            "minProperties": 1,
+            "x-widget": "key-value",
+            "description": "Target field -> template, e.g. name: {{ record.name | trim }}",
+            "propertyNames": {"minLength": 1},
+            "additionalProperties": TEMPLATE,
+        },
+        "defaults": {
+            "type": "object",
+            "title": "Defaults",
+            "x-widget": "key-value",
+            "description": "Value used when a field comes out empty.",
+            "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+        },
+        "required": {
+            "type": "array",
+            "title": "Required fields",
+            "uniqueItems": True,
+            "items": {"type": "string", "minLength": 1},
+            "description": "A record with one of these empty fails with that reason.",
+        },
+        "keep_unmapped": {"type": "boolean", "default": False, "title": "Keep unmapped source fields"},
+    },
+    ["fields"],
+)
 
 
 def _empty(value: Any) -> bool:
@@ -50,7 +66,9 @@ class Map(Processor):
             missing = [name for name in self.required if _empty(mapped.get(name))]
             if missing:
                 detail = "; ".join(f"{name} = {self.fields[name]}" for name in missing if name in self.fields)
-                outcome.fail(record, f"required field(s) {', '.join(missing)} empty" + (f" ({detail})" if detail else ""))
+                outcome.fail(
+                    record, f"required field(s) {', '.join(missing)} empty" + (f" ({detail})" if detail else "")
+                )
                 continue
             out.append(mapped)
         return outcome

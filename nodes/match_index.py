@@ -16,8 +16,9 @@ from typing import Any
 
 
 class MatchIndex:
-    def __init__(self, path: Path, rules: list[dict[str, Any]], normalise: Callable[[Any, str], Any],
-                 fetch: list[str]) -> None:
+    def __init__(
+        self, path: Path, rules: list[dict[str, Any]], normalise: Callable[[Any, str], Any], fetch: list[str]
+    ) -> None:
         self.rules = rules
         self.normalise = normalise
         self.fetch = fetch  # the columns a match returns (match columns, key, target id)
@@ -42,7 +43,7 @@ class MatchIndex:
             entries += [(rule, key, str(row.get(target_id)), kept) for rule, key in self._keys(row)]
         ids = list({str(row.get(target_id)) for row in rows})
         for start in range(0, len(ids), 500):  # a row written again replaces its old keys
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             self.db.execute(f"DELETE FROM entry WHERE target_id IN ({','.join('?' * len(chunk))})", chunk)
         self.db.executemany("INSERT INTO entry VALUES (?, ?, ?, ?)", entries)
 
@@ -51,9 +52,14 @@ class MatchIndex:
         encoded = [json.dumps(k) for k in keys]
         rows = []
         for start in range(0, len(encoded), 500):
-            chunk = encoded[start:start + 500]
-            rows += [json.loads(r) for (r,) in self.db.execute(
-                f"SELECT row FROM entry WHERE rule = ? AND match_key IN ({','.join('?' * len(chunk))})", [rule, *chunk])]
+            chunk = encoded[start : start + 500]
+            rows += [
+                json.loads(r)
+                for (r,) in self.db.execute(
+                    f"SELECT row FROM entry WHERE rule = ? AND match_key IN ({','.join('?' * len(chunk))})",
+                    [rule, *chunk],
+                )
+            ]
         return rows
 
     def close(self) -> None:

@@ -8,14 +8,22 @@ from typing import Any
 from nodes.base import NodeContext, NodeType, Processor, Record, SourceBatch
 from nodes.schema_parts import BATCH_SIZE, CONNECTION, FILE_FORMAT, object_schema
 
-CONFIG_SCHEMA = object_schema({
-    "connection": CONNECTION,
-    "path": {"type": "string", "minLength": 1, "title": "File", "description": "Relative to the connection's folder."},
-    "format": FILE_FORMAT,
-    "delimiter": {"type": "string", "minLength": 1, "maxLength": 1, "default": ",", "title": "CSV delimiter"},
-    "encoding": {"type": "string", "minLength": 1, "default": "utf-8", "title": "Encoding"},
-    "batch_size": BATCH_SIZE,
-}, ["connection", "path"])
+CONFIG_SCHEMA = object_schema(
+    {
+        "connection": CONNECTION,
+        "path": {
+            "type": "string",
+            "minLength": 1,
+            "title": "File",
+            "description": "Relative to the connection's folder.",
+        },
+        "format": FILE_FORMAT,
+        "delimiter": {"type": "string", "minLength": 1, "maxLength": 1, "default": ",", "title": "CSV delimiter"},
+        "encoding": {"type": "string", "minLength": 1, "default": "utf-8", "title": "Encoding"},
+        "batch_size": BATCH_SIZE,
+    },
+    ["connection", "path"],
+)
 
 
 def file_format(config: dict[str, Any]) -> str:
@@ -33,9 +41,11 @@ class ReadFile(Processor):
         if not inputs:
             return
         for batch in self.connector.read(
-            self.config["path"], file_format(self.config),
+            self.config["path"],
+            file_format(self.config),
             batch_size=self.config.get("batch_size") or self.context.batch_size,
-            delimiter=self.config.get("delimiter", ","), encoding=self.config.get("encoding", "utf-8"),
+            delimiter=self.config.get("delimiter", ","),
+            encoding=self.config.get("encoding", "utf-8"),
         ):
             yield SourceBatch(batch)
 

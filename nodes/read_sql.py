@@ -9,18 +9,35 @@ from nodes.base import NodeContext, NodeType, Processor, Record, SourceBatch
 from nodes.schema_parts import BATCH_SIZE, CONNECTION, TABLE, as_list, key_list, object_schema
 
 CONFIG_SCHEMA: dict[str, Any] = {
-    **object_schema({
-        "connection": CONNECTION,
-        "table": TABLE,
-        "query": {"type": "string", "minLength": 1, "title": "SQL query", "x-widget": "textarea",
-                  "description": "A SELECT; use it instead of a table for joins."},
-        "where": {"type": "string", "minLength": 1, "title": "Condition (SQL)",
-                  "description": "Added to the read as a WHERE clause, e.g. is_active = 1"},
-        "cursor": {"type": "string", "minLength": 1, "title": "Cursor field", "x-picker": "column",
-                   "description": "An always-increasing field such as updated_at: later runs read only what changed."},
-        "key": key_list("Key (orders ties)"),
-        "batch_size": BATCH_SIZE,
-    }, ["connection"]),
+    **object_schema(
+        {
+            "connection": CONNECTION,
+            "table": TABLE,
+            "query": {
+                "type": "string",
+                "minLength": 1,
+                "title": "SQL query",
+                "x-widget": "textarea",
+                "description": "A SELECT; use it instead of a table for joins.",
+            },
+            "where": {
+                "type": "string",
+                "minLength": 1,
+                "title": "Condition (SQL)",
+                "description": "Added to the read as a WHERE clause, e.g. is_active = 1",
+            },
+            "cursor": {
+                "type": "string",
+                "minLength": 1,
+                "title": "Cursor field",
+                "x-picker": "column",
+                "description": "An always-increasing field such as updated_at: later runs read only what changed.",
+            },
+            "key": key_list("Key (orders ties)"),
+            "batch_size": BATCH_SIZE,
+        },
+        ["connection"],
+    ),
     "oneOf": [{"required": ["table"]}, {"required": ["query"]}],
 }
 
@@ -34,9 +51,14 @@ def check(config: dict[str, Any]) -> list[tuple[tuple, str]]:
         text = config.get(name)
         at = second_statement_at(text) if isinstance(text, str) else None
         if at is not None:
-            problems.append(((name,), f"holds a ';' at character {at + 1}, which would start a second statement; "
-                                      "a read runs one SELECT and never writes (a ';' inside a text can be "
-                                      "written chr(59), or char(59) on SQLite and MySQL)"))
+            problems.append(
+                (
+                    (name,),
+                    f"holds a ';' at character {at + 1}, which would start a second statement; "
+                    "a read runs one SELECT and never writes (a ';' inside a text can be "
+                    "written chr(59), or char(59) on SQLite and MySQL)",
+                )
+            )
     return problems
 
 
@@ -50,8 +72,11 @@ class ReadSql(Processor):
         if not inputs:
             return
         pages = self.connector.read(
-            table=self.config.get("table"), query=self.config.get("query"), cursor=self.config.get("cursor"),
-            key=as_list(self.config.get("key")) or None, where=self.config.get("where"),
+            table=self.config.get("table"),
+            query=self.config.get("query"),
+            cursor=self.config.get("cursor"),
+            key=as_list(self.config.get("key")) or None,
+            where=self.config.get("where"),
             position=None if self.context.full_resync else self.context.cursor_position(),
             batch_size=self.config.get("batch_size") or self.context.batch_size,
         )

@@ -5,14 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 CONNECTION: dict[str, Any] = {
-    "type": "string", "minLength": 1, "title": "Connection", "x-picker": "connection",
+    "type": "string",
+    "minLength": 1,
+    "title": "Connection",
+    "x-picker": "connection",
     "description": "Logical connection name, e.g. crm or erp; the run's environment picks the real system.",
 }
 TABLE: dict[str, Any] = {"type": "string", "minLength": 1, "title": "Table", "x-picker": "table"}
-COLUMNS: dict[str, Any] = {"type": "array", "items": {"type": "string", "minLength": 1, "x-picker": "column"},
-                           "minItems": 1, "uniqueItems": True}
-BATCH_SIZE: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": 50_000, "title": "Batch size",
-                              "description": "Records per batch (default: the run's batch size)."}
+COLUMNS: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "string", "minLength": 1, "x-picker": "column"},
+    "minItems": 1,
+    "uniqueItems": True,
+}
+BATCH_SIZE: dict[str, Any] = {
+    "type": "integer",
+    "minimum": 1,
+    "maximum": 50_000,
+    "title": "Batch size",
+    "description": "Records per batch (default: the run's batch size).",
+}
 EXPRESSION: dict[str, Any] = {"type": "string", "minLength": 1, "x-expression": "expression"}
 TEMPLATE: dict[str, Any] = {"type": "string", "x-expression": "template"}
 FILE_FORMAT: dict[str, Any] = {"enum": ["csv", "jsonl"], "title": "Format"}
@@ -36,8 +48,13 @@ def relative_path_problems(config: dict[str, Any], *places: tuple[str, ...]) -> 
         for part in place:
             value = value.get(part) if isinstance(value, dict) else None
         if isinstance(value, str) and absolute_address(value):
-            problems.append((place, f"'{value[:80]}' names a host of its own; a path is relative to the "
-                                    "connection's base URL (e.g. /accounts), so its credentials go nowhere else"))
+            problems.append(
+                (
+                    place,
+                    f"'{value[:80]}' names a host of its own; a path is relative to the "
+                    "connection's base URL (e.g. /accounts), so its credentials go nowhere else",
+                )
+            )
     return problems
 
 
@@ -53,5 +70,10 @@ def as_list(value: Any) -> list[str]:
 
 
 def object_schema(properties: dict[str, Any], required: list[str] | None = None, **extra: Any) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": required or [],
-            "additionalProperties": False, **extra}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": required or [],
+        "additionalProperties": False,
+        **extra,
+    }

@@ -90,8 +90,9 @@ class HttpSyncTarget:
                 rows[target_id] = row
         return rows
 
-    def match_rows(self, rules: list[dict[str, Any]], rule: dict[str, Any], keys: list[tuple],
-                   normalise: Any) -> tuple[list[dict[str, Any]], dict[tuple, str]]:
+    def match_rows(
+        self, rules: list[dict[str, Any]], rule: dict[str, Any], keys: list[tuple], normalise: Any
+    ) -> tuple[list[dict[str, Any]], dict[tuple, str]]:
         """The API's records with a rule's fields, one search per key: GET find.path?email=…"""
         path = self.writer.config["find"]["path"]
         rows: list[dict[str, Any]] = []
@@ -124,8 +125,11 @@ class HttpSyncTarget:
             body = {k: v for k, v in write.items() if self.has_field(k)}
             sent: list[bool] = []
             try:
-                results.append(self.connector.retrying(
-                    lambda i=item, b=body, k=record_key, s=sent: self._write_one(i, b, k, s, dry_run, link_for)))
+                results.append(
+                    self.connector.retrying(
+                        lambda i=item, b=body, k=record_key, s=sent: self._write_one(i, b, k, s, dry_run, link_for)
+                    )
+                )
             except FAILURES as error:
                 results.append(WriteResult("failed", self.writer.failure_reason(error)))
                 continue
@@ -133,8 +137,9 @@ class HttpSyncTarget:
         self.found = {}
         return results
 
-    def _write_one(self, item: Any, body: dict[str, Any], record_key: str, sent: list[bool], dry_run: bool,
-                   link_for: Any) -> Any:
+    def _write_one(
+        self, item: Any, body: dict[str, Any], record_key: str, sent: list[bool], dry_run: bool, link_for: Any
+    ) -> Any:
         """One record's create or update; `sent` says an earlier attempt of this call sent it."""
         from app.connectors.sql_write import WriteResult
         from app.errors import RecordError
@@ -155,15 +160,30 @@ class HttpSyncTarget:
             return WriteResult("inserted", after=body, record=body, key_names=self.key)
         changed = {k: v for k, v in body.items() if k != self.id_field and not _same(v, current.get(k))}
         # Found where an earlier run's create may have landed (its answer lost): that run made it.
-        kind = "inserted" if (sent or (kept is not None and kept.state == "sending")) else \
-            "updated" if changed else "unchanged"
+        kind = (
+            "inserted"
+            if (sent or (kept is not None and kept.state == "sending"))
+            else "updated"
+            if changed
+            else "unchanged"
+        )
         before = {k: current.get(k) for k in changed}
         if not dry_run:
             if changed:
-                payload = changed if self.update_method == "PATCH" else \
-                    {**{k: current.get(k) for k in item.values if self.has_field(k) and k != self.id_field}, **changed}
-                self.connector.send(self.update_method, self._address_of(item.target_id, {**current, **body}),
-                                    body=payload, timeout=self.writer.timeout)
+                payload = (
+                    changed
+                    if self.update_method == "PATCH"
+                    else {
+                        **{k: current.get(k) for k in item.values if self.has_field(k) and k != self.id_field},
+                        **changed,
+                    }
+                )
+                self.connector.send(
+                    self.update_method,
+                    self._address_of(item.target_id, {**current, **body}),
+                    body=payload,
+                    timeout=self.writer.timeout,
+                )
             if kind != "unchanged":
                 self._accepted(item, record_key, kind, link_for)
         return WriteResult(kind, before=before if changed else {}, after=changed, record=body, key_names=self.key)
@@ -181,23 +201,31 @@ class HttpSyncTarget:
                 if self.writer.idempotency_header:
                     headers = {self.writer.idempotency_header: token}
         sent.append(True)
-        response = self.connector.send("POST" if self.posts else "PUT", fill(self.label, body, "path"), body=body,
-                                       timeout=self.writer.timeout, headers=headers)
+        response = self.connector.send(
+            "POST" if self.posts else "PUT",
+            fill(self.label, body, "path"),
+            body=body,
+            timeout=self.writer.timeout,
+            headers=headers,
+        )
         written = self.writer._record_of(response) or {}
         target_id = written.get(self.id_field, body.get(self.id_field))
         if target_id in (None, "") and self.posts:  # an API answering a create without the record
             found = self.writer._find(body)[0]
             target_id = None if found is None else found.get(self.id_field)
         if target_id in (None, ""):
-            raise ConnectorError(f"{self.connector.where}: the API made the record but gave no '{self.id_field}' "
-                                 "for its link; set sync.target_id to the field holding its id")
+            raise ConnectorError(
+                f"{self.connector.where}: the API made the record but gave no '{self.id_field}' "
+                "for its link; set sync.target_id to the field holding its id"
+            )
         return id_text(target_id)
 
     def _accepted(self, item: Any, record_key: str, outcome: str, link_for: Any) -> None:
         """The API took the record: its outcome and link (with both sides' values) kept at once."""
         if record_key:
-            self.writer.context.outcomes.accepted(record_key, outcome, item.target_id,
-                                                  [(self.entity, link_for(item, item.target_id))])
+            self.writer.context.outcomes.accepted(
+                record_key, outcome, item.target_id, [(self.entity, link_for(item, item.target_id))]
+            )
 
     def written(self, items: list[Any]) -> None:
         return None
@@ -212,8 +240,11 @@ class HttpSyncTarget:
             changed += 1
             if not dry_run:
                 payload = values if self.update_method == "PATCH" else {**current, **values}
-                self.connector.retrying(lambda t=target_id, c=current, p=payload: self.connector.send(
-                    self.update_method, self._address_of(t, c), body=p, timeout=self.writer.timeout))
+                self.connector.retrying(
+                    lambda t=target_id, c=current, p=payload: self.connector.send(
+                        self.update_method, self._address_of(t, c), body=p, timeout=self.writer.timeout
+                    )
+                )
         return changed
 
     def close(self) -> None:

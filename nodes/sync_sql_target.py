@@ -29,8 +29,9 @@ class SqlSyncTarget:
             raise ConnectorError(f"table {self.table} has no single-column primary key; set sync.target_id")
         self.id_field: str = target_id
         self.key = [k for k in ([config["key"]] if isinstance(config.get("key"), str) else config.get("key") or [])]
-        self.writer = SqlTableWriter(self.connector, self.table, [self.id_field], "upsert", children,
-                                     insert_without_key=True)
+        self.writer = SqlTableWriter(
+            self.connector, self.table, [self.id_field], "upsert", children, insert_without_key=True
+        )
         self.key_writer = SqlTableWriter(self.connector, self.table, self.key, "upsert", children) if self.key else None
         self.match_index: Any = None  # built once a run has matched a few batches (see nodes/match_index.py)
         self.match_queries = 0
@@ -51,19 +52,22 @@ class SqlSyncTarget:
         rows = self.connector.lookup(self.table, [self.id_field], [(x,) for x in ids]) if ids else []
         return {id_text(r[self.id_field]): r for r in rows}
 
-    def match_rows(self, rules: list[dict[str, Any]], rule: dict[str, Any], keys: list[tuple],
-                   normalise: Any) -> tuple[list[dict[str, Any]], dict[tuple, str]]:
+    def match_rows(
+        self, rules: list[dict[str, Any]], rule: dict[str, Any], keys: list[tuple], normalise: Any
+    ) -> tuple[list[dict[str, Any]], dict[tuple, str]]:
         """Rows matching normalised keys: by SQL for the first batches, then by the index."""
         return self._matching(rules, rule, keys, normalise), {}
 
-    def _matching(self, rules: list[dict[str, Any]], rule: dict[str, Any], keys: list[tuple],
-                  normalise: Any) -> list[dict[str, Any]]:
+    def _matching(
+        self, rules: list[dict[str, Any]], rule: dict[str, Any], keys: list[tuple], normalise: Any
+    ) -> list[dict[str, Any]]:
         fetch = list(dict.fromkeys([c for r in rules for c in r["columns"]] + [*self.key, self.id_field]))
         if self.match_index is None:
             self.match_queries += 1
             if self.match_queries <= 2:  # a small run never pays for the index
-                return self.connector.match_rows(self.table, rule["columns"], rule.get("normalise", "text"), keys,
-                                                 fetch)
+                return self.connector.match_rows(
+                    self.table, rule["columns"], rule.get("normalise", "text"), keys, fetch
+                )
             from nodes.match_index import MatchIndex
 
             self.match_index = MatchIndex(self.context.temp_path("match.sqlite"), rules, normalise, fetch)
@@ -79,8 +83,11 @@ class SqlSyncTarget:
         New rows that carry the write's key (crm_id) go in one batch insert and their ids are read
         back by that key: a row-by-row insert to learn each id would cost ten times more. The links
         are kept by the sync after the batch: `link_for` is for targets that cannot roll back."""
-        keyed = [n for n, item in enumerate(items) if item.current is None and self.key
-                 and all(writes[n].get(k) not in (None, "") for k in self.key)]
+        keyed = [
+            n
+            for n, item in enumerate(items)
+            if item.current is None and self.key and all(writes[n].get(k) not in (None, "") for k in self.key)
+        ]
         rest = [n for n in range(len(items)) if n not in set(keyed)]
         outcomes: list[Any] = [None] * len(items)
         if keyed:
@@ -108,8 +115,9 @@ class SqlSyncTarget:
     def written(self, items: list[Any]) -> None:
         """Keep the match index true to the rows this run wrote."""
         if self.match_index is not None and items:
-            self.match_index.add([{**(i.current or {}), **i.values, self.id_field: i.target_id} for i in items],
-                                 self.id_field)
+            self.match_index.add(
+                [{**(i.current or {}), **i.values, self.id_field: i.target_id} for i in items], self.id_field
+            )
 
     def set_where(self, ids: list[str], values: dict[str, Any], dry_run: bool) -> int:
         return self.connector.set_where(self.table, self.id_field, ids, values, dry_run=dry_run)

@@ -30,37 +30,76 @@ POLICIES = ("newest", "source", "target", "review")
 NORMALISE = ("exact", "text", "email")
 
 SYNC_SCHEMA: dict[str, Any] = {
-    "type": "object", "title": "Two-way sync", "additionalProperties": False,
+    "type": "object",
+    "title": "Two-way sync",
+    "additionalProperties": False,
     "required": ["entity", "source", "source_id"],
     "properties": {
-        "entity": {"type": "string", "minLength": 1, "description": "What the records are, e.g. account; "
-                   "both directions of a sync use the same name."},
+        "entity": {
+            "type": "string",
+            "minLength": 1,
+            "description": "What the records are, e.g. account; both directions of a sync use the same name.",
+        },
         "source": {"type": "string", "minLength": 1, "description": "The system the records come from (crm)."},
         "source_id": {"type": "string", "minLength": 1, "description": "Record field holding the source's id."},
-        "target_id": {"type": "string", "minLength": 1, "description": "Column or API field with the target's own "
-                      "id (default: the table's primary key; for an API, id_field)."},
-        "owners": {"type": "object", "additionalProperties": {"enum": list(OWNERS)},
-                   "description": "Field -> who owns it: source (default), target, or both."},
+        "target_id": {
+            "type": "string",
+            "minLength": 1,
+            "description": "Column or API field with the target's own "
+            "id (default: the table's primary key; for an API, id_field).",
+        },
+        "owners": {
+            "type": "object",
+            "additionalProperties": {"enum": list(OWNERS)},
+            "description": "Field -> who owns it: source (default), target, or both.",
+        },
         "on_conflict": {"enum": list(POLICIES), "default": "newest"},
-        "source_updated": {"type": "string", "minLength": 1,
-                           "description": "Record field with the source's last change time (for newest wins)."},
-        "target_updated": {"type": "string", "minLength": 1,
-                           "description": "Target column with its last change time (for newest wins)."},
-        "ignore": {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True,
-                   "description": "Columns the systems change themselves (updated_at): not part of snapshots."},
-        "match": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False, "required": ["columns"],
-            "properties": {"columns": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
-                           "normalise": {"enum": list(NORMALISE), "default": "text"}}},
-            "description": "How to find an existing target row for a record never linked: e.g. same e-mail."},
-        "deletions": {"type": "object", "additionalProperties": False, "required": ["table", "key", "set"],
-                      "properties": {"connection": {"type": "string", "minLength": 1,
-                                                    "description": "Where the source rows live (default: the source)."},
-                                     "table": {"type": "string", "minLength": 1},
-                                     "key": {"type": "string", "minLength": 1},
-                                     "set": {"type": "object", "minProperties": 1}},
-                      "description": "Deactivate target rows whose source row is gone: the source table and "
-                                     "key to look in, and the columns to set (e.g. is_active: 0)."},
+        "source_updated": {
+            "type": "string",
+            "minLength": 1,
+            "description": "Record field with the source's last change time (for newest wins).",
+        },
+        "target_updated": {
+            "type": "string",
+            "minLength": 1,
+            "description": "Target column with its last change time (for newest wins).",
+        },
+        "ignore": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "uniqueItems": True,
+            "description": "Columns the systems change themselves (updated_at): not part of snapshots.",
+        },
+        "match": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["columns"],
+                "properties": {
+                    "columns": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+                    "normalise": {"enum": list(NORMALISE), "default": "text"},
+                },
+            },
+            "description": "How to find an existing target row for a record never linked: e.g. same e-mail.",
+        },
+        "deletions": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["table", "key", "set"],
+            "properties": {
+                "connection": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "Where the source rows live (default: the source).",
+                },
+                "table": {"type": "string", "minLength": 1},
+                "key": {"type": "string", "minLength": 1},
+                "set": {"type": "object", "minProperties": 1},
+            },
+            "description": "Deactivate target rows whose source row is gone: the source table and "
+            "key to look in, and the columns to set (e.g. is_active: 0).",
+        },
     },
 }
 
@@ -105,12 +144,18 @@ class SyncTarget(Protocol):
     def rows_by_id(self, ids: list[str]) -> dict[str, dict[str, Any] | str]:
         """The rows now held under these ids (absent: gone), or why one could not be read."""
 
-    def match_rows(self, rules: list[dict[str, Any]], rule: dict[str, Any], keys: list[tuple],
-                   normalise: Any) -> tuple[list[dict[str, Any]], dict[tuple, str]]:
+    def match_rows(
+        self, rules: list[dict[str, Any]], rule: dict[str, Any], keys: list[tuple], normalise: Any
+    ) -> tuple[list[dict[str, Any]], dict[tuple, str]]:
         """The rows matching a rule's normalised keys, and the keys that could not be searched (why)."""
 
-    def write(self, items: list[_Item], writes: list[dict[str, Any]], dry_run: bool,
-              link_for: Callable[[_Item, str], LinkUpdate]) -> list[Any]:
+    def write(
+        self,
+        items: list[_Item],
+        writes: list[dict[str, Any]],
+        dry_run: bool,
+        link_for: Callable[[_Item, str], LinkUpdate],
+    ) -> list[Any]:
         """One outcome (.outcome, .reason, .key, .before, .after) per item; a new row's id goes in
         its item's target_id."""
 
@@ -136,13 +181,13 @@ class SyncedWrite:
         self.owners = sync.get("owners", {})
         self.policy = sync.get("on_conflict", "newest")
         self.ignore = set(sync.get("ignore", []))
-        self.meta_fields = {f for f in (sync["source_id"], sync.get("source_updated"))
-                            if f and not target.has_field(f)}
+        self.meta_fields = {f for f in (sync["source_id"], sync.get("source_updated")) if f and not target.has_field(f)}
 
     # --- finding each record's target row -----------------------------------------------------------
 
-    def write(self, records: list[dict[str, Any]], dry_run: bool,
-              details: bool | None = None) -> list[tuple[str, str | None, dict | None]]:
+    def write(
+        self, records: list[dict[str, Any]], dry_run: bool, details: bool | None = None
+    ) -> list[tuple[str, str | None, dict | None]]:
         """One (outcome, reason, change) per record, in order."""
         results: dict[int, tuple[str, str | None, dict | None]] = {}
         items: list[_Item] = []
@@ -167,9 +212,13 @@ class SyncedWrite:
             if outcome.outcome == "failed":
                 results[item.index] = ("failed", outcome.reason, None)
                 continue
-            results[item.index] = (outcome.outcome, None, {"outcome": outcome.outcome, "key": outcome.key,
-                                                           "before": outcome.before, "after": outcome.after}
-                                   if (dry_run if details is None else details) else None)
+            results[item.index] = (
+                outcome.outcome,
+                None,
+                {"outcome": outcome.outcome, "key": outcome.key, "before": outcome.before, "after": outcome.after}
+                if (dry_run if details is None else details)
+                else None,
+            )
             conflicts += item.conflicts
         if not dry_run:
             done = [i for i in live if results[i.index][0] != "failed" and i.target_id is not None]
@@ -180,9 +229,14 @@ class SyncedWrite:
 
     def _link(self, item: _Item, target_id: str) -> LinkUpdate:
         """The record's link with both sides' values as of this sync (see the module docstring)."""
-        return LinkUpdate(self.source, item.source_id, self.target, target_id,
-                          own_snapshot=self._plain(item.source_row) if item.source_row is not None else None,
-                          other_snapshot=self._plain({**(item.known_target or {}), **(item.final or {})}))
+        return LinkUpdate(
+            self.source,
+            item.source_id,
+            self.target,
+            target_id,
+            own_snapshot=self._plain(item.source_row) if item.source_row is not None else None,
+            other_snapshot=self._plain({**(item.known_target or {}), **(item.final or {})}),
+        )
 
     def _find_targets(self, items: list[_Item], results: dict) -> None:
         links = self.context.sync.links(self.entity, self.source, [i.source_id for i in items], self.target)
@@ -232,26 +286,41 @@ class SyncedWrite:
             where = ", ".join(f"{c} {v!r}" for c, v in zip(columns, key))
             if len(candidates) > 1:
                 for item in group:
-                    results[item.index] = ("failed", f"{len(candidates)} rows of {label} match {where}; "
-                                                     "link one by hand", None)
+                    results[item.index] = (
+                        "failed",
+                        f"{len(candidates)} rows of {label} match {where}; link one by hand",
+                        None,
+                    )
                 continue
             owner = self._key_owner(candidates[0], group[0]) if len(candidates) == 1 else None
             if owner is not None:  # the row's own key names another source record: it is that one's
                 for item in group:
-                    results[item.index] = ("failed", f"duplicate {self.entity}: {self.target} {label} row "
-                                           f"{candidates[0][self.target_id]} with {where} belongs to {self.source} "
-                                           f"{owner}", None)
+                    results[item.index] = (
+                        "failed",
+                        f"duplicate {self.entity}: {self.target} {label} row "
+                        f"{candidates[0][self.target_id]} with {where} belongs to {self.source} "
+                        f"{owner}",
+                        None,
+                    )
                 continue
             if candidates:
                 if len(group) > 1:  # two incoming records claim the same row: duplicates in the source
                     for item in group[1:]:
-                        results[item.index] = ("failed", f"duplicate {self.entity}: {self.source} "
-                                               f"{group[0].source_id} and {item.source_id} both match {where}", None)
+                        results[item.index] = (
+                            "failed",
+                            f"duplicate {self.entity}: {self.source} "
+                            f"{group[0].source_id} and {item.source_id} both match {where}",
+                            None,
+                        )
                 group[0].target_id, group[0].found_by = id_text(candidates[0][self.target_id]), "match"
             elif len(group) > 1:  # no row yet, but two incoming records are the same one
                 for item in group[1:]:
-                    results[item.index] = ("failed", f"duplicate {self.entity}: {self.source} "
-                                           f"{group[0].source_id} and {item.source_id} both have {where}", None)
+                    results[item.index] = (
+                        "failed",
+                        f"duplicate {self.entity}: {self.source} "
+                        f"{group[0].source_id} and {item.source_id} both have {where}",
+                        None,
+                    )
 
     def close(self) -> None:
         self.rows.close()
@@ -263,7 +332,6 @@ class SyncedWrite:
             outcome = Outcome()
             outcome.count("deactivated", deactivated)
             yield outcome
-
 
     def _key_owner(self, row: dict[str, Any], item: _Item) -> str | None:
         """Which other source record a matched row's key fields name, if any."""
@@ -282,13 +350,18 @@ class SyncedWrite:
         """A target row already linked to another source record means the source has a duplicate."""
         if not items:
             return
-        owners = self.context.sync.links(self.entity, self.target, [i.target_id for i in items], self.source,
-                                         snapshots="none")
+        owners = self.context.sync.links(
+            self.entity, self.target, [i.target_id for i in items], self.source, snapshots="none"
+        )
         for item in items:
             owner = owners.get(item.target_id)
             if owner and owner.other_id != item.source_id:
-                results[item.index] = ("failed", f"duplicate {self.entity}: {self.target} {self.rows.label} row "
-                                       f"{item.target_id} is already linked to {self.source} {owner.other_id}", None)
+                results[item.index] = (
+                    "failed",
+                    f"duplicate {self.entity}: {self.target} {self.rows.label} row "
+                    f"{item.target_id} is already linked to {self.source} {owner.other_id}",
+                    None,
+                )
 
     def _refuse_shared_rows(self, items: list[_Item], results: dict) -> None:
         """Two records of one batch found the same target row: the one found by its link or key
@@ -302,8 +375,12 @@ class SyncedWrite:
                 continue
             keeper, *others = sorted(group, key=lambda i: (rank.get(i.found_by, 3), i.index))
             for item in others:
-                results[item.index] = ("failed", f"duplicate {self.entity}: {self.target} {self.rows.label} row "
-                                       f"{target_id} already belongs to {self.source} {keeper.source_id}", None)
+                results[item.index] = (
+                    "failed",
+                    f"duplicate {self.entity}: {self.target} {self.rows.label} row "
+                    f"{target_id} already belongs to {self.source} {keeper.source_id}",
+                    None,
+                )
 
     def _load_rows(self, items: list[_Item], results: dict) -> None:
         ids = [i.target_id for i in items if i.target_id is not None]
@@ -372,10 +449,18 @@ class SyncedWrite:
             if ours is not None and theirs is not None:
                 return str(ours) > str(theirs)
             return True  # no times to compare: the change arriving now wins
-        item.conflicts.append({
-            "entity": self.entity, "field": name, "source_system": self.source, "source_id": item.source_id,
-            "source_value": _json_value(incoming), "target_system": self.target, "target_id": item.target_id,
-            "target_value": _json_value(current)})
+        item.conflicts.append(
+            {
+                "entity": self.entity,
+                "field": name,
+                "source_system": self.source,
+                "source_id": item.source_id,
+                "source_value": _json_value(incoming),
+                "target_system": self.target,
+                "target_id": item.target_id,
+                "target_value": _json_value(current),
+            }
+        )
         return False
 
     def deactivate_deleted(self, dry_run: bool) -> int:
@@ -393,14 +478,18 @@ class SyncedWrite:
         if not hasattr(source, "lookup"):
             from app.errors import ConnectorError
 
-            raise ConnectorError(f"sync.deletions: connection '{rule.get('connection') or self.source}' is not a "
-                                 "database; deletions are found by looking the linked ids up in a source table")
+            raise ConnectorError(
+                f"sync.deletions: connection '{rule.get('connection') or self.source}' is not a "
+                "database; deletions are found by looking the linked ids up in a source table"
+            )
         ids = list(links)
         gone: list[str] = []
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            present = {id_text(r[rule["key"]]) for r in source.lookup(rule["table"], [rule["key"]],
-                                                                        [(x,) for x in chunk], [rule["key"]])}
+            chunk = ids[start : start + 500]
+            present = {
+                id_text(r[rule["key"]])
+                for r in source.lookup(rule["table"], [rule["key"]], [(x,) for x in chunk], [rule["key"]])
+            }
             gone += [links[x] for x in chunk if x not in present]
         return self.rows.set_where(gone, rule["set"], dry_run) if gone else 0
 

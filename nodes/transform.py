@@ -25,49 +25,116 @@ def _op(name: str, properties: dict[str, Any], required: list[str], title: str) 
 
 
 CONFIG_SCHEMA: dict[str, Any] = {
-    **object_schema({"steps": {"type": "array", "title": "Steps", "minItems": 1,
-                               "items": {"oneOf": [{"$ref": f"#/$defs/{n}"} for n in
-                                                   ("set", "compute", "rename", "drop", "keep", "lookup", "dedupe", "each")]}}},
-                    ["steps"]),
+    **object_schema(
+        {
+            "steps": {
+                "type": "array",
+                "title": "Steps",
+                "minItems": 1,
+                "items": {
+                    "oneOf": [
+                        {"$ref": f"#/$defs/{n}"}
+                        for n in ("set", "compute", "rename", "drop", "keep", "lookup", "dedupe", "each")
+                    ]
+                },
+            }
+        },
+        ["steps"],
+    ),
     "$defs": {
         "set": _op("set", {"field": FIELD, "value": TEMPLATE}, ["field", "value"], "Set a field from a template"),
-        "compute": _op("compute", {"field": FIELD, "expression": EXPRESSION}, ["field", "expression"],
-                       "Compute a field with an expression"),
+        "compute": _op(
+            "compute",
+            {"field": FIELD, "expression": EXPRESSION},
+            ["field", "expression"],
+            "Compute a field with an expression",
+        ),
         "rename": _op("rename", {"from": FIELD, "to": FIELD}, ["from", "to"], "Rename a field"),
         "drop": _op("drop", {"fields": FIELDS}, ["fields"], "Drop fields"),
         "keep": _op("keep", {"fields": FIELDS}, ["fields"], "Keep only these fields"),
-        "lookup": _op("lookup", {
-            "connection": CONNECTION,
-            "table": {**TABLE, "description": "The table to look in (a database)."},
-            "path": {"type": "string", "minLength": 1, "title": "List",
-                     "description": "The list to look in (an API), relative to its base URL, e.g. "
-                                    "/country.subdivision."},
-            "search": {"type": "object", "minProperties": 1, "additionalProperties": TEMPLATE,
-                       "title": "Search parameters (one call per batch)",
-                       "description": "Query parameter -> template over record.values, each match field's "
-                                      "values in the batch, e.g. d: {{ [[\"code\", \"in\", record.values.code]] | "
-                                      "tojson | b64encode(true) }}. Without it, one call per value, asking "
-                                      "?field=value."},
-            "record_path": {"type": "string", "description": "Where the rows are in the API's answer (default: the "
-                                                             "whole answer, or its data field)."},
-            "match": {"type": "object", "minProperties": 1, "additionalProperties": TEMPLATE,
-                      "description": "Column (or field) of the looked-up rows -> template on the record."},
-            "fields": {"type": "object", "additionalProperties": FIELD,
-                       "description": "Record field to set -> column of the found row."},
-            "many": {"type": "boolean", "default": False, "description": "Collect every matching row as a list."},
-            "as": FIELD, "columns": FIELDS, "order_by": FIELD,
-            "required": {"type": "boolean", "default": True, "description": "Fail the record when nothing matches."},
-        }, ["connection", "match"], "Look up rows in another table or API"),
-        "dedupe": _op("dedupe", {
-            "key": {**EXPRESSION, "description": "Records with the same key are duplicates, e.g. record.email | lower"},
-            "keep": {"enum": ["first", "newest"], "default": "first"},
-            "order_by": {**EXPRESSION, "description": "With keep newest: what makes a record newer, e.g. record.updated_at"},
-        }, ["key"], "Drop duplicates"),
-        "each": _op("each", {
-            "field": {**FIELD, "description": "A field holding a list of records, e.g. lines"},
-            "steps": {"type": "array", "minItems": 1, "items": {"oneOf": [
-                {"$ref": f"#/$defs/{n}"} for n in ("set", "compute", "rename", "drop", "keep", "lookup")]}},
-        }, ["field", "steps"], "Apply steps to each item of a list field"),
+        "lookup": _op(
+            "lookup",
+            {
+                "connection": CONNECTION,
+                "table": {**TABLE, "description": "The table to look in (a database)."},
+                "path": {
+                    "type": "string",
+                    "minLength": 1,
+                    "title": "List",
+                    "description": "The list to look in (an API), relative to its base URL, e.g. /country.subdivision.",
+                },
+                "search": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "additionalProperties": TEMPLATE,
+                    "title": "Search parameters (one call per batch)",
+                    "description": "Query parameter -> template over record.values, each match field's "
+                    'values in the batch, e.g. d: {{ [["code", "in", record.values.code]] | '
+                    "tojson | b64encode(true) }}. Without it, one call per value, asking "
+                    "?field=value.",
+                },
+                "record_path": {
+                    "type": "string",
+                    "description": "Where the rows are in the API's answer (default: the "
+                    "whole answer, or its data field).",
+                },
+                "match": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "additionalProperties": TEMPLATE,
+                    "description": "Column (or field) of the looked-up rows -> template on the record.",
+                },
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": FIELD,
+                    "description": "Record field to set -> column of the found row.",
+                },
+                "many": {"type": "boolean", "default": False, "description": "Collect every matching row as a list."},
+                "as": FIELD,
+                "columns": FIELDS,
+                "order_by": FIELD,
+                "required": {
+                    "type": "boolean",
+                    "default": True,
+                    "description": "Fail the record when nothing matches.",
+                },
+            },
+            ["connection", "match"],
+            "Look up rows in another table or API",
+        ),
+        "dedupe": _op(
+            "dedupe",
+            {
+                "key": {
+                    **EXPRESSION,
+                    "description": "Records with the same key are duplicates, e.g. record.email | lower",
+                },
+                "keep": {"enum": ["first", "newest"], "default": "first"},
+                "order_by": {
+                    **EXPRESSION,
+                    "description": "With keep newest: what makes a record newer, e.g. record.updated_at",
+                },
+            },
+            ["key"],
+            "Drop duplicates",
+        ),
+        "each": _op(
+            "each",
+            {
+                "field": {**FIELD, "description": "A field holding a list of records, e.g. lines"},
+                "steps": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "oneOf": [
+                            {"$ref": f"#/$defs/{n}"} for n in ("set", "compute", "rename", "drop", "keep", "lookup")
+                        ]
+                    },
+                },
+            },
+            ["field", "steps"],
+            "Apply steps to each item of a list field",
+        ),
     },
 }
 
@@ -161,8 +228,11 @@ class _Lookup(_Step):
         self.columns = list(step["match"])
         self.connector = context.connection(step["connection"])
         self.program = context.program([Source(c, t, "template") for c, t in step["match"].items()])
-        self.search = context.program([Source(p, t, "template") for p, t in step["search"].items()]) \
-            if step.get("search") else None
+        self.search = (
+            context.program([Source(p, t, "template") for p, t in step["search"].items()])
+            if step.get("search")
+            else None
+        )
         self.where = f"{step['connection']}.{step.get('table') or step.get('path')}"
         if "path" in step and not hasattr(self.connector, "pages"):
             from app.errors import ConnectorError
@@ -183,21 +253,30 @@ class _Lookup(_Step):
 
         record_path = step.get("record_path", "")
         if self.search is None:  # one call per value: ?field=value
-            return [row for key in keys for page in self.connector.pages(
-                step["path"], params=dict(zip(self.columns, key)), record_path=record_path) for row in page]
+            return [
+                row
+                for key in keys
+                for page in self.connector.pages(
+                    step["path"], params=dict(zip(self.columns, key)), record_path=record_path
+                )
+                for row in page
+            ]
         rows: list[dict[str, Any]] = []
         for start in range(0, len(keys), HTTP_LOOKUP_CHUNK):
-            chunk = keys[start:start + HTTP_LOOKUP_CHUNK]
+            chunk = keys[start : start + HTTP_LOOKUP_CHUNK]
             values = {c: [key[i] for key in chunk] for i, c in enumerate(self.columns)}
             [asked] = self.search.evaluate([{"values": values}])
             if asked.error:
                 from app.errors import ConnectorError
 
                 raise ConnectorError(f"lookup in {self.where}: search {asked.error}")
-            params = {name: [str(x) for x in v] if isinstance(v, list) else "" if v is None else str(v)
-                      for name, v in asked.values.items()}  # a list repeats the parameter (f=id&f=code)
-            for page in self.connector.pages(step["path"], params=params, record_path=record_path,
-                                             pagination=Pagination()):
+            params = {
+                name: [str(x) for x in v] if isinstance(v, list) else "" if v is None else str(v)
+                for name, v in asked.values.items()
+            }  # a list repeats the parameter (f=id&f=code)
+            for page in self.connector.pages(
+                step["path"], params=params, record_path=record_path, pagination=Pagination()
+            ):
                 rows += page
         return rows
 
@@ -209,14 +288,17 @@ class _Lookup(_Step):
                 outcome.fail(pair[0], result.error)
             else:
                 wanted.append((pair, result.values))
-        keys = sorted({tuple(v[c] for c in self.columns) for _, v in wanted
-                       if all(v[c] is not None for c in self.columns)}, key=repr)
+        keys = sorted(
+            {tuple(v[c] for c in self.columns) for _, v in wanted if all(v[c] is not None for c in self.columns)},
+            key=repr,
+        )
         found: dict[tuple, list[dict[str, Any]]] = {}
         wanted_columns = step.get("columns")
         fetch = list(dict.fromkeys([*wanted_columns, *self.columns])) if wanted_columns else None
         for row in self._rows(keys, fetch) if keys else []:
             found.setdefault(self._key(row), []).append(
-                {c: row.get(c) for c in wanted_columns} if wanted_columns else row)
+                {c: row.get(c) for c in wanted_columns} if wanted_columns else row
+            )
         kept = []
         for pair, values in wanted:
             rows = found.get(self._key(values), [])
@@ -272,8 +354,9 @@ class _Dedupe:
             if result.error:
                 outcome.fail(pair[0], result.error)
             else:
-                evaluated.append((pair, json.dumps(result.values["key"], sort_keys=True, default=str),
-                                  result.values.get("order")))
+                evaluated.append(
+                    (pair, json.dumps(result.values["key"], sort_keys=True, default=str), result.values.get("order"))
+                )
         held = self._held([key for _, key, _ in evaluated])
         passing = []
         for pair, key, order in evaluated:
@@ -284,19 +367,24 @@ class _Dedupe:
             if current is not None:  # newer than the one held: that one becomes the duplicate
                 outcome.emit("duplicate", json.loads(current[2]))
             # keep first only needs the key; keep newest holds the winner itself until the end
-            held[key] = ((_order_key(order), json.dumps(pair[0], default=str), json.dumps(pair[1], default=str))
-                         if self.newest else ((0, 0), "", ""))
+            held[key] = (
+                (_order_key(order), json.dumps(pair[0], default=str), json.dumps(pair[1], default=str))
+                if self.newest
+                else ((0, 0), "", "")
+            )
             if not self.newest:
                 passing.append(pair)
-        self.db.executemany("INSERT OR REPLACE INTO held VALUES (?, ?, ?, ?)",
-                            [(k, json.dumps(v[0]), v[1], v[2]) for k, v in held.items()])
+        self.db.executemany(
+            "INSERT OR REPLACE INTO held VALUES (?, ?, ?, ?)",
+            [(k, json.dumps(v[0]), v[1], v[2]) for k, v in held.items()],
+        )
         return passing
 
     def _held(self, keys: list[str]) -> dict[str, tuple]:
         found: dict[str, tuple] = {}
         unique = list(set(keys))
         for start in range(0, len(unique), 500):
-            chunk = unique[start:start + 500]
+            chunk = unique[start : start + 500]
             query = f"SELECT key, rank, original, record FROM held WHERE key IN ({','.join('?' * len(chunk))})"
             for key, rank, original, record in self.db.execute(query, chunk):
                 found[key] = (tuple(json.loads(rank)), original, record)
@@ -370,10 +458,12 @@ def check(config: dict[str, Any]) -> list[tuple[tuple, str]]:
     dedupes = [i for i, s in enumerate(steps) if s.get("op") == "dedupe"]
     problems: list[tuple[tuple, str]] = [
         (("steps", i), "a transform can drop duplicates once; add a second transform node for another")
-        for i in dedupes[1:]]
+        for i in dedupes[1:]
+    ]
     for i, step in enumerate(steps):
-        for inner, lookup in [((), step)] + [(("steps", j), s) for j, s in enumerate(step.get("steps") or [])
-                                             if isinstance(s, dict)]:
+        for inner, lookup in [((), step)] + [
+            (("steps", j), s) for j, s in enumerate(step.get("steps") or []) if isinstance(s, dict)
+        ]:
             if lookup.get("op") != "lookup":
                 continue
             where = ("steps", i, *inner)

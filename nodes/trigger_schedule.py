@@ -13,14 +13,27 @@ from nodes.trigger_manual import TriggerProcessor
 INTERVAL_UNITS = ("weeks", "days", "hours", "minutes", "seconds")
 
 CONFIG_SCHEMA: dict[str, Any] = {
-    **object_schema({
-        "cron": {"type": "string", "minLength": 1, "title": "Cron expression",
-                 "description": "Five fields: minute hour day month weekday, e.g. */15 * * * *"},
-        "interval": {**object_schema({u: {"type": "integer", "minimum": 0} for u in INTERVAL_UNITS}),
-                     "title": "Every", "minProperties": 1},
-        "timezone": {"type": "string", "minLength": 1, "title": "Time zone",
-                     "description": "IANA name such as Europe/Paris; the server's zone when empty."},
-    }),
+    **object_schema(
+        {
+            "cron": {
+                "type": "string",
+                "minLength": 1,
+                "title": "Cron expression",
+                "description": "Five fields: minute hour day month weekday, e.g. */15 * * * *",
+            },
+            "interval": {
+                **object_schema({u: {"type": "integer", "minimum": 0} for u in INTERVAL_UNITS}),
+                "title": "Every",
+                "minProperties": 1,
+            },
+            "timezone": {
+                "type": "string",
+                "minLength": 1,
+                "title": "Time zone",
+                "description": "IANA name such as Europe/Paris; the server's zone when empty.",
+            },
+        }
+    ),
     "oneOf": [{"required": ["cron"]}, {"required": ["interval"]}],
 }
 

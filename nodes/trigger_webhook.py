@@ -11,12 +11,23 @@ NODE_TYPE = NodeType(
     family="trigger",
     title="Webhook",
     description="Starts when a system POSTs JSON records to the flow's webhook address.",
-    config_schema=object_schema({
-        "auth": {"enum": ["token", "hmac"], "default": "token", "title": "Authentication",
-                 "description": "A secret token header, or an HMAC-SHA256 signature of the body."},
-        "max_body_kb": {"type": "integer", "minimum": 1, "maximum": 102_400, "default": 1024,
-                        "title": "Largest body (KB)"},
-    }),
+    config_schema=object_schema(
+        {
+            "auth": {
+                "enum": ["token", "hmac"],
+                "default": "token",
+                "title": "Authentication",
+                "description": "A secret token header, or an HMAC-SHA256 signature of the body.",
+            },
+            "max_body_kb": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 102_400,
+                "default": 1024,
+                "title": "Largest body (KB)",
+            },
+        }
+    ),
     build=TriggerProcessor,
     inputs=(),
 )

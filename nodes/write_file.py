@@ -10,19 +10,32 @@ from nodes.base import NodeContext, NodeType, Outcome, Processor, Record, withou
 from nodes.read_file import file_format
 from nodes.schema_parts import CONNECTION, FILE_FORMAT, object_schema
 
-CONFIG_SCHEMA = object_schema({
-    "connection": CONNECTION,
-    "path": {"type": "string", "minLength": 1, "title": "File", "description": "Relative to the connection's folder."},
-    "format": FILE_FORMAT,
-    "mode": {"enum": ["overwrite", "append"], "default": "overwrite", "title": "Mode"},
-}, ["connection", "path"])
+CONFIG_SCHEMA = object_schema(
+    {
+        "connection": CONNECTION,
+        "path": {
+            "type": "string",
+            "minLength": 1,
+            "title": "File",
+            "description": "Relative to the connection's folder.",
+        },
+        "format": FILE_FORMAT,
+        "mode": {"enum": ["overwrite", "append"], "default": "overwrite", "title": "Mode"},
+    },
+    ["connection", "path"],
+)
 
 
 class WriteFile(Processor):
     def __init__(self, config: dict[str, Any], context: NodeContext) -> None:
         self.context = context
-        self.writer = None if context.dry_run else context.connection(config["connection"]).writer(
-            config["path"], file_format(config), config.get("mode", "overwrite"))
+        self.writer = (
+            None
+            if context.dry_run
+            else context.connection(config["connection"]).writer(
+                config["path"], file_format(config), config.get("mode", "overwrite")
+            )
+        )
 
     def process(self, records: list[Record]) -> Outcome:
         outcome = Outcome()

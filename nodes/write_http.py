@@ -33,78 +33,163 @@ from nodes.read_http import RECORD_PATH, TIMEOUT
 from nodes.schema_parts import CONNECTION, as_list, key_list, object_schema, relative_path_problems
 from nodes.sync_write import SYNC_SCHEMA, SyncedWrite, as_outcome
 
-TEMPLATE_PATH: dict[str, Any] = {"type": "string", "minLength": 1,
-                                 "description": "An address relative to the base URL; {field} is replaced by the "
-                                                "record's field, e.g. /products/{sku}."}
+TEMPLATE_PATH: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "description": "An address relative to the base URL; {field} is replaced by the "
+    "record's field, e.g. /products/{sku}.",
+}
 MAX_DOWN_IN_A_ROW = 3  # records giving up on transient faults one after the other: the API is down
 REFUSES_EVERY_RECORD = {401, 403, 407}  # the connection, not the record, is refused: the run stops
 
-CONFIG_SCHEMA: dict[str, Any] = object_schema({
-    "connection": CONNECTION,
-    "method": {"enum": ["PUT", "PATCH", "POST"], "default": "PUT", "title": "Method",
-               "description": "PUT or PATCH: to the record's own address (path). POST: to a list (path), after "
-                              "looking the record up with find."},
-    "path": {**TEMPLATE_PATH, "title": "Path"},
-    "key": key_list("Key"),
-    "mode": {"enum": ["insert", "update", "upsert"], "default": "upsert", "title": "Mode"},
-    "find": object_schema({
-        "path": {**TEMPLATE_PATH, "title": "List to search"},
-        "params": {"type": "object", "minProperties": 1, "title": "Search parameters",
-                   "additionalProperties": {"type": "string", "minLength": 1, "x-expression": "template"},
-                   "description": "Query parameter -> the value to search by: {crm_id} (the record's field), or "
-                                  "a template over the record for the filter an API wants — an OData $filter "
-                                  "(crmId eq '{{ record.id }}'), or an encoded one "
-                                  "({{ [[\"crm_id\", \"=\", record.id]] | tojson | b64encode }})."},
-        "record_path": RECORD_PATH,
-    }, ["path", "params"], title="Find an existing record",
-        description="How to find the record the API already holds (needed with POST)."),
-    "update": object_schema({
-        "method": {"enum": ["PUT", "PATCH"], "default": "PATCH"},
-        "path": {**TEMPLATE_PATH, "description": "The found record's address; {field} comes from the found record, "
-                                                 "then the record, e.g. /customers/{customer_number}."},
-    }, ["path"], title="Update a found record"),
-    "id_field": {"type": "string", "minLength": 1, "title": "The API's id field",
-                 "description": "Field of the API's records holding the id it gave them (customer_number)."},
-    "fields": {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True, "minItems": 1,
-               "title": "Only these fields", "description": "Send only these fields (and the key)."},
-    "create_only": {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True, "minItems": 1,
-                    "title": "Sent only when creating",
-                    "description": "Fields sent with a new record but never to update one, e.g. an ERP's address "
-                                   "commands (addresses: [[\"create\", [...]]]), which would add a copy each time."},
-    "compare": {"type": "boolean", "default": True, "title": "Skip unchanged records",
-                "description": "Read the record first and write only when a field sent differs."},
-    "item_path": {"type": "string", "title": "Record at",
-                  "description": "Where the record is in a one-record answer (default: the whole answer)."},
-    "link": object_schema({
-        "entity": {"type": "string", "minLength": 1, "description": "What the records are, e.g. account."},
-        "source": {"type": "string", "minLength": 1, "description": "The system the records come from, e.g. crm_api."},
-        "source_id": {"type": "string", "minLength": 1, "description": "Record field holding the source's id."},
-        "target": {"type": "string", "minLength": 1,
-                   "description": "The name xref() uses for this API (default: the connection's name)."},
-    }, ["entity", "source", "source_id"], title="Keep links",
-        description="Remember each record's id in the source and in this API (needs id_field), for "
-                    "xref(source, entity, id, target) in later flows."),
-    "children": {"type": "array", "title": "Child records", "items": object_schema({
-        "field": {"type": "string", "minLength": 1, "description": "Record field holding the children, e.g. items."},
-        "key": key_list("Child key"),
-        "id_field": {"type": "string", "minLength": 1,
-                     "description": "Field of the API's children holding the id it gave them (ID)."},
-        "link": object_schema({
-            "entity": {"type": "string", "minLength": 1}, "source": {"type": "string", "minLength": 1},
-            "source_id": {"type": "string", "minLength": 1, "description": "Child field with the source's id."},
-            "target": {"type": "string", "minLength": 1}}, ["entity", "source", "source_id"],
-            description="Keep each child's link too (source id -> the API's id)."),
-    }, ["field", "key", "id_field"]),
-                 "description": "Children written with their parent as one unit, to an API that takes them nested "
-                                "(OData deep insert and update): a child already there is sent with its id (and "
-                                "updated in place), a new one without; the parent is unchanged only when every "
-                                "child is. The API's record must come with its children (e.g. find $expand)."},
-    "idempotency_header": {"type": "string", "minLength": 1, "title": "Idempotency header",
-                           "description": "A header the API dedupes creates by, e.g. Idempotency-Key: a create sent "
-                                          "again (after a lost answer or a stop) carries the same value."},
-    "timeout": TIMEOUT,
-    "sync": SYNC_SCHEMA,
-}, ["connection", "path", "key"])
+CONFIG_SCHEMA: dict[str, Any] = object_schema(
+    {
+        "connection": CONNECTION,
+        "method": {
+            "enum": ["PUT", "PATCH", "POST"],
+            "default": "PUT",
+            "title": "Method",
+            "description": "PUT or PATCH: to the record's own address (path). POST: to a list (path), after "
+            "looking the record up with find.",
+        },
+        "path": {**TEMPLATE_PATH, "title": "Path"},
+        "key": key_list("Key"),
+        "mode": {"enum": ["insert", "update", "upsert"], "default": "upsert", "title": "Mode"},
+        "find": object_schema(
+            {
+                "path": {**TEMPLATE_PATH, "title": "List to search"},
+                "params": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "title": "Search parameters",
+                    "additionalProperties": {"type": "string", "minLength": 1, "x-expression": "template"},
+                    "description": "Query parameter -> the value to search by: {crm_id} (the record's field), or "
+                    "a template over the record for the filter an API wants — an OData $filter "
+                    "(crmId eq '{{ record.id }}'), or an encoded one "
+                    '({{ [["crm_id", "=", record.id]] | tojson | b64encode }}).',
+                },
+                "record_path": RECORD_PATH,
+            },
+            ["path", "params"],
+            title="Find an existing record",
+            description="How to find the record the API already holds (needed with POST).",
+        ),
+        "update": object_schema(
+            {
+                "method": {"enum": ["PUT", "PATCH"], "default": "PATCH"},
+                "path": {
+                    **TEMPLATE_PATH,
+                    "description": "The found record's address; {field} comes from the found record, "
+                    "then the record, e.g. /customers/{customer_number}.",
+                },
+            },
+            ["path"],
+            title="Update a found record",
+        ),
+        "id_field": {
+            "type": "string",
+            "minLength": 1,
+            "title": "The API's id field",
+            "description": "Field of the API's records holding the id it gave them (customer_number).",
+        },
+        "fields": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "uniqueItems": True,
+            "minItems": 1,
+            "title": "Only these fields",
+            "description": "Send only these fields (and the key).",
+        },
+        "create_only": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "uniqueItems": True,
+            "minItems": 1,
+            "title": "Sent only when creating",
+            "description": "Fields sent with a new record but never to update one, e.g. an ERP's address "
+            'commands (addresses: [["create", [...]]]), which would add a copy each time.',
+        },
+        "compare": {
+            "type": "boolean",
+            "default": True,
+            "title": "Skip unchanged records",
+            "description": "Read the record first and write only when a field sent differs.",
+        },
+        "item_path": {
+            "type": "string",
+            "title": "Record at",
+            "description": "Where the record is in a one-record answer (default: the whole answer).",
+        },
+        "link": object_schema(
+            {
+                "entity": {"type": "string", "minLength": 1, "description": "What the records are, e.g. account."},
+                "source": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "The system the records come from, e.g. crm_api.",
+                },
+                "source_id": {"type": "string", "minLength": 1, "description": "Record field holding the source's id."},
+                "target": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "The name xref() uses for this API (default: the connection's name).",
+                },
+            },
+            ["entity", "source", "source_id"],
+            title="Keep links",
+            description="Remember each record's id in the source and in this API (needs id_field), for "
+            "xref(source, entity, id, target) in later flows.",
+        ),
+        "children": {
+            "type": "array",
+            "title": "Child records",
+            "items": object_schema(
+                {
+                    "field": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "Record field holding the children, e.g. items.",
+                    },
+                    "key": key_list("Child key"),
+                    "id_field": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "Field of the API's children holding the id it gave them (ID).",
+                    },
+                    "link": object_schema(
+                        {
+                            "entity": {"type": "string", "minLength": 1},
+                            "source": {"type": "string", "minLength": 1},
+                            "source_id": {
+                                "type": "string",
+                                "minLength": 1,
+                                "description": "Child field with the source's id.",
+                            },
+                            "target": {"type": "string", "minLength": 1},
+                        },
+                        ["entity", "source", "source_id"],
+                        description="Keep each child's link too (source id -> the API's id).",
+                    ),
+                },
+                ["field", "key", "id_field"],
+            ),
+            "description": "Children written with their parent as one unit, to an API that takes them nested "
+            "(OData deep insert and update): a child already there is sent with its id (and "
+            "updated in place), a new one without; the parent is unchanged only when every "
+            "child is. The API's record must come with its children (e.g. find $expand).",
+        },
+        "idempotency_header": {
+            "type": "string",
+            "minLength": 1,
+            "title": "Idempotency header",
+            "description": "A header the API dedupes creates by, e.g. Idempotency-Key: a create sent "
+            "again (after a lost answer or a stop) carries the same value.",
+        },
+        "timeout": TIMEOUT,
+        "sync": SYNC_SCHEMA,
+    },
+    ["connection", "path", "key"],
+)
 
 
 def check(config: dict[str, Any]) -> list[tuple[tuple, str]]:
@@ -133,20 +218,34 @@ def _sync_problems(config: dict[str, Any]) -> list[tuple[tuple, str]]:
     sync, method = config["sync"], config.get("method", "PUT")
     target_id = sync.get("target_id") or config.get("id_field")
     if not target_id:
-        return [(("id_field",), "a two-way sync needs id_field (or sync.target_id): the field with the API's own "
-                                "id, kept in each record's link")]
+        return [
+            (
+                ("id_field",),
+                "a two-way sync needs id_field (or sync.target_id): the field with the API's own "
+                "id, kept in each record's link",
+            )
+        ]
     problems: list[tuple[tuple, str]] = []
-    where, template = (("update", "path"), (config.get("update") or {}).get("path")) if method == "POST" \
+    where, template = (
+        (("update", "path"), (config.get("update") or {}).get("path"))
+        if method == "POST"
         else (("path",), config.get("path"))
+    )
     extra = address_fields(template or "") - {target_id}
     if template and extra:
-        problems.append((where, f"a two-way sync reads and changes a record at its address by the API's id: "
-                                f"use only {{{target_id}}} here, not {', '.join(sorted(extra))}"))
+        problems.append(
+            (
+                where,
+                f"a two-way sync reads and changes a record at its address by the API's id: "
+                f"use only {{{target_id}}} here, not {', '.join(sorted(extra))}",
+            )
+        )
     if "link" in config:
         problems.append((("link",), "a two-way sync keeps its links itself (sync.entity and sync.source): drop link"))
     if config.get("children"):
-        problems.append((("children",), "a two-way sync through an API does not take children yet; write them "
-                                        "without sync"))
+        problems.append(
+            (("children",), "a two-way sync through an API does not take children yet; write them without sync")
+        )
     if config.get("mode", "upsert") == "insert":
         problems.append((("mode",), "a two-way sync updates what it finds: use upsert, or update"))
     if sync.get("match") and method != "POST":
@@ -196,10 +295,14 @@ class WriteHttp(Processor):
         self.idempotency_header = config.get("idempotency_header")
         # Search parameters written as templates ({{ … }}) are evaluated over each record; the
         # others are {field} placeholders, filled from its fields.
-        templates = {name: text for name, text in (config.get("find") or {}).get("params", {}).items()
-                     if "{{" in text or "{%" in text}
-        self.find_program = context.program([Source(name, text, "template") for name, text in templates.items()]) \
-            if templates else None
+        templates = {
+            name: text
+            for name, text in (config.get("find") or {}).get("params", {}).items()
+            if "{{" in text or "{%" in text
+        }
+        self.find_program = (
+            context.program([Source(name, text, "template") for name, text in templates.items()]) if templates else None
+        )
         self.down_in_a_row = 0
         self.reported = 0  # per-record changes reported (all in a dry run; else as many as the run keeps)
         self.known: dict[str, Any] = {}  # this batch's kept outcomes, by record key
@@ -218,8 +321,11 @@ class WriteHttp(Processor):
         outcome = Outcome()
         # Links of records found unchanged, by entity (a written one keeps its links at once).
         links: dict[str, list[LinkUpdate]] = {}
-        self.known = self.context.outcomes.known([k for k in map(self._record_key, records) if k]) \
-            if self.method == "POST" else {}
+        self.known = (
+            self.context.outcomes.known([k for k in map(self._record_key, records) if k])
+            if self.method == "POST"
+            else {}
+        )
         for record in records:
             attempt = _Attempt()
             try:
@@ -235,8 +341,9 @@ class WriteHttp(Processor):
             link = self._link(record, target_id)
             if kind in ("inserted", "updated") and not self.context.dry_run:
                 kept = ([(self.link["entity"], link)] if link else []) + (attempt.child_links or [])
-                self.context.outcomes.accepted(self._record_key(record), kind,
-                                               None if target_id is None else id_text(target_id), kept)
+                self.context.outcomes.accepted(
+                    self._record_key(record), kind, None if target_id is None else id_text(target_id), kept
+                )
             elif not self.context.dry_run:
                 for entity, kept_link in ([(self.link["entity"], link)] if link else []) + (attempt.child_links or []):
                     links.setdefault(entity, []).append(kept_link)
@@ -269,19 +376,25 @@ class WriteHttp(Processor):
             self.down_in_a_row += 1
             reason = f"gave up after {self.connector.attempts} attempts: {error}"
             if self.down_in_a_row >= MAX_DOWN_IN_A_ROW:
-                raise ConnectorError(f"{reason}; {self.down_in_a_row} records in a row failed like this, so the "
-                                     "run stops (the records not written yet are read again next run)") from None
+                raise ConnectorError(
+                    f"{reason}; {self.down_in_a_row} records in a row failed like this, so the "
+                    "run stops (the records not written yet are read again next run)"
+                ) from None
             return reason
         if not isinstance(error, (RecordError, ConnectorError)):
             raise error  # not one of a record's failures: a defect, never hidden as a refusal
         if getattr(error, "every_record", False):
             raise ConnectorError(f"{error} (every record would go the same way, so the run stops)") from None
         if getattr(error, "status", None) in REFUSES_EVERY_RECORD:
-            raise ConnectorError(f"{error} (every record would be refused the same way, so the run "
-                                 "stops; check the connection's credentials)") from None
+            raise ConnectorError(
+                f"{error} (every record would be refused the same way, so the run "
+                "stops; check the connection's credentials)"
+            ) from None
         if _wrong_address(error):
-            raise ConnectorError(f"{error} (the address is wrong for every record, not for this one, so "
-                                 "the run stops; check the node's paths and methods)") from None
+            raise ConnectorError(
+                f"{error} (the address is wrong for every record, not for this one, so "
+                "the run stops; check the node's paths and methods)"
+            ) from None
         self.down_in_a_row = 0
         return _reason(error)
 
@@ -298,8 +411,12 @@ class WriteHttp(Processor):
         source_id = record.get(self.link["source_id"])
         if source_id in (None, ""):
             return None
-        return LinkUpdate(self.link["source"], id_text(source_id), self.link.get("target") or self.config["connection"],
-                          id_text(target_id))
+        return LinkUpdate(
+            self.link["source"],
+            id_text(source_id),
+            self.link.get("target") or self.config["connection"],
+            id_text(target_id),
+        )
 
     # --- one record --------------------------------------------------------------------------------
 
@@ -332,8 +449,11 @@ class WriteHttp(Processor):
             address = fill(self.config["path"], body, "path")
             current = self._get(address) if self.compare or self.mode != "upsert" else None
         if current is None and self.mode == "update":
-            raise RecordError(f"no record to update at {address}" if self.method != "POST"
-                              else f"no record found with {self._describe(body)} to update")
+            raise RecordError(
+                f"no record to update at {address}"
+                if self.method != "POST"
+                else f"no record found with {self._describe(body)} to update"
+            )
         if current is not None and self.mode == "insert":
             raise RecordError(f"a record with {self._describe(body)} exists already")
         if current is not None and self.create_only:
@@ -348,8 +468,12 @@ class WriteHttp(Processor):
             kind = attempt.sent or "unchanged"
             return kind, {"outcome": kind, "key": key, "before": {}, "after": {}}, self._id(current)
         kind = "inserted" if current is None else "updated"
-        change = {"outcome": attempt.sent or kind, "key": key,
-                  "before": None if current is None else {k: current.get(k) for k in changed}, "after": dict(changed)}
+        change = {
+            "outcome": attempt.sent or kind,
+            "key": key,
+            "before": None if current is None else {k: current.get(k) for k in changed},
+            "after": dict(changed),
+        }
         if self.context.dry_run:
             return kind, change, None
         if current is None and self.method == "POST":
@@ -393,8 +517,10 @@ class WriteHttp(Processor):
             theirs = {self._child_key(child, c): c for c in current.get(child["field"]) or [] if isinstance(c, dict)}
             body[child["field"]] = [
                 {**item, child["id_field"]: theirs[self._child_key(child, item)][child["id_field"]]}
-                if isinstance(item, dict) and self._child_key(child, item) in theirs else item
-                for item in items]
+                if isinstance(item, dict) and self._child_key(child, item) in theirs
+                else item
+                for item in items
+            ]
         return body
 
     def _same_field(self, name: str, ours: Any, current: dict[str, Any]) -> bool:
@@ -418,15 +544,24 @@ class WriteHttp(Processor):
         links: list[tuple[str, LinkUpdate]] = []
         for child in wanted:
             link = child["link"]
-            theirs = {self._child_key(child, c): c for c in (written or {}).get(child["field"]) or []
-                      if isinstance(c, dict)}
+            theirs = {
+                self._child_key(child, c): c for c in (written or {}).get(child["field"]) or [] if isinstance(c, dict)
+            }
             for item in body.get(child["field"]) or []:
                 found = theirs.get(self._child_key(child, item)) if isinstance(item, dict) else None
                 if found is None or item.get(link["source_id"]) in (None, "") or found.get(child["id_field"]) is None:
                     continue
-                links.append((link["entity"], LinkUpdate(link["source"], id_text(item[link["source_id"]]),
-                                                         link.get("target") or self.config["connection"],
-                                                         id_text(found[child["id_field"]]))))
+                links.append(
+                    (
+                        link["entity"],
+                        LinkUpdate(
+                            link["source"],
+                            id_text(item[link["source_id"]]),
+                            link.get("target") or self.config["connection"],
+                            id_text(found[child["id_field"]]),
+                        ),
+                    )
+                )
         return links
 
     def _find(self, body: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
@@ -441,10 +576,14 @@ class WriteHttp(Processor):
             if evaluated.error:
                 raise RecordError(f"find: {evaluated.error}")
             # A template giving a list repeats the parameter (Tryton's f=name&f=code).
-            filled = {name: [str(v) for v in value] if isinstance(value, list) else "" if value is None else str(value)
-                      for name, value in evaluated.values.items()}
-        params = {name: filled[name] if name in filled else fill(template, body, f"find parameter {name}")
-                  for name, template in find["params"].items()}
+            filled = {
+                name: [str(v) for v in value] if isinstance(value, list) else "" if value is None else str(value)
+                for name, value in evaluated.values.items()
+            }
+        params = {
+            name: filled[name] if name in filled else fill(template, body, f"find parameter {name}")
+            for name, template in find["params"].items()
+        }
         found = self.search(path, params)
         if len(found) > 1:
             raise RecordError(f"{len(found)} records of {path} have {self._describe(body)}; the key must find one")
@@ -458,8 +597,10 @@ class WriteHttp(Processor):
         record_path = self.config["find"].get("record_path", "data")
         found = dig(self.connector.json(self._look_up(path, params=params), f"GET {path}"), record_path)
         if not isinstance(found, list):
-            raise ConnectorError(f"{self.connector.where}: GET {path}: no list of records at "
-                                 f"'{record_path or '(the whole body)'}' in the answer")
+            raise ConnectorError(
+                f"{self.connector.where}: GET {path}: no list of records at "
+                f"'{record_path or '(the whole body)'}' in the answer"
+            )
         return found
 
     def _accepted_before(self, body: dict[str, Any]) -> dict[str, Any] | None:
@@ -541,7 +682,7 @@ NODE_TYPE = NodeType(
     family="write",
     title="Write to an API",
     description="Creates or updates each record through a JSON API by key; records equal to what the API holds are "
-                "not written.",
+    "not written.",
     config_schema=CONFIG_SCHEMA,
     build=WriteHttp,
     outputs=(),

@@ -9,26 +9,45 @@ from nodes.base import NodeContext, NodeType, Outcome, Processor, Record, withou
 from nodes.schema_parts import CONNECTION, TABLE, as_list, key_list, object_schema
 from nodes.sync_write import SYNC_SCHEMA, SyncedWrite, as_outcome
 
-CHILD_SCHEMA = object_schema({
-    "field": {"type": "string", "minLength": 1, "description": "Record field holding the child rows, e.g. lines"},
-    "table": TABLE,
-    "key": key_list("Child key"),
-    "link": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string", "minLength": 1},
-             "description": "Child column -> parent column, e.g. order_number: order_number"},
-}, ["field", "table", "key", "link"], title="Child rows")
+CHILD_SCHEMA = object_schema(
+    {
+        "field": {"type": "string", "minLength": 1, "description": "Record field holding the child rows, e.g. lines"},
+        "table": TABLE,
+        "key": key_list("Child key"),
+        "link": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": {"type": "string", "minLength": 1},
+            "description": "Child column -> parent column, e.g. order_number: order_number",
+        },
+    },
+    ["field", "table", "key", "link"],
+    title="Child rows",
+)
 
-CONFIG_SCHEMA = object_schema({
-    "connection": CONNECTION,
-    "table": TABLE,
-    "mode": {"enum": ["insert", "update", "upsert"], "default": "upsert", "title": "Mode"},
-    "key": key_list("Key"),
-    "columns": {"type": "array", "items": {"type": "string", "minLength": 1, "x-picker": "column"},
-                "uniqueItems": True, "title": "Only these columns",
-                "description": "Write only these fields (the others are left as the target has them)."},
-    "children": {"type": "array", "items": CHILD_SCHEMA, "title": "Child rows",
-                 "description": "Rows written with their parent as one unit, e.g. an order's lines."},
-    "sync": SYNC_SCHEMA,
-}, ["connection", "table"])
+CONFIG_SCHEMA = object_schema(
+    {
+        "connection": CONNECTION,
+        "table": TABLE,
+        "mode": {"enum": ["insert", "update", "upsert"], "default": "upsert", "title": "Mode"},
+        "key": key_list("Key"),
+        "columns": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1, "x-picker": "column"},
+            "uniqueItems": True,
+            "title": "Only these columns",
+            "description": "Write only these fields (the others are left as the target has them).",
+        },
+        "children": {
+            "type": "array",
+            "items": CHILD_SCHEMA,
+            "title": "Child rows",
+            "description": "Rows written with their parent as one unit, e.g. an order's lines.",
+        },
+        "sync": SYNC_SCHEMA,
+    },
+    ["connection", "table"],
+)
 
 
 def check(config: dict[str, Any]) -> list[tuple[tuple, str]]:
@@ -48,8 +67,10 @@ class WriteSql(Processor):
 
         self.context = context
         self.reported = 0
-        children = [ChildSpec(c["field"], c["table"], tuple(as_list(c["key"])), dict(c["link"]))
-                    for c in config.get("children", [])]
+        children = [
+            ChildSpec(c["field"], c["table"], tuple(as_list(c["key"])), dict(c["link"]))
+            for c in config.get("children", [])
+        ]
         if "sync" in config:
             from nodes.sync_sql_target import SqlSyncTarget
 
@@ -57,9 +78,14 @@ class WriteSql(Processor):
             self.synced: SyncedWrite | None = SyncedWrite(config["sync"], context, target)
             return
         self.synced = None
-        self.writer = SqlTableWriter(context.connection(config["connection"]), config["table"],
-                                     as_list(config.get("key")), config.get("mode", "upsert"), children,
-                                     config.get("columns"))
+        self.writer = SqlTableWriter(
+            context.connection(config["connection"]),
+            config["table"],
+            as_list(config.get("key")),
+            config.get("mode", "upsert"),
+            children,
+            config.get("columns"),
+        )
 
     def process(self, records: list[Record]) -> Outcome:
         from app.connectors.retry import with_retries
@@ -82,12 +108,19 @@ class WriteSql(Processor):
         """(outcome, reason, change) per record; a change (key, before, after) only while reported."""
         report = self.context.dry_run or self.reported < self.context.keep_changes
         if self.synced:
-            return [(kind, reason, change if report else None)
-                    for kind, reason, change in self.synced.write(records, self.context.dry_run, details=report)]
+            return [
+                (kind, reason, change if report else None)
+                for kind, reason, change in self.synced.write(records, self.context.dry_run, details=report)
+            ]
         records = [without_meta(r) for r in records]
-        return [(r.outcome, r.reason, {"outcome": r.outcome, "key": r.key, "before": r.before, "after": r.after}
-                 if report else None)
-                for r in self.writer.write(records, dry_run=self.context.dry_run)]
+        return [
+            (
+                r.outcome,
+                r.reason,
+                {"outcome": r.outcome, "key": r.key, "before": r.before, "after": r.after} if report else None,
+            )
+            for r in self.writer.write(records, dry_run=self.context.dry_run)
+        ]
 
 
 NODE_TYPE = NodeType(

@@ -19,7 +19,9 @@ import sqlalchemy as sa
 
 from app.store.database import Store
 
-POSTGRES_ADMIN_URL = os.environ.get("FLOWBRIDGE_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "FLOWBRIDGE_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
 MARIADB_ADMIN_URL = os.environ.get("FLOWBRIDGE_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/mysql")
 REQUIRE_SERVICES = os.environ.get("FLOWBRIDGE_REQUIRE_SERVICES") == "1"
 
@@ -45,8 +47,9 @@ def demo(store: Store, tmp_path: Path) -> dict:
 
     folder = tmp_path / "demo"
     init_demo(store, folder)
-    return {env: {system: folder / f"{system}_{env}.db" for system in ("crm", "erp")}
-            for env in ("sandbox", "production")} | {"folder": folder}
+    return {
+        env: {system: folder / f"{system}_{env}.db" for system in ("crm", "erp")} for env in ("sandbox", "production")
+    } | {"folder": folder}
 
 
 def _unavailable(reason: str) -> None:
@@ -61,8 +64,10 @@ def _fresh_database(admin_url: str, name: str, dialect_label: str) -> Iterator[s
         with admin.connect() as conn:
             conn.exec_driver_sql(f"CREATE DATABASE {name}")
     except sa.exc.OperationalError as error:
-        _unavailable(f"{dialect_label} is not reachable at {sa.make_url(admin_url).host}: "
-                     f"{str(error.orig).strip().splitlines()[0]}")
+        _unavailable(
+            f"{dialect_label} is not reachable at {sa.make_url(admin_url).host}: "
+            f"{str(error.orig).strip().splitlines()[0]}"
+        )
         return
     url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     try:
@@ -126,8 +131,9 @@ def cli(tmp_path: Path):
     env.pop("FLOWBRIDGE_SECRET_KEY", None)
 
     def call(*args: str) -> tuple[int, str, str]:
-        done = subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "app.cli", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
         assert "Traceback" not in done.stdout + done.stderr
         return done.returncode, done.stdout, done.stderr
 
@@ -135,8 +141,10 @@ def cli(tmp_path: Path):
     return call
 
 
-FAKETIME_LIBRARIES = ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-                      "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1")
+FAKETIME_LIBRARIES = (
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+)
 
 
 @pytest.fixture

@@ -21,17 +21,20 @@ from app.services import access, dead_letters, operations, overview, replay, swi
 from app.store import runs
 from app.store.database import Store
 
-
-_REFUSAL = {"content": {"application/json": {"schema": {
-    "type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}}}}
+_REFUSAL = {
+    "content": {
+        "application/json": {
+            "schema": {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
+        }
+    }
+}
 # What any route may answer besides its success, as every refusal is written: {"detail": sentence}.
 REFUSALS: dict[int | str, dict[str, Any]] = {
     400: {"description": "The request is not one this route takes", **_REFUSAL},
     401: {"description": "No valid API token (or webhook secret or signature)", **_REFUSAL},
     403: {"description": "The caller's role does not allow this", **_REFUSAL},
     404: {"description": "No such flow, run or dead letter", **_REFUSAL},
-    409: {"description": "Not in this state (a draft switched on, a flow that is off, a replayed call)",
-          **_REFUSAL},
+    409: {"description": "Not in this state (a draft switched on, a flow that is off, a replayed call)", **_REFUSAL},
     413: {"description": "The body is larger than the webhook takes", **_REFUSAL},
 }
 LIMIT = Query(100, ge=1, le=1000, description="How many, newest first (1 to 1,000)")
@@ -50,7 +53,9 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
         status = 404 if isinstance(error, NotFound) else 409
         return HTTPException(status, str(error))
 
-    def caller(authorization: str | None = Header(None), x_flowbridge_user: str | None = Header(None)) -> access.Principal:
+    def caller(
+        authorization: str | None = Header(None), x_flowbridge_user: str | None = Header(None)
+    ) -> access.Principal:
         try:
             return access.authenticate(store(), authorization, x_flowbridge_user)
         except FlowbridgeError as error:
@@ -95,12 +100,18 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
 
     @router.get("/api/flows/{flow_id}/switches")
     def switch_history(flow_id: str, who: access.Principal = Depends(caller)) -> list[dict[str, Any]]:
-        return [{"enabled": s.enabled, "who": s.who, "reason": s.reason, "at": s.at.isoformat()}
-                for s in switches.history(store(), flow_id)]
+        return [
+            {"enabled": s.enabled, "who": s.who, "reason": s.reason, "at": s.at.isoformat()}
+            for s in switches.history(store(), flow_id)
+        ]
 
     @router.post("/api/flows/{flow_id}/run", status_code=202)
-    def run_now(flow_id: str, env: str = "sandbox", records: list[dict[str, Any]] | None = Body(None),
-                who: access.Principal = Depends(caller)) -> dict[str, Any]:
+    def run_now(
+        flow_id: str,
+        env: str = "sandbox",
+        records: list[dict[str, Any]] | None = Body(None),
+        who: access.Principal = Depends(caller),
+    ) -> dict[str, Any]:
         allowed(who, "run", env)
         try:
             run_id = operations.queue_flow_run(store(), flow_id, records, trigger="manual", env=env, who=who)
@@ -109,9 +120,14 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
         return {"run_id": run_id, "status": "queued"}
 
     @router.get("/api/runs")
-    def list_runs(flow: str | None = None, status: str | None = None, env: str | None = None,
-                  trigger: str | None = None, limit: int = LIMIT,
-                  who: access.Principal = Depends(caller)) -> list[dict[str, Any]]:
+    def list_runs(
+        flow: str | None = None,
+        status: str | None = None,
+        env: str | None = None,
+        trigger: str | None = None,
+        limit: int = LIMIT,
+        who: access.Principal = Depends(caller),
+    ) -> list[dict[str, Any]]:
         rows = runs.list_runs(store(), flow_id=flow, limit=limit, status=status, env=env, trigger=trigger)
         return [overview.run_row(r) for r in rows]
 
@@ -122,14 +138,22 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
         except NotFound as error:
             raise fail(error) from None
         letters = runs.dead_letters(store(), run_id=run_id, status=None, limit=200)
-        return {**overview.run_row(run), "nodes": runs.run_ledger(store(), run_id), "events": run.events or [],
-                "dead_letters": [overview.letter_row(d) for d in letters]}
+        return {
+            **overview.run_row(run),
+            "nodes": runs.run_ledger(store(), run_id),
+            "events": run.events or [],
+            "dead_letters": [overview.letter_row(d) for d in letters],
+        }
 
     @router.post("/api/runs/{run_id}/replay")
-    def replay_run(run_id: str, env: str = "sandbox",
-                   flow_version: str | None = Query(None, pattern=r"^(current|[0-9]{1,9})$",
-                                                    description="'current', or a version number"),
-                   who: access.Principal = Depends(caller)) -> dict[str, Any]:
+    def replay_run(
+        run_id: str,
+        env: str = "sandbox",
+        flow_version: str | None = Query(
+            None, pattern=r"^(current|[0-9]{1,9})$", description="'current', or a version number"
+        ),
+        who: access.Principal = Depends(caller),
+    ) -> dict[str, Any]:
         allowed(who, "replay")
         try:
             return replay.replay(store(), run_id, env=env, flow_version=flow_version, who=who)
@@ -137,23 +161,35 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
             raise fail(error) from None
 
     @router.get("/api/dead-letters")
-    def list_letters(flow: str | None = None, status: str | None = "open", limit: int = LETTER_LIMIT,
-                     who: access.Principal = Depends(caller)) -> dict[str, Any]:
+    def list_letters(
+        flow: str | None = None,
+        status: str | None = "open",
+        limit: int = LETTER_LIMIT,
+        who: access.Principal = Depends(caller),
+    ) -> dict[str, Any]:
         letters = runs.dead_letters(store(), flow_id=flow, status=status, limit=limit)
         return {"reasons": dead_letters.reasons(store(), flow), "letters": [overview.letter_row(d) for d in letters]}
 
     @router.post("/api/dead-letters/{letter_id}/retry")
-    def retry_letter(letter_id: int = LETTER_ID, record: dict[str, Any] | None = Body(None),
-                     who: access.Principal = Depends(caller)) -> dict[str, Any]:
+    def retry_letter(
+        letter_id: int = LETTER_ID, record: dict[str, Any] | None = Body(None), who: access.Principal = Depends(caller)
+    ) -> dict[str, Any]:
         allowed(who, "dead_letters")
         try:
             letter = dead_letters.get_letter(store(), letter_id)
             allowed(who, "run", letter.env)  # a retry is a run there
-            if record is not None and set(record) == {"record"} and isinstance(record["record"], dict) \
-                    and "record" not in letter.record:
-                raise HTTPException(400, "the body is the record itself (its fields, as the letter holds them), "
-                                         "not {\"record\": {...}}; send what GET /api/dead-letters shows as the "
-                                         "letter's record, edited")
+            if (
+                record is not None
+                and set(record) == {"record"}
+                and isinstance(record["record"], dict)
+                and "record" not in letter.record
+            ):
+                raise HTTPException(
+                    400,
+                    "the body is the record itself (its fields, as the letter holds them), "
+                    'not {"record": {...}}; send what GET /api/dead-letters shows as the '
+                    "letter's record, edited",
+                )
             return {"runs": dead_letters.retry(store(), [letter_id], who=who, edited=record)}
         except FlowbridgeError as error:
             raise fail(error) from None
@@ -181,8 +217,17 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
     def list_alerts(who: access.Principal = Depends(caller)) -> list[dict[str, Any]]:
         from app.services.alerts import open_alerts
 
-        return [{"id": a.id, "flow_id": a.flow_id, "kind": a.kind, "message": a.message, "run_id": a.run_id,
-                 "created_at": a.created_at.isoformat()} for a in open_alerts(store())]
+        return [
+            {
+                "id": a.id,
+                "flow_id": a.flow_id,
+                "kind": a.kind,
+                "message": a.message,
+                "run_id": a.run_id,
+                "created_at": a.created_at.isoformat(),
+            }
+            for a in open_alerts(store())
+        ]
 
     @router.post("/hooks/{flow_id}")
     async def hook(flow_id: str, request: Request) -> JSONResponse:
@@ -198,16 +243,25 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
                 body += chunk
                 if len(body) > limit:
                     raise webhooks.HookRefusal(413, f"the body is larger than this webhook's {limit // 1024} KB")
-            webhooks.check_call(store(), flow_id, config, {k.lower(): v for k, v in request.headers.items()},
-                                bytes(body))
+            webhooks.check_call(
+                store(), flow_id, config, {k.lower(): v for k, v in request.headers.items()}, bytes(body)
+            )
             records = webhooks.records_from(bytes(body))
-            run_id = operations.queue_flow_run(store(), flow_id, records, trigger="webhook", env="production",
-                                               who=access.WEBHOOK)
+            run_id = operations.queue_flow_run(
+                store(), flow_id, records, trigger="webhook", env="production", who=access.WEBHOOK
+            )
         except webhooks.HookRefusal as refusal:
             return JSONResponse({"detail": refusal.message}, status_code=refusal.status)
         except FlowbridgeError as error:
             return JSONResponse({"detail": str(error)}, status_code=409)
-        return JSONResponse({"run_id": run_id, "status": "queued", "records": len(records),
-                             "accepted_at": dt.datetime.now(dt.timezone.utc).isoformat()}, status_code=202)
+        return JSONResponse(
+            {
+                "run_id": run_id,
+                "status": "queued",
+                "records": len(records),
+                "accepted_at": dt.datetime.now(dt.UTC).isoformat(),
+            },
+            status_code=202,
+        )
 
     return router

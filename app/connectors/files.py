@@ -50,8 +50,9 @@ class FileConnector:
         if fmt not in FORMATS:
             raise ConnectorError(f"{self.where}: unknown file format '{fmt}' (expected one of {', '.join(FORMATS)})")
 
-    def read(self, name: str, fmt: str, *, batch_size: int = 1000, delimiter: str = ",",
-             encoding: str = "utf-8") -> Iterator[list[dict[str, Any]]]:
+    def read(
+        self, name: str, fmt: str, *, batch_size: int = 1000, delimiter: str = ",", encoding: str = "utf-8"
+    ) -> Iterator[list[dict[str, Any]]]:
         self._check_format(fmt)
         path = self.resolve(name)
         if not path.is_file():
@@ -72,14 +73,15 @@ class FileConnector:
         except _BadLine as error:
             raise ConnectorError(f"{self.where}: {error}") from None
         except UnicodeDecodeError as error:
-            raise ConnectorError(f"{self.where}: '{name}' is not {encoding} text ({error.reason} at byte "
-                                 f"{error.start})") from None
+            raise ConnectorError(
+                f"{self.where}: '{name}' is not {encoding} text ({error.reason} at byte {error.start})"
+            ) from None
         except LookupError:
             raise ConnectorError(f"{self.where}: unknown text encoding '{encoding}'") from None
         except OSError as error:
             raise ConnectorError(f"{self.where}: cannot read '{name}': {error.strerror}") from None
 
-    def writer(self, name: str, fmt: str, mode: str = "overwrite") -> "FileWriter":
+    def writer(self, name: str, fmt: str, mode: str = "overwrite") -> FileWriter:
         self._check_format(fmt)
         path = self.resolve(name)
         try:
@@ -105,10 +107,11 @@ def _csv_rows(handle: Any, name: str, delimiter: str) -> Iterator[dict[str, Any]
             if not values:
                 continue  # a blank line
             if len(values) > len(header):
-                if any(v.strip() for v in values[len(header):]):
-                    raise _BadLine(f"'{name}' line {reader.line_num} has {len(values)} values; "
-                                   f"the header names {len(header)}")
-                values = values[:len(header)]  # trailing empty cells, as spreadsheets save them
+                if any(v.strip() for v in values[len(header) :]):
+                    raise _BadLine(
+                        f"'{name}' line {reader.line_num} has {len(values)} values; the header names {len(header)}"
+                    )
+                values = values[: len(header)]  # trailing empty cells, as spreadsheets save them
             yield dict(zip(header, values + [None] * (len(header) - len(values))))
     except csv.Error as error:
         raise _BadLine(f"'{name}' is not valid CSV at line {reader.line_num}: {error}") from None

@@ -153,7 +153,7 @@ class Pagination:
     next_url_path: str | None = None  # link style: a body field with the next page's address
 
     @classmethod
-    def from_config(cls, config: dict[str, Any] | None) -> "Pagination":
+    def from_config(cls, config: dict[str, Any] | None) -> Pagination:
         config = dict(config or {})
         if "style" not in config:
             config["style"] = "none"
@@ -193,8 +193,9 @@ class RestConnector:
         auth: httpx.Auth | None = None
         kind = settings.get("auth") or ("bearer" if settings.get("token") else "none")
         if kind not in AUTH_KINDS:
-            raise ConnectorError(f"connection '{spec.name}' ({spec.env}): unknown auth '{kind}'; "
-                                 f"use one of {', '.join(AUTH_KINDS)}")
+            raise ConnectorError(
+                f"connection '{spec.name}' ({spec.env}): unknown auth '{kind}'; use one of {', '.join(AUTH_KINDS)}"
+            )
         if kind == "bearer":
             headers["Authorization"] = f"Bearer {self._setting('token')}"
         elif kind == "basic":
@@ -203,17 +204,26 @@ class RestConnector:
             headers[settings.get("api_key_header") or "X-API-Key"] = self._setting("api_key")
         self.origin = origin(httpx.URL(self.base_url))
         # The hook sees every request, redirects included: none leaves the connection's origin.
-        self._client = httpx.Client(base_url=self.base_url, headers=headers, auth=auth, timeout=self.timeout,
-                                    follow_redirects=True, max_redirects=5, verify=_tls_for(parsed.scheme),
-                                    event_hooks={"request": [self._stay_on_origin]})
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            auth=auth,
+            timeout=self.timeout,
+            follow_redirects=True,
+            max_redirects=5,
+            verify=_tls_for(parsed.scheme),
+            event_hooks={"request": [self._stay_on_origin]},
+        )
         self.calls = 0
 
     def _stay_on_origin(self, request: httpx.Request) -> None:
         if origin(request.url) != self.origin:
             scheme, host, port = self.origin
-            raise OffOrigin(f"{self.where}: {request.method} {_shown(str(request.url))} is not on the connection's "
-                            f"origin {scheme}://{host}:{port}; its requests, and its credentials, go there only "
-                            "(a path, a next-page link or a redirect cannot send them elsewhere)")
+            raise OffOrigin(
+                f"{self.where}: {request.method} {_shown(str(request.url))} is not on the connection's "
+                f"origin {scheme}://{host}:{port}; its requests, and its credentials, go there only "
+                "(a path, a next-page link or a redirect cannot send them elsewhere)"
+            )
 
     def _setting(self, name: str) -> str:
         value = self.spec.settings.get(name)
@@ -227,9 +237,17 @@ class RestConnector:
 
     # --- one call ----------------------------------------------------------------------------------
 
-    def send(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None,
-             timeout: float | None = None, missing_ok: bool = False,
-             headers: dict[str, str] | None = None) -> httpx.Response | None:
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        timeout: float | None = None,
+        missing_ok: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response | None:
         """One call, no retry: the response (2xx), None for a 404 when `missing_ok`, or the
         project's error: TransientError (worth a retry) or Refused (permanent, with the reason)."""
         call = f"{method} {_shown(path)}"
@@ -237,11 +255,18 @@ class RestConnector:
         self.calls += 1
         try:
             if params:  # spaces as %20: OData ($filter=a eq 'b') refuses the '+' a form encoding gives them
-                query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None}, doseq=True,
-                                               quote_via=urllib.parse.quote)
+                query = urllib.parse.urlencode(
+                    {k: v for k, v in params.items() if v is not None}, doseq=True, quote_via=urllib.parse.quote
+                )
                 path, params = f"{path}{'&' if '?' in path else '?'}{query}", None
-            response = self._client.request(method, path, params=params, json=body, headers=headers,
-                                            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
+            response = self._client.request(
+                method,
+                path,
+                params=params,
+                json=body,
+                headers=headers,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            )
             response.read()
         except httpx.TimeoutException:
             limit = timeout if timeout is not None else self.timeout
@@ -294,13 +319,22 @@ class RestConnector:
         try:
             return response.json()
         except ValueError:
-            raise ConnectorError(f"{self.where}: {what}: the answer is not JSON "
-                                 f"({response.headers.get('content-type', 'no content type')})") from None
+            raise ConnectorError(
+                f"{self.where}: {what}: the answer is not JSON "
+                f"({response.headers.get('content-type', 'no content type')})"
+            ) from None
 
     # --- reading pages ---------------------------------------------------------------------------
 
-    def pages(self, path: str, *, params: dict[str, Any] | None = None, record_path: str | None = "data",
-              pagination: Pagination = Pagination(), timeout: float | None = None) -> Iterator[list[dict[str, Any]]]:
+    def pages(
+        self,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        record_path: str | None = "data",
+        pagination: Pagination = Pagination(),
+        timeout: float | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
         """The records of a list, page by page; each page is fetched (and retried) on its own.
 
         page/offset: the next page is asked for until one comes back empty or shorter than an
@@ -309,8 +343,10 @@ class RestConnector:
         Link header's rel="next", or a body field)."""
         # A query written into the path (/accounts?status=active) joins the params: httpx would drop it.
         path, _, written = path.partition("?")
-        params = {**dict(urllib.parse.parse_qsl(written, keep_blank_values=True)),
-                  **{k: v for k, v in (params or {}).items() if v is not None}}
+        params = {
+            **dict(urllib.parse.parse_qsl(written, keep_blank_values=True)),
+            **{k: v for k, v in (params or {}).items() if v is not None},
+        }
         style = pagination.style
         if pagination.size and style != "none":
             params[pagination.limit_param if style == "offset" else pagination.size_param] = pagination.size
@@ -332,12 +368,16 @@ class RestConnector:
             if records is None and record_path and style != "none":
                 records = []  # an empty last page may leave the list out
             if not isinstance(records, list):
-                raise ConnectorError(f"{self.where}: GET {_shown(url)}: no list of records at "
-                                     f"'{record_path or '(the whole body)'}' in the answer")
+                raise ConnectorError(
+                    f"{self.where}: GET {_shown(url)}: no list of records at "
+                    f"'{record_path or '(the whole body)'}' in the answer"
+                )
             bad = next((r for r in records if not isinstance(r, dict)), None)
             if bad is not None:
-                raise ConnectorError(f"{self.where}: GET {_shown(url)}: the records at '{record_path}' are not "
-                                     f"objects (found {type(bad).__name__})")
+                raise ConnectorError(
+                    f"{self.where}: GET {_shown(url)}: the records at '{record_path}' are not "
+                    f"objects (found {type(bad).__name__})"
+                )
             if records:
                 yield records
             if style == "none" or not records:
@@ -347,8 +387,10 @@ class RestConnector:
                     return
                 if records == previous:
                     name = pagination.page_param if style == "page" else pagination.offset_param
-                    raise ConnectorError(f"{self.where}: GET {_shown(path)}: the API sent the same page twice; "
-                                         f"does it take the parameter '{name}'?")
+                    raise ConnectorError(
+                        f"{self.where}: GET {_shown(path)}: the API sent the same page twice; "
+                        f"does it take the parameter '{name}'?"
+                    )
                 longest, previous = max(longest, len(records)), records
                 page, offset = page + 1, offset + len(records)
                 continue
@@ -366,8 +408,10 @@ class RestConnector:
                 url = str(following)
                 marker = url
             if marker in seen:
-                raise ConnectorError(f"{self.where}: GET {_shown(path)}: the API sent the same next page twice "
-                                     f"({_shown(str(marker))}); stopped to avoid reading forever")
+                raise ConnectorError(
+                    f"{self.where}: GET {_shown(path)}: the API sent the same next page twice "
+                    f"({_shown(str(marker))}); stopped to avoid reading forever"
+                )
             seen.add(marker)
         raise ConnectorError(f"{self.where}: GET {_shown(path)}: more than {MAX_PAGES} pages")
 

@@ -32,12 +32,19 @@ def _log_attempt(state: RetryCallState) -> None:
     log.warning("attempt %d failed (%s); retrying in %.2fs", state.attempt_number, exc, wait)
     events = retry_events.get()
     if events is not None and len(events) < MAX_EVENTS:
-        events.append({"at": dt.datetime.now(dt.timezone.utc).isoformat(), "attempt": state.attempt_number,
-                       "error": str(exc), "wait_seconds": round(wait, 3)})
+        events.append(
+            {
+                "at": dt.datetime.now(dt.UTC).isoformat(),
+                "attempt": state.attempt_number,
+                "error": str(exc),
+                "wait_seconds": round(wait, 3),
+            }
+        )
 
 
-def with_retries(action: Callable[[], T], *, attempts: int = ATTEMPTS, initial_wait: float = 0.2,
-                 max_wait: float = 5.0) -> T:
+def with_retries(
+    action: Callable[[], T], *, attempts: int = ATTEMPTS, initial_wait: float = 0.2, max_wait: float = 5.0
+) -> T:
     """Run `action`, retrying it on TransientError; the last error is raised when attempts run out."""
     retrying = Retrying(
         retry=retry_if_exception_type(TransientError),

@@ -29,15 +29,55 @@ from app.errors import ConnectorError, TransientError
 # Faults worth a retry, by the code the driver gives: PostgreSQL SQLSTATEs (whole class 08 too),
 # MySQL/MariaDB error numbers, SQLite result codes. An error with a code not listed is permanent.
 _TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03", "53300", "53400"}
-_TRANSIENT_MYSQL_ERRORS = {1040, 1053, 1077, 1078, 1079, 1080, 1152, 1153, 1154, 1155, 1156, 1157, 1158, 1159,
-                           1160, 1161, 1205, 1213, 1927, 2002, 2003, 2005, 2006, 2012, 2013, 2026, 2055, 4031}
+_TRANSIENT_MYSQL_ERRORS = {
+    1040,
+    1053,
+    1077,
+    1078,
+    1079,
+    1080,
+    1152,
+    1153,
+    1154,
+    1155,
+    1156,
+    1157,
+    1158,
+    1159,
+    1160,
+    1161,
+    1205,
+    1213,
+    1927,
+    2002,
+    2003,
+    2005,
+    2006,
+    2012,
+    2013,
+    2026,
+    2055,
+    4031,
+}
 _TRANSIENT_SQLITE_ERRORS = ("SQLITE_BUSY", "SQLITE_LOCKED")
 # Faults with no code (the driver could not reach the server): known by their words.
 _TRANSIENT_HINTS = (
-    "database is locked", "connection refused", "could not connect", "server closed the connection",
-    "lost connection", "timeout", "timed out", "connection reset", "broken pipe", "can't connect",
-    "terminating connection", "connection is closed", "connection was killed", "gone away",
-    "the database system is starting up", "the database system is shutting down",
+    "database is locked",
+    "connection refused",
+    "could not connect",
+    "server closed the connection",
+    "lost connection",
+    "timeout",
+    "timed out",
+    "connection reset",
+    "broken pipe",
+    "can't connect",
+    "terminating connection",
+    "connection is closed",
+    "connection was killed",
+    "gone away",
+    "the database system is starting up",
+    "the database system is shutting down",
 )
 
 
@@ -55,13 +95,17 @@ def make_engine(url: str) -> sa.Engine:
     try:
         parsed = with_driver(url)
         connect_args: dict[str, Any] = {}
-        if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg2", "psycopg") \
-                and "connect_timeout" not in parsed.query:
+        if (
+            parsed.get_backend_name() == "postgresql"
+            and parsed.get_driver_name() in ("psycopg2", "psycopg")
+            and "connect_timeout" not in parsed.query
+        ):
             connect_args["connect_timeout"] = CONNECT_TIMEOUT
         engine = sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     except exc.ArgumentError as error:
-        raise ConnectorError(f"'{sa_url_hidden(url)}' is not a database URL SQLAlchemy understands: "
-                             f"{_without(str(error), url)}") from None
+        raise ConnectorError(
+            f"'{sa_url_hidden(url)}' is not a database URL SQLAlchemy understands: {_without(str(error), url)}"
+        ) from None
     except ModuleNotFoundError as error:
         raise ConnectorError(f"no database driver for '{sa_url_hidden(url)}': {error}") from None
     if engine.dialect.name == "sqlite":
@@ -238,8 +282,9 @@ class SqlConnector:
         if name not in self._tables:
             schema, _, table_name = name.rpartition(".")
             try:
-                self._tables[name] = sa.Table(table_name, sa.MetaData(), schema=schema or None,
-                                              autoload_with=self.engine)
+                self._tables[name] = sa.Table(
+                    table_name, sa.MetaData(), schema=schema or None, autoload_with=self.engine
+                )
             except exc.NoSuchTableError:
                 raise ConnectorError(f"{self.where}: table '{name}' does not exist") from None
             except Exception as error:
@@ -264,9 +309,17 @@ class SqlConnector:
 
     # --- reading --------------------------------------------------------------------------------
 
-    def read(self, *, table: str | None = None, query: str | None = None, cursor: str | None = None,
-             key: list[str] | None = None, where: str | None = None, position: Any = None,
-             batch_size: int = 1000) -> Iterator[tuple[list[dict[str, Any]], Any]]:
+    def read(
+        self,
+        *,
+        table: str | None = None,
+        query: str | None = None,
+        cursor: str | None = None,
+        key: list[str] | None = None,
+        where: str | None = None,
+        position: Any = None,
+        batch_size: int = 1000,
+    ) -> Iterator[tuple[list[dict[str, Any]], Any]]:
         """Batches of records, each with the cursor position that is safe to commit after it.
 
         With a cursor and a committed position, records are read in cursor order from that
@@ -280,15 +333,18 @@ class SqlConnector:
         """
         for name, text in (("query", query), ("where", where)):
             if text and second_statement_at(text) is not None:
-                raise ConnectorError(f"{self.where}: the read's {name} holds a second statement (a ';' before its "
-                                     "end); a read runs one SELECT and never writes")
+                raise ConnectorError(
+                    f"{self.where}: the read's {name} holds a second statement (a ';' before its "
+                    "end); a read runs one SELECT and never writes"
+                )
         source, keys, columns = self._source(table, query, key)
         if where and where.strip().rstrip(";").strip():
             source = source.where(sa.text(f"({where.strip().rstrip(';')})"))
         if not keys:
             if cursor:
-                raise ConnectorError(f"{self.where}: reading by cursor '{cursor}' needs a key to order ties; "
-                                     "set the node's key")
+                raise ConnectorError(
+                    f"{self.where}: reading by cursor '{cursor}' needs a key to order ties; set the node's key"
+                )
             yield from self._stream(source, batch_size)
             return
         incremental = cursor is not None and position is not None
@@ -310,8 +366,8 @@ class SqlConnector:
             rows = rows[:batch_size]
             if not rows:
                 return
-            last = tuple(rows[-1][-len(labels):])
-            records = plain_records(names_read[:-len(labels)], rows)  # the order labels are last: left out
+            last = tuple(rows[-1][-len(labels) :])
+            records = plain_records(names_read[: -len(labels)], rows)  # the order labels are last: left out
             if incremental:
                 yield records, encode_position(last[0])
             else:
@@ -342,8 +398,10 @@ class SqlConnector:
         empty = self._fetch(source.with_only_columns(*(_raw(keys[n]) for n in maybe_empty)).where(condition).limit(1))
         if empty:
             field = next(name for name, value in zip(maybe_empty, empty[0].values()) if value is None)
-            raise ConnectorError(f"{self.where}: some rows have no value in key field '{field}', so they cannot "
-                                 "be read page by page; choose a key that is never empty")
+            raise ConnectorError(
+                f"{self.where}: some rows have no value in key field '{field}', so they cannot "
+                "be read page by page; choose a key that is never empty"
+            )
 
     def _position_value(self, value: Any, table: str | None, cursor: str) -> Any:
         """A committed position as the cursor column compares it (text stays text on SQLite)."""
@@ -352,8 +410,10 @@ class SqlConnector:
         try:
             return coerce(self.column(table, cursor, "cursor"), value)
         except ValueError as error:
-            raise ConnectorError(f"{self.where}: the stored position {value!r} does not fit cursor '{cursor}' "
-                                 f"({error}); read everything again to reset it") from None
+            raise ConnectorError(
+                f"{self.where}: the stored position {value!r} does not fit cursor '{cursor}' "
+                f"({error}); read everything again to reset it"
+            ) from None
 
     def _max(self, source: sa.Select, column: Any) -> Any:
         return self._fetch(source.with_only_columns(sa.func.max(_raw(column))), scalar=True)
@@ -362,6 +422,7 @@ class SqlConnector:
         """One query in its own short connection use; retried, since reading twice is harmless.
 
         Rows come as mappings, or with `as_rows` as (column names, row tuples): the fast form."""
+
         def attempt() -> Any:
             try:
                 with self.reading() as conn:
@@ -417,8 +478,14 @@ class SqlConnector:
         """
         return [self._plain(r) for r in self.rows_matching(table, match, keys, columns)]
 
-    def rows_matching(self, table: str, match: list[str], keys: list[tuple],
-                      columns: list[str] | None = None, conn: sa.Connection | None = None) -> list[Any]:
+    def rows_matching(
+        self,
+        table: str,
+        match: list[str],
+        keys: list[tuple],
+        columns: list[str] | None = None,
+        conn: sa.Connection | None = None,
+    ) -> list[Any]:
         """Like lookup, with the values as the driver returns them (for comparing before a write)."""
         reflected = self.table(table)
         match_columns = [self.column(table, m, "match") for m in match]
@@ -427,16 +494,18 @@ class SqlConnector:
         typed: dict[tuple, None] = {}  # first-seen order, no repeats
         for key in keys:
             try:
-                typed[tuple(v if type(v) in ok else coerce(c, v)
-                            for c, ok, v in zip(match_columns, accepts, key))] = None
+                typed[tuple(v if type(v) in ok else coerce(c, v) for c, ok, v in zip(match_columns, accepts, key))] = (
+                    None
+                )
             except ValueError:
                 continue  # no row can hold it
         typed_keys = list(typed)
         rows: list[Any] = []
         for start in range(0, len(typed_keys), LOOKUP_CHUNK):
-            chunk = typed_keys[start:start + LOOKUP_CHUNK]
-            condition = (match_columns[0].in_([k[0] for k in chunk]) if len(match) == 1
-                         else sa.tuple_(*match_columns).in_(chunk))
+            chunk = typed_keys[start : start + LOOKUP_CHUNK]
+            condition = (
+                match_columns[0].in_([k[0] for k in chunk]) if len(match) == 1 else sa.tuple_(*match_columns).in_(chunk)
+            )
             statement = sa.select(*wanted).where(condition)
             if conn is not None:
                 rows += list(conn.execute(statement).mappings())
@@ -461,21 +530,24 @@ class SqlConnector:
         differs = sa.or_(*(sa.or_(columns[n] != v, columns[n].is_(None)) for n, v in typed_values.items()))
         changed = 0
         for start in range(0, len(typed_ids), LOOKUP_CHUNK):
-            chunk = typed_ids[start:start + LOOKUP_CHUNK]
+            chunk = typed_ids[start : start + LOOKUP_CHUNK]
             if dry_run:
-                changed += self._fetch(sa.select(sa.func.count()).select_from(reflected)
-                                       .where(target.in_(chunk), differs), scalar=True)
+                changed += self._fetch(
+                    sa.select(sa.func.count()).select_from(reflected).where(target.in_(chunk), differs), scalar=True
+                )
                 continue
             try:
                 with self.engine.begin() as conn:
-                    changed += conn.execute(sa.update(reflected).where(target.in_(chunk), differs)
-                                            .values(typed_values)).rowcount
+                    changed += conn.execute(
+                        sa.update(reflected).where(target.in_(chunk), differs).values(typed_values)
+                    ).rowcount
             except Exception as error:
                 raise classify(error, self.where) from None
         return changed
 
-    def match_rows(self, table: str, columns: list[str], how: str, keys: list[tuple],
-                   fetch: list[str] | None = None) -> list[dict[str, Any]]:
+    def match_rows(
+        self, table: str, columns: list[str], how: str, keys: list[tuple], fetch: list[str] | None = None
+    ) -> list[dict[str, Any]]:
         """Rows whose `columns`, compared trimmed and lower-cased (how='text' or 'email') or exactly,
         equal one of `keys` (already normalised the same way); for finding a record's existing row."""
         reflected = self.table(table)
@@ -485,9 +557,10 @@ class SqlConnector:
         wanted = [self.column(table, c, "column") for c in dict.fromkeys(fetch)] if fetch else list(reflected.c)
         rows: list[dict[str, Any]] = []
         for start in range(0, len(keys), LOOKUP_CHUNK):
-            chunk = keys[start:start + LOOKUP_CHUNK]
-            condition = (compared[0].in_([k[0] for k in chunk]) if len(compared) == 1
-                         else sa.tuple_(*compared).in_(chunk))
+            chunk = keys[start : start + LOOKUP_CHUNK]
+            condition = (
+                compared[0].in_([k[0] for k in chunk]) if len(compared) == 1 else sa.tuple_(*compared).in_(chunk)
+            )
             rows += [self._plain(r) for r in self._fetch(sa.select(*wanted).where(condition))]
         return rows
 
@@ -553,8 +626,11 @@ def coerce(column: sa.Column, value: Any) -> Any:
     if isinstance(kind, sa.Boolean):
         return _flag(value)
     if isinstance(kind, sa.Integer):
-        if getattr(kind, "display_width", None) == 1 and isinstance(value, str) \
-                and value.strip().lower() in _TRUE | _FALSE:
+        if (
+            getattr(kind, "display_width", None) == 1
+            and isinstance(value, str)
+            and value.strip().lower() in _TRUE | _FALSE
+        ):
             return int(_flag(value))  # MySQL's BOOLEAN is TINYINT(1)
         return _whole_number(value)
     if isinstance(kind, _NUMERIC):

@@ -20,8 +20,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc
 
-from app.connectors.sql import (WRITING, SqlConnector, accepted_types, classify, coerce, driver_message, is_transient,
-                                plain_value)
+from app.connectors.sql import (
+    WRITING,
+    SqlConnector,
+    accepted_types,
+    classify,
+    coerce,
+    driver_message,
+    is_transient,
+    plain_value,
+)
 from app.errors import ConnectorError, RecordError
 
 INSERTED, UPDATED, UNCHANGED, FAILED = "inserted", "updated", "unchanged", "failed"
@@ -37,9 +45,15 @@ class WriteResult:
 
     __slots__ = ("outcome", "reason", "before", "_after", "_record", "_key_names", "inserted_key")
 
-    def __init__(self, outcome: str, reason: str | None = None, before: dict[str, Any] | None = None,
-                 after: dict[str, Any] | None = None, record: dict[str, Any] | None = None,
-                 key_names: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        outcome: str,
+        reason: str | None = None,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+        record: dict[str, Any] | None = None,
+        key_names: list[str] | None = None,
+    ) -> None:
         self.outcome, self.reason, self.before = outcome, reason, before
         self._after, self._record, self._key_names = after, record, key_names
         self.inserted_key: dict[str, Any] | None = None  # the primary key the database gave a new row
@@ -76,8 +90,12 @@ def same_value(a: Any, b: Any) -> bool:
     """Equal as a user would judge it: 12.3 == Decimal('12.30'), a datetime == its ISO text."""
     if a is None or b is None:
         return a is None and b is None
-    if isinstance(a, (int, float, Decimal)) and isinstance(b, (int, float, Decimal)) \
-            and not isinstance(a, bool) and not isinstance(b, bool):
+    if (
+        isinstance(a, (int, float, Decimal))
+        and isinstance(b, (int, float, Decimal))
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+    ):
         return float(a) == float(b)
     return _text(a) == _text(b)
 
@@ -126,9 +144,16 @@ class _Planned:
 class SqlTableWriter:
     """Writes batches into one table of one connection."""
 
-    def __init__(self, connector: SqlConnector, table: str, key: list[str], mode: str = "upsert",
-                 children: list[ChildSpec] | None = None, columns: list[str] | None = None,
-                 insert_without_key: bool = False) -> None:
+    def __init__(
+        self,
+        connector: SqlConnector,
+        table: str,
+        key: list[str],
+        mode: str = "upsert",
+        children: list[ChildSpec] | None = None,
+        columns: list[str] | None = None,
+        insert_without_key: bool = False,
+    ) -> None:
         # insert_without_key: in upsert mode a record with no key is a new row whose key the
         # database assigns (an autoincrement id); its WriteResult carries that key.
         self.insert_without_key = insert_without_key
@@ -145,8 +170,9 @@ class SqlTableWriter:
         self._child_tables = {c.field: connector.table(c.table) for c in self.children}
         self._typed = TypedColumns(self.table, table, "table")
         self._plain_inserts: dict[tuple[str, ...], str] = {}
-        self._child_typed = {c.field: TypedColumns(self._child_tables[c.field], c.table, "child table")
-                             for c in self.children}
+        self._child_typed = {
+            c.field: TypedColumns(self._child_tables[c.field], c.table, "child table") for c in self.children
+        }
         self._child_fields = {c.field for c in self.children}
         for child in self.children:
             names = {c.name for c in self._child_tables[child.field].columns}
@@ -156,8 +182,10 @@ class SqlTableWriter:
     def _check_columns(self, table: str, wanted: list[str], present: set[str], what: str) -> None:
         missing = [c for c in wanted if c not in present]
         if missing:
-            raise ConnectorError(f"{self.connector.where}: table '{table}' has no column(s) {', '.join(missing)} "
-                                 f"(named as {what} fields)")
+            raise ConnectorError(
+                f"{self.connector.where}: table '{table}' has no column(s) {', '.join(missing)} "
+                f"(named as {what} fields)"
+            )
 
     # --- planning: what each record would do ------------------------------------------------------
 
@@ -183,30 +211,51 @@ class SqlTableWriter:
             candidates.append((index, record, values, children))
         existing = self._existing([c[2] for c in candidates]) if self.mode != "insert" else {}
         planned: list[_Planned] = [
-            _Planned(index, record, "insert", {k: v for k, v in values.items() if k not in self.key or v is not None},
-                     {}, children, needs_id=True)
-            for index, record, values, children in new_rows]
+            _Planned(
+                index,
+                record,
+                "insert",
+                {k: v for k, v in values.items() if k not in self.key or v is not None},
+                {},
+                children,
+                needs_id=True,
+            )
+            for index, record, values, children in new_rows
+        ]
         for index, record, values, children in candidates:
             key = {k: values.get(k) for k in self.key}
             found = key_of(values, self.key)
             current = existing.get(found) if self.mode != "insert" else None
             if isinstance(current, _Ambiguous):
-                failed[index] = WriteResult(FAILED, f"key {self._describe_key(record, plain=True)} matches "
-                                                    f"{current.count} rows in {self.table_name}; the key must "
-                                                    "find one (fix the duplicates there, or choose another key)")
+                failed[index] = WriteResult(
+                    FAILED,
+                    f"key {self._describe_key(record, plain=True)} matches "
+                    f"{current.count} rows in {self.table_name}; the key must "
+                    "find one (fix the duplicates there, or choose another key)",
+                )
                 continue
             if current is None:
                 if self.mode == "update":
-                    failed[index] = WriteResult(FAILED, f"no row in {self.table_name} with "
-                                                        f"{self._describe_key(record)} to update")
+                    failed[index] = WriteResult(
+                        FAILED, f"no row in {self.table_name} with {self._describe_key(record)} to update"
+                    )
                     continue
                 planned.append(_Planned(index, record, "insert", values, key, children))
                 existing[found] = values  # a later duplicate in the batch updates it
                 continue
             changed = {k: v for k, v in values.items() if not same_value(v, current.get(k))}
             action = "update" if changed or self._children_differ(children) else "unchanged"
-            planned.append(_Planned(index, record, action, changed, key, children,
-                                    before={k: plain_value(current.get(k)) for k in changed}))
+            planned.append(
+                _Planned(
+                    index,
+                    record,
+                    action,
+                    changed,
+                    key,
+                    children,
+                    before={k: plain_value(current.get(k)) for k in changed},
+                )
+            )
             existing[found] = {**current, **values}
         return planned, failed
 
@@ -221,11 +270,15 @@ class SqlTableWriter:
             if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
                 raise RecordError(f"field '{child.field}' must be a list of records")
             typed = self._child_typed[child.field]
-            children.append((child, [typed.typed({k: v for k, v in row.items() if k not in child.link})
-                                     for row in rows]))
+            children.append(
+                (child, [typed.typed({k: v for k, v in row.items() if k not in child.link}) for row in rows])
+            )
         if self._child_fields or self.only_columns is not None:
-            record = {k: v for k, v in record.items() if k not in self._child_fields
-                      and (self.only_columns is None or k in self.only_columns)}
+            record = {
+                k: v
+                for k, v in record.items()
+                if k not in self._child_fields and (self.only_columns is None or k in self.only_columns)
+            }
         return self._typed.typed(record), children
 
     def _children_differ(self, children: list) -> bool:
@@ -241,8 +294,11 @@ class SqlTableWriter:
         for row in rows:
             key = key_of(row, self.key)
             # Two rows share the key (the table has no unique index on it): neither is the record's.
-            found[key] = _Ambiguous(found[key].count + 1 if isinstance(found.get(key), _Ambiguous) else 2) \
-                if key in found else dict(row)
+            found[key] = (
+                _Ambiguous(found[key].count + 1 if isinstance(found.get(key), _Ambiguous) else 2)
+                if key in found
+                else dict(row)
+            )
         return found
 
     # --- writing ------------------------------------------------------------------------------------
@@ -275,8 +331,13 @@ class SqlTableWriter:
         return [results[i] for i in range(len(records))]
 
     def _result_for(self, p: _Planned) -> WriteResult:
-        return WriteResult(_OUTCOME_OF_ACTION[p.action], before=p.before,
-                           after=p.values if p.action != "unchanged" else None, record=p.record, key_names=self.key)
+        return WriteResult(
+            _OUTCOME_OF_ACTION[p.action],
+            before=p.before,
+            after=p.values if p.action != "unchanged" else None,
+            record=p.record,
+            key_names=self.key,
+        )
 
     def _rehearse(self, planned: list[_Planned]) -> dict[int, WriteResult]:
         """What a write would do, for a dry run: each record written in its own savepoint of one
@@ -322,15 +383,19 @@ class SqlTableWriter:
             if sql is None:
                 columns = ", ".join(conn.dialect.identifier_preparer.quote(n) for n in names)
                 table = conn.dialect.identifier_preparer.format_table(self.table)
-                sql = self._plain_inserts[names] = f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(names))})"
+                sql = self._plain_inserts[names] = (
+                    f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(names))})"
+                )
             conn.exec_driver_sql(sql, [tuple(r.values()) for r in rows])
             return
         conn.execute(sa.insert(self.table), rows)
 
     def _update_statement(self, shape: tuple[str, ...]) -> sa.Update:
-        return (sa.update(self.table)
-                .where(*(self.table.c[k] == sa.bindparam(f"k_{k}") for k in self.key))
-                .values({c: sa.bindparam(f"v_{c}") for c in shape}))
+        return (
+            sa.update(self.table)
+            .where(*(self.table.c[k] == sa.bindparam(f"k_{k}") for k in self.key))
+            .values({c: sa.bindparam(f"v_{c}") for c in shape})
+        )
 
     def _one_by_one(self, conn: sa.Connection, planned: list[_Planned]) -> dict[int, WriteResult]:
         """After the database refused a batch: each record in its own savepoint."""
@@ -367,7 +432,9 @@ class SqlTableWriter:
         inserted_key = None
         if p.action == "insert":
             result = conn.execute(sa.insert(self.table).values(p.values))
-            inserted_key = dict(zip([c.name for c in self.table.primary_key.columns], result.inserted_primary_key or ()))
+            inserted_key = dict(
+                zip([c.name for c in self.table.primary_key.columns], result.inserted_primary_key or ())
+            )
             parent = {**p.values, **inserted_key}
             if any(parent.get(column) is None for child, _ in p.children for column in child.link.values()):
                 parent = self._parent_row(conn, p, p.key or inserted_key)  # a linked column the database filled in
@@ -390,26 +457,33 @@ class SqlTableWriter:
         key = key if key is not None else p.key
         if not key:
             raise RecordError(f"cannot find the row just written in {self.table_name}: it has no key")
-        row = conn.execute(sa.select(self.table).where(
-            *(self.table.c[k] == v for k, v in key.items()))).mappings().first()
+        row = (
+            conn.execute(sa.select(self.table).where(*(self.table.c[k] == v for k, v in key.items())))
+            .mappings()
+            .first()
+        )
         if row is None:
-            raise RecordError(f"no row in {self.table_name} with {self._describe_key(p.record)} to attach "
-                              "child rows to")
+            raise RecordError(
+                f"no row in {self.table_name} with {self._describe_key(p.record)} to attach child rows to"
+            )
         return dict(row)
 
-    def _write_children(self, conn: sa.Connection, child: ChildSpec, rows: list[dict[str, Any]],
-                        parent: dict[str, Any]) -> bool:
+    def _write_children(
+        self, conn: sa.Connection, child: ChildSpec, rows: list[dict[str, Any]], parent: dict[str, Any]
+    ) -> bool:
         """Insert or update one parent's child rows; whether anything changed."""
         table = self._child_tables[child.field]
-        link = {column: coerce(table.c[column], parent.get(parent_column))
-                for column, parent_column in child.link.items()}
+        link = {
+            column: coerce(table.c[column], parent.get(parent_column)) for column, parent_column in child.link.items()
+        }
         missing = [parent_column for column, parent_column in child.link.items() if link[column] is None]
         if missing:
             raise RecordError(f"the {self.table_name} row has no {', '.join(missing)} to link its {child.field} to")
         scope = [table.c[column] == value for column, value in link.items()]
         try:
-            current = {key_of(dict(r), child.key): dict(r)
-                       for r in conn.execute(sa.select(table).where(*scope)).mappings()}
+            current = {
+                key_of(dict(r), child.key): dict(r) for r in conn.execute(sa.select(table).where(*scope)).mappings()
+            }
             changed = False
             for row in ({**row, **link} for row in rows):
                 existing = current.get(key_of(row, child.key))
@@ -420,8 +494,9 @@ class SqlTableWriter:
                     continue
                 diff = {k: v for k, v in row.items() if not same_value(v, existing.get(k))}
                 if diff:
-                    conn.execute(sa.update(table).where(*scope, *(table.c[k] == row[k] for k in child.key))
-                                 .values(diff))
+                    conn.execute(
+                        sa.update(table).where(*scope, *(table.c[k] == row[k] for k in child.key)).values(diff)
+                    )
                     existing.update(diff)
                     changed = True
             return changed

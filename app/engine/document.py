@@ -66,20 +66,28 @@ def parse_document(data: bytes | str) -> tuple[dict[str, Any] | None, list[Probl
         data = data.encode("utf-8", errors="surrogatepass")
     if len(data) > MAX_DOCUMENT_BYTES:
         size = len(data) / 1024 / 1024
-        return None, [Problem(f"the file is {size:.1f} MB; a flow document may be at most "
-                              f"{MAX_DOCUMENT_BYTES // 1024 // 1024} MB")]
+        return None, [
+            Problem(
+                f"the file is {size:.1f} MB; a flow document may be at most {MAX_DOCUMENT_BYTES // 1024 // 1024} MB"
+            )
+        ]
     if not data.strip():
         return None, [Problem("the file is empty; a flow document is a JSON object")]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        return None, [Problem(f"the file is not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
-                              f"{error.start}); is it a binary file?")]
+        return None, [
+            Problem(
+                f"the file is not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
+                f"{error.start}); is it a binary file?"
+            )
+        ]
     if "\x00" in text:
         return None, [Problem("the file holds NUL characters; is it a binary file?")]
     try:
-        document = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants,
-                              parse_float=_finite)
+        document = json.loads(
+            text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants, parse_float=_finite
+        )
     except json.JSONDecodeError as error:
         return None, [Problem(f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}")]
     except _DuplicateKey as error:
@@ -112,8 +120,7 @@ def _encodable(document: Any) -> bool:
 
 
 def _json_kind(value: Any) -> str:
-    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number")
+    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
 
 
 def read_document_file(path: Path) -> tuple[dict[str, Any] | None, list[Problem]]:
@@ -128,8 +135,13 @@ def read_document_file(path: Path) -> tuple[dict[str, Any] | None, list[Problem]
         size = path.stat().st_size
         if size > MAX_DOCUMENT_BYTES:
             # Don't read 50 MB to say it is too big.
-            return None, [Problem(f"the file is {size / 1024 / 1024:.1f} MB; a flow document may be at most "
-                                  f"{MAX_DOCUMENT_BYTES // 1024 // 1024} MB", file=name)]
+            return None, [
+                Problem(
+                    f"the file is {size / 1024 / 1024:.1f} MB; a flow document may be at most "
+                    f"{MAX_DOCUMENT_BYTES // 1024 // 1024} MB",
+                    file=name,
+                )
+            ]
         with path.open("rb") as file:
             # At most one byte over the cap, in case the file grew since stat().
             data = file.read(MAX_DOCUMENT_BYTES + 1)

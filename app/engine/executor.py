@@ -69,8 +69,9 @@ class RunServices(Protocol):
     def on_progress(self, ledger: dict[str, dict[str, Any]], totals: dict[str, int]) -> None:
         """After each batch from a read, once its writes are committed: what the run did so far."""
 
-    def links(self, env: str, entity: str, system: str, ids: list[str], other: str,
-              snapshots: str = "both") -> dict[str, LinkState]: ...
+    def links(
+        self, env: str, entity: str, system: str, ids: list[str], other: str, snapshots: str = "both"
+    ) -> dict[str, LinkState]: ...
 
     def all_links(self, env: str, entity: str, system: str, other: str) -> dict[str, str]: ...
 
@@ -85,8 +86,17 @@ class RunServices(Protocol):
         """Mark a record as about to be created in the target (`kept`: its outcome as `write_outcomes`
         gave it); its idempotency key."""
 
-    def write_accepted(self, env: str, flow_id: str, node_id: str, key: str, run_id: str, outcome: str,
-                       target_id: str | None, links: list[tuple[str, LinkUpdate]]) -> None:
+    def write_accepted(
+        self,
+        env: str,
+        flow_id: str,
+        node_id: str,
+        key: str,
+        run_id: str,
+        outcome: str,
+        target_id: str | None,
+        links: list[tuple[str, LinkUpdate]],
+    ) -> None:
         """The target took the record: keep its outcome, id and links ((entity, link)) at once."""
 
 
@@ -107,7 +117,7 @@ class RunResult:
 class _NodeContext:
     """The NodeContext a node gets for one run (see nodes/base.py)."""
 
-    def __init__(self, node: PlannedNode, run: "_Run") -> None:
+    def __init__(self, node: PlannedNode, run: _Run) -> None:
         self.node_id = node.id
         self.flow_id = run.plan.flow_id
         self.run_id = run.request.run_id
@@ -118,7 +128,7 @@ class _NodeContext:
         self.keep_changes = run.request.keep_changes
         self._run = run
 
-    def program(self, sources: list[Source]) -> "_BoundProgram":
+    def program(self, sources: list[Source]) -> _BoundProgram:
         return _BoundProgram(ExpressionProgram(self._run.expressions, sources), self._run.names)
 
     def connection(self, name: str) -> Any:
@@ -133,11 +143,11 @@ class _NodeContext:
         return folder / name
 
     @property
-    def sync(self) -> "_SyncAccess":
+    def sync(self) -> _SyncAccess:
         return self._run.sync
 
     @property
-    def outcomes(self) -> "_OutcomeAccess":
+    def outcomes(self) -> _OutcomeAccess:
         return _OutcomeAccess(self)
 
 
@@ -157,8 +167,7 @@ class _OutcomeAccess:
             return None
         return self._services.write_sending(*self._where, key, self._context.run_id, kept)
 
-    def accepted(self, key: str, outcome: str, target_id: str | None,
-                 links: list[tuple[str, LinkUpdate]] = ()) -> None:
+    def accepted(self, key: str, outcome: str, target_id: str | None, links: list[tuple[str, LinkUpdate]] = ()) -> None:
         if not self._context.dry_run:
             self._services.write_accepted(*self._where, key, self._context.run_id, outcome, target_id, list(links))
 
@@ -166,12 +175,13 @@ class _OutcomeAccess:
 class _SyncAccess:
     """Links and conflicts for the nodes of one run; a dry run reads links but keeps nothing."""
 
-    def __init__(self, run: "_Run") -> None:
+    def __init__(self, run: _Run) -> None:
         self._run = run
         self._xref_cache: dict[tuple[str, str, str], dict[str, str]] = {}
 
-    def links(self, entity: str, system: str, ids: list[str], other: str,
-              snapshots: str = "both") -> dict[str, LinkState]:
+    def links(
+        self, entity: str, system: str, ids: list[str], other: str, snapshots: str = "both"
+    ) -> dict[str, LinkState]:
         return self._run.services.links(self._run.request.env, entity, system, ids, other, snapshots)
 
     def save_links(self, entity: str, updates: list[LinkUpdate]) -> None:
@@ -184,8 +194,17 @@ class _SyncAccess:
 
     def add_conflicts(self, conflicts: list[dict[str, Any]]) -> None:
         if conflicts and not self._run.request.dry_run:
-            self._run.services.add_conflicts([{**c, "env": self._run.request.env, "flow_id": self._run.plan.flow_id,
-                                               "run_id": self._run.request.run_id} for c in conflicts])
+            self._run.services.add_conflicts(
+                [
+                    {
+                        **c,
+                        "env": self._run.request.env,
+                        "flow_id": self._run.plan.flow_id,
+                        "run_id": self._run.request.run_id,
+                    }
+                    for c in conflicts
+                ]
+            )
 
     def xref(self, system: Any, entity: Any, source_id: Any, target: Any) -> str | None:
         """The expression function xref('crm', 'account', record.account_id, 'erp'): the id the
@@ -213,9 +232,16 @@ class _Run:
         self.plan, self.request, self.services = plan, request, services
         self.batch_size = request.batch_size or plan.batch_size or DEFAULT_BATCH_SIZE
         self.ledger = Ledger([n.id for n in plan.order])
-        self.started_at = dt.datetime.now(dt.timezone.utc)
-        self.names = {"ctx": {"run_id": request.run_id, "flow_id": plan.flow_id, "env": request.env,
-                              "now": self.started_at.isoformat(), "trigger": request.trigger}}
+        self.started_at = dt.datetime.now(dt.UTC)
+        self.names = {
+            "ctx": {
+                "run_id": request.run_id,
+                "flow_id": plan.flow_id,
+                "env": request.env,
+                "now": self.started_at.isoformat(),
+                "trigger": request.trigger,
+            }
+        }
         self.sync = _SyncAccess(self)
         self.expressions = SandboxEnvironment(plan.value_maps(), functions={"xref": self.sync.xref})
         self.temp_dir = Path(tempfile.mkdtemp(prefix=f"flowbridge-{request.run_id}-"))
@@ -228,7 +254,8 @@ class _Run:
         # A read's cursor waits for the end of the run when a node downstream holds records back.
         self.defer_cursor = {
             n.id: any(plan.node(d).type.holds_records(plan.node(d).config) for d in plan.downstream(n.id))
-            for n in plan.order if n.type.is_source
+            for n in plan.order
+            if n.type.is_source
         }
 
     def connector(self, name: str) -> Any:
@@ -255,7 +282,7 @@ class _Run:
             self.drain(after=0)
         for index, node in enumerate(self.plan.order):
             outcomes = iter(self.processors[node.id].finish())
-            while (outcome := self.timed(node, lambda: next(outcomes, None))) is not None:
+            while (outcome := self.timed(node, lambda left=outcomes: next(left, None))) is not None:
                 self.account(node, outcome)
                 self.route(node, outcome)
                 self.drain(after=index + 1)
@@ -284,7 +311,7 @@ class _Run:
             while self.pending[node.id]:
                 batch = self.pending[node.id][: self.batch_size]
                 del self.pending[node.id][: self.batch_size]
-                outcome = self.timed(node, lambda b=batch: self.processors[node.id].process(b))
+                outcome = self.timed(node, lambda b=batch, n=node.id: self.processors[n].process(b))
                 self.account(node, outcome, batch)
                 self.route(node, outcome)
 
@@ -293,7 +320,9 @@ class _Run:
         replay = self.request.replay_inputs
         if replay is not None:  # a replay reads what the original run read, from the store
             stored = replay.get(node.id, []) if inputs else []
-            batches = iter([SourceBatch(stored[i:i + self.batch_size]) for i in range(0, len(stored), self.batch_size)])
+            batches = iter(
+                [SourceBatch(stored[i : i + self.batch_size]) for i in range(0, len(stored), self.batch_size)]
+            )
         else:
             batches = iter(self.processors[node.id].read(inputs))
         while True:
@@ -392,8 +421,18 @@ def execute(plan: Plan, request: RunRequest, services: RunServices) -> RunResult
             error = "the ledger does not balance: " + "; ".join(imbalances)
     totals = run.ledger.totals(plan)
     status = "failed" if error else ("partial" if totals["failed"] else "succeeded")
-    return RunResult(request.run_id, plan.flow_id, request.env, status, run.started_at,
-                     dt.datetime.now(dt.timezone.utc), run.ledger, totals, error, run.changes)
+    return RunResult(
+        request.run_id,
+        plan.flow_id,
+        request.env,
+        status,
+        run.started_at,
+        dt.datetime.now(dt.UTC),
+        run.ledger,
+        totals,
+        error,
+        run.changes,
+    )
 
 
 def _memory_limit() -> str:
@@ -411,8 +450,13 @@ def _memory_limit() -> str:
 def summary(result: RunResult) -> dict[str, Any]:
     """The run as the CLI's --json prints it."""
     return {
-        "run_id": result.run_id, "flow_id": result.flow_id, "status": result.status, "env": result.env,
-        "started_at": result.started_at.isoformat(), "finished_at": result.finished_at.isoformat(),
-        "nodes": result.ledger.summary(), "totals": result.totals, "error": result.error,
+        "run_id": result.run_id,
+        "flow_id": result.flow_id,
+        "status": result.status,
+        "env": result.env,
+        "started_at": result.started_at.isoformat(),
+        "finished_at": result.finished_at.isoformat(),
+        "nodes": result.ledger.summary(),
+        "totals": result.totals,
+        "error": result.error,
     }
-

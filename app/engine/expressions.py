@@ -69,7 +69,7 @@ class ValueMap:
     default: Any = None
 
     @classmethod
-    def from_document(cls, raw: Mapping[str, Any]) -> "ValueMap":
+    def from_document(cls, raw: Mapping[str, Any]) -> ValueMap:
         if isinstance(raw.get("entries"), Mapping):
             entries, on_missing, default = raw["entries"], raw.get("on_missing", "pass"), raw.get("default")
         else:
@@ -117,12 +117,12 @@ def _weight(value: Any, budget: int = MAX_VALUE_SIZE) -> int:
         elif isinstance(item, Mapping):
             total += len(item)
             if total <= budget:
-                stack.extend(k for k in item.keys() if not type(k) in _SCALARS)
-                stack.extend(v for v in item.values() if not type(v) in _SCALARS)
+                stack.extend(k for k in item.keys() if type(k) not in _SCALARS)
+                stack.extend(v for v in item.values() if type(v) not in _SCALARS)
         elif isinstance(item, (list, tuple, set, frozenset)):
             total += len(item)
             if total <= budget:
-                stack.extend(v for v in item if not type(v) in _SCALARS)
+                stack.extend(v for v in item if type(v) not in _SCALARS)
         if total > budget:
             return total
     return total
@@ -132,8 +132,9 @@ def _check_size(value: Any, what: str) -> Any:
     weight = len(value) if type(value) is str else _weight(value)
     if weight > MAX_VALUE_SIZE:
         # Weighing stops past the cap: what it found is a floor, not the whole.
-        raise ExpressionLimit(f"{what} would build a value of at least {weight:,} characters and items; "
-                              f"the cap is {MAX_VALUE_SIZE:,}")
+        raise ExpressionLimit(
+            f"{what} would build a value of at least {weight:,} characters and items; the cap is {MAX_VALUE_SIZE:,}"
+        )
     return value
 
 
@@ -154,7 +155,7 @@ def _check_bits(bits: int, what: str) -> None:
 
 def _spec_number(digits: str) -> int:
     # int() of a 5,000-digit run raises; any run this long is far over the cap anyway.
-    return int(digits) if len(digits) <= 12 else 10 ** 12
+    return int(digits) if len(digits) <= 12 else 10**12
 
 
 def _capped_join(items: Iterable[Any], separator: str = "") -> str:
@@ -191,6 +192,7 @@ def _capped_native_concat(values: Iterable[Any]) -> Any:
 
 def _capped_filter(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
     """A filter whose result is weighed like any other value an expression makes."""
+
     def capped(*args: Any, **kwargs: Any) -> Any:
         return _check_size(fn(*args, **kwargs), f"filter '{name}'")
 
@@ -201,11 +203,39 @@ def _capped_filter(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
 
 # Filters that never make a value larger than the one they are given: not weighed again (they
 # run for every field of every record).
-_NON_GROWING_FILTERS = frozenset({
-    "trim", "lower", "upper", "title", "capitalize", "to_number", "digits", "value_map", "default", "d",
-    "length", "count", "int", "float", "abs", "round", "first", "last", "bool", "truncate", "striptags",
-    "join", "format", "center", "replace", "indent", "wordwrap", "sum", "tojson",  # capped on their own
-})
+_NON_GROWING_FILTERS = frozenset(
+    {
+        "trim",
+        "lower",
+        "upper",
+        "title",
+        "capitalize",
+        "to_number",
+        "digits",
+        "value_map",
+        "default",
+        "d",
+        "length",
+        "count",
+        "int",
+        "float",
+        "abs",
+        "round",
+        "first",
+        "last",
+        "bool",
+        "truncate",
+        "striptags",
+        "join",
+        "format",
+        "center",
+        "replace",
+        "indent",
+        "wordwrap",
+        "sum",
+        "tojson",  # capped on their own
+    }
+)
 
 
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-+ #0]*(\*|\d+)?(?:\.(\*|\d*))?[hlL]?(.)", re.DOTALL)
@@ -236,8 +266,10 @@ class _Guard:
             return value
         self.written += len(value) if type(value) is str else _weight(value)
         if self.written > MAX_VALUE_SIZE:
-            raise ExpressionLimit(f"the template would write more than {MAX_VALUE_SIZE:,} characters for one "
-                                  f"record; the cap is {MAX_VALUE_SIZE:,}")
+            raise ExpressionLimit(
+                f"the template would write more than {MAX_VALUE_SIZE:,} characters for one "
+                f"record; the cap is {MAX_VALUE_SIZE:,}"
+            )
         return value
 
     @staticmethod
@@ -364,16 +396,23 @@ def _capped_center(value: Any, width: int = 80) -> str:
     return str(value).center(width)
 
 
-def _capped_wordwrap(environment: Any, value: Any, width: int = 79, break_long_words: bool = True,
-                     wrapstring: str | None = None, break_on_hyphens: bool = True) -> str:
+def _capped_wordwrap(
+    environment: Any,
+    value: Any,
+    width: int = 79,
+    break_long_words: bool = True,
+    wrapstring: str | None = None,
+    break_on_hyphens: bool = True,
+) -> str:
     text, joiner = str(value), wrapstring if wrapstring is not None else environment.newline_sequence
     # Each line holds at least one character, and every line break costs len(wrapstring).
     lines = len(text)
     if isinstance(width, int):
         lines = min(lines, 2 * len(text) // max(width, 1) + text.count("\n") + 1)
     _check_count(len(text) + lines * len(str(joiner)), "wordwrap")
-    return _check_size(do_wordwrap(environment, text, width, break_long_words, wrapstring, break_on_hyphens),
-                       "wordwrap")
+    return _check_size(
+        do_wordwrap(environment, text, width, break_long_words, wrapstring, break_on_hyphens), "wordwrap"
+    )
 
 
 def _capped_batch(value: Any, linecount: int, fill_with: Any = None) -> Any:
@@ -403,7 +442,9 @@ def _capped_replace(value: Any, old: str, new: str, count: int | None = None) ->
     text = str(value)
     growth = text.count(str(old)) * max(len(str(new)) - len(str(old)), 0) if old else len(text) * len(str(new))
     if len(text) + growth > MAX_VALUE_SIZE:
-        raise ExpressionLimit(f"replace would build about {len(text) + growth:,} characters; the cap is {MAX_VALUE_SIZE:,}")
+        raise ExpressionLimit(
+            f"replace would build about {len(text) + growth:,} characters; the cap is {MAX_VALUE_SIZE:,}"
+        )
     return text.replace(str(old), str(new), -1 if count is None else count)
 
 
@@ -419,8 +460,11 @@ def _check_str_method(text: str, name: str, args: tuple) -> None:
         size = args[0] if args and isinstance(args[0], int) else 8
         _check_count(len(text) + text.count("\t") * max(size, 0), "str.expandtabs")
     elif name == "translate" and args and isinstance(args[0], Mapping):
-        growth = sum(text.count(chr(k)) * (len(v) - 1) for k, v in args[0].items()
-                     if isinstance(k, int) and 0 <= k < 0x110000 and isinstance(v, str) and len(v) > 1)
+        growth = sum(
+            text.count(chr(k)) * (len(v) - 1)
+            for k, v in args[0].items()
+            if isinstance(k, int) and 0 <= k < 0x110000 and isinstance(v, str) and len(v) > 1
+        )
         _check_count(len(text) + growth, "str.translate")
 
 
@@ -432,8 +476,9 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
     undefined = ChainableUndefined
     concat = staticmethod(_capped_native_concat)
 
-    def __init__(self, value_maps: Mapping[str, Any] | None = None,
-                 functions: Mapping[str, Callable[..., Any]] | None = None) -> None:
+    def __init__(
+        self, value_maps: Mapping[str, Any] | None = None, functions: Mapping[str, Callable[..., Any]] | None = None
+    ) -> None:
         super().__init__(autoescape=False, undefined=ChainableUndefined)
         self.value_maps = {name: ValueMap.from_document(raw) for name, raw in (value_maps or {}).items()}
         for name in _REMOVED_GLOBALS:
@@ -442,28 +487,31 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
         # random: not repeatable; urlize: HTML, and its target/rel text is repeated for every link.
         for name in ("random", "urlize"):
             self.filters.pop(name, None)
-        self.filters.update({
-            "value_map": self._value_map,
-            "trim": _none_safe(lambda s, chars=None: s.strip(chars)),
-            "lower": _none_safe(str.lower),
-            "upper": _none_safe(str.upper),
-            "title": _none_safe(str.title),
-            "capitalize": _none_safe(str.capitalize),
-            "to_number": _to_number,
-            "digits": _digits,
-            "join": lambda items, d="", attribute=None: _capped_join(
-                (self.getattr(x, attribute) for x in items) if attribute else items, d),
-            "format": _capped_format,
-            "center": _capped_center,
-            "replace": _capped_replace,
-            "indent": self._capped_indent,
-            "wordwrap": _capped_wordwrap,
-            "batch": _capped_batch,
-            "slice": _capped_slice,
-            "sum": self._capped_sum,
-            "tojson": _capped_tojson,
-            "b64encode": _b64encode,
-        })
+        self.filters.update(
+            {
+                "value_map": self._value_map,
+                "trim": _none_safe(lambda s, chars=None: s.strip(chars)),
+                "lower": _none_safe(str.lower),
+                "upper": _none_safe(str.upper),
+                "title": _none_safe(str.title),
+                "capitalize": _none_safe(str.capitalize),
+                "to_number": _to_number,
+                "digits": _digits,
+                "join": lambda items, d="", attribute=None: _capped_join(
+                    (self.getattr(x, attribute) for x in items) if attribute else items, d
+                ),
+                "format": _capped_format,
+                "center": _capped_center,
+                "replace": _capped_replace,
+                "indent": self._capped_indent,
+                "wordwrap": _capped_wordwrap,
+                "batch": _capped_batch,
+                "slice": _capped_slice,
+                "sum": self._capped_sum,
+                "tojson": _capped_tojson,
+                "b64encode": _b64encode,
+            }
+        )
         for name, fn in list(self.filters.items()):
             if name not in _NON_GROWING_FILTERS:
                 self.filters[name] = _capped_filter(fn, name)
@@ -586,7 +634,7 @@ def _did_you_mean(name: str, choices: Iterable[str]) -> str:
 class _Guarder(NodeTransformer):
     """Route loops, range() and ~ through the per-record guard; refuse what an expression may not use."""
 
-    def __init__(self, env: "SandboxEnvironment") -> None:
+    def __init__(self, env: SandboxEnvironment) -> None:
         self.env = env
 
     def visit_Name(self, node: nodes.Name) -> nodes.Name:
@@ -601,21 +649,22 @@ class _Guarder(NodeTransformer):
     def visit_Getattr(self, node: nodes.Getattr) -> nodes.Node:
         # record.__class__ and the like: the way out of every sandbox; no field is named so.
         if node.attr.startswith(_RESERVED_PREFIX):
-            raise TemplateSyntaxError(f"attributes starting with '{_RESERVED_PREFIX}' are not allowed",
-                                      node.lineno)
+            raise TemplateSyntaxError(f"attributes starting with '{_RESERVED_PREFIX}' are not allowed", node.lineno)
         return self.generic_visit(node)
 
     def visit_Filter(self, node: nodes.Filter) -> nodes.Node:
         # Jinja only finds an unknown filter inside {% if %} when a record reaches it: check now.
         if node.name not in self.env.filters:
-            raise TemplateSyntaxError(f"there is no filter named '{node.name}'"
-                                      f"{_did_you_mean(node.name, self.env.filters)}", node.lineno)
+            raise TemplateSyntaxError(
+                f"there is no filter named '{node.name}'{_did_you_mean(node.name, self.env.filters)}", node.lineno
+            )
         return self.generic_visit(node)
 
     def visit_Test(self, node: nodes.Test) -> nodes.Node:
         if node.name not in self.env.tests:
-            raise TemplateSyntaxError(f"there is no test named '{node.name}'"
-                                      f"{_did_you_mean(node.name, self.env.tests)}", node.lineno)
+            raise TemplateSyntaxError(
+                f"there is no test named '{node.name}'{_did_you_mean(node.name, self.env.tests)}", node.lineno
+            )
         return self.generic_visit(node)
 
     def visit_Include(self, node: nodes.Node) -> nodes.Node:
@@ -635,8 +684,10 @@ class _Guarder(NodeTransformer):
     def visit_Output(self, node: nodes.Output) -> nodes.Output:
         # Every piece a template writes (in loops, macros and {% set %} blocks too) is counted.
         node = self.generic_visit(node)
-        node.nodes = [_call("__out", [nodes.Const(child.data) if isinstance(child, nodes.TemplateData) else child],
-                            child.lineno) for child in node.nodes]
+        node.nodes = [
+            _call("__out", [nodes.Const(child.data) if isinstance(child, nodes.TemplateData) else child], child.lineno)
+            for child in node.nodes
+        ]
         return node
 
     def _weighed(self, node: nodes.Expr) -> nodes.Expr:
@@ -660,7 +711,7 @@ def _unwrap(text: str) -> str:
     return text
 
 
-def _guard_tree(tree: nodes.Node, env: "SandboxEnvironment") -> nodes.Node:
+def _guard_tree(tree: nodes.Node, env: SandboxEnvironment) -> nodes.Node:
     guarded = _Guarder(env).visit(tree)
     guarded.set_lineno(1)
     return guarded
@@ -718,8 +769,12 @@ COMPILED_KEPT = 512
 
 
 def _code_key(env: SandboxEnvironment, sources: list[Source]) -> tuple:
-    return (type(env), frozenset(env.filters), frozenset(env.tests),
-            tuple((source.name, source.kind, source.text) for source in sources))
+    return (
+        type(env),
+        frozenset(env.filters),
+        frozenset(env.tests),
+        tuple((source.name, source.kind, source.text) for source in sources),
+    )
 
 
 def _keep_code(key: tuple, code: tuple[Any, dict[str, Any]]) -> None:
@@ -757,10 +812,14 @@ class ExpressionProgram:
         for source in self._sources:
             with _compiling(source.name):
                 if len(source.text) > MAX_SOURCE_LENGTH:
-                    raise ExpressionCompileError(f"{source.name}: {len(source.text):,} characters is too long; "
-                                                 f"the cap is {MAX_SOURCE_LENGTH:,}")
-                expr = (_guard_tree(_parse_expression(env, _unwrap(source.text)), env) if source.kind == "expression"
-                        else _template_as_expression(env, source.text))
+                    raise ExpressionCompileError(
+                        f"{source.name}: {len(source.text):,} characters is too long; the cap is {MAX_SOURCE_LENGTH:,}"
+                    )
+                expr = (
+                    _guard_tree(_parse_expression(env, _unwrap(source.text)), env)
+                    if source.kind == "expression"
+                    else _template_as_expression(env, source.text)
+                )
                 if expr is None:  # a template with {% %} statements: rendered on its own
                     code = env.compile(_guard_tree(env.parse(source.text), env))
                     self._statement_codes[source.name] = code
@@ -802,22 +861,31 @@ class ExpressionProgram:
             start = len(results)
         return results
 
-    def _render(self, records: list[dict[str, Any]], start: int, guard: _Guard,
-                names: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], Any]]:
+    def _render(
+        self, records: list[dict[str, Any]], start: int, guard: _Guard, names: Mapping[str, Any]
+    ) -> Iterator[tuple[dict[str, Any], Any]]:
         def fresh_budget_per_record() -> Iterator[dict[str, Any]]:
             for index in range(start, len(records)):
                 guard.reset()
                 yield records[index]
 
-        context = self._batch_template.new_context({
-            **names, "__records": fresh_budget_per_record(), "__iterate": guard.iterate,
-            "__range": guard.range, "__concat": guard.concat, "__check": guard.check, "__out": guard.out,
-            "__guard": guard,
-        })
+        context = self._batch_template.new_context(
+            {
+                **names,
+                "__records": fresh_budget_per_record(),
+                "__iterate": guard.iterate,
+                "__range": guard.range,
+                "__concat": guard.concat,
+                "__check": guard.check,
+                "__out": guard.out,
+                "__guard": guard,
+            }
+        )
         return self._batch_template.root_render_func(context)
 
-    def _finish(self, values: dict[str, Any], record: dict[str, Any], guard: _Guard,
-                names: Mapping[str, Any]) -> Evaluation:
+    def _finish(
+        self, values: dict[str, Any], record: dict[str, Any], guard: _Guard, names: Mapping[str, Any]
+    ) -> Evaluation:
         for key, value in values.items():
             kind = type(value)
             if kind in _SCALARS:
@@ -836,11 +904,19 @@ class ExpressionProgram:
             values[name] = self._render_statements(template, record, guard, names)
         return Evaluation(values)
 
-    def _render_statements(self, template: Any, record: dict[str, Any], guard: _Guard,
-                           names: Mapping[str, Any]) -> str:
-        context = template.new_context({**names, "record": record, "__iterate": guard.iterate,
-                                        "__range": guard.range, "__concat": guard.concat, "__check": guard.check,
-                                        "__out": guard.out, "__guard": guard})
+    def _render_statements(self, template: Any, record: dict[str, Any], guard: _Guard, names: Mapping[str, Any]) -> str:
+        context = template.new_context(
+            {
+                **names,
+                "record": record,
+                "__iterate": guard.iterate,
+                "__range": guard.range,
+                "__concat": guard.concat,
+                "__check": guard.check,
+                "__out": guard.out,
+                "__guard": guard,
+            }
+        )
         return _capped_join("" if _is_missing(part) else part for part in template.root_render_func(context))
 
     def _explain(self, record: dict[str, Any], names: Mapping[str, Any], exc: Exception) -> str:

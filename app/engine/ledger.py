@@ -50,13 +50,16 @@ class Ledger:
             counts = self.nodes[node.id]
             delivered = sum(n for (_, _, target), n in self.edges.items() if target == node.id)
             if not node.type.is_trigger and delivered != counts.received:
-                problems.append(f"node '{node.id}': {delivered} records were sent to it but it received "
-                                f"{counts.received}")
+                problems.append(
+                    f"node '{node.id}': {delivered} records were sent to it but it received {counts.received}"
+                )
             if node.type.is_trigger or node.type.is_source:
                 continue  # they start records; what they emit is counted as read
             if counts.accounted() != counts.received:
-                problems.append(f"node '{node.id}': {counts.received} records in but {counts.accounted()} "
-                                f"accounted for (out, written or failed)")
+                problems.append(
+                    f"node '{node.id}': {counts.received} records in but {counts.accounted()} "
+                    f"accounted for (out, written or failed)"
+                )
         return problems
 
     def totals(self, plan: Any) -> dict[str, int]:

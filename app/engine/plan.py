@@ -83,10 +83,15 @@ def compile_plan(document: dict[str, Any], *, up_to: str | None = None, allow_op
             if target in keep:
                 routes.setdefault(data["port"], []).append(target)
         raw = by_id[node_id]
-        planned.append(PlannedNode(
-            id=node_id, type=nodes.get(raw["type"]), config=raw.get("config", {}),
-            routes={p: tuple(t) for p, t in routes.items()},
-            inputs=tuple(sorted({s for s, _ in graph.in_edges(node_id)} & keep, key=position.get)),
-        ))
-    return Plan(document["id"], document.get("name", document["id"]), document, tuple(planned),
-                {n.id: n for n in planned})
+        planned.append(
+            PlannedNode(
+                id=node_id,
+                type=nodes.get(raw["type"]),
+                config=raw.get("config", {}),
+                routes={p: tuple(t) for p, t in routes.items()},
+                inputs=tuple(sorted({s for s, _ in graph.in_edges(node_id)} & keep, key=position.get)),
+            )
+        )
+    return Plan(
+        document["id"], document.get("name", document["id"]), document, tuple(planned), {n.id: n for n in planned}
+    )

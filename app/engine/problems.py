@@ -30,7 +30,7 @@ class Problem:
     def as_dict(self) -> dict:
         return asdict(self)
 
-    def in_file(self, file: str) -> "Problem":
+    def in_file(self, file: str) -> Problem:
         return Problem(self.message, self.path, self.node_id, file)
 
 

@@ -75,8 +75,15 @@ def _json_text(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-_KINDS = {"object": "an object", "array": "an array", "string": "a string", "integer": "a whole number",
-          "number": "a number", "boolean": "true or false", "null": "null"}
+_KINDS = {
+    "object": "an object",
+    "array": "an array",
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
 
 
 def _schema_message(error: ValidationError) -> str:
@@ -131,9 +138,17 @@ def _explain(error: ValidationError) -> list[tuple[tuple, str]]:
         field = key_path[-1] if key_path else "value"
         return [(key_path, f"{_json_text(value)} is not a known {field}{hint}; choose one of: {', '.join(options)}")]
     if all(len(errors) == 1 and errors[0].validator == "type" and not errors[0].relative_path for errors in failures):
-        kinds = list(dict.fromkeys(k for errors in failures for k in
-                                   (errors[0].validator_value if isinstance(errors[0].validator_value, list)
-                                    else [errors[0].validator_value])))
+        kinds = list(
+            dict.fromkeys(
+                k
+                for errors in failures
+                for k in (
+                    errors[0].validator_value
+                    if isinstance(errors[0].validator_value, list)
+                    else [errors[0].validator_value]
+                )
+            )
+        )
         return [(path, f"must be {' or '.join(_KINDS.get(k, k) for k in kinds)}, not {_json_text(error.instance)}")]
 
     def distance(errors: list[ValidationError]) -> tuple[int, int]:
@@ -146,14 +161,17 @@ def _explain(error: ValidationError) -> list[tuple[tuple, str]]:
     return [place for sub in closest for place in _explain(sub)]
 
 
-def _schema_problems(validator: Draft202012Validator, instance: Any, prefix: tuple,
-                     node_id: str | None = None) -> list[Problem]:
+def _schema_problems(
+    validator: Draft202012Validator, instance: Any, prefix: tuple, node_id: str | None = None
+) -> list[Problem]:
     places: list[tuple[tuple, str]] = []
     for error in validator.iter_errors(instance):
         places += _explain(error)
     unique = dict.fromkeys(((*prefix, *path), message) for path, message in places)
-    return [Problem(message, json_path(path), node_id)
-            for path, message in sorted(unique, key=lambda place: [str(p) for p in place[0]])]
+    return [
+        Problem(message, json_path(path), node_id)
+        for path, message in sorted(unique, key=lambda place: [str(p) for p in place[0]])
+    ]
 
 
 _checked: OrderedDict[str, list[Problem]] = OrderedDict()  # document text -> its problems (recent ones)
@@ -212,12 +230,18 @@ def _validate(document: Any) -> list[Problem]:
         if node_type is None:
             if isinstance(node.get("type"), str):
                 known = sorted(nodes.registry())
-                problems.append(Problem(f"unknown node type '{node['type']}'{suggest(node['type'], known)}",
-                                        json_path((*place, "type")), node_id))
+                problems.append(
+                    Problem(
+                        f"unknown node type '{node['type']}'{suggest(node['type'], known)}",
+                        json_path((*place, "type")),
+                        node_id,
+                    )
+                )
             continue
         node_types[node_id] = node_type
-        node_problems, count = _node_problems(node_type, node.get("config", {}), place, node_id, env,
-                                              MAX_EXPRESSIONS - expressions)
+        node_problems, count = _node_problems(
+            node_type, node.get("config", {}), place, node_id, env, MAX_EXPRESSIONS - expressions
+        )
         problems += node_problems
         expressions += count
     # Without both lists every graph rule would fire at once; the schema problem says what is wrong.
@@ -226,8 +250,9 @@ def _validate(document: Any) -> list[Problem]:
     return problems
 
 
-def _node_problems(node_type: NodeType, config: Any, place: tuple, node_id: str,
-                   env: SandboxEnvironment, room: int) -> tuple[list[Problem], int]:
+def _node_problems(
+    node_type: NodeType, config: Any, place: tuple, node_id: str, env: SandboxEnvironment, room: int
+) -> tuple[list[Problem], int]:
     """The problems of one node's config, and how many expressions it holds."""
     prefix = (*place, "config")
     if not isinstance(config, dict):
@@ -239,8 +264,13 @@ def _node_problems(node_type: NodeType, config: Any, place: tuple, node_id: str,
         problems.append(Problem(message, json_path((*prefix, *path)), node_id))
     found = find_expressions(node_type.config_schema, config)
     if len(found) > room:
-        problems.append(Problem(f"the flow holds more than {MAX_EXPRESSIONS:,} expressions and templates; "
-                                "split it into several flows", json_path(prefix), node_id))
+        problems.append(
+            Problem(
+                f"the flow holds more than {MAX_EXPRESSIONS:,} expressions and templates; split it into several flows",
+                json_path(prefix),
+                node_id,
+            )
+        )
         return problems, len(found)
     # One program for the whole node compiles in one go; only when it fails, look for the culprits.
     try:
@@ -253,8 +283,9 @@ def _node_problems(node_type: NodeType, config: Any, place: tuple, node_id: str,
             ExpressionProgram(env, [Source(field.name, field.text, field.kind)])
         except ExpressionCompileError as error:
             message = str(error).split(": ", 1)[-1]
-            problems.append(Problem(f"{field.kind} does not compile: {message}",
-                                    json_path((*prefix, *field.path)), node_id))
+            problems.append(
+                Problem(f"{field.kind} does not compile: {message}", json_path((*prefix, *field.path)), node_id)
+            )
     return problems, len(found)
 
 
@@ -282,8 +313,13 @@ def _graph_problems(raw_nodes: list, raw_edges: list, node_types: dict[str, Node
                 missing += 1
                 hint = suggest(name, known_ids) if missing <= MAX_NODE_SUGGESTIONS else ""
                 # The problem belongs to the node the edge hangs from, not to the one that isn't there.
-                problems.append(Problem(f"edge {end} '{name}': there is no such node{hint}",
-                                        json_path((*place, end)), other if other in graph else None))
+                problems.append(
+                    Problem(
+                        f"edge {end} '{name}': there is no such node{hint}",
+                        json_path((*place, end)),
+                        other if other in graph else None,
+                    )
+                )
                 bad = True
         if bad:
             continue
@@ -295,20 +331,28 @@ def _graph_problems(raw_nodes: list, raw_edges: list, node_types: dict[str, Node
         source_type, target_type = node_types[source], node_types[target]
         port = edge.get("port") or default_port(source_type)
         if not source_type.outputs:
-            problems.append(Problem(f"'{source}' ({source_type.type}) has no output to connect",
-                                    json_path(place), source))
+            problems.append(
+                Problem(f"'{source}' ({source_type.type}) has no output to connect", json_path(place), source)
+            )
             continue
         if port not in source_type.outputs:
-            problems.append(Problem(f"'{source}' ({source_type.type}) has no output port '{port}'"
-                                    f"{suggest(str(port), list(source_type.outputs))}; its ports: "
-                                    f"{', '.join(source_type.outputs)}", json_path((*place, "port")), source))
+            problems.append(
+                Problem(
+                    f"'{source}' ({source_type.type}) has no output port '{port}'"
+                    f"{suggest(str(port), list(source_type.outputs))}; its ports: "
+                    f"{', '.join(source_type.outputs)}",
+                    json_path((*place, "port")),
+                    source,
+                )
+            )
             # The target is connected all the same: don't also say it has no input.
             graph.add_edge(source, target, port=None, index=index)
             unchecked.add(source)
             continue
         if not target_type.inputs:
-            problems.append(Problem(f"'{target}' is a trigger; nothing can flow into it", json_path((*place, "to")),
-                                    target))
+            problems.append(
+                Problem(f"'{target}' is a trigger; nothing can flow into it", json_path((*place, "to")), target)
+            )
             continue
         if (source, port, target) in seen_edges:
             problems.append(Problem(f"the edge {source}.{port} -> {target} is there twice", json_path(place), source))
@@ -328,13 +372,19 @@ def _cycle_problems(graph: nx.MultiDiGraph) -> list[Problem]:
         cycle = nx.find_cycle(graph.subgraph(component))
         names = [edge[0] for edge in cycle] + [cycle[0][0]]
         closing = graph.edges[cycle[-1]]["index"]  # the edge that closes the loop
-        problems.append(Problem(f"the flow has a cycle: {' -> '.join(names)}; records would go round forever",
-                                json_path(("edges", closing)), names[0]))
+        problems.append(
+            Problem(
+                f"the flow has a cycle: {' -> '.join(names)}; records would go round forever",
+                json_path(("edges", closing)),
+                names[0],
+            )
+        )
     return problems
 
 
-def _reachability_problems(graph: nx.MultiDiGraph, node_types: dict[str, NodeType], raw_nodes: list,
-                           unchecked: set[str]) -> list[Problem]:
+def _reachability_problems(
+    graph: nx.MultiDiGraph, node_types: dict[str, NodeType], raw_nodes: list, unchecked: set[str]
+) -> list[Problem]:
     problems = []
     paths: dict[str, str] = {}
     for i, n in enumerate(raw_nodes):
@@ -344,25 +394,38 @@ def _reachability_problems(graph: nx.MultiDiGraph, node_types: dict[str, NodeTyp
     if not triggers:
         problems.append(Problem("the flow has no trigger; add one (manual, schedule or webhook)", "$.nodes"))
     elif len(triggers) > 1:
-        problems.append(Problem(f"the flow has {len(triggers)} triggers ({', '.join(triggers)}); it needs exactly one",
-                                paths[triggers[1]], triggers[1]))
+        problems.append(
+            Problem(
+                f"the flow has {len(triggers)} triggers ({', '.join(triggers)}); it needs exactly one",
+                paths[triggers[1]],
+                triggers[1],
+            )
+        )
     reachable = set(triggers[:1]) | (nx.descendants(graph, triggers[0]) if triggers else set())
     for node_id, node_type in node_types.items():
         if node_type.is_trigger:
             continue
         if graph.in_degree(node_id) == 0:
             what = "write node" if node_type.family == "write" else "node"
-            problems.append(Problem(f"{what} '{node_id}' has no input; connect something to it", paths[node_id], node_id))
+            problems.append(
+                Problem(f"{what} '{node_id}' has no input; connect something to it", paths[node_id], node_id)
+            )
         elif triggers and node_id not in reachable:
-            problems.append(Problem(f"node '{node_id}' cannot be reached from the trigger '{triggers[0]}'",
-                                    paths[node_id], node_id))
+            problems.append(
+                Problem(f"node '{node_id}' cannot be reached from the trigger '{triggers[0]}'", paths[node_id], node_id)
+            )
         if node_id in unchecked:
             continue
         connected = {data["port"] for _, _, data in graph.out_edges(node_id, data=True)}
         for port in node_type.outputs:
             if port not in connected and port not in node_type.discard_ports:
-                problems.append(Problem(f"records leaving '{node_id}' by port '{port}' would go nowhere; "
-                                        "connect it to a node", paths[node_id], node_id))
+                problems.append(
+                    Problem(
+                        f"records leaving '{node_id}' by port '{port}' would go nowhere; connect it to a node",
+                        paths[node_id],
+                        node_id,
+                    )
+                )
     return problems
 
 

@@ -203,39 +203,72 @@ US_STATES: dict[str, str] = {
 
 # Per state: (city, area code, first three ZIP digits) - keeps phone, city and postcode consistent.
 _CITIES: dict[str, list[tuple[str, str, str]]] = {
-    "CA": [("Los Angeles", "213", "900"), ("San Diego", "619", "921"), ("San Jose", "408", "951"),
-           ("Sacramento", "916", "958"), ("Oakland", "510", "946")],
-    "NY": [("New York", "212", "100"), ("Buffalo", "716", "142"), ("Rochester", "585", "146"),
-           ("Albany", "518", "122")],
-    "TX": [("Houston", "713", "770"), ("Dallas", "214", "752"), ("Austin", "512", "787"),
-           ("San Antonio", "210", "782")],
+    "CA": [
+        ("Los Angeles", "213", "900"),
+        ("San Diego", "619", "921"),
+        ("San Jose", "408", "951"),
+        ("Sacramento", "916", "958"),
+        ("Oakland", "510", "946"),
+    ],
+    "NY": [
+        ("New York", "212", "100"),
+        ("Buffalo", "716", "142"),
+        ("Rochester", "585", "146"),
+        ("Albany", "518", "122"),
+    ],
+    "TX": [
+        ("Houston", "713", "770"),
+        ("Dallas", "214", "752"),
+        ("Austin", "512", "787"),
+        ("San Antonio", "210", "782"),
+    ],
     "WA": [("Seattle", "206", "981"), ("Spokane", "509", "992"), ("Tacoma", "253", "984")],
     "IL": [("Chicago", "312", "606"), ("Springfield", "217", "627"), ("Naperville", "630", "605")],
-    "FL": [("Miami", "305", "331"), ("Orlando", "407", "328"), ("Tampa", "813", "336"),
-           ("Jacksonville", "904", "322")],
+    "FL": [("Miami", "305", "331"), ("Orlando", "407", "328"), ("Tampa", "813", "336"), ("Jacksonville", "904", "322")],
     "MA": [("Boston", "617", "021"), ("Worcester", "508", "016"), ("Cambridge", "617", "021")],
     "CO": [("Denver", "303", "802"), ("Boulder", "303", "803"), ("Colorado Springs", "719", "809")],
     "GA": [("Atlanta", "404", "303"), ("Savannah", "912", "314"), ("Augusta", "706", "309")],
     "OR": [("Portland", "503", "972"), ("Eugene", "541", "974"), ("Salem", "503", "973")],
     "AZ": [("Phoenix", "602", "850"), ("Tucson", "520", "857"), ("Mesa", "480", "852")],
     "NC": [("Charlotte", "704", "282"), ("Raleigh", "919", "276"), ("Durham", "919", "277")],
-    "PA": [("Philadelphia", "215", "191"), ("Pittsburgh", "412", "152"),
-           ("Allentown", "610", "181")],
-    "MN": [("Minneapolis", "612", "554"), ("Saint Paul", "651", "551"),
-           ("Rochester", "507", "559")],
+    "PA": [("Philadelphia", "215", "191"), ("Pittsburgh", "412", "152"), ("Allentown", "610", "181")],
+    "MN": [("Minneapolis", "612", "554"), ("Saint Paul", "651", "551"), ("Rochester", "507", "559")],
     "NJ": [("Newark", "973", "071"), ("Jersey City", "201", "073"), ("Trenton", "609", "086")],
 }
 
 # State sales-tax rates (base rate, or a typical combined city rate) for taxable lines.
 _TAX_RATES: dict[str, float] = {
-    "CA": 7.25, "NY": 8.875, "TX": 6.25, "WA": 6.5, "IL": 6.25, "FL": 6.0, "MA": 6.25, "CO": 2.9,
-    "GA": 4.0, "OR": 0.0, "AZ": 5.6, "NC": 4.75, "PA": 6.0, "MN": 6.875, "NJ": 6.625,
+    "CA": 7.25,
+    "NY": 8.875,
+    "TX": 6.25,
+    "WA": 6.5,
+    "IL": 6.25,
+    "FL": 6.0,
+    "MA": 6.25,
+    "CO": 2.9,
+    "GA": 4.0,
+    "OR": 0.0,
+    "AZ": 5.6,
+    "NC": 4.75,
+    "PA": 6.0,
+    "MN": 6.875,
+    "NJ": 6.625,
 }
 
 # Weighted pool: big states get more accounts, as in a real customer base.
-_STATE_POOL: list[str] = (["CA"] * 5 + ["NY"] * 4 + ["TX"] * 4 + ["FL"] * 3 + ["IL"] * 2
-                          + ["WA"] * 2 + ["MA"] * 2 + ["GA"] * 2 + ["PA"] * 2 + ["NC"] * 2
-                          + ["CO", "OR", "AZ", "MN", "NJ"])
+_STATE_POOL: list[str] = (
+    ["CA"] * 5
+    + ["NY"] * 4
+    + ["TX"] * 4
+    + ["FL"] * 3
+    + ["IL"] * 2
+    + ["WA"] * 2
+    + ["MA"] * 2
+    + ["GA"] * 2
+    + ["PA"] * 2
+    + ["NC"] * 2
+    + ["CO", "OR", "AZ", "MN", "NJ"]
+)
 
 # How the CRM writes a state: code, code lower, full name, full name padded, full name upper.
 _STATE_SPELLINGS: dict[str, tuple[str, ...]] = {
@@ -249,48 +282,232 @@ for _code, _full in US_STATES.items():
     _STATE_BY_TEXT[_code.lower()] = _code
     _STATE_BY_TEXT[_full.lower()] = _code
 
-_PREFIXES = ["Summit", "Harbor", "Pioneer", "Evergreen", "Granite", "Cedar", "Atlas", "Beacon",
-             "Northstar", "Redwood", "Silverline", "Ironwood", "Keystone", "Lakeside", "Meridian",
-             "Oakmont", "Pinnacle", "Riverbend", "Sterling", "Tidewater", "Westbrook", "Bluewater",
-             "Copperfield", "Driftwood", "Eastgate", "Foxhill", "Goldcrest", "Highland", "Juniper",
-             "Kingsley", "Lighthouse", "Maple", "Northgate", "Orchard", "Prairie", "Quarry",
-             "Ridgeline", "Sagebrush", "Timberline", "Willow"]
-_CORES = ["Valley", "Peak", "Bay", "Creek", "Point", "Bridge", "Field", "Grove", "Hill", "Park",
-          "Rock", "Springs", "Stone", "Vista", "Crossing", "Mills", "Shore", "Brook", "Falls",
-          "Haven", "Heights", "Landing", "Meadow", "Pines", "Port", "Terrace", "Trail", "Woods",
-          "Canyon", "Harvest"]
+_PREFIXES = [
+    "Summit",
+    "Harbor",
+    "Pioneer",
+    "Evergreen",
+    "Granite",
+    "Cedar",
+    "Atlas",
+    "Beacon",
+    "Northstar",
+    "Redwood",
+    "Silverline",
+    "Ironwood",
+    "Keystone",
+    "Lakeside",
+    "Meridian",
+    "Oakmont",
+    "Pinnacle",
+    "Riverbend",
+    "Sterling",
+    "Tidewater",
+    "Westbrook",
+    "Bluewater",
+    "Copperfield",
+    "Driftwood",
+    "Eastgate",
+    "Foxhill",
+    "Goldcrest",
+    "Highland",
+    "Juniper",
+    "Kingsley",
+    "Lighthouse",
+    "Maple",
+    "Northgate",
+    "Orchard",
+    "Prairie",
+    "Quarry",
+    "Ridgeline",
+    "Sagebrush",
+    "Timberline",
+    "Willow",
+]
+_CORES = [
+    "Valley",
+    "Peak",
+    "Bay",
+    "Creek",
+    "Point",
+    "Bridge",
+    "Field",
+    "Grove",
+    "Hill",
+    "Park",
+    "Rock",
+    "Springs",
+    "Stone",
+    "Vista",
+    "Crossing",
+    "Mills",
+    "Shore",
+    "Brook",
+    "Falls",
+    "Haven",
+    "Heights",
+    "Landing",
+    "Meadow",
+    "Pines",
+    "Port",
+    "Terrace",
+    "Trail",
+    "Woods",
+    "Canyon",
+    "Harvest",
+]
 # (trade word in the company name, industry it implies)
-_TRADES = [("Logistics", "Transportation"), ("Freight", "Transportation"),
-           ("Foods", "Food & Beverage"), ("Brewing", "Food & Beverage"),
-           ("Software", "Technology"), ("Systems", "Technology"), ("Analytics", "Technology"),
-           ("Manufacturing", "Manufacturing"), ("Fabrication", "Manufacturing"),
-           ("Tooling", "Manufacturing"), ("Construction", "Construction"),
-           ("Builders", "Construction"), ("Medical", "Healthcare"), ("Health", "Healthcare"),
-           ("Dental", "Healthcare"), ("Energy", "Energy"), ("Solar", "Energy"),
-           ("Retail", "Retail"), ("Outfitters", "Retail"), ("Supply", "Wholesale"),
-           ("Distributors", "Wholesale"), ("Consulting", "Professional Services"),
-           ("Partners", "Professional Services"), ("Labs", "Biotech"), ("Farms", "Agriculture"),
-           ("Hospitality", "Hospitality")]
+_TRADES = [
+    ("Logistics", "Transportation"),
+    ("Freight", "Transportation"),
+    ("Foods", "Food & Beverage"),
+    ("Brewing", "Food & Beverage"),
+    ("Software", "Technology"),
+    ("Systems", "Technology"),
+    ("Analytics", "Technology"),
+    ("Manufacturing", "Manufacturing"),
+    ("Fabrication", "Manufacturing"),
+    ("Tooling", "Manufacturing"),
+    ("Construction", "Construction"),
+    ("Builders", "Construction"),
+    ("Medical", "Healthcare"),
+    ("Health", "Healthcare"),
+    ("Dental", "Healthcare"),
+    ("Energy", "Energy"),
+    ("Solar", "Energy"),
+    ("Retail", "Retail"),
+    ("Outfitters", "Retail"),
+    ("Supply", "Wholesale"),
+    ("Distributors", "Wholesale"),
+    ("Consulting", "Professional Services"),
+    ("Partners", "Professional Services"),
+    ("Labs", "Biotech"),
+    ("Farms", "Agriculture"),
+    ("Hospitality", "Hospitality"),
+]
 _SUFFIXES = ["Inc", "Inc.", "LLC", "LLC", "Co", "Corp", "Ltd", "Group", "", "", ""]
-_ROLES = ["info", "sales", "billing", "accounts", "office", "hello", "orders", "contact", "ap",
-          "purchasing"]
-_STREETS = ["Main", "Oak", "Pine", "Maple", "Cedar", "Elm", "Washington", "Lake", "Hill", "Park",
-            "Market", "Mission", "Industrial", "Commerce", "Harbor", "Ridge", "Sunset", "Lincoln",
-            "Jefferson", "Madison", "Franklin", "Highland", "River", "Airport"]
+_ROLES = ["info", "sales", "billing", "accounts", "office", "hello", "orders", "contact", "ap", "purchasing"]
+_STREETS = [
+    "Main",
+    "Oak",
+    "Pine",
+    "Maple",
+    "Cedar",
+    "Elm",
+    "Washington",
+    "Lake",
+    "Hill",
+    "Park",
+    "Market",
+    "Mission",
+    "Industrial",
+    "Commerce",
+    "Harbor",
+    "Ridge",
+    "Sunset",
+    "Lincoln",
+    "Jefferson",
+    "Madison",
+    "Franklin",
+    "Highland",
+    "River",
+    "Airport",
+]
 _STREET_TYPES = ["St", "Street", "Ave", "Avenue", "Rd", "Blvd", "Dr", "Way", "Pkwy"]
-_FIRST_NAMES = ["James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda",
-                "David", "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica",
-                "Thomas", "Sarah", "Carlos", "Karen", "Daniel", "Lisa", "Matthew", "Nancy",
-                "Anthony", "Priya", "Wei", "Sofia", "Andre", "Fatima", "Kenji", "Olivia", "Diego",
-                "Hannah"]
-_LAST_NAMES = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis",
-               "Rodriguez", "Martinez", "Hernandez", "Lopez", "Wilson", "Anderson", "Thomas",
-               "Taylor", "Moore", "Jackson", "Martin", "Lee", "Nguyen", "Patel", "Kim", "Chen",
-               "Walker", "Young", "Allen", "Wright", "Scott", "Hoffman", "Okafor", "Schmidt"]
-_TITLES = ["Purchasing Manager", "Operations Director", "CFO", "Office Manager", "Buyer",
-           "Warehouse Supervisor", "Accounts Payable", "VP Operations", "Owner", "Controller"]
-_DEAL_KINDS = ["Annual renewal", "Expansion", "New equipment", "Pilot", "Replacement order",
-               "Warehouse refit", "Q1 restock", "Q3 restock", "Safety upgrade", "New site"]
+_FIRST_NAMES = [
+    "James",
+    "Mary",
+    "Robert",
+    "Patricia",
+    "John",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "William",
+    "Barbara",
+    "Richard",
+    "Susan",
+    "Joseph",
+    "Jessica",
+    "Thomas",
+    "Sarah",
+    "Carlos",
+    "Karen",
+    "Daniel",
+    "Lisa",
+    "Matthew",
+    "Nancy",
+    "Anthony",
+    "Priya",
+    "Wei",
+    "Sofia",
+    "Andre",
+    "Fatima",
+    "Kenji",
+    "Olivia",
+    "Diego",
+    "Hannah",
+]
+_LAST_NAMES = [
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Nguyen",
+    "Patel",
+    "Kim",
+    "Chen",
+    "Walker",
+    "Young",
+    "Allen",
+    "Wright",
+    "Scott",
+    "Hoffman",
+    "Okafor",
+    "Schmidt",
+]
+_TITLES = [
+    "Purchasing Manager",
+    "Operations Director",
+    "CFO",
+    "Office Manager",
+    "Buyer",
+    "Warehouse Supervisor",
+    "Accounts Payable",
+    "VP Operations",
+    "Owner",
+    "Controller",
+]
+_DEAL_KINDS = [
+    "Annual renewal",
+    "Expansion",
+    "New equipment",
+    "Pilot",
+    "Replacement order",
+    "Warehouse refit",
+    "Q1 restock",
+    "Q3 restock",
+    "Safety upgrade",
+    "New site",
+]
 _WAREHOUSES = ["EAST", "WEST", "CENTRAL"]
 _TERMS_DAYS = {"NET30": 30, "NET45": 45, "NET60": 60, "PREPAID": 0}
 
@@ -300,8 +517,7 @@ _FAMILIES: list[tuple[str, list[str], tuple[int, int], bool]] = [
     ("Barcode Scanner", ["Handheld", "Wireless", "Rugged"], (120, 650), True),
     ("Label Printer", ["Desktop", "Industrial"], (250, 1800), True),
     ("Thermal Labels", ["4x6 Roll", "2x1 Roll", "Case of 12"], (15, 120), True),
-    ("Shipping Boxes", ["Small, bundle of 25", "Medium, bundle of 25", "Large, bundle of 25"],
-     (20, 90), True),
+    ("Shipping Boxes", ["Small, bundle of 25", "Medium, bundle of 25", "Large, bundle of 25"], (20, 90), True),
     ("Stretch Wrap", ["18in Roll", "Machine Roll"], (25, 140), True),
     ("Hand Truck", ["Convertible", "Heavy Duty"], (90, 420), True),
     ("Pallet Jack", ["Manual", "Electric"], (350, 2500), True),
@@ -336,8 +552,8 @@ CATALOGUE_SEED = 1001
 
 BASE_TIME = datetime(2026, 11, 1, 9, 0, 0)
 _DAY = 86_400
-_DAYS_BACK = 3_000    # how far into the past any timestamp may go
-_DAYS_AHEAD = 400     # open opportunities close in the future
+_DAYS_BACK = 3_000  # how far into the past any timestamp may go
+_DAYS_AHEAD = 400  # open opportunities close in the future
 _EPOCH = datetime(BASE_TIME.year, BASE_TIME.month, BASE_TIME.day) - timedelta(days=_DAYS_BACK)
 # BASE_TIME as seconds since _EPOCH: generators work in integer seconds and format at the end.
 _BASE_S = _DAYS_BACK * _DAY + BASE_TIME.hour * 3600 + BASE_TIME.minute * 60 + BASE_TIME.second
@@ -347,10 +563,8 @@ class _Clock:
     """Formats seconds-since-epoch via lookup tables: strftime per row is too slow for 1M rows."""
 
     def __init__(self) -> None:
-        self.days = [(_EPOCH + timedelta(days=i)).strftime("%Y-%m-%d")
-                     for i in range(_DAYS_BACK + _DAYS_AHEAD)]
-        self.times = [f" {h:02d}:{m:02d}:{s:02d}" for h in range(24) for m in range(60)
-                      for s in range(60)]
+        self.days = [(_EPOCH + timedelta(days=i)).strftime("%Y-%m-%d") for i in range(_DAYS_BACK + _DAYS_AHEAD)]
+        self.times = [f" {h:02d}:{m:02d}:{s:02d}" for h in range(24) for m in range(60) for s in range(60)]
 
     def ts(self, s: int) -> str:
         return self.days[s // _DAY] + self.times[s % _DAY]
@@ -375,6 +589,7 @@ def _clock() -> _Clock:
 # Catalogue
 # ---------------------------------------------------------------------------------------------
 
+
 def product_catalogue(seed: int = CATALOGUE_SEED) -> list[dict]:
     """The ERP's 60 products (sku, name, unit_price, is_active, taxable); ~10 are inactive.
 
@@ -386,8 +601,15 @@ def product_catalogue(seed: int = CATALOGUE_SEED) -> list[dict]:
             # Prices end in .99 or .00 like a real price list.
             whole = rng.randint(low, high)
             price = float(whole) if rng.random() < 0.3 else whole - 0.01
-            products.append({"sku": f"SKU-{1001 + len(products)}", "name": f"{family}, {variant}",
-                             "unit_price": round(price, 2), "is_active": 1, "taxable": taxable})
+            products.append(
+                {
+                    "sku": f"SKU-{1001 + len(products)}",
+                    "name": f"{family}, {variant}",
+                    "unit_price": round(price, 2),
+                    "is_active": 1,
+                    "taxable": taxable,
+                }
+            )
     for index in rng.sample(range(len(products)), 10):
         products[index]["is_active"] = 0
     return products
@@ -414,8 +636,9 @@ def _phone(r, area: str) -> str:
 
 
 def _street(r) -> str:
-    street = (f"{1 + int(r() * 9_899)} {_STREETS[int(r() * len(_STREETS))]} "
-              f"{_STREET_TYPES[int(r() * len(_STREET_TYPES))]}")
+    street = (
+        f"{1 + int(r() * 9_899)} {_STREETS[int(r() * len(_STREETS))]} {_STREET_TYPES[int(r() * len(_STREET_TYPES))]}"
+    )
     if r() < 0.15:
         street += f", Suite {100 + int(r() * 8) * 100}"
     return street
@@ -462,8 +685,8 @@ def _finish(conn: sqlite3.Connection, tmp: Path, path: Path) -> None:
 # CRM
 # ---------------------------------------------------------------------------------------------
 
-def create_crm_database(path: Path, *, seed: int = 7, accounts: int = 600,
-                        with_related: bool = True) -> None:
+
+def create_crm_database(path: Path, *, seed: int = 7, accounts: int = 600, with_related: bool = True) -> None:
     """Write the demo CRM to `path` (replacing it): accounts, and unless `with_related` is False
     also contacts and opportunities with lines. Products are always seeded, invoices left empty."""
     path = Path(path)
@@ -473,16 +696,20 @@ def create_crm_database(path: Path, *, seed: int = 7, accounts: int = 600,
         conn.executescript(_CRM_TABLES)
         # One Random per table, so accounts come out the same with or without related rows.
         info: list[tuple] | None = [] if with_related else None
-        conn.executemany("INSERT INTO accounts (id, name, email, phone, street, city, state, postcode, country, "
-                         "industry, credit_status, is_active, created_at, updated_at) "
-                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                         _account_rows(random.Random(f"{seed}:accounts"), accounts, clock, info))
+        conn.executemany(
+            "INSERT INTO accounts (id, name, email, phone, street, city, state, postcode, country, "
+            "industry, credit_status, is_active, created_at, updated_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            _account_rows(random.Random(f"{seed}:accounts"), accounts, clock, info),
+        )
         conn.executescript(_CRM_INDEXES)
         conn.executescript(CRM_TRIGGERS)
         _insert_crm_products(conn, random.Random(f"{seed}:products"), clock)
         if info is not None:
-            conn.executemany("INSERT INTO contacts VALUES (?,?,?,?,?,?,?,?)",
-                             _contact_rows(random.Random(f"{seed}:contacts"), info, clock))
+            conn.executemany(
+                "INSERT INTO contacts VALUES (?,?,?,?,?,?,?,?)",
+                _contact_rows(random.Random(f"{seed}:contacts"), info, clock),
+            )
             _insert_opportunities(conn, random.Random(f"{seed}:opportunities"), info, clock)
         _finish(conn, tmp, path)
     except BaseException:
@@ -509,15 +736,28 @@ def _account_rows(rng: random.Random, count: int, clock: _Clock, info: list | No
     originals = 0
     statuses = ("approved",) * 12 + ("pending",) * 5 + ("rejected",) * 3
     n_pool = len(_STATE_POOL)
-    earliest = 30 * _DAY       # accounts are created 30..1500 days before BASE_TIME
+    earliest = 30 * _DAY  # accounts are created 30..1500 days before BASE_TIME
     spread = 1_470 * _DAY
 
     for acc_id in range(1, count + 1):
         pair = forced.get(acc_id)
         if pair is None and ring and r() < 0.05:
             # A duplicate: same company entered again, e-mail differing only in case or spaces.
-            (name, stored_email, clean_email, camel_email, area, exchange, number, street, city,
-             code, postcode, industry, orig_created) = ring[int(r() * len(ring))]
+            (
+                name,
+                stored_email,
+                clean_email,
+                camel_email,
+                area,
+                exchange,
+                number,
+                street,
+                city,
+                code,
+                postcode,
+                industry,
+                orig_created,
+            ) = ring[int(r() * len(ring))]
             email = _email_variant(clean_email, camel_email, int(r() * 5))
             if email == stored_email:
                 email += " "
@@ -528,8 +768,22 @@ def _account_rows(rng: random.Random, count: int, clock: _Clock, info: list | No
             state = _STATE_SPELLINGS[code][_SPELLING_POOL[int(r() * 20)]]
             created = min(orig_created + int(r() * 200 * _DAY), _BASE_S - 2 * _DAY)
             updated = created + _DAY + int(r() * (_BASE_S - created - _DAY))
-            yield (acc_id, name, email, phone, street, city, state, postcode, "US", industry,
-                   statuses[int(r() * 20)], 1, clock.ts(created), clock.ts(updated))
+            yield (
+                acc_id,
+                name,
+                email,
+                phone,
+                street,
+                city,
+                state,
+                postcode,
+                "US",
+                industry,
+                statuses[int(r() * 20)],
+                1,
+                clock.ts(created),
+                clock.ts(updated),
+            )
             if info is not None:
                 info.append((acc_id, code, created, name.strip(), clean_email.split("@")[1][:-4]))
             continue
@@ -583,12 +837,39 @@ def _account_rows(rng: random.Random, count: int, clock: _Clock, info: list | No
         created = _BASE_S - earliest - int(r() * spread)
         updated = created + _DAY + int(r() * (_BASE_S - created - _DAY))
         active = 0 if r() < 0.03 else 1
-        yield (acc_id, name, email, phone, street, city, state, postcode, "US", industry,
-               statuses[int(r() * 20)], active, clock.ts(created), clock.ts(updated))
+        yield (
+            acc_id,
+            name,
+            email,
+            phone,
+            street,
+            city,
+            state,
+            postcode,
+            "US",
+            industry,
+            statuses[int(r() * 20)],
+            active,
+            clock.ts(created),
+            clock.ts(updated),
+        )
 
         if email:
-            entry = (clean_name, email, clean_email, camel_email, area, exchange, number, street,
-                     city, code, postcode, industry, created)
+            entry = (
+                clean_name,
+                email,
+                clean_email,
+                camel_email,
+                area,
+                exchange,
+                number,
+                street,
+                city,
+                code,
+                postcode,
+                industry,
+                created,
+            )
             if len(ring) < ring_size:
                 ring.append(entry)
             else:
@@ -622,10 +903,10 @@ def _insert_crm_products(conn: sqlite3.Connection, rng: random.Random, clock: _C
     rows = []
     for product in chosen:
         updated = _BASE_S - (90 + rng.randint(0, 300)) * _DAY - rng.randint(0, _DAY - 1)
-        rows.append((product["sku"], product["name"], product["unit_price"],
-                     rng.randint(0, 350), 1, clock.ts(updated)))
-    conn.executemany("INSERT INTO products (sku, name, list_price, stock_on_hand, is_active, "
-                     "updated_at) VALUES (?,?,?,?,?,?)", rows)
+        rows.append((product["sku"], product["name"], product["unit_price"], rng.randint(0, 350), 1, clock.ts(updated)))
+    conn.executemany(
+        "INSERT INTO products (sku, name, list_price, stock_on_hand, is_active, updated_at) VALUES (?,?,?,?,?,?)", rows
+    )
 
 
 def _pick_lines(rng: random.Random, target: float, n_lines: int, active: list[dict]) -> list:
@@ -649,11 +930,9 @@ def _pick_lines(rng: random.Random, target: float, n_lines: int, active: list[di
     return picks
 
 
-def _insert_opportunities(conn: sqlite3.Connection, rng: random.Random, info: list[tuple],
-                          clock: _Clock) -> None:
+def _insert_opportunities(conn: sqlite3.Connection, rng: random.Random, info: list[tuple], clock: _Clock) -> None:
     r = rng.random
-    active = sorted((p for p in product_catalogue() if p["is_active"]),
-                    key=lambda p: p["unit_price"])
+    active = sorted((p for p in product_catalogue() if p["is_active"]), key=lambda p: p["unit_price"])
     discounts = [0.0] * 11 + [5.0] * 4 + [10.0] * 3 + [12.5] * 2
     opps: list[tuple] = []
     lines: list[tuple] = []
@@ -686,11 +965,20 @@ def _insert_opportunities(conn: sqlite3.Connection, rng: random.Random, info: li
                 tax = tax_rate if product["taxable"] and r() >= 0.1 else 0.0
                 price = product["unit_price"]
                 amount += qty * price * (1 - discount / 100)
-                lines.append((line_id, opp_id, line_no, product["sku"], product["name"], qty,
-                              price, discount, tax))
+                lines.append((line_id, opp_id, line_no, product["sku"], product["name"], qty, price, discount, tax))
             kind = _DEAL_KINDS[int(r() * len(_DEAL_KINDS))]
-            opps.append((opp_id, acc_id, f"{short} - {kind}", stage, round(amount, 2), "USD",
-                         clock.day(close), clock.ts(updated)))
+            opps.append(
+                (
+                    opp_id,
+                    acc_id,
+                    f"{short} - {kind}",
+                    stage,
+                    round(amount, 2),
+                    "USD",
+                    clock.day(close),
+                    clock.ts(updated),
+                )
+            )
     conn.executemany("INSERT INTO opportunities VALUES (?,?,?,?,?,?,?,?)", opps)
     conn.executemany("INSERT INTO opportunity_lines VALUES (?,?,?,?,?,?,?,?,?)", lines)
 
@@ -698,6 +986,7 @@ def _insert_opportunities(conn: sqlite3.Connection, rng: random.Random, info: li
 # ---------------------------------------------------------------------------------------------
 # ERP
 # ---------------------------------------------------------------------------------------------
+
 
 def create_erp_database(path: Path, *, crm_path: Path, seed: int = 7) -> None:
     """Write the demo ERP to `path` (replacing it). Reads the CRM at `crm_path` so that ~25% of
@@ -718,12 +1007,9 @@ def create_erp_database(path: Path, *, crm_path: Path, seed: int = 7) -> None:
     try:
         conn.executescript(ERP_SCHEMA)
         catalogue = product_catalogue()
-        _insert_erp_products(conn, random.Random(f"{seed}:erp-products"), catalogue, crm_stock,
-                             clock)
-        customers = _insert_customers(conn, random.Random(f"{seed}:erp-customers"), approved,
-                                      clock)
-        orders = _insert_orders(conn, random.Random(f"{seed}:erp-orders"), customers, catalogue,
-                                clock)
+        _insert_erp_products(conn, random.Random(f"{seed}:erp-products"), catalogue, crm_stock, clock)
+        customers = _insert_customers(conn, random.Random(f"{seed}:erp-customers"), approved, clock)
+        orders = _insert_orders(conn, random.Random(f"{seed}:erp-orders"), customers, catalogue, clock)
         _insert_invoices(conn, random.Random(f"{seed}:erp-invoices"), customers, orders, clock)
         conn.executescript(ERP_TRIGGERS)
         _finish(conn, tmp, path)
@@ -733,14 +1019,23 @@ def create_erp_database(path: Path, *, crm_path: Path, seed: int = 7) -> None:
         raise
 
 
-def _insert_erp_products(conn: sqlite3.Connection, rng: random.Random, catalogue: list[dict],
-                         crm_stock: dict[str, int], clock: _Clock) -> None:
+def _insert_erp_products(
+    conn: sqlite3.Connection, rng: random.Random, catalogue: list[dict], crm_stock: dict[str, int], clock: _Clock
+) -> None:
     products = []
     stock = []
     for product_id, product in enumerate(catalogue, 1):
         updated = _BASE_S - rng.randint(1, 500) * _DAY - rng.randint(0, _DAY - 1)
-        products.append((product_id, product["sku"], product["name"], product["unit_price"],
-                         product["is_active"], clock.ts(updated)))
+        products.append(
+            (
+                product_id,
+                product["sku"],
+                product["name"],
+                product["unit_price"],
+                product["is_active"],
+                clock.ts(updated),
+            )
+        )
         levels = []
         for warehouse in sorted(rng.sample(_WAREHOUSES, rng.randint(1, 3)), key=_WAREHOUSES.index):
             # Inactive products are run down to zero; some active ones are out of stock too.
@@ -751,12 +1046,10 @@ def _insert_erp_products(conn: sqlite3.Connection, rng: random.Random, catalogue
             levels[0][2] += 7
         stock.extend(levels)
     conn.executemany("INSERT INTO products VALUES (?,?,?,?,?,?)", products)
-    conn.executemany("INSERT INTO stock_levels (product_id, warehouse, quantity) VALUES (?,?,?)",
-                     stock)
+    conn.executemany("INSERT INTO stock_levels (product_id, warehouse, quantity) VALUES (?,?,?)", stock)
 
 
-def _insert_customers(conn: sqlite3.Connection, rng: random.Random, approved: list[tuple],
-                      clock: _Clock) -> list[dict]:
+def _insert_customers(conn: sqlite3.Connection, rng: random.Random, approved: list[tuple], clock: _Clock) -> list[dict]:
     """~25% of approved CRM accounts as a previous sync left them, plus ~40 ERP-only customers."""
     r = rng.random
     terms = ["NET30"] * 5 + ["NET45"] * 2 + ["NET60"] * 2 + ["PREPAID"]
@@ -765,8 +1058,20 @@ def _insert_customers(conn: sqlite3.Connection, rng: random.Random, approved: li
     # A few synced customers still carry the address from before the CRM was last edited.
     outdated = set(rng.sample(range(len(synced)), max(min(2, len(synced)), len(synced) // 16)))
     customers: list[dict] = []
-    for index, (crm_id, name, email, phone, street, city, state, postcode, country, active,
-                created_at, updated_at) in enumerate(synced):
+    for index, (
+        crm_id,
+        name,
+        email,
+        phone,
+        street,
+        city,
+        state,
+        postcode,
+        country,
+        active,
+        created_at,
+        updated_at,
+    ) in enumerate(synced):
         code = _STATE_BY_TEXT[state.strip().lower()]
         email = (email or "").strip().lower() or None
         updated = updated_at
@@ -775,42 +1080,79 @@ def _insert_customers(conn: sqlite3.Connection, rng: random.Random, approved: li
             postcode = postcode[:3] + f"{int(r() * 100):02d}"
             created_s, updated_s = clock.seconds(created_at), clock.seconds(updated_at)
             updated = clock.ts(created_s + int(r() * (updated_s - created_s)))
-        customers.append({"crm_id": crm_id, "name": name.strip(), "email": email, "phone": phone,
-                          "street": street, "city": city, "state": US_STATES[code],
-                          "postcode": postcode, "country": country,
-                          "credit_limit": limits[int(r() * len(limits))],
-                          "payment_terms": terms[int(r() * len(terms))],
-                          "is_active": active, "updated_at": updated, "code": code})
+        customers.append(
+            {
+                "crm_id": crm_id,
+                "name": name.strip(),
+                "email": email,
+                "phone": phone,
+                "street": street,
+                "city": city,
+                "state": US_STATES[code],
+                "postcode": postcode,
+                "country": country,
+                "credit_limit": limits[int(r() * len(limits))],
+                "payment_terms": terms[int(r() * len(terms))],
+                "is_active": active,
+                "updated_at": updated,
+                "code": code,
+            }
+        )
     surnames = rng.sample(_LAST_NAMES, 30) + rng.sample(_PREFIXES, 10)
-    kinds = ["Hardware", "Supply Co", "Industrial", "& Sons", "Equipment", "Wholesale",
-             "Trading Co", "Mechanical"]
+    kinds = ["Hardware", "Supply Co", "Industrial", "& Sons", "Equipment", "Wholesale", "Trading Co", "Mechanical"]
     for index, surname in enumerate(surnames):
         code = _STATE_POOL[int(r() * len(_STATE_POOL))]
         city, area, zip3 = _CITIES[code][int(r() * len(_CITIES[code]))]
         kind = kinds[int(r() * len(kinds))]
         slug = "".join(ch for ch in f"{surname}{kind}".lower() if ch.isalnum())
-        customers.append({"crm_id": None, "name": f"{surname} {kind}",
-                          "email": f"ap@{slug}.com" if r() < 0.85 else None,
-                          "phone": _phone(r, area), "street": _street(r), "city": city,
-                          "state": US_STATES[code], "postcode": f"{zip3}{int(r() * 100):02d}",
-                          "country": "US", "credit_limit": limits[int(r() * len(limits))],
-                          "payment_terms": terms[int(r() * len(terms))],
-                          "is_active": 0 if index % 17 == 16 else 1,
-                          "updated_at": clock.ts(_BASE_S - int(r() * 700 * _DAY)), "code": code})
+        customers.append(
+            {
+                "crm_id": None,
+                "name": f"{surname} {kind}",
+                "email": f"ap@{slug}.com" if r() < 0.85 else None,
+                "phone": _phone(r, area),
+                "street": _street(r),
+                "city": city,
+                "state": US_STATES[code],
+                "postcode": f"{zip3}{int(r() * 100):02d}",
+                "country": "US",
+                "credit_limit": limits[int(r() * len(limits))],
+                "payment_terms": terms[int(r() * len(terms))],
+                "is_active": 0 if index % 17 == 16 else 1,
+                "updated_at": clock.ts(_BASE_S - int(r() * 700 * _DAY)),
+                "code": code,
+            }
+        )
     # Customer numbers were handed out over time, not in CRM order.
     rng.shuffle(customers)
     for number, customer in enumerate(customers, 10_001):
         customer["customer_number"] = number
-    columns = ["customer_number", "crm_id", "name", "email", "phone", "street", "city", "state",
-               "postcode", "country", "credit_limit", "payment_terms", "is_active", "updated_at"]
-    conn.executemany(f"INSERT INTO customers ({', '.join(columns)}) "
-                     f"VALUES ({', '.join('?' * len(columns))})",
-                     [tuple(c[k] for k in columns) for c in customers])
+    columns = [
+        "customer_number",
+        "crm_id",
+        "name",
+        "email",
+        "phone",
+        "street",
+        "city",
+        "state",
+        "postcode",
+        "country",
+        "credit_limit",
+        "payment_terms",
+        "is_active",
+        "updated_at",
+    ]
+    conn.executemany(
+        f"INSERT INTO customers ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [tuple(c[k] for k in columns) for c in customers],
+    )
     return customers
 
 
-def _insert_orders(conn: sqlite3.Connection, rng: random.Random, customers: list[dict],
-                   catalogue: list[dict], clock: _Clock) -> list[dict]:
+def _insert_orders(
+    conn: sqlite3.Connection, rng: random.Random, customers: list[dict], catalogue: list[dict], clock: _Clock
+) -> list[dict]:
     """~30 orders for ERP-only customers (entered in the ERP directly, so no CRM opportunity)."""
     r = rng.random
     erp_only = [c for c in customers if c["crm_id"] is None and c["is_active"]]
@@ -834,25 +1176,54 @@ def _insert_orders(conn: sqlite3.Connection, rng: random.Random, customers: list
             line_total = round(qty * product["unit_price"] * (1 - discount / 100), 2)
             net += line_total
             tax_total += line_total * tax / 100
-            line_rows.append((order_number, line_no, None, product["sku"], product["name"], qty,
-                              product["unit_price"], discount, tax, line_total))
+            line_rows.append(
+                (
+                    order_number,
+                    line_no,
+                    None,
+                    product["sku"],
+                    product["name"],
+                    qty,
+                    product["unit_price"],
+                    discount,
+                    tax,
+                    line_total,
+                )
+            )
         net, tax_total = round(net, 2), round(tax_total, 2)
         status = statuses[int(r() * len(statuses))]
         gross = round(net + tax_total, 2)
         updated = min(order_s + int(r() * 10 * _DAY), _BASE_S)
-        order_rows.append((order_number, customer["customer_number"], None, clock.day(order_s),
-                           "USD", status, net, tax_total, gross, clock.ts(updated)))
-        orders.append({"order_number": order_number, "customer": customer, "status": status,
-                       "order_s": order_s, "gross": gross})
+        order_rows.append(
+            (
+                order_number,
+                customer["customer_number"],
+                None,
+                clock.day(order_s),
+                "USD",
+                status,
+                net,
+                tax_total,
+                gross,
+                clock.ts(updated),
+            )
+        )
+        orders.append(
+            {"order_number": order_number, "customer": customer, "status": status, "order_s": order_s, "gross": gross}
+        )
     conn.executemany("INSERT INTO sales_orders VALUES (?,?,?,?,?,?,?,?,?,?)", order_rows)
-    conn.executemany("INSERT INTO sales_order_lines (order_number, line_no, crm_line_id, sku, "
-                     "description, quantity, unit_price, discount_pct, tax_pct, line_total) "
-                     "VALUES (?,?,?,?,?,?,?,?,?,?)", line_rows)
+    conn.executemany(
+        "INSERT INTO sales_order_lines (order_number, line_no, crm_line_id, sku, "
+        "description, quantity, unit_price, discount_pct, tax_pct, line_total) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?)",
+        line_rows,
+    )
     return orders
 
 
-def _insert_invoices(conn: sqlite3.Connection, rng: random.Random, customers: list[dict],
-                     orders: list[dict], clock: _Clock) -> None:
+def _insert_invoices(
+    conn: sqlite3.Connection, rng: random.Random, customers: list[dict], orders: list[dict], clock: _Clock
+) -> None:
     """~200 invoices, mostly for CRM-linked customers; each paid, partly paid or unpaid."""
     r = rng.random
     linked = [c for c in customers if c["crm_id"] is not None]
@@ -882,30 +1253,37 @@ def _insert_invoices(conn: sqlite3.Connection, rng: random.Random, customers: li
         number = f"INV-{BASE_TIME.year}-{index:05d}"
         due = issued + _TERMS_DAYS[customer["payment_terms"]] * _DAY
         x = r()
-        if x < 0.5:      # paid in full, in one or two instalments that sum exactly to the total
+        if x < 0.5:  # paid in full, in one or two instalments that sum exactly to the total
             first = round(total * (0.3 + 0.4 * r()), 2) if r() < 0.3 else total
             amounts = [first] if first == total else [first, round(total - first, 2)]
-        elif x < 0.7:    # partly paid
+        elif x < 0.7:  # partly paid
             amounts = [round(total * (0.2 + 0.6 * r()), 2)]
-        else:            # unpaid: overdue when its due date has passed BASE_TIME
+        else:  # unpaid: overdue when its due date has passed BASE_TIME
             amounts = []
         paid_s = issued
         for amount in amounts:
-            paid_s = min(paid_s + int(r() * (_TERMS_DAYS[customer["payment_terms"]] + 20) * _DAY),
-                         _BASE_S)
-            payment_rows.append((number, clock.day(paid_s), amount,
-                                 methods[int(r() * len(methods))]))
-        invoice_rows.append((number, customer["customer_number"], order_number,
-                             clock.day(issued), clock.day(due), total, "USD", clock.ts(paid_s)))
+            paid_s = min(paid_s + int(r() * (_TERMS_DAYS[customer["payment_terms"]] + 20) * _DAY), _BASE_S)
+            payment_rows.append((number, clock.day(paid_s), amount, methods[int(r() * len(methods))]))
+        invoice_rows.append(
+            (
+                number,
+                customer["customer_number"],
+                order_number,
+                clock.day(issued),
+                clock.day(due),
+                total,
+                "USD",
+                clock.ts(paid_s),
+            )
+        )
     conn.executemany("INSERT INTO invoices VALUES (?,?,?,?,?,?,?,?)", invoice_rows)
-    conn.executemany("INSERT INTO payments (invoice_number, paid_on, amount, method) "
-                     "VALUES (?,?,?,?)", payment_rows)
+    conn.executemany("INSERT INTO payments (invoice_number, paid_on, amount, method) VALUES (?,?,?,?)", payment_rows)
 
 
 # ---------------------------------------------------------------------------------------------
 
-def create_demo_databases(crm_path: Path, erp_path: Path, *, seed: int = 7,
-                          accounts: int = 600) -> None:
+
+def create_demo_databases(crm_path: Path, erp_path: Path, *, seed: int = 7, accounts: int = 600) -> None:
     """Write both demo databases; the ERP is derived from the CRM just written."""
     create_crm_database(crm_path, seed=seed, accounts=accounts)
     create_erp_database(erp_path, crm_path=crm_path, seed=seed)

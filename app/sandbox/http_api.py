@@ -84,8 +84,11 @@ class Faults:
         return None
 
     def as_dict(self) -> dict[str, Any]:
-        return {**{name: getattr(self, name) for name in self.SETTINGS}, "counts": dict(self.counts),
-                "methods": dict(self.methods)}
+        return {
+            **{name: getattr(self, name) for name in self.SETTINGS},
+            "counts": dict(self.counts),
+            "methods": dict(self.methods),
+        }
 
 
 class SandboxDrop(Exception):
@@ -111,8 +114,9 @@ class _FaultLayer:
             await answer(scope, receive, send)
         elif decision == "rate_limit":
             wait = self.faults.retry_after
-            await JSONResponse({"detail": "sandbox fault: too many requests"}, status_code=429,
-                               headers={"Retry-After": f"{wait:g}"})(scope, receive, send)
+            await JSONResponse(
+                {"detail": "sandbox fault: too many requests"}, status_code=429, headers={"Retry-After": f"{wait:g}"}
+            )(scope, receive, send)
         elif decision == "drop":
             await self._drop(scope, receive, send)
         else:
@@ -129,8 +133,13 @@ class _FaultLayer:
         start = next(m for m in messages if m["type"] == "http.response.start")
         body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-        await send({"type": "http.response.start", "status": start["status"],
-                    "headers": [*headers, (b"content-length", str(max(len(body), 2)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": start["status"],
+                "headers": [*headers, (b"content-length", str(max(len(body), 2)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
         raise SandboxDrop("connection dropped on purpose (sandbox fault)")
 
@@ -171,8 +180,11 @@ def create_app(system: str, data: SystemData, *, token: str = DEFAULT_TOKEN, fau
         header = request.headers.get("authorization", "")
         scheme, _, given = header.partition(" ")
         if scheme.lower() != "bearer" or given.strip() != token:
-            raise HTTPException(401, "missing or wrong bearer token (send Authorization: Bearer <token>)",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401,
+                "missing or wrong bearer token (send Authorization: Bearer <token>)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
 
     @api.exception_handler(ApiError)
     async def _refused(_request: Request, error: ApiError) -> JSONResponse:
@@ -201,8 +213,12 @@ def create_app(system: str, data: SystemData, *, token: str = DEFAULT_TOKEN, fau
 
     @api.get("/", dependencies=[Depends(authorised)])
     def index() -> dict[str, Any]:
-        return {"system": system, "resources": {name: {"fields": cols.names, "key": data.resources[name].key}
-                                                for name, cols in data.columns.items()}}
+        return {
+            "system": system,
+            "resources": {
+                name: {"fields": cols.names, "key": data.resources[name].key} for name, cols in data.columns.items()
+            },
+        }
 
     @api.get("/{name}", dependencies=[Depends(authorised)])
     def list_records(name: str, request: Request) -> JSONResponse:
@@ -212,14 +228,26 @@ def create_app(system: str, data: SystemData, *, token: str = DEFAULT_TOKEN, fau
         params = request.query_params
         filters = {k: v for k, v in params.items() if k not in _RESERVED}
         expand = [e.strip() for e in params.get("expand", "").split(",") if e.strip()]
-        rows, total = data.list(resource, filters, page=page, per_page=per_page, sort=params.get("sort"),
-                                updated_since=params.get("updated_since"), expand=expand)
-        following = str(request.url.include_query_params(page=page + 1, per_page=per_page)) \
-            if page * per_page < total else None
-        headers = {"Link": f'<{following}>; rel="next"', "X-Total-Count": str(total)} if following \
+        rows, total = data.list(
+            resource,
+            filters,
+            page=page,
+            per_page=per_page,
+            sort=params.get("sort"),
+            updated_since=params.get("updated_since"),
+            expand=expand,
+        )
+        following = (
+            str(request.url.include_query_params(page=page + 1, per_page=per_page)) if page * per_page < total else None
+        )
+        headers = (
+            {"Link": f'<{following}>; rel="next"', "X-Total-Count": str(total)}
+            if following
             else {"X-Total-Count": str(total)}
-        return JSONResponse({"data": rows, "page": page, "per_page": per_page, "total": total, "next": following},
-                            headers=headers)
+        )
+        return JSONResponse(
+            {"data": rows, "page": page, "per_page": per_page, "total": total, "next": following}, headers=headers
+        )
 
     @api.get("/{name}/{item}", dependencies=[Depends(authorised)])
     def get_record(name: str, item: str, request: Request) -> dict[str, Any]:
@@ -243,8 +271,7 @@ def create_app(system: str, data: SystemData, *, token: str = DEFAULT_TOKEN, fau
     async def _put(name: str, item: str, request: Request, create: bool) -> JSONResponse:
         resource = data.resource(name)
         body = await _json_body(request)
-        record, created = await asyncio.to_thread(data.put, resource, data.item_id(resource, item), body,
-                                                  create=create)
+        record, created = await asyncio.to_thread(data.put, resource, data.item_id(resource, item), body, create=create)
         return JSONResponse(record, status_code=201 if created else 200)
 
     @api.put("/{name}/{item}", dependencies=[Depends(authorised)])

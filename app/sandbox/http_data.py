@@ -64,28 +64,48 @@ RESOURCES: dict[str, tuple[Resource, ...]] = {
     "crm": (
         Resource("accounts", "accounts", "id"),
         Resource("contacts", "contacts", "id"),
-        Resource("opportunities", "opportunities", "id",
-                 children=(Child("lines", "opportunity_lines", "opportunity_id", "line_no"),),
-                 expands=(Expand("account", "accounts", "id", "account_id"),)),
+        Resource(
+            "opportunities",
+            "opportunities",
+            "id",
+            children=(Child("lines", "opportunity_lines", "opportunity_id", "line_no"),),
+            expands=(Expand("account", "accounts", "id", "account_id"),),
+        ),
         Resource("products", "products", "id"),
         Resource("invoices", "invoices", "id"),
     ),
     "erp": (
         Resource("customers", "customers", "customer_number"),
-        Resource("products", "products", "id",
-                 view="SELECT p.*, COALESCE((SELECT SUM(s.quantity) FROM stock_levels s WHERE s.product_id = p.id), 0) "
-                      "AS stock_on_hand FROM products p"),
-        Resource("stock", "stock_levels", "id",
-                 view="SELECT s.*, p.sku FROM stock_levels s JOIN products p ON p.id = s.product_id"),
-        Resource("sales_orders", "sales_orders", "order_number",
-                 children=(Child("lines", "sales_order_lines", "order_number", "line_no"),),
-                 expands=(Expand("customer", "customers", "customer_number", "customer_number"),),
-                 check="sales_order"),
-        Resource("invoices", "invoices", "invoice_number",
-                 view="SELECT i.*, COALESCE((SELECT SUM(p.amount) FROM payments p WHERE p.invoice_number = "
-                      "i.invoice_number), 0) AS amount_paid, c.crm_id AS crm_account_id FROM invoices i "
-                      "JOIN customers c ON c.customer_number = i.customer_number",
-                 expands=(Expand("customer", "customers", "customer_number", "customer_number"),)),
+        Resource(
+            "products",
+            "products",
+            "id",
+            view="SELECT p.*, COALESCE((SELECT SUM(s.quantity) FROM stock_levels s WHERE s.product_id = p.id), 0) "
+            "AS stock_on_hand FROM products p",
+        ),
+        Resource(
+            "stock",
+            "stock_levels",
+            "id",
+            view="SELECT s.*, p.sku FROM stock_levels s JOIN products p ON p.id = s.product_id",
+        ),
+        Resource(
+            "sales_orders",
+            "sales_orders",
+            "order_number",
+            children=(Child("lines", "sales_order_lines", "order_number", "line_no"),),
+            expands=(Expand("customer", "customers", "customer_number", "customer_number"),),
+            check="sales_order",
+        ),
+        Resource(
+            "invoices",
+            "invoices",
+            "invoice_number",
+            view="SELECT i.*, COALESCE((SELECT SUM(p.amount) FROM payments p WHERE p.invoice_number = "
+            "i.invoice_number), 0) AS amount_paid, c.crm_id AS crm_account_id FROM invoices i "
+            "JOIN customers c ON c.customer_number = i.customer_number",
+            expands=(Expand("customer", "customers", "customer_number", "customer_number"),),
+        ),
         Resource("payments", "payments", "id"),
     ),
 }
@@ -122,8 +142,9 @@ class SystemData:
         self._last_stamp = ""
         with self.connect() as conn:
             self.columns = {name: self._describe(conn, r) for name, r in self.resources.items()}
-            self.child_columns = {c.table: self._table_columns(conn, c.table)
-                                  for r in self.resources.values() for c in r.children}
+            self.child_columns = {
+                c.table: self._table_columns(conn, c.table) for r in self.resources.values() for c in r.children
+            }
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
@@ -136,8 +157,10 @@ class SystemData:
                 conn.execute("PRAGMA synchronous=NORMAL")  # a sandbox: quick writes over surviving a power cut
                 # Creates seen by their Idempotency-Key, as payment and CRM APIs keep them: the same
                 # key again answers the record made the first time (kept in the file: a restart keeps it).
-                conn.execute("CREATE TABLE IF NOT EXISTS _idempotency (key TEXT PRIMARY KEY, resource TEXT NOT NULL, "
-                             "item_id NOT NULL)")
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS _idempotency (key TEXT PRIMARY KEY, resource TEXT NOT NULL, "
+                    "item_id NOT NULL)"
+                )
                 self._conn = conn
             yield self._conn
 
@@ -172,7 +195,7 @@ class SystemData:
 
     def stamp(self) -> str:
         """Now, as the demo data writes times; never twice the same, so a cursor sees every change."""
-        now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
         if now <= self._last_stamp:
             moment = dt.datetime.strptime(self._last_stamp, "%Y-%m-%d %H:%M:%S.%f") + dt.timedelta(milliseconds=1)
             now = moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
@@ -183,8 +206,9 @@ class SystemData:
 
     def resource(self, name: str) -> Resource:
         if name not in self.resources:
-            raise ApiError(404, f"this {self.system.upper()} has no resource '{name}'; it has "
-                                f"{', '.join(self.resources)}")
+            raise ApiError(
+                404, f"this {self.system.upper()} has no resource '{name}'; it has {', '.join(self.resources)}"
+            )
         return self.resources[name]
 
     def typed(self, resource: Resource, column: str, value: Any, where: str) -> Any:
@@ -202,14 +226,24 @@ class SystemData:
             if any(t in kind for t in ("REAL", "DOUBLE", "FLOAT", "NUMERIC")):
                 return float(value)
         except (TypeError, ValueError):
-            raise ApiError(422 if where == "body" else 400,
-                           f"{where} field '{column}' must be a number, not {value!r}") from None
+            raise ApiError(
+                422 if where == "body" else 400, f"{where} field '{column}' must be a number, not {value!r}"
+            ) from None
         if isinstance(value, (dict, list)):
             raise ApiError(422, f"field '{column}' must be a single value, not {type(value).__name__}")
         return str(value) if "TEXT" in kind and not isinstance(value, str) else value
 
-    def list(self, resource: Resource, filters: dict[str, str], *, page: int, per_page: int,
-             sort: str | None, updated_since: str | None, expand: list[str]) -> tuple[list[dict], int]:
+    def list(
+        self,
+        resource: Resource,
+        filters: dict[str, str],
+        *,
+        page: int,
+        per_page: int,
+        sort: str | None,
+        updated_since: str | None,
+        expand: list[str],
+    ) -> tuple[list[dict], int]:
         columns = self.columns[resource.name]
         where, args = [], []
         for name, value in filters.items():
@@ -239,9 +273,13 @@ class SystemData:
         condition = f" WHERE {' AND '.join(where)}" if where else ""
         with self.connect() as conn:
             total = conn.execute(f"SELECT COUNT(*) FROM ({resource.source}) AS r{condition}", args).fetchone()[0]
-            rows = [dict(row) for row in conn.execute(
-                f"SELECT * FROM ({resource.source}) AS r{condition} ORDER BY {', '.join(order)} LIMIT ? OFFSET ?",
-                [*args, per_page, (page - 1) * per_page])]
+            rows = [
+                dict(row)
+                for row in conn.execute(
+                    f"SELECT * FROM ({resource.source}) AS r{condition} ORDER BY {', '.join(order)} LIMIT ? OFFSET ?",
+                    [*args, per_page, (page - 1) * per_page],
+                )
+            ]
             self._attach(conn, resource, rows, expand)
         return rows, total
 
@@ -250,8 +288,9 @@ class SystemData:
             return self._get(conn, resource, item_id, expand)
 
     def _get(self, conn: sqlite3.Connection, resource: Resource, item_id: Any, expand: list[str] = ()) -> dict | None:
-        row = conn.execute(f'SELECT * FROM ({resource.source}) AS r WHERE r."{resource.key}" = ?',
-                           (item_id,)).fetchone()
+        row = conn.execute(
+            f'SELECT * FROM ({resource.source}) AS r WHERE r."{resource.key}" = ?', (item_id,)
+        ).fetchone()
         if row is None:
             return None
         rows = [dict(row)]
@@ -263,16 +302,20 @@ class SystemData:
         known = {e.name: e for e in resource.expands}
         for name in expand:
             if name not in known:
-                raise ApiError(400, f"cannot expand '{name}' on {resource.name}"
-                                    + (f"; try {', '.join(known)}" if known else ""))
+                raise ApiError(
+                    400, f"cannot expand '{name}' on {resource.name}" + (f"; try {', '.join(known)}" if known else "")
+                )
         if not rows:
             return
         for child in resource.children:
             ids = [row[resource.key] for row in rows]
             found: dict[Any, list[dict]] = {i: [] for i in ids}
             marks = ",".join("?" * len(ids))
-            for line in conn.execute(f'SELECT * FROM {child.table} WHERE "{child.parent_key}" IN ({marks}) '
-                                     f'ORDER BY "{child.parent_key}", "{child.order}"', ids):
+            for line in conn.execute(
+                f'SELECT * FROM {child.table} WHERE "{child.parent_key}" IN ({marks}) '
+                f'ORDER BY "{child.parent_key}", "{child.order}"',
+                ids,
+            ):
                 found[line[child.parent_key]].append(dict(line))
             for row in rows:
                 row[child.field] = found[row[resource.key]]
@@ -282,8 +325,10 @@ class SystemData:
             related = {}
             if ids:
                 marks = ",".join("?" * len(ids))
-                related = {r[link.key]: dict(r) for r in conn.execute(
-                    f'SELECT * FROM {link.table} WHERE "{link.key}" IN ({marks})', ids)}
+                related = {
+                    r[link.key]: dict(r)
+                    for r in conn.execute(f'SELECT * FROM {link.table} WHERE "{link.key}" IN ({marks})', ids)
+                }
             for row in rows:
                 row[name] = related.get(row.get(link.via))
 
@@ -303,8 +348,11 @@ class SystemData:
             elif name in columns.names:
                 raise ApiError(422, f"field '{name}' of {resource.name} is read-only")
             else:
-                raise ApiError(422, f"unknown field '{name}'; {resource.name} has fields "
-                                    f"{', '.join(sorted(columns.writable | set(children)))}")
+                raise ApiError(
+                    422,
+                    f"unknown field '{name}'; {resource.name} has fields "
+                    f"{', '.join(sorted(columns.writable | set(children)))}",
+                )
         return values, child_rows
 
     def _child_values(self, child: Child, value: Any) -> list[dict]:
@@ -322,8 +370,15 @@ class SystemData:
             rows.append(item)
         return rows
 
-    def _write(self, conn: sqlite3.Connection, resource: Resource, values: dict[str, Any],
-               children: dict[str, list[dict]], item_id: Any, exists: bool) -> Any:
+    def _write(
+        self,
+        conn: sqlite3.Connection,
+        resource: Resource,
+        values: dict[str, Any],
+        children: dict[str, list[dict]],
+        item_id: Any,
+        exists: bool,
+    ) -> Any:
         """Insert or update one record and replace its children, in the caller's transaction."""
         if resource.check:
             _CHECKS[resource.check](conn, values, children, exists and item_id)
@@ -334,14 +389,18 @@ class SystemData:
             if exists:
                 if values:
                     sets = ", ".join(f'"{k}" = ?' for k in values)
-                    conn.execute(f'UPDATE {resource.table} SET {sets} WHERE "{resource.key}" = ?',
-                                 [*values.values(), item_id])
+                    conn.execute(
+                        f'UPDATE {resource.table} SET {sets} WHERE "{resource.key}" = ?', [*values.values(), item_id]
+                    )
             else:
                 if item_id is not None:
                     values = {resource.key: item_id, **values}
                 names, marks = ", ".join(f'"{k}"' for k in values), ", ".join("?" * len(values))
-                statement = (f"INSERT INTO {resource.table} ({names}) VALUES ({marks})" if values
-                             else f"INSERT INTO {resource.table} DEFAULT VALUES")
+                statement = (
+                    f"INSERT INTO {resource.table} ({names}) VALUES ({marks})"
+                    if values
+                    else f"INSERT INTO {resource.table} DEFAULT VALUES"
+                )
                 cursor = conn.execute(statement, list(values.values()))
                 item_id = values.get(resource.key, cursor.lastrowid)
             for child in resource.children:
@@ -351,12 +410,14 @@ class SystemData:
                 for row in children[child.field]:
                     row = {**row, child.parent_key: item_id}
                     names = ", ".join(f'"{k}"' for k in row)
-                    conn.execute(f"INSERT INTO {child.table} ({names}) VALUES ({', '.join('?' * len(row))})",
-                                 list(row.values()))
+                    conn.execute(
+                        f"INSERT INTO {child.table} ({names}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+                    )
         except sqlite3.IntegrityError as error:
             text = str(error)
-            raise ApiError(409 if text.startswith("UNIQUE") else 422, f"refused by the {self.system.upper()}: {text}") \
-                from None
+            raise ApiError(
+                409 if text.startswith("UNIQUE") else 422, f"refused by the {self.system.upper()}: {text}"
+            ) from None
         return item_id
 
     @contextmanager
@@ -377,16 +438,19 @@ class SystemData:
         item_id = values.pop(resource.key, None)
         with self.transaction() as conn:
             if idempotency_key:
-                seen = conn.execute("SELECT item_id FROM _idempotency WHERE key = ? AND resource = ?",
-                                    (idempotency_key, resource.name)).fetchone()
+                seen = conn.execute(
+                    "SELECT item_id FROM _idempotency WHERE key = ? AND resource = ?", (idempotency_key, resource.name)
+                ).fetchone()
                 if seen is not None:
                     return self._get(conn, resource, seen[0]), False
             if item_id is not None and self._get(conn, resource, item_id) is not None:
                 raise ApiError(409, f"{resource.name} {item_id} exists already")
             item_id = self._write(conn, resource, values, children, item_id, exists=False)
             if idempotency_key:
-                conn.execute("INSERT INTO _idempotency (key, resource, item_id) VALUES (?, ?, ?)",
-                             (idempotency_key, resource.name, item_id))
+                conn.execute(
+                    "INSERT INTO _idempotency (key, resource, item_id) VALUES (?, ?, ?)",
+                    (idempotency_key, resource.name, item_id),
+                )
             return self._get(conn, resource, item_id), True
 
     def put(self, resource: Resource, item_id: Any, body: Any, *, create: bool) -> tuple[dict[str, Any], bool]:
@@ -415,8 +479,10 @@ class SystemData:
 def _check_sales_order(conn: sqlite3.Connection, values: dict, children: dict, existing_id: Any) -> None:
     """The ERP refuses an order for an unknown customer or with an unknown product, saying which."""
     customer = values.get("customer_number")
-    if customer is not None and conn.execute("SELECT 1 FROM customers WHERE customer_number = ?",
-                                             (customer,)).fetchone() is None:
+    if (
+        customer is not None
+        and conn.execute("SELECT 1 FROM customers WHERE customer_number = ?", (customer,)).fetchone() is None
+    ):
         raise ApiError(422, f"there is no customer {customer}")
     if not existing_id and customer is None:
         raise ApiError(422, "a sales order needs a customer_number")

@@ -33,8 +33,16 @@ class ServedApp:
         return self.thread.is_alive()
 
 
-def serve_app(app: Any, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning",
-              own_logging: bool = False, startup_timeout: float = 15.0, name: str = "api") -> ServedApp:
+def serve_app(
+    app: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    log_level: str = "warning",
+    own_logging: bool = False,
+    startup_timeout: float = 15.0,
+    name: str = "api",
+) -> ServedApp:
     """Serve `app` on host:port (0: a free port) from a daemon thread; returns once it listens.
 
     With `own_logging` uvicorn sets up its console logging (the CLI); otherwise the host's logging
@@ -43,8 +51,14 @@ def serve_app(app: Any, *, host: str = "127.0.0.1", port: int = 0, log_level: st
 
     sock = _bind(host, port)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", timeout_graceful_shutdown=2,
-                            **({} if own_logging else {"log_config": None}))
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+        **({} if own_logging else {"log_config": None}),
+    )
     _quieten()
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"serve-{name}")
@@ -104,7 +118,7 @@ class RunningSandbox:
         for data in self.data.values():
             data.close()
 
-    def __enter__(self) -> "RunningSandbox":
+    def __enter__(self) -> RunningSandbox:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -131,9 +145,19 @@ def _quieten() -> None:
         error_log.addFilter(_QuietDrops())
 
 
-def start_sandboxes(folder: Path, *, host: str = "127.0.0.1", crm_port: int = 0, erp_port: int = 0,
-                    token: str = DEFAULT_TOKEN, accounts: int = 600, seed: int = 7, fresh: bool = False,
-                    log_level: str = "warning", own_logging: bool = False) -> RunningSandbox:
+def start_sandboxes(
+    folder: Path,
+    *,
+    host: str = "127.0.0.1",
+    crm_port: int = 0,
+    erp_port: int = 0,
+    token: str = DEFAULT_TOKEN,
+    accounts: int = 600,
+    seed: int = 7,
+    fresh: bool = False,
+    log_level: str = "warning",
+    own_logging: bool = False,
+) -> RunningSandbox:
     """Serve the sandbox CRM and ERP from background threads (port 0: a free port); returns once
     both listen. The data lives in `folder` (see prepare_data)."""
     data = prepare_data(folder, accounts=accounts, seed=seed, fresh=fresh)
@@ -141,23 +165,44 @@ def start_sandboxes(folder: Path, *, host: str = "127.0.0.1", crm_port: int = 0,
     try:
         for system, port in (("crm", crm_port), ("erp", erp_port)):
             app = create_app(system, data[system], token=token, faults=running.faults[system])
-            running.served[system] = serve_app(app, host=host, port=port, log_level=log_level,
-                                               own_logging=own_logging, name=f"sandbox {system.upper()}")
+            running.served[system] = serve_app(
+                app,
+                host=host,
+                port=port,
+                log_level=log_level,
+                own_logging=own_logging,
+                name=f"sandbox {system.upper()}",
+            )
     except BaseException:
         running.stop()
         raise
     return running
 
 
-def serve_forever(folder: Path, *, host: str, crm_port: int, erp_port: int, token: str, accounts: int = 600,
-                  fresh: bool = False) -> None:
+def serve_forever(
+    folder: Path, *, host: str, crm_port: int, erp_port: int, token: str, accounts: int = 600, fresh: bool = False
+) -> None:
     """`flowbridge sandbox serve`: both systems until Ctrl+C."""
-    running = start_sandboxes(folder, host=host, crm_port=crm_port, erp_port=erp_port, token=token,
-                              accounts=accounts, fresh=fresh, log_level="info", own_logging=True)
-    print(f"sandbox CRM on {running.crm_url}, ERP on {running.erp_url} (data in {Path(folder).resolve()}); "
-          "Ctrl+C stops them", flush=True)
-    print(f"send Authorization: Bearer {token}; POST /_reset restores the seeded data, POST /_faults sets faults",
-          flush=True)
+    running = start_sandboxes(
+        folder,
+        host=host,
+        crm_port=crm_port,
+        erp_port=erp_port,
+        token=token,
+        accounts=accounts,
+        fresh=fresh,
+        log_level="info",
+        own_logging=True,
+    )
+    print(
+        f"sandbox CRM on {running.crm_url}, ERP on {running.erp_url} (data in {Path(folder).resolve()}); "
+        "Ctrl+C stops them",
+        flush=True,
+    )
+    print(
+        f"send Authorization: Bearer {token}; POST /_reset restores the seeded data, POST /_faults sets faults",
+        flush=True,
+    )
     try:
         while all(served.alive for served in running.served.values()):
             time.sleep(0.5)

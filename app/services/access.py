@@ -123,6 +123,7 @@ def require(principal: Principal | None, action: str, env: str | None = None) ->
     if principal.role not in allowed:
         where = f" in {env}" if env else ""
         doing = DOING.get(action, action.replace("_", " "))
-        raise Forbidden(f"{principal.name} ({principal.role}) may not {doing}{where}; "
-                        f"that needs {' or '.join(sorted(allowed))}")
+        raise Forbidden(
+            f"{principal.name} ({principal.role}) may not {doing}{where}; that needs {' or '.join(sorted(allowed))}"
+        )
     return principal

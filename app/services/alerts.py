@@ -37,8 +37,13 @@ def _post(alert: Alert) -> bool:
     import httpx
     from tenacity import Retrying, stop_after_attempt, wait_exponential
 
-    body: dict[str, Any] = {"flow_id": alert.flow_id, "kind": alert.kind, "message": alert.message,
-                            "run_id": alert.run_id, "at": alert.created_at.isoformat()}
+    body: dict[str, Any] = {
+        "flow_id": alert.flow_id,
+        "kind": alert.kind,
+        "message": alert.message,
+        "run_id": alert.run_id,
+        "at": alert.created_at.isoformat(),
+    }
     try:
         for attempt in Retrying(stop=stop_after_attempt(3), wait=wait_exponential(multiplier=0.2, max=2), reraise=True):
             with attempt:
@@ -51,8 +56,9 @@ def _post(alert: Alert) -> bool:
 
 def open_alerts(store: Store, limit: int = 100) -> list[Alert]:
     with store.session() as session:
-        return list(session.exec(select(Alert).where(Alert.status == "open")
-                                 .order_by(Alert.id.desc()).limit(limit)).all())
+        return list(
+            session.exec(select(Alert).where(Alert.status == "open").order_by(Alert.id.desc()).limit(limit)).all()
+        )
 
 
 def acknowledge(store: Store, alert_id: int, *, who: access.Principal | None) -> None:

@@ -37,15 +37,18 @@ def reasons(store: Store, flow_id: str | None = None) -> list[dict[str, Any]]:
     """Open dead letters grouped by flow, node and kind of reason, biggest groups first; a group of
     one keeps its reason as it is."""
     with store.session() as session:
-        query = select(DeadLetter.flow_id, DeadLetter.node_id, DeadLetter.reason, DeadLetter.env) \
-            .where(DeadLetter.status == "open")
+        query = select(DeadLetter.flow_id, DeadLetter.node_id, DeadLetter.reason, DeadLetter.env).where(
+            DeadLetter.status == "open"
+        )
         if flow_id:
             query = query.where(DeadLetter.flow_id == flow_id)
         groups: dict[tuple[str, str, str], dict[str, Any]] = {}
         for flow, node, reason, env in session.exec(query).all():
             kind = reason_kind(reason)
-            group = groups.setdefault((flow, node, kind), {"flow_id": flow, "node_id": node, "reason": kind,
-                                                           "example": reason, "count": 0, "envs": []})
+            group = groups.setdefault(
+                (flow, node, kind),
+                {"flow_id": flow, "node_id": node, "reason": kind, "example": reason, "count": 0, "envs": []},
+            )
             group["count"] += 1
             if env not in group["envs"]:
                 group["envs"].append(env)
@@ -56,8 +59,9 @@ def reasons(store: Store, flow_id: str | None = None) -> list[dict[str, Any]]:
     return sorted(groups.values(), key=lambda g: -g["count"])
 
 
-def retry(store: Store, letter_ids: list[int], *, who: access.Principal | None,
-          edited: dict[str, Any] | None = None) -> list[str]:
+def retry(
+    store: Store, letter_ids: list[int], *, who: access.Principal | None, edited: dict[str, Any] | None = None
+) -> list[str]:
     """Send records back into the node that failed them, by `who` (their role must allow handling
     dead letters and running in each letter's environment); the ids of the runs that did it."""
     who = access.require(who, "dead_letters")
@@ -81,8 +85,19 @@ def retry(store: Store, letter_ids: list[int], *, who: access.Principal | None,
         # this one counted again (one open letter per record).
         _resolve(store, ids, "retried", who.name, retried_in=run_id)
         try:
-            result = door.start(store, who, door.RunStart(env=env, trigger="retry", document=document, version=version,
-                                                          payload=records, start_at=node_id, run_id=run_id))
+            result = door.start(
+                store,
+                who,
+                door.RunStart(
+                    env=env,
+                    trigger="retry",
+                    document=document,
+                    version=version,
+                    payload=records,
+                    start_at=node_id,
+                    run_id=run_id,
+                ),
+            )
         except BaseException:
             _reopen(store, ids)
             raise
@@ -97,8 +112,11 @@ def _open_of_reason(store: Store, flow_id: str, node_id: str, reason: str) -> li
     """(id, environment) of the open letters of the flow's node whose reason is of this kind."""
     wanted = reason_kind(reason)
     with store.session() as session:
-        found = session.exec(select(DeadLetter.id, DeadLetter.reason, DeadLetter.env).where(
-            DeadLetter.flow_id == flow_id, DeadLetter.node_id == node_id, DeadLetter.status == "open")).all()
+        found = session.exec(
+            select(DeadLetter.id, DeadLetter.reason, DeadLetter.env).where(
+                DeadLetter.flow_id == flow_id, DeadLetter.node_id == node_id, DeadLetter.status == "open"
+            )
+        ).all()
     return [(letter_id, env) for letter_id, text, env in found if reason_kind(text) == wanted]
 
 
@@ -107,8 +125,7 @@ def reason_envs(store: Store, flow_id: str, node_id: str, reason: str) -> list[s
     return sorted({env for _, env in _open_of_reason(store, flow_id, node_id, reason)})
 
 
-def retry_reason(store: Store, flow_id: str, node_id: str, reason: str, *,
-                 who: access.Principal | None) -> list[str]:
+def retry_reason(store: Store, flow_id: str, node_id: str, reason: str, *, who: access.Principal | None) -> list[str]:
     """Retry every open letter of the flow's node whose reason is of this kind (see reason_kind)."""
     ids = [letter_id for letter_id, _ in _open_of_reason(store, flow_id, node_id, reason)]
     if not ids:

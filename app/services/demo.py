@@ -29,8 +29,9 @@ def init_demo(store: Store, folder: Path, *, accounts: int = 600) -> list[str]:
         for system, port in (("crm", DEFAULT_CRM_PORT), ("erp", DEFAULT_ERP_PORT)):
             # The HTTP sandboxes (`flowbridge sandbox serve`); the demo has no other API to offer.
             url = f"http://127.0.0.1:{port}"
-            set_connection(store, f"{system}_api", env, "http", {"base_url": url, "auth": "bearer",
-                                                                  "token": DEFAULT_TOKEN})
+            set_connection(
+                store, f"{system}_api", env, "http", {"base_url": url, "auth": "bearer", "token": DEFAULT_TOKEN}
+            )
             report.append(f"connection {system}_api ({env}) -> {url} (start it with `flowbridge sandbox serve`)")
         files = folder / f"files_{env}"
         files.mkdir(exist_ok=True)

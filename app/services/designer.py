@@ -20,15 +20,28 @@ from app.engine.document import parse_document
 from app.engine.problems import Problem
 from app.engine.validation import validate_document
 from app.errors import FlowbridgeError, InvalidFlow
-from app.store import flows as flow_store
 from app.services import access, switches
+from app.store import flows as flow_store
 from app.store.database import Store
 from app.store.flows import VersionConflict
 from app.store.models import Flow, FlowVersion
 
-__all__ = ["VersionConflict", "FlowSummary", "Checked", "new_document", "check_document", "save_document",
-           "flow_summaries", "version_rows", "diff_documents", "set_enabled", "read_import", "copy_id",
-           "slug", "new_node_id"]
+__all__ = [
+    "VersionConflict",
+    "FlowSummary",
+    "Checked",
+    "new_document",
+    "check_document",
+    "save_document",
+    "flow_summaries",
+    "version_rows",
+    "diff_documents",
+    "set_enabled",
+    "read_import",
+    "copy_id",
+    "slug",
+    "new_node_id",
+]
 
 _EDGE_PATH = re.compile(r"^\$\.edges\[(\d+)\]")
 _NODE_PATH = re.compile(r"^\$\.nodes\[(\d+)\]")
@@ -42,8 +55,14 @@ def slug(name: str) -> str:
 
 def new_document(name: str, flow_id: str | None = None, description: str = "") -> dict[str, Any]:
     """An empty flow: the analyst draws the rest."""
-    return {"schema_version": 1, "id": flow_id or slug(name), "name": name.strip() or "Untitled flow",
-            "description": description, "nodes": [], "edges": []}
+    return {
+        "schema_version": 1,
+        "id": flow_id or slug(name),
+        "name": name.strip() or "Untitled flow",
+        "description": description,
+        "nodes": [],
+        "edges": [],
+    }
 
 
 def new_node_id(document: dict[str, Any], type_name: str) -> str:
@@ -112,7 +131,7 @@ def check_document(document: dict[str, Any]) -> Checked:
 
 
 def _required_hint(problem: Problem) -> str:
-    """"'condition' is required" at a node's config: the problem belongs to the condition field."""
+    """ "'condition' is required" at a node's config: the problem belongs to the condition field."""
     match = re.match(r"^'([^']+)' is required$", problem.message)
     inside = re.match(r"^\$\.nodes\[\d+\]\.config(.*)$", problem.path)
     if not match or not inside:
@@ -132,8 +151,9 @@ def _field_hint(problem: Problem) -> str:
 # --- saving and versions --------------------------------------------------------------------------
 
 
-def save_document(store: Store, document: dict[str, Any], *, who: access.Principal | None, comment: str,
-                  based_on: int | None) -> tuple[int, bool]:
+def save_document(
+    store: Store, document: dict[str, Any], *, who: access.Principal | None, comment: str, based_on: int | None
+) -> tuple[int, bool]:
     """Store the document as a new version by `who` (their role must allow editing); returns
     (version, is_draft).
 
@@ -145,15 +165,22 @@ def save_document(store: Store, document: dict[str, Any], *, who: access.Princip
     author = who.name.strip()[:100] or "editor"
     problems = validate_document(document)
     draft = bool(problems)
-    if not isinstance(document.get("id"), str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
-                                                                  document.get("id") or ""):
+    if not isinstance(document.get("id"), str) or not re.match(
+        r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$", document.get("id") or ""
+    ):
         raise FlowbridgeError("the flow needs an id of letters, digits, '-', '_' or '.' before it can be saved")
-    version = flow_store.save_flow(store, copy.deepcopy(document), author=author,
-                                   comment=comment.strip(), based_on=based_on)
+    version = flow_store.save_flow(
+        store, copy.deepcopy(document), author=author, comment=comment.strip(), based_on=based_on
+    )
     if draft and flow_store.get_flow(store, document["id"]).enabled:
         # The rule that a draft never runs, not the author's own switch (an analyst may not switch).
-        switches.record_switch(store, document["id"], False, who=author,
-                               reason=f"version {version} was saved as a draft with {len(problems)} problem(s)")
+        switches.record_switch(
+            store,
+            document["id"],
+            False,
+            who=author,
+            reason=f"version {version} was saved as a draft with {len(problems)} problem(s)",
+        )
     return version, draft
 
 
@@ -193,12 +220,23 @@ def flow_summaries(store: Store, search: str = "") -> list[FlowSummary]:
         for flow in session.exec(select(Flow).order_by(Flow.name)).all():
             if wanted and wanted not in f"{flow.id} {flow.name} {flow.description}".lower():
                 continue
-            row = session.exec(select(FlowVersion).where(FlowVersion.flow_id == flow.id,
-                                                         FlowVersion.version == flow.current_version)).first()
+            row = session.exec(
+                select(FlowVersion).where(FlowVersion.flow_id == flow.id, FlowVersion.version == flow.current_version)
+            ).first()
             document = row.document if row else {}
-            summaries.append(FlowSummary(flow.id, flow.name, flow.description, flow.current_version,
-                                         flow.enabled, flow.updated_at, row.author if row else "",
-                                         len(document.get("nodes", [])), len(validate_document(document))))
+            summaries.append(
+                FlowSummary(
+                    flow.id,
+                    flow.name,
+                    flow.description,
+                    flow.current_version,
+                    flow.enabled,
+                    flow.updated_at,
+                    row.author if row else "",
+                    len(document.get("nodes", [])),
+                    len(validate_document(document)),
+                )
+            )
     return summaries
 
 
@@ -213,8 +251,10 @@ class VersionRow:
 
 def version_rows(store: Store, flow_id: str) -> list[VersionRow]:
     """A flow's versions, newest first: who, when, the comment, and whether it was a draft."""
-    return [VersionRow(v.version, v.author or "someone", v.comment, v.created_at, bool(validate_document(v.document)))
-            for v in flow_store.list_versions(store, flow_id)]
+    return [
+        VersionRow(v.version, v.author or "someone", v.comment, v.created_at, bool(validate_document(v.document)))
+        for v in flow_store.list_versions(store, flow_id)
+    ]
 
 
 def set_enabled(store: Store, flow_id: str, enabled: bool, who: access.Principal | None) -> None:
@@ -233,8 +273,9 @@ def read_import(data: bytes) -> tuple[dict[str, Any] | None, list[Problem]]:
     return document, validate_document(document)
 
 
-def import_document(store: Store, document: dict[str, Any], *, who: access.Principal | None,
-                    allow_draft: bool = False) -> int:
+def import_document(
+    store: Store, document: dict[str, Any], *, who: access.Principal | None, allow_draft: bool = False
+) -> int:
     """Store an imported document as the next version of its flow, by `who` (their role must allow
     editing); refused with problems unless a draft."""
     access.require(who, "edit")
@@ -332,5 +373,14 @@ def node_type_catalog() -> list[dict[str, Any]]:
     from nodes.base import FAMILIES
 
     types = sorted(nodes.registry().values(), key=lambda t: (FAMILIES.index(t.family), t.title))
-    return [{"type": t.type, "family": t.family, "title": t.title, "description": t.description,
-             "inputs": list(t.inputs), "outputs": list(t.outputs)} for t in types]
+    return [
+        {
+            "type": t.type,
+            "family": t.family,
+            "title": t.title,
+            "description": t.description,
+            "inputs": list(t.inputs),
+            "outputs": list(t.outputs),
+        }
+        for t in types
+    ]

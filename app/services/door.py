@@ -38,9 +38,11 @@ class FlowBusy(FlowbridgeError):
 
     def __init__(self, flow_id: str, holder: FlowLock) -> None:
         self.flow_id, self.holder_run_id = flow_id, holder.run_id
-        super().__init__(f"flow '{flow_id}' is running already in {holder.env}: run {holder.run_id}, started "
-                         f"{holder.since:%Y-%m-%d %H:%M:%S} UTC; a flow runs one run at a time, so start it "
-                         "again when that run has ended")
+        super().__init__(
+            f"flow '{flow_id}' is running already in {holder.env}: run {holder.run_id}, started "
+            f"{holder.since:%Y-%m-%d %H:%M:%S} UTC; a flow runs one run at a time, so start it "
+            "again when that run has ended"
+        )
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,13 @@ class RunStart:
     wait: bool = False  # found running: wait its turn (webhooks, retries) instead of refusing
 
 
-def start(store: Store, who: access.Principal | None, what: RunStart,
-          keep_into: dict[tuple[str, str], list[Any]] | None = None,
-          sleep: Callable[[float], None] = time.sleep) -> RunResult:
+def start(
+    store: Store,
+    who: access.Principal | None,
+    what: RunStart,
+    keep_into: dict[tuple[str, str], list[Any]] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RunResult:
     """Run once, through the door (see the module docstring); FlowBusy when the flow is running
     and `what.wait` is not set; Forbidden when the caller's role may not run in that environment."""
     principal = access.require(who, "run", what.env)
@@ -75,10 +81,20 @@ def start(store: Store, who: access.Principal | None, what: RunStart,
         if not what.flow_id:
             raise FlowbridgeError("a run needs a stored flow's id or a flow document")
         document, version = flows.get_document(store, what.flow_id)
-    options = dict(version=version, env=what.env, trigger=what.trigger, payload=what.payload,
-                   dry_run=what.dry_run, full_resync=what.full_resync, batch_size=what.batch_size,
-                   start_at=what.start_at, started_by=principal.name, replay_inputs=what.replay_inputs,
-                   keep_into=keep_into, replay_of=what.replay_of)
+    options = dict(
+        version=version,
+        env=what.env,
+        trigger=what.trigger,
+        payload=what.payload,
+        dry_run=what.dry_run,
+        full_resync=what.full_resync,
+        batch_size=what.batch_size,
+        start_at=what.start_at,
+        started_by=principal.name,
+        replay_inputs=what.replay_inputs,
+        keep_into=keep_into,
+        replay_of=what.replay_of,
+    )
     flow_id = document.get("id") if isinstance(document, dict) else None
     if what.dry_run or not isinstance(flow_id, str) or not flow_id:  # a document with no id is refused by the run
         return run_flow(store, document, run_id=what.run_id, **options)
@@ -93,8 +109,7 @@ def start(store: Store, who: access.Principal | None, what: RunStart,
     return result
 
 
-def _take_lock(store: Store, flow_id: str, env: str, run_id: str, wait: bool,
-               sleep: Callable[[float], None]) -> None:
+def _take_lock(store: Store, flow_id: str, env: str, run_id: str, wait: bool, sleep: Callable[[float], None]) -> None:
     reap_gone_runs(store)  # a run killed mid-way shows as interrupted, with its counts, before its lock is judged
     holder = flow_locks.take(store, flow_id, env, run_id)
     while holder is not None:
@@ -113,13 +128,17 @@ def after_run(store: Store, flow_id: str, result: RunResult, document: dict[str,
         run = session.get(Run, result.run_id)
     if run is None or run.trigger in runs.TESTING_TRIGGERS:
         return
-    alerts.raise_alert(store, flow_id, "run_failed", f"run {result.run_id} of {flow_id} failed: {result.error}",
-                       result.run_id)
+    alerts.raise_alert(
+        store, flow_id, "run_failed", f"run {result.run_id} of {flow_id} failed: {result.error}", result.run_id
+    )
     limit = int(document.get("settings", {}).get("max_failures", DEFAULT_MAX_FAILURES))
     with store.session() as session:
-        recent = session.exec(select(Run.status).where(Run.flow_id == flow_id, Run.status != "skipped",
-                                                       runs.operational())
-                              .order_by(Run.started_at.desc()).limit(limit)).all()
+        recent = session.exec(
+            select(Run.status)
+            .where(Run.flow_id == flow_id, Run.status != "skipped", runs.operational())
+            .order_by(Run.started_at.desc())
+            .limit(limit)
+        ).all()
         enabled = session.exec(select(Flow.enabled).where(Flow.id == flow_id)).first()
     if enabled and len(recent) == limit and all(status == "failed" for status in recent):
         reason = f"switched off after {limit} failed runs in a row; last error: {result.error}"

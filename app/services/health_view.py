@@ -13,11 +13,11 @@ from sqlmodel import func, select
 from app import clock
 from app.errors import FlowbridgeError
 from app.store import flows
-from app.store.runs import operational
 from app.store.database import Store
 from app.store.models import Run
+from app.store.runs import operational
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 OUTCOMES = ("succeeded", "partial", "failed", "other")
 # A partial run synced (some records wait in dead letters): it counts as a success for the lag.
 SUCCESSES = ("succeeded", "partial")  # other: skipped, interrupted, still going
@@ -52,29 +52,45 @@ def _utc(moment: dt.datetime | None) -> dt.datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def flow_health(store: Store, *, days: int = 14, env: str | None = None,
-                now: dt.datetime | None = None) -> list[FlowHealth]:
+def flow_health(
+    store: Store, *, days: int = 14, env: str | None = None, now: dt.datetime | None = None
+) -> list[FlowHealth]:
     """Every flow's last `days` days, oldest day first; `env` keeps one environment's runs only."""
     now = _utc(now) or clock.utc_now()
     first_day = now.date() - dt.timedelta(days=days - 1)
     since = dt.datetime.combine(first_day, dt.time(), UTC)
     day_list = [first_day + dt.timedelta(days=i) for i in range(days)]
     with store.session() as session:
+
         def scoped(query: Any) -> Any:
             query = query.where(operational())
             return query.where(Run.env == env) if env else query
 
-        runs = session.exec(scoped(select(Run.flow_id, Run.started_at, Run.status, Run.totals)
-                                   .where(Run.started_at >= since))).all()
-        before = dict(session.exec(scoped(select(Run.flow_id, func.max(Run.finished_at))
-                                          .where(Run.status.in_(SUCCESSES), Run.finished_at < since))
-                                   .group_by(Run.flow_id)).all())
-        successes = session.exec(scoped(select(Run.flow_id, Run.finished_at)
-                                        .where(Run.status.in_(SUCCESSES), Run.finished_at >= since))).all()
+        runs = session.exec(
+            scoped(select(Run.flow_id, Run.started_at, Run.status, Run.totals).where(Run.started_at >= since))
+        ).all()
+        before = dict(
+            session.exec(
+                scoped(
+                    select(Run.flow_id, func.max(Run.finished_at)).where(
+                        Run.status.in_(SUCCESSES), Run.finished_at < since
+                    )
+                ).group_by(Run.flow_id)
+            ).all()
+        )
+        successes = session.exec(
+            scoped(select(Run.flow_id, Run.finished_at).where(Run.status.in_(SUCCESSES), Run.finished_at >= since))
+        ).all()
     found = []
     for flow in flows.list_flows(store):
-        health = FlowHealth(flow.id, flow.name, flow.enabled, day_list,
-                            runs={k: [0] * days for k in OUTCOMES}, records={k: [0] * days for k in RECORDS})
+        health = FlowHealth(
+            flow.id,
+            flow.name,
+            flow.enabled,
+            day_list,
+            runs={k: [0] * days for k in OUTCOMES},
+            records={k: [0] * days for k in RECORDS},
+        )
         try:
             document, _ = flows.get_document(store, flow.id)
             health.alert_after_minutes = (document.get("settings") or {}).get("alert_after_minutes")
@@ -105,6 +121,7 @@ def flow_health(store: Store, *, days: int = 14, env: str | None = None,
         for day in day_list:
             moment = min(dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), UTC), now)
             position = bisect.bisect_right(times, moment)
-            health.lag_hours.append(round((moment - times[position - 1]).total_seconds() / 3600, 2)
-                                    if position else None)
+            health.lag_hours.append(
+                round((moment - times[position - 1]).total_seconds() / 3600, 2) if position else None
+            )
     return found

@@ -95,8 +95,12 @@ def run_in_child(store: Store, run_id: str, limits: RunLimits, options: dict[str
     from app.services.run_child import child_main
 
     receiving, sending = _CONTEXT.Pipe(duplex=False)
-    child = _CONTEXT.Process(target=child_main, args=(sending, store.url, limits.memory_mb, options),
-                             name=f"flowbridge-run-{run_id}", daemon=True)
+    child = _CONTEXT.Process(
+        target=child_main,
+        args=(sending, store.url, limits.memory_mb, options),
+        name=f"flowbridge-run-{run_id}",
+        daemon=True,
+    )
     child.start()
     sending.close()
     deadline = time.monotonic() + limits.seconds
@@ -106,8 +110,9 @@ def run_in_child(store: Store, run_id: str, limits: RunLimits, options: dict[str
             left = deadline - time.monotonic()
             if left <= 0:
                 _stop(child)
-                return _stopped(store, run_id, f"it ran longer than its limit of {_duration(limits.seconds)} and "
-                                               "was stopped"), {}
+                return _stopped(
+                    store, run_id, f"it ran longer than its limit of {_duration(limits.seconds)} and was stopped"
+                ), {}
             if receiving.poll(min(left, 1.0)):
                 try:
                     answer = receiving.recv()
@@ -142,8 +147,10 @@ def _death(exitcode: int | None, limits: RunLimits) -> str:
 
         name = signal.Signals(-exitcode).name if -exitcode in signal.Signals._value2member_map_ else str(-exitcode)
         return f"its process was ended by {name} (perhaps for using more than {limits.memory_mb:,} MB)"
-    return (f"its process ended (exit code {exitcode}) before it could say how the run went; a run may use "
-            f"{limits.memory_mb:,} MB")
+    return (
+        f"its process ended (exit code {exitcode}) before it could say how the run went; a run may use "
+        f"{limits.memory_mb:,} MB"
+    )
 
 
 def _stopped(store: Store, run_id: str, why: str) -> RunResult:
@@ -152,8 +159,10 @@ def _stopped(store: Store, run_id: str, why: str) -> RunResult:
     from app.store import runs, write_outcomes
     from app.store.models import utcnow
 
-    message = f"run {run_id} did not finish: {why}; what its committed batches wrote stays, and the next run " \
-              "goes on from the last committed position"
+    message = (
+        f"run {run_id} did not finish: {why}; what its committed batches wrote stays, and the next run "
+        "goes on from the last committed position"
+    )
     log.warning(message)
     write_outcomes.settle_run(store, run_id)  # what its writes to APIs had done, record by record
     run = runs.get_run(store, run_id)

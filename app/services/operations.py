@@ -25,26 +25,55 @@ log = logging.getLogger(__name__)
 _locks_guard = threading.Lock()
 
 
-def start_stored_flow(store: Store, flow_id: str, *, trigger: str, env: str = "production",
-                      payload: list[dict[str, Any]] | None = None, who: access.Principal | str = "",
-                      wait: bool = False, dry_run: bool = False, run_id: str | None = None) -> RunResult | Run:
+def start_stored_flow(
+    store: Store,
+    flow_id: str,
+    *,
+    trigger: str,
+    env: str = "production",
+    payload: list[dict[str, Any]] | None = None,
+    who: access.Principal | str = "",
+    wait: bool = False,
+    dry_run: bool = False,
+    run_id: str | None = None,
+) -> RunResult | Run:
     """Run the flow's current version now, through the door. With `wait`, a start that finds it
     running waits its turn (webhooks); without, it is recorded as a skipped run and that Run is
     returned (a schedule's tick). `who` given as a name is a trusted caller of this process (the
     scheduler): it acts as an admin of that name."""
     principal = who if isinstance(who, access.Principal) else access.admin(who or access.SYSTEM.name)
     try:
-        return door.start(store, principal, door.RunStart(env=env, trigger=trigger, flow_id=flow_id, payload=payload,
-                                                          dry_run=dry_run, run_id=run_id, wait=wait))
+        return door.start(
+            store,
+            principal,
+            door.RunStart(
+                env=env, trigger=trigger, flow_id=flow_id, payload=payload, dry_run=dry_run, run_id=run_id, wait=wait
+            ),
+        )
     except door.FlowBusy as busy:
-        return _skipped(store, flow_id, env, trigger, principal.name,
-                        f"a run of this flow was still running (run {busy.holder_run_id})")
+        return _skipped(
+            store,
+            flow_id,
+            env,
+            trigger,
+            principal.name,
+            f"a run of this flow was still running (run {busy.holder_run_id})",
+        )
 
 
 def _skipped(store: Store, flow_id: str, env: str, trigger: str, who: str, why: str) -> Run:
     now = utcnow()
-    run = Run(id=new_run_id(), flow_id=flow_id, env=env, trigger=trigger, status="skipped", started_at=now,
-              finished_at=now, error=why, started_by=who)
+    run = Run(
+        id=new_run_id(),
+        flow_id=flow_id,
+        env=env,
+        trigger=trigger,
+        status="skipped",
+        started_at=now,
+        finished_at=now,
+        error=why,
+        started_by=who,
+    )
     with store.session() as session:
         session.add(run)
         session.commit()
@@ -55,8 +84,15 @@ def _skipped(store: Store, flow_id: str, env: str, trigger: str, who: str, why: 
 _queues: dict[str, ThreadPoolExecutor] = {}
 
 
-def queue_flow_run(store: Store, flow_id: str, payload: list[dict[str, Any]] | None, *, trigger: str = "webhook",
-                   env: str = "production", who: access.Principal | None) -> str:
+def queue_flow_run(
+    store: Store,
+    flow_id: str,
+    payload: list[dict[str, Any]] | None,
+    *,
+    trigger: str = "webhook",
+    env: str = "production",
+    who: access.Principal | None,
+) -> str:
     """Accept records for a run now and run it soon, after the flow's earlier runs: its id. `who`
     must be allowed to run in `env` (a webhook call, proven by its secret, is access.WEBHOOK).
 
@@ -72,8 +108,15 @@ def queue_flow_run(store: Store, flow_id: str, payload: list[dict[str, Any]] | N
     return run.id
 
 
-def _run_queued(store: Store, flow_id: str, run_id: str, payload: list[dict[str, Any]] | None, trigger: str,
-                env: str, who: access.Principal) -> None:
+def _run_queued(
+    store: Store,
+    flow_id: str,
+    run_id: str,
+    payload: list[dict[str, Any]] | None,
+    trigger: str,
+    env: str,
+    who: access.Principal,
+) -> None:
     try:
         start_stored_flow(store, flow_id, trigger=trigger, env=env, payload=payload, who=who, wait=True, run_id=run_id)
     except Exception as error:  # the queued run must end in a state someone can see

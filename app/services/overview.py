@@ -8,35 +8,55 @@ from typing import Any
 from sqlmodel import func, select
 
 from app.store import flows
-from app.store.runs import operational
 from app.store.database import Store
 from app.store.models import DeadLetter, Run
+from app.store.runs import operational
 
 
 def flow_rows(store: Store, scheduler: Any = None) -> list[dict[str, Any]]:
     """Per flow: on/off, trigger in words, next run, last run, failures in the last 24 hours."""
     from app.scheduler import describe_trigger
 
-    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=24)
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=24)
     rows = []
     with store.session() as session:
-        failures = dict(session.exec(select(Run.flow_id, func.count()).where(
-            Run.status == "failed", Run.started_at >= since, operational()).group_by(Run.flow_id)).all())
+        failures = dict(
+            session.exec(
+                select(Run.flow_id, func.count())
+                .where(Run.status == "failed", Run.started_at >= since, operational())
+                .group_by(Run.flow_id)
+            ).all()
+        )
     for flow in flows.list_flows(store):
         document, _ = flows.get_document(store, flow.id)
         with store.session() as session:
-            last = session.exec(select(Run).where(Run.flow_id == flow.id, operational())
-                                .order_by(Run.started_at.desc())).first()
-        next_run = (scheduler.next_run(flow.id) if scheduler is not None else stored_next_run(store, flow.id)) \
-            if flow.enabled else None
-        rows.append({
-            "id": flow.id, "name": flow.name, "version": flow.current_version, "enabled": flow.enabled,
-            "trigger": describe_trigger(document),
-            "next_run": next_run.isoformat() if next_run else None,
-            "last_run": {"run_id": last.id, "status": last.status, "env": last.env, "started_at": last.started_at.isoformat()}
-            if last else None,
-            "failures_24h": failures.get(flow.id, 0),
-        })
+            last = session.exec(
+                select(Run).where(Run.flow_id == flow.id, operational()).order_by(Run.started_at.desc())
+            ).first()
+        next_run = (
+            (scheduler.next_run(flow.id) if scheduler is not None else stored_next_run(store, flow.id))
+            if flow.enabled
+            else None
+        )
+        rows.append(
+            {
+                "id": flow.id,
+                "name": flow.name,
+                "version": flow.current_version,
+                "enabled": flow.enabled,
+                "trigger": describe_trigger(document),
+                "next_run": next_run.isoformat() if next_run else None,
+                "last_run": {
+                    "run_id": last.id,
+                    "status": last.status,
+                    "env": last.env,
+                    "started_at": last.started_at.isoformat(),
+                }
+                if last
+                else None,
+                "failures_24h": failures.get(flow.id, 0),
+            }
+        )
     return rows
 
 
@@ -46,22 +66,43 @@ def stored_next_run(store: Store, flow_id: str) -> dt.datetime | None:
 
     try:
         with store.engine.connect() as conn:
-            value = conn.execute(sa.text("SELECT next_run_time FROM schedule_job WHERE id = :id"), {"id": flow_id}).scalar()
+            value = conn.execute(
+                sa.text("SELECT next_run_time FROM schedule_job WHERE id = :id"), {"id": flow_id}
+            ).scalar()
     except sa.exc.DBAPIError:  # no scheduler has ever run against this store: no table yet
         return None
-    return dt.datetime.fromtimestamp(value, dt.timezone.utc) if value else None
+    return dt.datetime.fromtimestamp(value, dt.UTC) if value else None
 
 
 def run_row(run: Run) -> dict[str, Any]:
-    return {"run_id": run.id, "flow_id": run.flow_id, "flow_version": run.flow_version, "env": run.env,
-            "trigger": run.trigger, "status": run.status, "dry_run": run.dry_run, "started_by": run.started_by,
-            "started_at": run.started_at.isoformat(), "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-            "totals": run.totals, "error": run.error}
+    return {
+        "run_id": run.id,
+        "flow_id": run.flow_id,
+        "flow_version": run.flow_version,
+        "env": run.env,
+        "trigger": run.trigger,
+        "status": run.status,
+        "dry_run": run.dry_run,
+        "started_by": run.started_by,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "totals": run.totals,
+        "error": run.error,
+    }
 
 
 def letter_row(letter: DeadLetter) -> dict[str, Any]:
-    return {"id": letter.id, "run_id": letter.run_id, "flow_id": letter.flow_id, "env": letter.env,
-            "node_id": letter.node_id, "reason": letter.reason, "record": letter.record, "status": letter.status,
-            "created_at": letter.created_at.isoformat(), "resolved_by": letter.resolved_by,
-            "resolved_at": letter.resolved_at.isoformat() if letter.resolved_at else None,
-            "retried_in": letter.retried_in}
+    return {
+        "id": letter.id,
+        "run_id": letter.run_id,
+        "flow_id": letter.flow_id,
+        "env": letter.env,
+        "node_id": letter.node_id,
+        "reason": letter.reason,
+        "record": letter.record,
+        "status": letter.status,
+        "created_at": letter.created_at.isoformat(),
+        "resolved_by": letter.resolved_by,
+        "resolved_at": letter.resolved_at.isoformat() if letter.resolved_at else None,
+        "retried_in": letter.retried_in,
+    }

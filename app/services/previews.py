@@ -73,8 +73,11 @@ def _ancestors(document: dict[str, Any], node_id: str) -> set[str]:
 def _part(document: dict[str, Any], keep: set[str]) -> dict[str, Any]:
     part = {k: copy.deepcopy(v) for k, v in document.items() if k not in ("nodes", "edges")}
     part["nodes"] = [copy.deepcopy(n) for n in document.get("nodes", []) if isinstance(n, dict) and n.get("id") in keep]
-    part["edges"] = [dict(e) for e in document.get("edges", [])
-                     if isinstance(e, dict) and e.get("from") in keep and e.get("to") in keep]
+    part["edges"] = [
+        dict(e)
+        for e in document.get("edges", [])
+        if isinstance(e, dict) and e.get("from") in keep and e.get("to") in keep
+    ]
     return part
 
 
@@ -117,8 +120,15 @@ def _plain(records: list[Any]) -> list[Any]:
     return json.loads(json.dumps(records, default=str))
 
 
-def test_node(store: Store, document: dict[str, Any], node_id: str, *, env: str = PREVIEW_ENV,
-              sample_size: int = SAMPLE_SIZE, include_node: bool = True) -> TestResult:
+def test_node(
+    store: Store,
+    document: dict[str, Any],
+    node_id: str,
+    *,
+    env: str = PREVIEW_ENV,
+    sample_size: int = SAMPLE_SIZE,
+    include_node: bool = True,
+) -> TestResult:
     """Run the flow up to `node_id` (or up to just before it) on the first source records, writing nothing."""
     started = time.perf_counter()
     if node_id not in {n.get("id") for n in document.get("nodes", []) if isinstance(n, dict)}:
@@ -135,8 +145,13 @@ def test_node(store: Store, document: dict[str, Any], node_id: str, *, env: str 
     run = Run(id=f"test-{secrets.token_hex(4)}", flow_id=part["id"], env=env, trigger="manual", dry_run=True)
     services = _PreviewServices(store, run, part)
     plan = compile_plan(part, allow_open_ports=True)
-    result = execute(plan, RunRequest(run_id=run.id, env=env, dry_run=True, full_resync=True,
-                                      record_limit=sample_size, batch_size=sample_size), services)
+    result = execute(
+        plan,
+        RunRequest(
+            run_id=run.id, env=env, dry_run=True, full_resync=True, record_limit=sample_size, batch_size=sample_size
+        ),
+        services,
+    )
     ledger = result.ledger.summary()
     for seen in services.seen.values():
         seen.counts = ledger.get(seen.node_id, {})
@@ -145,15 +160,26 @@ def test_node(store: Store, document: dict[str, Any], node_id: str, *, env: str 
     else:
         totals = result.totals
         would = ", ".join(f"{totals[k]} {k}" for k in ("inserted", "updated", "unchanged") if totals.get(k))
-        message = (f"read {totals['read']} record(s)" + (f"; would write {would}" if would else "")
-                   + (f"; {totals['failed']} failed" if totals.get("failed") else "") + "; nothing was written")
+        message = (
+            f"read {totals['read']} record(s)"
+            + (f"; would write {would}" if would else "")
+            + (f"; {totals['failed']} failed" if totals.get("failed") else "")
+            + "; nothing was written"
+        )
         ok = True
-    return TestResult(node_id, ok, message, [services.seen[n.id] for n in plan.order],
-                      result.ledger.edge_summary(), time.perf_counter() - started)
+    return TestResult(
+        node_id,
+        ok,
+        message,
+        [services.seen[n.id] for n in plan.order],
+        result.ledger.edge_summary(),
+        time.perf_counter() - started,
+    )
 
 
-def sample_inputs(store: Store, document: dict[str, Any], node_id: str,
-                  sample_size: int = SAMPLE_SIZE) -> tuple[list[Record], str | None]:
+def sample_inputs(
+    store: Store, document: dict[str, Any], node_id: str, sample_size: int = SAMPLE_SIZE
+) -> tuple[list[Record], str | None]:
     """The records that would reach `node_id` in a test (its own config is not needed), or why none."""
     node = next((n for n in document.get("nodes", []) if isinstance(n, dict) and n.get("id") == node_id), None)
     if node is None:
@@ -180,8 +206,9 @@ class ExpressionPreview:
     values: list[tuple[Record, Any, str | None]] = field(default_factory=list)  # record, value, failure
 
 
-def preview_expression(text: str, kind: str, records: list[Record], value_maps: dict[str, Any] | None = None,
-                       limit: int = 5) -> ExpressionPreview:
+def preview_expression(
+    text: str, kind: str, records: list[Record], value_maps: dict[str, Any] | None = None, limit: int = 5
+) -> ExpressionPreview:
     """Compile an expression or template and evaluate it on a few sample records."""
     error = compile_check(text, kind)
     if error is not None or not records:
@@ -197,5 +224,6 @@ def preview_expression(text: str, kind: str, records: list[Record], value_maps: 
         results = program.evaluate(sample, names)
     except Exception as exc:  # an expression function the preview cannot offer (xref): say so, not a traceback
         return ExpressionPreview(None, [(r, None, f"cannot preview: {exc}") for r in sample])
-    return ExpressionPreview(None, [(r, res.values["value"] if res.values else None, res.error)
-                                    for r, res in zip(sample, results)])
+    return ExpressionPreview(
+        None, [(r, res.values["value"] if res.values else None, res.error) for r, res in zip(sample, results)]
+    )

@@ -60,8 +60,9 @@ def _by_key(records: list[dict[str, Any]], key: list[str]) -> dict[str, dict[str
     return indexed
 
 
-def compare_writes(before: dict[str, list[Any]], after: dict[str, list[Any]],
-                   keys: dict[str, list[str]]) -> list[dict[str, Any]]:
+def compare_writes(
+    before: dict[str, list[Any]], after: dict[str, list[Any]], keys: dict[str, list[str]]
+) -> list[dict[str, Any]]:
     """Per write node and target record, what differs between two sets of written records."""
     differences = []
     for node_id in sorted(set(before) | set(after)):
@@ -71,10 +72,20 @@ def compare_writes(before: dict[str, list[Any]], after: dict[str, list[Any]],
             was, now = old.get(name), new.get(name)
             if json.dumps(was, sort_keys=True, default=str) == json.dumps(now, sort_keys=True, default=str):
                 continue
-            fields = sorted({k for k in (was or {}) | (now or {})
-                             if (was or {}).get(k) != (now or {}).get(k)}) if was and now else []
-            differences.append({"node": node_id, "key": json.loads(name) if not name.startswith("#") else name,
-                                "before": was, "after": now, "fields": fields})
+            fields = (
+                sorted({k for k in (was or {}) | (now or {}) if (was or {}).get(k) != (now or {}).get(k)})
+                if was and now
+                else []
+            )
+            differences.append(
+                {
+                    "node": node_id,
+                    "key": json.loads(name) if not name.startswith("#") else name,
+                    "before": was,
+                    "after": now,
+                    "fields": fields,
+                }
+            )
     return differences
 
 
@@ -86,15 +97,20 @@ def _failures(failed: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[st
     left out, so "… matches 2 rows" and "… matches 3 rows" are alike)."""
     from app.services.dead_letters import reason_kind
 
-    return {node: [{**(entry.get("record") or {}), "failed": reason_kind(str(entry.get("reason", "")))}
-                   for entry in entries] for node, entries in failed.items()}
+    return {
+        node: [
+            {**(entry.get("record") or {}), "failed": reason_kind(str(entry.get("reason", "")))} for entry in entries
+        ]
+        for node, entries in failed.items()
+    }
 
 
 def has_input(store: Store, run_id: str) -> bool:
     """Whether a run kept records to replay: what its read nodes read, or the payload it was given."""
     with store.session() as session:
-        kept = session.exec(select(RunRecords.id).where(RunRecords.run_id == run_id, RunRecords.kind == "input")
-                            .limit(1)).first()
+        kept = session.exec(
+            select(RunRecords.id).where(RunRecords.run_id == run_id, RunRecords.kind == "input").limit(1)
+        ).first()
     return kept is not None or runs.get_run(store, run_id).payload is not None
 
 
@@ -102,14 +118,26 @@ class NothingToReplay(FlowbridgeError):
     """The run kept no input records (a dry run, or one that read nothing)."""
 
     def __init__(self, run_id: str, doing: str = "replay") -> None:
-        super().__init__(f"run {run_id} kept no input records, so there is nothing to {doing}: dry runs and runs "
-                         "that read nothing keep none. Run the flow for real and use that run")
+        super().__init__(
+            f"run {run_id} kept no input records, so there is nothing to {doing}: dry runs and runs "
+            "that read nothing keep none. Run the flow for real and use that run"
+        )
 
 
 def _facts(run: Any) -> dict[str, Any]:
-    return {"run_id": run.id, "flow_id": run.flow_id, "env": run.env, "flow_version": run.flow_version,
-            "status": run.status, "totals": run.totals, "error": run.error, "trigger": run.trigger,
-            "started_by": run.started_by, "started_at": run.started_at, "dry_run": run.dry_run}
+    return {
+        "run_id": run.id,
+        "flow_id": run.flow_id,
+        "env": run.env,
+        "flow_version": run.flow_version,
+        "status": run.status,
+        "totals": run.totals,
+        "error": run.error,
+        "trigger": run.trigger,
+        "started_by": run.started_by,
+        "started_at": run.started_at,
+        "dry_run": run.dry_run,
+    }
 
 
 def _keys_of(store: Store, run: Any) -> dict[str, list[str]]:
@@ -127,24 +155,36 @@ def compare_runs(store: Store, original_id: str, replay_id: str) -> dict[str, An
     the write's key) what each wrote. Read from the store only, so a comparison can be shown again."""
     original, again = runs.get_run(store, original_id), runs.get_run(store, replay_id)
     if original.flow_id != again.flow_id:
-        raise FlowbridgeError(f"runs {original_id} and {replay_id} are runs of different flows "
-                              f"({original.flow_id}, {again.flow_id}); only runs of one flow can be compared")
+        raise FlowbridgeError(
+            f"runs {original_id} and {replay_id} are runs of different flows "
+            f"({original.flow_id}, {again.flow_id}); only runs of one flow can be compared"
+        )
     before_counts, after_counts = runs.run_ledger(store, original_id), runs.run_ledger(store, replay_id)
     keys = _keys_of(store, again) or _keys_of(store, original)
     return {
         "original": _facts(original),
         "replay": _facts(again),
-        "nodes": {node: {"original": before_counts.get(node), "replay": after_counts.get(node)}
-                  for node in dict.fromkeys([*before_counts, *after_counts])},
-        "records": compare_writes(runs.kept_records(store, original_id, "written"),
-                                  runs.kept_records(store, replay_id, "written"), keys),
-        "inputs_replayed": {node: len(records) for node, records in
-                            runs.kept_records(store, original_id, "input").items()},
+        "nodes": {
+            node: {"original": before_counts.get(node), "replay": after_counts.get(node)}
+            for node in dict.fromkeys([*before_counts, *after_counts])
+        },
+        "records": compare_writes(
+            runs.kept_records(store, original_id, "written"), runs.kept_records(store, replay_id, "written"), keys
+        ),
+        "inputs_replayed": {
+            node: len(records) for node, records in runs.kept_records(store, original_id, "input").items()
+        },
     }
 
 
-def replay(store: Store, run_id: str, *, env: str = SANDBOX, flow_version: int | str | None = None,
-           who: access.Principal | None) -> dict[str, Any]:
+def replay(
+    store: Store,
+    run_id: str,
+    *,
+    env: str = SANDBOX,
+    flow_version: int | str | None = None,
+    who: access.Principal | None,
+) -> dict[str, Any]:
     """Run a stored run's input again in the sandbox and compare the result with the run (see
     compare_runs); `who` must be allowed to replay."""
     who = access.require(who, "replay")
@@ -161,8 +201,19 @@ def replay(store: Store, run_id: str, *, env: str = SANDBOX, flow_version: int |
     inputs = runs.kept_records(store, run_id, "input")
     if not inputs and original.payload is None:
         raise NothingToReplay(run_id, "replay")
-    result = door.start(store, who, door.RunStart(env=SANDBOX, trigger="replay", document=document, version=used,
-                                                  payload=original.payload, replay_inputs=inputs, replay_of=run_id))
+    result = door.start(
+        store,
+        who,
+        door.RunStart(
+            env=SANDBOX,
+            trigger="replay",
+            document=document,
+            version=used,
+            payload=original.payload,
+            replay_inputs=inputs,
+            replay_of=run_id,
+        ),
+    )
     return compare_runs(store, run_id, result.run_id)
 
 
@@ -176,9 +227,16 @@ def save_case(store: Store, run_id: str, name: str, *, who: access.Principal | N
     failed: dict[str, list[dict[str, Any]]] = {}
     for letter in runs.dead_letters(store, run_id=run_id, status=None, limit=MAX_CASE_FAILURES):
         failed.setdefault(letter.node_id, []).append({"record": letter.record, "reason": letter.reason})
-    case = TestCase(flow_id=run.flow_id, name=name.strip() or run_id, payload=run.payload, inputs=inputs,
-                    expected=runs.kept_records(store, run_id, "written"), expected_failed=failed,
-                    created_by=who.name, from_run=run_id)
+    case = TestCase(
+        flow_id=run.flow_id,
+        name=name.strip() or run_id,
+        payload=run.payload,
+        inputs=inputs,
+        expected=runs.kept_records(store, run_id, "written"),
+        expected_failed=failed,
+        created_by=who.name,
+        from_run=run_id,
+    )
     with store.session() as session:
         session.add(case)
         session.commit()
@@ -197,8 +255,7 @@ def list_cases(store: Store, flow_id: str) -> list[TestCase]:
         return list(session.exec(select(TestCase).where(TestCase.flow_id == flow_id).order_by(TestCase.id)).all())
 
 
-def run_cases(store: Store, flow_id: str, *, env: str = SANDBOX,
-              who: access.Principal | None) -> list[dict[str, Any]]:
+def run_cases(store: Store, flow_id: str, *, env: str = SANDBOX, who: access.Principal | None) -> list[dict[str, Any]]:
     """Dry-run every test case of the flow's current version; one result per case."""
     who = access.require(who, "replay")
     _check_sandbox(env)
@@ -207,15 +264,27 @@ def run_cases(store: Store, flow_id: str, *, env: str = SANDBOX,
     results = []
     for case in list_cases(store, flow_id):
         kept: dict[tuple[str, str], list[Any]] = {}
-        result = door.start(store, who, door.RunStart(env=SANDBOX, trigger="test", document=document, version=version,
-                                                      payload=case.payload, replay_inputs=case.inputs, dry_run=True),
-                            keep_into=kept)
+        result = door.start(
+            store,
+            who,
+            door.RunStart(
+                env=SANDBOX,
+                trigger="test",
+                document=document,
+                version=version,
+                payload=case.payload,
+                replay_inputs=case.inputs,
+                dry_run=True,
+            ),
+            keep_into=kept,
+        )
         produced = {node: records for (kind, node), records in kept.items() if kind == "written"}
         differences = compare_writes(case.expected, produced, keys)
         # What failed must still fail (alike), and nothing written then may be refused now.
         failing_now = {node: records for (kind, node), records in kept.items() if kind == "failed"}
         differences += compare_writes(_failures(case.expected_failed or {}), _failures(failing_now), keys)
         passed = result.error is None and not differences
-        results.append({"case": case.name, "id": case.id, "passed": passed, "error": result.error,
-                        "differences": differences})
+        results.append(
+            {"case": case.name, "id": case.id, "passed": passed, "error": result.error, "differences": differences}
+        )
     return results

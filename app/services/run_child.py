@@ -27,8 +27,15 @@ from app.store.database import Store
 
 def _warm_up() -> None:
     nodes.registry()
-    validate_document({"schema_version": 1, "id": "warm", "name": "warm",
-                       "nodes": [{"id": "start", "type": "trigger.manual"}], "edges": []})
+    validate_document(
+        {
+            "schema_version": 1,
+            "id": "warm",
+            "name": "warm",
+            "nodes": [{"id": "start", "type": "trigger.manual"}],
+            "edges": [],
+        }
+    )
     sqlalchemy.orm.configure_mappers()
 
 

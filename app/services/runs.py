@@ -23,7 +23,7 @@ from nodes.base import Failure, LinkState, LinkUpdate, Outcome, Record, without_
 
 def new_run_id() -> str:
     """Sortable and readable: 20261129-014502-3fa9c1."""
-    return f"{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    return f"{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
 def load_flow(store: Store, ref: str) -> tuple[dict[str, Any], int | None]:
@@ -96,8 +96,9 @@ class StoreRunServices:
             if len(out) < SAMPLES_PER_NODE:
                 out += _sample(sent, SAMPLES_PER_NODE - len(out))
 
-    def links(self, env: str, entity: str, system: str, ids: list[str], other: str,
-              snapshots: str = "both") -> dict[str, LinkState]:
+    def links(
+        self, env: str, entity: str, system: str, ids: list[str], other: str, snapshots: str = "both"
+    ) -> dict[str, LinkState]:
         return sync.links_for(self.store, env, entity, system, ids, other, snapshots)
 
     def all_links(self, env: str, entity: str, system: str, other: str) -> dict[str, str]:
@@ -115,39 +116,95 @@ class StoreRunServices:
     def write_sending(self, env: str, flow_id: str, node_id: str, key: str, run_id: str, kept: Any = None) -> str:
         return self.outcomes.sending(write_outcomes.Where(env, flow_id, node_id), key, run_id, kept)
 
-    def write_accepted(self, env: str, flow_id: str, node_id: str, key: str, run_id: str, outcome: str,
-                       target_id: str | None, links: list[tuple[str, LinkUpdate]]) -> None:
+    def write_accepted(
+        self,
+        env: str,
+        flow_id: str,
+        node_id: str,
+        key: str,
+        run_id: str,
+        outcome: str,
+        target_id: str | None,
+        links: list[tuple[str, LinkUpdate]],
+    ) -> None:
         self.outcomes.accepted(write_outcomes.Where(env, flow_id, node_id), key, run_id, outcome, target_id, links)
 
 
-def run_flow(store: Store, document: dict[str, Any], *, version: int | None = None, env: str = "sandbox",
-             trigger: str = "manual", payload: list[Record] | None = None, dry_run: bool = False,
-             full_resync: bool = False, batch_size: int | None = None, start_at: str | None = None,
-             started_by: str = "", run_id: str | None = None,
-             replay_inputs: dict[str, list[Record]] | None = None,
-             keep_into: dict[tuple[str, str], list[Any]] | None = None, replay_of: str | None = None) -> RunResult:
+def run_flow(
+    store: Store,
+    document: dict[str, Any],
+    *,
+    version: int | None = None,
+    env: str = "sandbox",
+    trigger: str = "manual",
+    payload: list[Record] | None = None,
+    dry_run: bool = False,
+    full_resync: bool = False,
+    batch_size: int | None = None,
+    start_at: str | None = None,
+    started_by: str = "",
+    run_id: str | None = None,
+    replay_inputs: dict[str, list[Record]] | None = None,
+    keep_into: dict[tuple[str, str], list[Any]] | None = None,
+    replay_of: str | None = None,
+) -> RunResult:
     """Run a flow once, synchronously, and store the run, its ledger, its dead letters and the
     retries it needed. `start_at` sends the payload straight into one node (a dead-letter retry);
     `replay_inputs` gives read nodes stored records instead of their systems' (a replay)."""
     if env not in connections.ENVIRONMENTS:
         raise FlowbridgeError(f"unknown environment '{env}'; use one of {', '.join(connections.ENVIRONMENTS)}")
     plan = compile_plan(document)  # a flow that cannot run says so here, before any process starts
-    run = Run(id=run_id or new_run_id(), flow_id=plan.flow_id, flow_version=version, env=env, trigger=trigger,
-              dry_run=dry_run, payload=_capped_payload(payload), started_by=started_by, replay_of=replay_of,
-              document=document if version is None else None)
+    run = Run(
+        id=run_id or new_run_id(),
+        flow_id=plan.flow_id,
+        flow_version=version,
+        env=env,
+        trigger=trigger,
+        dry_run=dry_run,
+        payload=_capped_payload(payload),
+        started_by=started_by,
+        replay_of=replay_of,
+        document=document if version is None else None,
+    )
     runs.start_run(store, run)  # a queued run (webhook) already has its row: it becomes running
     limits = isolation.limits_here()
     if limits is not None:  # the web server: the run goes on in a child process, with limits
-        result, kept = isolation.run_in_child(store, run.id, limits.for_document(document), dict(
-            document=document, version=version, env=env, trigger=trigger, payload=payload, dry_run=dry_run,
-            full_resync=full_resync, batch_size=batch_size, start_at=start_at, started_by=started_by, run_id=run.id,
-            replay_inputs=replay_inputs, replay_of=replay_of, keep=keep_into is not None))
+        result, kept = isolation.run_in_child(
+            store,
+            run.id,
+            limits.for_document(document),
+            dict(
+                document=document,
+                version=version,
+                env=env,
+                trigger=trigger,
+                payload=payload,
+                dry_run=dry_run,
+                full_resync=full_resync,
+                batch_size=batch_size,
+                start_at=start_at,
+                started_by=started_by,
+                run_id=run.id,
+                replay_inputs=replay_inputs,
+                replay_of=replay_of,
+                keep=keep_into is not None,
+            ),
+        )
         if keep_into is not None:
             keep_into.update(kept)
         return result
-    request = RunRequest(run_id=run.id, env=env, trigger=trigger, payload=payload, dry_run=dry_run,
-                         full_resync=full_resync, batch_size=batch_size, start_at=start_at,
-                         replay_inputs=replay_inputs, keep_changes=KEPT_CHANGES_PER_NODE)
+    request = RunRequest(
+        run_id=run.id,
+        env=env,
+        trigger=trigger,
+        payload=payload,
+        dry_run=dry_run,
+        full_resync=full_resync,
+        batch_size=batch_size,
+        start_at=start_at,
+        replay_inputs=replay_inputs,
+        keep_changes=KEPT_CHANGES_PER_NODE,
+    )
     events: list[dict[str, Any]] = []
     token = retry_events.set(events)
     services = StoreRunServices(store, run)
@@ -156,13 +213,26 @@ def run_flow(store: Store, document: dict[str, Any], *, version: int | None = No
     finally:
         retry_events.reset(token)
         services.close()
-    runs.finish_run(store, run.id, status=result.status, totals=result.totals, error=result.error,
-                    ledger=result.ledger.summary(), finished_at=result.finished_at, events=events or None,
-                    samples=services.samples)
+    runs.finish_run(
+        store,
+        run.id,
+        status=result.status,
+        totals=result.totals,
+        error=result.error,
+        ledger=result.ledger.summary(),
+        finished_at=result.finished_at,
+        events=events or None,
+        samples=services.samples,
+    )
     if result.status == "failed" and not dry_run:  # a batch cut short: its records the API took still count
         result.totals = write_outcomes.settle_run(store, run.id) or result.totals
-    runs.keep_records(store, run.id, services.kept if not dry_run else
-                      {kept: records for kept, records in services.kept.items() if kept[0] in DRY_RUN_KEEPS})
+    runs.keep_records(
+        store,
+        run.id,
+        services.kept
+        if not dry_run
+        else {kept: records for kept, records in services.kept.items() if kept[0] in DRY_RUN_KEEPS},
+    )
     if keep_into is not None:  # test cases look at what a dry run would have written
         keep_into.update(services.kept)
     return result

@@ -37,8 +37,12 @@ def state() -> SandboxState:
     with _lock:
         if _running is None:
             return SandboxState(False, str(_folder) if _folder else None, {}, {})
-        return SandboxState(True, str(_folder), {s: _running.url(s) for s in SYSTEMS},
-                            {s: _running.faults[s].as_dict() for s in SYSTEMS})
+        return SandboxState(
+            True,
+            str(_folder),
+            {s: _running.url(s) for s in SYSTEMS},
+            {s: _running.faults[s].as_dict() for s in SYSTEMS},
+        )
 
 
 def start(folder: Path | None = None, ports: dict[str, int] | None = None) -> SandboxState:
@@ -51,8 +55,10 @@ def start(folder: Path | None = None, ports: dict[str, int] | None = None) -> Sa
             try:
                 _running = start_sandboxes(target, crm_port=ports["crm"], erp_port=ports["erp"])
             except OSError as error:  # a port taken by another program, say
-                raise FlowbridgeError(f"could not start the sandbox APIs on ports {ports['crm']} and "
-                                      f"{ports['erp']}: {error.strerror or error}") from None
+                raise FlowbridgeError(
+                    f"could not start the sandbox APIs on ports {ports['crm']} and "
+                    f"{ports['erp']}: {error.strerror or error}"
+                ) from None
             _folder = target
     return state()
 

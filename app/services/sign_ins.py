@@ -35,8 +35,9 @@ def sign_in(store: Store, name: str, api_token: str) -> tuple[access.Principal, 
     now = utcnow()
     with store.session() as session:
         session.execute(sa.delete(SignIn).where(SignIn.expires_at < now))  # the ended ones go
-        session.add(SignIn(token_hash=_hash(token), user_name=principal.name, created_at=now,
-                           expires_at=now + LIFETIME))
+        session.add(
+            SignIn(token_hash=_hash(token), user_name=principal.name, created_at=now, expires_at=now + LIFETIME)
+        )
         session.commit()
     return principal, token
 

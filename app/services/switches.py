@@ -48,8 +48,10 @@ def record_switch(store: Store, flow_id: str, enabled: bool, *, who: str, reason
     if enabled:
         problems = validate_document(document)
         if problems:
-            raise CannotSwitchOn(f"flow '{flow_id}' is a draft with {len(problems)} problem(s) and cannot be "
-                                 f"switched on; first: {problems[0]}. Fix them in the editor and save")
+            raise CannotSwitchOn(
+                f"flow '{flow_id}' is a draft with {len(problems)} problem(s) and cannot be "
+                f"switched on; first: {problems[0]}. Fix them in the editor and save"
+            )
     with store.session() as session:
         flow = session.get(Flow, flow_id)
         changed = flow.enabled != enabled
@@ -67,5 +69,8 @@ def record_switch(store: Store, flow_id: str, enabled: bool, *, who: str, reason
 
 def history(store: Store, flow_id: str, limit: int = 50) -> list[FlowSwitch]:
     with store.session() as session:
-        return list(session.exec(select(FlowSwitch).where(FlowSwitch.flow_id == flow_id)
-                                 .order_by(FlowSwitch.id.desc()).limit(limit)).all())
+        return list(
+            session.exec(
+                select(FlowSwitch).where(FlowSwitch.flow_id == flow_id).order_by(FlowSwitch.id.desc()).limit(limit)
+            ).all()
+        )

@@ -44,14 +44,16 @@ def _with_connector(store: Store, connection: str, env: str, work: Any) -> list[
 
 def tables(store: Store, connection: str, env: str = PICKER_ENV) -> list[str]:
     """The tables of the system a connection names in `env`; FlowbridgeError when it can't be reached."""
-    return _cached((store.url, env, connection, ""),
-                   lambda: _with_connector(store, connection, env, lambda c: c.tables()))
+    return _cached(
+        (store.url, env, connection, ""), lambda: _with_connector(store, connection, env, lambda c: c.tables())
+    )
 
 
 def columns(store: Store, connection: str, table: str, env: str = PICKER_ENV) -> list[str]:
     """The columns of one table, in the table's order."""
-    return _cached((store.url, env, connection, table),
-                   lambda: _with_connector(store, connection, env, lambda c: c.columns(table)))
+    return _cached(
+        (store.url, env, connection, table), lambda: _with_connector(store, connection, env, lambda c: c.columns(table))
+    )
 
 
 def forget(store: Store) -> None:

@@ -78,8 +78,9 @@ def _same(expected: str, given: str) -> bool:
     return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogateescape"))
 
 
-def check_call(store: Store, flow_id: str, config: dict[str, Any], headers: dict[str, str], body: bytes,
-               now: float | None = None) -> None:
+def check_call(
+    store: Store, flow_id: str, config: dict[str, Any], headers: dict[str, str], body: bytes, now: float | None = None
+) -> None:
     """Raise HookRefusal unless the call carries the flow's secret or a fresh signature seen for the
     first time (401; 409 for a replay) and the flow is on (409). `now`: the clock, in Unix seconds."""
     secret = secret_for(store, flow_id)
@@ -89,12 +90,16 @@ def check_call(store: Store, flow_id: str, config: dict[str, Any], headers: dict
         if not (stamp.isascii() and stamp.isdigit()):
             raise HookRefusal(401, "missing X-Flowbridge-Timestamp (Unix seconds when the call was signed)")
         if abs(moment - int(stamp)) > REPLAY_WINDOW_SECONDS:
-            raise HookRefusal(401, "X-Flowbridge-Timestamp is more than 5 minutes from this server's clock; "
-                                   "sign each call when it is sent")
+            raise HookRefusal(
+                401,
+                "X-Flowbridge-Timestamp is more than 5 minutes from this server's clock; "
+                "sign each call when it is sent",
+            )
         given = headers.get(SIGNATURE_HEADER, "")
         if not _same(sign(secret, stamp, body), given):
-            raise HookRefusal(401, "missing or wrong signature (X-Flowbridge-Signature: sha256=<HMAC of "
-                                   "\"<timestamp>.<body>\">)")
+            raise HookRefusal(
+                401, 'missing or wrong signature (X-Flowbridge-Signature: sha256=<HMAC of "<timestamp>.<body>">)'
+            )
         if not flows.get_flow(store, flow_id).enabled:
             raise HookRefusal(409, f"flow '{flow_id}' is switched off")
         _first_time(store, flow_id, given, moment)
@@ -113,14 +118,18 @@ def _first_time(store: Store, flow_id: str, signature: str, now: float) -> None:
     key = hashlib.sha256(f"{flow_id}:{signature}".encode()).hexdigest()
     with store.session() as session:
         # Signatures older than twice the window can never be taken again: they need no keeping.
-        session.execute(sa.delete(WebhookCall).where(
-            WebhookCall.seen_at < seen_at - dt.timedelta(seconds=2 * REPLAY_WINDOW_SECONDS)))
+        session.execute(
+            sa.delete(WebhookCall).where(
+                WebhookCall.seen_at < seen_at - dt.timedelta(seconds=2 * REPLAY_WINDOW_SECONDS)
+            )
+        )
         session.add(WebhookCall(signature_hash=key, flow_id=flow_id, seen_at=seen_at))
         try:
             session.commit()
         except sa.exc.IntegrityError:
-            raise HookRefusal(409, "this signed call was received before: a replay is never run twice; "
-                                   "sign each call anew") from None
+            raise HookRefusal(
+                409, "this signed call was received before: a replay is never run twice; sign each call anew"
+            ) from None
 
 
 def records_from(body: bytes) -> list[dict[str, Any]]:

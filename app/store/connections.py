@@ -37,8 +37,10 @@ def connection_spec(store: Store, name: str, env: str) -> ConnectionSpec:
     with store.session() as session:
         row = session.get(Connection, (name, env))
     if row is None:
-        raise NotFound(f"there is no connection '{name}' in environment '{env}'; add it with "
-                       f"`flowbridge connection set {name} --env {env} --type sql|http|file ...`")
+        raise NotFound(
+            f"there is no connection '{name}' in environment '{env}'; add it with "
+            f"`flowbridge connection set {name} --env {env} --type sql|http|file ...`"
+        )
     settings = Secrets(store.home).open(row.secret_settings, f"connection '{name}' ({env})")
     return ConnectionSpec(name, env, row.type, settings)
 
@@ -60,8 +62,15 @@ def list_connections(store: Store) -> list[dict[str, Any]]:
                 target = settings.get("path", "")
         except FlowbridgeError as error:
             target = f"<{error}>"
-        listed.append({"name": row.name, "env": row.env, "type": row.type, "target": target,
-                       "updated_at": row.updated_at.isoformat()})
+        listed.append(
+            {
+                "name": row.name,
+                "env": row.env,
+                "type": row.type,
+                "target": target,
+                "updated_at": row.updated_at.isoformat(),
+            }
+        )
     return listed
 
 

@@ -23,6 +23,7 @@ def store_url() -> str:
     """FLOWBRIDGE_DB_URL, else ./flowbridge.db."""
     return os.environ.get("FLOWBRIDGE_DB_URL") or DEFAULT_URL
 
+
 T = TypeVar("T")
 
 
@@ -66,8 +67,9 @@ class Store:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except sa.exc.OperationalError as error:
-            raise FlowbridgeError(f"cannot open the store at {self.engine.url.render_as_string()}: "
-                                  f"{str(error.orig).strip()}") from None
+            raise FlowbridgeError(
+                f"cannot open the store at {self.engine.url.render_as_string()}: {str(error.orig).strip()}"
+            ) from None
 
     def _at_head(self) -> bool:
         """Whether the schema is at the newest migration already: one query, instead of loading

@@ -57,5 +57,4 @@ def release(store: Store, flow_id: str, env: str, run_id: str) -> None:
     """Free the flow's lock in `env` if `run_id` holds it."""
     table = FlowLock.__table__
     with store.engine.begin() as conn:
-        conn.execute(sa.delete(table).where(table.c.flow_id == flow_id, table.c.env == env,
-                                          table.c.run_id == run_id))
+        conn.execute(sa.delete(table).where(table.c.flow_id == flow_id, table.c.env == env, table.c.run_id == run_id))

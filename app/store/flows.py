@@ -16,12 +16,15 @@ class VersionConflict(FlowbridgeError):
 
     def __init__(self, flow_id: str, latest: FlowVersion) -> None:
         self.latest = latest
-        super().__init__(f"flow '{flow_id}' was saved as version {latest.version} by "
-                         f"{latest.author or 'someone'} at {latest.created_at:%Y-%m-%d %H:%M} UTC meanwhile")
+        super().__init__(
+            f"flow '{flow_id}' was saved as version {latest.version} by "
+            f"{latest.author or 'someone'} at {latest.created_at:%Y-%m-%d %H:%M} UTC meanwhile"
+        )
 
 
-def save_flow(store: Store, document: dict[str, Any], *, author: str = "", comment: str = "",
-              based_on: int | None = None) -> int:
+def save_flow(
+    store: Store, document: dict[str, Any], *, author: str = "", comment: str = "", based_on: int | None = None
+) -> int:
     """Store the document as the flow's next version and return that version number.
 
     `based_on` is the version the author edited; saving on top of a newer one is refused.
@@ -31,8 +34,9 @@ def save_flow(store: Store, document: dict[str, Any], *, author: str = "", comme
         raise FlowbridgeError("the document has no id")
     with store.session() as session:
         flow = session.get(Flow, flow_id)
-        latest = session.exec(select(FlowVersion).where(FlowVersion.flow_id == flow_id)
-                              .order_by(FlowVersion.version.desc())).first()
+        latest = session.exec(
+            select(FlowVersion).where(FlowVersion.flow_id == flow_id).order_by(FlowVersion.version.desc())
+        ).first()
         if based_on is not None and latest is not None and latest.version != based_on:
             raise VersionConflict(flow_id, latest)
         version = (latest.version if latest else 0) + 1
@@ -43,8 +47,7 @@ def save_flow(store: Store, document: dict[str, Any], *, author: str = "", comme
         flow.current_version = version
         flow.updated_at = utcnow()
         session.add(flow)
-        session.add(FlowVersion(flow_id=flow_id, version=version, document=document, comment=comment,
-                                author=author))
+        session.add(FlowVersion(flow_id=flow_id, version=version, document=document, comment=comment, author=author))
         session.commit()
     return version
 
@@ -58,8 +61,9 @@ def get_document(store: Store, flow_id: str, version: int | None = None) -> tupl
     flow = get_flow(store, flow_id)
     wanted = version or flow.current_version
     with store.session() as session:
-        row = session.exec(select(FlowVersion).where(FlowVersion.flow_id == flow_id,
-                                                     FlowVersion.version == wanted)).first()
+        row = session.exec(
+            select(FlowVersion).where(FlowVersion.flow_id == flow_id, FlowVersion.version == wanted)
+        ).first()
     if row is None:
         raise NotFound(f"flow '{flow_id}' has no version {wanted}")
     return row.document, row.version
@@ -72,8 +76,11 @@ def list_flows(store: Store) -> list[Flow]:
 
 def list_versions(store: Store, flow_id: str) -> list[FlowVersion]:
     with store.session() as session:
-        return list(session.exec(select(FlowVersion).where(FlowVersion.flow_id == flow_id)
-                                 .order_by(FlowVersion.version.desc())).all())
+        return list(
+            session.exec(
+                select(FlowVersion).where(FlowVersion.flow_id == flow_id).order_by(FlowVersion.version.desc())
+            ).all()
+        )
 
 
 def flow_count(store: Store) -> int:

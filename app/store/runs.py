@@ -80,10 +80,18 @@ def queue_run(store: Store, run: Run) -> None:
         session.commit()
 
 
-def finish_run(store: Store, run_id: str, *, status: str, totals: dict[str, int], error: str | None,
-               ledger: dict[str, dict[str, Any]], finished_at: dt.datetime | None = None,
-               events: list[dict[str, Any]] | None = None,
-               samples: dict[str, Any] | None = None) -> None:
+def finish_run(
+    store: Store,
+    run_id: str,
+    *,
+    status: str,
+    totals: dict[str, int],
+    error: str | None,
+    ledger: dict[str, dict[str, Any]],
+    finished_at: dt.datetime | None = None,
+    events: list[dict[str, Any]] | None = None,
+    samples: dict[str, Any] | None = None,
+) -> None:
     with store.session() as session:
         run = session.get(Run, run_id)
         if run is None:
@@ -92,8 +100,9 @@ def finish_run(store: Store, run_id: str, *, status: str, totals: dict[str, int]
         run.finished_at = finished_at or utcnow()
         session.add(run)
         for seq, (node_id, counts) in enumerate(ledger.items()):
-            session.merge(NodeLedger(run_id=run_id, node_id=node_id, seq=seq, counts=counts,
-                                     samples=(samples or {}).get(node_id)))
+            session.merge(
+                NodeLedger(run_id=run_id, node_id=node_id, seq=seq, counts=counts, samples=(samples or {}).get(node_id))
+            )
         session.commit()
 
 
@@ -138,15 +147,36 @@ def add_dead_letters(store: Store, run: Run, node_id: str, failures: list[Failur
         times[key] = times.get(key, 0) + 1
     now = utcnow()
     with store.session() as session:
-        found = {letter.record_key: letter for letter in session.exec(select(DeadLetter).where(
-            DeadLetter.flow_id == run.flow_id, DeadLetter.env == run.env, DeadLetter.node_id == node_id,
-            DeadLetter.status == "open", DeadLetter.record_key.in_(list(keyed)))).all()} if keyed else {}
+        found = (
+            {
+                letter.record_key: letter
+                for letter in session.exec(
+                    select(DeadLetter).where(
+                        DeadLetter.flow_id == run.flow_id,
+                        DeadLetter.env == run.env,
+                        DeadLetter.node_id == node_id,
+                        DeadLetter.status == "open",
+                        DeadLetter.record_key.in_(list(keyed)),
+                    )
+                ).all()
+            }
+            if keyed
+            else {}
+        )
         for key, failure in keyed.items():
             letter = found.get(key)
             if letter is None:
-                letter = DeadLetter(run_id=run.id, flow_id=run.flow_id, env=run.env, node_id=node_id,
-                                    reason=failure.reason, record=_storable(failure.record), record_key=key,
-                                    last_seen_at=now, count=times[key])
+                letter = DeadLetter(
+                    run_id=run.id,
+                    flow_id=run.flow_id,
+                    env=run.env,
+                    node_id=node_id,
+                    reason=failure.reason,
+                    record=_storable(failure.record),
+                    record_key=key,
+                    last_seen_at=now,
+                    count=times[key],
+                )
             else:
                 letter.count, letter.last_seen_at = letter.count + times[key], now
                 letter.reason, letter.run_id = failure.reason, run.id
@@ -169,8 +199,15 @@ def get_run(store: Store, run_id: str) -> Run:
     return store.fetch(Run, run_id, f"there is no run '{run_id}'")
 
 
-def list_runs(store: Store, flow_id: str | None = None, limit: int = 50, *, status: str | None = None,
-              env: str | None = None, trigger: str | None = None) -> list[Run]:
+def list_runs(
+    store: Store,
+    flow_id: str | None = None,
+    limit: int = 50,
+    *,
+    status: str | None = None,
+    env: str | None = None,
+    trigger: str | None = None,
+) -> list[Run]:
     with store.session() as session:
         query = select(Run).order_by(Run.started_at.desc()).limit(limit)
         for column, value in ((Run.flow_id, flow_id), (Run.status, status), (Run.env, env), (Run.trigger, trigger)):
@@ -185,8 +222,14 @@ def run_ledger(store: Store, run_id: str) -> dict[str, dict[str, Any]]:
     return {row.node_id: row.counts for row in rows}
 
 
-def dead_letters(store: Store, *, run_id: str | None = None, flow_id: str | None = None,
-                 status: str | None = "open", limit: int = 1000) -> list[DeadLetter]:
+def dead_letters(
+    store: Store,
+    *,
+    run_id: str | None = None,
+    flow_id: str | None = None,
+    status: str | None = "open",
+    limit: int = 1000,
+) -> list[DeadLetter]:
     with store.session() as session:
         query = select(DeadLetter).order_by(DeadLetter.id).limit(limit)
         if run_id:
@@ -206,16 +249,22 @@ def keep_records(store: Store, run_id: str, kept: dict[tuple[str, str], list[Any
     with store.session() as session:
         for (kind, node_id), records in kept.items():
             for seq, start in enumerate(range(0, len(records), KEPT_CHUNK)):
-                session.add(RunRecords(run_id=run_id, node_id=node_id, kind=kind, seq=seq,
-                                       records=records[start:start + KEPT_CHUNK]))
+                session.add(
+                    RunRecords(
+                        run_id=run_id, node_id=node_id, kind=kind, seq=seq, records=records[start : start + KEPT_CHUNK]
+                    )
+                )
         session.commit()
 
 
 def kept_records(store: Store, run_id: str, kind: str) -> dict[str, list[Any]]:
     """node id -> the records of that kind a run kept, in order."""
     with store.session() as session:
-        rows = session.exec(select(RunRecords).where(RunRecords.run_id == run_id, RunRecords.kind == kind)
-                            .order_by(RunRecords.node_id, RunRecords.seq)).all()
+        rows = session.exec(
+            select(RunRecords)
+            .where(RunRecords.run_id == run_id, RunRecords.kind == kind)
+            .order_by(RunRecords.node_id, RunRecords.seq)
+        ).all()
     kept: dict[str, list[Any]] = {}
     for row in rows:
         kept.setdefault(row.node_id, []).extend(row.records)

@@ -46,8 +46,9 @@ def cookie_secret(home: Path) -> str:
     import secrets
 
     if os.environ.get("FLOWBRIDGE_SECRET_KEY"):
-        return hmac.new(os.environ["FLOWBRIDGE_SECRET_KEY"].encode(), b"flowbridge web cookies",
-                        hashlib.sha256).hexdigest()
+        return hmac.new(
+            os.environ["FLOWBRIDGE_SECRET_KEY"].encode(), b"flowbridge web cookies", hashlib.sha256
+        ).hexdigest()
     return _made_once(home / COOKIE_KEY_FILE, lambda: secrets.token_hex(32).encode()).decode()
 
 
@@ -56,8 +57,9 @@ class Secrets:
         try:
             self._fernet = Fernet(_key(home))
         except ValueError:
-            raise FlowbridgeError("the secret key (FLOWBRIDGE_SECRET_KEY or .flowbridge-secret) is not a "
-                                  "valid Fernet key") from None
+            raise FlowbridgeError(
+                "the secret key (FLOWBRIDGE_SECRET_KEY or .flowbridge-secret) is not a valid Fernet key"
+            ) from None
 
     def seal(self, settings: dict[str, Any]) -> str:
         return self._fernet.encrypt(json.dumps(settings).encode()).decode()
@@ -66,5 +68,6 @@ class Secrets:
         try:
             return json.loads(self._fernet.decrypt(token.encode()))
         except InvalidToken:
-            raise FlowbridgeError(f"{what}: its settings were encrypted with another secret key; "
-                                  "set the connection again") from None
+            raise FlowbridgeError(
+                f"{what}: its settings were encrypted with another secret key; set the connection again"
+            ) from None

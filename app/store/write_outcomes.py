@@ -44,17 +44,26 @@ def known(store: Store, where: Where, keys: list[str]) -> dict[str, WriteOutcome
     unique = list(dict.fromkeys(keys))
     with store.engine.connect() as conn:
         for start in range(0, len(unique), CHUNK):
-            rows = conn.execute(sa.select(table).where(
-                table.c.env == where.env, table.c.flow_id == where.flow_id, table.c.node_id == where.node_id,
-                table.c.record_key.in_(unique[start:start + CHUNK])))
+            rows = conn.execute(
+                sa.select(table).where(
+                    table.c.env == where.env,
+                    table.c.flow_id == where.flow_id,
+                    table.c.node_id == where.node_id,
+                    table.c.record_key.in_(unique[start : start + CHUNK]),
+                )
+            )
             for row in rows.mappings():
                 found[row["record_key"]] = WriteOutcome(**row)
     return found
 
 
 _TABLE = WriteOutcome.__table__
-_THIS = sa.and_(_TABLE.c.env == sa.bindparam("w_env"), _TABLE.c.flow_id == sa.bindparam("w_flow"),
-                _TABLE.c.node_id == sa.bindparam("w_node"), _TABLE.c.record_key == sa.bindparam("w_key"))
+_THIS = sa.and_(
+    _TABLE.c.env == sa.bindparam("w_env"),
+    _TABLE.c.flow_id == sa.bindparam("w_flow"),
+    _TABLE.c.node_id == sa.bindparam("w_node"),
+    _TABLE.c.record_key == sa.bindparam("w_key"),
+)
 # Built once: these run for every record a write sends, and building a statement costs more than
 # running it on SQLite.
 _INSERT = sa.insert(_TABLE)
@@ -93,28 +102,56 @@ class OutcomeWriter:
         if kept is not None and kept.state == "sending":
             return kept.idempotency_key  # marked already, by an earlier attempt or run
         token = secrets.token_hex(16)
-        values = {"state": "sending", "outcome": None, "target_id": None, "idempotency_key": token,
-                  "run_id": run_id, "updated_at": utcnow()}
+        values = {
+            "state": "sending",
+            "outcome": None,
+            "target_id": None,
+            "idempotency_key": token,
+            "run_id": run_id,
+            "updated_at": utcnow(),
+        }
         with self._transaction() as conn:
             if kept is None:
-                conn.execute(_INSERT, {"env": where.env, "flow_id": where.flow_id, "node_id": where.node_id,
-                                       "record_key": key, **values})
+                conn.execute(
+                    _INSERT,
+                    {"env": where.env, "flow_id": where.flow_id, "node_id": where.node_id, "record_key": key, **values},
+                )
             else:
                 conn.execute(_SEND, {**_where(where, key), **{f"v_{k}": v for k, v in values.items()}})
         return token
 
-    def accepted(self, where: Where, key: str, run_id: str, outcome: str, target_id: str | None,
-                 links: Sequence[tuple[str, LinkUpdate]] = ()) -> None:
+    def accepted(
+        self,
+        where: Where,
+        key: str,
+        run_id: str,
+        outcome: str,
+        target_id: str | None,
+        links: Sequence[tuple[str, LinkUpdate]] = (),
+    ) -> None:
         """The target took the record: its outcome, its id and its links — (entity, link): the
         record's, and its children's — in one transaction."""
-        values = {"state": "accepted", "outcome": outcome, "target_id": target_id, "run_id": run_id,
-                  "updated_at": utcnow()}
+        values = {
+            "state": "accepted",
+            "outcome": outcome,
+            "target_id": target_id,
+            "run_id": run_id,
+            "updated_at": utcnow(),
+        }
         with self._transaction() as conn:
-            changed = conn.execute(_ACCEPT, {**_where(where, key),
-                                             **{f"v_{k}": v for k, v in values.items()}}).rowcount
+            changed = conn.execute(_ACCEPT, {**_where(where, key), **{f"v_{k}": v for k, v in values.items()}}).rowcount
             if not changed:
-                conn.execute(_INSERT, {"env": where.env, "flow_id": where.flow_id, "node_id": where.node_id,
-                                       "record_key": key, "idempotency_key": secrets.token_hex(16), **values})
+                conn.execute(
+                    _INSERT,
+                    {
+                        "env": where.env,
+                        "flow_id": where.flow_id,
+                        "node_id": where.node_id,
+                        "record_key": key,
+                        "idempotency_key": secrets.token_hex(16),
+                        **values,
+                    },
+                )
             by_entity: dict[str, list[LinkUpdate]] = {}
             for entity, link in links:
                 by_entity.setdefault(entity, []).append(link)
@@ -122,10 +159,10 @@ class OutcomeWriter:
                 save_links_in(conn, where.env, entity, updates)
 
 
-_ACCEPT = _MARK.values(**{k: sa.bindparam(f"v_{k}") for k in ("state", "outcome", "target_id", "run_id",
-                                                               "updated_at")})
-_SEND = _MARK.values(**{k: sa.bindparam(f"v_{k}") for k in ("state", "outcome", "target_id", "idempotency_key",
-                                                             "run_id", "updated_at")})
+_ACCEPT = _MARK.values(**{k: sa.bindparam(f"v_{k}") for k in ("state", "outcome", "target_id", "run_id", "updated_at")})
+_SEND = _MARK.values(
+    **{k: sa.bindparam(f"v_{k}") for k in ("state", "outcome", "target_id", "idempotency_key", "run_id", "updated_at")}
+)
 
 
 def settle_run(store: Store, run_id: str) -> dict[str, int]:
@@ -133,8 +170,11 @@ def settle_run(store: Store, run_id: str) -> dict[str, int]:
     target took counts, even those of a batch the run never finished); its run row is updated."""
     table = WriteOutcome.__table__
     with store.engine.connect() as conn:
-        counted = conn.execute(sa.select(table.c.node_id, table.c.outcome, sa.func.count()).where(
-            table.c.run_id == run_id, table.c.state == "accepted").group_by(table.c.node_id, table.c.outcome)).all()
+        counted = conn.execute(
+            sa.select(table.c.node_id, table.c.outcome, sa.func.count())
+            .where(table.c.run_id == run_id, table.c.state == "accepted")
+            .group_by(table.c.node_id, table.c.outcome)
+        ).all()
     if not counted:
         return {}
     by_node: dict[str, dict[str, int]] = {}

@@ -14,8 +14,12 @@ PAGE_SIZE = 20  # records drawn at once: the browser gets one page, never the wh
 MAX_COLUMNS = 12
 # outcome as the write nodes report it -> tab title
 KINDS = {"inserted": "Would insert", "updated": "Would update", "unchanged": "Unchanged", "failed": "Would fail"}
-EMPTY = {"inserted": "No record would be inserted.", "updated": "No record would be updated.",
-         "unchanged": "No record would stay as it is.", "failed": "No record would fail."}
+EMPTY = {
+    "inserted": "No record would be inserted.",
+    "updated": "No record would be updated.",
+    "unchanged": "No record would stay as it is.",
+    "failed": "No record would fail.",
+}
 
 
 def changes_view(changes: dict[str, list[dict[str, Any]]], counts: dict[str, dict[str, Any]]) -> None:
@@ -53,15 +57,19 @@ class _NodeChanges:
         with ui.row().classes("w-full items-center no-wrap gap-3"):
             ui.label(f"Node '{node_id}'").classes("font-semibold text-sm fb-change-node")
             ui.space()
-            ui.input(placeholder="Search these records", on_change=lambda e: self.search(e.value)) \
-                .props("dense outlined clearable debounce=250").classes("w-64 fb-change-search") \
-                .mark(f"search-{node_id}")
+            ui.input(placeholder="Search these records", on_change=lambda e: self.search(e.value)).props(
+                "dense outlined clearable debounce=250"
+            ).classes("w-64 fb-change-search").mark(f"search-{node_id}")
         first = next((kind for kind in by_kind if self.totals[kind]), "inserted")
-        with ui.tabs(value=f"{node_id}:{first}").props("dense align=left no-caps inline-label") \
-                .classes("w-full fb-change-kinds") as tabs:
+        with (
+            ui.tabs(value=f"{node_id}:{first}")
+            .props("dense align=left no-caps inline-label")
+            .classes("w-full fb-change-kinds") as tabs
+        ):
             for kind in by_kind:
-                self.tabs[kind] = ui.tab(f"{node_id}:{kind}", label=self._label(kind)) \
-                    .classes(f"fb-tab-{kind}" + ("" if self.totals[kind] else " text-slate-400"))
+                self.tabs[kind] = ui.tab(f"{node_id}:{kind}", label=self._label(kind)).classes(
+                    f"fb-tab-{kind}" + ("" if self.totals[kind] else " text-slate-400")
+                )
         with ui.tab_panels(tabs, value=f"{node_id}:{first}").classes("w-full"):
             for kind, found in by_kind.items():
                 with ui.tab_panel(f"{node_id}:{kind}").classes("p-0 pt-2"):
@@ -95,8 +103,9 @@ class _Pages:
         self.query = query.strip().lower()
         if self.query and self.texts is None:
             self.texts = [_values_text(entry).lower() for entry in self.entries]
-        self.shown = [e for e, text in zip(self.entries, self.texts or []) if self.query in text] \
-            if self.query else self.entries
+        self.shown = (
+            [e for e, text in zip(self.entries, self.texts or []) if self.query in text] if self.query else self.entries
+        )
         self.page = 0
         self.draw()
         return len(self.shown)
@@ -106,8 +115,9 @@ class _Pages:
         self.draw()
         # The pager is below the table: show the new page from its first record, once drawn. (Through
         # the body's client: the clicked button was just deleted, and ui.run_javascript would go nowhere.)
-        self.body.client.run_javascript(f"setTimeout(() => document.getElementById('{self.body.html_id}')"
-                                        "?.scrollIntoView({block: 'start'}), 80)")
+        self.body.client.run_javascript(
+            f"setTimeout(() => document.getElementById('{self.body.html_id}')?.scrollIntoView({{block: 'start'}}), 80)"
+        )
 
     def draw(self) -> None:
         self.body.clear()
@@ -117,7 +127,7 @@ class _Pages:
                 ui.label(text).classes("fb-muted text-sm px-1 py-3 fb-pages-empty")
                 return
             start = self.page * PAGE_SIZE
-            part = self.shown[start:start + PAGE_SIZE]
+            part = self.shown[start : start + PAGE_SIZE]
             RENDERERS.get(self.kind, _inserts)(part)
             with ui.row().classes("w-full items-center no-wrap gap-1 fb-pager"):
                 shown = f"{start + 1}–{start + len(part)} of {len(self.shown)}"
@@ -129,11 +139,12 @@ class _Pages:
                 if len(self.shown) <= PAGE_SIZE:
                     return
                 ui.space()
-                ui.button(icon="chevron_left", on_click=lambda: self.turn(-1)).props("flat round dense") \
-                    .classes("fb-page-back").mark(f"page-back-{self.kind}").set_enabled(self.page > 0)
-                ui.button(icon="chevron_right", on_click=lambda: self.turn(1)).props("flat round dense") \
-                    .classes("fb-page-next").mark(f"page-next-{self.kind}") \
-                    .set_enabled(start + PAGE_SIZE < len(self.shown))
+                ui.button(icon="chevron_left", on_click=lambda: self.turn(-1)).props("flat round dense").classes(
+                    "fb-page-back"
+                ).mark(f"page-back-{self.kind}").set_enabled(self.page > 0)
+                ui.button(icon="chevron_right", on_click=lambda: self.turn(1)).props("flat round dense").classes(
+                    "fb-page-next"
+                ).mark(f"page-next-{self.kind}").set_enabled(start + PAGE_SIZE < len(self.shown))
 
 
 # --- one renderer per kind ----------------------------------------------------------------------------
@@ -151,8 +162,11 @@ def _unchanged(entries: list[dict[str, Any]]) -> None:
 def _failures(entries: list[dict[str, Any]]) -> None:
     rows = [{"reason": e.get("reason") or "refused", **(e.get("record") or {})} for e in entries]
     table = _table(rows, "fb-would-fail")
-    table.add_slot("body-cell-reason", '<q-td :props="props" class="text-negative" style="min-width: 16rem; '
-                                       'white-space: normal">{{ props.value }}</q-td>')
+    table.add_slot(
+        "body-cell-reason",
+        '<q-td :props="props" class="text-negative" style="min-width: 16rem; '
+        'white-space: normal">{{ props.value }}</q-td>',
+    )
 
 
 def _updates(entries: list[dict[str, Any]]) -> None:
@@ -161,15 +175,34 @@ def _updates(entries: list[dict[str, Any]]) -> None:
     for entry in entries:
         before, after = entry.get("before") or {}, entry.get("after") or {}
         for position, field in enumerate(dict.fromkeys([*before, *after])):
-            rows.append({"_row": len(rows), "record": _key_text(entry) if position == 0 else "", "field": field,
-                         "before": _text(before.get(field), "(empty)"), "after": _text(after.get(field), "(empty)"),
-                         "changed": field in after and before.get(field) != after.get(field), "first": position == 0})
-    columns = [{"name": n, "label": label, "field": n, "align": "left", "headerStyle": width, "style": width}
-               for n, label, width in (("record", "Record", "width: 15rem"), ("field", "Field", "width: 11rem"),
-                                       ("before", "Before", "width: 40%"), ("after", "After", "width: 40%"))]
-    table = ui.table(columns=columns, rows=rows, row_key="_row", pagination=0) \
-        .props("flat bordered dense wrap-cells hide-bottom").classes("w-full fb-would-update")
-    table.add_slot("body", r"""
+            rows.append(
+                {
+                    "_row": len(rows),
+                    "record": _key_text(entry) if position == 0 else "",
+                    "field": field,
+                    "before": _text(before.get(field), "(empty)"),
+                    "after": _text(after.get(field), "(empty)"),
+                    "changed": field in after and before.get(field) != after.get(field),
+                    "first": position == 0,
+                }
+            )
+    columns = [
+        {"name": n, "label": label, "field": n, "align": "left", "headerStyle": width, "style": width}
+        for n, label, width in (
+            ("record", "Record", "width: 15rem"),
+            ("field", "Field", "width: 11rem"),
+            ("before", "Before", "width: 40%"),
+            ("after", "After", "width: 40%"),
+        )
+    ]
+    table = (
+        ui.table(columns=columns, rows=rows, row_key="_row", pagination=0)
+        .props("flat bordered dense wrap-cells hide-bottom")
+        .classes("w-full fb-would-update")
+    )
+    table.add_slot(
+        "body",
+        r"""
         <q-tr :props="props" :style="props.row.first && props.rowIndex > 0 ? 'border-top: 2px solid #cbd5e1' : ''">
           <q-td key="record" :props="props" class="font-medium">{{ props.row.record }}</q-td>
           <q-td key="field" :props="props" class="text-slate-600">{{ props.row.field }}</q-td>
@@ -179,11 +212,16 @@ def _updates(entries: list[dict[str, Any]]) -> None:
           <q-td key="after" :props="props"
                 :class="props.row.changed ? 'bg-green-50 text-green-900 font-medium fb-changed-after' : 'text-slate-500'">
             {{ props.row.after }}</q-td>
-        </q-tr>""")
+        </q-tr>""",
+    )
 
 
 RENDERERS: dict[str, Callable[[list[dict[str, Any]]], None]] = {
-    "inserted": _inserts, "updated": _updates, "unchanged": _unchanged, "failed": _failures}
+    "inserted": _inserts,
+    "updated": _updates,
+    "unchanged": _unchanged,
+    "failed": _failures,
+}
 
 
 # --- helpers --------------------------------------------------------------------------------------------
@@ -193,8 +231,11 @@ def _table(records: list[dict[str, Any]], css: str) -> ui.table:
     names = list(dict.fromkeys(k for r in records for k in r))[:MAX_COLUMNS]
     columns = [{"name": n, "label": n, "field": n, "align": "left"} for n in names]
     rows = [{"_row": i, **{n: _text(r.get(n)) for n in names}} for i, r in enumerate(records)]
-    return ui.table(columns=columns, rows=rows, row_key="_row", pagination=0) \
-        .props("flat bordered dense hide-bottom").classes(f"w-full {css}")
+    return (
+        ui.table(columns=columns, rows=rows, row_key="_row", pagination=0)
+        .props("flat bordered dense hide-bottom")
+        .classes(f"w-full {css}")
+    )
 
 
 def _key(entry: dict[str, Any]) -> dict[str, Any]:

@@ -22,14 +22,21 @@ def tell_error(error: BaseException, doing: str = "") -> None:
     if isinstance(error, InvalidFlow):
         first = error.problems[0] if error.problems else None
         more = f" (and {len(error.problems) - 1} more)" if len(error.problems) > 1 else ""
-        ui.notify(f"{prefix}{one_line(str(first)) if first else 'the flow is not valid'}{more}", type="negative",
-                  multi_line=True)
+        ui.notify(
+            f"{prefix}{one_line(str(first)) if first else 'the flow is not valid'}{more}",
+            type="negative",
+            multi_line=True,
+        )
     elif isinstance(error, FlowbridgeError):
         ui.notify(f"{prefix}{one_line(str(error))}", type="negative", multi_line=True)
     else:
         log.exception("unexpected error in the UI", exc_info=error)
-        ui.notify(f"{prefix}something went wrong inside Flowbridge ({type(error).__name__}: {one_line(str(error))[:200]}); "
-                  "the details are in the server log", type="negative", multi_line=True)
+        ui.notify(
+            f"{prefix}something went wrong inside Flowbridge ({type(error).__name__}: {one_line(str(error))[:200]}); "
+            "the details are in the server log",
+            type="negative",
+            multi_line=True,
+        )
 
 
 def guarded(doing: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -37,12 +44,14 @@ def guarded(doing: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any
 
     def wrap(handler: Callable[..., Any]) -> Callable[..., Any]:
         if inspect.iscoroutinefunction(handler):
+
             @functools.wraps(handler)
             async def run_async(*args: Any, **kwargs: Any) -> Any:
                 try:
                     return await handler(*args, **kwargs)
                 except Exception as error:  # shown as a sentence; see tell_error
                     tell_error(error, doing)
+
             return run_async
 
         @functools.wraps(handler)
@@ -51,6 +60,7 @@ def guarded(doing: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any
                 return handler(*args, **kwargs)
             except Exception as error:  # shown as a sentence; see tell_error
                 tell_error(error, doing)
+
         return run
 
     return wrap
@@ -61,9 +71,13 @@ def instant_spinner(element: Any, message: str) -> Any:
     for the server; the handler calls `spinner_done()` when its work is over."""
     import json
 
-    element.on("click", js_handler=(
-        "() => { if (window.fbBusy) window.fbBusy(); window.fbBusy = Quasar.Notify.create({message: "
-        f"{json.dumps(message)}, spinner: true, timeout: 0, group: false, classes: 'fb-busy'}}); }}"))
+    element.on(
+        "click",
+        js_handler=(
+            "() => { if (window.fbBusy) window.fbBusy(); window.fbBusy = Quasar.Notify.create({message: "
+            f"{json.dumps(message)}, spinner: true, timeout: 0, group: false, classes: 'fb-busy'}}); }}"
+        ),
+    )
     return element
 
 

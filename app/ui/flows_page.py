@@ -23,8 +23,14 @@ from app.ui.runs_page import env_chip
 
 REFRESH_SECONDS = 15  # the list follows runs, schedules and alerts made elsewhere this often
 FOLLOW_SECONDS = 600  # how long Run now waits to tell how the run ended
-STATUS_CHIP = {"succeeded": "fb-chip-ok", "partial": "fb-chip-warn", "failed": "fb-chip-draft",
-               "interrupted": "fb-chip-draft", "running": "fb-chip-run", "queued": "fb-chip-run"}
+STATUS_CHIP = {
+    "succeeded": "fb-chip-ok",
+    "partial": "fb-chip-warn",
+    "failed": "fb-chip-draft",
+    "interrupted": "fb-chip-draft",
+    "running": "fb-chip-run",
+    "queued": "fb-chip-run",
+}
 ALERT_ICONS = {"run_failed": "error", "switched_off": "power_settings_new", "stale": "hourglass_bottom"}
 
 
@@ -45,17 +51,24 @@ def flows_page() -> None:
         with ui.row().classes("w-full items-end justify-between"):
             with ui.column().classes("gap-0"):
                 ui.label("Flows").classes("text-2xl font-semibold")
-                ui.label("Sync flows between your systems: switch them on, run them, open one to draw, test and save it.") \
-                    .classes("fb-muted")
+                ui.label(
+                    "Sync flows between your systems: switch them on, run them, open one to draw, test and save it."
+                ).classes("fb-muted")
             with ui.row().classes("gap-2"):
-                ui.button("Import JSON", icon="upload_file", on_click=lambda: import_dialog.open()) \
-                    .props("outline no-caps").classes("fb-import")
-                ui.button("New flow", icon="add", on_click=lambda: new_dialog.open()).props("no-caps unelevated") \
-                    .classes("fb-new-flow")
+                ui.button("Import JSON", icon="upload_file", on_click=lambda: import_dialog.open()).props(
+                    "outline no-caps"
+                ).classes("fb-import")
+                ui.button("New flow", icon="add", on_click=lambda: new_dialog.open()).props(
+                    "no-caps unelevated"
+                ).classes("fb-new-flow")
         alert_panel = AlertPanel()
         alert_panel.render()
-        search = ui.input(placeholder="Search flows by name, id or description") \
-            .props("outlined dense clearable").classes("w-full fb-search").mark("flow-search")
+        search = (
+            ui.input(placeholder="Search flows by name, id or description")
+            .props("outlined dense clearable")
+            .classes("w-full fb-search")
+            .mark("flow-search")
+        )
         with ui.element("div").classes("w-full"):
             listing = FlowList(alert_panel)
             listing.render()
@@ -89,11 +102,15 @@ class AlertPanel:
                 ui.icon("notifications_active").classes("text-xl text-negative")
                 ui.label(f"Open alerts ({len(found)})").classes("font-semibold")
                 ui.space()
-                ui.button("Acknowledge all", icon="done_all", on_click=lambda: self.acknowledge([a.id for a in found])) \
-                    .props("flat dense no-caps").mark("ack-all")
+                ui.button(
+                    "Acknowledge all", icon="done_all", on_click=lambda: self.acknowledge([a.id for a in found])
+                ).props("flat dense no-caps").mark("ack-all")
             for alert in found[:8]:
-                with ui.row().classes("w-full items-center no-wrap gap-3 px-4 py-2 fb-alert") \
-                        .props(f'data-alert-id="{alert.id}"'):
+                with (
+                    ui.row()
+                    .classes("w-full items-center no-wrap gap-3 px-4 py-2 fb-alert")
+                    .props(f'data-alert-id="{alert.id}"')
+                ):
                     ui.icon(ALERT_ICONS.get(alert.kind, "warning")).classes("text-lg text-negative")
                     with ui.column().classes("gap-0 min-w-0 grow"):
                         ui.label(one_line(alert.message)).classes("text-sm fb-alert-message")
@@ -102,10 +119,13 @@ class AlertPanel:
                             ui.label(f"{when(alert.created_at)} · {ago(alert.created_at)}")
                             if alert.run_id:
                                 ui.link(f"run {alert.run_id}", f"/runs/{alert.run_id}").classes("no-underline")
-                    ui.button("Acknowledge", icon="check", on_click=lambda a=alert: self.acknowledge([a.id])) \
-                        .props("outline dense no-caps").classes("fb-ack").mark(f"ack-{alert.id}")
+                    ui.button("Acknowledge", icon="check", on_click=lambda a=alert: self.acknowledge([a.id])).props(
+                        "outline dense no-caps"
+                    ).classes("fb-ack").mark(f"ack-{alert.id}")
             if len(found) > 8:
-                ui.label(f"and {len(found) - 8} more; acknowledge these to see them.").classes("fb-muted text-xs px-4 pb-2")
+                ui.label(f"and {len(found) - 8} more; acknowledge these to see them.").classes(
+                    "fb-muted text-xs px-4 pb-2"
+                )
 
     @guarded("acknowledge the alert")
     def acknowledge(self, alert_ids: list[int]) -> None:
@@ -148,8 +168,9 @@ class FlowList:
         if not summaries:
             with ui.column().classes("w-full items-center py-16 fb-card"):
                 ui.icon("account_tree").classes("text-5xl text-slate-300")
-                ui.label("No flows match." if self.text else "No flows yet. Create one or import a JSON document.") \
-                    .classes("fb-muted")
+                ui.label(
+                    "No flows match." if self.text else "No flows yet. Create one or import a JSON document."
+                ).classes("fb-muted")
             return
         operational = {row["id"]: row for row in self.shown}
         with ui.column().classes("w-full gap-2"):
@@ -157,20 +178,27 @@ class FlowList:
                 self._row(summary, operational.get(summary.id) or {})
 
     def _row(self, summary: designer.FlowSummary, ops: dict[str, Any]) -> None:
-        with ui.row().classes("w-full items-center no-wrap gap-4 px-4 py-3 fb-card fb-flow-row") \
-                .props(f'data-flow-id="{summary.id}"'):
+        with (
+            ui.row()
+            .classes("w-full items-center no-wrap gap-4 px-4 py-3 fb-card fb-flow-row")
+            .props(f'data-flow-id="{summary.id}"')
+        ):
             with ui.column().classes("gap-0 fb-flow-main"):
                 with ui.row().classes("items-center gap-2 no-wrap"):
-                    ui.link(summary.name, f"/flows/{summary.id}").classes("text-base font-semibold no-underline fb-flow-name")
+                    ui.link(summary.name, f"/flows/{summary.id}").classes(
+                        "text-base font-semibold no-underline fb-flow-name"
+                    )
                     if summary.draft:
-                        ui.label(f"Draft · {summary.problems} problem{'s' if summary.problems != 1 else ''}") \
-                            .classes("fb-chip fb-chip-draft")
+                        ui.label(f"Draft · {summary.problems} problem{'s' if summary.problems != 1 else ''}").classes(
+                            "fb-chip fb-chip-draft"
+                        )
                     else:
                         ui.label("Valid").classes("fb-chip fb-chip-ok")
                 ui.label(summary.description or "No description").classes("fb-muted text-sm truncate w-full")
-                ui.label(f"{summary.id} · version {summary.version} · {summary.nodes} nodes · saved "
-                         f"{when(summary.updated_at)}{' by ' + summary.author if summary.author else ''}") \
-                    .classes("fb-muted text-xs")
+                ui.label(
+                    f"{summary.id} · version {summary.version} · {summary.nodes} nodes · saved "
+                    f"{when(summary.updated_at)}{' by ' + summary.author if summary.author else ''}"
+                ).classes("fb-muted text-xs")
                 self._operations(summary, ops)
             with ui.row().classes("fb-flow-actions items-center no-wrap gap-1"):
                 self._actions(summary, ops)
@@ -189,9 +217,13 @@ class FlowList:
                     ui.label(f"next {when(next_run)} ({ago(next_run)})")
                 else:
                     ui.label("next —")
-                    ui.tooltip("Off: nothing is scheduled" if not summary.enabled else
-                               "Runs when it is called (webhook) or started by hand" if not trigger.startswith(
-                                   ("cron", "every")) else "No scheduler runs in this process")
+                    ui.tooltip(
+                        "Off: nothing is scheduled"
+                        if not summary.enabled
+                        else "Runs when it is called (webhook) or started by hand"
+                        if not trigger.startswith(("cron", "every"))
+                        else "No scheduler runs in this process"
+                    )
             last = ops.get("last_run")
             with ui.row().classes("fb-fact fb-last-run items-center gap-1 no-wrap"):
                 ui.icon("history").classes("text-base")
@@ -199,36 +231,47 @@ class FlowList:
                     ui.label("last")
                     ui.label(last["status"]).classes(f"fb-chip {STATUS_CHIP.get(last['status'], 'fb-chip-neutral')}")
                     env_chip(last.get("env") or "sandbox")
-                    ui.link(f"{when(last['started_at'])} · {ago(last['started_at'])}", f"/runs/{last['run_id']}") \
-                        .classes("no-underline fb-last-run-link")
+                    ui.link(
+                        f"{when(last['started_at'])} · {ago(last['started_at'])}", f"/runs/{last['run_id']}"
+                    ).classes("no-underline fb-last-run-link")
                 else:
                     ui.label("never run")
             failures = ops.get("failures_24h", 0)
             with ui.link(target=f"/runs?flow={summary.id}&status=failed").classes(
-                    "fb-fact fb-failures no-underline flex items-center gap-1 no-wrap"
-                    + (" fb-failures-some" if failures else "")):
+                "fb-fact fb-failures no-underline flex items-center gap-1 no-wrap"
+                + (" fb-failures-some" if failures else "")
+            ):
                 ui.icon("error_outline" if failures else "check_circle").classes("text-base")
                 ui.label(f"{failures} failed run{'s' if failures != 1 else ''} in 24 h")
 
     def _actions(self, summary: designer.FlowSummary, ops: dict[str, Any]) -> None:
-        switch = instant_spinner(ui.switch("On" if summary.enabled else "Off", value=summary.enabled),
-                                 f"Switching '{summary.name}' {'off' if summary.enabled else 'on'}…") \
-            .classes("fb-switch").mark(f"switch-{summary.id}")
+        switch = (
+            instant_spinner(
+                ui.switch("On" if summary.enabled else "Off", value=summary.enabled),
+                f"Switching '{summary.name}' {'off' if summary.enabled else 'on'}…",
+            )
+            .classes("fb-switch")
+            .mark(f"switch-{summary.id}")
+        )
         switch.on_value_change(lambda e, s=summary: self._switch(s, e.value))
-        instant_spinner(ui.button("Run now", icon="play_arrow", on_click=lambda s=summary: self._run(s)),
-                        f"Starting '{summary.name}' in the sandbox…") \
-            .props("flat no-caps").classes("fb-run-now").mark(f"run-{summary.id}").tooltip("Run now in the sandbox")
+        instant_spinner(
+            ui.button("Run now", icon="play_arrow", on_click=lambda s=summary: self._run(s)),
+            f"Starting '{summary.name}' in the sandbox…",
+        ).props("flat no-caps").classes("fb-run-now").mark(f"run-{summary.id}").tooltip("Run now in the sandbox")
         with ui.button(icon="more_vert").props("flat round").classes("fb-flow-menu").mark(f"menu-{summary.id}"):
             with ui.menu().props("auto-close"):
-                ui.menu_item("Switch history", on_click=lambda s=summary: self._switch_history(s)) \
-                    .classes("fb-switch-history").mark(f"switch-history-{summary.id}")
+                ui.menu_item("Switch history", on_click=lambda s=summary: self._switch_history(s)).classes(
+                    "fb-switch-history"
+                ).mark(f"switch-history-{summary.id}")
                 ui.menu_item("Runs of this flow", on_click=lambda s=summary: ui.navigate.to(f"/runs?flow={s.id}"))
                 ui.menu_item("Dead letters", on_click=lambda s=summary: ui.navigate.to(f"/dead-letters?flow={s.id}"))
-                ui.menu_item("Test cases", on_click=lambda s=summary: ui.navigate.to(f"/flows/{s.id}/tests")) \
-                    .mark(f"tests-{summary.id}")
+                ui.menu_item("Test cases", on_click=lambda s=summary: ui.navigate.to(f"/flows/{s.id}/tests")).mark(
+                    f"tests-{summary.id}"
+                )
                 ui.menu_item("Export JSON", on_click=lambda s=summary: self._export(s)).mark(f"export-{summary.id}")
-        ui.button("Open", icon="edit", on_click=lambda s=summary: ui.navigate.to(f"/flows/{s.id}")) \
-            .props("unelevated no-caps color=primary")
+        ui.button("Open", icon="edit", on_click=lambda s=summary: ui.navigate.to(f"/flows/{s.id}")).props(
+            "unelevated no-caps color=primary"
+        )
 
     async def _switch(self, summary: designer.FlowSummary, value: bool) -> None:
         if value == summary.enabled:
@@ -251,8 +294,11 @@ class FlowList:
         await self.render.refresh()
         with self.home:
             spinner_done()
-            ui.notify(f"'{summary.name}' is switched {'on' if value else 'off'}"
-                      + (f"; next run {when(next_run)} ({ago(next_run)})" if next_run else ""), type="positive")
+            ui.notify(
+                f"'{summary.name}' is switched {'on' if value else 'off'}"
+                + (f"; next run {when(next_run)} ({ago(next_run)})" if next_run else ""),
+                type="positive",
+            )
 
     def _switch_history(self, summary: designer.FlowSummary) -> None:
         with ui.dialog() as dialog, ui.card().classes("w-[40rem] gap-3 fb-switch-history-dialog"):
@@ -266,14 +312,25 @@ class FlowList:
             if not history:
                 ui.label("Never switched on or off yet.").classes("fb-muted")
             else:
-                columns = [{"name": "at", "label": "When", "field": "at", "align": "left"},
-                           {"name": "state", "label": "Switched", "field": "state", "align": "left"},
-                           {"name": "who", "label": "Who", "field": "who", "align": "left"},
-                           {"name": "reason", "label": "Why", "field": "reason", "align": "left"}]
-                rows = [{"id": h.id, "at": f"{when(h.at)} ({ago(h.at)})", "state": "on" if h.enabled else "off",
-                         "who": h.who, "reason": h.reason or "—"} for h in history]
-                ui.table(columns=columns, rows=rows, row_key="id").props("flat bordered dense wrap-cells") \
-                    .classes("w-full fb-switch-history-table")
+                columns = [
+                    {"name": "at", "label": "When", "field": "at", "align": "left"},
+                    {"name": "state", "label": "Switched", "field": "state", "align": "left"},
+                    {"name": "who", "label": "Who", "field": "who", "align": "left"},
+                    {"name": "reason", "label": "Why", "field": "reason", "align": "left"},
+                ]
+                rows = [
+                    {
+                        "id": h.id,
+                        "at": f"{when(h.at)} ({ago(h.at)})",
+                        "state": "on" if h.enabled else "off",
+                        "who": h.who,
+                        "reason": h.reason or "—",
+                    }
+                    for h in history
+                ]
+                ui.table(columns=columns, rows=rows, row_key="id").props("flat bordered dense wrap-cells").classes(
+                    "w-full fb-switch-history-table"
+                )
             with ui.row().classes("w-full justify-end"):
                 ui.button("Close", on_click=dialog.close).props("flat no-caps")
         dialog.open()
@@ -282,19 +339,28 @@ class FlowList:
     async def _run(self, summary: designer.FlowSummary) -> None:
         if summary.draft:
             spinner_done()
-            ui.notify(f"'{summary.name}' is a draft with {summary.problems} problem(s); fix them in the editor and "
-                      "save before running it", type="warning", multi_line=True)
+            ui.notify(
+                f"'{summary.name}' is a draft with {summary.problems} problem(s); fix them in the editor and "
+                "save before running it",
+                type="warning",
+                multi_line=True,
+            )
             return
         if not session.permit("run", "sandbox"):
             spinner_done()
             return
         try:
-            run_id = operations.queue_flow_run(context.store(), summary.id, None, trigger="manual", env="sandbox",
-                                               who=session.principal())
+            run_id = operations.queue_flow_run(
+                context.store(), summary.id, None, trigger="manual", env="sandbox", who=session.principal()
+            )
         finally:
             spinner_done()
-        ui.notify(f"Run {run_id} of '{summary.name}' started in the sandbox", type="info", multi_line=True,
-                  actions=[open_run_action(run_id)])
+        ui.notify(
+            f"Run {run_id} of '{summary.name}' started in the sandbox",
+            type="info",
+            multi_line=True,
+            actions=[open_run_action(run_id)],
+        )
         self.render.refresh()
         await self._follow(run_id, summary.name)
 
@@ -310,9 +376,14 @@ class FlowList:
             totals = " · ".join(f"{v} {k}" for k, v in (found.totals or {}).items() if v)
             kind = {"succeeded": "positive", "partial": "warning", "skipped": "info"}.get(found.status, "negative")
             with self.home:
-                ui.notify(f"Run {run_id} of '{name}' {found.status}: {totals or 'nothing to do'}"
-                          + (f" — {one_line(found.error)}" if found.error else ""), type=kind, multi_line=True,
-                          timeout=10000, actions=[open_run_action(run_id)])
+                ui.notify(
+                    f"Run {run_id} of '{name}' {found.status}: {totals or 'nothing to do'}"
+                    + (f" — {one_line(found.error)}" if found.error else ""),
+                    type=kind,
+                    multi_line=True,
+                    timeout=10000,
+                    actions=[open_run_action(run_id)],
+                )
             self.render.refresh()
             if self.alert_panel:
                 self.alert_panel.render.refresh()
@@ -321,18 +392,25 @@ class FlowList:
     @guarded("export the flow")
     def _export(self, summary: designer.FlowSummary) -> None:
         document, _ = flow_store.get_document(context.store(), summary.id)
-        ui.download.content(json.dumps(document, indent=2, ensure_ascii=False).encode(), f"{summary.id}.json",
-                            "application/json")
+        ui.download.content(
+            json.dumps(document, indent=2, ensure_ascii=False).encode(), f"{summary.id}.json", "application/json"
+        )
 
 
 def _new_flow_dialog() -> ui.dialog:
     with ui.dialog() as dialog, ui.card().classes("w-[28rem] gap-3"):
         ui.label("New flow").classes("text-lg font-semibold")
-        name = ui.input("Name", placeholder="e.g. CRM accounts → ERP customers").props("outlined autofocus") \
+        name = (
+            ui.input("Name", placeholder="e.g. CRM accounts → ERP customers")
+            .props("outlined autofocus")
             .classes("w-full fb-new-name")
-        flow_id = ui.input("Id", placeholder="crm_accounts_to_erp_customers").props("outlined").classes("w-full fb-new-id")
-        ui.label("The id names the flow in runs, files and the command line; letters, digits, '-', '_'.") \
-            .classes("fb-muted text-xs")
+        )
+        flow_id = (
+            ui.input("Id", placeholder="crm_accounts_to_erp_customers").props("outlined").classes("w-full fb-new-id")
+        )
+        ui.label("The id names the flow in runs, files and the command line; letters, digits, '-', '_'.").classes(
+            "fb-muted text-xs"
+        )
         touched = {"id": False}
         name.on_value_change(lambda e: None if touched["id"] else flow_id.set_value(designer.slug(e.value or "")))
         flow_id.on("keydown", lambda: touched.update(id=True))
@@ -357,8 +435,10 @@ def _new_flow_dialog() -> ui.dialog:
 def _import_dialog(listing: FlowList) -> ui.dialog:
     with ui.dialog() as dialog, ui.card().classes("w-[36rem] gap-3"):
         ui.label("Import a flow document").classes("text-lg font-semibold")
-        ui.label("A JSON file as exported by Flowbridge. It is checked before anything is stored; "
-                 "importing a flow that exists stores it as its next version.").classes("fb-muted text-sm")
+        ui.label(
+            "A JSON file as exported by Flowbridge. It is checked before anything is stored; "
+            "importing a flow that exists stores it as its next version."
+        ).classes("fb-muted text-sm")
         report = ui.column().classes("w-full gap-1")
 
         async def received(event: events.UploadEventArguments) -> None:
@@ -377,26 +457,36 @@ def _import_dialog(listing: FlowList) -> ui.dialog:
                     with ui.column().classes("w-full gap-1 max-h-64 overflow-auto"):
                         for problem in problems:
                             ui.label(one_line(str(problem))).classes("fb-problem-box w-full fb-import-problem")
-                    ui.button("Import anyway as a draft", icon="warning",
-                              on_click=lambda: store_it(document, True)).props("outline no-caps color=negative")
+                    ui.button(
+                        "Import anyway as a draft", icon="warning", on_click=lambda: store_it(document, True)
+                    ).props("outline no-caps color=negative")
                     return
             store_it(document, False)
 
         def store_it(document: dict[str, Any], draft: bool) -> None:
             try:
-                version = designer.import_document(context.store(), document, who=session.principal(), allow_draft=draft)
+                version = designer.import_document(
+                    context.store(), document, who=session.principal(), allow_draft=draft
+                )
             except Exception as error:
                 tell_error(error, "import the flow")
                 return
-            ui.notify(f"Imported '{document.get('name', document.get('id'))}' as version {version}"
-                      + (" (draft)" if draft else ""), type="positive")
+            ui.notify(
+                f"Imported '{document.get('name', document.get('id'))}' as version {version}"
+                + (" (draft)" if draft else ""),
+                type="positive",
+            )
             dialog.close()
             report.clear()
             listing.render.refresh()
 
-        ui.upload(label="Choose or drop a .json file", auto_upload=True, max_file_size=5 * 1024 * 1024,
-                  on_upload=received, on_rejected=lambda: ui.notify("The file is larger than 5 MB", type="negative")) \
-            .props('accept=".json,application/json" flat bordered').classes("w-full fb-upload")
+        ui.upload(
+            label="Choose or drop a .json file",
+            auto_upload=True,
+            max_file_size=5 * 1024 * 1024,
+            on_upload=received,
+            on_rejected=lambda: ui.notify("The file is larger than 5 MB", type="negative"),
+        ).props('accept=".json,application/json" flat bordered').classes("w-full fb-upload")
         with ui.row().classes("w-full justify-end"):
             ui.button("Close", on_click=dialog.close).props("flat no-caps")
     return dialog

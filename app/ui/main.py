@@ -30,10 +30,17 @@ def create_app(store: Store | None = None) -> None:
     """Register every page on NiceGUI's app; the store defaults to FLOWBRIDGE_DB_URL or ./flowbridge.db."""
     context.use_store(store or Store())
     # The pages register themselves with @ui.page when imported.
-    from app.ui import editor_page, flows_page, runs_page  # noqa: F401
-    from app.ui import dead_letters_page, health_page, sandbox_page  # noqa: F401
-    from app.ui import replay_page, tests_page  # noqa: F401
-    from app.ui import sign_in_page
+    from app.ui import (  # noqa: F401  # noqa: F401  # noqa: F401
+        dead_letters_page,
+        editor_page,
+        flows_page,
+        health_page,
+        replay_page,
+        runs_page,
+        sandbox_page,
+        sign_in_page,
+        tests_page,
+    )
 
     sign_in_page.install()  # once users exist, pages need a signed-in browser
 
@@ -60,8 +67,10 @@ def _log_exception(error: Exception) -> None:
     # when there is a page to tell it on (never as a traceback).
     log.error("unhandled error in the web app: %s", error, exc_info=error)
     try:
-        ui.notify(f"Something went wrong inside Flowbridge ({type(error).__name__}); the details are in the "
-                  "server log", type="negative")
+        ui.notify(
+            f"Something went wrong inside Flowbridge ({type(error).__name__}); the details are in the server log",
+            type="negative",
+        )
     except RuntimeError:  # no page is being served (a background task): the log has it
         pass
 
@@ -77,12 +86,22 @@ def serve(host: str = "127.0.0.1", port: int = 8080, store_url: str | None = Non
         isolation.isolate_runs(isolation.RunLimits.from_environment())
     app.on_startup(lambda: start_scheduler(context.store()))
     app.on_shutdown(stop_scheduler)
-    ui.run(host=host, port=port, title="Flowbridge", favicon="🔀", reload=False, show=False,
-           show_welcome_message=True, storage_secret=cookie_secret(context.store().home),
-           reconnect_timeout=10, tailwind=False)
+    ui.run(
+        host=host,
+        port=port,
+        title="Flowbridge",
+        favicon="🔀",
+        reload=False,
+        show=False,
+        show_welcome_message=True,
+        storage_secret=cookie_secret(context.store().home),
+        reconnect_timeout=10,
+        tailwind=False,
+    )
 
 
 if __name__ in {"__main__", "__mp_main__"}:
     create_app()
-    ui.run(title="Flowbridge", reload=False, show=False, storage_secret=cookie_secret(context.store().home),
-           tailwind=False)
+    ui.run(
+        title="Flowbridge", reload=False, show=False, storage_secret=cookie_secret(context.store().home), tailwind=False
+    )

@@ -24,8 +24,14 @@ from app.ui.moments import ago, when
 
 STATUSES = ("queued", "running", "succeeded", "partial", "failed", "skipped", "interrupted")
 TRIGGERS = ("manual", "schedule", "webhook", "retry", "replay", "test")
-STATUS_CHIP = {"succeeded": "fb-chip-ok", "partial": "fb-chip-warn", "failed": "fb-chip-draft",
-               "interrupted": "fb-chip-draft", "running": "fb-chip-run", "queued": "fb-chip-run"}
+STATUS_CHIP = {
+    "succeeded": "fb-chip-ok",
+    "partial": "fb-chip-warn",
+    "failed": "fb-chip-draft",
+    "interrupted": "fb-chip-draft",
+    "running": "fb-chip-run",
+    "queued": "fb-chip-run",
+}
 UNFINISHED = ("queued", "running")
 LIST_LIMIT = 200
 FOLLOW_SECONDS = 2.0  # a list or run that is still going is read again this often
@@ -65,8 +71,10 @@ def runs_page(flow: str = "", status: str = "", env: str = "", trigger: str = ""
     filters = {"flow": flow, "status": status, "env": env, "trigger": trigger}
     with frame("Runs", active="Runs", wide=True):
         ui.label("Runs").classes("text-2xl font-semibold")
-        ui.label("Every run, newest first. Open one for its graph with the counts, the records in and out of each node, "
-                 "its retries and its failed records.").classes("fb-muted")
+        ui.label(
+            "Every run, newest first. Open one for its graph with the counts, the records in and out of each node, "
+            "its retries and its failed records."
+        ).classes("fb-muted")
         flow_names = known_flow_names()
 
         def options(values: Any, everything: str, chosen: str) -> dict[str, str]:
@@ -81,12 +89,17 @@ def runs_page(flow: str = "", status: str = "", env: str = "", trigger: str = ""
 
         with ui.row().classes("w-full items-center gap-2 fb-filters"):
             for key, label, values, everything in (
-                    ("flow", "Flow", flow_names, "All flows"), ("status", "Status", STATUSES, "Any status"),
-                    ("env", "Environment", connections.ENVIRONMENTS, "Any environment"),
-                    ("trigger", "Trigger", TRIGGERS, "Any trigger")):
-                ui.select(options(values, everything, filters[key]), value=filters[key], label=label,
-                          on_change=lambda e, k=key: choose(k, e.value)) \
-                    .props("outlined dense options-dense").classes(f"fb-filter-{key}").mark(f"filter-{key}")
+                ("flow", "Flow", flow_names, "All flows"),
+                ("status", "Status", STATUSES, "Any status"),
+                ("env", "Environment", connections.ENVIRONMENTS, "Any environment"),
+                ("trigger", "Trigger", TRIGGERS, "Any trigger"),
+            ):
+                ui.select(
+                    options(values, everything, filters[key]),
+                    value=filters[key],
+                    label=label,
+                    on_change=lambda e, k=key: choose(k, e.value),
+                ).props("outlined dense options-dense").classes(f"fb-filter-{key}").mark(f"filter-{key}")
             if any(filters.values()):
                 ui.link("Clear filters", "/runs").classes("text-sm no-underline fb-clear-filters")
         RunList(filters).render()
@@ -98,12 +111,29 @@ class RunList:
         self.rows: list[dict[str, Any]] = []
 
     def read(self) -> list[dict[str, Any]]:
-        found = run_store.list_runs(context.store(), flow_id=self.filters["flow"] or None, limit=LIST_LIMIT,
-                                    status=self.filters["status"] or None, env=self.filters["env"] or None,
-                                    trigger=self.filters["trigger"] or None)
-        return [{"id": r.id, "started": when(r.started_at, seconds=True, zone=False), "flow": r.flow_id, "env": r.env,
-                 "dry_run": r.dry_run, "trigger": r.trigger, "who": r.started_by or "—", "status": r.status,
-                 "totals": _totals(r.totals), "duration": _duration(r)} for r in found]
+        found = run_store.list_runs(
+            context.store(),
+            flow_id=self.filters["flow"] or None,
+            limit=LIST_LIMIT,
+            status=self.filters["status"] or None,
+            env=self.filters["env"] or None,
+            trigger=self.filters["trigger"] or None,
+        )
+        return [
+            {
+                "id": r.id,
+                "started": when(r.started_at, seconds=True, zone=False),
+                "flow": r.flow_id,
+                "env": r.env,
+                "dry_run": r.dry_run,
+                "trigger": r.trigger,
+                "who": r.started_by or "—",
+                "status": r.status,
+                "totals": _totals(r.totals),
+                "duration": _duration(r),
+            }
+            for r in found
+        ]
 
     def render(self) -> None:
         try:
@@ -114,11 +144,16 @@ class RunList:
         if not self.rows:
             with ui.column().classes("w-full items-center py-16 fb-card fb-no-runs"):
                 ui.icon("receipt_long").classes("text-5xl text-slate-300")
-                ui.label("No runs match these filters." if any(self.filters.values()) else
-                         "No runs yet. Run a flow from the Flows page or the editor.").classes("fb-muted")
+                ui.label(
+                    "No runs match these filters."
+                    if any(self.filters.values())
+                    else "No runs yet. Run a flow from the Flows page or the editor."
+                ).classes("fb-muted")
             return
-        ui.label(f"{len(self.rows)} run{'s' if len(self.rows) != 1 else ''}"
-                 + (f" (the newest {LIST_LIMIT})" if len(self.rows) == LIST_LIMIT else "")).classes("fb-muted text-sm")
+        ui.label(
+            f"{len(self.rows)} run{'s' if len(self.rows) != 1 else ''}"
+            + (f" (the newest {LIST_LIMIT})" if len(self.rows) == LIST_LIMIT else "")
+        ).classes("fb-muted text-sm")
         columns = [
             {"name": "started", "label": "Started (UTC)", "field": "started", "align": "left", "sortable": True},
             {"name": "flow", "label": "Flow", "field": "flow", "align": "left", "sortable": True},
@@ -129,15 +164,24 @@ class RunList:
             {"name": "totals", "label": "Records", "field": "totals", "align": "left"},
             {"name": "duration", "label": "Took", "field": "duration", "align": "right"},
         ]
-        self.table = ui.table(columns=columns, rows=self.rows, row_key="id", pagination=25) \
-            .classes("w-full fb-runs-table cursor-pointer").props("flat bordered dense wrap-cells")
-        self.table.add_slot("body-cell-status", """
+        self.table = (
+            ui.table(columns=columns, rows=self.rows, row_key="id", pagination=25)
+            .classes("w-full fb-runs-table cursor-pointer")
+            .props("flat bordered dense wrap-cells")
+        )
+        self.table.add_slot(
+            "body-cell-status",
+            """
             <q-td :props="props"><span :class="'fb-chip ' + ({succeeded:'fb-chip-ok', partial:'fb-chip-warn',
               failed:'fb-chip-draft', interrupted:'fb-chip-draft', running:'fb-chip-run',
-              queued:'fb-chip-run'}[props.value] || 'fb-chip-neutral')">{{ props.value }}</span></q-td>""")
-        self.table.add_slot("body-cell-env", """
+              queued:'fb-chip-run'}[props.value] || 'fb-chip-neutral')">{{ props.value }}</span></q-td>""",
+        )
+        self.table.add_slot(
+            "body-cell-env",
+            """
             <q-td :props="props"><span :class="'fb-chip fb-env-chip fb-env-chip-' + props.value">{{ props.value }}</span>
-              <span v-if="props.row.dry_run" class="fb-muted text-xs"> dry run</span></q-td>""")
+              <span v-if="props.row.dry_run" class="fb-muted text-xs"> dry run</span></q-td>""",
+        )
         self.table.on("rowClick", lambda e: ui.navigate.to(f"/runs/{e.args[1]['id']}"))
         ui.timer(FOLLOW_SECONDS, self.follow)
 
@@ -193,18 +237,22 @@ class RunDetail:
             ui.space()
             with ui.row().classes("items-center gap-2 no-wrap fb-run-actions"):  # wraps as one group
                 self.tester_actions()
-                ui.button("Open flow", icon="edit", on_click=lambda: ui.navigate.to(f"/flows/{run.flow_id}")) \
-                    .props("flat no-caps")
-        ui.label(f"{run.id} · version {run.flow_version or 'from a file'} · environment {run.env}"
-                 f"{' · dry run' if run.dry_run else ''} · trigger {run.trigger} · started by "
-                 f"{run.started_by or '(not recorded)'} · {when(run.started_at, seconds=True)} "
-                 f"({ago(run.started_at)}) · took {_duration(run)}").classes("fb-muted fb-run-facts")
+                ui.button("Open flow", icon="edit", on_click=lambda: ui.navigate.to(f"/flows/{run.flow_id}")).props(
+                    "flat no-caps"
+                )
+        ui.label(
+            f"{run.id} · version {run.flow_version or 'from a file'} · environment {run.env}"
+            f"{' · dry run' if run.dry_run else ''} · trigger {run.trigger} · started by "
+            f"{run.started_by or '(not recorded)'} · {when(run.started_at, seconds=True)} "
+            f"({ago(run.started_at)}) · took {_duration(run)}"
+        ).classes("fb-muted fb-run-facts")
         if run.replay_of:
             with ui.row().classes("items-center gap-2 fb-replay-of"):
                 ui.icon("replay").classes("text-primary")
                 ui.label(f"A replay in the sandbox of run {run.replay_of}:")
-                ui.link("see the two side by side", f"/runs/{run.replay_of}/compare/{run.id}") \
-                    .classes("fb-replay-compare-link")
+                ui.link("see the two side by side", f"/runs/{run.replay_of}/compare/{run.id}").classes(
+                    "fb-replay-compare-link"
+                )
         if run.error:
             ui.label(run.error).classes("fb-problem-box w-full fb-run-error")
         if run.status in UNFINISHED:
@@ -231,16 +279,29 @@ class RunDetail:
 
         run = self.run
         may = session.allowed("replay")
-        replay_button = ui.button("Replay in sandbox", icon="replay", on_click=lambda: open_replay_dialog(run)) \
-            .props("unelevated no-caps").classes("fb-replay").mark("replay")
-        save_button = ui.button("Save as test case", icon="fact_check", on_click=lambda: open_save_case_dialog(
-            run.flow_id, [(run.id, "This run's")])).props("outline no-caps").classes("fb-save-case").mark("save-case")
+        replay_button = (
+            ui.button("Replay in sandbox", icon="replay", on_click=lambda: open_replay_dialog(run))
+            .props("unelevated no-caps")
+            .classes("fb-replay")
+            .mark("replay")
+        )
+        save_button = (
+            ui.button(
+                "Save as test case",
+                icon="fact_check",
+                on_click=lambda: open_save_case_dialog(run.flow_id, [(run.id, "This run's")]),
+            )
+            .props("outline no-caps")
+            .classes("fb-save-case")
+            .mark("save-case")
+        )
         for button in (replay_button, save_button):
             if not may:
                 button.disable()
                 button.tooltip("Your role may not replay runs or save test cases")
-        ui.button("Tests", icon="checklist", on_click=lambda: ui.navigate.to(tests_link(run.flow_id))) \
-            .props("flat no-caps").classes("fb-tests-link").mark("tests-link").tooltip("The flow's saved test cases")
+        ui.button("Tests", icon="checklist", on_click=lambda: ui.navigate.to(tests_link(run.flow_id))).props(
+            "flat no-caps"
+        ).classes("fb-tests-link").mark("tests-link").tooltip("The flow's saved test cases")
 
     def follow(self) -> None:
         if run_store.get_run(context.store(), self.run.id).status not in UNFINISHED:
@@ -251,9 +312,10 @@ class RunDetail:
         if self.document is None:
             ui.label(f"No graph: {self.missing_graph}.").classes("fb-muted")
             return
-        ui.label(f"Version {self.run.flow_version} as it ran: records on each edge, and per node what came in, "
-                 "went out, was written or failed, and the time it took. Click a node for its records.") \
-            .classes("fb-muted text-sm")
+        ui.label(
+            f"Version {self.run.flow_version} as it ran: records on each edge, and per node what came in, "
+            "went out, was written or failed, and the time it took. Click a node for its records."
+        ).classes("fb-muted text-sm")
         with ui.element("div").classes("fb-card fb-run-canvas"):
             self.canvas = FlowCanvas(run_graph(self.document, self.ledger), f"run-{self.run.id}", readonly=True)
         self.canvas.on("selection", lambda e: self.show_node((e.args or {}).get("nodes") or []))
@@ -266,14 +328,22 @@ class RunDetail:
         ui.label("Records in and out").classes("text-lg font-semibold mt-2")
         order = list(self.ledger) or list(self.samples)
         if not order:
-            ui.label("No records yet: the run has not got that far." if self.run.status in UNFINISHED else
-                     "The run kept no records: it stopped before any node ran.").classes("fb-muted")
+            ui.label(
+                "No records yet: the run has not got that far."
+                if self.run.status in UNFINISHED
+                else "The run kept no records: it stopped before any node ran."
+            ).classes("fb-muted")
             self.node_choice = ui.select([]).classes("hidden")
             return
-        ui.label("The first records into each node and out of each of its ports, as the run saw them.") \
-            .classes("fb-muted text-sm")
-        self.node_choice = ui.select(order, value=None, label="Node", on_change=lambda e: self.samples_of.refresh(e.value)) \
-            .props("outlined dense").classes("w-72 fb-sample-node").mark("sample-node")
+        ui.label("The first records into each node and out of each of its ports, as the run saw them.").classes(
+            "fb-muted text-sm"
+        )
+        self.node_choice = (
+            ui.select(order, value=None, label="Node", on_change=lambda e: self.samples_of.refresh(e.value))
+            .props("outlined dense")
+            .classes("w-72 fb-sample-node")
+            .mark("sample-node")
+        )
         self.samples_of(None)
 
     @ui.refreshable_method
@@ -285,16 +355,19 @@ class RunDetail:
         counts = self.ledger.get(node_id, {})
         failed = [d for d in self.letters if d.node_id == node_id]
         with ui.column().classes("w-full gap-2 fb-card p-3 fb-samples").props(f'data-node-id="{node_id}"'):
-            ui.label(f"{node_id}: {counts.get('in', 0)} in · "
-                     + (", ".join(f"{n} {p}" for p, n in counts.get("out", {}).items()) or "nothing out")
-                     + "".join(f" · {counts[k]} {k}" for k in ("inserted", "updated", "unchanged") if counts.get(k))
-                     + (f" · {counts['failed']} failed" if counts.get("failed") else "")
-                     + (f" · took {seconds_text(counts['seconds'])}" if "seconds" in counts else "")) \
-                .classes("font-semibold fb-samples-title")
+            ui.label(
+                f"{node_id}: {counts.get('in', 0)} in · "
+                + (", ".join(f"{n} {p}" for p, n in counts.get("out", {}).items()) or "nothing out")
+                + "".join(f" · {counts[k]} {k}" for k in ("inserted", "updated", "unchanged") if counts.get(k))
+                + (f" · {counts['failed']} failed" if counts.get("failed") else "")
+                + (f" · took {seconds_text(counts['seconds'])}" if "seconds" in counts else "")
+            ).classes("font-semibold fb-samples-title")
             with ui.row().classes("w-full no-wrap gap-4 items-start"):
                 if kept.get("in") or counts.get("in"):
                     with ui.column().classes("grow min-w-0 gap-1"):
-                        ui.label(f"In (first {len(kept.get('in', []))} of {counts.get('in', 0)})").classes("text-sm font-semibold")
+                        ui.label(f"In (first {len(kept.get('in', []))} of {counts.get('in', 0)})").classes(
+                            "text-sm font-semibold"
+                        )
                         records_table(kept.get("in", []), "fb-samples-in")
                 for port, records in (kept.get("out") or {}).items():
                     with ui.column().classes("grow min-w-0 gap-1"):
@@ -304,7 +377,9 @@ class RunDetail:
                 if not kept.get("in") and not kept.get("out"):
                     ui.label("No records went through this node in this run.").classes("fb-muted text-sm")
             if failed:
-                ui.label(f"Failed here ({counts.get('failed', len(failed))})").classes("text-sm font-semibold text-negative")
+                ui.label(f"Failed here ({counts.get('failed', len(failed))})").classes(
+                    "text-sm font-semibold text-negative"
+                )
                 records_table([{"reason": d.reason, **d.record} for d in failed[:20]], "fb-samples-failed")
 
     def would_change(self) -> None:
@@ -313,24 +388,40 @@ class RunDetail:
         from app.ui.changes_view import changes_view
 
         ui.label("What it would have changed").classes("text-lg font-semibold mt-2")
-        ui.label(f"A dry run in {self.run.env}: nothing was written. Per write node, the records it would insert, "
-                 "update (field by field) or leave unchanged, and those that would fail.").classes("fb-muted text-sm")
+        ui.label(
+            f"A dry run in {self.run.env}: nothing was written. Per write node, the records it would insert, "
+            "update (field by field) or leave unchanged, and those that would fail."
+        ).classes("fb-muted text-sm")
         with ui.column().classes("w-full fb-card p-4 fb-run-would-change"):
             changes_view(dry_run_changes(context.store(), self.run.id), self.ledger)
 
     def ledger_table(self) -> None:
         ui.label("Ledger").classes("text-lg font-semibold mt-2")
-        ui.label("Every record that entered a node left by a port, was written, or failed with a reason.") \
-            .classes("fb-muted text-sm")
-        columns = [{"name": c, "label": c.capitalize(), "field": c, "align": "left" if c in ("node", "out") else "right"}
-                   for c in ("node", "in", "out", "inserted", "updated", "unchanged", "failed", "seconds")]
-        rows = [{"node": node_id, "in": counts.get("in", 0),
-                 "out": ", ".join(f"{p} {n}" for p, n in counts.get("out", {}).items()) or "–",
-                 "inserted": counts.get("inserted", ""), "updated": counts.get("updated", ""),
-                 "unchanged": counts.get("unchanged", ""), "failed": counts.get("failed", 0),
-                 "seconds": f"{counts.get('seconds', 0):.3f}"} for node_id, counts in self.ledger.items()]
-        table = ui.table(columns=columns, rows=rows, row_key="node").props("flat bordered dense") \
+        ui.label("Every record that entered a node left by a port, was written, or failed with a reason.").classes(
+            "fb-muted text-sm"
+        )
+        columns = [
+            {"name": c, "label": c.capitalize(), "field": c, "align": "left" if c in ("node", "out") else "right"}
+            for c in ("node", "in", "out", "inserted", "updated", "unchanged", "failed", "seconds")
+        ]
+        rows = [
+            {
+                "node": node_id,
+                "in": counts.get("in", 0),
+                "out": ", ".join(f"{p} {n}" for p, n in counts.get("out", {}).items()) or "–",
+                "inserted": counts.get("inserted", ""),
+                "updated": counts.get("updated", ""),
+                "unchanged": counts.get("unchanged", ""),
+                "failed": counts.get("failed", 0),
+                "seconds": f"{counts.get('seconds', 0):.3f}",
+            }
+            for node_id, counts in self.ledger.items()
+        ]
+        table = (
+            ui.table(columns=columns, rows=rows, row_key="node")
+            .props("flat bordered dense")
             .classes("w-full fb-ledger cursor-pointer")
+        )
         table.on("rowClick", lambda e: self.node_choice.set_value(e.args[1]["node"]))
 
     def retries(self) -> None:
@@ -339,37 +430,59 @@ class RunDetail:
         if not events:
             ui.label("None: every call to the systems worked at its first attempt.").classes("fb-muted fb-no-retries")
             return
-        ui.label("Transient faults (a refused or reset connection, a timeout, a locked database, HTTP 429 or 5xx) "
-                 "were tried again after a wait.").classes("fb-muted text-sm")
-        columns = [{"name": "at", "label": "When", "field": "at", "align": "left"},
-                   {"name": "attempt", "label": "Attempt", "field": "attempt", "align": "right"},
-                   {"name": "error", "label": "Error", "field": "error", "align": "left"},
-                   {"name": "wait", "label": "Waited", "field": "wait", "align": "right"}]
-        rows = [{"n": i, "at": when(e.get("at"), seconds=True), "attempt": e.get("attempt"),
-                 "error": str(e.get("error", ""))[:300], "wait": f"{float(e.get('wait_seconds') or 0):.2f} s"}
-                for i, e in enumerate(events)]
-        ui.table(columns=columns, rows=rows, row_key="n").props("flat bordered dense wrap-cells") \
-            .classes("w-full fb-retries")
+        ui.label(
+            "Transient faults (a refused or reset connection, a timeout, a locked database, HTTP 429 or 5xx) "
+            "were tried again after a wait."
+        ).classes("fb-muted text-sm")
+        columns = [
+            {"name": "at", "label": "When", "field": "at", "align": "left"},
+            {"name": "attempt", "label": "Attempt", "field": "attempt", "align": "right"},
+            {"name": "error", "label": "Error", "field": "error", "align": "left"},
+            {"name": "wait", "label": "Waited", "field": "wait", "align": "right"},
+        ]
+        rows = [
+            {
+                "n": i,
+                "at": when(e.get("at"), seconds=True),
+                "attempt": e.get("attempt"),
+                "error": str(e.get("error", ""))[:300],
+                "wait": f"{float(e.get('wait_seconds') or 0):.2f} s",
+            }
+            for i, e in enumerate(events)
+        ]
+        ui.table(columns=columns, rows=rows, row_key="n").props("flat bordered dense wrap-cells").classes(
+            "w-full fb-retries"
+        )
 
     def failed_records(self) -> None:
         with ui.row().classes("w-full items-center mt-2"):
             ui.label(f"Failed records ({self.failed_total})").classes("text-lg font-semibold")
             ui.space()
             if any(d.status == "open" for d in self.letters):
-                ui.link("Retry or discard them in Dead letters", f"/dead-letters?flow={self.run.flow_id}") \
-                    .classes("text-sm no-underline")
+                ui.link("Retry or discard them in Dead letters", f"/dead-letters?flow={self.run.flow_id}").classes(
+                    "text-sm no-underline"
+                )
         if not self.letters:
             ui.label("None: every record went through.").classes("fb-muted")
             return
         if self.failed_total > len(self.letters):
             ui.label(f"Showing the first {len(self.letters)}.").classes("fb-muted text-sm")
-        columns = [{"name": "node", "label": "Node", "field": "node", "align": "left"},
-                   {"name": "reason", "label": "Reason", "field": "reason", "align": "left"},
-                   {"name": "record", "label": "Record", "field": "record", "align": "left"},
-                   {"name": "status", "label": "Now", "field": "status", "align": "left"}]
-        rows = [{"id": d.id, "node": d.node_id, "reason": d.reason,
-                 "record": json.dumps(d.record, default=str, ensure_ascii=False)[:300],
-                 "status": d.status if d.status == "open" else f"{d.status} by {d.resolved_by} {when(d.resolved_at)}"}
-                for d in self.letters]
-        ui.table(columns=columns, rows=rows, row_key="id", pagination=20).props("flat bordered dense wrap-cells") \
-            .classes("w-full fb-dead-letters")
+        columns = [
+            {"name": "node", "label": "Node", "field": "node", "align": "left"},
+            {"name": "reason", "label": "Reason", "field": "reason", "align": "left"},
+            {"name": "record", "label": "Record", "field": "record", "align": "left"},
+            {"name": "status", "label": "Now", "field": "status", "align": "left"},
+        ]
+        rows = [
+            {
+                "id": d.id,
+                "node": d.node_id,
+                "reason": d.reason,
+                "record": json.dumps(d.record, default=str, ensure_ascii=False)[:300],
+                "status": d.status if d.status == "open" else f"{d.status} by {d.resolved_by} {when(d.resolved_at)}",
+            }
+            for d in self.letters
+        ]
+        ui.table(columns=columns, rows=rows, row_key="id", pagination=20).props(
+            "flat bordered dense wrap-cells"
+        ).classes("w-full fb-dead-letters")

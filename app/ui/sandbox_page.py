@@ -40,9 +40,11 @@ class SandboxPanel:
     @ui.refreshable_method
     def render(self) -> None:
         ui.label("Sandbox systems").classes("text-2xl font-semibold")
-        ui.label("The demo CRM and ERP as REST APIs (the crm_api and erp_api connections of the HTTP flows). "
-                 "Start them, put their seeded data back, or make them misbehave to see how a flow copes: "
-                 "every record must end written or in dead letters with a reason.").classes("fb-muted")
+        ui.label(
+            "The demo CRM and ERP as REST APIs (the crm_api and erp_api connections of the HTTP flows). "
+            "Start them, put their seeded data back, or make them misbehave to see how a flow copes: "
+            "every record must end written or in dead letters with a reason."
+        ).classes("fb-muted")
         state = sandboxes.state()
         self._status(state)
         if state.running:
@@ -53,28 +55,36 @@ class SandboxPanel:
 
     def _status(self, state: sandboxes.SandboxState) -> None:
         with ui.row().classes("w-full items-center gap-3 no-wrap fb-card px-5 py-3 fb-sandbox-status"):
-            ui.label("running" if state.running else "stopped") \
-                .classes(f"fb-chip {'fb-chip-ok' if state.running else 'fb-chip-neutral'} fb-sandbox-state")
+            ui.label("running" if state.running else "stopped").classes(
+                f"fb-chip {'fb-chip-ok' if state.running else 'fb-chip-neutral'} fb-sandbox-state"
+            )
             if state.running:
                 with ui.column().classes("gap-0"):
                     with ui.row().classes("gap-4"):
                         for system, url in state.urls.items():
-                            ui.link(f"{NAMES[system]} {url}", f"{url}/_docs", new_tab=True) \
-                                .classes("no-underline text-sm").tooltip("Its API documentation")
-                    ui.label(f"data in {state.folder} · Authorization: Bearer sandbox-token").classes("fb-muted text-xs")
+                            ui.link(f"{NAMES[system]} {url}", f"{url}/_docs", new_tab=True).classes(
+                                "no-underline text-sm"
+                            ).tooltip("Its API documentation")
+                    ui.label(f"data in {state.folder} · Authorization: Bearer sandbox-token").classes(
+                        "fb-muted text-xs"
+                    )
             else:
-                ui.label("Not served by this server. `flowbridge serve --sandboxes DIR` starts them with it, "
-                         "or start them here (data in ./sandbox-data, seeded the first time).").classes("fb-muted text-sm")
+                ui.label(
+                    "Not served by this server. `flowbridge serve --sandboxes DIR` starts them with it, "
+                    "or start them here (data in ./sandbox-data, seeded the first time)."
+                ).classes("fb-muted text-sm")
             ui.space()
             if state.running:
-                instant_spinner(ui.button("Reset data", icon="restart_alt", on_click=self.reset), "Resetting…") \
-                    .props("outline no-caps").classes("fb-sandbox-reset") \
-                    .tooltip("The seeded data back in both systems, and every fault off")
-                ui.button("Stop", icon="stop", on_click=self.stop).props("flat no-caps color=negative") \
-                    .classes("fb-sandbox-stop")
+                instant_spinner(ui.button("Reset data", icon="restart_alt", on_click=self.reset), "Resetting…").props(
+                    "outline no-caps"
+                ).classes("fb-sandbox-reset").tooltip("The seeded data back in both systems, and every fault off")
+                ui.button("Stop", icon="stop", on_click=self.stop).props("flat no-caps color=negative").classes(
+                    "fb-sandbox-stop"
+                )
             else:
-                instant_spinner(ui.button("Start", icon="play_arrow", on_click=self.start), "Starting the sandboxes…") \
-                    .props("unelevated no-caps").classes("fb-sandbox-start").mark("sandbox-start")
+                instant_spinner(
+                    ui.button("Start", icon="play_arrow", on_click=self.start), "Starting the sandboxes…"
+                ).props("unelevated no-caps").classes("fb-sandbox-start").mark("sandbox-start")
 
     def _system(self, system: str, state: sandboxes.SandboxState) -> None:
         faults = state.faults[system]
@@ -83,24 +93,36 @@ class SandboxPanel:
             ui.label(NAMES[system]).classes("text-lg font-semibold")
             with ui.row().classes("gap-2"):
                 for key, label in COUNTS:
-                    self.count_labels[(system, key)] = ui.label(f"{faults['counts'].get(key, 0)} {label}") \
-                        .classes("fb-chip fb-chip-neutral")
+                    self.count_labels[(system, key)] = ui.label(f"{faults['counts'].get(key, 0)} {label}").classes(
+                        "fb-chip fb-chip-neutral"
+                    )
             with ui.grid(columns=2).classes("w-full gap-2"):
                 self._fault_fields(system, faults, inputs)
             with ui.row().classes("w-full justify-end gap-2"):
-                ui.button("All off", on_click=lambda s=system: self.apply(s, {})).props("flat no-caps") \
-                    .classes(f"fb-faults-off-{system}")
-                ui.button("Apply", icon="bolt", on_click=lambda s=system, i=inputs: self.apply(s, self._settings(i))) \
-                    .props("unelevated no-caps").classes(f"fb-faults-apply-{system}").mark(f"faults-apply-{system}")
+                ui.button("All off", on_click=lambda s=system: self.apply(s, {})).props("flat no-caps").classes(
+                    f"fb-faults-off-{system}"
+                )
+                ui.button(
+                    "Apply", icon="bolt", on_click=lambda s=system, i=inputs: self.apply(s, self._settings(i))
+                ).props("unelevated no-caps").classes(f"fb-faults-apply-{system}").mark(f"faults-apply-{system}")
 
     @staticmethod
     def _fault_fields(system: str, faults: dict[str, Any], inputs: dict[str, Any]) -> None:
         for setting, label, kind, hint in FAULTS:
             value = faults[setting]
             shown = round(value * 100) if kind == "percent" else value
-            field = ui.number(label + (" (%)" if kind == "percent" else ""), value=shown, min=0,
-                              max=100 if kind == "percent" else None, step=0.5 if setting == "retry_after" else 1) \
-                .props("outlined dense").classes(f"w-full fb-fault-{system}-{setting}").tooltip(hint)
+            field = (
+                ui.number(
+                    label + (" (%)" if kind == "percent" else ""),
+                    value=shown,
+                    min=0,
+                    max=100 if kind == "percent" else None,
+                    step=0.5 if setting == "retry_after" else 1,
+                )
+                .props("outlined dense")
+                .classes(f"w-full fb-fault-{system}-{setting}")
+                .tooltip(hint)
+            )
             inputs[setting] = (field, kind)
 
     @staticmethod

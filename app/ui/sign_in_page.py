@@ -27,8 +27,11 @@ PUBLIC_PREFIXES = ("/_nicegui", SIGN_IN, "/api/", "/hooks/", "/favicon")
 class SignInRequired(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next):
         path = request.url.path
-        if not path.startswith(PUBLIC_PREFIXES) and not session.is_open() \
-                and session.signed_in(session.sign_in_token(request)) is None:
+        if (
+            not path.startswith(PUBLIC_PREFIXES)
+            and not session.is_open()
+            and session.signed_in(session.sign_in_token(request)) is None
+        ):
             wanted = path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"{SIGN_IN}?next={quote(wanted, safe='')}")
         return await call_next(request)
@@ -46,8 +49,14 @@ def complete_sign_in(request: Request, ticket: str = "", next: str = "/") -> Red
         return RedirectResponse(SIGN_IN, status_code=303)
     request.session.clear()  # the session the browser had before signing in is left behind
     response = RedirectResponse(session.safe_next(next), status_code=303)
-    response.set_cookie(sign_ins.COOKIE, token, max_age=int(sign_ins.LIFETIME.total_seconds()), httponly=True,
-                        samesite="lax", secure=request.url.scheme == "https")
+    response.set_cookie(
+        sign_ins.COOKIE,
+        token,
+        max_age=int(sign_ins.LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 
@@ -61,15 +70,28 @@ def sign_in_page(next: str = "/") -> None:
                 ui.icon("hub").classes("text-3xl text-primary")
                 ui.label("Sign in to Flowbridge").classes("text-xl font-semibold")
             if session.is_open():
-                ui.label("This server has no users yet, so it is open: everyone acts as admin. "
-                         "`flowbridge user add NAME --role admin` closes it.").classes("fb-muted text-sm")
+                ui.label(
+                    "This server has no users yet, so it is open: everyone acts as admin. "
+                    "`flowbridge user add NAME --role admin` closes it."
+                ).classes("fb-muted text-sm")
                 ui.button("Go to the flows", on_click=lambda: ui.navigate.to("/")).props("unelevated no-caps")
                 return
-            ui.label("Your name and the API token `flowbridge user add` gave you. Your role decides what you "
-                     "may do: testers run and replay only in the sandbox.").classes("fb-muted text-sm")
-            name = ui.input("Name").props("outlined dense autofocus").classes("w-full fb-sign-in-name").mark("sign-in-name")
-            token = ui.input("API token", password=True, password_toggle_button=True) \
-                .props("outlined dense").classes("w-full fb-sign-in-token").mark("sign-in-token")
+            ui.label(
+                "Your name and the API token `flowbridge user add` gave you. Your role decides what you "
+                "may do: testers run and replay only in the sandbox."
+            ).classes("fb-muted text-sm")
+            name = (
+                ui.input("Name")
+                .props("outlined dense autofocus")
+                .classes("w-full fb-sign-in-name")
+                .mark("sign-in-name")
+            )
+            token = (
+                ui.input("API token", password=True, password_toggle_button=True)
+                .props("outlined dense")
+                .classes("w-full fb-sign-in-token")
+                .mark("sign-in-token")
+            )
 
             def submit() -> None:
                 if not (name.value or "").strip() or not (token.value or "").strip():
@@ -87,8 +109,9 @@ def sign_in_page(next: str = "/") -> None:
                 ui.navigate.to(f"{COMPLETE}?ticket={ticket}&next={quote(session.safe_next(next), safe='')}")
 
             token.on("keydown.enter", submit)
-            ui.button("Sign in", icon="login", on_click=submit).props("unelevated no-caps") \
-                .classes("w-full fb-sign-in-submit").mark("sign-in-submit")
+            ui.button("Sign in", icon="login", on_click=submit).props("unelevated no-caps").classes(
+                "w-full fb-sign-in-submit"
+            ).mark("sign-in-submit")
 
 
 def sign_out() -> None:

@@ -30,7 +30,9 @@ def outcome_sentence(results: list[dict[str, Any]]) -> str:
     """'3 of 3 tests passed', '1 of 3 tests failed'."""
     failed = sum(1 for r in results if not r["passed"])
     tests = "test" if len(results) == 1 else "tests"
-    return f"{failed} of {len(results)} {tests} failed" if failed else f"{len(results)} of {len(results)} {tests} passed"
+    return (
+        f"{failed} of {len(results)} {tests} failed" if failed else f"{len(results)} of {len(results)} {tests} passed"
+    )
 
 
 def _records(kept: dict[str, Any] | None) -> int:
@@ -56,44 +58,76 @@ def difference_rows(differences: list[dict[str, Any]], added: str, missing: str)
         if was is None or now is None:
             record = now if was is None else was
             whole = json.dumps(record, default=str, ensure_ascii=False)[:400]
-            rows.append({**base, "kind": added if was is None else missing, "change": "added" if was is None else "missing",
-                         "field": "(whole record)", "before": "—" if was is None else whole,
-                         "after": whole if was is None else "—"})
+            rows.append(
+                {
+                    **base,
+                    "kind": added if was is None else missing,
+                    "change": "added" if was is None else "missing",
+                    "field": "(whole record)",
+                    "before": "—" if was is None else whole,
+                    "after": whole if was is None else "—",
+                }
+            )
             continue
         for field in diff.get("fields") or []:
             before, after = was.get(field), now.get(field)
             same_text = _shown(before) == _shown(after)  # 1 and "1": show them as JSON to tell them apart
-            rows.append({**base, "kind": "changed", "change": "changed", "field": field,
-                         "before": json.dumps(before) if same_text else _shown(before),
-                         "after": json.dumps(after) if same_text else _shown(after)})
+            rows.append(
+                {
+                    **base,
+                    "kind": "changed",
+                    "change": "changed",
+                    "field": field,
+                    "before": json.dumps(before) if same_text else _shown(before),
+                    "after": json.dumps(after) if same_text else _shown(after),
+                }
+            )
     for number, row in enumerate(rows):
         row["n"] = number
     return rows
 
 
-def difference_table(differences: list[dict[str, Any]], *, before: str, after: str, added: str, missing: str,
-                     css: str = "") -> ui.table:
+def difference_table(
+    differences: list[dict[str, Any]], *, before: str, after: str, added: str, missing: str, css: str = ""
+) -> ui.table:
     rows = difference_rows(differences, added, missing)
     if len(rows) > MAX_DIFFERENCE_ROWS:
-        ui.label(f"Showing the first {MAX_DIFFERENCE_ROWS} of {len(rows)} differing fields.").classes("fb-muted text-sm")
-    columns = [{"name": "node", "label": "Write node", "field": "node", "align": "left", "sortable": True},
-               {"name": "key", "label": "Key", "field": "key", "align": "left", "sortable": True},
-               {"name": "kind", "label": "", "field": "kind", "align": "left", "style": "width: 1%"},
-               {"name": "field", "label": "Field", "field": "field", "align": "left", "sortable": True},
-               {"name": "before", "label": before, "field": "before", "align": "left"},
-               {"name": "after", "label": after, "field": "after", "align": "left"}]
-    table = ui.table(columns=columns, rows=rows[:MAX_DIFFERENCE_ROWS], row_key="n", pagination=25) \
-        .props("flat bordered dense wrap-cells").classes(f"w-full fb-differences {css}")
-    table.add_slot("body-cell-kind", """
-        <q-td :props="props"><span :class="'fb-chip fb-diff-' + props.row.change">{{ props.value }}</span></q-td>""")
-    table.add_slot("body-cell-before", """
-        <q-td :props="props"><span class="fb-diff-before">{{ props.value }}</span></q-td>""")
-    table.add_slot("body-cell-after", """
-        <q-td :props="props"><span class="fb-diff-after">{{ props.value }}</span></q-td>""")
+        ui.label(f"Showing the first {MAX_DIFFERENCE_ROWS} of {len(rows)} differing fields.").classes(
+            "fb-muted text-sm"
+        )
+    columns = [
+        {"name": "node", "label": "Write node", "field": "node", "align": "left", "sortable": True},
+        {"name": "key", "label": "Key", "field": "key", "align": "left", "sortable": True},
+        {"name": "kind", "label": "", "field": "kind", "align": "left", "style": "width: 1%"},
+        {"name": "field", "label": "Field", "field": "field", "align": "left", "sortable": True},
+        {"name": "before", "label": before, "field": "before", "align": "left"},
+        {"name": "after", "label": after, "field": "after", "align": "left"},
+    ]
+    table = (
+        ui.table(columns=columns, rows=rows[:MAX_DIFFERENCE_ROWS], row_key="n", pagination=25)
+        .props("flat bordered dense wrap-cells")
+        .classes(f"w-full fb-differences {css}")
+    )
+    table.add_slot(
+        "body-cell-kind",
+        """
+        <q-td :props="props"><span :class="'fb-chip fb-diff-' + props.row.change">{{ props.value }}</span></q-td>""",
+    )
+    table.add_slot(
+        "body-cell-before",
+        """
+        <q-td :props="props"><span class="fb-diff-before">{{ props.value }}</span></q-td>""",
+    )
+    table.add_slot(
+        "body-cell-after",
+        """
+        <q-td :props="props"><span class="fb-diff-after">{{ props.value }}</span></q-td>""",
+    )
     return table
 
 
 # --- saving a run as a test case -----------------------------------------------------------------------
+
 
 def open_save_case_dialog(flow_id: str, sources: list[tuple[str, str]]) -> None:
     """Ask a name (and, after a replay, whose writes to expect) and save the run as a test case."""
@@ -106,11 +140,17 @@ def open_save_case_dialog(flow_id: str, sources: list[tuple[str, str]]) -> None:
         return
     with ui.dialog() as dialog, ui.card().classes("w-[32rem] gap-3 fb-case-dialog"):
         ui.label("Save as test case").classes("text-lg font-semibold")
-        ui.label("The run's input records become a case of this flow with the records it wrote as the expected "
-                 "result. Run all tests on the flow's Tests page after every change: a case fails when the "
-                 "current version would write anything else.").classes("fb-muted text-sm")
-        name = ui.input("Name of the case", placeholder="e.g. inactive products are not sent") \
-            .props("outlined dense autofocus").classes("w-full fb-case-name").mark("case-name")
+        ui.label(
+            "The run's input records become a case of this flow with the records it wrote as the expected "
+            "result. Run all tests on the flow's Tests page after every change: a case fails when the "
+            "current version would write anything else."
+        ).classes("fb-muted text-sm")
+        name = (
+            ui.input("Name of the case", placeholder="e.g. inactive products are not sent")
+            .props("outlined dense autofocus")
+            .classes("w-full fb-case-name")
+            .mark("case-name")
+        )
         if len(replayable) > 1:  # after a replay: the original's writes, or the replay's
             ui.label("Expect the writes of").classes("text-sm font-semibold")
         source = ui.radio(dict(replayable), value=replayable[0][0]).classes("fb-case-source").mark("case-source")
@@ -123,20 +163,25 @@ def open_save_case_dialog(flow_id: str, sources: list[tuple[str, str]]) -> None:
                 return
             case = replay.save_case(store, source.value, name.value or "", who=session.principal())
             dialog.close()
-            ui.notify(f"Saved test case '{case.name}' on {case.flow_id}: {_records(case.inputs)} input records, "
-                      f"{_records(case.expected)} expected writes. Its Tests page runs it.", type="positive",
-                      multi_line=True)
+            ui.notify(
+                f"Saved test case '{case.name}' on {case.flow_id}: {_records(case.inputs)} input records, "
+                f"{_records(case.expected)} expected writes. Its Tests page runs it.",
+                type="positive",
+                multi_line=True,
+            )
 
         name.on("keydown.enter", save)
         with ui.row().classes("w-full justify-end"):
             ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
-            ui.button("Save", icon="save", on_click=save).props("unelevated no-caps").classes("fb-case-save") \
-                .mark("case-save")
+            ui.button("Save", icon="save", on_click=save).props("unelevated no-caps").classes("fb-case-save").mark(
+                "case-save"
+            )
     dialog.on("hide", dialog.delete)
     dialog.open()
 
 
 # --- the Tests page ------------------------------------------------------------------------------------
+
 
 @ui.page("/flows/{flow_id}/tests")
 def tests_page(flow_id: str) -> None:
@@ -166,20 +211,29 @@ class FlowTests:
             ui.label(f"Tests · {flow.name}").classes("text-2xl font-semibold")
             ui.label(f"current version v{flow.current_version}").classes("fb-chip fb-chip-neutral fb-tests-version")
             ui.space()
-            ui.button("Runs", icon="receipt_long", on_click=lambda: ui.navigate.to(runs_link(flow=flow.id))) \
-                .props("flat no-caps")
-            ui.button("Open flow", icon="edit", on_click=lambda: ui.navigate.to(f"/flows/{flow.id}")) \
-                .props("outline no-caps")
-            self.run_button = instant_spinner(
-                ui.button("Run all tests", icon="play_arrow", on_click=self.run_all),
-                f"Running the tests of {flow.id} in the sandbox…") \
-                .props("unelevated no-caps").classes("fb-run-tests").mark("run-tests")
+            ui.button("Runs", icon="receipt_long", on_click=lambda: ui.navigate.to(runs_link(flow=flow.id))).props(
+                "flat no-caps"
+            )
+            ui.button("Open flow", icon="edit", on_click=lambda: ui.navigate.to(f"/flows/{flow.id}")).props(
+                "outline no-caps"
+            )
+            self.run_button = (
+                instant_spinner(
+                    ui.button("Run all tests", icon="play_arrow", on_click=self.run_all),
+                    f"Running the tests of {flow.id} in the sandbox…",
+                )
+                .props("unelevated no-caps")
+                .classes("fb-run-tests")
+                .mark("run-tests")
+            )
         with ui.row().classes("items-center gap-2"):
-            ui.label("Each case sends the input records a run kept through the current version of the flow, as a dry "
-                     "run in").classes("fb-muted text-sm")
+            ui.label(
+                "Each case sends the input records a run kept through the current version of the flow, as a dry run in"
+            ).classes("fb-muted text-sm")
             env_chip(replay.SANDBOX)
-            ui.label("(nothing is written), and compares what it would write with what the run wrote.") \
-                .classes("fb-muted text-sm")
+            ui.label("(nothing is written), and compares what it would write with what the run wrote.").classes(
+                "fb-muted text-sm"
+            )
         self.cases()
 
     def read_cases(self) -> list[Any]:
@@ -197,8 +251,10 @@ class FlowTests:
             with ui.column().classes("w-full items-center py-14 gap-2 fb-card fb-no-cases"):
                 ui.icon("fact_check").classes("text-5xl text-slate-300")
                 ui.label("No test cases yet.").classes("text-lg")
-                ui.label("Open a run of this flow and press “Save as test case”: the records it read become a case, "
-                         "and what it wrote becomes what the flow must keep writing.").classes("fb-muted text-center")
+                ui.label(
+                    "Open a run of this flow and press “Save as test case”: the records it read become a case, "
+                    "and what it wrote becomes what the flow must keep writing."
+                ).classes("fb-muted text-center")
                 ui.link("See this flow's runs", runs_link(flow=self.flow.id)).classes("no-underline")
             return
         if self.results:
@@ -208,8 +264,9 @@ class FlowTests:
 
     def summary(self) -> None:
         failed = sum(1 for r in self.results.values() if not r["passed"])
-        with ui.row().classes(f"w-full items-center gap-2 fb-verdict {'fb-verdict-bad' if failed else 'fb-verdict-same'} "
-                              "fb-tests-summary"):
+        with ui.row().classes(
+            f"w-full items-center gap-2 fb-verdict {'fb-verdict-bad' if failed else 'fb-verdict-same'} fb-tests-summary"
+        ):
             ui.icon("error" if failed else "check_circle").classes("text-xl")
             ui.label(f"{outcome_sentence(list(self.results.values()))} on version v{self.ran_version}.")
 
@@ -219,8 +276,9 @@ class FlowTests:
                 if result is None:
                     ui.label("not run").classes("fb-chip fb-chip-neutral fb-case-result")
                 else:
-                    ui.label("passed" if result["passed"] else "failed") \
-                        .classes(f"fb-chip {'fb-chip-ok' if result['passed'] else 'fb-chip-draft'} fb-case-result")
+                    ui.label("passed" if result["passed"] else "failed").classes(
+                        f"fb-chip {'fb-chip-ok' if result['passed'] else 'fb-chip-draft'} fb-case-result"
+                    )
                 with ui.column().classes("gap-0 grow min-w-0"):
                     ui.label(case.name).classes("font-semibold fb-case-title")
                     with ui.row().classes("items-center gap-1 fb-muted text-sm"):
@@ -229,12 +287,18 @@ class FlowTests:
                             ui.link(case.from_run, f"/runs/{case.from_run}").classes("no-underline fb-case-run")
                         else:
                             ui.label("(not recorded)")
-                        ui.label(f"· saved by {case.created_by or '(not recorded)'} {when(case.created_at)} "
-                                 f"({ago(case.created_at)}) · {_records(case.inputs)} input records · "
-                                 f"{_records(case.expected)} expected writes").classes("fb-case-facts")
-                delete = ui.button(icon="delete", on_click=lambda c=case: self.confirm_delete(c)) \
-                    .props("flat round dense color=grey-7").classes("fb-case-delete").mark("case-delete") \
+                        ui.label(
+                            f"· saved by {case.created_by or '(not recorded)'} {when(case.created_at)} "
+                            f"({ago(case.created_at)}) · {_records(case.inputs)} input records · "
+                            f"{_records(case.expected)} expected writes"
+                        ).classes("fb-case-facts")
+                delete = (
+                    ui.button(icon="delete", on_click=lambda c=case: self.confirm_delete(c))
+                    .props("flat round dense color=grey-7")
+                    .classes("fb-case-delete")
+                    .mark("case-delete")
                     .tooltip("Delete this test case")
+                )
                 if not session.allowed("replay"):
                     delete.disable()
             if result is not None and not result["passed"]:
@@ -245,10 +309,18 @@ class FlowTests:
             ui.label(f"The run stopped: {result['error']}").classes("fb-problem-box w-full fb-case-error")
         differences = result["differences"]
         if differences:
-            ui.label(f"{len(differences)} target record{'s' if len(differences) != 1 else ''} would be written "
-                     "differently from what the case expects:").classes("text-sm")
-            difference_table(differences, before="Expected", after="Now", added="written now, not expected",
-                             missing="expected, not written now", css="fb-case-differences")
+            ui.label(
+                f"{len(differences)} target record{'s' if len(differences) != 1 else ''} would be written "
+                "differently from what the case expects:"
+            ).classes("text-sm")
+            difference_table(
+                differences,
+                before="Expected",
+                after="Now",
+                added="written now, not expected",
+                missing="expected, not written now",
+                css="fb-case-differences",
+            )
 
     @guarded("run the tests")
     async def run_all(self) -> None:
@@ -272,8 +344,9 @@ class FlowTests:
             return
         with ui.dialog() as dialog, ui.card().classes("w-[28rem] gap-3 fb-delete-case-dialog"):
             ui.label(f"Delete the test case '{case.name}'?").classes("text-lg font-semibold")
-            ui.label("Its input records and expected writes go with it; the run it came from stays.") \
-                .classes("fb-muted text-sm")
+            ui.label("Its input records and expected writes go with it; the run it came from stays.").classes(
+                "fb-muted text-sm"
+            )
 
             @guarded("delete the test case")
             def delete() -> None:
@@ -287,7 +360,8 @@ class FlowTests:
 
             with ui.row().classes("w-full justify-end"):
                 ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
-                ui.button("Delete", icon="delete", on_click=delete).props("unelevated no-caps color=negative") \
-                    .classes("fb-delete-case-confirm").mark("delete-case-confirm")
+                ui.button("Delete", icon="delete", on_click=delete).props("unelevated no-caps color=negative").classes(
+                    "fb-delete-case-confirm"
+                ).mark("delete-case-confirm")
         dialog.on("hide", dialog.delete)
         dialog.open()

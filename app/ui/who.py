@@ -25,9 +25,18 @@ def remember_name(name: str) -> None:
     app.storage.user[KEY] = name.strip()
 
 
-def ask_who(title: str, sentence: str, button: str, on_confirm: Callable[[str], Awaitable[Any] | Any], *,
-            danger: bool = False, css: str = "", busy: str = "", action: str | None = None,
-            env: str | None = None) -> ui.dialog | None:
+def ask_who(
+    title: str,
+    sentence: str,
+    button: str,
+    on_confirm: Callable[[str], Awaitable[Any] | Any],
+    *,
+    danger: bool = False,
+    css: str = "",
+    busy: str = "",
+    action: str | None = None,
+    env: str | None = None,
+) -> ui.dialog | None:
     """Open a dialog saying what will happen, with 'Your name' filled in; `on_confirm(name)` runs
     once it is confirmed. With `busy`, a spinner saying it shows the moment the button is pressed
     (in the browser) until `on_confirm` is done. With `action`, the user's role must allow it (checked
@@ -43,9 +52,12 @@ def ask_who(title: str, sentence: str, button: str, on_confirm: Callable[[str], 
         dialog.on("hide", dialog.delete)
         ui.label(title).classes("text-lg font-semibold")
         ui.label(sentence).classes("fb-muted text-sm")
-        name = ui.input("Your name", value=session.actor_name() if signed_in else remembered_name()) \
-            .props("outlined dense autofocus" + (" readonly" if signed_in else "")) \
-            .classes("w-full fb-who-name").mark("who-name")
+        name = (
+            ui.input("Your name", value=session.actor_name() if signed_in else remembered_name())
+            .props("outlined dense autofocus" + (" readonly" if signed_in else ""))
+            .classes("w-full fb-who-name")
+            .mark("who-name")
+        )
         ui.label("Recorded with what you do, with the time.").classes("fb-muted text-xs")
 
         async def confirm() -> None:
@@ -71,9 +83,12 @@ def ask_who(title: str, sentence: str, button: str, on_confirm: Callable[[str], 
         name.on("keydown.enter", confirm)
         with ui.row().classes("w-full justify-end"):
             ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
-            confirm_button = ui.button(button, on_click=confirm) \
-                .props(f"unelevated no-caps color={'negative' if danger else 'primary'}") \
-                .classes("fb-who-confirm").mark("who-confirm")
+            confirm_button = (
+                ui.button(button, on_click=confirm)
+                .props(f"unelevated no-caps color={'negative' if danger else 'primary'}")
+                .classes("fb-who-confirm")
+                .mark("who-confirm")
+            )
             if busy:
                 instant_spinner(confirm_button, busy)
     dialog.open()

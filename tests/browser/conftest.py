@@ -63,15 +63,26 @@ def serving(folder: Path, *, users: tuple[tuple[str, str], ...] = ()) -> Iterato
     env.pop("FLOWBRIDGE_SECRET_KEY", None)
     env.pop("PYTEST_CURRENT_TEST", None)  # NiceGUI would think it runs inside pytest and pick another port
     log = (folder / "serve.log").open("w")
-    process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=folder, env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=folder,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     if not comes_up(lambda: urllib.request.urlopen(base + "/sign-in", timeout=2) is not None, process, timeout=30):
         process.kill()
         pytest.fail(f"flowbridge serve did not start: {(folder / 'serve.log').read_text()[-2000:]}")
     try:
-        yield {"url": base, "store": store, "folder": folder, "demo": folder / "demo", "log": folder / "serve.log",
-               "tokens": tokens}
+        yield {
+            "url": base,
+            "store": store,
+            "folder": folder,
+            "demo": folder / "demo",
+            "log": folder / "serve.log",
+            "tokens": tokens,
+        }
     finally:
         process.terminate()
         try:
@@ -100,9 +111,18 @@ def driver(served: dict[str, Any]) -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                     f"--user-data-dir={tempfile.mkdtemp(prefix='fb-chromium-')}", "--window-size=1440,900"):
+    for argument in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tempfile.mkdtemp(prefix='fb-chromium-')}",
+        "--window-size=1440,900",
+    ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     browser = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))

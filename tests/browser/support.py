@@ -76,9 +76,13 @@ class Page:
         action()
         # The probe is gone when the action already led to its result on a new page (a fast replay
         # opens its comparison): that page is the feedback, too quick to time from here.
-        state = self.wait(lambda: self.d.execute_script(
-            "const p = window.__fbFeedback; return p === undefined ? 'new page' : (p.seen !== null && 'seen')"),
-            what, timeout=10)
+        state = self.wait(
+            lambda: self.d.execute_script(
+                "const p = window.__fbFeedback; return p === undefined ? 'new page' : (p.seen !== null && 'seen')"
+            ),
+            what,
+            timeout=10,
+        )
         if state == "new page":
             with (ARTIFACTS / "feedback-times.txt").open("a") as log:
                 log.write(f"{self.prefix}: {what}: the result page opened before the probe could look\n")
@@ -89,7 +93,9 @@ class Page:
         # Timed assertions are flaky on a shared 2-core machine: the times are recorded (and read in
         # the issue notes); FLOWBRIDGE_ASSERT_FEEDBACK=1 makes the 200 ms bar a failure when wanted.
         if os.environ.get("FLOWBRIDGE_ASSERT_FEEDBACK") == "1":
-            assert took < FEEDBACK_SECONDS, f"{what} took {took * 1000:.0f} ms to show; the bar is {FEEDBACK_SECONDS * 1000:.0f} ms"
+            assert took < FEEDBACK_SECONDS, (
+                f"{what} took {took * 1000:.0f} ms to show; the bar is {FEEDBACK_SECONDS * 1000:.0f} ms"
+            )
         return took
 
     def text(self, css: str) -> str:
@@ -100,12 +106,18 @@ class Page:
         return [n.text for n in self.all(".q-notification")]
 
     def wait_notification(self, contains: str, timeout: float = 15) -> str:
-        return self.wait(lambda: next((n for n in self.notifications() if contains in n), None),
-                         f"a notification saying '{contains}'", timeout)
+        return self.wait(
+            lambda: next((n for n in self.notifications() if contains in n), None),
+            f"a notification saying '{contains}'",
+            timeout,
+        )
 
     def console_errors(self) -> list[str]:
-        return [entry["message"] for entry in self.d.get_log("browser")
-                if entry["level"] == "SEVERE" and "favicon" not in entry["message"]]
+        return [
+            entry["message"]
+            for entry in self.d.get_log("browser")
+            if entry["level"] == "SEVERE" and "favicon" not in entry["message"]
+        ]
 
     # --- doing ------------------------------------------------------------------------------------
 
@@ -151,32 +163,36 @@ class Page:
 
         item = self.find(f'[data-fb-type="{type_name}"]')
         box = self.canvas_box()
-        ActionChains(self.d).move_to_element(item).click_and_hold().move_by_offset(12, 6) \
-            .move_to_element_with_offset(self.find(".fb-canvas"), x - box["width"] / 2, y - box["height"] / 2) \
-            .pause(0.05).release().perform()
+        ActionChains(self.d).move_to_element(item).click_and_hold().move_by_offset(12, 6).move_to_element_with_offset(
+            self.find(".fb-canvas"), x - box["width"] / 2, y - box["height"] / 2
+        ).pause(0.05).release().perform()
 
     def connect(self, source: str, port: str, target: str) -> None:
         from selenium.webdriver.common.action_chains import ActionChains
 
         start = self.find(f'.vue-flow__node[data-id="{source}"] .vue-flow__handle.source[data-handleid="{port}"]')
         end = self.find(f'.vue-flow__node[data-id="{target}"] .vue-flow__handle.target')
-        ActionChains(self.d).move_to_element(start).click_and_hold().move_by_offset(25, 10) \
-            .move_to_element(end).pause(0.05).release().perform()
+        ActionChains(self.d).move_to_element(start).click_and_hold().move_by_offset(25, 10).move_to_element(end).pause(
+            0.05
+        ).release().perform()
 
     def clear_selection(self) -> None:
         """Click an empty corner of the canvas."""
         from selenium.webdriver.common.action_chains import ActionChains
 
         pane = self.find(".vue-flow__pane")
-        ActionChains(self.d).move_to_element_with_offset(pane, -pane.rect["width"] / 2 + 30,
-                                                         -pane.rect["height"] / 2 + 30).click().perform()
+        ActionChains(self.d).move_to_element_with_offset(
+            pane, -pane.rect["width"] / 2 + 30, -pane.rect["height"] / 2 + 30
+        ).click().perform()
 
     def select_node(self, node_id: str) -> None:
         if self.all(".vue-flow__nodesselection-rect"):  # a multi-selection covers its nodes
             self.clear_selection()
         self.find(f'.vue-flow__node[data-id="{node_id}"] .fb-node-name').click()
-        self.wait(lambda: self.find(".fb-node-id-input input").get_attribute("value") == node_id,
-                  f"the side panel of '{node_id}'")
+        self.wait(
+            lambda: self.find(".fb-node-id-input input").get_attribute("value") == node_id,
+            f"the side panel of '{node_id}'",
+        )
 
     def node_count(self) -> int:
         return len(self.all(".vue-flow__node"))

@@ -30,7 +30,8 @@ def _append_to_field(page: Page, field: str, suffix: str) -> None:
 
 
 def test_an_admin_runs_a_flow_reads_the_run_retries_a_fixed_record_and_checks_health(
-        page: Page, served: dict[str, Any]) -> None:
+    page: Page, served: dict[str, Any]
+) -> None:
     store = served["store"]
     page.open("/")
     page.wait(lambda: page.all(ROW), "the flows")
@@ -51,8 +52,12 @@ def test_an_admin_runs_a_flow_reads_the_run_retries_a_fixed_record_and_checks_he
     started = page.wait_notification("started in the sandbox")
     run_id = re.search(r"Run (\S+) of", started).group(1)
     ended = page.wait_notification(f"Run {run_id} of", timeout=60)
-    page.wait(lambda: any("partial" in n or "succeeded" in n for n in page.notifications() if run_id in n
-                          and "started" not in n), "the run's outcome")
+    page.wait(
+        lambda: any(
+            "partial" in n or "succeeded" in n for n in page.notifications() if run_id in n and "started" not in n
+        ),
+        "the run's outcome",
+    )
     page.wait(lambda: not page.all(".fb-busy"), "the spinner to go")
     page.shot("ran")
     assert run_store.get_run(store, run_id).env == "sandbox", ended
@@ -60,15 +65,19 @@ def test_an_admin_runs_a_flow_reads_the_run_retries_a_fixed_record_and_checks_he
     # The run's page: the graph with the records on each edge and the counts on the nodes.
     page.open(f"/runs/{run_id}")
     page.wait(lambda: len(page.all(".fb-run-canvas .vue-flow__node")) == 6, "the run's graph")
-    labels = page.wait(lambda: [e.text for e in page.all(".fb-run-canvas .vue-flow__edge-text") if e.text],
-                       "the counts on the edges")
+    labels = page.wait(
+        lambda: [e.text for e in page.all(".fb-run-canvas .vue-flow__edge-text") if e.text], "the counts on the edges"
+    )
     assert any(re.fullmatch(r"\d+ records?", label) for label in labels), labels
     ledger = run_store.run_ledger(store, run_id)
     assert f"{ledger['accounts']['out']['out']} records" in labels
     assert "failed" in page.text('.fb-run-canvas .vue-flow__node[data-id="customers"] .fb-node-counts')
     page.wait(lambda: page.text(".fb-run-env") == "sandbox", "the run's environment")
-    page.feedback(lambda: page.find('.fb-run-canvas .vue-flow__node[data-id="approved"] .fb-node-name').click(),
-                  "document.querySelector('.fb-samples[data-node-id=\"approved\"]')", "the clicked node's records")
+    page.feedback(
+        lambda: page.find('.fb-run-canvas .vue-flow__node[data-id="approved"] .fb-node-name').click(),
+        "document.querySelector('.fb-samples[data-node-id=\"approved\"]')",
+        "the clicked node's records",
+    )
     page.wait(lambda: "Out · match" in page.text(".fb-samples"), "the records out of the filter")
     page.d.execute_script("document.querySelector('.fb-run-canvas').scrollIntoView({block: 'start'})")
     page.shot("run-detail")
@@ -77,14 +86,17 @@ def test_an_admin_runs_a_flow_reads_the_run_retries_a_fixed_record_and_checks_he
     letter = next(le for le in run_store.dead_letters(store, run_id=run_id) if "duplicate account" in le.reason)
     page.open(f"/dead-letters?flow={FLOW}")
     shown = reason_kind(letter.reason)  # the group shows the kind of reason when it holds several
-    group = page.wait(lambda: next(g for g in page.all(".fb-letter-group") if letter.reason in g.text or shown in g.text),
-                      "the letter's reason")
+    group = page.wait(
+        lambda: next(g for g in page.all(".fb-letter-group") if letter.reason in g.text or shown in g.text),
+        "the letter's reason",
+    )
     page.shot("dead-letters")
     group.find_element(page.By.CSS_SELECTOR, ".q-expansion-item .q-item").click()
     inspect = f'.fb-letter[data-letter-id="{letter.id}"] .fb-inspect'
     page.wait(lambda: page.find(inspect).is_displayed(), "the letter in its group")
-    page.feedback(lambda: page.click(inspect), "document.querySelector('.fb-busy, .fb-letter-dialog')",
-                  "opening the letter")
+    page.feedback(
+        lambda: page.click(inspect), "document.querySelector('.fb-busy, .fb-letter-dialog')", "opening the letter"
+    )
     page.wait(lambda: page.all(".fb-letter-dialog .cm-line"), "the record in the JSON editor")
     page.shot("inspect")
     _append_to_field(page, "name", " (branch)")

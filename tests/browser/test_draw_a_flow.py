@@ -35,23 +35,40 @@ def test_an_analyst_draws_tests_saves_and_runs_the_accounts_flow(page: Page, ser
     page.shot("empty-canvas")
 
     # Five nodes dragged from the palette, each appearing at once.
-    placements = [("trigger.schedule", 40, 60), ("read.sql", 290, 60), ("filter", 540, 60),
-                  ("map", 290, 300), ("write.sql", 540, 300)]
+    placements = [
+        ("trigger.schedule", 40, 60),
+        ("read.sql", 290, 60),
+        ("filter", 540, 60),
+        ("map", 290, 300),
+        ("write.sql", 540, 300),
+    ]
     for count, (type_name, x, y) in enumerate(placements, start=1):
-        page.feedback(lambda t=type_name, x=x, y=y: page.drag_node(t, x, y),
-                      f"document.querySelectorAll('.vue-flow__node').length === {count}",
-                      f"node {count} on the canvas", event="pointerup")
-    assert {e.get_attribute("data-id") for e in page.all(".vue-flow__node")} == \
-        {"trigger", "read", "filter", "map", "write"}
+        page.feedback(
+            lambda t=type_name, x=x, y=y: page.drag_node(t, x, y),
+            f"document.querySelectorAll('.vue-flow__node').length === {count}",
+            f"node {count} on the canvas",
+            event="pointerup",
+        )
+    assert {e.get_attribute("data-id") for e in page.all(".vue-flow__node")} == {
+        "trigger",
+        "read",
+        "filter",
+        "map",
+        "write",
+    }
     page.shot("five-nodes")
 
     # Four edges, port to port; the filter's `match` port feeds the map.
     for count, (source, port, target) in enumerate(
-            [("trigger", "out", "read"), ("read", "out", "filter"), ("filter", "match", "map"), ("map", "out", "write")],
-            start=1):
-        page.feedback(lambda s=source, p=port, t=target: page.connect(s, p, t),
-                      f"document.querySelectorAll('.vue-flow__edge').length === {count}", f"edge {count}",
-                      event="pointerup")
+        [("trigger", "out", "read"), ("read", "out", "filter"), ("filter", "match", "map"), ("map", "out", "write")],
+        start=1,
+    ):
+        page.feedback(
+            lambda s=source, p=port, t=target: page.connect(s, p, t),
+            f"document.querySelectorAll('.vue-flow__edge').length === {count}",
+            f"edge {count}",
+            event="pointerup",
+        )
     page.shot("four-edges")
 
     # The forms, built from each node type's schema.
@@ -71,8 +88,13 @@ def test_an_analyst_draws_tests_saves_and_runs_the_accounts_flow(page: Page, ser
     page.select_node("filter")
     page.type_into(page.field("condition"), "record.credit_status ==")
     page.wait(lambda: page.node_problems("filter") != "", "the filter's problem on the canvas")
-    page.wait(lambda: "does not compile" in page.find('.vue-flow__node[data-id="filter"]').text
-              or page.all('.fb-side .q-field--error'), "the condition's error")
+    page.wait(
+        lambda: (
+            "does not compile" in page.find('.vue-flow__node[data-id="filter"]').text
+            or page.all(".fb-side .q-field--error")
+        ),
+        "the condition's error",
+    )
     assert page.all(".fb-side .q-field--error"), "the condition field shows its error as you type"
     page.shot("filter-error")
     page.type_into(page.field("condition"), "record.credit_status == 'approved'")
@@ -87,8 +109,10 @@ def test_an_analyst_draws_tests_saves_and_runs_the_accounts_flow(page: Page, ser
         page.wait(lambda n=name: page.all(page.field(f"fields.{n}")), f"map field '{name}'")
         page.type_into(page.field(f"fields.{name}"), template)
     page.wait(lambda: page.node_problems("map") == "", "the map node to be valid")
-    page.wait(lambda: any("Tidewater" in line.text or "→" in line.text for line in page.all(".fb-side .fb-preview-line")),
-              "the template previews on sample records")
+    page.wait(
+        lambda: any("Tidewater" in line.text or "→" in line.text for line in page.all(".fb-side .fb-preview-line")),
+        "the template previews on sample records",
+    )
     page.shot("map-form-with-previews")
 
     page.select_node("write")
@@ -101,7 +125,9 @@ def test_an_analyst_draws_tests_saves_and_runs_the_accounts_flow(page: Page, ser
 
     # Test the map node: records in and out as tables, counts on the edges, nothing written.
     page.select_node("map")
-    page.feedback(lambda: page.click(".fb-test-node"), "document.querySelector('.q-notification')", "the test's spinner")
+    page.feedback(
+        lambda: page.click(".fb-test-node"), "document.querySelector('.q-notification')", "the test's spinner"
+    )
     page.wait(lambda: page.all(".fb-results .fb-records-out"), "the test results")
     summary = page.text(".fb-test-summary")
     assert "nothing was written" in summary
@@ -123,8 +149,9 @@ def test_an_analyst_draws_tests_saves_and_runs_the_accounts_flow(page: Page, ser
     page.type_into(".fb-author input", "Ada")
     page.type_into(".fb-comment input", "first draw")
     page.shot("save-dialog")
-    page.feedback(lambda: page.click(".fb-save-confirm"), "document.querySelector('.q-notification')",
-                  "the saving feedback")
+    page.feedback(
+        lambda: page.click(".fb-save-confirm"), "document.querySelector('.q-notification')", "the saving feedback"
+    )
     page.wait_notification("Saved version 1")
     page.shot("saved")
 
@@ -146,7 +173,9 @@ def test_an_analyst_draws_tests_saves_and_runs_the_accounts_flow(page: Page, ser
     page.wait(lambda: page.node_count() == 5, "the flow")
     page.click(".fb-run")
     page.wait(lambda: page.all(".fb-run-sandbox"), "the run menu")
-    page.feedback(lambda: page.click(".fb-run-sandbox"), "document.querySelector('.q-notification')", "the run's spinner")
+    page.feedback(
+        lambda: page.click(".fb-run-sandbox"), "document.querySelector('.q-notification')", "the run's spinner"
+    )
     message = page.wait_notification("Run succeeded", timeout=60)
     page.shot("ran")
     assert "failed" not in message

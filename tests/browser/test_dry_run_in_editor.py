@@ -23,17 +23,20 @@ def _prepare(served: dict[str, Any]) -> tuple[int, str, str]:
     document, version = flow_store.get_document(store, FLOW)
     run_flow(store, document, version=version, env="sandbox", started_by="setup")
     with sqlite3.connect(served["demo"] / "erp_sandbox.db") as erp:
-        crm_id, city = erp.execute("SELECT crm_id, city FROM customers WHERE crm_id IS NOT NULL "
-                                   "AND city IS NOT NULL ORDER BY crm_id LIMIT 1").fetchone()
+        crm_id, city = erp.execute(
+            "SELECT crm_id, city FROM customers WHERE crm_id IS NOT NULL AND city IS NOT NULL ORDER BY crm_id LIMIT 1"
+        ).fetchone()
     moved_to = "Dryrun Falls" if city != "Dryrun Falls" else "Dryrun Springs"
     with sqlite3.connect(served["demo"] / "crm_sandbox.db") as crm:
         (newest,) = crm.execute("SELECT MAX(updated_at) FROM accounts").fetchone()
         edited = later(newest)  # past every read cursor: the next run reads these accounts
         crm.execute("UPDATE accounts SET city = ?, updated_at = ? WHERE id = ?", (moved_to, edited, crm_id))
-        crm.execute("INSERT INTO accounts (name, email, phone, street, city, state, postcode, country, industry, "
-                    "credit_status, is_active, created_at, updated_at) SELECT ?, 'ap@dryrunharbor.example', phone, "
-                    "street, city, state, postcode, country, industry, 'approved', 1, ?, ? FROM accounts WHERE id = ?",
-                    (NEW_ACCOUNT, edited, edited, crm_id))
+        crm.execute(
+            "INSERT INTO accounts (name, email, phone, street, city, state, postcode, country, industry, "
+            "credit_status, is_active, created_at, updated_at) SELECT ?, 'ap@dryrunharbor.example', phone, "
+            "street, city, state, postcode, country, industry, 'approved', 1, ?, ? FROM accounts WHERE id = ?",
+            (NEW_ACCOUNT, edited, edited, crm_id),
+        )
     return crm_id, city, moved_to
 
 
@@ -51,7 +54,9 @@ def test_a_dry_run_shows_the_insert_and_the_update_and_writes_nothing(page: Page
     page.click(".fb-dry-run")
     page.wait(lambda: page.find(".fb-dry-run-sandbox").is_displayed(), "the dry run menu")
     page.shot("menu")
-    page.feedback(lambda: page.click(".fb-dry-run-sandbox"), "document.querySelector('.fb-busy')", "the dry run's spinner")
+    page.feedback(
+        lambda: page.click(".fb-dry-run-sandbox"), "document.querySelector('.fb-busy')", "the dry run's spinner"
+    )
     page.wait(lambda: page.find(".fb-dry-run-result").is_displayed(), "the dry run's result", timeout=60)
     assert page.text(".fb-dry-run-title") == "Dry run in the sandbox — nothing was written"
     assert page.text(".fb-dry-run-what").startswith("Ran version ")

@@ -32,20 +32,40 @@ def test_shortcuts_history_and_a_conflicting_save(page: Page, served: dict[str, 
 
     # Copy and paste a node with the keyboard; undo and redo the paste.
     page.select_node("to_crm_product")
-    page.feedback(lambda: _keys(page, "ctrl", "c"), "document.querySelector('.q-notification')", "copy's notification",
-                  event="keydown")
-    page.feedback(lambda: _keys(page, "ctrl", "v"), "document.querySelectorAll('.vue-flow__node').length === 6",
-                  "the pasted node", event="keydown")
+    page.feedback(
+        lambda: _keys(page, "ctrl", "c"),
+        "document.querySelector('.q-notification')",
+        "copy's notification",
+        event="keydown",
+    )
+    page.feedback(
+        lambda: _keys(page, "ctrl", "v"),
+        "document.querySelectorAll('.vue-flow__node').length === 6",
+        "the pasted node",
+        event="keydown",
+    )
     assert page.all('.vue-flow__node[data-id="map"]'), "the copy gets a fresh id"
     page.shot("pasted")
-    page.feedback(lambda: _keys(page, "ctrl", "z"), "document.querySelectorAll('.vue-flow__node').length === 5",
-                  "undo", event="keydown")
-    page.feedback(lambda: _keys(page, "ctrl", "shift", "z"),
-                  "document.querySelectorAll('.vue-flow__node').length === 6", "redo", event="keydown")
+    page.feedback(
+        lambda: _keys(page, "ctrl", "z"),
+        "document.querySelectorAll('.vue-flow__node').length === 5",
+        "undo",
+        event="keydown",
+    )
+    page.feedback(
+        lambda: _keys(page, "ctrl", "shift", "z"),
+        "document.querySelectorAll('.vue-flow__node').length === 6",
+        "redo",
+        event="keydown",
+    )
     # Delete it with the Delete key: the canvas removes it and the document follows.
     page.select_node("map")
-    page.feedback(lambda: _keys(page, "\ue017"),  # the Delete key
-                  "document.querySelectorAll('.vue-flow__node').length === 5", "the deletion", event="keydown")
+    page.feedback(
+        lambda: _keys(page, "\ue017"),  # the Delete key
+        "document.querySelectorAll('.vue-flow__node').length === 5",
+        "the deletion",
+        event="keydown",
+    )
     page.wait(lambda: "unsaved changes" in page.text(".fb-version"), "the editor to know the document changed")
     page.shot("deleted")
 
@@ -59,17 +79,20 @@ def test_shortcuts_history_and_a_conflicting_save(page: Page, served: dict[str, 
     box = pane.rect
     start = (first["x"] - box["x"] - 15, first["y"] - box["y"] - 15)
     end = (third["x"] + third["width"] - box["x"] + 15, third["y"] + third["height"] - box["y"] + 15)
-    ActionChains(page.d).key_down(Keys.SHIFT) \
-        .move_to_element_with_offset(pane, start[0] - box["width"] / 2, start[1] - box["height"] / 2).click_and_hold() \
-        .move_to_element_with_offset(pane, end[0] - box["width"] / 2, end[1] - box["height"] / 2) \
-        .release().key_up(Keys.SHIFT).perform()
+    ActionChains(page.d).key_down(Keys.SHIFT).move_to_element_with_offset(
+        pane, start[0] - box["width"] / 2, start[1] - box["height"] / 2
+    ).click_and_hold().move_to_element_with_offset(
+        pane, end[0] - box["width"] / 2, end[1] - box["height"] / 2
+    ).release().key_up(Keys.SHIFT).perform()
     page.wait(lambda: "3 nodes selected" in page.text(".fb-side"), "three nodes selected")
     page.shot("three-selected")
 
     # Rename a node and save version 2.
     page.select_node("active")
     page.type_into(".fb-node-name-input input", "Products still sold")
-    page.wait(lambda: "Products still sold" in page.text('.vue-flow__node[data-id="active"]'), "the new name on the canvas")
+    page.wait(
+        lambda: "Products still sold" in page.text('.vue-flow__node[data-id="active"]'), "the new name on the canvas"
+    )
     page.click(".fb-save")
     page.type_into(".fb-author input", "Ada")
     page.type_into(".fb-comment input", "clearer name")
@@ -92,8 +115,9 @@ def test_shortcuts_history_and_a_conflicting_save(page: Page, served: dict[str, 
     from app.store import flows as flow_store
 
     document, _ = flow_store.get_document(served["store"], FLOW)
-    flow_store.save_flow(served["store"], {**document, "description": "Maria's edit"}, author="Maria",
-                         comment="hers", based_on=2)
+    flow_store.save_flow(
+        served["store"], {**document, "description": "Maria's edit"}, author="Maria", comment="hers", based_on=2
+    )
     page.click(".fb-save")
     page.type_into(".fb-author input", "Ada")
     page.type_into(".fb-comment input", "back to the old name")

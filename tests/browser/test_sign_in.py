@@ -19,8 +19,9 @@ ROW = f'.fb-flow-row[data-flow-id="{FLOW}"]'
 
 
 @pytest.fixture(scope="module")
-def closed_server(served: dict[str, Any], driver: Any,
-                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def closed_server(
+    served: dict[str, Any], driver: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     # `served` first: it skips, saying why, when there is no browser.
     with serving(tmp_path_factory.mktemp("closed"), users=(("tess", "tester"), ("ada", "admin"))) as server:
         yield server
@@ -30,7 +31,8 @@ def closed_server(served: dict[str, Any], driver: Any,
 
 
 def test_a_tester_signs_in_is_refused_a_switch_runs_in_the_sandbox_and_signs_out(
-        page: Page, closed_server: dict[str, Any]) -> None:
+    page: Page, closed_server: dict[str, Any]
+) -> None:
     page.base = closed_server["url"]
     page.open("/runs")
     page.wait(lambda: "/sign-in" in page.d.current_url, "the sign-in page")
@@ -66,7 +68,8 @@ def test_a_tester_signs_in_is_refused_a_switch_runs_in_the_sandbox_and_signs_out
 
 
 def test_a_signed_in_admin_saves_a_version_that_is_hers_whatever_the_dialog(
-        page: Page, closed_server: dict[str, Any]) -> None:
+    page: Page, closed_server: dict[str, Any]
+) -> None:
     page.base = closed_server["url"]
     page.open(f"/flows/{FLOW}")
     page.wait(lambda: page.all(".fb-sign-in-name input"), "the sign-in form")

@@ -7,11 +7,11 @@ import copy
 from typing import Any
 
 from app.services import replay
+from app.services.access import admin
 from app.services.runs import run_flow
 from app.store import flows as flow_store
 from app.store import runs as run_store
 from tests.browser.support import Page
-from app.services.access import admin
 
 SHOTS = "replay"  # screenshots: artifacts/browser/replay-NN-step.png
 FLOW = "erp_stock_to_crm_products"
@@ -22,7 +22,8 @@ def _pause(page: Page, ms: int = 400) -> None:
 
 
 def test_a_tester_replays_a_run_against_the_current_version_saves_it_as_a_case_and_runs_the_tests(
-        page: Page, served: dict[str, Any]) -> None:
+    page: Page, served: dict[str, Any]
+) -> None:
     store = served["store"]
     document, ran = flow_store.get_document(store, FLOW)
     original = run_flow(store, document, version=ran, env="production", started_by="scheduler")
@@ -42,8 +43,11 @@ def test_a_tester_replays_a_run_against_the_current_version_saves_it_as_a_case_a
     page.wait(lambda: options[1].click() or True, "choosing the current version", timeout=5)  # the dialog fades in
     _pause(page)
     page.shot("replay-dialog")
-    page.feedback(lambda: page.click(".fb-replay-start", retry=False), "document.querySelector('.fb-busy')",
-                  "the replay's spinner")
+    page.feedback(
+        lambda: page.click(".fb-replay-start", retry=False),
+        "document.querySelector('.fb-busy')",
+        "the replay's spinner",
+    )
     page.wait(lambda: "/compare/" in page.d.current_url, "the comparison page", timeout=60)
     replay_id = page.d.current_url.rsplit("/", 1)[1]
     page.wait(lambda: page.all(".fb-verdict-same"), "the verdict")
@@ -72,8 +76,9 @@ def test_a_tester_replays_a_run_against_the_current_version_saves_it_as_a_case_a
     card = f'.fb-case[data-case-id="{case.id}"]'
     page.wait(lambda: "not run" in page.text(f"{card} .fb-case-result"), "the case, not run yet")
     page.shot("tests")
-    page.feedback(lambda: page.click(".fb-run-tests", retry=False), "document.querySelector('.fb-busy')",
-                  "Run all tests' spinner")
+    page.feedback(
+        lambda: page.click(".fb-run-tests", retry=False), "document.querySelector('.fb-busy')", "Run all tests' spinner"
+    )
     page.wait(lambda: page.text(f"{card} .fb-case-result") == "passed", "the case's result", timeout=60)
     page.wait(lambda: not page.all(".fb-busy"), "the spinner to go")
     assert "passed" in page.text(".fb-tests-summary")
@@ -82,14 +87,18 @@ def test_a_tester_replays_a_run_against_the_current_version_saves_it_as_a_case_a
 
     # An edit that doubles the prices: the case fails, naming the field, old and new value per record.
     edited = copy.deepcopy(document)
-    next(n for n in edited["nodes"] if n["id"] == "to_crm_product")["config"]["fields"]["list_price"] = \
+    next(n for n in edited["nodes"] if n["id"] == "to_crm_product")["config"]["fields"]["list_price"] = (
         "{{ record.unit_price * 2 }}"
+    )
     doubled = flow_store.save_flow(store, edited, author="ana", comment="prices doubled", based_on=current)
     try:
         page.open(f"/flows/{FLOW}/tests")
         page.wait(lambda: page.all(card), "the case")
-        page.feedback(lambda: page.click(".fb-run-tests", retry=False), "document.querySelector('.fb-busy')",
-                      "Run all tests' spinner, again")
+        page.feedback(
+            lambda: page.click(".fb-run-tests", retry=False),
+            "document.querySelector('.fb-busy')",
+            "Run all tests' spinner, again",
+        )
         page.wait(lambda: page.text(f"{card} .fb-case-result") == "failed", "the case to fail", timeout=60)
         assert f"1 of 1 test failed on version v{doubled}" in page.text(".fb-tests-summary")
         fields = {c.text for c in page.all(f"{card} .fb-case-differences td:nth-child(4)")}

@@ -22,7 +22,11 @@ def test_demo_init_registers_connections_for_both_environments_and_loads_the_flo
     assert {("crm", "sandbox"), ("erp", "sandbox"), ("crm", "production"), ("erp", "production")} <= listed
     code, out, _ = demo_cli("flow", "list", "--json")
     assert {f["id"] for f in json.loads(out)} >= {
-        "crm_accounts_to_erp_customers", "crm_won_deals_to_erp_orders", "erp_invoices_to_crm", "erp_stock_to_crm_products"}
+        "crm_accounts_to_erp_customers",
+        "crm_won_deals_to_erp_orders",
+        "erp_invoices_to_crm",
+        "erp_stock_to_crm_products",
+    }
     for env in ("sandbox", "production"):
         for system in ("crm", "erp"):
             assert (tmp_path / "demo" / f"{system}_{env}.db").is_file()
@@ -35,8 +39,11 @@ def test_run_json_prints_the_summary_the_issue_names(demo_cli, tmp_path):
     assert {"run_id", "flow_id", "status", "env", "started_at", "finished_at", "nodes", "totals"} <= set(summary)
     assert summary["status"] == "succeeded" and summary["env"] == "sandbox"
     assert set(summary["totals"]) == {"read", "filtered", "inserted", "updated", "unchanged", "failed"}
-    assert summary["nodes"]["active"]["out"]["match"] + summary["nodes"]["active"]["out"]["reject"] == \
-        summary["nodes"]["active"]["in"] == 60
+    assert (
+        summary["nodes"]["active"]["out"]["match"] + summary["nodes"]["active"]["out"]["reject"]
+        == summary["nodes"]["active"]["in"]
+        == 60
+    )
     assert summary["nodes"]["crm_products"]["failed"] == 0
 
     code, out, _ = demo_cli("runs", "--flow", "erp_stock_to_crm_products", "--json")
@@ -47,7 +54,9 @@ def test_run_json_prints_the_summary_the_issue_names(demo_cli, tmp_path):
 
 def test_run_exits_1_and_run_show_lists_failed_records_with_reasons(demo_cli, tmp_path):
     with sqlite3.connect(tmp_path / "demo" / "crm_sandbox.db") as db:
-        db.execute("UPDATE accounts SET name = '' WHERE id = (SELECT MIN(id) FROM accounts WHERE credit_status = 'approved')")
+        db.execute(
+            "UPDATE accounts SET name = '' WHERE id = (SELECT MIN(id) FROM accounts WHERE credit_status = 'approved')"
+        )
     code, out, _ = demo_cli("run", "crm_accounts_to_erp_customers", "--json")
     assert code == 1
     summary = json.loads(out)
@@ -64,7 +73,9 @@ def test_a_flow_file_runs_without_being_stored(demo_cli, tmp_path):
 
 
 def test_a_run_from_a_file_of_a_flow_never_stored_can_be_replayed(demo_cli, tmp_path):
-    document = json.loads((Path(__file__).resolve().parents[2] / "flows" / "erp_stock_to_crm_products.json").read_text())
+    document = json.loads(
+        (Path(__file__).resolve().parents[2] / "flows" / "erp_stock_to_crm_products.json").read_text()
+    )
     document["id"] = "stock_from_a_file"
     (tmp_path / "mine.json").write_text(json.dumps(document))
     code, out, _ = demo_cli("run", str(tmp_path / "mine.json"), "--json")
@@ -95,8 +106,17 @@ def test_an_invalid_flow_file_does_not_run(demo_cli, tmp_path):
 
 
 def test_a_connection_to_a_closed_port_fails_the_run_with_the_cause(demo_cli):
-    demo_cli("connection", "set", "erp", "--env", "sandbox", "--type", "sql",
-             "--url", "postgresql://flow:secret-pw@127.0.0.1:1/erp")
+    demo_cli(
+        "connection",
+        "set",
+        "erp",
+        "--env",
+        "sandbox",
+        "--type",
+        "sql",
+        "--url",
+        "postgresql://flow:secret-pw@127.0.0.1:1/erp",
+    )
     code, out, err = demo_cli("run", "crm_accounts_to_erp_customers", "--json")
     assert code == 1
     summary = json.loads(out)
@@ -107,8 +127,17 @@ def test_a_connection_to_a_closed_port_fails_the_run_with_the_cause(demo_cli):
 
 
 def test_connection_settings_are_encrypted_at_rest(demo_cli, tmp_path):
-    demo_cli("connection", "set", "ledger", "--env", "production", "--type", "sql",
-             "--url", "postgresql://admin:hunter2@db.internal/ledger")
+    demo_cli(
+        "connection",
+        "set",
+        "ledger",
+        "--env",
+        "production",
+        "--type",
+        "sql",
+        "--url",
+        "postgresql://admin:hunter2@db.internal/ledger",
+    )
     raw = (tmp_path / "flowbridge.db").read_bytes()
     assert b"hunter2" not in raw and b"db.internal" not in raw
 
@@ -131,7 +160,9 @@ def test_flow_import_refuses_an_invalid_document_and_stores_a_valid_one_as_a_new
 
 
 def test_conflicts_held_for_review_are_listed_with_both_values(demo_cli, tmp_path):
-    flow = json.loads((Path(__file__).resolve().parents[2] / "flows" / "crm_accounts_to_erp_customers.json").read_text())
+    flow = json.loads(
+        (Path(__file__).resolve().parents[2] / "flows" / "crm_accounts_to_erp_customers.json").read_text()
+    )
     flow["nodes"][-1]["config"]["sync"]["on_conflict"] = "review"
     path = tmp_path / "review.json"
     path.write_text(json.dumps(flow))

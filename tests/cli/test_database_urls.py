@@ -31,11 +31,17 @@ def test_a_plain_url_opens_the_store_and_a_connection_reads_through_it(server, c
     assert code == 0, err
     code, _, err = cli("connection", "set", "files", "--env", "sandbox", "--type", "file", "--path", str(tmp_path))
     assert code == 0, err
-    flow = {"schema_version": 1, "id": "copy", "name": "copy",
-            "nodes": [{"id": "start", "type": "trigger.manual"},
-                      {"id": "read", "type": "read.sql", "config": {"connection": "src", "table": "accounts"}},
-                      {"id": "out", "type": "write.file", "config": {"connection": "files", "path": "out.jsonl"}}],
-            "edges": [{"from": "start", "to": "read"}, {"from": "read", "to": "out"}]}
+    flow = {
+        "schema_version": 1,
+        "id": "copy",
+        "name": "copy",
+        "nodes": [
+            {"id": "start", "type": "trigger.manual"},
+            {"id": "read", "type": "read.sql", "config": {"connection": "src", "table": "accounts"}},
+            {"id": "out", "type": "write.file", "config": {"connection": "files", "path": "out.jsonl"}},
+        ],
+        "edges": [{"from": "start", "to": "read"}, {"from": "read", "to": "out"}],
+    }
     (tmp_path / "copy.json").write_text(json.dumps(flow))
     code, out, err = cli("run", str(tmp_path / "copy.json"), "--json")
     assert code == 0, err

@@ -76,9 +76,14 @@ def write_flow(folder: Path, document: Any, name: str = "flow.json") -> Path:
 
 
 def validate(folder: Path, *files: str | Path) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "app.cli", "validate", *map(str, files)], cwd=folder,
-                            capture_output=True, text=True, timeout=60,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "validate", *map(str, files)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert "Traceback" not in result.stdout and "Traceback" not in result.stderr, result.stderr
     assert "internal error" not in result.stderr, result.stderr
     return result
@@ -172,8 +177,11 @@ def test_an_unknown_node_type_gets_a_suggestion(tmp_path: Path) -> None:
 
 def test_write_sql_mode_merge_breaks_its_schema(tmp_path: Path) -> None:
     document = flow()
-    document["nodes"][2] = {"id": "out", "type": "write.sql",
-                            "config": {"connection": "erp", "table": "customers", "key": "id", "mode": "merge"}}
+    document["nodes"][2] = {
+        "id": "out",
+        "type": "write.sql",
+        "config": {"connection": "erp", "table": "customers", "key": "id", "mode": "merge"},
+    }
     write_flow(tmp_path, document)
     problem = only_problem(validate(tmp_path, "flow.json"))
     assert (problem["node"], problem["path"]) == ("out", "$.nodes[2].config.mode")
@@ -186,7 +194,10 @@ def test_a_filter_without_condition(tmp_path: Path) -> None:
     write_flow(tmp_path, document)
     problem = only_problem(validate(tmp_path, "flow.json"))
     assert (problem["node"], problem["path"], problem["message"]) == (
-        "keep", "$.nodes[1].config", "'condition' is required")
+        "keep",
+        "$.nodes[1].config",
+        "'condition' is required",
+    )
 
 
 def test_an_unknown_config_key_gets_a_did_you_mean(tmp_path: Path) -> None:
@@ -210,8 +221,11 @@ def test_a_condition_that_does_not_compile_quotes_jinja(tmp_path: Path) -> None:
 def test_a_map_template_that_does_not_compile_quotes_jinja(tmp_path: Path) -> None:
     document = flow()
     document["nodes"].insert(2, {"id": "shape", "type": "map", "config": {"fields": {"x": "{{ record.x }"}}})
-    document["edges"] = [{"from": "start", "to": "keep"}, {"from": "keep", "port": "match", "to": "shape"},
-                         {"from": "shape", "to": "out"}]
+    document["edges"] = [
+        {"from": "start", "to": "keep"},
+        {"from": "keep", "port": "match", "to": "shape"},
+        {"from": "shape", "to": "out"},
+    ]
     write_flow(tmp_path, document)
     problem = only_problem(validate(tmp_path, "flow.json"))
     assert (problem["node"], problem["path"]) == ("shape", "$.nodes[2].config.fields.x")
@@ -246,8 +260,11 @@ def test_a_bad_cron_expression(tmp_path: Path) -> None:
 
 def test_a_bad_time_zone(tmp_path: Path) -> None:
     document = flow()
-    document["nodes"][0] = {"id": "start", "type": "trigger.schedule",
-                            "config": {"cron": "*/15 * * * *", "timezone": "Mars/Olympus_Mons"}}
+    document["nodes"][0] = {
+        "id": "start",
+        "type": "trigger.schedule",
+        "config": {"cron": "*/15 * * * *", "timezone": "Mars/Olympus_Mons"},
+    }
     write_flow(tmp_path, document)
     problem = only_problem(validate(tmp_path, "flow.json"))
     assert (problem["node"], problem["path"]) == ("start", "$.nodes[0].config.timezone")
@@ -281,15 +298,20 @@ def test_an_edge_from_an_unknown_port_gets_a_suggestion(tmp_path: Path) -> None:
     write_flow(tmp_path, document)
     problem = only_problem(validate(tmp_path, "flow.json"))
     assert (problem["node"], problem["path"]) == ("keep", "$.edges[1].port")
-    assert problem["message"] == ("'keep' (filter) has no output port 'matches' (did you mean 'match'?); "
-                                  "its ports: match, reject")
+    assert problem["message"] == (
+        "'keep' (filter) has no output port 'matches' (did you mean 'match'?); its ports: match, reject"
+    )
 
 
 def test_a_cycle_names_its_nodes(tmp_path: Path) -> None:
     document = flow()
     document["nodes"].insert(2, {"id": "shape", "type": "map", "config": {"fields": {"a": "{{ record.a }}"}}})
-    document["edges"] = [{"from": "start", "to": "keep"}, {"from": "keep", "port": "match", "to": "shape"},
-                         {"from": "shape", "to": "keep"}, {"from": "keep", "port": "reject", "to": "out"}]
+    document["edges"] = [
+        {"from": "start", "to": "keep"},
+        {"from": "keep", "port": "match", "to": "shape"},
+        {"from": "shape", "to": "keep"},
+        {"from": "keep", "port": "reject", "to": "out"},
+    ]
     write_flow(tmp_path, document)
     problem = only_problem(validate(tmp_path, "flow.json"))
     assert problem["path"] == "$.edges[2]"
@@ -304,11 +326,20 @@ def test_a_flow_without_a_trigger(tmp_path: Path) -> None:
     result = validate(tmp_path, "flow.json")
     assert result.returncode == 1
     found = problems(result)
-    assert {"file": "flow.json", "node": None, "path": "$.nodes",
-            "message": "the flow has no trigger; add one (manual, schedule or webhook)"} in found
+    assert {
+        "file": "flow.json",
+        "node": None,
+        "path": "$.nodes",
+        "message": "the flow has no trigger; add one (manual, schedule or webhook)",
+    } in found
     assert [p for p in found if p["node"] == "start"] == [
-        {"file": "flow.json", "node": "start", "path": "$.nodes[0]",
-         "message": "node 'start' has no input; connect something to it"}]
+        {
+            "file": "flow.json",
+            "node": "start",
+            "path": "$.nodes[0]",
+            "message": "node 'start' has no input; connect something to it",
+        }
+    ]
 
 
 def test_a_flow_with_two_triggers(tmp_path: Path) -> None:
@@ -323,24 +354,33 @@ def test_a_flow_with_two_triggers(tmp_path: Path) -> None:
 
 def test_a_node_unreachable_from_the_trigger(tmp_path: Path) -> None:
     document = flow()
-    document["nodes"] += [{"id": "orphan", "type": "map", "config": {"fields": {"a": "x"}}},
-                          {"id": "side", "type": "write.file", "config": {"connection": "files", "path": "b.csv"}}]
+    document["nodes"] += [
+        {"id": "orphan", "type": "map", "config": {"fields": {"a": "x"}}},
+        {"id": "side", "type": "write.file", "config": {"connection": "files", "path": "b.csv"}},
+    ]
     document["edges"].append({"from": "orphan", "to": "side"})
     write_flow(tmp_path, document)
     result = validate(tmp_path, "flow.json")
     assert result.returncode == 1
     found = problems(result)
-    assert {"file": "flow.json", "node": "side", "path": "$.nodes[4]",
-            "message": "node 'side' cannot be reached from the trigger 'start'"} in found
-    assert {"file": "flow.json", "node": "orphan", "path": "$.nodes[3]",
-            "message": "node 'orphan' has no input; connect something to it"} in found
+    assert {
+        "file": "flow.json",
+        "node": "side",
+        "path": "$.nodes[4]",
+        "message": "node 'side' cannot be reached from the trigger 'start'",
+    } in found
+    assert {
+        "file": "flow.json",
+        "node": "orphan",
+        "path": "$.nodes[3]",
+        "message": "node 'orphan' has no input; connect something to it",
+    } in found
     assert len(found) == 2
 
 
 def test_a_write_with_no_input(tmp_path: Path) -> None:
     document = flow()
-    document["nodes"].append({"id": "extra", "type": "write.file",
-                              "config": {"connection": "files", "path": "b.csv"}})
+    document["nodes"].append({"id": "extra", "type": "write.file", "config": {"connection": "files", "path": "b.csv"}})
     write_flow(tmp_path, document)
     problem = only_problem(validate(tmp_path, "flow.json"))
     assert (problem["node"], problem["path"]) == ("extra", "$.nodes[3]")
@@ -390,9 +430,11 @@ def test_a_50_mb_file_is_refused_by_its_size(tmp_path: Path) -> None:
     (tmp_path / "flow.json").unlink()  # pytest keeps the last runs' folders: don't keep 50 MB in each
 
 
-@pytest.mark.parametrize("content", ["[" * 10_000 + "]" * 10_000, '{"a":' * 10_000 + "1" + "}" * 10_000,
-                                     '{"nodes": ' + "[" * 500 + "]" * 500 + "}"],
-                         ids=["arrays", "objects", "within-python-limit"])
+@pytest.mark.parametrize(
+    "content",
+    ["[" * 10_000 + "]" * 10_000, '{"a":' * 10_000 + "1" + "}" * 10_000, '{"nodes": ' + "[" * 500 + "]" * 500 + "}"],
+    ids=["arrays", "objects", "within-python-limit"],
+)
 def test_nesting_ten_thousand_deep(tmp_path: Path, content: str) -> None:
     (tmp_path / "flow.json").write_text(content)
     problem = only_problem(validate(tmp_path, "flow.json"))
@@ -405,13 +447,17 @@ def test_a_json_array_instead_of_an_object(tmp_path: Path) -> None:
     assert problem["message"] == "a flow document is a JSON object, not an array"
 
 
-@pytest.mark.parametrize("content, message", [
-    ('{"schema_version": NaN}', "invalid JSON: NaN is not a JSON value"),
-    ('{"schema_version": 1e999}', "invalid JSON: the number 1e999 is too large"),
-    ('{"schema_version": ' + "1" * 5000 + "}", "invalid JSON: Exceeds the limit (4300 digits)"),
-    ('{"id": "\\ud800"}', "invalid JSON: a \\u escape names half a character (a lone surrogate)"),
-    ('{"id": "a", "id": "b"}', "invalid JSON: key 'id' appears twice in the same object"),
-], ids=["nan", "infinity", "huge-integer", "lone-surrogate", "duplicate-key"])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"schema_version": NaN}', "invalid JSON: NaN is not a JSON value"),
+        ('{"schema_version": 1e999}', "invalid JSON: the number 1e999 is too large"),
+        ('{"schema_version": ' + "1" * 5000 + "}", "invalid JSON: Exceeds the limit (4300 digits)"),
+        ('{"id": "\\ud800"}', "invalid JSON: a \\u escape names half a character (a lone surrogate)"),
+        ('{"id": "a", "id": "b"}', "invalid JSON: key 'id' appears twice in the same object"),
+    ],
+    ids=["nan", "infinity", "huge-integer", "lone-surrogate", "duplicate-key"],
+)
 def test_what_python_reads_but_json_forbids(tmp_path: Path, content: str, message: str) -> None:
     (tmp_path / "flow.json").write_text(content)
     problem = only_problem(validate(tmp_path, "flow.json"))

@@ -22,7 +22,8 @@ BASE = dt.datetime(2024, 3, 1, 9, 0, 0)
 metadata = sa.MetaData()
 
 customers = sa.Table(
-    "customers", metadata,
+    "customers",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("crm_id", sa.String(40), nullable=False, unique=True),
     sa.Column("name", sa.String(100), nullable=False),
@@ -37,7 +38,8 @@ customers = sa.Table(
 )
 
 orders = sa.Table(
-    "orders", metadata,
+    "orders",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("order_number", sa.String(40), nullable=False, unique=True),
     sa.Column("customer", sa.String(40)),
@@ -45,7 +47,8 @@ orders = sa.Table(
 )
 
 order_lines = sa.Table(
-    "order_lines", metadata,
+    "order_lines",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("order_id", sa.Integer, sa.ForeignKey("orders.id"), nullable=False),
     sa.Column("line_no", sa.Integer, nullable=False),
@@ -55,15 +58,21 @@ order_lines = sa.Table(
 )
 
 _REVISION_TRIGGERS = {
-    "sqlite": ["""CREATE TRIGGER customers_revision AFTER UPDATE ON customers FOR EACH ROW
+    "sqlite": [
+        """CREATE TRIGGER customers_revision AFTER UPDATE ON customers FOR EACH ROW
                   WHEN NEW.revision = OLD.revision
-                  BEGIN UPDATE customers SET revision = OLD.revision + 1 WHERE id = NEW.id; END"""],
-    "postgresql": ["""CREATE FUNCTION bump_revision() RETURNS trigger AS $$
+                  BEGIN UPDATE customers SET revision = OLD.revision + 1 WHERE id = NEW.id; END"""
+    ],
+    "postgresql": [
+        """CREATE FUNCTION bump_revision() RETURNS trigger AS $$
                       BEGIN NEW.revision := OLD.revision + 1; RETURN NEW; END $$ LANGUAGE plpgsql""",
-                   """CREATE TRIGGER customers_revision BEFORE UPDATE ON customers
-                      FOR EACH ROW EXECUTE FUNCTION bump_revision()"""],
-    "mysql": ["""CREATE TRIGGER customers_revision BEFORE UPDATE ON customers
-                 FOR EACH ROW SET NEW.revision = OLD.revision + 1"""],
+        """CREATE TRIGGER customers_revision BEFORE UPDATE ON customers
+                      FOR EACH ROW EXECUTE FUNCTION bump_revision()""",
+    ],
+    "mysql": [
+        """CREATE TRIGGER customers_revision BEFORE UPDATE ON customers
+                 FOR EACH ROW SET NEW.revision = OLD.revision + 1"""
+    ],
 }
 
 

@@ -45,7 +45,8 @@ def test_csv_is_read_in_batches_of_text_records(files: FileConnector, folder: Pa
 
 
 def test_csv_saved_by_a_spreadsheet_with_a_byte_order_mark_reads_its_first_column(
-        files: FileConnector, folder: Path) -> None:
+    files: FileConnector, folder: Path
+) -> None:
     (folder / "excel.csv").write_bytes("\ufeffid;name\r\n1;Ada\r\n".encode())
 
     assert list(files.read("excel.csv", "csv", delimiter=";")) == [[{"id": "1", "name": "Ada"}]]
@@ -107,8 +108,9 @@ def test_append_keeps_the_existing_csv_header_and_its_order(files: FileConnector
 
     write_all(files, "out.csv", "csv", [{"id": 2, "name": "Bob"}, {"name": "Cy", "id": 3}], mode="append")
 
-    assert list(files.read("out.csv", "csv")) == [[{"name": "Ada", "id": "1"}, {"name": "Bob", "id": "2"},
-                                                   {"name": "Cy", "id": "3"}]]
+    assert list(files.read("out.csv", "csv")) == [
+        [{"name": "Ada", "id": "1"}, {"name": "Bob", "id": "2"}, {"name": "Cy", "id": "3"}]
+    ]
     assert (folder / "out.csv").read_bytes() == b"name,id\r\nAda,1\r\nBob,2\r\nCy,3\r\n"
 
 

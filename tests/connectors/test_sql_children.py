@@ -12,9 +12,13 @@ LINES = ChildSpec(field="lines", table="order_lines", key=("line_no",), link={"o
 
 
 def order(number: str, *quantities: int, **values) -> dict:
-    return {"order_number": number, "customer": "C0001", "total": 10.0 * sum(quantities),
-            "lines": [{"line_no": i, "sku": f"SKU-{number}-{i}", "quantity": q} for i, q in enumerate(quantities, 1)],
-            **values}
+    return {
+        "order_number": number,
+        "customer": "C0001",
+        "total": 10.0 * sum(quantities),
+        "lines": [{"line_no": i, "sku": f"SKU-{number}-{i}", "quantity": q} for i, q in enumerate(quantities, 1)],
+        **values,
+    }
 
 
 def writer(db: Database) -> SqlTableWriter:

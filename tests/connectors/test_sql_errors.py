@@ -38,7 +38,8 @@ def test_connection_refused_is_transient_names_the_connection_and_hides_the_pass
 
 
 def test_reading_through_a_refused_connection_gives_up_after_a_bounded_number_of_attempts(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import app.connectors.sql as sql
 
     attempts = []
@@ -48,6 +49,7 @@ def test_reading_through_a_refused_connection_gives_up_after_a_bounded_number_of
         def counted():
             attempts.append(1)
             return action()
+
         return real(counted, attempts=2, initial_wait=0.001, max_wait=0.01)
 
     monkeypatch.setattr(sql, "with_retries", quick)
@@ -72,8 +74,11 @@ def test_retries_stop_at_once_on_a_permanent_error() -> None:
 def test_a_missing_table_is_permanent_and_named(db: Database) -> None:
     from app.connectors.sql_write import SqlTableWriter
 
-    for use in (lambda: db.connector.table("suppliers"), lambda: SqlTableWriter(db.connector, "suppliers", ["id"]),
-                lambda: list(db.connector.read(table="suppliers"))):
+    for use in (
+        lambda: db.connector.table("suppliers"),
+        lambda: SqlTableWriter(db.connector, "suppliers", ["id"]),
+        lambda: list(db.connector.read(table="suppliers")),
+    ):
         with pytest.raises(ConnectorError) as error:
             use()
         assert not isinstance(error.value, TransientError)
@@ -87,12 +92,15 @@ def test_a_sqlite_file_that_cannot_be_opened_is_a_clear_error(tmp_path) -> None:
     connector.close()
 
 
-@pytest.mark.parametrize("url", [
-    f"postgresql+psycopg2://flowbridge:{PASSWORD}@127.0.0.1:1/erp",
-    f"nosuchdb://flowbridge:{PASSWORD}@127.0.0.1/erp",
-    f"flowbridge:{PASSWORD}@127.0.0.1/erp",
-    f"postgresql+nosuchdriver://flowbridge:{PASSWORD}@127.0.0.1/erp",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql+psycopg2://flowbridge:{PASSWORD}@127.0.0.1:1/erp",
+        f"nosuchdb://flowbridge:{PASSWORD}@127.0.0.1/erp",
+        f"flowbridge:{PASSWORD}@127.0.0.1/erp",
+        f"postgresql+nosuchdriver://flowbridge:{PASSWORD}@127.0.0.1/erp",
+    ],
+)
 def test_no_error_message_shows_the_password(url: str) -> None:
     try:
         connector = connector_for(url)

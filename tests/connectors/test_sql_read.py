@@ -13,14 +13,22 @@ from app.connectors.sql import decode_position, encode_position
 from app.errors import ConnectorError, TransientError
 from tests.connectors.support import BASE, Database, connector_for, create_tables, customers, orders
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def customer(n: int, **values) -> dict:
     at = BASE + dt.timedelta(minutes=n)
-    return {"crm_id": f"C{n:05d}", "name": f"Customer {n}", "external_no": n,
-            "credit_limit": Decimal("1000.50") + n, "active": n % 2 == 0,
-            "updated_at": at, "changed_at": at.replace(tzinfo=UTC), "seq": n, **values}
+    return {
+        "crm_id": f"C{n:05d}",
+        "name": f"Customer {n}",
+        "external_no": n,
+        "credit_limit": Decimal("1000.50") + n,
+        "active": n % 2 == 0,
+        "updated_at": at,
+        "changed_at": at.replace(tzinfo=UTC),
+        "seq": n,
+        **values,
+    }
 
 
 def read_all(db: Database, **options) -> list[tuple[list[dict], object]]:
@@ -54,8 +62,9 @@ def test_keyset_pages_cover_every_row_once_as_plain_json_records(db: Database) -
 
 
 @pytest.mark.parametrize("rows", [12, 10])  # 10 = exactly two batches of 5
-def test_first_read_by_cursor_returns_everything_and_only_the_last_batch_has_a_position(db: Database,
-                                                                                       rows: int) -> None:
+def test_first_read_by_cursor_returns_everything_and_only_the_last_batch_has_a_position(
+    db: Database, rows: int
+) -> None:
     db.insert(customers, [customer(n) for n in range(1, rows + 1)])
 
     batches = read_all(db, table="customers", cursor="updated_at", batch_size=5)
@@ -125,14 +134,21 @@ def test_datetime_positions_survive_json_on_postgresql(postgres_url: str) -> Non
         engine.dispose()
 
 
-JOIN = ("SELECT o.id AS order_id, o.order_number, c.name AS customer_name, c.updated_at "
-        "FROM orders o JOIN customers c ON c.crm_id = o.customer")
+JOIN = (
+    "SELECT o.id AS order_id, o.order_number, c.name AS customer_name, c.updated_at "
+    "FROM orders o JOIN customers c ON c.crm_id = o.customer"
+)
 
 
 def _orders(db: Database, n: int) -> None:
     db.insert(customers, [customer(i) for i in range(1, 4)])
-    db.insert(orders, [{"order_number": f"SO-{i:03d}", "customer": f"C{i % 3 + 1:05d}", "total": Decimal("9.90")}
-                       for i in range(1, n + 1)])
+    db.insert(
+        orders,
+        [
+            {"order_number": f"SO-{i:03d}", "customer": f"C{i % 3 + 1:05d}", "total": Decimal("9.90")}
+            for i in range(1, n + 1)
+        ],
+    )
 
 
 def test_read_query_with_join_pages_by_key(db: Database) -> None:
@@ -150,8 +166,14 @@ def test_read_query_with_cursor_and_key_is_incremental(db: Database) -> None:
 
     first = read_all(db, query=JOIN, cursor="updated_at", key=["order_id"], batch_size=4)
     assert sorted(ids(first, "order_id")) == list(range(1, 10))
-    again = read_all(db, query=JOIN, cursor="updated_at", key=["order_id"],
-                     position=json.loads(json.dumps(first[-1][1])), batch_size=4)
+    again = read_all(
+        db,
+        query=JOIN,
+        cursor="updated_at",
+        key=["order_id"],
+        position=json.loads(json.dumps(first[-1][1])),
+        batch_size=4,
+    )
     assert ids(again, "order_id") == [2, 5, 8]  # the orders of the customer changed last
 
 
@@ -220,8 +242,10 @@ def test_sqlite_dates_stored_by_another_program_page_without_repeats(tmp_path) -
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE accounts (id INTEGER PRIMARY KEY, updated_at DATETIME NOT NULL)")
-        conn.exec_driver_sql("INSERT INTO accounts VALUES " + ", ".join(
-            f"({n}, '2024-03-01T09:{min(n, 8):02d}:00')" for n in range(1, 15)))
+        conn.exec_driver_sql(
+            "INSERT INTO accounts VALUES "
+            + ", ".join(f"({n}, '2024-03-01T09:{min(n, 8):02d}:00')" for n in range(1, 15))
+        )
     engine.dispose()
     connector = connector_for(url)
     try:

@@ -34,8 +34,9 @@ def victim_rows(db: Database) -> list[tuple]:
 
 @pytest.mark.parametrize("attack", list(STACKED))
 def test_a_stacked_statement_is_refused_and_the_table_keeps_its_rows(victim: Database, attack: str) -> None:
-    options = ({"query": STACKED[attack]} if attack.startswith("query")
-               else {"table": "victim", "where": STACKED[attack]})
+    options = (
+        {"query": STACKED[attack]} if attack.startswith("query") else {"table": "victim", "where": STACKED[attack]}
+    )
     with pytest.raises(ConnectorError, match="second statement"):
         list(victim.connector.read(**options))
     assert victim_rows(victim) == [(1, "kept"), (2, "kept too")]
@@ -43,13 +44,22 @@ def test_a_stacked_statement_is_refused_and_the_table_keeps_its_rows(victim: Dat
 
 @pytest.mark.parametrize("field", ["query", "where"])
 def test_validation_names_the_place_of_a_second_statement(field: str) -> None:
-    config = ({"connection": "crm", "query": "SELECT * FROM accounts; DROP TABLE accounts"} if field == "query"
-              else {"connection": "crm", "table": "accounts", "where": "is_active = 1; DELETE FROM accounts"})
-    document = {"schema_version": 1, "id": "stacked", "name": "Stacked",
-                "nodes": [{"id": "start", "type": "trigger.manual"},
-                          {"id": "accounts", "type": "read.sql", "config": config},
-                          {"id": "out", "type": "write.file", "config": {"connection": "files", "path": "o.csv"}}],
-                "edges": [{"from": "start", "to": "accounts"}, {"from": "accounts", "to": "out"}]}
+    config = (
+        {"connection": "crm", "query": "SELECT * FROM accounts; DROP TABLE accounts"}
+        if field == "query"
+        else {"connection": "crm", "table": "accounts", "where": "is_active = 1; DELETE FROM accounts"}
+    )
+    document = {
+        "schema_version": 1,
+        "id": "stacked",
+        "name": "Stacked",
+        "nodes": [
+            {"id": "start", "type": "trigger.manual"},
+            {"id": "accounts", "type": "read.sql", "config": config},
+            {"id": "out", "type": "write.file", "config": {"connection": "files", "path": "o.csv"}},
+        ],
+        "edges": [{"from": "start", "to": "accounts"}, {"from": "accounts", "to": "out"}],
+    }
     [problem] = validate_document(document)
     assert problem.node_id == "accounts" and problem.path.endswith(field)
     assert "second statement" in problem.message and "never writes" in problem.message
@@ -65,11 +75,13 @@ def test_a_single_statement_that_writes_is_refused_by_the_read_only_transaction(
     dialect = victim.engine.dialect.name
     with victim.engine.begin() as conn:
         if dialect == "postgresql":
-            conn.exec_driver_sql("CREATE FUNCTION wipe() RETURNS integer AS $$ DELETE FROM victim; SELECT 1 $$ "
-                                 "LANGUAGE sql")
+            conn.exec_driver_sql(
+                "CREATE FUNCTION wipe() RETURNS integer AS $$ DELETE FROM victim; SELECT 1 $$ LANGUAGE sql"
+            )
         elif dialect in ("mysql", "mariadb"):
-            conn.exec_driver_sql("CREATE FUNCTION wipe() RETURNS INT MODIFIES SQL DATA "
-                                 "BEGIN DELETE FROM victim; RETURN 1; END")
+            conn.exec_driver_sql(
+                "CREATE FUNCTION wipe() RETURNS INT MODIFIES SQL DATA BEGIN DELETE FROM victim; RETURN 1; END"
+            )
     if dialect == "sqlite":  # SQL alone cannot define a function there: the read itself says it is read-only
         [(records, _)] = list(victim.connector.read(query="SELECT query_only AS id FROM pragma_query_only"))
         assert records == [{"id": 1}]

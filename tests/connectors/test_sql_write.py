@@ -15,8 +15,15 @@ from tests.connectors.support import Database, connector_for, counting, customer
 
 def record(n: int, **values) -> dict:
     """A customer as a read node hands it on: numbers, text, and datetimes as ISO text."""
-    return {"crm_id": f"C{n:04d}", "name": f"Customer {n}", "external_no": n, "credit_limit": 1000.5 + n,
-            "active": n % 2 == 0, "updated_at": f"2024-03-01 09:{n % 60:02d}:00", **values}
+    return {
+        "crm_id": f"C{n:04d}",
+        "name": f"Customer {n}",
+        "external_no": n,
+        "credit_limit": 1000.5 + n,
+        "active": n % 2 == 0,
+        "updated_at": f"2024-03-01 09:{n % 60:02d}:00",
+        **values,
+    }
 
 
 def outcomes(results) -> list[str]:
@@ -163,8 +170,14 @@ def test_a_value_the_column_cannot_hold_fails_that_record_not_the_batch(db: Data
 
 def test_values_from_text_sources_are_written_with_the_columns_types(db: Database) -> None:
     """A CSV row carries everything as text: numbers, flags and dates still land typed."""
-    row = {"crm_id": "C0001", "name": "From CSV", "external_no": "17", "credit_limit": "12.30",
-           "active": "true", "updated_at": "2024-05-06T07:08:09"}
+    row = {
+        "crm_id": "C0001",
+        "name": "From CSV",
+        "external_no": "17",
+        "credit_limit": "12.30",
+        "active": "true",
+        "updated_at": "2024-05-06T07:08:09",
+    }
 
     assert outcomes(writer(db).write([row])) == [INSERTED]
     assert outcomes(writer(db).write([dict(row)])) == [UNCHANGED]
@@ -231,7 +244,8 @@ def test_two_writers_at_once_each_write_their_records(db: Database) -> None:
         try:
             own = connector_for(db.url)
             results[part] = SqlTableWriter(own, "customers", ["crm_id"]).write(
-                [record(n) for n in range(part * 100 + 1, part * 100 + 101)])
+                [record(n) for n in range(part * 100 + 1, part * 100 + 101)]
+            )
             own.close()
         except BaseException as error:  # reported below
             errors.append(error)
@@ -254,7 +268,8 @@ def test_a_lenient_mariadb_server_still_refuses_a_bad_record(mariadb_url: str) -
     lenient = connector_for(mariadb_url + "?init_command=SET%20sql_mode%3D%27%27")
     try:
         results = SqlTableWriter(lenient, "customers", ["crm_id"]).write(
-            [record(1), record(2, name=None), record(3, name="y" * 150)])
+            [record(1), record(2, name=None), record(3, name="y" * 150)]
+        )
         assert outcomes(results) == [INSERTED, FAILED, FAILED]
         with engine.connect() as conn:
             assert conn.execute(sa.select(customers.c.crm_id)).scalars().all() == ["C0001"]

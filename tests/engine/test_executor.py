@@ -22,11 +22,16 @@ def source(store, tmp_path: Path) -> Path:
     """A `src` connection with 2,500 people (ids 1..2500), and an empty `dst` with a unique email."""
     src, dst = tmp_path / "src.db", tmp_path / "dst.db"
     with sqlite3.connect(src) as db:
-        db.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, email TEXT, age INTEGER, "
-                   "updated_at TEXT NOT NULL)")
-        db.executemany("INSERT INTO people VALUES (?, ?, ?, ?, ?)",
-                       [(i, f"Person {i}", f"p{i % 2000}@x.org", i % 90, f"2026-01-01 00:{i % 60:02d}:00")
-                        for i in range(1, 2501)])
+        db.execute(
+            "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, email TEXT, age INTEGER, updated_at TEXT NOT NULL)"
+        )
+        db.executemany(
+            "INSERT INTO people VALUES (?, ?, ?, ?, ?)",
+            [
+                (i, f"Person {i}", f"p{i % 2000}@x.org", i % 90, f"2026-01-01 00:{i % 60:02d}:00")
+                for i in range(1, 2501)
+            ],
+        )
     with sqlite3.connect(dst) as db:
         db.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT, age INTEGER)")
         db.execute("CREATE TABLE adults (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
@@ -38,9 +43,14 @@ def source(store, tmp_path: Path) -> Path:
 
 
 def flow(nodes: list[dict], edges: list[tuple], **extra) -> dict:
-    return {"schema_version": 1, "id": "test_flow", "name": "test", **extra,
-            "nodes": [{"id": "start", "type": "trigger.manual", "config": {}}, *nodes],
-            "edges": [{"from": e[0], "to": e[-1], **({"port": e[1]} if len(e) == 3 else {})} for e in edges]}
+    return {
+        "schema_version": 1,
+        "id": "test_flow",
+        "name": "test",
+        **extra,
+        "nodes": [{"id": "start", "type": "trigger.manual", "config": {}}, *nodes],
+        "edges": [{"from": e[0], "to": e[-1], **({"port": e[1]} if len(e) == 3 else {})} for e in edges],
+    }
 
 
 READ = {"id": "read", "type": "read.sql", "config": {"connection": "src", "table": "people"}}
@@ -52,14 +62,23 @@ def count(path: Path, table: str) -> int:
 
 
 def test_fan_out_gives_each_branch_every_record_and_fan_in_concatenates(store, source):
-    document = flow([
-        READ,
-        {"id": "adult", "type": "filter", "config": {"condition": "record.age >= 18"}},
-        {"id": "minor", "type": "filter", "config": {"condition": "record.age < 18"}},
-        {"id": "both", "type": "map", "config": {"fields": {"id": "{{ record.id }}", "name": "{{ record.name }}"}}},
-        {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "everyone", "key": "id"}},
-    ], [("start", "read"), ("read", "adult"), ("read", "minor"), ("adult", "match", "both"),
-        ("minor", "match", "both"), ("both", "write")])
+    document = flow(
+        [
+            READ,
+            {"id": "adult", "type": "filter", "config": {"condition": "record.age >= 18"}},
+            {"id": "minor", "type": "filter", "config": {"condition": "record.age < 18"}},
+            {"id": "both", "type": "map", "config": {"fields": {"id": "{{ record.id }}", "name": "{{ record.name }}"}}},
+            {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "everyone", "key": "id"}},
+        ],
+        [
+            ("start", "read"),
+            ("read", "adult"),
+            ("read", "minor"),
+            ("adult", "match", "both"),
+            ("minor", "match", "both"),
+            ("both", "write"),
+        ],
+    )
     result = run_flow(store, document, batch_size=300)
     assert result.status == "succeeded", result.error
     nodes = result.ledger.summary()
@@ -69,12 +88,24 @@ def test_fan_out_gives_each_branch_every_record_and_fan_in_concatenates(store, s
 
 
 def test_a_failing_expression_fails_one_record_and_the_others_go_on(store, source):
-    document = flow([
-        READ,
-        {"id": "shape", "type": "map", "config": {"fields": {
-            "id": "{{ record.id }}", "name": "{{ record.name }}", "age": "{{ 100 // (record.age - 7) }}"}}},
-        {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "people", "key": "id"}},
-    ], [("start", "read"), ("read", "shape"), ("shape", "write")])
+    document = flow(
+        [
+            READ,
+            {
+                "id": "shape",
+                "type": "map",
+                "config": {
+                    "fields": {
+                        "id": "{{ record.id }}",
+                        "name": "{{ record.name }}",
+                        "age": "{{ 100 // (record.age - 7) }}",
+                    }
+                },
+            },
+            {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "people", "key": "id"}},
+        ],
+        [("start", "read"), ("read", "shape"), ("shape", "write")],
+    )
     result = run_flow(store, document)
     failing = sum(1 for i in range(1, 2501) if i % 90 == 7)
     assert result.status == "partial"
@@ -87,12 +118,20 @@ def test_a_failing_expression_fails_one_record_and_the_others_go_on(store, sourc
 
 
 def test_a_target_refusing_one_write_fails_that_record_only(store, source):
-    document = flow([
-        READ,
-        {"id": "shape", "type": "map", "config": {"fields": {
-            "id": "{{ record.id }}", "name": "{{ none if record.id == 1234 else record.name }}"}}},
-        {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "people", "key": "id"}},
-    ], [("start", "read"), ("read", "shape"), ("shape", "write")])
+    document = flow(
+        [
+            READ,
+            {
+                "id": "shape",
+                "type": "map",
+                "config": {
+                    "fields": {"id": "{{ record.id }}", "name": "{{ none if record.id == 1234 else record.name }}"}
+                },
+            },
+            {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "people", "key": "id"}},
+        ],
+        [("start", "read"), ("read", "shape"), ("shape", "write")],
+    )
     result = run_flow(store, document)
     letters = runs.dead_letters(store, run_id=result.run_id)
     assert [(d.node_id, d.record["id"]) for d in letters] == [("write", 1234)]
@@ -101,12 +140,19 @@ def test_a_target_refusing_one_write_fails_that_record_only(store, source):
 
 
 def test_dedupe_keeps_the_first_record_per_key_and_counts_the_rest_as_filtered(store, source):
-    document = flow([
-        READ,
-        {"id": "unique", "type": "transform", "config": {"steps": [{"op": "dedupe", "key": "record.email"}]}},
-        {"id": "shape", "type": "map", "config": {"fields": {"id": "{{ record.id }}", "name": "{{ record.email }}"}}},
-        {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "everyone", "key": "id"}},
-    ], [("start", "read"), ("read", "unique"), ("unique", "shape"), ("shape", "write")])
+    document = flow(
+        [
+            READ,
+            {"id": "unique", "type": "transform", "config": {"steps": [{"op": "dedupe", "key": "record.email"}]}},
+            {
+                "id": "shape",
+                "type": "map",
+                "config": {"fields": {"id": "{{ record.id }}", "name": "{{ record.email }}"}},
+            },
+            {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "everyone", "key": "id"}},
+        ],
+        [("start", "read"), ("read", "unique"), ("unique", "shape"), ("shape", "write")],
+    )
     result = run_flow(store, document, batch_size=700)
     assert result.totals["inserted"] == 2000
     assert result.totals["filtered"] == 500
@@ -115,13 +161,25 @@ def test_dedupe_keeps_the_first_record_per_key_and_counts_the_rest_as_filtered(s
 
 
 def test_dedupe_keeping_the_newest_holds_records_until_the_end(store, source):
-    document = flow([
-        READ,
-        {"id": "unique", "type": "transform", "config": {"steps": [
-            {"op": "dedupe", "key": "record.email", "keep": "newest", "order_by": "record.id"}]}},
-        {"id": "shape", "type": "map", "config": {"fields": {"id": "{{ record.id }}", "name": "{{ record.email }}"}}},
-        {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "everyone", "key": "id"}},
-    ], [("start", "read"), ("read", "unique"), ("unique", "shape"), ("shape", "write")])
+    document = flow(
+        [
+            READ,
+            {
+                "id": "unique",
+                "type": "transform",
+                "config": {
+                    "steps": [{"op": "dedupe", "key": "record.email", "keep": "newest", "order_by": "record.id"}]
+                },
+            },
+            {
+                "id": "shape",
+                "type": "map",
+                "config": {"fields": {"id": "{{ record.id }}", "name": "{{ record.email }}"}},
+            },
+            {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "everyone", "key": "id"}},
+        ],
+        [("start", "read"), ("read", "unique"), ("unique", "shape"), ("shape", "write")],
+    )
     result = run_flow(store, document, batch_size=700)
     assert result.status == "succeeded", result.error
     assert result.totals["inserted"] == 2000 and result.totals["filtered"] == 500
@@ -131,10 +189,13 @@ def test_dedupe_keeping_the_newest_holds_records_until_the_end(store, source):
 
 
 def test_a_cursor_waits_for_the_end_of_the_run_when_a_node_holds_records(store, source):
-    document = flow([
-        {**READ, "config": {**READ["config"], "cursor": "updated_at"}},
-        {"id": "out", "type": "write.file", "config": {"connection": "files", "path": "people.jsonl"}},
-    ], [("start", "read"), ("read", "out")])
+    document = flow(
+        [
+            {**READ, "config": {**READ["config"], "cursor": "updated_at"}},
+            {"id": "out", "type": "write.file", "config": {"connection": "files", "path": "people.jsonl"}},
+        ],
+        [("start", "read"), ("read", "out")],
+    )
     plan = compile_plan(document)
     committed = []
 
@@ -152,17 +213,28 @@ def test_a_cursor_waits_for_the_end_of_the_run_when_a_node_holds_records(store, 
 
 
 def test_a_dry_run_writes_nothing_and_reports_what_it_would_do(store, source):
-    document = flow([
-        READ,
-        {"id": "shape", "type": "map", "config": {"fields": {"id": "{{ record.id }}", "name": "{{ record.name }}"}}},
-        {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "everyone", "key": "id"}},
-    ], [("start", "read"), ("read", "shape"), ("shape", "write")])
+    document = flow(
+        [
+            READ,
+            {
+                "id": "shape",
+                "type": "map",
+                "config": {"fields": {"id": "{{ record.id }}", "name": "{{ record.name }}"}},
+            },
+            {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "everyone", "key": "id"}},
+        ],
+        [("start", "read"), ("read", "shape"), ("shape", "write")],
+    )
     result = run_flow(store, document, dry_run=True)
     assert result.totals["inserted"] == 2500
     assert count(source, "everyone") == 0
     assert len(result.changes["write"]) == 2500
-    assert result.changes["write"][0] == {"outcome": "inserted", "key": {"id": 1}, "before": None,
-                                          "after": {"id": 1, "name": "Person 1"}}
+    assert result.changes["write"][0] == {
+        "outcome": "inserted",
+        "key": {"id": 1},
+        "before": None,
+        "after": {"id": 1, "name": "Person 1"},
+    }
 
 
 def test_a_node_that_loses_records_fails_the_run_by_the_ledger(store, source):
@@ -173,11 +245,22 @@ def test_a_node_that_loses_records_fails_the_run_by_the_ledger(store, source):
         def process(self, records):
             return Outcome(ports={"out": records[1:]})  # drops one record per batch: a bug
 
-    leaky = NodeType(type="test.leaky", family="transform", title="Leaky", description="",
-                     config_schema={"type": "object"}, build=Leaky)
-    document = flow([READ, {"id": "shape", "type": "map", "config": {"fields": {"id": "{{ record.id }}", "name": "x"}}},
-                     {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "everyone", "key": "id"}}],
-                    [("start", "read"), ("read", "shape"), ("shape", "write")])
+    leaky = NodeType(
+        type="test.leaky",
+        family="transform",
+        title="Leaky",
+        description="",
+        config_schema={"type": "object"},
+        build=Leaky,
+    )
+    document = flow(
+        [
+            READ,
+            {"id": "shape", "type": "map", "config": {"fields": {"id": "{{ record.id }}", "name": "x"}}},
+            {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "everyone", "key": "id"}},
+        ],
+        [("start", "read"), ("read", "shape"), ("shape", "write")],
+    )
     plan = compile_plan(document)
     shape = plan.node("shape")
     object.__setattr__(shape, "type", leaky)
@@ -189,18 +272,26 @@ def test_a_node_that_loses_records_fails_the_run_by_the_ledger(store, source):
 
 
 def test_a_missing_connection_fails_the_run_with_a_message_naming_it(store, source):
-    document = flow([{**READ, "config": {"connection": "nowhere", "table": "people"}},
-                     {"id": "out", "type": "write.file", "config": {"connection": "files", "path": "x.csv"}}],
-                    [("start", "read"), ("read", "out")])
+    document = flow(
+        [
+            {**READ, "config": {"connection": "nowhere", "table": "people"}},
+            {"id": "out", "type": "write.file", "config": {"connection": "files", "path": "x.csv"}},
+        ],
+        [("start", "read"), ("read", "out")],
+    )
     result = run_flow(store, document)
     assert result.status == "failed"
     assert "no connection 'nowhere'" in result.error and "sandbox" in result.error
 
 
 def test_a_missing_table_fails_the_run_with_a_message_naming_it(store, source):
-    document = flow([{**READ, "config": {"connection": "src", "table": "peeple"}},
-                     {"id": "out", "type": "write.file", "config": {"connection": "files", "path": "x.csv"}}],
-                    [("start", "read"), ("read", "out")])
+    document = flow(
+        [
+            {**READ, "config": {"connection": "src", "table": "peeple"}},
+            {"id": "out", "type": "write.file", "config": {"connection": "files", "path": "x.csv"}},
+        ],
+        [("start", "read"), ("read", "out")],
+    )
     result = run_flow(store, document)
     assert result.status == "failed" and "peeple" in result.error
 
@@ -209,11 +300,14 @@ def test_file_to_file_round_trip(store, source, tmp_path):
     folder = tmp_path / "files"
     folder.mkdir()
     (folder / "in.csv").write_text("id,name\n1,Ann\n2,Bob\n3,\n")
-    document = flow([
-        {"id": "read", "type": "read.file", "config": {"connection": "files", "path": "in.csv"}},
-        {"id": "named", "type": "filter", "config": {"condition": "record.name"}},
-        {"id": "out", "type": "write.file", "config": {"connection": "files", "path": "out.jsonl"}},
-    ], [("start", "read"), ("read", "named"), ("named", "match", "out")])
+    document = flow(
+        [
+            {"id": "read", "type": "read.file", "config": {"connection": "files", "path": "in.csv"}},
+            {"id": "named", "type": "filter", "config": {"condition": "record.name"}},
+            {"id": "out", "type": "write.file", "config": {"connection": "files", "path": "out.jsonl"}},
+        ],
+        [("start", "read"), ("read", "named"), ("named", "match", "out")],
+    )
     result = run_flow(store, document)
     assert result.status == "succeeded", result.error
     lines = [json.loads(line) for line in (folder / "out.jsonl").read_text().splitlines()]

@@ -78,8 +78,10 @@ def test_a_field_called_items_is_the_field_and_a_dict_method_is_not_a_value() ->
 
 
 def test_a_template_with_statements_renders_text() -> None:
-    assert value("{% for line in record.lines %}{{ line.sku }};{% endfor %}",
-                 {"lines": [{"sku": "A"}, {"sku": "B"}]}) == "A;B;"
+    assert (
+        value("{% for line in record.lines %}{{ line.sku }};{% endfor %}", {"lines": [{"sku": "A"}, {"sku": "B"}]})
+        == "A;B;"
+    )
 
 
 def test_ctx_names_the_run() -> None:
@@ -131,8 +133,11 @@ def test_trim_and_lower_leave_a_missing_email_missing() -> None:
 def test_one_failing_record_in_a_thousand_fails_alone_with_a_reason_naming_its_field() -> None:
     records = [{"id": i, "name": f" name {i} ", "amount": str(i)} for i in range(1000)]
     records[500]["amount"] = "abc"
-    evaluations = program(("id", "{{ record.id }}", "template"), ("name", "{{ record.name | trim }}", "template"),
-                          ("amount", "{{ record.amount | to_number }}", "template")).evaluate(records, NAMES)
+    evaluations = program(
+        ("id", "{{ record.id }}", "template"),
+        ("name", "{{ record.name | trim }}", "template"),
+        ("amount", "{{ record.amount | to_number }}", "template"),
+    ).evaluate(records, NAMES)
     assert len(evaluations) == 1000
     assert evaluations[500].values is None
     assert evaluations[500].error == "template 'amount' failed: 'abc' is not a number"
@@ -145,11 +150,12 @@ def test_one_failing_record_in_a_thousand_fails_alone_with_a_reason_naming_its_f
 def test_every_record_failing_still_gives_one_reason_each() -> None:
     records = [{"s": f"x{i}"} for i in range(300)]
     maps = {"strict": {"entries": {"a": 1}, "on_missing": "fail"}}
-    evaluations = program(("a", "{{ record.s }}", "template"),
-                          ("b", "{{ record.s | value_map('strict') }}", "template"),
-                          value_maps=maps).evaluate(records, NAMES)
+    evaluations = program(
+        ("a", "{{ record.s }}", "template"), ("b", "{{ record.s | value_map('strict') }}", "template"), value_maps=maps
+    ).evaluate(records, NAMES)
     assert [e.error for e in evaluations] == [
-        f"template 'b' failed: value 'x{i}' has no entry in value map 'strict'" for i in range(300)]
+        f"template 'b' failed: value 'x{i}' has no entry in value map 'strict'" for i in range(300)
+    ]
 
 
 def test_each_record_has_its_own_loop_budget() -> None:
@@ -179,10 +185,14 @@ CAPS = [
     ("{% set a = 'x' * 99999 %}{{ {'k': a, 'j': a} }}", "a list or dict would build"),
     ("{% set a = 'x' * 99999 %}{{ '%s%s' % (a, a) }}", "a list or dict would build"),
     ("{% set a = 'x' * 60000 %}{% for i in range(9000) %}{{ a }}{% endfor %}", "would write more than 100,000"),
-    ("{% macro m() %}{% for i in range(9000) %}{{ 'x' * 60000 }}{% endfor %}{% endmacro %}{{ m() | length }}",
-     "would write more than 100,000 characters"),
-    ("{% set s %}{% for i in range(9000) %}{{ 'x' * 60000 }}{% endfor %}{% endset %}{{ s | length }}",
-     "would write more than 100,000 characters"),
+    (
+        "{% macro m() %}{% for i in range(9000) %}{{ 'x' * 60000 }}{% endfor %}{% endmacro %}{{ m() | length }}",
+        "would write more than 100,000 characters",
+    ),
+    (
+        "{% set s %}{% for i in range(9000) %}{{ 'x' * 60000 }}{% endfor %}{% endset %}{{ s | length }}",
+        "would write more than 100,000 characters",
+    ),
     ("{% for i in range(9999) %}" + "y" * 15000 + "{% endfor %}", "would write more than 100,000 characters"),
     ("{{ ('&' * 30000) | forceescape | forceescape }}", "filter 'forceescape' would build"),
     ("{{ ('@' * 50000) | urlencode | urlencode }}", "filter 'urlencode' would build"),
@@ -207,10 +217,14 @@ CAPS = [
     ("{{ 'ab' | replace('', 'x' * 100000) }}", "replace would build"),
     ("{{ ('x' * 99999) ~ ('y' * 99999) }}", "joining would build 199,998 characters"),
     ("{{ [0] * 99999 + [1] * 99999 }}", "+ would build a value of 199,998 items"),
-    ("{% set ns = namespace(v=10**400) %}{% for i in range(30) %}{% set ns.v = ns.v * ns.v %}{% endfor %}{{ ns.v }}",
-     "multiplication is too large a number"),
-    ("{% macro twice(n) %}{% if n %}{{ twice(n - 1) }}{{ twice(n - 1) }}{% endif %}{% endmacro %}{{ twice(40) }}",
-     "loops and macro calls ran more than 10,000 steps"),
+    (
+        "{% set ns = namespace(v=10**400) %}{% for i in range(30) %}{% set ns.v = ns.v * ns.v %}{% endfor %}{{ ns.v }}",
+        "multiplication is too large a number",
+    ),
+    (
+        "{% macro twice(n) %}{% if n %}{{ twice(n - 1) }}{{ twice(n - 1) }}{% endif %}{% endmacro %}{{ twice(40) }}",
+        "loops and macro calls ran more than 10,000 steps",
+    ),
     ("{% macro forever() %}{{ forever() }}{% endmacro %}{{ forever() }}", "nests too deeply"),
 ]
 
@@ -231,7 +245,7 @@ def test_a_cap_fails_the_record_with_a_reason_quickly(text: str, reason: str) ->
 
 def test_jinja_power_is_left_associative_so_9_9_9_is_small() -> None:
     # In Jinja `9**9**9` is (9**9)**9, a 78-digit number, not Python's 9**(9**9).
-    assert value("{{ 9**9**9 }}") == (9 ** 9) ** 9
+    assert value("{{ 9**9**9 }}") == (9**9) ** 9
 
 
 def test_what_stays_under_the_caps_still_works() -> None:
@@ -244,39 +258,45 @@ def test_what_stays_under_the_caps_still_works() -> None:
     assert value("{{ 'abc'.translate({97: 'xy'}) }}") == "xybc"
     assert value("{{ ('a b ' * 10) | wordwrap(4) }}").count("\n") == 9
     assert value("{{ [1, 2, 3] | batch(2, 0) | list }}") == [[1, 2], [3, 0]]
-    assert value("{{ 2 ** 64 }}") == 2 ** 64
+    assert value("{{ 2 ** 64 }}") == 2**64
 
 
 # --- no way out of the sandbox -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text, message", [
-    ("{{ record.__class__.__mro__ }}", "attributes starting with '__' are not allowed"),
-    ("{{ ().__class__.__bases__ }}", "attributes starting with '__' are not allowed"),
-    ("{{ cycler(1, 2) }}", "'cycler' is not available in expressions"),
-    ("{{ lipsum() }}", "'lipsum' is not available in expressions"),
-    ("{{ joiner() }}", "'joiner' is not available in expressions"),
-    ("{{ __builtins__ }}", "names starting with '__' are reserved"),
-    ("{{ __import__('os') }}", "names starting with '__' are reserved"),
-    ("{% include 'secrets.txt' %}", "cannot include, import or extend"),
-    ("{% if record.a %}{{ record.a | nosuch }}{% endif %}", "there is no filter named 'nosuch'"),
-    ("{{ record.a | urlize }}", "there is no filter named 'urlize'"),
-    ("{{ record.a ==", "unexpected 'end of template'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{{ record.__class__.__mro__ }}", "attributes starting with '__' are not allowed"),
+        ("{{ ().__class__.__bases__ }}", "attributes starting with '__' are not allowed"),
+        ("{{ cycler(1, 2) }}", "'cycler' is not available in expressions"),
+        ("{{ lipsum() }}", "'lipsum' is not available in expressions"),
+        ("{{ joiner() }}", "'joiner' is not available in expressions"),
+        ("{{ __builtins__ }}", "names starting with '__' are reserved"),
+        ("{{ __import__('os') }}", "names starting with '__' are reserved"),
+        ("{% include 'secrets.txt' %}", "cannot include, import or extend"),
+        ("{% if record.a %}{{ record.a | nosuch }}{% endif %}", "there is no filter named 'nosuch'"),
+        ("{{ record.a | urlize }}", "there is no filter named 'urlize'"),
+        ("{{ record.a ==", "unexpected 'end of template'"),
+    ],
+)
 def test_refused_when_compiling(text: str, message: str) -> None:
     with pytest.raises(ExpressionCompileError, match=re.escape(message)):
         program(text)
     assert message in compile_check(text, "template")
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("{{ record.update({'a': 1}) }}", "not allowed in an expression: dict.update"),
-    ("{{ record['__class__'] }}", "not allowed in an expression: dict.__class__"),
-    ("{{ record | attr('__class__') }}", "not allowed in an expression: dict.__class__"),
-    ("{{ record.lines.append(3) }}", "not allowed in an expression: list.append"),
-    ("{{ record.meta.clear() }}", "not allowed in an expression: dict.clear"),
-    ("{{ ctx.update({'env': 'production'}) }}", "not allowed in an expression: dict.update"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("{{ record.update({'a': 1}) }}", "not allowed in an expression: dict.update"),
+        ("{{ record['__class__'] }}", "not allowed in an expression: dict.__class__"),
+        ("{{ record | attr('__class__') }}", "not allowed in an expression: dict.__class__"),
+        ("{{ record.lines.append(3) }}", "not allowed in an expression: list.append"),
+        ("{{ record.meta.clear() }}", "not allowed in an expression: dict.clear"),
+        ("{{ ctx.update({'env': 'production'}) }}", "not allowed in an expression: dict.update"),
+    ],
+)
 def test_refused_when_running(text: str, reason: str) -> None:
     record = {"a": 1, "lines": [1, 2], "meta": {"k": "v"}}
     assert one(text, record).error == f"template 'value' failed: {reason}"
@@ -290,11 +310,19 @@ def test_an_expression_cannot_change_the_record_or_ctx() -> None:
     record = {"id": 1, "lines": [{"sku": "A", "qty": 2}], "meta": {"source": "crm"}, "tags": ["x"]}
     before, ctx_before = copy.deepcopy(record), copy.deepcopy(NAMES)
     attempts = [
-        "{{ record.update({'id': 2}) }}", "{{ record.pop('id') }}", "{{ record.lines.append({}) }}",
-        "{{ record.lines[0].update({'qty': 0}) }}", "{{ record.meta.setdefault('x', 1) }}",
-        "{{ record.tags.extend(['y']) }}", "{{ record.tags.sort() }}", "{% set record.id = 2 %}",
-        "{{ ctx.update({'run_id': 'x'}) }}", "{% set record = {} %}{{ record }}", "{{ record.lines.clear() }}",
-        "{% set x = record.tags.pop() %}", "{{ record | attr('__setitem__') }}",
+        "{{ record.update({'id': 2}) }}",
+        "{{ record.pop('id') }}",
+        "{{ record.lines.append({}) }}",
+        "{{ record.lines[0].update({'qty': 0}) }}",
+        "{{ record.meta.setdefault('x', 1) }}",
+        "{{ record.tags.extend(['y']) }}",
+        "{{ record.tags.sort() }}",
+        "{% set record.id = 2 %}",
+        "{{ ctx.update({'run_id': 'x'}) }}",
+        "{% set record = {} %}{{ record }}",
+        "{{ record.lines.clear() }}",
+        "{% set x = record.tags.pop() %}",
+        "{{ record | attr('__setitem__') }}",
     ]
     for text in attempts:
         try:
@@ -307,16 +335,23 @@ def test_an_expression_cannot_change_the_record_or_ctx() -> None:
 
 
 def test_a_map_of_four_fields_over_100_000_records(capsys: pytest.CaptureFixture) -> None:
-    compiled = program(("crm_id", "{{ record.id }}", "template"), ("name", "{{ record.name | trim }}", "template"),
-                       ("email", "{{ record.email | trim | lower }}", "template"),
-                       ("state", "{{ record.state | value_map('us_states') }}", "template"),
-                       value_maps={"us_states": US_STATES})
+    compiled = program(
+        ("crm_id", "{{ record.id }}", "template"),
+        ("name", "{{ record.name | trim }}", "template"),
+        ("email", "{{ record.email | trim | lower }}", "template"),
+        ("state", "{{ record.state | value_map('us_states') }}", "template"),
+        value_maps={"us_states": US_STATES},
+    )
     records = [{"id": i, "name": f" Name {i} ", "email": " A@B.example ", "state": " ca "} for i in range(100_000)]
     started = time.perf_counter()
     evaluations = compiled.evaluate(records, NAMES)
     elapsed = time.perf_counter() - started
     assert len(evaluations) == 100_000
-    assert evaluations[12_345].values == {"crm_id": 12_345, "name": "Name 12345", "email": "a@b.example",
-                                          "state": "California"}
+    assert evaluations[12_345].values == {
+        "crm_id": 12_345,
+        "name": "Name 12345",
+        "email": "a@b.example",
+        "state": "California",
+    }
     with capsys.disabled():  # a measurement to read, not to assert: timings on shared machines are noisy
         print(f"\n  4-field map: {elapsed / len(records) * 1e6:.2f} µs/record over {len(records):,} records")

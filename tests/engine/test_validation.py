@@ -96,14 +96,19 @@ def test_an_unknown_node_type_does_not_leave_its_neighbours_unconnected() -> Non
 def test_a_cycle_names_its_nodes_and_points_at_the_edge_that_closes_it() -> None:
     document = flow({"type": "map", "config": {"fields": {"a": "{{ record.a }}"}}})
     document["nodes"].insert(2, {"id": "again", "type": "map", "config": {"fields": {"a": "{{ record.a }}"}}})
-    document["edges"] = [{"from": "start", "to": "keep"}, {"from": "keep", "to": "again"},
-                         {"from": "again", "to": "keep"}, {"from": "again", "to": "out"}]
+    document["edges"] = [
+        {"from": "start", "to": "keep"},
+        {"from": "keep", "to": "again"},
+        {"from": "again", "to": "keep"},
+        {"from": "again", "to": "out"},
+    ]
     problems = validate_document(document)
     assert len(problems) == 1
     assert problems[0].path in ("$.edges[1]", "$.edges[2]")
     assert problems[0].message in (
         "the flow has a cycle: keep -> again -> keep; records would go round forever",
-        "the flow has a cycle: again -> keep -> again; records would go round forever")
+        "the flow has a cycle: again -> keep -> again; records would go round forever",
+    )
 
 
 def test_an_edge_from_a_node_to_itself_is_a_cycle() -> None:
@@ -111,7 +116,8 @@ def test_an_edge_from_a_node_to_itself_is_a_cycle() -> None:
     document["edges"].append({"from": "keep", "port": "reject", "to": "keep"})
     problems = validate_document(document)
     assert [(p.node_id, p.path, p.message) for p in problems] == [
-        ("keep", "$.edges[2]", "the flow has a cycle: keep -> keep; records would go round forever")]
+        ("keep", "$.edges[2]", "the flow has a cycle: keep -> keep; records would go round forever")
+    ]
 
 
 def test_no_trigger() -> None:
@@ -136,7 +142,8 @@ def test_an_edge_into_a_trigger() -> None:
     document["edges"].append({"from": "keep", "port": "reject", "to": "start"})
     problems = validate_document(document)
     assert [(p.node_id, p.path, p.message) for p in problems] == [
-        ("start", "$.edges[2].to", "'start' is a trigger; nothing can flow into it")]
+        ("start", "$.edges[2].to", "'start' is a trigger; nothing can flow into it")
+    ]
 
 
 def test_an_edge_out_of_a_write_node() -> None:
@@ -153,13 +160,16 @@ def test_the_same_edge_twice() -> None:
     document["edges"].append({"from": "keep", "port": "match", "to": "out"})
     problems = validate_document(document)
     assert [(p.node_id, p.path, p.message) for p in problems] == [
-        ("keep", "$.edges[2]", "the edge keep.match -> out is there twice")]
+        ("keep", "$.edges[2]", "the edge keep.match -> out is there twice")
+    ]
 
 
 def test_an_unreachable_node_and_the_one_without_input_before_it() -> None:
     document = flow()
-    document["nodes"] += [{"id": "orphan", "type": "map", "config": {"fields": {"a": "x"}}},
-                          {"id": "side", "type": "write.file", "config": {"connection": "f", "path": "b.csv"}}]
+    document["nodes"] += [
+        {"id": "orphan", "type": "map", "config": {"fields": {"a": "x"}}},
+        {"id": "side", "type": "write.file", "config": {"connection": "f", "path": "b.csv"}},
+    ]
     document["edges"].append({"from": "orphan", "to": "side"})
     problems = validate_document(document)
     assert [(p.node_id, p.path, p.message) for p in problems] == [
@@ -192,8 +202,7 @@ def test_a_filters_rejects_may_go_nowhere_but_a_transforms_output_may_not() -> N
 def test_without_nodes_only_the_missing_key_is_reported() -> None:
     document = flow()
     del document["nodes"]
-    assert [(p.node_id, p.path, p.message) for p in validate_document(document)] == [
-        (None, "$", "'nodes' is required")]
+    assert [(p.node_id, p.path, p.message) for p in validate_document(document)] == [(None, "$", "'nodes' is required")]
 
 
 def test_a_node_id_with_a_trailing_newline_is_refused() -> None:
@@ -209,34 +218,48 @@ def test_a_node_id_with_a_trailing_newline_is_refused() -> None:
 def test_a_value_map_with_a_bad_on_missing_points_at_it() -> None:
     document = flow(value_maps={"states": {"entries": {"CA": "California"}, "on_missing": "explode"}})
     assert [(p.path, p.message) for p in validate_document(document)] == [
-        ("$.value_maps.states.on_missing", "'explode' is not one of pass, default, fail")]
+        ("$.value_maps.states.on_missing", "'explode' is not one of pass, default, fail")
+    ]
 
 
 def test_a_read_with_both_table_and_query() -> None:
     document = flow({"type": "read.sql", "config": {"connection": "crm", "table": "t", "query": "SELECT 1"}})
     assert [(p.node_id, p.path, p.message) for p in validate_document(document)] == [
-        ("keep", "$.nodes[1].config", "set exactly one of: table or query")]
+        ("keep", "$.nodes[1].config", "set exactly one of: table or query")
+    ]
 
 
 def test_a_key_that_is_neither_a_column_nor_a_list() -> None:
     document = flow({"type": "read.sql", "config": {"connection": "crm", "table": "t", "key": 5}})
     assert [(p.path, p.message) for p in validate_document(document)] == [
-        ("$.nodes[1].config.key", "must be a string or an array, not 5")]
+        ("$.nodes[1].config.key", "must be a string or an array, not 5")
+    ]
 
 
-@pytest.mark.parametrize("step, path, message", [
-    ({"op": "compute", "field": "total"}, "$.nodes[1].config.steps[0]", "'expression' is required"),
-    ({"op": "compute", "field": "t", "expression": "1", "expresion": "2"}, "$.nodes[1].config.steps[0]",
-     "unknown field 'expresion' (did you mean 'expression'?); allowed: expression, field, op"),
-    ({"op": "computer", "field": "t", "expression": "1"}, "$.nodes[1].config.steps[0].op",
-     "'computer' is not a known op (did you mean 'compute'?); choose one of: "
-     "set, compute, rename, drop, keep, lookup, dedupe, each"),
-    ({"op": "each", "field": "lines",
-      "steps": [{"op": "dedupe", "key": "record.a"}]},
-     "$.nodes[1].config.steps[0].steps[0].op",
-     "'dedupe' is not a known op; choose one of: set, compute, rename, drop, keep, lookup"),
-    ("compute", "$.nodes[1].config.steps[0]", "must be an object, not 'compute'"),
-], ids=["missing-key", "misspelt-key", "unknown-op", "op-not-allowed-in-each", "not-an-object"])
+@pytest.mark.parametrize(
+    "step, path, message",
+    [
+        ({"op": "compute", "field": "total"}, "$.nodes[1].config.steps[0]", "'expression' is required"),
+        (
+            {"op": "compute", "field": "t", "expression": "1", "expresion": "2"},
+            "$.nodes[1].config.steps[0]",
+            "unknown field 'expresion' (did you mean 'expression'?); allowed: expression, field, op",
+        ),
+        (
+            {"op": "computer", "field": "t", "expression": "1"},
+            "$.nodes[1].config.steps[0].op",
+            "'computer' is not a known op (did you mean 'compute'?); choose one of: "
+            "set, compute, rename, drop, keep, lookup, dedupe, each",
+        ),
+        (
+            {"op": "each", "field": "lines", "steps": [{"op": "dedupe", "key": "record.a"}]},
+            "$.nodes[1].config.steps[0].steps[0].op",
+            "'dedupe' is not a known op; choose one of: set, compute, rename, drop, keep, lookup",
+        ),
+        ("compute", "$.nodes[1].config.steps[0]", "must be an object, not 'compute'"),
+    ],
+    ids=["missing-key", "misspelt-key", "unknown-op", "op-not-allowed-in-each", "not-an-object"],
+)
 def test_a_bad_transform_step_is_explained_by_the_step_it_was_meant_to_be(step: Any, path: str, message: str) -> None:
     document = flow({"type": "transform", "config": {"steps": [step]}})
     assert [(p.node_id, p.path, p.message) for p in validate_document(document)] == [("keep", path, message)]
@@ -252,11 +275,16 @@ def test_a_huge_value_is_not_quoted_in_full() -> None:
 
 def test_too_many_nodes_is_one_problem_found_quickly() -> None:
     document = flow()
-    document["nodes"] += [{"id": f"n{i}", "type": "filter", "config": {"condition": f"record.a == {i}"}}
-                          for i in range(validation.MAX_NODES)]
+    document["nodes"] += [
+        {"id": f"n{i}", "type": "filter", "config": {"condition": f"record.a == {i}"}}
+        for i in range(validation.MAX_NODES)
+    ]
     assert [(p.path, p.message) for p in validate_document(document)] == [
-        ("$.nodes", f"the flow has {validation.MAX_NODES + 3:,} nodes; a flow may have at most "
-                    f"{validation.MAX_NODES:,}")]
+        (
+            "$.nodes",
+            f"the flow has {validation.MAX_NODES + 3:,} nodes; a flow may have at most {validation.MAX_NODES:,}",
+        )
+    ]
 
 
 def test_too_many_edges_is_one_problem() -> None:
@@ -269,10 +297,16 @@ def test_too_many_edges_is_one_problem() -> None:
 
 
 def test_a_bad_expression_in_a_nested_each_step_points_at_it() -> None:
-    steps = [{"op": "each", "field": "lines", "steps": [
-        {"op": "compute", "field": "total", "expression": "record.qty * record.price"},
-        {"op": "compute", "field": "tax", "expression": "record.total *"},
-    ]}]
+    steps = [
+        {
+            "op": "each",
+            "field": "lines",
+            "steps": [
+                {"op": "compute", "field": "total", "expression": "record.qty * record.price"},
+                {"op": "compute", "field": "tax", "expression": "record.total *"},
+            ],
+        }
+    ]
     problems = validate_document(flow({"type": "transform", "config": {"steps": steps}}))
     assert places(problems) == [("keep", "$.nodes[1].config.steps[0].steps[1].expression")]
     assert problems[0].message.startswith("expression does not compile: ")
@@ -281,8 +315,11 @@ def test_a_bad_expression_in_a_nested_each_step_points_at_it() -> None:
 def test_every_bad_map_field_is_reported_not_only_the_first() -> None:
     fields = {"a": "{{ record.a }}", "b": "{{ record.b", "c": "{{ record.c | nosuch }}", "d": "{{ lipsum() }}"}
     problems = validate_document(flow({"type": "map", "config": {"fields": fields}}))
-    assert places(problems) == [("keep", "$.nodes[1].config.fields.b"), ("keep", "$.nodes[1].config.fields.c"),
-                                ("keep", "$.nodes[1].config.fields.d")]
+    assert places(problems) == [
+        ("keep", "$.nodes[1].config.fields.b"),
+        ("keep", "$.nodes[1].config.fields.c"),
+        ("keep", "$.nodes[1].config.fields.d"),
+    ]
     assert problems[1].message == "template does not compile: there is no filter named 'nosuch' (line 1)"
     assert problems[2].message == "template does not compile: 'lipsum' is not available in expressions (line 1)"
 
@@ -294,8 +331,11 @@ def test_a_field_name_that_is_not_an_identifier_gets_a_bracketed_path() -> None:
 
 def test_find_expressions_walks_map_fields() -> None:
     map_type = nodes.get("map")
-    config = {"fields": {"id": "{{ record.id }}", "name": "{{ record.name | trim }}"}, "required": ["id"],
-              "defaults": {"name": "unknown"}}
+    config = {
+        "fields": {"id": "{{ record.id }}", "name": "{{ record.name | trim }}"},
+        "required": ["id"],
+        "defaults": {"name": "unknown"},
+    }
     found = find_expressions(map_type.config_schema, config)
     assert [(f.path, f.text, f.kind) for f in found] == [
         (("fields", "id"), "{{ record.id }}", "template"),
@@ -314,11 +354,15 @@ def test_find_expressions_walks_transform_steps_through_refs_and_nested_each() -
         {"op": "set", "field": "full", "value": "{{ record.first }} {{ record.last }}"},
         {"op": "rename", "from": "a", "to": "b"},
         {"op": "lookup", "connection": "erp", "table": "customers", "match": {"crm_id": "{{ record.id }}"}},
-        {"op": "each", "field": "lines", "steps": [
-            {"op": "compute", "field": "total", "expression": "record.qty * record.price"},
-            {"op": "drop", "fields": ["qty"]},
-            {"op": "set", "field": "sku", "value": "{{ record.sku | upper }}"},
-        ]},
+        {
+            "op": "each",
+            "field": "lines",
+            "steps": [
+                {"op": "compute", "field": "total", "expression": "record.qty * record.price"},
+                {"op": "drop", "fields": ["qty"]},
+                {"op": "set", "field": "sku", "value": "{{ record.sku | upper }}"},
+            ],
+        },
         {"op": "dedupe", "key": "record.email | lower", "keep": "newest", "order_by": "record.updated_at"},
     ]
     found = find_expressions(nodes.get("transform").config_schema, {"steps": steps})
@@ -347,13 +391,25 @@ json_values = st.recursive(
 )
 node_types = st.sampled_from([*nodes.registry(), "fliter", ""]) | st.text(max_size=6)
 node_ids = st.sampled_from(["start", "keep", "out", "x"]) | st.text(max_size=4)
-some_nodes = st.lists(st.fixed_dictionaries({"id": node_ids, "type": node_types},
-                                            optional={"config": st.dictionaries(st.sampled_from(
-                                                ["condition", "fields", "steps", "cron", "connection", "table",
-                                                 "path", "mode", "key"]), json_values, max_size=3)}), max_size=5)
-some_edges = st.lists(st.fixed_dictionaries({"from": node_ids, "to": node_ids},
-                                            optional={"port": st.sampled_from(["match", "reject", "out", "x"])}),
-                      max_size=5)
+some_nodes = st.lists(
+    st.fixed_dictionaries(
+        {"id": node_ids, "type": node_types},
+        optional={
+            "config": st.dictionaries(
+                st.sampled_from(["condition", "fields", "steps", "cron", "connection", "table", "path", "mode", "key"]),
+                json_values,
+                max_size=3,
+            )
+        },
+    ),
+    max_size=5,
+)
+some_edges = st.lists(
+    st.fixed_dictionaries(
+        {"from": node_ids, "to": node_ids}, optional={"port": st.sampled_from(["match", "reject", "out", "x"])}
+    ),
+    max_size=5,
+)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -371,23 +427,45 @@ def test_any_mix_of_nodes_and_edges_gives_problems_not_exceptions(raw_nodes: lis
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.binary(max_size=200) | st.text(max_size=200).map(str.encode)
-       | json_values.map(lambda v: json.dumps(v).encode()))
+@given(
+    st.binary(max_size=200) | st.text(max_size=200).map(str.encode) | json_values.map(lambda v: json.dumps(v).encode())
+)
 def test_any_bytes_parse_to_a_document_or_problems(data: bytes) -> None:
     document, problems = parse_document(data)
     assert (document is None) == bool(problems)
 
 
-@pytest.mark.parametrize("node_type, config, place", [
-    ("read.http", {"connection": "crm_api", "path": "http://127.0.0.1:9/steal"}, "path"),
-    ("read.http", {"connection": "crm_api", "path": "//collector.example/steal"}, "path"),
-    ("write.http", {"connection": "erp_api", "path": "/customers", "key": "crm_id", "method": "POST",
-                    "find": {"path": "https://collector.example/find", "params": {"crm_id": "{crm_id}"}},
-                    "update": {"path": "/customers/{customer_number}"}}, "find.path"),
-    ("write.http", {"connection": "erp_api", "path": "/customers", "key": "crm_id", "method": "POST",
-                    "find": {"path": "/customers", "params": {"crm_id": "{crm_id}"}},
-                    "update": {"path": "\\\\collector.example\\x"}}, "update.path"),
-])
+@pytest.mark.parametrize(
+    "node_type, config, place",
+    [
+        ("read.http", {"connection": "crm_api", "path": "http://127.0.0.1:9/steal"}, "path"),
+        ("read.http", {"connection": "crm_api", "path": "//collector.example/steal"}, "path"),
+        (
+            "write.http",
+            {
+                "connection": "erp_api",
+                "path": "/customers",
+                "key": "crm_id",
+                "method": "POST",
+                "find": {"path": "https://collector.example/find", "params": {"crm_id": "{crm_id}"}},
+                "update": {"path": "/customers/{customer_number}"},
+            },
+            "find.path",
+        ),
+        (
+            "write.http",
+            {
+                "connection": "erp_api",
+                "path": "/customers",
+                "key": "crm_id",
+                "method": "POST",
+                "find": {"path": "/customers", "params": {"crm_id": "{crm_id}"}},
+                "update": {"path": "\\\\collector.example\\x"},
+            },
+            "update.path",
+        ),
+    ],
+)
 def test_an_http_path_naming_another_host_is_a_problem_before_any_run(node_type, config, place):
     problems = validate_document(flow({"type": node_type, "config": config}))
     [problem] = [p for p in problems if "names a host of its own" in p.message]

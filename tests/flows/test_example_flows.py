@@ -76,8 +76,9 @@ def test_the_ledger_accounts_for_every_account_read(store, demo):
     result = run(store, "crm_accounts_to_erp_customers")
     totals = result.totals
     assert totals["read"] == 600
-    assert totals["read"] == (totals["filtered"] + totals["inserted"] + totals["updated"] + totals["unchanged"]
-                              + totals["failed"])
+    assert totals["read"] == (
+        totals["filtered"] + totals["inserted"] + totals["updated"] + totals["unchanged"] + totals["failed"]
+    )
     nodes = result.ledger.summary()
     assert nodes["approved"]["in"] == 600
     assert nodes["approved"]["out"]["match"] + nodes["approved"]["out"]["reject"] == 600
@@ -101,13 +102,23 @@ def test_running_a_flow_twice_inserts_nothing_the_second_time(store, demo):
 def test_the_cursor_makes_the_next_run_read_only_what_changed(store, demo):
     run(store, "crm_accounts_to_erp_customers")
     crm = demo["sandbox"]["crm"]
-    synced = [r["crm_id"] for r in rows(demo["sandbox"]["erp"], "SELECT crm_id FROM customers WHERE crm_id IS NOT NULL")]
+    synced = [
+        r["crm_id"] for r in rows(demo["sandbox"]["erp"], "SELECT crm_id FROM customers WHERE crm_id IS NOT NULL")
+    ]
     with sqlite3.connect(crm) as db:
         newest = db.execute("SELECT MAX(updated_at) FROM accounts").fetchone()[0]
-        chosen = [r[0] for r in db.execute(
-            f"SELECT id FROM accounts WHERE updated_at < ? AND id IN ({','.join(map(str, synced))}) LIMIT 3", (newest,))]
-        db.execute(f"UPDATE accounts SET name = name || ' Holdings', updated_at = ? "
-                   f"WHERE id IN ({','.join(map(str, chosen))})", (later(newest),))
+        chosen = [
+            r[0]
+            for r in db.execute(
+                f"SELECT id FROM accounts WHERE updated_at < ? AND id IN ({','.join(map(str, synced))}) LIMIT 3",
+                (newest,),
+            )
+        ]
+        db.execute(
+            f"UPDATE accounts SET name = name || ' Holdings', updated_at = ? "
+            f"WHERE id IN ({','.join(map(str, chosen))})",
+            (later(newest),),
+        )
         ties = db.execute("SELECT COUNT(*) FROM accounts WHERE updated_at = ?", (newest,)).fetchone()[0]
     again = run(store, "crm_accounts_to_erp_customers")
     # Records at the committed position are read again (a tie on the cursor is never lost) and
@@ -145,26 +156,46 @@ def test_won_deals_become_orders_with_every_line_intact(store, demo):
     # Deals of accounts flagged as duplicates wait in dead letters: their customer is not in the ERP.
     letters = runs.dead_letters(store, run_id=result.run_id)
     assert {d.record["account_id"] for d in letters} <= duplicates
-    assert all(d.node_id == "to_order" and "required field(s) customer_number empty" in d.reason
-               and "xref('crm', 'account', record.account_id, 'erp')" in d.reason for d in letters)
+    assert all(
+        d.node_id == "to_order"
+        and "required field(s) customer_number empty" in d.reason
+        and "xref('crm', 'account', record.account_id, 'erp')" in d.reason
+        for d in letters
+    )
     crm, erp = demo["sandbox"]["crm"], demo["sandbox"]["erp"]
-    deals = [d for d in rows(crm, "SELECT o.* FROM opportunities o JOIN accounts a ON a.id = o.account_id "
-                                  "WHERE o.stage = 'won' AND o.amount >= 1000 AND a.credit_status = 'approved'")
-             if d["account_id"] not in duplicates]
+    deals = [
+        d
+        for d in rows(
+            crm,
+            "SELECT o.* FROM opportunities o JOIN accounts a ON a.id = o.account_id "
+            "WHERE o.stage = 'won' AND o.amount >= 1000 AND a.credit_status = 'approved'",
+        )
+        if d["account_id"] not in duplicates
+    ]
     assert deals
-    orders = {r["crm_opportunity_id"]: r for r in rows(erp, "SELECT * FROM sales_orders WHERE crm_opportunity_id IS NOT NULL")}
+    orders = {
+        r["crm_opportunity_id"]: r for r in rows(erp, "SELECT * FROM sales_orders WHERE crm_opportunity_id IS NOT NULL")
+    }
     assert set(orders) == {d["id"] for d in deals}
     for deal in deals:
         order = orders[deal["id"]]
         customer = rows(erp, "SELECT customer_number FROM customers WHERE crm_id = ?", deal["account_id"])[0]
         assert order["customer_number"] == customer["customer_number"]  # the ERP's number, not the CRM id
         lines = rows(crm, "SELECT * FROM opportunity_lines WHERE opportunity_id = ? ORDER BY line_no", deal["id"])
-        written = rows(erp, "SELECT * FROM sales_order_lines WHERE order_number = ? ORDER BY line_no",
-                       order["order_number"])
-        assert [(l["id"], l["sku"], l["quantity"], l["unit_price"], l["discount_pct"], l["tax_pct"]) for l in lines] == \
-               [(w["crm_line_id"], w["sku"], w["quantity"], w["unit_price"], w["discount_pct"], w["tax_pct"]) for w in written]
+        written = rows(
+            erp, "SELECT * FROM sales_order_lines WHERE order_number = ? ORDER BY line_no", order["order_number"]
+        )
+        assert [
+            (line["id"], line["sku"], line["quantity"], line["unit_price"], line["discount_pct"], line["tax_pct"])
+            for line in lines
+        ] == [
+            (w["crm_line_id"], w["sku"], w["quantity"], w["unit_price"], w["discount_pct"], w["tax_pct"])
+            for w in written
+        ]
         for line, out in zip(lines, written):
-            assert out["line_total"] == pytest.approx(line["quantity"] * line["unit_price"] * (1 - line["discount_pct"] / 100), abs=0.01)
+            assert out["line_total"] == pytest.approx(
+                line["quantity"] * line["unit_price"] * (1 - line["discount_pct"] / 100), abs=0.01
+            )
         assert order["net_total"] == pytest.approx(deal["amount"], abs=0.05)
         assert order["gross_total"] == pytest.approx(order["net_total"] + order["tax_total"], abs=0.01)
     lost = {r["id"] for r in rows(crm, "SELECT id FROM opportunities WHERE stage != 'won'")}
@@ -182,19 +213,26 @@ def test_a_deal_whose_customer_is_not_in_the_erp_waits_in_dead_letters(store, de
     accounts = run(store, "crm_accounts_to_erp_customers")
     again = run(store, "crm_won_deals_to_erp_orders", full_resync=True)
     duplicates = flagged_duplicates(store, accounts.run_id)
-    assert again.totals["inserted"] == len(letters) - sum(1 for d in runs.dead_letters(store, run_id=again.run_id)
-                                                          if d.record["account_id"] in duplicates)
+    assert again.totals["inserted"] == len(letters) - sum(
+        1 for d in runs.dead_letters(store, run_id=again.run_id) if d.record["account_id"] in duplicates
+    )
 
 
 def test_a_line_with_a_product_the_erp_does_not_know_holds_back_its_whole_order(store, demo):
     run(store, "crm_accounts_to_erp_customers")
     crm, erp = demo["sandbox"]["crm"], demo["sandbox"]["erp"]
-    deal = rows(crm, "SELECT o.id FROM opportunities o JOIN accounts a ON a.id = o.account_id "
-                     "WHERE o.stage = 'won' AND o.amount >= 1000 AND a.credit_status = 'approved' "
-                     "AND (SELECT COUNT(*) FROM opportunity_lines WHERE opportunity_id = o.id) > 1 LIMIT 1")[0]["id"]
+    deal = rows(
+        crm,
+        "SELECT o.id FROM opportunities o JOIN accounts a ON a.id = o.account_id "
+        "WHERE o.stage = 'won' AND o.amount >= 1000 AND a.credit_status = 'approved' "
+        "AND (SELECT COUNT(*) FROM opportunity_lines WHERE opportunity_id = o.id) > 1 LIMIT 1",
+    )[0]["id"]
     with sqlite3.connect(crm) as db:
-        db.execute("UPDATE opportunity_lines SET sku = 'SKU-NOPE' WHERE id = "
-                   "(SELECT MIN(id) FROM opportunity_lines WHERE opportunity_id = ?)", (deal,))
+        db.execute(
+            "UPDATE opportunity_lines SET sku = 'SKU-NOPE' WHERE id = "
+            "(SELECT MIN(id) FROM opportunity_lines WHERE opportunity_id = ?)",
+            (deal,),
+        )
     result = run(store, "crm_won_deals_to_erp_orders")
     letter = next(d for d in runs.dead_letters(store, run_id=result.run_id) if d.record["id"] == deal)
     assert letter.node_id == "enrich" and "no row in erp.products with sku='SKU-NOPE'" in letter.reason
@@ -206,10 +244,13 @@ def test_invoices_and_their_payment_status_appear_on_the_crm_account(store, demo
     result = run(store, "erp_invoices_to_crm")
     assert result.status == "succeeded", result.error
     crm, erp = demo["sandbox"]["crm"], demo["sandbox"]["erp"]
-    expected = rows(erp, "SELECT i.invoice_number, c.crm_id, i.total, COALESCE(SUM(p.amount), 0) AS paid "
-                         "FROM invoices i JOIN customers c ON c.customer_number = i.customer_number "
-                         "LEFT JOIN payments p ON p.invoice_number = i.invoice_number "
-                         "WHERE c.crm_id IS NOT NULL GROUP BY i.invoice_number")
+    expected = rows(
+        erp,
+        "SELECT i.invoice_number, c.crm_id, i.total, COALESCE(SUM(p.amount), 0) AS paid "
+        "FROM invoices i JOIN customers c ON c.customer_number = i.customer_number "
+        "LEFT JOIN payments p ON p.invoice_number = i.invoice_number "
+        "WHERE c.crm_id IS NOT NULL GROUP BY i.invoice_number",
+    )
     got = {r["invoice_number"]: r for r in rows(crm, "SELECT * FROM invoices")}
     assert len(got) == len(expected) > 0
     statuses = set()
@@ -231,8 +272,14 @@ def test_only_active_products_reach_the_crm_with_their_stock(store, demo):
     result = run(store, "erp_stock_to_crm_products")
     assert result.status == "succeeded", result.error
     crm, erp = demo["sandbox"]["crm"], demo["sandbox"]["erp"]
-    stock = {r["sku"]: r for r in rows(erp, "SELECT p.sku, p.is_active, COALESCE(SUM(s.quantity), 0) AS qty "
-                                            "FROM products p LEFT JOIN stock_levels s ON s.product_id = p.id GROUP BY p.id")}
+    stock = {
+        r["sku"]: r
+        for r in rows(
+            erp,
+            "SELECT p.sku, p.is_active, COALESCE(SUM(s.quantity), 0) AS qty "
+            "FROM products p LEFT JOIN stock_levels s ON s.product_id = p.id GROUP BY p.id",
+        )
+    }
     crm_products = {r["sku"]: r for r in rows(crm, "SELECT * FROM products")}
     for sku, product in stock.items():
         if product["is_active"]:

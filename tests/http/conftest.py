@@ -30,9 +30,19 @@ def api_store(store, sandbox: RunningSandbox):
     """A store whose crm_api and erp_api connections (sandbox environment) are the served systems,
     retrying quickly, with the HTTP example flows imported."""
     for system in ("crm", "erp"):
-        set_connection(store, f"{system}_api", "sandbox", "http",
-                       {"base_url": sandbox.url(system), "auth": "bearer", "token": sandbox.token,
-                        "retry_wait": 0.002, "retry_attempts": 6})
+        set_connection(
+            store,
+            f"{system}_api",
+            "sandbox",
+            "http",
+            {
+                "base_url": sandbox.url(system),
+                "auth": "bearer",
+                "token": sandbox.token,
+                "retry_wait": 0.002,
+                "retry_attempts": 6,
+            },
+        )
     for path in sorted(FLOWS.glob("*_http.json")):
         import_flow_file(store, path)
     return store

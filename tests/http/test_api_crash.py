@@ -50,9 +50,27 @@ class SandboxProcess:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "sandbox", "serve", "--dir", str(self.folder), "--accounts",
-             str(ACCOUNTS), "--crm-port", str(self.ports["crm"]), "--erp-port", str(self.ports["erp"]),
-             "--token", TOKEN], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "sandbox",
+                "serve",
+                "--dir",
+                str(self.folder),
+                "--accounts",
+                str(ACCOUNTS),
+                "--crm-port",
+                str(self.ports["crm"]),
+                "--erp-port",
+                str(self.ports["erp"]),
+                "--token",
+                TOKEN,
+            ],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for(lambda: all(self._up(s) for s in self.ports), timeout=120, step=0.1, what="the sandbox APIs")
 
     def _up(self, system: str) -> bool:
@@ -67,8 +85,9 @@ class SandboxProcess:
             self.process.wait(timeout=10)
 
     def faults(self, settings: dict[str, Any]) -> None:
-        httpx.post(f"{self.url('erp')}/_faults", json=settings, headers={"Authorization": f"Bearer {TOKEN}"},
-                   timeout=10).raise_for_status()
+        httpx.post(
+            f"{self.url('erp')}/_faults", json=settings, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+        ).raise_for_status()
 
     def erp(self, query: str, *params: Any) -> list[tuple]:
         with sqlite3.connect(self.folder / "erp_api.db", timeout=30) as db:
@@ -81,12 +100,18 @@ class SandboxProcess:
 
 def orders(sandbox: SandboxProcess) -> dict[int, tuple[str, int]]:
     """The ERP's orders made from CRM deals: deal id -> (order number, lines); a deal twice is a failure."""
-    twice = sandbox.erp("SELECT crm_opportunity_id, COUNT(*) FROM sales_orders WHERE crm_opportunity_id IS NOT NULL "
-                        "GROUP BY crm_opportunity_id HAVING COUNT(*) > 1")
+    twice = sandbox.erp(
+        "SELECT crm_opportunity_id, COUNT(*) FROM sales_orders WHERE crm_opportunity_id IS NOT NULL "
+        "GROUP BY crm_opportunity_id HAVING COUNT(*) > 1"
+    )
     assert twice == [], f"orders made twice: {twice[:10]}"
-    return {deal: (str(number), lines) for deal, number, lines in sandbox.erp(
-        "SELECT o.crm_opportunity_id, o.order_number, (SELECT COUNT(*) FROM sales_order_lines l "
-        "WHERE l.order_number = o.order_number) FROM sales_orders o WHERE o.crm_opportunity_id IS NOT NULL")}
+    return {
+        deal: (str(number), lines)
+        for deal, number, lines in sandbox.erp(
+            "SELECT o.crm_opportunity_id, o.order_number, (SELECT COUNT(*) FROM sales_order_lines l "
+            "WHERE l.order_number = o.order_number) FROM sales_orders o WHERE o.crm_opportunity_id IS NOT NULL"
+        )
+    }
 
 
 def test_writes_through_an_api_lose_and_duplicate_nothing_whatever_stops_them(tmp_path: Path) -> None:
@@ -99,14 +124,25 @@ def test_writes_through_an_api_lose_and_duplicate_nothing_whatever_stops_them(tm
     sandbox.start()
     store = Store(env["FLOWBRIDGE_DB_URL"])
     for system in ("crm", "erp"):
-        set_connection(store, f"{system}_api", "sandbox", "http",
-                       {"base_url": sandbox.url(system), "token": TOKEN, "retry_wait": 0.01, "retry_attempts": 3})
+        set_connection(
+            store,
+            f"{system}_api",
+            "sandbox",
+            "http",
+            {"base_url": sandbox.url(system), "token": TOKEN, "retry_wait": 0.01, "retry_attempts": 3},
+        )
     for name in ("crm_accounts_to_erp_customers_http", ORDERS):
         import_flow_file(store, FLOWS / f"{name}.json")
 
     def run(*options: str) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "app.cli", "run", ORDERS, "--full", "--json", *options],
-                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "run", ORDERS, "--full", "--json", *options],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def finished(process: subprocess.Popen) -> dict[str, Any]:
         out, err = process.communicate(timeout=600)
@@ -114,19 +150,33 @@ def test_writes_through_an_api_lose_and_duplicate_nothing_whatever_stops_them(tm
         return json.loads(out) if out.strip().startswith("{") else {"status": "killed"}
 
     def start_over() -> None:
-        sandbox.erp_write("DELETE FROM sales_order_lines WHERE order_number IN "
-                          "(SELECT order_number FROM sales_orders WHERE crm_opportunity_id IS NOT NULL)")
+        sandbox.erp_write(
+            "DELETE FROM sales_order_lines WHERE order_number IN "
+            "(SELECT order_number FROM sales_orders WHERE crm_opportunity_id IS NOT NULL)"
+        )
         sandbox.erp_write("DELETE FROM sales_orders WHERE crm_opportunity_id IS NOT NULL")
         with store.session() as session:
             for row in session.query(WriteOutcome).filter(WriteOutcome.flow_id == ORDERS):
                 session.delete(row)
             session.commit()
-        sync.forget_links(store, "sandbox", "order", "crm_api", list(sync.all_links(store, "sandbox", "order",
-                                                                                    "crm_api", "erp_api")), "erp_api")
+        sync.forget_links(
+            store,
+            "sandbox",
+            "order",
+            "crm_api",
+            list(sync.all_links(store, "sandbox", "order", "crm_api", "erp_api")),
+            "erp_api",
+        )
 
     try:
-        customers = subprocess.run([sys.executable, "-m", "app.cli", "run", "crm_accounts_to_erp_customers_http",
-                                    "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        customers = subprocess.run(
+            [sys.executable, "-m", "app.cli", "run", "crm_accounts_to_erp_customers_http", "--json"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert json.loads(customers.stdout)["status"] in ("succeeded", "partial")
         reference = finished(run())  # uninterrupted: what every round must end with
         expected = orders(sandbox)
@@ -137,9 +187,16 @@ def test_writes_through_an_api_lose_and_duplicate_nothing_whatever_stops_them(tm
             before = {r.id for r in _runs(store)}
             mode, cut_at = rng.choice(MODES), rng.randint(1, len(expected) - 1)
             interrupted = run()
-            wait_for(lambda: interrupted.poll() is not None or sandbox.erp(
-                "SELECT COUNT(*) FROM sales_orders WHERE crm_opportunity_id IS NOT NULL")[0][0] >= cut_at,
-                timeout=300, step=0.005, what="the run to be under way")
+            wait_for(
+                lambda interrupted=interrupted, cut_at=cut_at: (
+                    interrupted.poll() is not None
+                    or sandbox.erp("SELECT COUNT(*) FROM sales_orders WHERE crm_opportunity_id IS NOT NULL")[0][0]
+                    >= cut_at
+                ),
+                timeout=300,
+                step=0.005,
+                what="the run to be under way",
+            )
             if mode == "kill the run":
                 os.kill(interrupted.pid, signal.SIGKILL)
             elif mode == "stop the ERP":
@@ -156,19 +213,27 @@ def test_writes_through_an_api_lose_and_duplicate_nothing_whatever_stops_them(tm
             assert second["status"] in ("succeeded", "partial"), second.get("error")
             now = orders(sandbox)
             # Every order, once, with its lines (the ERP numbers them anew): none missing, none twice.
-            assert {deal: lines for deal, (_, lines) in now.items()} == \
-                {deal: lines for deal, (_, lines) in expected.items()}
+            assert {deal: lines for deal, (_, lines) in now.items()} == {
+                deal: lines for deal, (_, lines) in expected.items()
+            }
             links = sync.all_links(store, "sandbox", "order", "crm_api", "erp_api")
             assert links == {str(deal): number for deal, (number, _) in now.items()}
             [cut, recovered] = sorted((r for r in _runs(store) if r.id not in before), key=lambda r: r.started_at)
             inserted = (cut.totals or {}).get("inserted", 0) + (recovered.totals or {}).get("inserted", 0)
             assert inserted == len(expected), (mode, cut.status, cut.totals, recovered.totals)
-            kept[number] = (mode, cut_at, cut.status, (cut.totals or {}).get("inserted", 0),
-                            (recovered.totals or {}).get("inserted", 0))
+            kept[number] = (
+                mode,
+                cut_at,
+                cut.status,
+                (cut.totals or {}).get("inserted", 0),
+                (recovered.totals or {}).get("inserted", 0),
+            )
         print(f"{len(expected)} orders; per round: mode, cut after, first run, inserted by it, inserted by the next")
         for number, row in kept.items():
-            print(f"  round {number:>2}: {row[0]:<20} at {row[1]:>3}  {row[2]:<11} {row[3]:>3} + {row[4]:>3}"
-                  f" = {row[3] + row[4]}; missing 0, twice 0")
+            print(
+                f"  round {number:>2}: {row[0]:<20} at {row[1]:>3}  {row[2]:<11} {row[3]:>3} + {row[4]:>3}"
+                f" = {row[3] + row[4]}; missing 0, twice 0"
+            )
     finally:
         sandbox.kill()
         store.close()

@@ -26,17 +26,53 @@ def free_port() -> int:
 
 def test_sandbox_serve_serves_both_apis_until_interrupted_and_a_flow_runs_against_them(cli, tmp_path):
     crm_port, erp_port = free_port(), free_port()
-    server = subprocess.Popen([sys.executable, "-m", "app.cli", "sandbox", "serve", "--dir", "sb", "--accounts", "40",
-                               "--crm-port", str(crm_port), "--erp-port", str(erp_port), "--token", "t0k"],
-                              cwd=tmp_path, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "sandbox",
+            "serve",
+            "--dir",
+            "sb",
+            "--accounts",
+            "40",
+            "--crm-port",
+            str(crm_port),
+            "--erp-port",
+            str(erp_port),
+            "--token",
+            "t0k",
+        ],
+        cwd=tmp_path,
+        env=cli.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        assert comes_up(lambda: httpx.get(f"http://127.0.0.1:{erp_port}/_health", timeout=1).status_code == 200,
-                        server, timeout=20, step=0.1), "the sandbox did not start"
+        assert comes_up(
+            lambda: httpx.get(f"http://127.0.0.1:{erp_port}/_health", timeout=1).status_code == 200,
+            server,
+            timeout=20,
+            step=0.1,
+        ), "the sandbox did not start"
         reply = httpx.get(f"http://127.0.0.1:{crm_port}/accounts", headers={"Authorization": "Bearer t0k"})
         assert reply.json()["total"] == 40
         for system, port in (("crm", crm_port), ("erp", erp_port)):
-            code, _, _ = cli("connection", "set", f"{system}_api", "--env", "sandbox", "--type", "http",
-                             "--url", f"http://127.0.0.1:{port}", "--token", "t0k")
+            code, _, _ = cli(
+                "connection",
+                "set",
+                f"{system}_api",
+                "--env",
+                "sandbox",
+                "--type",
+                "http",
+                "--url",
+                f"http://127.0.0.1:{port}",
+                "--token",
+                "t0k",
+            )
             assert code == 0
         code, _, _ = cli("flow", "import", str(REPO / "flows" / "erp_stock_to_crm_products_http.json"))
         code, out, _ = cli("run", "erp_stock_to_crm_products_http", "--json")
@@ -53,8 +89,21 @@ def test_sandbox_serve_serves_both_apis_until_interrupted_and_a_flow_runs_agains
 def test_an_http_connection_keeps_its_secret_encrypted_and_needs_a_url(cli, tmp_path):
     code, _, err = cli("connection", "set", "billing", "--env", "production", "--type", "http", "--token", "x")
     assert code == 2 and "needs --url" in err
-    code, _, _ = cli("connection", "set", "billing", "--env", "production", "--type", "http",
-                     "--url", "https://billing.example.com/v2", "--username", "ada", "--password", "hunter2")
+    code, _, _ = cli(
+        "connection",
+        "set",
+        "billing",
+        "--env",
+        "production",
+        "--type",
+        "http",
+        "--url",
+        "https://billing.example.com/v2",
+        "--username",
+        "ada",
+        "--password",
+        "hunter2",
+    )
     assert code == 0
     code, out, _ = cli("connection", "list", "--json")
     assert [(c["name"], c["type"]) for c in json.loads(out)] == [("billing", "http")]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.services import dead_letters
+from app.services.access import admin
 from app.services.flows import import_flow_file
 from app.services.runs import run_flow
 from app.store import flows, runs
@@ -14,19 +15,32 @@ from app.store.connections import set_connection
 from app.store.database import Store
 from tests.clock import later
 from tests.http.support import FLOWS, client, execute, rows
-from app.services.access import admin
 
-SCENARIO = ("crm_accounts_to_erp_customers_http", "crm_won_deals_to_erp_orders_http",
-            "erp_stock_to_crm_products_http", "erp_customers_to_crm_accounts_http")
+SCENARIO = (
+    "crm_accounts_to_erp_customers_http",
+    "crm_won_deals_to_erp_orders_http",
+    "erp_stock_to_crm_products_http",
+    "erp_customers_to_crm_accounts_http",
+)
 FAULTS = {"error_rate": 0.2, "drop_rate": 0.1}
 
 
 def fresh_store(path, sandbox) -> Store:
     store = Store(f"sqlite:///{path}")
     for system in ("crm", "erp"):
-        set_connection(store, f"{system}_api", "sandbox", "http",
-                       {"base_url": sandbox.url(system), "token": sandbox.token,
-                        "retry_wait": 0.001, "retry_max_wait": 0.05, "retry_attempts": 5})
+        set_connection(
+            store,
+            f"{system}_api",
+            "sandbox",
+            "http",
+            {
+                "base_url": sandbox.url(system),
+                "token": sandbox.token,
+                "retry_wait": 0.001,
+                "retry_max_wait": 0.05,
+                "retry_attempts": 5,
+            },
+        )
     for path in sorted(FLOWS.glob("*_http.json")):
         import_flow_file(store, path)
     return store
@@ -35,17 +49,24 @@ def fresh_store(path, sandbox) -> Store:
 def seed_the_scenarios(sandbox) -> dict[str, Any]:
     """A new account, a changed address, a missing name and an unknown product, as in the sync issue."""
     sandbox.reset()
-    approved = [a["id"] for a in rows(sandbox, "crm", "SELECT id FROM accounts WHERE credit_status = 'approved' "
-                                                      "ORDER BY id")]
+    approved = [
+        a["id"] for a in rows(sandbox, "crm", "SELECT id FROM accounts WHERE credit_status = 'approved' ORDER BY id")
+    ]
     execute(sandbox, "crm", "UPDATE accounts SET name = '' WHERE id = ?", approved[5])
     execute(sandbox, "crm", "UPDATE accounts SET street = '9 New Street' WHERE id = ?", approved[9])
-    deal = rows(sandbox, "crm", "SELECT o.id FROM opportunities o JOIN accounts a ON a.id = o.account_id WHERE "
-                                "o.stage = 'won' AND o.amount >= 1000 AND a.credit_status = 'approved' ORDER BY o.id "
-                                "DESC")[0]["id"]
+    deal = rows(
+        sandbox,
+        "crm",
+        "SELECT o.id FROM opportunities o JOIN accounts a ON a.id = o.account_id WHERE "
+        "o.stage = 'won' AND o.amount >= 1000 AND a.credit_status = 'approved' ORDER BY o.id "
+        "DESC",
+    )[0]["id"]
     execute(sandbox, "crm", "UPDATE opportunity_lines SET sku = 'SKU-GONE' WHERE opportunity_id = ?", deal)
     with client(sandbox, "crm") as crm:
-        crm.post("/accounts", json={"name": "Zephyr Works", "state": "TX", "credit_status": "approved",
-                                    "created_at": later()}).raise_for_status()
+        crm.post(
+            "/accounts",
+            json={"name": "Zephyr Works", "state": "TX", "credit_status": "approved", "created_at": later()},
+        ).raise_for_status()
     return {"nameless": approved[5], "unknown_product_deal": deal}
 
 
@@ -60,8 +81,10 @@ def play(store: Store) -> dict[str, Any]:
 def outcome_keys(store: Store, result: Any) -> dict[str, set]:
     """Dead letters of a run by reason kind: transient give-ups, and the records' own problems."""
     letters = runs.dead_letters(store, run_id=result.run_id)
-    return {"gave_up": {d.id for d in letters if d.reason.startswith("gave up after")},
-            "refused": {_key(d.record) for d in letters if not d.reason.startswith("gave up after")}}
+    return {
+        "gave_up": {d.id for d in letters if d.reason.startswith("gave up after")},
+        "refused": {_key(d.record) for d in letters if not d.reason.startswith("gave up after")},
+    }
 
 
 def _key(record: dict) -> Any:
@@ -73,13 +96,25 @@ def _key(record: dict) -> Any:
 
 def snapshot(sandbox) -> dict[str, Any]:
     """What the flows wrote, by natural keys (the ids and times the systems hand out left aside)."""
-    customers = rows(sandbox, "erp", "SELECT crm_id, name, email, phone, street, city, state, postcode, country, "
-                                     "is_active FROM customers ORDER BY crm_id, name")
-    orders = rows(sandbox, "erp", "SELECT o.crm_opportunity_id, c.crm_id, o.order_date, o.status, o.net_total, "
-                                  "o.tax_total, o.gross_total FROM sales_orders o JOIN customers c ON "
-                                  "c.customer_number = o.customer_number ORDER BY o.crm_opportunity_id, o.order_number")
-    lines = rows(sandbox, "erp", "SELECT crm_line_id, line_no, sku, quantity, unit_price, discount_pct, tax_pct, "
-                                 "line_total FROM sales_order_lines ORDER BY crm_line_id, id")
+    customers = rows(
+        sandbox,
+        "erp",
+        "SELECT crm_id, name, email, phone, street, city, state, postcode, country, "
+        "is_active FROM customers ORDER BY crm_id, name",
+    )
+    orders = rows(
+        sandbox,
+        "erp",
+        "SELECT o.crm_opportunity_id, c.crm_id, o.order_date, o.status, o.net_total, "
+        "o.tax_total, o.gross_total FROM sales_orders o JOIN customers c ON "
+        "c.customer_number = o.customer_number ORDER BY o.crm_opportunity_id, o.order_number",
+    )
+    lines = rows(
+        sandbox,
+        "erp",
+        "SELECT crm_line_id, line_no, sku, quantity, unit_price, discount_pct, tax_pct, "
+        "line_total FROM sales_order_lines ORDER BY crm_line_id, id",
+    )
     products = rows(sandbox, "crm", "SELECT sku, name, list_price, stock_on_hand, is_active FROM products ORDER BY sku")
     accounts = rows(sandbox, "crm", "SELECT id, name, credit_limit, payment_terms FROM accounts ORDER BY id")
     return {"customers": customers, "orders": orders, "lines": lines, "products": products, "accounts": accounts}
@@ -118,8 +153,9 @@ def test_faults_lose_nothing_and_write_nothing_twice(api_store, sandbox, tmp_pat
         for kind in ("inserted", "updated", "unchanged"):
             assert after.totals[kind] <= before.totals[kind], (flow_id, kind)
         unread = before.totals["read"] - after.totals["read"]
-        assert sum(after.totals[k] for k in ("inserted", "updated", "unchanged")) + len(keys["gave_up"]) + unread == \
-            sum(before.totals[k] for k in ("inserted", "updated", "unchanged")), flow_id
+        assert sum(after.totals[k] for k in ("inserted", "updated", "unchanged")) + len(
+            keys["gave_up"]
+        ) + unread == sum(before.totals[k] for k in ("inserted", "updated", "unchanged")), flow_id
         gave_up += sorted(keys["gave_up"])
     assert seeded["unknown_product_deal"] in {k[1] for k in calm_keys["crm_won_deals_to_erp_orders_http"]["refused"]}
 
@@ -130,8 +166,9 @@ def test_faults_lose_nothing_and_write_nothing_twice(api_store, sandbox, tmp_pat
     assert snapshot(sandbox) == expected
 
 
-def test_the_erp_going_down_mid_sync_leaves_the_rest_to_the_next_run_with_nothing_written_twice(api_store, sandbox,
-                                                                                                   tmp_path):
+def test_the_erp_going_down_mid_sync_leaves_the_rest_to_the_next_run_with_nothing_written_twice(
+    api_store, sandbox, tmp_path
+):
     flow_id = "crm_accounts_to_erp_customers_http"
     document, version = flows.get_document(api_store, flow_id)
     sandbox.set_faults("erp")  # counts the calls from here

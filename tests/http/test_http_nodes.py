@@ -15,8 +15,13 @@ from tests.http.support import client, rows
 def chain(flow_id: str, *nodes: dict) -> dict:
     """trigger.manual -> the nodes, in order."""
     chained = [{"id": "start", "type": "trigger.manual"}, *nodes]
-    return {"schema_version": 1, "id": flow_id, "name": flow_id, "nodes": chained,
-            "edges": [{"from": a["id"], "to": b["id"]} for a, b in zip(chained, chained[1:])]}
+    return {
+        "schema_version": 1,
+        "id": flow_id,
+        "name": flow_id,
+        "nodes": chained,
+        "edges": [{"from": a["id"], "to": b["id"]} for a, b in zip(chained, chained[1:])],
+    }
 
 
 FLAKY_SEED = 1  # with it, some of ten records give up, never three in a row
@@ -27,19 +32,39 @@ def writes(sandbox, system: str) -> int:
     return sum(methods.get(m, 0) for m in ("POST", "PUT", "PATCH"))
 
 
-ACCOUNTS_READ = {"id": "read", "type": "read.http", "config": {
-    "connection": "crm_api", "path": "/accounts", "params": {"sort": "updated_at"},
-    "pagination": {"style": "page", "size": 50}, "cursor": {"field": "updated_at", "ordered": True}}}
-CRM_PRODUCTS = {"id": "write", "type": "write.http", "config": {
-    "connection": "crm_api", "method": "POST", "path": "/products", "key": "sku",
-    "find": {"path": "/products", "params": {"sku": "{sku}"}},
-    "update": {"method": "PATCH", "path": "/products/{id}"}, "id_field": "id"}}
+ACCOUNTS_READ = {
+    "id": "read",
+    "type": "read.http",
+    "config": {
+        "connection": "crm_api",
+        "path": "/accounts",
+        "params": {"sort": "updated_at"},
+        "pagination": {"style": "page", "size": 50},
+        "cursor": {"field": "updated_at", "ordered": True},
+    },
+}
+CRM_PRODUCTS = {
+    "id": "write",
+    "type": "write.http",
+    "config": {
+        "connection": "crm_api",
+        "method": "POST",
+        "path": "/products",
+        "key": "sku",
+        "find": {"path": "/products", "params": {"sku": "{sku}"}},
+        "update": {"method": "PATCH", "path": "/products/{id}"},
+        "id_field": "id",
+    },
+}
 
 
 def test_a_cursor_read_takes_only_what_changed_and_moves_only_after_the_writes(api_store, sandbox, tmp_path):
     set_connection(api_store, "files", "sandbox", "file", {"path": str(tmp_path / "out")})
-    document = chain("cursor", ACCOUNTS_READ,
-                     {"id": "out", "type": "write.file", "config": {"connection": "files", "path": "a.jsonl"}})
+    document = chain(
+        "cursor",
+        ACCOUNTS_READ,
+        {"id": "out", "type": "write.file", "config": {"connection": "files", "path": "a.jsonl"}},
+    )
     first = run_flow(api_store, document)
     assert first.totals["read"] == 200 and first.status == "succeeded"
     position = runs.get_cursor(api_store, "cursor", "read", "sandbox")
@@ -56,15 +81,27 @@ def test_a_cursor_read_takes_only_what_changed_and_moves_only_after_the_writes(a
         for account in (6, 7, 8):
             crm.patch(f"/accounts/{account}", json={"phone": "555-0101"})
     before = runs.get_cursor(api_store, "cursor", "read", "sandbox")
-    failed = run_flow(api_store, chain("cursor", ACCOUNTS_READ, {"id": "write", "type": "write.http", "config": {
-        "connection": "down", "method": "PUT", "path": "/accounts/{id}", "key": "id"}}))
+    failed = run_flow(
+        api_store,
+        chain(
+            "cursor",
+            ACCOUNTS_READ,
+            {
+                "id": "write",
+                "type": "write.http",
+                "config": {"connection": "down", "method": "PUT", "path": "/accounts/{id}", "key": "id"},
+            },
+        ),
+    )
     assert failed.status == "failed" and "3 records in a row" in failed.error and "cannot connect" in failed.error
     assert runs.get_cursor(api_store, "cursor", "read", "sandbox") == before
 
 
 def test_each_record_is_inserted_updated_or_unchanged_and_a_rerun_writes_nothing(api_store, sandbox):
-    products = [{"sku": "SKU-9001", "name": "Pallet Wrap", "list_price": 19.99, "stock_on_hand": 4},
-                {"sku": "SKU-9002", "name": "Tape Gun", "list_price": 12.5, "stock_on_hand": 0}]
+    products = [
+        {"sku": "SKU-9001", "name": "Pallet Wrap", "list_price": 19.99, "stock_on_hand": 4},
+        {"sku": "SKU-9002", "name": "Tape Gun", "list_price": 12.5, "stock_on_hand": 0},
+    ]
     document = chain("products", CRM_PRODUCTS)
     first = run_flow(api_store, document, payload=products)
     assert (first.totals["inserted"], first.totals["unchanged"]) == (2, 0)
@@ -79,39 +116,66 @@ def test_each_record_is_inserted_updated_or_unchanged_and_a_rerun_writes_nothing
 
 def test_a_record_the_api_refuses_waits_with_the_apis_reason_and_the_others_are_written(api_store, sandbox):
     line = {"line_no": 1, "sku": "SKU-1001", "quantity": 1, "unit_price": 10, "line_total": 10}
-    orders = [{"crm_opportunity_id": 7001, "customer_number": 10001, "lines": [line]},
-              {"crm_opportunity_id": 7002, "customer_number": 10001, "lines": [{**line, "sku": "SKU-GONE"}]},
-              {"crm_opportunity_id": 7003, "customer_number": 10001, "lines": [line, {**line, "line_no": 2}]}]
-    document = chain("orders", {"id": "write", "type": "write.http", "config": {
-        "connection": "erp_api", "method": "POST", "path": "/sales_orders", "key": "crm_opportunity_id",
-        "find": {"path": "/sales_orders", "params": {"crm_opportunity_id": "{crm_opportunity_id}"}},
-        "update": {"path": "/sales_orders/{order_number}"}, "id_field": "order_number"}})
+    orders = [
+        {"crm_opportunity_id": 7001, "customer_number": 10001, "lines": [line]},
+        {"crm_opportunity_id": 7002, "customer_number": 10001, "lines": [{**line, "sku": "SKU-GONE"}]},
+        {"crm_opportunity_id": 7003, "customer_number": 10001, "lines": [line, {**line, "line_no": 2}]},
+    ]
+    document = chain(
+        "orders",
+        {
+            "id": "write",
+            "type": "write.http",
+            "config": {
+                "connection": "erp_api",
+                "method": "POST",
+                "path": "/sales_orders",
+                "key": "crm_opportunity_id",
+                "find": {"path": "/sales_orders", "params": {"crm_opportunity_id": "{crm_opportunity_id}"}},
+                "update": {"path": "/sales_orders/{order_number}"},
+                "id_field": "order_number",
+            },
+        },
+    )
     result = run_flow(api_store, document, payload=orders)
     assert result.status == "partial" and result.totals["inserted"] == 2
     [letter] = runs.dead_letters(api_store, run_id=result.run_id)
     assert letter.record["crm_opportunity_id"] == 7002
     assert letter.reason == "POST /sales_orders refused: HTTP 422: line 1: unknown product sku 'SKU-GONE'"
-    lines = rows(sandbox, "erp", "SELECT o.crm_opportunity_id, COUNT(l.id) AS n FROM sales_orders o JOIN "
-                                 "sales_order_lines l ON l.order_number = o.order_number WHERE o.crm_opportunity_id "
-                                 "> 7000 GROUP BY o.crm_opportunity_id ORDER BY 1")
+    lines = rows(
+        sandbox,
+        "erp",
+        "SELECT o.crm_opportunity_id, COUNT(l.id) AS n FROM sales_orders o JOIN "
+        "sales_order_lines l ON l.order_number = o.order_number WHERE o.crm_opportunity_id "
+        "> 7000 GROUP BY o.crm_opportunity_id ORDER BY 1",
+    )
     assert lines == [{"crm_opportunity_id": 7001, "n": 1}, {"crm_opportunity_id": 7003, "n": 2}]
 
 
 def test_put_to_the_records_own_address_creates_or_updates_it(api_store, sandbox):
-    document = chain("put", {"id": "write", "type": "write.http", "config": {
-        "connection": "erp_api", "method": "PUT", "path": "/products/{id}", "key": "id"}})
+    document = chain(
+        "put",
+        {
+            "id": "write",
+            "type": "write.http",
+            "config": {"connection": "erp_api", "method": "PUT", "path": "/products/{id}", "key": "id"},
+        },
+    )
     new = {"id": 501, "sku": "SKU-501", "name": "Crate", "unit_price": 3.5}
     assert run_flow(api_store, document, payload=[new]).totals["inserted"] == 1
     assert run_flow(api_store, document, payload=[new]).totals["unchanged"] == 1
     assert run_flow(api_store, document, payload=[{**new, "unit_price": 4}]).totals["updated"] == 1
     assert rows(sandbox, "erp", "SELECT sku, unit_price FROM products WHERE id = 501") == [
-        {"sku": "SKU-501", "unit_price": 4.0}]
+        {"sku": "SKU-501", "unit_price": 4.0}
+    ]
 
 
 def test_a_dry_run_lists_each_change_field_by_field_and_writes_nothing(api_store, sandbox):
     current = rows(sandbox, "crm", "SELECT sku, name, list_price FROM products ORDER BY sku LIMIT 1")[0]
-    payload = [{"sku": current["sku"], "name": current["name"], "list_price": current["list_price"] + 1},
-               {"sku": "SKU-9100", "name": "New Thing", "list_price": 1.0}]
+    payload = [
+        {"sku": current["sku"], "name": current["name"], "list_price": current["list_price"] + 1},
+        {"sku": "SKU-9100", "name": "New Thing", "list_price": 1.0},
+    ]
     before = writes(sandbox, "crm")
     result = run_flow(api_store, chain("dry", CRM_PRODUCTS), payload=payload, dry_run=True)
     assert writes(sandbox, "crm") == before
@@ -123,12 +187,20 @@ def test_a_dry_run_lists_each_change_field_by_field_and_writes_nothing(api_store
 
 
 def test_a_record_still_failing_after_its_retries_waits_in_dead_letters_with_the_last_fault(api_store, sandbox):
-    set_connection(api_store, "flaky", "sandbox", "http", {"base_url": sandbox.crm_url, "token": sandbox.token,
-                                                            "retry_attempts": 2, "retry_wait": 0.001})
+    set_connection(
+        api_store,
+        "flaky",
+        "sandbox",
+        "http",
+        {"base_url": sandbox.crm_url, "token": sandbox.token, "retry_attempts": 2, "retry_wait": 0.001},
+    )
     sandbox.set_faults("crm", error_rate=0.5, seed=FLAKY_SEED)
     products = [{"sku": f"SKU-96{n:02d}", "name": "x"} for n in range(10)]
-    result = run_flow(api_store, chain("flaky", {**CRM_PRODUCTS, "config": {**CRM_PRODUCTS["config"],
-                                                                           "connection": "flaky"}}), payload=products)
+    result = run_flow(
+        api_store,
+        chain("flaky", {**CRM_PRODUCTS, "config": {**CRM_PRODUCTS["config"], "connection": "flaky"}}),
+        payload=products,
+    )
     letters = {d.record["sku"]: d.reason for d in runs.dead_letters(api_store, run_id=result.run_id)}
     sandbox.set_faults("crm")
     written = {r["sku"] for r in rows(sandbox, "crm", "SELECT sku FROM products WHERE sku LIKE 'SKU-96%'")}
@@ -145,11 +217,14 @@ def test_an_api_that_keeps_failing_stops_the_run_and_its_records_are_read_again_
     assert "gave up after 6 attempts" in result.error and "HTTP 500" in result.error
 
 
-@pytest.mark.parametrize("config, sentence", [
-    ({"method": "POST", "path": "/x", "key": "id"}, "a POST write needs find"),
-    ({"method": "PATCH", "path": "/x/{id}", "key": "id"}, "PATCH only changes records that exist"),
-    ({"path": "/x/{id}", "key": "id", "link": {"entity": "a", "source": "s", "source_id": "id"}}, "needs id_field"),
-])
+@pytest.mark.parametrize(
+    "config, sentence",
+    [
+        ({"method": "POST", "path": "/x", "key": "id"}, "a POST write needs find"),
+        ({"method": "PATCH", "path": "/x/{id}", "key": "id"}, "PATCH only changes records that exist"),
+        ({"path": "/x/{id}", "key": "id", "link": {"entity": "a", "source": "s", "source_id": "id"}}, "needs id_field"),
+    ],
+)
 def test_a_write_that_could_not_be_retried_safely_is_a_problem_before_it_runs(config, sentence):
     document = chain("bad", {"id": "write", "type": "write.http", "config": {"connection": "api", **config}})
     assert any(sentence in p.message for p in validate_document(document))
@@ -158,8 +233,12 @@ def test_a_write_that_could_not_be_retried_safely_is_a_problem_before_it_runs(co
 def test_a_read_the_api_refuses_fails_the_run_with_the_apis_reason(api_store, sandbox, tmp_path):
     set_connection(api_store, "files", "sandbox", "file", {"path": str(tmp_path / "out")})
     bad = {**ACCOUNTS_READ, "config": {**ACCOUNTS_READ["config"], "params": {"colour": "red"}}}
-    result = run_flow(api_store, chain("refused", bad, {"id": "out", "type": "write.file",
-                                                        "config": {"connection": "files", "path": "a.jsonl"}}))
+    result = run_flow(
+        api_store,
+        chain(
+            "refused", bad, {"id": "out", "type": "write.file", "config": {"connection": "files", "path": "a.jsonl"}}
+        ),
+    )
     assert result.status == "failed"
     assert "connection 'crm_api' (sandbox): GET /accounts: HTTP 400: unknown filter 'colour'" in result.error
 
@@ -176,12 +255,23 @@ def test_paging_by_the_cursor_never_skips_a_record_changed_during_the_read(api_s
     """Each account read is written back at once, so it moves to the end of the updated_at order while
     the read goes on: pages by number then skip the records that moved up a page; pages asked from
     the last value read skip none."""
-    read = {"id": "read", "type": "read.http", "config": {
-        "connection": "crm_api", "path": "/accounts", "params": {"sort": "updated_at"},
-        "pagination": {"style": style, "size": 20}, "cursor": {"field": "updated_at", "ordered": True}}}
+    read = {
+        "id": "read",
+        "type": "read.http",
+        "config": {
+            "connection": "crm_api",
+            "path": "/accounts",
+            "params": {"sort": "updated_at"},
+            "pagination": {"style": style, "size": 20},
+            "cursor": {"field": "updated_at", "ordered": True},
+        },
+    }
     touch = {"id": "touch", "type": "map", "config": {"fields": {"id": "{{ record.id }}", "phone": "555-0000"}}}
-    write = {"id": "write", "type": "write.http", "config": {
-        "connection": "crm_api", "method": "PATCH", "path": "/accounts/{id}", "key": "id", "mode": "update"}}
+    write = {
+        "id": "write",
+        "type": "write.http",
+        "config": {"connection": "crm_api", "method": "PATCH", "path": "/accounts/{id}", "key": "id", "mode": "update"},
+    }
     result = run_flow(api_store, chain(f"touch_{style}", read, touch, write))
     untouched = rows(sandbox, "crm", "SELECT COUNT(*) AS n FROM accounts WHERE phone <> '555-0000'")[0]["n"]
     assert result.status == "succeeded"
@@ -190,16 +280,22 @@ def test_paging_by_the_cursor_never_skips_a_record_changed_during_the_read(api_s
         assert result.totals["updated"] == 200  # each once; read again after its own change, it is unchanged
 
 
-@pytest.mark.parametrize("wrong, said", [
-    ({"find": {"path": "/prodcts", "params": {"sku": "{sku}"}}}, "HTTP 404"),  # a list that does not exist
-    ({"path": "/prodcts"}, "HTTP 404"),  # posting to one
-    ({"update": {"method": "PATCH", "path": "/products"}}, "HTTP 405"),  # a method the address does not take
-])
+@pytest.mark.parametrize(
+    "wrong, said",
+    [
+        ({"find": {"path": "/prodcts", "params": {"sku": "{sku}"}}}, "HTTP 404"),  # a list that does not exist
+        ({"path": "/prodcts"}, "HTTP 404"),  # posting to one
+        ({"update": {"method": "PATCH", "path": "/products"}}, "HTTP 405"),  # a method the address does not take
+    ],
+)
 def test_an_address_wrong_for_every_record_stops_the_run_with_one_message(api_store, sandbox, wrong, said):
     config = {**CRM_PRODUCTS["config"], **wrong}
     existing = rows(sandbox, "crm", "SELECT sku FROM products ORDER BY id LIMIT 3")
-    records = [{"sku": r["sku"], "name": "renamed"} for r in existing] if "update" in wrong else \
-        [{"sku": f"SKU-98{n:02d}", "name": "x"} for n in range(5)]
+    records = (
+        [{"sku": r["sku"], "name": "renamed"} for r in existing]
+        if "update" in wrong
+        else [{"sku": f"SKU-98{n:02d}", "name": "x"} for n in range(5)]
+    )
     result = run_flow(api_store, chain("wrong", {**CRM_PRODUCTS, "config": config}), payload=records)
     assert result.status == "failed" and said in result.error and "wrong for every record" in result.error
     assert runs.dead_letters(api_store, run_id=result.run_id) == []  # one message, not a letter per record
@@ -211,9 +307,13 @@ def test_an_error_page_leaves_a_short_reason_and_the_page_in_the_letters_details
 
     from app.sandbox.http_serve import serve_app
 
-    page = ("<!DOCTYPE html><html><head><title>422 Unprocessable: price must be positive</title><style>"
-            + "body{color:red}" * 200 + "</style></head><body><h1>Unprocessable</h1>" + "<p>trace</p>" * 300
-            + "</body></html>")
+    page = (
+        "<!DOCTYPE html><html><head><title>422 Unprocessable: price must be positive</title><style>"
+        + "body{color:red}" * 200
+        + "</style></head><body><h1>Unprocessable</h1>"
+        + "<p>trace</p>" * 300
+        + "</body></html>"
+    )
     api = FastAPI()
 
     @api.put("/products/{sku}")
@@ -227,8 +327,11 @@ def test_an_error_page_leaves_a_short_reason_and_the_page_in_the_letters_details
     served = serve_app(api, name="html api")
     try:
         set_connection(store, "shop", "sandbox", "http", {"base_url": served.url})
-        write = {"id": "write", "type": "write.http", "config": {"connection": "shop", "path": "/products/{sku}",
-                                                                  "key": "sku"}}
+        write = {
+            "id": "write",
+            "type": "write.http",
+            "config": {"connection": "shop", "path": "/products/{sku}", "key": "sku"},
+        }
         result = run_flow(store, chain("html", write), payload=[{"sku": "A1", "price": -1}])
     finally:
         served.stop()
@@ -268,19 +371,40 @@ def test_find_builds_the_filter_each_api_wants_from_a_template_over_the_record(s
     try:
         set_connection(store, "erp", "sandbox", "http", {"base_url": served.url})
         writes = {
-            "odata": {"path": "/Customers", "key": "crmId", "find": {
-                "path": "/Customers", "params": {"$filter": "crmId eq '{{ record.crmId }}'"}, "record_path": "value"}},
-            "domain": {"path": "/parties", "key": "crm_id", "find": {
-                "path": "/parties", "params": {"d": '{{ [["crm_id", "=", record.crm_id]] | tojson | b64encode }}'},
-                "record_path": ""}},
+            "odata": {
+                "path": "/Customers",
+                "key": "crmId",
+                "find": {
+                    "path": "/Customers",
+                    "params": {"$filter": "crmId eq '{{ record.crmId }}'"},
+                    "record_path": "value",
+                },
+            },
+            "domain": {
+                "path": "/parties",
+                "key": "crm_id",
+                "find": {
+                    "path": "/parties",
+                    "params": {"d": '{{ [["crm_id", "=", record.crm_id]] | tojson | b64encode }}'},
+                    "record_path": "",
+                },
+            },
         }
         for kind, config in writes.items():
-            write = {"id": "write", "type": "write.http", "config": {
-                "connection": "erp", "method": "POST", "mode": "insert", **config}}
-            records = [{config["key"]: value, "name": f"n{value}"} for value in (["17", "18"] if kind == "odata" else [17, 18])]
+            write = {
+                "id": "write",
+                "type": "write.http",
+                "config": {"connection": "erp", "method": "POST", "mode": "insert", **config},
+            }
+            records = [
+                {config["key"]: value, "name": f"n{value}"} for value in (["17", "18"] if kind == "odata" else [17, 18])
+            ]
             first = run_flow(store, chain(kind, write), payload=records)
             again = run_flow(store, chain(kind, write), payload=records)
-            assert first.totals["inserted"] == 2, (str(first.totals), [d.reason for d in runs.dead_letters(store, run_id=first.run_id)])
+            assert first.totals["inserted"] == 2, (
+                str(first.totals),
+                [d.reason for d in runs.dead_letters(store, run_id=first.run_id)],
+            )
             assert again.totals["failed"] == 2  # found by the filter: insert mode refuses to make them twice
             assert len(held[kind]) == 2
     finally:
@@ -294,13 +418,29 @@ def test_a_lookup_reads_through_an_api_per_value_or_one_call_per_batch(api_store
     from app.sandbox.http_serve import serve_app
 
     products = rows(sandbox, "crm", "SELECT sku, id FROM products ORDER BY id LIMIT 3")
-    per_value = {"id": "find", "type": "transform", "config": {"steps": [{
-        "op": "lookup", "connection": "crm_api", "path": "/products", "record_path": "data",
-        "match": {"sku": "{{ record.sku }}"}, "fields": {"product_id": "id"}}]}}
+    per_value = {
+        "id": "find",
+        "type": "transform",
+        "config": {
+            "steps": [
+                {
+                    "op": "lookup",
+                    "connection": "crm_api",
+                    "path": "/products",
+                    "record_path": "data",
+                    "match": {"sku": "{{ record.sku }}"},
+                    "fields": {"product_id": "id"},
+                }
+            ]
+        },
+    }
     out = {"id": "out", "type": "write.file", "config": {"connection": "files", "path": "o.jsonl"}}
     set_connection(api_store, "files", "sandbox", "file", {"path": str(sandbox.data["crm"].path.parent / "lookups")})
-    result = run_flow(api_store, chain("per_value", per_value, out),
-                      payload=[{"sku": p["sku"]} for p in products] + [{"sku": "SKU-NONE"}])
+    result = run_flow(
+        api_store,
+        chain("per_value", per_value, out),
+        payload=[{"sku": p["sku"]} for p in products] + [{"sku": "SKU-NONE"}],
+    )
     assert result.totals["failed"] == 1
     [letter] = runs.dead_letters(api_store, run_id=result.run_id)
     assert "no row in crm_api./products with sku='SKU-NONE'" in letter.reason
@@ -320,12 +460,25 @@ def test_a_lookup_reads_through_an_api_per_value_or_one_call_per_batch(api_store
     try:
         set_connection(store, "erp", "sandbox", "http", {"base_url": served.url})
         set_connection(store, "files", "sandbox", "file", {"path": str(sandbox.data["crm"].path.parent / "lookups")})
-        batch = {"id": "find", "type": "transform", "config": {"steps": [{
-            "op": "lookup", "connection": "erp", "path": "/subdivisions",
-            "search": {"d": '{{ [["code", "in", record.values.code]] | tojson | b64encode(true) }}'},
-            "match": {"code": "US-{{ record.state | upper }}"}, "fields": {"subdivision": "id"}}]}}
-        result = run_flow(store, chain("batch", batch, out),
-                          payload=[{"state": s} for s in ("ca", "TX", "ny", "ca", "zz")])
+        batch = {
+            "id": "find",
+            "type": "transform",
+            "config": {
+                "steps": [
+                    {
+                        "op": "lookup",
+                        "connection": "erp",
+                        "path": "/subdivisions",
+                        "search": {"d": '{{ [["code", "in", record.values.code]] | tojson | b64encode(true) }}'},
+                        "match": {"code": "US-{{ record.state | upper }}"},
+                        "fields": {"subdivision": "id"},
+                    }
+                ]
+            },
+        }
+        result = run_flow(
+            store, chain("batch", batch, out), payload=[{"state": s} for s in ("ca", "TX", "ny", "ca", "zz")]
+        )
     finally:
         served.stop()
     assert len(calls) == 1  # one call for the whole batch, with each code once

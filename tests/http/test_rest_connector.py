@@ -33,22 +33,24 @@ def tiny_api() -> FastAPI:
     @api.get("/paged")
     def paged(page: int = 1, size: int = 10) -> dict:
         size = min(size, CAP)
-        return {"items": ITEMS[(page - 1) * size: page * size]}
+        return {"items": ITEMS[(page - 1) * size : page * size]}
 
     @api.get("/offset")
     def offset(offset: int = 0, limit: int = 10) -> dict:
-        return {"results": ITEMS[offset: offset + min(limit, CAP)]}
+        return {"results": ITEMS[offset : offset + min(limit, CAP)]}
 
     @api.get("/cursor")
     def cursor(cursor: str = "0", limit: int = 10) -> dict:
         start = int(cursor)
         following = start + limit if start + limit < len(ITEMS) else None
-        return {"data": ITEMS[start: start + limit],
-                "meta": {"next_cursor": None if following is None else str(following)}}
+        return {
+            "data": ITEMS[start : start + limit],
+            "meta": {"next_cursor": None if following is None else str(following)},
+        }
 
     @api.get("/linked")
     def linked(request: Request, after: int = 0, per_page: int = 10) -> JSONResponse:
-        part = ITEMS[after: after + per_page]
+        part = ITEMS[after : after + per_page]
         headers = {}
         if after + per_page < len(ITEMS):
             headers["Link"] = f'<{request.url.include_query_params(after=after + per_page)}>; rel="next"'
@@ -100,8 +102,13 @@ class DropFirst:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http" and scope["path"] == "/drop" and not self.dropped:
             self.dropped = True
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
+                }
+            )
             await send({"type": "http.response.body", "body": b'{"items": [', "more_body": True})
             from app.sandbox.http_api import SandboxDrop
 
@@ -124,12 +131,19 @@ def connector(url: str, **settings):
     return ConnectionSpec("tiny", "sandbox", "http", {"base_url": url, "retry_wait": 0.01, **settings}).open()
 
 
-@pytest.mark.parametrize("path, record_path, pagination", [
-    ("/paged", "items", {"style": "page", "size": 100, "size_param": "size"}),  # the API caps pages at 40
-    ("/offset", "results", {"style": "offset", "size": 25}),
-    ("/cursor", "data", {"style": "cursor", "size": 30, "size_param": "limit", "next_cursor_path": "meta.next_cursor"}),
-    ("/linked", "", {"style": "link", "size": 70}),
-])
+@pytest.mark.parametrize(
+    "path, record_path, pagination",
+    [
+        ("/paged", "items", {"style": "page", "size": 100, "size_param": "size"}),  # the API caps pages at 40
+        ("/offset", "results", {"style": "offset", "size": 25}),
+        (
+            "/cursor",
+            "data",
+            {"style": "cursor", "size": 30, "size_param": "limit", "next_cursor_path": "meta.next_cursor"},
+        ),
+        ("/linked", "", {"style": "link", "size": 70}),
+    ],
+)
 def test_every_pagination_style_reads_every_record_once_in_order(api, path, record_path, pagination):
     with_connector = connector(api[0])
     pages = list(with_connector.pages(path, record_path=record_path, pagination=Pagination.from_config(pagination)))
@@ -221,8 +235,13 @@ def elsewhere() -> Iterator[tuple[str, list[dict]]]:
 
     @other.api_route("/{anything:path}", methods=["GET", "POST", "PUT", "PATCH"])
     def steal(anything: str, request: Request) -> dict:
-        received.append({"path": anything, "authorization": request.headers.get("authorization"),
-                         "key": request.headers.get("x-secret-key")})
+        received.append(
+            {
+                "path": anything,
+                "authorization": request.headers.get("authorization"),
+                "key": request.headers.get("x-secret-key"),
+            }
+        )
         return {"data": [{"id": 1}]}
 
     served = serve_app(other, name="elsewhere")
@@ -261,15 +280,21 @@ def luring(elsewhere) -> Iterator[str]:
     served.stop()
 
 
-@pytest.mark.parametrize("auth", [{"token": "s3cret-token"},
-                                  {"auth": "api_key", "api_key": "s3cret-key", "api_key_header": "X-Secret-Key"}],
-                         ids=["bearer", "api-key"])
-@pytest.mark.parametrize("path, pagination", [
-    ("{elsewhere}/collect", {"style": "none"}),          # an absolute URL as the path
-    ("/next-elsewhere", {"style": "link"}),             # a Link: rel=next to another host
-    ("/body-next-elsewhere", {"style": "link", "next_url_path": "next"}),
-    ("/redirect-elsewhere", {"style": "none"}),         # a redirect to another origin
-], ids=["absolute-path", "link-header", "link-in-body", "redirect"])
+@pytest.mark.parametrize(
+    "auth",
+    [{"token": "s3cret-token"}, {"auth": "api_key", "api_key": "s3cret-key", "api_key_header": "X-Secret-Key"}],
+    ids=["bearer", "api-key"],
+)
+@pytest.mark.parametrize(
+    "path, pagination",
+    [
+        ("{elsewhere}/collect", {"style": "none"}),  # an absolute URL as the path
+        ("/next-elsewhere", {"style": "link"}),  # a Link: rel=next to another host
+        ("/body-next-elsewhere", {"style": "link", "next_url_path": "next"}),
+        ("/redirect-elsewhere", {"style": "none"}),  # a redirect to another origin
+    ],
+    ids=["absolute-path", "link-header", "link-in-body", "redirect"],
+)
 def test_no_request_of_a_connection_reaches_another_origin(luring, elsewhere, path, pagination, auth):
     target, received = elsewhere
     reader = connector(luring, **auth)
@@ -288,8 +313,14 @@ def test_a_redirect_on_the_connections_own_origin_is_followed(luring):
 
 def test_a_query_written_into_the_path_is_kept_beside_params_and_pages(api):
     reader = connector(api[0])
-    pages = list(reader.pages("/paged?size=7", record_path="items", params={"unused": "x"},
-                              pagination=Pagination.from_config({"style": "page"})))
+    pages = list(
+        reader.pages(
+            "/paged?size=7",
+            record_path="items",
+            params={"unused": "x"},
+            pagination=Pagination.from_config({"style": "page"}),
+        )
+    )
     reader.close()
     assert [len(page) for page in pages[:2]] == [7, 7]  # size=7 from the path reached the API on every page
     assert [item["id"] for page in pages for item in page] == [item["id"] for item in ITEMS]

@@ -61,14 +61,24 @@ def test_records_are_created_updated_and_read_back_with_their_children(sandbox):
         assert changed["updated_at"] > created.json()["updated_at"]  # the system stamps its changes
         assert erp.put("/products/9999", json={"sku": "SKU-NEW", "name": "New", "unit_price": 5}).status_code == 201
         assert erp.put("/products/9999", json={"unit_price": 6}).status_code == 200
-        order = erp.post("/sales_orders", json={"customer_number": number, "lines": [
-            {"line_no": 1, "sku": "SKU-NEW", "quantity": 2, "unit_price": 6, "line_total": 12}]}).json()
+        order = erp.post(
+            "/sales_orders",
+            json={
+                "customer_number": number,
+                "lines": [{"line_no": 1, "sku": "SKU-NEW", "quantity": 2, "unit_price": 6, "line_total": 12}],
+            },
+        ).json()
         stored = erp.get(f"/sales_orders/{order['order_number']}").json()
         assert [line["sku"] for line in stored["lines"]] == ["SKU-NEW"]
         # Refusals say why, in the body.
         assert erp.post("/customers", json={"name": "Twin", "crm_id": 90001}).status_code == 409
-        unknown = erp.post("/sales_orders", json={"customer_number": number, "lines": [
-            {"line_no": 1, "sku": "SKU-GONE", "quantity": 1, "unit_price": 1, "line_total": 1}]})
+        unknown = erp.post(
+            "/sales_orders",
+            json={
+                "customer_number": number,
+                "lines": [{"line_no": 1, "sku": "SKU-GONE", "quantity": 1, "unit_price": 1, "line_total": 1}],
+            },
+        )
         assert unknown.status_code == 422 and unknown.json()["detail"] == "line 1: unknown product sku 'SKU-GONE'"
         assert "unknown field 'colour'" in erp.post("/customers", json={"name": "X", "colour": 1}).json()["detail"]
         assert erp.patch("/customers/1", json={"city": "Nowhere"}).status_code == 404

@@ -29,8 +29,11 @@ def newest(sandbox, system: str, table: str) -> str:
 
 
 def linked_pair(sandbox, n: int = 0) -> dict:
-    return rows(sandbox, "erp", "SELECT customer_number, crm_id FROM customers WHERE crm_id IS NOT NULL "
-                                "ORDER BY customer_number")[n]
+    return rows(
+        sandbox,
+        "erp",
+        "SELECT customer_number, crm_id FROM customers WHERE crm_id IS NOT NULL ORDER BY customer_number",
+    )[n]
 
 
 def test_the_reverse_flow_never_overwrites_a_newer_crm_edit(api_store, sandbox):
@@ -39,10 +42,20 @@ def test_the_reverse_flow_never_overwrites_a_newer_crm_edit(api_store, sandbox):
     pair = linked_pair(sandbox, 1)
     # The ERP changes the street first, the CRM later; the reverse flow runs before the forward one.
     erp_time = later(newest(sandbox, "erp", "customers"), newest(sandbox, "crm", "accounts"))
-    execute(sandbox, "erp", "UPDATE customers SET street = 'ERP Street', updated_at = ? WHERE customer_number = ?",
-            erp_time, pair["customer_number"])
-    execute(sandbox, "crm", "UPDATE accounts SET street = 'CRM Street', updated_at = ? WHERE id = ?",
-            later(erp_time), pair["crm_id"])
+    execute(
+        sandbox,
+        "erp",
+        "UPDATE customers SET street = 'ERP Street', updated_at = ? WHERE customer_number = ?",
+        erp_time,
+        pair["customer_number"],
+    )
+    execute(
+        sandbox,
+        "crm",
+        "UPDATE accounts SET street = 'CRM Street', updated_at = ? WHERE id = ?",
+        later(erp_time),
+        pair["crm_id"],
+    )
     rehearsed = run(api_store, REVERSE, dry_run=True)
     assert rehearsed.totals["updated"] == 0  # the dry run no longer shows an overwrite
     back = run(api_store, REVERSE)
@@ -59,9 +72,14 @@ def test_an_erp_address_change_reaches_the_crm_names_stay_and_nothing_echoes(api
     first = run(api_store, REVERSE)
     assert first.error is None and first.totals["updated"] > 0  # the ERP's credit terms reach the CRM
     pair = linked_pair(sandbox)
-    execute(sandbox, "erp", "UPDATE customers SET street = '99 Harbor Rd', credit_limit = 12345, name = 'ERP Rename', "
-                            "updated_at = ? WHERE customer_number = ?",
-            later(newest(sandbox, "erp", "customers")), pair["customer_number"])
+    execute(
+        sandbox,
+        "erp",
+        "UPDATE customers SET street = '99 Harbor Rd', credit_limit = 12345, name = 'ERP Rename', "
+        "updated_at = ? WHERE customer_number = ?",
+        later(newest(sandbox, "erp", "customers")),
+        pair["customer_number"],
+    )
     result = run(api_store, REVERSE)
     assert result.totals["updated"] == 1
     [account] = rows(sandbox, "crm", "SELECT * FROM accounts WHERE id = ?", pair["crm_id"])
@@ -87,30 +105,48 @@ def test_a_conflict_through_the_api_can_be_held_for_review_with_both_values(api_
     before = {c.id for c in sync.open_conflicts(api_store, "sandbox")}
     pair = linked_pair(sandbox, 2)
     execute(sandbox, "erp", "UPDATE customers SET city = 'Erpville' WHERE customer_number = ?", pair["customer_number"])
-    execute(sandbox, "crm", "UPDATE accounts SET city = 'Crmtown', updated_at = ? WHERE id = ?",
-            later(newest(sandbox, "crm", "accounts")), pair["crm_id"])
+    execute(
+        sandbox,
+        "crm",
+        "UPDATE accounts SET city = 'Crmtown', updated_at = ? WHERE id = ?",
+        later(newest(sandbox, "crm", "accounts")),
+        pair["crm_id"],
+    )
     run(api_store, FORWARD, document)
     conflicts = [c for c in sync.open_conflicts(api_store, "sandbox") if c.id not in before]
     assert [(c.field, c.source_value, c.target_value, c.target_system) for c in conflicts] == [
-        ("city", "Crmtown", "Erpville", "erp_api")]
+        ("city", "Crmtown", "Erpville", "erp_api")
+    ]
     erp = rows(sandbox, "erp", "SELECT city FROM customers WHERE customer_number = ?", pair["customer_number"])
     assert erp[0]["city"] == "Erpville"  # held, not overwritten
 
 
 def test_an_erp_customer_made_before_is_found_by_email_and_linked_not_created_again(api_store, sandbox):
     run(api_store, FORWARD)
-    lonely = rows(sandbox, "erp", "SELECT * FROM customers WHERE crm_id IS NULL AND email IS NOT NULL "
-                                  "ORDER BY customer_number")[0]
+    lonely = rows(
+        sandbox, "erp", "SELECT * FROM customers WHERE crm_id IS NULL AND email IS NOT NULL ORDER BY customer_number"
+    )[0]
     count = rows(sandbox, "erp", "SELECT COUNT(*) AS n FROM customers")[0]["n"]
     with client(sandbox, "crm") as crm:
-        account = crm.post("/accounts", json={"name": lonely["name"], "email": f"  {lonely['email'].upper()} ",
-                                              "state": "TX", "credit_status": "approved",
-                                              "created_at": later()}).json()
+        account = crm.post(
+            "/accounts",
+            json={
+                "name": lonely["name"],
+                "email": f"  {lonely['email'].upper()} ",
+                "state": "TX",
+                "credit_status": "approved",
+                "created_at": later(),
+            },
+        ).json()
     result = run(api_store, FORWARD)
     assert result.totals["inserted"] == 0 and result.totals["updated"] == 1
     assert rows(sandbox, "erp", "SELECT COUNT(*) AS n FROM customers")[0]["n"] == count
-    assert rows(sandbox, "erp", "SELECT crm_id FROM customers WHERE customer_number = ?",
-                lonely["customer_number"])[0]["crm_id"] == account["id"]
+    assert (
+        rows(sandbox, "erp", "SELECT crm_id FROM customers WHERE customer_number = ?", lonely["customer_number"])[0][
+            "crm_id"
+        ]
+        == account["id"]
+    )
     link = sync.links_for(api_store, "sandbox", "account", "crm_api", [str(account["id"])], "erp_api")
     assert link[str(account["id"])].other_id == str(lonely["customer_number"])
 

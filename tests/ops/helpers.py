@@ -27,13 +27,22 @@ def flow(flow_id: str, trigger: dict[str, Any], nodes: list[dict] | None = None,
     """trigger -> map (id, name) -> write dst.items, unless `nodes` are given (chained in order)."""
     nodes = nodes or [
         # a scheduled run starts with one empty record: it becomes item 1, "tick"
-        {"id": "shape", "type": "map", "config": {"fields": {"id": "{{ record.id | default(1) }}",
-                                                             "name": "{{ record.name | default('tick') }}"}}},
+        {
+            "id": "shape",
+            "type": "map",
+            "config": {"fields": {"id": "{{ record.id | default(1) }}", "name": "{{ record.name | default('tick') }}"}},
+        },
         {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "items", "key": "id"}},
     ]
     chain = [{"id": "start", **trigger}, *nodes]
-    return {"schema_version": 1, "id": flow_id, "name": flow_id, **({"settings": settings} if settings else {}),
-            "nodes": chain, "edges": [{"from": a["id"], "to": b["id"]} for a, b in zip(chain, chain[1:])]}
+    return {
+        "schema_version": 1,
+        "id": flow_id,
+        "name": flow_id,
+        **({"settings": settings} if settings else {}),
+        "nodes": chain,
+        "edges": [{"from": a["id"], "to": b["id"]} for a, b in zip(chain, chain[1:])],
+    }
 
 
 def store_flow(store: Any, document: dict[str, Any]) -> str:

@@ -23,16 +23,37 @@ def test_no_generated_api_call_gets_a_server_error(tmp_path: Path) -> None:
         pytest.skip("schemathesis is not installed (pip install -e '.[test]')")
     env = {**os.environ, "FLOWBRIDGE_DB_URL": f"sqlite:///{tmp_path / 'store.db'}"}
     env.pop("FLOWBRIDGE_SECRET_KEY", None)
-    subprocess.run([sys.executable, "-m", "app.cli", "demo", "init", "--dir", "demo"], cwd=tmp_path, env=env,
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "app.cli", "demo", "init", "--dir", "demo"],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     port = free_port()
     server = serve(tmp_path, port)
     try:
         done = subprocess.run(
-            [st, "run", f"http://127.0.0.1:{port}/api/openapi.json", "--checks", "not_a_server_error",
-             "--max-time", str(FUZZ_SECONDS), "--workers", "2", "--request-timeout", "30",
-             ],
-            cwd=tmp_path, env={**env, "NO_COLOR": "1"}, capture_output=True, text=True, timeout=FUZZ_SECONDS + 240)
+            [
+                st,
+                "run",
+                f"http://127.0.0.1:{port}/api/openapi.json",
+                "--checks",
+                "not_a_server_error",
+                "--max-time",
+                str(FUZZ_SECONDS),
+                "--workers",
+                "2",
+                "--request-timeout",
+                "30",
+            ],
+            cwd=tmp_path,
+            env={**env, "NO_COLOR": "1"},
+            capture_output=True,
+            text=True,
+            timeout=FUZZ_SECONDS + 240,
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)

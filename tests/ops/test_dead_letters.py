@@ -8,20 +8,32 @@ import pytest
 
 from app.errors import FlowbridgeError
 from app.services import dead_letters
+from app.services.access import admin
 from app.services.runs import run_flow
 from app.store import runs
 from app.store.flows import get_document
 from tests.ops.helpers import count, flow, store_flow, target
-from app.services.access import admin
 
 MANUAL = {"type": "trigger.manual"}
 
 
 def failed_run(store, tmp_path, records):
     path = target(store, tmp_path)
-    flow_id = store_flow(store, flow("letters", MANUAL, [
-        {"id": "shape", "type": "map", "config": {"fields": {"id": "{{ record.id }}", "name": "{{ record.name }}"}}},
-        {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "items", "key": "id"}}]))
+    flow_id = store_flow(
+        store,
+        flow(
+            "letters",
+            MANUAL,
+            [
+                {
+                    "id": "shape",
+                    "type": "map",
+                    "config": {"fields": {"id": "{{ record.id }}", "name": "{{ record.name }}"}},
+                },
+                {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "items", "key": "id"}},
+            ],
+        ),
+    )
     document, version = get_document(store, flow_id)
     result = run_flow(store, document, version=version, env="production", payload=records)
     return flow_id, path, result, runs.dead_letters(store, run_id=result.run_id)
@@ -89,8 +101,14 @@ def test_a_dry_run_says_what_the_database_would_refuse_and_writes_nothing(store,
     path = target(store, tmp_path)
     flow_id = store_flow(store, flow("rehearsed", MANUAL))
     document, version = get_document(store, flow_id)
-    dry = run_flow(store, document, version=version, env="production", dry_run=True,
-                   payload=[{"id": 1, "name": "fine"}, {"id": 2, "name": None}])
+    dry = run_flow(
+        store,
+        document,
+        version=version,
+        env="production",
+        dry_run=True,
+        payload=[{"id": 1, "name": "fine"}, {"id": 2, "name": None}],
+    )
     assert dry.totals["inserted"] == 1 and dry.totals["failed"] == 1
     [would_fail] = runs.kept_records(store, dry.run_id, "failed")["write"]
     assert would_fail["record"] == {"id": 2, "name": None} and "NOT NULL" in would_fail["reason"]

@@ -10,12 +10,12 @@ import httpx
 import pytest
 
 from app.services import access, replay
+from app.services.access import admin
 from app.services.runs import run_flow
 from app.store import flows
 from app.store import runs as run_store
 from app.store.flows import save_flow
 from tests.ops.test_webhooks_and_api import server  # noqa: F401  (the real HTTP server fixture)
-from app.services.access import admin
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
 
@@ -64,7 +64,9 @@ def test_a_saved_test_case_passes_until_an_edit_changes_what_the_flow_writes(sto
     replay.save_case(store, original.run_id, "stock as of today", who=admin("tess"))
     assert [r["passed"] for r in replay.run_cases(store, "erp_stock_to_crm_products", who=admin("test"))] == [True]
     document, _ = flows.get_document(store, "erp_stock_to_crm_products")
-    next(n for n in document["nodes"] if n["id"] == "active")["config"]["condition"] = "record.is_active == 1 and record.stock_on_hand > 0"
+    next(n for n in document["nodes"] if n["id"] == "active")["config"]["condition"] = (
+        "record.is_active == 1 and record.stock_on_hand > 0"
+    )
     save_flow(store, document, author="ana", comment="only what is in stock")
     result = replay.run_cases(store, "erp_stock_to_crm_products", who=admin("test"))[0]
     assert not result["passed"]
@@ -80,8 +82,9 @@ def test_the_test_command_exits_1_on_a_failing_case(tmp_path):
     env.pop("FLOWBRIDGE_SECRET_KEY", None)
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "app.cli", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
 
     cli("demo", "init", "--dir", "demo")
     run_id = json.loads(cli("run", "erp_stock_to_crm_products", "--env", "production", "--json").stdout)["run_id"]
@@ -89,7 +92,9 @@ def test_the_test_command_exits_1_on_a_failing_case(tmp_path):
     passed = cli("test", "erp_stock_to_crm_products")
     assert passed.returncode == 0 and "PASS  baseline" in passed.stdout
     changed = json.loads((FLOWS / "erp_stock_to_crm_products.json").read_text())
-    next(n for n in changed["nodes"] if n["id"] == "to_crm_product")["config"]["fields"]["list_price"] = "{{ record.unit_price * 2 }}"
+    next(n for n in changed["nodes"] if n["id"] == "to_crm_product")["config"]["fields"]["list_price"] = (
+        "{{ record.unit_price * 2 }}"
+    )
     (tmp_path / "changed.json").write_text(json.dumps(changed))
     cli("flow", "import", str(tmp_path / "changed.json"))
     failed = cli("test", "erp_stock_to_crm_products")
@@ -110,8 +115,14 @@ def test_a_dry_run_lists_inserts_updates_field_by_field_and_unchanged_records(st
     result = run_flow(store, document, version=version, dry_run=True)
     changes = result.changes["crm_products"]
     updated = [c for c in changes if c["outcome"] == "updated"]
-    assert updated == [{"outcome": "updated", "key": {"sku": "SKU-1002"}, "before": {"list_price": updated[0]["before"]["list_price"]},
-                        "after": {"list_price": 999.5}}]
+    assert updated == [
+        {
+            "outcome": "updated",
+            "key": {"sku": "SKU-1002"},
+            "before": {"list_price": updated[0]["before"]["list_price"]},
+            "after": {"list_price": 999.5},
+        }
+    ]
     assert sum(1 for c in changes if c["outcome"] == "unchanged") == len(changes) - 1
     with sqlite3.connect(demo["sandbox"]["crm"]) as db:  # and nothing was written
         assert db.execute("SELECT list_price FROM products WHERE sku = 'SKU-1002'").fetchone()[0] != 999.5
@@ -128,8 +139,13 @@ def test_roles_are_enforced_by_the_server(server, store, demo):  # noqa: F811
 
     assert call("GET", "/api/flows", None).status_code == 401
     assert call("GET", "/api/flows", viewer).status_code == 200
-    assert call("POST", "/api/flows/erp_stock_to_crm_products/run", tester, params={"env": "production"}).status_code == 403
-    assert call("POST", "/api/flows/erp_stock_to_crm_products/run", tester, params={"env": "sandbox"}).status_code == 202
+    assert (
+        call("POST", "/api/flows/erp_stock_to_crm_products/run", tester, params={"env": "production"}).status_code
+        == 403
+    )
+    assert (
+        call("POST", "/api/flows/erp_stock_to_crm_products/run", tester, params={"env": "sandbox"}).status_code == 202
+    )
     assert call("POST", "/api/flows/erp_stock_to_crm_products/on", tester).status_code == 403
     assert call("POST", "/api/flows/erp_stock_to_crm_products/on", admin).status_code == 200
     original = production_run(store, "erp_stock_to_crm_products")
@@ -189,8 +205,9 @@ def test_a_test_case_checks_that_what_the_database_refused_is_still_refused(stor
     target(store, tmp_path)
     flow_id = store_flow(store, flow("refusals", {"type": "trigger.manual"}))
     document, version = flows.get_document(store, flow_id)
-    original = run_flow(store, document, version=version, env="sandbox",
-                        payload=[{"id": 1, "name": "fine"}, {"id": 2, "name": None}])
+    original = run_flow(
+        store, document, version=version, env="sandbox", payload=[{"id": 1, "name": "fine"}, {"id": 2, "name": None}]
+    )
     assert original.totals["failed"] == 1  # the NOT NULL column refused it
     case = replay.save_case(store, original.run_id, "a nameless item is refused", who=admin("tess"))
     assert list(case.expected_failed) == ["write"]
@@ -201,5 +218,6 @@ def test_a_test_case_checks_that_what_the_database_refused_is_still_refused(stor
     save_flow(store, document, author="ana", comment="name every item")
     [result] = replay.run_cases(store, flow_id, who=admin("tess"))
     assert not result["passed"]
-    assert {(d["node"], d["key"][0] if isinstance(d["key"], list) else d["key"]) for d in result["differences"]} == \
-        {("write", 2)}  # written now (not expected), and no longer failing (expected)
+    assert {(d["node"], d["key"][0] if isinstance(d["key"], list) else d["key"]) for d in result["differences"]} == {
+        ("write", 2)
+    }  # written now (not expected), and no longer failing (expected)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from app.errors import FlowbridgeError
-from app.services import access, alerts, designer, dead_letters, operations, replay, switches
+from app.services import access, alerts, dead_letters, designer, operations, replay, switches
 from tests.ops.test_webhooks_and_api import server  # noqa: F401  (the API on a real server)
 
 FLOW = "crm_accounts_to_erp_customers"
@@ -49,16 +49,25 @@ def _document() -> dict[str, Any]:
 
 UI = [  # what a page does when a button is pressed: the service it calls, and who may
     ("Import JSON", lambda store, who: designer.import_document(store, _document(), who=who), EDITORS),
-    ("Save a version", lambda store, who: designer.save_document(store, _document(), who=who, comment="",
-                                                                 based_on=None), EDITORS),
+    (
+        "Save a version",
+        lambda store, who: designer.save_document(store, _document(), who=who, comment="", based_on=None),
+        EDITORS,
+    ),
     ("Switch a flow", lambda store, who: switches.switch(store, FLOW, False, who=who), ADMINS),
     ("Acknowledge an alert", lambda store, who: alerts.acknowledge(store, 999, who=who), EDITORS),
     ("Retry a dead letter", lambda store, who: dead_letters.retry(store, [999], who=who), EDITORS),
     ("Discard a dead letter", lambda store, who: dead_letters.discard(store, [999], who=who), EDITORS),
-    ("Run now (sandbox)", lambda store, who: operations.queue_flow_run(store, "no_such_flow", None, env="sandbox",
-                                                                        who=who), RUNNERS),
-    ("Run in production", lambda store, who: operations.queue_flow_run(store, "no_such_flow", None,
-                                                                        env="production", who=who), ADMINS),
+    (
+        "Run now (sandbox)",
+        lambda store, who: operations.queue_flow_run(store, "no_such_flow", None, env="sandbox", who=who),
+        RUNNERS,
+    ),
+    (
+        "Run in production",
+        lambda store, who: operations.queue_flow_run(store, "no_such_flow", None, env="production", who=who),
+        ADMINS,
+    ),
     ("Replay a run", lambda store, who: replay.replay(store, "no_such_run", who=who), RUNNERS),
     ("Save a test case", lambda store, who: replay.save_case(store, "no_such_run", "x", who=who), RUNNERS),
     ("Run the test cases", lambda store, who: replay.run_cases(store, FLOW, who=who), RUNNERS),

@@ -57,9 +57,10 @@ def hostile_api() -> Iterator[str]:
 
 
 def reading(path: str) -> dict:
-    nodes = [{"id": "read", "type": "read.http", "config": {"connection": "api", "path": path, "timeout": 300}},
-             {"id": "out", "type": "write.file", "config": {"connection": "files", "path": "out.jsonl",
-                                                             "format": "jsonl"}}]
+    nodes = [
+        {"id": "read", "type": "read.http", "config": {"connection": "api", "path": path, "timeout": 300}},
+        {"id": "out", "type": "write.file", "config": {"connection": "files", "path": "out.jsonl", "format": "jsonl"}},
+    ]
     return flow(f"read{path.replace('/', '_')}", {"type": "trigger.manual"}, nodes)
 
 
@@ -73,7 +74,8 @@ def own_peak_rss_mb() -> float:
 
 
 def test_a_run_that_needs_more_memory_than_a_run_may_use_fails_alone_with_the_reason(
-        isolated, hostile_api, store, tmp_path):
+    isolated, hostile_api, store, tmp_path
+):
     connect(store, tmp_path, hostile_api)
     before = own_peak_rss_mb()
     result = run_flow(store, reading("/endless"))
@@ -102,10 +104,11 @@ def test_a_run_longer_than_its_flow_allows_is_stopped_and_says_so(isolated, host
 def test_an_expression_that_would_build_ten_gigabytes_fails_its_records_with_the_cap(isolated, store, tmp_path):
     target(store, tmp_path, env="sandbox")
     hostile = "{% set a = 'x' * 99999 %}{{ [a] * 99999 }}"
-    nodes = [{"id": "shape", "type": "map", "config": {"fields": {"id": "{{ record.id }}", "name": hostile}}},
-             {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "items", "key": "id"}}]
-    result = run_flow(store, flow("hostile", {"type": "trigger.manual"}, nodes),
-                      payload=[{"id": n} for n in range(5)])
+    nodes = [
+        {"id": "shape", "type": "map", "config": {"fields": {"id": "{{ record.id }}", "name": hostile}}},
+        {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "items", "key": "id"}},
+    ]
+    result = run_flow(store, flow("hostile", {"type": "trigger.manual"}, nodes), payload=[{"id": n} for n in range(5)])
     assert result.status == "partial"
     assert result.totals == {"read": 0, "filtered": 0, "inserted": 0, "updated": 0, "unchanged": 0, "failed": 5}
     letters = runs.dead_letters(store, run_id=result.run_id)

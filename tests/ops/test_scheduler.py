@@ -13,11 +13,11 @@ from sqlmodel import select
 
 from app.scheduler import FlowScheduler, make_trigger
 from app.services import switches
+from app.services.access import admin
 from app.services.alerts import open_alerts
 from app.store.flows import save_flow
 from app.store.models import Run
 from tests.ops.helpers import flow, store_flow, target, wait_for
-from app.services.access import admin
 
 EVERY_SECOND = {"type": "trigger.schedule", "config": {"interval": {"seconds": 1}}}
 MANUAL = {"type": "trigger.manual"}
@@ -78,11 +78,24 @@ def test_a_slow_run_is_never_overlapped_and_skipped_ticks_are_recorded(store, tm
 
     target(store, tmp_path)
     set_connection(store, "slow", "production", "sql", {"url": postgres_url})
-    slow_read = {"id": "read", "type": "read.sql",
-                 "config": {"connection": "slow", "query": "SELECT 1 AS id, 'x' AS name FROM pg_sleep(2.2)"}}
-    document = flow("slow", EVERY_SECOND, [slow_read,
-                    {"id": "shape", "type": "map", "config": {"fields": {"id": "{{ record.id }}", "name": "{{ record.name }}"}}},
-                    {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "items", "key": "id"}}])
+    slow_read = {
+        "id": "read",
+        "type": "read.sql",
+        "config": {"connection": "slow", "query": "SELECT 1 AS id, 'x' AS name FROM pg_sleep(2.2)"},
+    }
+    document = flow(
+        "slow",
+        EVERY_SECOND,
+        [
+            slow_read,
+            {
+                "id": "shape",
+                "type": "map",
+                "config": {"fields": {"id": "{{ record.id }}", "name": "{{ record.name }}"}},
+            },
+            {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "items", "key": "id"}},
+        ],
+    )
     flow_id = store_flow(store, document)
     switches.switch(store, flow_id, True, who=admin("test"))
     scheduler()
@@ -153,8 +166,9 @@ def test_no_job_is_left_behind_when_a_flow_is_deleted(store, tmp_path, scheduler
     wait_for(lambda: running.job_ids() == [], what="the job of the deleted flow to go")
 
 
-def test_a_flow_not_synced_for_too_long_raises_one_alert_posted_to_the_alert_hook(store, tmp_path, scheduler,
-                                                                                  monkeypatch):
+def test_a_flow_not_synced_for_too_long_raises_one_alert_posted_to_the_alert_hook(
+    store, tmp_path, scheduler, monkeypatch
+):
     from tests.ops.test_webhooks_and_api import free_port
 
     received = []
@@ -205,10 +219,15 @@ def test_a_flow_failing_runs_in_a_row_is_switched_off_with_an_alert(store, tmp_p
 
     target(store, tmp_path)
     set_connection(store, "down", "production", "sql", {"url": "postgresql://nobody@127.0.0.1:1/none"})
-    broken = flow("broken", EVERY_SECOND, [
-        {"id": "read", "type": "read.sql", "config": {"connection": "down", "table": "items"}},
-        {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "items", "key": "id"}}],
-        max_failures=2)
+    broken = flow(
+        "broken",
+        EVERY_SECOND,
+        [
+            {"id": "read", "type": "read.sql", "config": {"connection": "down", "table": "items"}},
+            {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "items", "key": "id"}},
+        ],
+        max_failures=2,
+    )
     flow_id = store_flow(store, broken)
     switches.switch(store, flow_id, True, who=admin("test"))
     running = scheduler()
@@ -228,10 +247,13 @@ def test_a_draft_cannot_be_switched_on(store, tmp_path):
         switches.switch(store, flow_id, True, who=admin("test"))
 
 
-@pytest.mark.parametrize("zone, spring, autumn", [
-    ("Europe/Paris", dt.date(2026, 3, 29), dt.date(2026, 10, 25)),
-    ("America/New_York", dt.date(2026, 3, 8), dt.date(2026, 11, 1)),
-])
+@pytest.mark.parametrize(
+    "zone, spring, autumn",
+    [
+        ("Europe/Paris", dt.date(2026, 3, 29), dt.date(2026, 10, 25)),
+        ("America/New_York", dt.date(2026, 3, 8), dt.date(2026, 11, 1)),
+    ],
+)
 def test_a_daily_run_at_0230_is_neither_skipped_nor_doubled_across_daylight_saving(zone, spring, autumn):
     tz = ZoneInfo(zone)
     trigger = make_trigger({"cron": "30 2 * * *", "timezone": zone})
@@ -244,5 +266,5 @@ def test_a_daily_run_at_0230_is_neither_skipped_nor_doubled_across_daylight_savi
             previous, now = fire, fire + dt.timedelta(seconds=1)
         days = [f.astimezone(tz).date() for f in fires]
         assert days == [start.date() + dt.timedelta(days=n) for n in range(1, 7)], "one run per day, every day"
-        instants = [f.astimezone(dt.timezone.utc) for f in fires]
+        instants = [f.astimezone(dt.UTC) for f in fires]
         assert instants == sorted(set(instants))

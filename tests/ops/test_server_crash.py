@@ -29,8 +29,13 @@ def serve(tmp_path: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "FLOWBRIDGE_DB_URL": f"sqlite:///{tmp_path / 'store.db'}", "FLOWBRIDGE_SCHEDULER": "1"}
     env.pop("FLOWBRIDGE_SECRET_KEY", None)
     env.pop("PYTEST_CURRENT_TEST", None)  # NiceGUI would take itself for a test fixture's server
-    process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=tmp_path, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_for(lambda: _up(port), timeout=60, step=0.2, what="the server to answer")
     return process
 
@@ -59,8 +64,9 @@ def test_a_server_killed_mid_run_marks_it_interrupted_and_the_next_run_finishes_
 
     process = serve(tmp_path, port)
     try:
-        run_id = httpx.post(f"{base}/api/flows/crm_accounts_to_erp_customers/run", params={"env": "sandbox"},
-                            timeout=10).json()["run_id"]
+        run_id = httpx.post(
+            f"{base}/api/flows/crm_accounts_to_erp_customers/run", params={"env": "sandbox"}, timeout=10
+        ).json()["run_id"]
 
         def halfway() -> bool:
             with sqlite3.connect(erp, timeout=10) as db:
@@ -75,10 +81,15 @@ def test_a_server_killed_mid_run_marks_it_interrupted_and_the_next_run_finishes_
     process = serve(tmp_path, port)
     try:
         assert httpx.get(f"{base}/api/runs/{run_id}", timeout=10).json()["status"] == "interrupted"
-        again = httpx.post(f"{base}/api/flows/crm_accounts_to_erp_customers/run", params={"env": "sandbox"},
-                           timeout=10).json()["run_id"]
-        wait_for(lambda: httpx.get(f"{base}/api/runs/{again}", timeout=10).json()["status"] in ("succeeded", "partial"),
-                 timeout=180, step=0.5, what="the second run to finish")
+        again = httpx.post(
+            f"{base}/api/flows/crm_accounts_to_erp_customers/run", params={"env": "sandbox"}, timeout=10
+        ).json()["run_id"]
+        wait_for(
+            lambda: httpx.get(f"{base}/api/runs/{again}", timeout=10).json()["status"] in ("succeeded", "partial"),
+            timeout=180,
+            step=0.5,
+            what="the second run to finish",
+        )
     finally:
         process.send_signal(signal.SIGINT)
         try:

@@ -24,8 +24,13 @@ def serve(tmp_path: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "FLOWBRIDGE_DB_URL": f"sqlite:///{tmp_path / 'store.db'}", "FLOWBRIDGE_RUN_MEMORY_MB": "500"}
     env.pop("FLOWBRIDGE_SECRET_KEY", None)
     env.pop("PYTEST_CURRENT_TEST", None)  # NiceGUI would take itself for a test fixture's server
-    process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=tmp_path,
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_for(lambda: _answers(f"http://127.0.0.1:{port}/api/flows"), timeout=60, step=0.2, what="the server")
     return process
 
@@ -48,8 +53,10 @@ def test_runs_that_want_ten_gigabytes_end_alone_while_the_pages_keep_answering(h
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
     target(store, tmp_path, env="sandbox")
     connect(store, tmp_path, hostile_api)
-    nodes = [{"id": "shape", "type": "map", "config": {"fields": {"id": "{{ record.id }}", "name": HOSTILE}}},
-             {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "items", "key": "id"}}]
+    nodes = [
+        {"id": "shape", "type": "map", "config": {"fields": {"id": "{{ record.id }}", "name": HOSTILE}}},
+        {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "items", "key": "id"}},
+    ]
     store_flow(store, flow("ten_gigabytes", {"type": "trigger.manual"}, nodes))
     store_flow(store, reading("/endless"))
     set_connection(store, "files", "sandbox", "file", {"path": str(tmp_path / "files")})
@@ -58,10 +65,12 @@ def test_runs_that_want_ten_gigabytes_end_alone_while_the_pages_keep_answering(h
     base = f"http://127.0.0.1:{port}"
     server = serve(tmp_path, port)
     try:
-        started = [httpx.post(f"{base}/api/flows/{flow_id}/run", params={"env": "sandbox"}, json=records,
-                              timeout=10).json()["run_id"]
-                   for flow_id, records in (("ten_gigabytes", [{"id": n} for n in range(20)]),
-                                            ("read_endless", None))]
+        started = [
+            httpx.post(f"{base}/api/flows/{flow_id}/run", params={"env": "sandbox"}, json=records, timeout=10).json()[
+                "run_id"
+            ]
+            for flow_id, records in (("ten_gigabytes", [{"id": n} for n in range(20)]), ("read_endless", None))
+        ]
         slowest, peak, done = 0.0, 0.0, {}
         deadline = time.monotonic() + 120
         while len(done) < 2 and time.monotonic() < deadline:

@@ -17,10 +17,10 @@ from fastapi import FastAPI
 
 from app.api.server import install_routes
 from app.services import operations, switches
+from app.services.access import admin
 from app.services.webhooks import secret_for, sign
 from app.store import runs
 from tests.ops.helpers import count, flow, store_flow, target, wait_for
-from app.services.access import admin
 
 WEBHOOK = {"type": "trigger.webhook", "config": {"auth": "token", "max_body_kb": 64}}
 
@@ -58,8 +58,9 @@ def hooked(store, tmp_path):
 
 def test_a_posted_record_starts_a_run_that_writes_it(server, hooked, store):
     flow_id, secret, path = hooked
-    reply = httpx.post(f"{server}/hooks/{flow_id}", json={"id": 7, "name": "Seven"},
-                       headers={"X-Flowbridge-Token": secret}, timeout=10)
+    reply = httpx.post(
+        f"{server}/hooks/{flow_id}", json={"id": 7, "name": "Seven"}, headers={"X-Flowbridge-Token": secret}, timeout=10
+    )
     assert reply.status_code == 202
     run_id = reply.json()["run_id"]
     wait_for(lambda: runs.get_run(store, run_id).status == "succeeded", what="the run")
@@ -82,13 +83,23 @@ def test_an_hmac_signature_of_the_body_is_checked(server, store, tmp_path):
     switches.switch(store, flow_id, True, who=admin("test"))
     body = json.dumps([{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]).encode()
     stamp = str(int(time.time()))
-    good = "sha256=" + hmac.new(secret_for(store, flow_id).encode(), f"{stamp}.".encode() + body,
-                                hashlib.sha256).hexdigest()
-    bad = httpx.post(f"{server}/hooks/{flow_id}", content=body, headers={"X-Flowbridge-Signature": "sha256=00",
-                                                                         "X-Flowbridge-Timestamp": stamp}, timeout=10)
+    good = (
+        "sha256="
+        + hmac.new(secret_for(store, flow_id).encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    )
+    bad = httpx.post(
+        f"{server}/hooks/{flow_id}",
+        content=body,
+        headers={"X-Flowbridge-Signature": "sha256=00", "X-Flowbridge-Timestamp": stamp},
+        timeout=10,
+    )
     assert bad.status_code == 401
-    reply = httpx.post(f"{server}/hooks/{flow_id}", content=body,
-                       headers={"X-Flowbridge-Signature": good, "X-Flowbridge-Timestamp": stamp}, timeout=10)
+    reply = httpx.post(
+        f"{server}/hooks/{flow_id}",
+        content=body,
+        headers={"X-Flowbridge-Signature": good, "X-Flowbridge-Timestamp": stamp},
+        timeout=10,
+    )
     assert reply.status_code == 202 and reply.json()["records"] == 2
     wait_for(lambda: count(path) == 2, what="both records")
 
@@ -102,8 +113,12 @@ def test_a_signed_call_sent_twice_runs_once_and_an_old_one_not_at_all(server, st
 
     def post(stamp: int, signed_stamp: int | None = None) -> httpx.Response:
         signature = sign(secret, signed_stamp if signed_stamp is not None else stamp, body)
-        return httpx.post(f"{server}/hooks/{flow_id}", content=body, timeout=10,
-                          headers={"X-Flowbridge-Signature": signature, "X-Flowbridge-Timestamp": str(stamp)})
+        return httpx.post(
+            f"{server}/hooks/{flow_id}",
+            content=body,
+            timeout=10,
+            headers={"X-Flowbridge-Signature": signature, "X-Flowbridge-Timestamp": str(stamp)},
+        )
 
     now = int(time.time())
     assert post(now).status_code == 202
@@ -123,8 +138,9 @@ def test_a_switched_off_flow_gets_409_and_a_large_body_413(server, hooked, store
     reply = httpx.post(f"{server}/hooks/{flow_id}", json=big, headers={"X-Flowbridge-Token": secret}, timeout=10)
     assert reply.status_code == 413
     switches.switch(store, flow_id, False, who=admin("test"))
-    reply = httpx.post(f"{server}/hooks/{flow_id}", json={"id": 1, "name": "x"},
-                       headers={"X-Flowbridge-Token": secret}, timeout=10)
+    reply = httpx.post(
+        f"{server}/hooks/{flow_id}", json={"id": 1, "name": "x"}, headers={"X-Flowbridge-Token": secret}, timeout=10
+    )
     assert reply.status_code == 409 and "switched off" in reply.json()["detail"]
     assert httpx.post(f"{server}/hooks/nope", json={}, timeout=10).status_code == 404
     assert count(path) == 0
@@ -139,8 +155,12 @@ def test_200_webhook_calls_in_10_seconds_give_200_runs_with_every_record_written
 
     def call(n: int) -> int:
         time.sleep(max(0.0, started + n * 0.05 - time.monotonic()))
-        reply = httpx.post(f"{server}/hooks/{flow_id}", json=[{"id": n * 10 + k, "name": f"r{n}-{k}"} for k in range(3)],
-                           headers={"X-Flowbridge-Token": secret}, timeout=30)
+        reply = httpx.post(
+            f"{server}/hooks/{flow_id}",
+            json=[{"id": n * 10 + k, "name": f"r{n}-{k}"} for k in range(3)],
+            headers={"X-Flowbridge-Token": secret},
+            timeout=30,
+        )
         return reply.status_code
 
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -150,8 +170,11 @@ def test_200_webhook_calls_in_10_seconds_give_200_runs_with_every_record_written
     wait_for(lambda: count(path) == 600, timeout=60, what="every record written")
     webhook_runs = runs.list_runs(store, flow_id=flow_id, limit=1000)
     assert len(webhook_runs) == 200
-    wait_for(lambda: all(r.status == "succeeded" for r in runs.list_runs(store, flow_id=flow_id, limit=1000)),
-             timeout=30, what="every run to finish")
+    wait_for(
+        lambda: all(r.status == "succeeded" for r in runs.list_runs(store, flow_id=flow_id, limit=1000)),
+        timeout=30,
+        what="every run to finish",
+    )
     done = sorted(runs.list_runs(store, flow_id=flow_id, limit=1000), key=lambda r: r.started_at)
     for earlier, later in zip(done, done[1:]):
         assert later.started_at >= earlier.finished_at  # one at a time, none dropped
@@ -159,8 +182,12 @@ def test_200_webhook_calls_in_10_seconds_give_200_runs_with_every_record_written
 
 def test_the_api_switches_flows_and_lists_them_with_their_state(server, hooked, store):
     flow_id, _, _ = hooked
-    reply = httpx.post(f"{server}/api/flows/{flow_id}/off", headers={"X-Flowbridge-User": "maria"},
-                       params={"reason": "maintenance"}, timeout=10)
+    reply = httpx.post(
+        f"{server}/api/flows/{flow_id}/off",
+        headers={"X-Flowbridge-User": "maria"},
+        params={"reason": "maintenance"},
+        timeout=10,
+    )
     assert reply.json() == {"flow_id": flow_id, "enabled": False}
     listed = {f["id"]: f for f in httpx.get(f"{server}/api/flows", timeout=10).json()}
     assert listed[flow_id]["enabled"] is False and listed[flow_id]["trigger"] == "webhook"
@@ -181,14 +208,18 @@ def test_a_draft_cannot_be_switched_on_through_the_api(server, store, tmp_path):
 def test_run_now_and_the_runs_api(server, store, tmp_path):
     path = target(store, tmp_path)
     flow_id = store_flow(store, flow("by_hand", {"type": "trigger.manual"}))
-    reply = httpx.post(f"{server}/api/flows/{flow_id}/run", params={"env": "sandbox"},
-                       json=[{"id": 5, "name": "five"}], timeout=10)
+    reply = httpx.post(
+        f"{server}/api/flows/{flow_id}/run", params={"env": "sandbox"}, json=[{"id": 5, "name": "five"}], timeout=10
+    )
     run_id = reply.json()["run_id"]
-    wait_for(lambda: httpx.get(f"{server}/api/runs/{run_id}", timeout=10).json()["status"] == "succeeded",
-             what="the run")
+    wait_for(
+        lambda: httpx.get(f"{server}/api/runs/{run_id}", timeout=10).json()["status"] == "succeeded", what="the run"
+    )
     detail = httpx.get(f"{server}/api/runs/{run_id}", timeout=10).json()
     assert detail["env"] == "sandbox" and detail["nodes"]["write"]["inserted"] == 1
-    assert [r["run_id"] for r in httpx.get(f"{server}/api/runs", params={"flow": flow_id}, timeout=10).json()] == [run_id]
+    assert [r["run_id"] for r in httpx.get(f"{server}/api/runs", params={"flow": flow_id}, timeout=10).json()] == [
+        run_id
+    ]
     assert httpx.get(f"{server}/api/runs", params={"status": "failed", "flow": flow_id}, timeout=10).json() == []
     assert count(path) == 1
 
@@ -199,11 +230,15 @@ def test_odd_requests_get_a_4xx_with_a_sentence_never_a_500(server, hooked, stor
     calls = [
         ("post", f"/hooks/{flow_id}", {"headers": {"X-Flowbridge-Token": "sécret".encode("latin-1")}}, 401),
         ("post", f"/hooks/{flow_id}", {"content": nested, "headers": {"X-Flowbridge-Token": secret}}, 400),
-        ("post", f"/api/flows/{flow_id}/run", {"content": nested, "headers": {"Content-Type": "application/json"}},
-         400),
-        ("get", f"/api/runs?limit={2 ** 64}", {}, 422),
+        (
+            "post",
+            f"/api/flows/{flow_id}/run",
+            {"content": nested, "headers": {"Content-Type": "application/json"}},
+            400,
+        ),
+        ("get", f"/api/runs?limit={2**64}", {}, 422),
         ("get", "/api/runs?limit=-1", {}, 422),
-        ("get", f"/api/dead-letters?limit={2 ** 64}", {}, 422),
+        ("get", f"/api/dead-letters?limit={2**64}", {}, 422),
         ("post", "/api/runs/nope/replay?flow_version=abc", {}, 422),
     ]
     for method, url, options, status in calls:
@@ -229,8 +264,9 @@ def test_a_retry_body_wrapping_the_record_is_refused_saying_what_it_wants(server
     document, version = get_document(store, flow_id)
     failed = run_flow(store, document, version=version, env="sandbox", payload=[{"id": 5, "name": None}])
     [letter] = runs.dead_letters(store, run_id=failed.run_id)
-    wrapped = httpx.post(f"{server}/api/dead-letters/{letter.id}/retry", json={"record": {"id": 5, "name": "five"}},
-                         timeout=10)
+    wrapped = httpx.post(
+        f"{server}/api/dead-letters/{letter.id}/retry", json={"record": {"id": 5, "name": "five"}}, timeout=10
+    )
     assert wrapped.status_code == 400 and "the body is the record itself" in wrapped.json()["detail"]
     assert runs.dead_letters(store, flow_id=flow_id)[0].status == "open"  # nothing was retried
     fixed = httpx.post(f"{server}/api/dead-letters/{letter.id}/retry", json={"id": 5, "name": "five"}, timeout=10)

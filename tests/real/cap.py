@@ -73,10 +73,16 @@ class CapServer:
 
     def start(self) -> None:
         log = (self.folder / "cds.log").open("a")
-        self.process = subprocess.Popen(["npx", "cds-serve", "--port", str(self.port)], cwd=self.folder,
-                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        if not comes_up(lambda: httpx.get(f"{self.url}/$metadata", timeout=2).status_code == 200, self.process,
-                        timeout=120):
+        self.process = subprocess.Popen(
+            ["npx", "cds-serve", "--port", str(self.port)],
+            cwd=self.folder,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        if not comes_up(
+            lambda: httpx.get(f"{self.url}/$metadata", timeout=2).status_code == 200, self.process, timeout=120
+        ):
             raise CapUnavailable(f"cds-serve did not start: {(self.folder / 'cds.log').read_text()[-1500:]}")
 
     def stop(self) -> None:

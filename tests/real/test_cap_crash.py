@@ -40,11 +40,16 @@ pytestmark = pytest.mark.slow
 def held(cap: CapServer) -> dict[str, int]:
     """Deal id -> items, as the ERP holds them; a deal twice is a failure."""
     with sqlite3.connect(cap.database, timeout=30) as db:
-        twice = db.execute("SELECT crmDealId, COUNT(*) FROM erp_SalesOrders GROUP BY crmDealId "
-                           "HAVING COUNT(*) > 1").fetchall()
+        twice = db.execute(
+            "SELECT crmDealId, COUNT(*) FROM erp_SalesOrders GROUP BY crmDealId HAVING COUNT(*) > 1"
+        ).fetchall()
         assert twice == [], f"orders made twice: {twice[:10]}"
-        return dict(db.execute("SELECT o.crmDealId, (SELECT COUNT(*) FROM erp_SalesOrderItems i "
-                               "WHERE i.order_ID = o.ID) FROM erp_SalesOrders o").fetchall())
+        return dict(
+            db.execute(
+                "SELECT o.crmDealId, (SELECT COUNT(*) FROM erp_SalesOrderItems i "
+                "WHERE i.order_ID = o.ID) FROM erp_SalesOrders o"
+            ).fetchall()
+        )
 
 
 def test_odata_orders_with_items_lose_and_duplicate_nothing_whatever_stops_them(cap, tmp_path):
@@ -59,13 +64,20 @@ def test_odata_orders_with_items_lose_and_duplicate_nothing_whatever_stops_them(
     env.pop("FLOWBRIDGE_SECRET_KEY", None)
     store = Store(env["FLOWBRIDGE_DB_URL"])
     set_connection(store, "crm", "sandbox", "sql", {"url": f"sqlite:///{crm}"})
-    set_connection(store, "erp_odata", "sandbox", "http", {"base_url": erp.url, "retry_wait": 0.01,
-                                                           "retry_attempts": 3})
+    set_connection(
+        store, "erp_odata", "sandbox", "http", {"base_url": erp.url, "retry_wait": 0.01, "retry_attempts": 3}
+    )
     import_flow_file(store, FLOW)
 
     def run() -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "app.cli", "run", FLOW_ID, "--full", "--json"], cwd=tmp_path,
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "run", FLOW_ID, "--full", "--json"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def finished(process: subprocess.Popen) -> dict[str, Any]:
         out, err = process.communicate(timeout=900)
@@ -81,8 +93,14 @@ def test_odata_orders_with_items_lose_and_duplicate_nothing_whatever_stops_them(
                 session.delete(row)
             session.commit()
         for entity in ("order", "order_line"):
-            sync.forget_links(store, "sandbox", entity, "crm",
-                              list(sync.all_links(store, "sandbox", entity, "crm", "erp_odata")), "erp_odata")
+            sync.forget_links(
+                store,
+                "sandbox",
+                entity,
+                "crm",
+                list(sync.all_links(store, "sandbox", entity, "crm", "erp_odata")),
+                "erp_odata",
+            )
 
     try:
         reference = finished(run())
@@ -94,8 +112,14 @@ def test_odata_orders_with_items_lose_and_duplicate_nothing_whatever_stops_them(
             before = {r.id for r in runs.list_runs(store, flow_id=FLOW_ID)}
             mode, cut_at = rng.choice(MODES), rng.randint(1, len(expected) - 1)
             interrupted = run()
-            wait_for(lambda: interrupted.poll() is not None or len(held(erp)) >= cut_at, timeout=600, step=0.01,
-                     what="the run to be under way")
+            wait_for(
+                lambda interrupted=interrupted, cut_at=cut_at: (
+                    interrupted.poll() is not None or len(held(erp)) >= cut_at
+                ),
+                timeout=600,
+                step=0.01,
+                what="the run to be under way",
+            )
             if mode == "kill the run":
                 os.kill(interrupted.pid, signal.SIGKILL)
             else:
@@ -111,18 +135,22 @@ def test_odata_orders_with_items_lose_and_duplicate_nothing_whatever_stops_them(
             links = sync.all_links(store, "sandbox", "order", "crm", "erp_odata")
             with sqlite3.connect(erp.database) as db:
                 assert links == dict(db.execute("SELECT crmDealId, ID FROM erp_SalesOrders").fetchall())
-                assert sync.all_links(store, "sandbox", "order_line", "crm", "erp_odata") == \
-                    dict(db.execute("SELECT crmLineId, ID FROM erp_SalesOrderItems").fetchall())
-            cut, recovered = sorted((r for r in runs.list_runs(store, flow_id=FLOW_ID) if r.id not in before),
-                                    key=lambda r: r.started_at)
+                assert sync.all_links(store, "sandbox", "order_line", "crm", "erp_odata") == dict(
+                    db.execute("SELECT crmLineId, ID FROM erp_SalesOrderItems").fetchall()
+                )
+            cut, recovered = sorted(
+                (r for r in runs.list_runs(store, flow_id=FLOW_ID) if r.id not in before), key=lambda r: r.started_at
+            )
             first_count = (cut.totals or {}).get("inserted", 0)
             second_count = (recovered.totals or {}).get("inserted", 0)
             assert first_count + second_count == len(expected), (mode, cut.status, cut.totals, recovered.totals)
             rows.append((number, mode, cut_at, cut.status, first_count, second_count))
         print(f"{len(expected)} orders; per round: mode, cut after, first run, inserted by it, inserted by the next")
         for number, mode, cut_at, status, first_count, second_count in rows:
-            print(f"  round {number:>2}: {mode:<14} at {cut_at:>3}  {status:<11} {first_count:>3} + {second_count:>3}"
-                  f" = {first_count + second_count}; missing 0, twice 0")
+            print(
+                f"  round {number:>2}: {mode:<14} at {cut_at:>3}  {status:<11} {first_count:>3} + {second_count:>3}"
+                f" = {first_count + second_count}; missing 0, twice 0"
+            )
     finally:
         erp.stop()
         store.close()

@@ -26,11 +26,24 @@ def orders(cap: CapServer) -> dict[str, dict]:
 
 def won_deals(crm: Path) -> dict[int, list[tuple]]:
     with sqlite3.connect(crm) as db:
-        deals = [r[0] for r in db.execute(
-            "SELECT o.id FROM opportunities o JOIN accounts a ON a.id = o.account_id WHERE o.stage = 'won' "
-            "AND o.amount >= 1000 AND a.credit_status = 'approved'")]
-        return {d: [tuple(r) for r in db.execute("SELECT id, sku, quantity, unit_price FROM opportunity_lines "
-                                                 "WHERE opportunity_id = ? ORDER BY line_no", (d,))] for d in deals}
+        deals = [
+            r[0]
+            for r in db.execute(
+                "SELECT o.id FROM opportunities o JOIN accounts a ON a.id = o.account_id WHERE o.stage = 'won' "
+                "AND o.amount >= 1000 AND a.credit_status = 'approved'"
+            )
+        ]
+        return {
+            d: [
+                tuple(r)
+                for r in db.execute(
+                    "SELECT id, sku, quantity, unit_price FROM opportunity_lines "
+                    "WHERE opportunity_id = ? ORDER BY line_no",
+                    (d,),
+                )
+            ]
+            for d in deals
+        }
 
 
 def test_won_deals_become_odata_orders_with_their_items_and_a_changed_line_is_updated_in_place(cap, store, demo):
@@ -46,8 +59,9 @@ def test_won_deals_become_odata_orders_with_their_items_and_a_changed_line_is_up
     assert first.totals["inserted"] == len(expected) == len(held) > 20
     for deal, lines in expected.items():
         items = sorted(held[str(deal)]["items"], key=lambda i: int(i["crmLineId"]))
-        assert [(int(i["crmLineId"]), i["sku"], float(i["quantity"]), float(i["unitPrice"])) for i in items] == \
-            [(line_id, sku, float(quantity), float(price)) for line_id, sku, quantity, price in lines]
+        assert [(int(i["crmLineId"]), i["sku"], float(i["quantity"]), float(i["unitPrice"])) for i in items] == [
+            (line_id, sku, float(quantity), float(price)) for line_id, sku, quantity, price in lines
+        ]
     assert sync.all_links(store, "sandbox", "order", "crm", "erp_odata") == {d: o["ID"] for d, o in held.items()}
     line_links = sync.all_links(store, "sandbox", "order_line", "crm", "erp_odata")
     assert line_links == {i["crmLineId"]: i["ID"] for o in held.values() for i in o["items"]}

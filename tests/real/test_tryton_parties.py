@@ -25,8 +25,9 @@ def domain(*clauses: list) -> str:
 
 def parties(tryton: Tryton) -> dict[str, dict]:
     with tryton.client() as client:
-        found = client.get("/party.party", params={"d": domain(["code", "like", "CRM-%"]),
-                                                   "f": ["code", "name", "addresses"]}).json()
+        found = client.get(
+            "/party.party", params={"d": domain(["code", "like", "CRM-%"]), "f": ["code", "name", "addresses"]}
+        ).json()
         addresses = client.get("/party.address", params={"f": ["party", "city", "subdivision.code"]}).json()
     by_party: dict[int, list] = {}
     for address in addresses:
@@ -42,8 +43,12 @@ def test_approved_accounts_become_tryton_parties_once_with_their_subdivision(try
     first = run_flow(store, document, version=version)
     assert first.status in ("succeeded", "partial"), first.error
     with sqlite3.connect(crm) as db:
-        approved = {row[0]: row for row in db.execute(
-            "SELECT id, name, state, city FROM accounts WHERE credit_status = 'approved' AND TRIM(name) != ''")}
+        approved = {
+            row[0]: row
+            for row in db.execute(
+                "SELECT id, name, state, city FROM accounts WHERE credit_status = 'approved' AND TRIM(name) != ''"
+            )
+        }
     held = parties(tryton)
     assert first.totals["inserted"] == len(held) >= len(approved) * 0.9  # a few fail with their reason (duplicates)
     california = [p for code, p in held.items() if approved[int(code[4:])][2].strip().lower() in ("ca", "california")]
@@ -55,8 +60,9 @@ def test_approved_accounts_become_tryton_parties_once_with_their_subdivision(try
     assert again.totals["inserted"] == again.totals["updated"] == 0  # found by code, equal: nothing sent
     some = next(iter(held))
     with sqlite3.connect(crm) as db:
-        db.execute("UPDATE accounts SET name = 'Renamed in the CRM', updated_at = ? WHERE id = ?",
-                   (later(), int(some[4:])))
+        db.execute(
+            "UPDATE accounts SET name = 'Renamed in the CRM', updated_at = ? WHERE id = ?", (later(), int(some[4:]))
+        )
     renamed = run_flow(store, document, version=version)
     assert renamed.totals["updated"] == 1 and renamed.totals["inserted"] == 0
     now = parties(tryton)[some]

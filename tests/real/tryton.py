@@ -24,8 +24,14 @@ from tests.serving import comes_up
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / ".real-systems" / "tryton-8"
-PACKAGES = ["trytond>=8,<8.1", "trytond-party>=8,<8.1", "trytond-country>=8,<8.1", "proteus>=8,<8.1", "pycountry",
-            "psycopg[binary,pool]"]
+PACKAGES = [
+    "trytond>=8,<8.1",
+    "trytond-party>=8,<8.1",
+    "trytond-country>=8,<8.1",
+    "proteus>=8,<8.1",
+    "pycountry",
+    "psycopg[binary,pool]",
+]
 KEY = "flowbridge-tests-rest-key"
 MAKE_KEY = """
 import sys
@@ -82,8 +88,10 @@ def running_tryton(folder: Path, postgres_admin: str) -> Iterator[Tryton]:
     port = _free_port()
     (folder / "data").mkdir(parents=True, exist_ok=True)
     conf = folder / "trytond.conf"
-    conf.write_text(f"[database]\nuri = postgresql://{server.username or 'postgres'}@{server.host or '127.0.0.1'}:"
-                    f"{server.port or 5432}/\npath = {folder / 'data'}\n[web]\nlisten = 127.0.0.1:{port}\n")
+    conf.write_text(
+        f"[database]\nuri = postgresql://{server.username or 'postgres'}@{server.host or '127.0.0.1'}:"
+        f"{server.port or 5432}/\npath = {folder / 'data'}\n[web]\nlisten = 127.0.0.1:{port}\n"
+    )
     (folder / "adminpass").write_text("admin\n")
     env = {**os.environ, "TRYTONPASSFILE": str(folder / "adminpass")}
     admin = sa.create_engine(postgres_admin, isolation_level="AUTOCOMMIT")
@@ -91,18 +99,29 @@ def running_tryton(folder: Path, postgres_admin: str) -> Iterator[Tryton]:
         conn.exec_driver_sql(f"CREATE DATABASE {database}")
     process = None
     try:
-        for arguments, what in ((["--all", "--email", "admin@example.com"], "creating Tryton's database"),
-                                (["-u", "party", "country", "--activate-dependencies"], "activating its modules")):
+        for arguments, what in (
+            (["--all", "--email", "admin@example.com"], "creating Tryton's database"),
+            (["-u", "party", "country", "--activate-dependencies"], "activating its modules"),
+        ):
             _run([str(bin_ / "trytond-admin"), "-c", str(conf), "-d", database, *arguments], what, 900, env=env)
-        _run([str(bin_ / "trytond_import_countries"), "-c", str(conf), "-d", database],
-             "importing countries and subdivisions", 900, env=env)
+        _run(
+            [str(bin_ / "trytond_import_countries"), "-c", str(conf), "-d", database],
+            "importing countries and subdivisions",
+            900,
+            env=env,
+        )
         _run([str(bin_ / "python"), "-c", MAKE_KEY, database, str(conf), KEY], "making a REST key", 300, env=env)
         log = (folder / "trytond.log").open("w")
-        process = subprocess.Popen([str(bin_ / "trytond"), "-c", str(conf), "-d", database], env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [str(bin_ / "trytond"), "-c", str(conf), "-d", database], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         tryton = Tryton(f"http://127.0.0.1:{port}/{database}/rest/model", KEY, database)
-        if not comes_up(lambda: tryton.client().get("/country.country", params={"s": 1}).status_code == 200,
-                        process, timeout=120, step=0.3):
+        if not comes_up(
+            lambda: tryton.client().get("/country.country", params={"s": 1}).status_code == 200,
+            process,
+            timeout=120,
+            step=0.3,
+        ):
             raise TrytonUnavailable(f"trytond did not start: {(folder / 'trytond.log').read_text()[-1500:]}")
         yield tryton
     finally:

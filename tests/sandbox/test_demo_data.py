@@ -65,6 +65,7 @@ def dump(path: Path) -> list[str]:
 
 # --- CRM: volume and clean parts -----------------------------------------------------------------
 
+
 def test_crm_has_accounts_with_one_to_three_contacts(crm):
     assert scalar(crm, "SELECT count(*) FROM accounts") == 600
     assert scalar(crm, "SELECT count(DISTINCT account_id) FROM contacts") >= 500
@@ -85,6 +86,7 @@ def test_crm_invoices_start_empty(crm):
 
 
 # --- CRM: the dirt -------------------------------------------------------------------------------
+
 
 def test_states_are_spelled_many_ways(crm):
     spellings = {s for (s,) in crm.execute("SELECT DISTINCT state FROM accounts")}
@@ -113,8 +115,8 @@ def test_emails_are_messy(crm):
 def test_duplicate_accounts_differ_only_in_email_case_or_spaces(crm):
     groups = defaultdict(list)
     for acc_id, name, email in crm.execute(
-            "SELECT id, name, email FROM accounts "
-            "WHERE trim(coalesce(email, '')) <> '' ORDER BY id"):
+        "SELECT id, name, email FROM accounts WHERE trim(coalesce(email, '')) <> '' ORDER BY id"
+    ):
         groups[email.strip().lower()].append((acc_id, name, email))
     duplicates = [rows for rows in groups.values() if len(rows) > 1]
     assert 0.02 * 600 <= sum(len(rows) - 1 for rows in duplicates) <= 0.08 * 600
@@ -135,11 +137,13 @@ def test_credit_statuses_and_inactive_accounts(crm):
 
 # --- CRM: opportunities and products -------------------------------------------------------------
 
+
 def test_opportunity_amount_is_the_sum_of_its_lines(crm):
     lines = defaultdict(list)
     for opp_id, line_no, qty, price, discount in crm.execute(
-            "SELECT opportunity_id, line_no, quantity, unit_price, discount_pct "
-            "FROM opportunity_lines ORDER BY opportunity_id, line_no"):
+        "SELECT opportunity_id, line_no, quantity, unit_price, discount_pct "
+        "FROM opportunity_lines ORDER BY opportunity_id, line_no"
+    ):
         lines[opp_id].append((line_no, qty, price, discount))
     opportunities = crm.execute("SELECT id, stage, amount FROM opportunities").fetchall()
     assert 450 <= len(opportunities) <= 800
@@ -158,9 +162,16 @@ def test_opportunity_stages_lines_discounts_and_taxes(crm):
     assert 0.28 < stages["won"] / total < 0.42
     assert 0.18 < stages["lost"] / total < 0.32
     for stage in ("won", "lost"):
-        assert scalar(crm, "SELECT count(DISTINCT o.id) FROM opportunities o "
-                           "JOIN opportunity_lines l ON l.opportunity_id = o.id "
-                           "WHERE o.stage = ?", stage) == stages[stage]
+        assert (
+            scalar(
+                crm,
+                "SELECT count(DISTINCT o.id) FROM opportunities o "
+                "JOIN opportunity_lines l ON l.opportunity_id = o.id "
+                "WHERE o.stage = ?",
+                stage,
+            )
+            == stages[stage]
+        )
     discounts = {d for (d,) in crm.execute("SELECT DISTINCT discount_pct FROM opportunity_lines")}
     assert discounts == {0.0, 5.0, 10.0, 12.5}
     taxes = {t for (t,) in crm.execute("SELECT DISTINCT tax_pct FROM opportunity_lines")}
@@ -171,33 +182,37 @@ def test_opportunity_stages_lines_discounts_and_taxes(crm):
 
 
 def test_opportunity_lines_use_the_erp_catalogue(crm, erp):
-    erp_products = {sku: (name, price) for sku, name, price in
-                    erp.execute("SELECT sku, name, unit_price FROM products WHERE is_active = 1")}
-    for sku, description, price in crm.execute(
-            "SELECT sku, description, unit_price FROM opportunity_lines"):
+    erp_products = {
+        sku: (name, price)
+        for sku, name, price in erp.execute("SELECT sku, name, unit_price FROM products WHERE is_active = 1")
+    }
+    for sku, description, price in crm.execute("SELECT sku, description, unit_price FROM opportunity_lines"):
         assert erp_products[sku] == (description, price)
 
 
 def test_crm_products_are_a_stale_third_of_the_active_catalogue(crm, erp):
     active = scalar(erp, "SELECT count(*) FROM products WHERE is_active = 1")
-    crm_products = crm.execute(
-        "SELECT sku, name, list_price, stock_on_hand FROM products").fetchall()
+    crm_products = crm.execute("SELECT sku, name, list_price, stock_on_hand FROM products").fetchall()
     assert abs(len(crm_products) - active / 3) <= 2
     for sku, name, price, stock in crm_products:
         erp_name, erp_price, erp_active, erp_stock = erp.execute(
             "SELECT p.name, p.unit_price, p.is_active, sum(s.quantity) FROM products p "
             "JOIN stock_levels s ON s.product_id = p.id WHERE p.sku = ? GROUP BY p.id",
-            (sku,)).fetchone()
+            (sku,),
+        ).fetchone()
         assert (name, price, erp_active) == (erp_name, erp_price, 1)
         assert stock != erp_stock
 
 
 # --- ERP -----------------------------------------------------------------------------------------
 
+
 def test_erp_customers_mirror_a_quarter_of_approved_accounts(crm, erp):
     approved = scalar(crm, "SELECT count(*) FROM accounts WHERE credit_status = 'approved'")
-    rows = erp.execute("SELECT customer_number, crm_id, name, email, street, state, credit_limit, "
-                       "payment_terms FROM customers ORDER BY customer_number").fetchall()
+    rows = erp.execute(
+        "SELECT customer_number, crm_id, name, email, street, state, credit_limit, "
+        "payment_terms FROM customers ORDER BY customer_number"
+    ).fetchall()
     assert rows[0][0] == 10001
     assert [r[0] for r in rows] == list(range(10001, 10001 + len(rows)))
     synced = [r for r in rows if r[1] is not None]
@@ -211,8 +226,9 @@ def test_erp_customers_mirror_a_quarter_of_approved_accounts(crm, erp):
         assert limit > 0 and terms in {"NET30", "NET45", "NET60", "PREPAID"}
         if crm_id is None:
             continue
-        account = crm.execute("SELECT name, email, street, state, credit_status FROM accounts "
-                              "WHERE id = ?", (crm_id,)).fetchone()
+        account = crm.execute(
+            "SELECT name, email, street, state, credit_status FROM accounts WHERE id = ?", (crm_id,)
+        ).fetchone()
         assert account[4] == "approved"
         assert name == account[0].strip()
         assert email == ((account[1] or "").strip().lower() or None)
@@ -229,29 +245,32 @@ def test_erp_products_and_stock(erp):
     assert sum(1 for *_, active in products if not active) == 10
     per_product = erp.execute("SELECT product_id, count(*) FROM stock_levels GROUP BY 1").fetchall()
     assert len(per_product) == 60 and {n for _, n in per_product} <= {1, 2, 3}
-    assert {w for (w,) in erp.execute("SELECT DISTINCT warehouse FROM stock_levels")} == {
-        "EAST", "WEST", "CENTRAL"}
+    assert {w for (w,) in erp.execute("SELECT DISTINCT warehouse FROM stock_levels")} == {"EAST", "WEST", "CENTRAL"}
     assert scalar(erp, "SELECT count(*) FROM stock_levels WHERE quantity = 0") >= 5
     assert scalar(erp, "SELECT count(*) FROM stock_levels WHERE quantity > 0") >= 60
 
 
 def test_catalogue_matches_the_erp_products(erp):
     catalogue = product_catalogue()
-    rows = erp.execute(
-        "SELECT sku, name, unit_price, is_active FROM products ORDER BY id").fetchall()
+    rows = erp.execute("SELECT sku, name, unit_price, is_active FROM products ORDER BY id").fetchall()
     assert rows == [(p["sku"], p["name"], p["unit_price"], p["is_active"]) for p in catalogue]
 
 
 def test_erp_orders_have_lines_and_consistent_totals(erp):
-    orders = erp.execute("SELECT o.order_number, o.crm_opportunity_id, c.crm_id, o.net_total, "
-                         "o.tax_total, o.gross_total FROM sales_orders o JOIN customers c "
-                         "USING (customer_number) ORDER BY o.order_number").fetchall()
+    orders = erp.execute(
+        "SELECT o.order_number, o.crm_opportunity_id, c.crm_id, o.net_total, "
+        "o.tax_total, o.gross_total FROM sales_orders o JOIN customers c "
+        "USING (customer_number) ORDER BY o.order_number"
+    ).fetchall()
     assert len(orders) == 30 and orders[0][0] == 500001
     for number, opp_id, crm_id, net_total, tax_total, gross_total in orders:
         assert opp_id is None and crm_id is None
-        lines = erp.execute("SELECT line_no, quantity, unit_price, discount_pct, tax_pct, "
-                            "line_total, crm_line_id FROM sales_order_lines "
-                            "WHERE order_number = ? ORDER BY line_no", (number,)).fetchall()
+        lines = erp.execute(
+            "SELECT line_no, quantity, unit_price, discount_pct, tax_pct, "
+            "line_total, crm_line_id FROM sales_order_lines "
+            "WHERE order_number = ? ORDER BY line_no",
+            (number,),
+        ).fetchall()
         assert [line[0] for line in lines] == list(range(1, len(lines) + 1)) and lines
         for _, qty, price, discount, _tax, line_total, crm_line_id in lines:
             assert line_total == round(net(qty, price, discount), 2) and crm_line_id is None
@@ -265,7 +284,8 @@ def test_erp_invoices_and_payments(erp):
         "SELECT i.invoice_number, c.crm_id, i.order_number, i.issued_on, i.due_on, i.total, "
         "coalesce(sum(p.amount), 0), count(p.id), max(p.paid_on) FROM invoices i "
         "JOIN customers c USING (customer_number) LEFT JOIN payments p USING (invoice_number) "
-        "GROUP BY i.invoice_number ORDER BY i.invoice_number").fetchall()
+        "GROUP BY i.invoice_number ORDER BY i.invoice_number"
+    ).fetchall()
     assert len(invoices) == 200
     assert [i[0] for i in invoices] == [f"INV-2026-{n:05d}" for n in range(1, 201)]
     with_crm = sum(1 for i in invoices if i[1] is not None)
@@ -285,11 +305,17 @@ def test_erp_invoices_and_payments(erp):
     assert states["paid"] >= 60 and states["partly"] >= 20 and states["overdue"] >= 20
     assert states["unpaid, not due"] >= 1
     # Invoices for ERP orders bill exactly the order's gross total.
-    assert scalar(erp, "SELECT count(*) FROM invoices i JOIN sales_orders o USING (order_number) "
-                       "WHERE i.total <> o.gross_total") == 0
+    assert (
+        scalar(
+            erp,
+            "SELECT count(*) FROM invoices i JOIN sales_orders o USING (order_number) WHERE i.total <> o.gross_total",
+        )
+        == 0
+    )
 
 
 # --- Integrity, determinism, file handling -------------------------------------------------------
+
 
 def test_foreign_keys_are_valid(crm, erp):
     assert crm.execute("PRAGMA foreign_key_check").fetchall() == []
@@ -359,8 +385,7 @@ def test_schema_strings_match_the_generated_files(demo):
         empty.executescript(schema)
         empty.executescript(triggers)
         generated = sqlite3.connect(path)
-        query = ("SELECT type, name, sql FROM sqlite_master "
-                 "WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
+        query = "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
         assert empty.execute(query).fetchall() == generated.execute(query).fetchall()
         empty.close()
         generated.close()

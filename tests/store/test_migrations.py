@@ -18,10 +18,14 @@ def test_a_store_at_the_first_migration_upgrades_to_the_latest_and_keeps_its_row
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0001")
-        connection.exec_driver_sql("INSERT INTO flow (id, name, description, current_version, enabled, created_at, "
-                                   "updated_at) VALUES ('old', 'Old flow', '', 1, 0, '2026-01-01', '2026-01-01')")
-        connection.exec_driver_sql("INSERT INTO flowversion (flow_id, version, document, comment, author, created_at) "
-                                   "VALUES ('old', 1, '{\"id\": \"old\"}', '', 'ada', '2026-01-01')")
+        connection.exec_driver_sql(
+            "INSERT INTO flow (id, name, description, current_version, enabled, created_at, "
+            "updated_at) VALUES ('old', 'Old flow', '', 1, 0, '2026-01-01', '2026-01-01')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO flowversion (flow_id, version, document, comment, author, created_at) "
+            "VALUES ('old', 1, '{\"id\": \"old\"}', '', 'ada', '2026-01-01')"
+        )
     engine.dispose()
     store = Store(url)
     tables = set(sa.inspect(store.engine).get_table_names())

@@ -32,9 +32,16 @@ def copy_sqlite_database(source: Path, url: str) -> None:
             kind = sa.String(255) if isinstance(column.type, (sa.Text, sa.String)) else column.type
             if isinstance(kind, sa.Float):
                 kind = sa.Float(precision=53)
-            columns.append(sa.Column(column.name, kind, primary_key=column.primary_key, nullable=column.nullable,
-                                     autoincrement=column.primary_key and isinstance(kind, sa.Integer),
-                                     server_default=column.server_default))
+            columns.append(
+                sa.Column(
+                    column.name,
+                    kind,
+                    primary_key=column.primary_key,
+                    nullable=column.nullable,
+                    autoincrement=column.primary_key and isinstance(kind, sa.Integer),
+                    server_default=column.server_default,
+                )
+            )
         new = sa.Table(table.name, copied, *columns)
         for constraint in table.constraints:
             if isinstance(constraint, sa.UniqueConstraint):
@@ -53,7 +60,8 @@ def copy_sqlite_database(source: Path, url: str) -> None:
                 if len(key) == 1:
                     conn.exec_driver_sql(
                         f"SELECT setval(pg_get_serial_sequence('{table.name}', '{key[0].name}'), "
-                        f"COALESCE((SELECT MAX({key[0].name}) FROM {table.name}), 0) + 1, false)")
+                        f"COALESCE((SELECT MAX({key[0].name}) FROM {table.name}), 0) + 1, false)"
+                    )
     reader.dispose()
     target.dispose()
 
@@ -91,8 +99,10 @@ class Systems:
         """A time after the clock, after every account and customer stamp, and after the last one given.
 
         Each call is later than the one before, so a second edit is the newer one."""
-        newest = [self.query("crm", "SELECT MAX(updated_at) AS t FROM accounts")[0]["t"],
-                  self.query("erp", "SELECT MAX(updated_at) AS t FROM customers")[0]["t"]]
+        newest = [
+            self.query("crm", "SELECT MAX(updated_at) AS t FROM accounts")[0]["t"],
+            self.query("erp", "SELECT MAX(updated_at) AS t FROM customers")[0]["t"],
+        ]
         self._last_later = later(*newest, self._last_later)
         return self._last_later
 
@@ -115,4 +125,3 @@ def make_systems(store: Any, tmp_path: Path, kind: str, database_factory: Any, a
     for path in example_flow_files():
         import_flow_file(store, path)
     return Systems(store, crm_url, erp_url)
-

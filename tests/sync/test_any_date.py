@@ -23,17 +23,42 @@ SLEEP_SHIM = "import threading, time\ntime.sleep = threading.Event().wait\n"
 def test_the_sync_scenarios_pass_with_the_clock_at_another_date(fake_now, faketime_library, tmp_path):
     (tmp_path / "shim").mkdir()
     (tmp_path / "shim" / "sitecustomize.py").write_text(SLEEP_SHIM)
-    env = {**os.environ, "LD_PRELOAD": faketime_library, "FAKETIME": f"@{fake_now}",
-           "FAKETIME_DONT_FAKE_MONOTONIC": "1", "PYTHONPATH": str(tmp_path / "shim")}
-    years = ("import datetime, sqlite3; print(datetime.date.today().year, "
-             "sqlite3.connect(':memory:').execute(\"SELECT strftime('%Y', 'now')\").fetchone()[0])")
-    probe = subprocess.run([sys.executable, "-c", years], check=False, env=env, capture_output=True, text=True,
-                           timeout=60)
+    env = {
+        **os.environ,
+        "LD_PRELOAD": faketime_library,
+        "FAKETIME": f"@{fake_now}",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        "PYTHONPATH": str(tmp_path / "shim"),
+    }
+    years = (
+        "import datetime, sqlite3; print(datetime.date.today().year, "
+        "sqlite3.connect(':memory:').execute(\"SELECT strftime('%Y', 'now')\").fetchone()[0])"
+    )
+    probe = subprocess.run(
+        [sys.executable, "-c", years], check=False, env=env, capture_output=True, text=True, timeout=60
+    )
     year = fake_now[:4]
     assert probe.stdout.split() == [year, year], probe.stdout + probe.stderr  # both clocks moved
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "sqlite",
-                           f"--basetemp={tmp_path / 'runs'}", str(ROOT / "tests/sync/test_scenarios.py")],
-                          check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-k",
+            "sqlite",
+            f"--basetemp={tmp_path / 'runs'}",
+            str(ROOT / "tests/sync/test_scenarios.py"),
+        ],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-2000:]
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert " passed" in summary and "skipped" not in summary and "deselected" in summary, summary

@@ -76,11 +76,17 @@ def run(store: Store, document: dict, die_at: int | None = None) -> None:
 text = st.sampled_from(WORDS).map(lambda w: f"{w} {w[::-1].title()}")
 operations = st.one_of(
     st.tuples(st.just("crm_insert"), text, st.sampled_from(["ca", "Texas", " ny ", "WA"]), st.booleans()),
-    st.tuples(st.just("crm_update"), st.integers(0, 40), st.sampled_from(["name", "street", "city", "phone", "state"]), text),
+    st.tuples(
+        st.just("crm_update"), st.integers(0, 40), st.sampled_from(["name", "street", "city", "phone", "state"]), text
+    ),
     st.tuples(st.just("crm_deactivate"), st.integers(0, 40)),
     # Each system edits what it owns and what both own (the ERP never renames a CRM account).
-    st.tuples(st.just("erp_update"), st.integers(0, 40),
-              st.sampled_from(["street", "city", "state", "credit_limit", "payment_terms"]), text),
+    st.tuples(
+        st.just("erp_update"),
+        st.integers(0, 40),
+        st.sampled_from(["street", "city", "state", "credit_limit", "payment_terms"]),
+        text,
+    ),
     st.tuples(st.just("erp_insert"), text),
     st.tuples(st.just("forward"), st.one_of(st.none(), st.integers(1, 6))),
     st.tuples(st.just("reverse"), st.one_of(st.none(), st.integers(1, 6))),
@@ -93,12 +99,19 @@ def apply(op: tuple, crm: Path, erp: Path) -> None:
         _, name, state, approved = op
         with sqlite3.connect(crm) as db:
             new_id = db.execute("SELECT MAX(id) + 1 FROM accounts").fetchone()[0]
-            db.execute("INSERT INTO accounts (id, name, email, phone, street, city, state, postcode, country, "
-                       "industry, credit_status, is_active, created_at, updated_at) VALUES "
-                       "(?, ?, ?, '555', '1 Main St', 'Austin', ?, '73301', 'US', 'Tools', ?, 1, "
-                       "strftime('%Y-%m-%d %H:%M:%f', 'now'), strftime('%Y-%m-%d %H:%M:%f', 'now'))",
-                       (new_id, f" {name} ", f"{name.replace(' ', '.')}.{new_id}@Example.com ", state,
-                        "approved" if approved else "pending"))
+            db.execute(
+                "INSERT INTO accounts (id, name, email, phone, street, city, state, postcode, country, "
+                "industry, credit_status, is_active, created_at, updated_at) VALUES "
+                "(?, ?, ?, '555', '1 Main St', 'Austin', ?, '73301', 'US', 'Tools', ?, 1, "
+                "strftime('%Y-%m-%d %H:%M:%f', 'now'), strftime('%Y-%m-%d %H:%M:%f', 'now'))",
+                (
+                    new_id,
+                    f" {name} ",
+                    f"{name.replace(' ', '.')}.{new_id}@Example.com ",
+                    state,
+                    "approved" if approved else "pending",
+                ),
+            )
     elif kind in ("crm_update", "crm_deactivate"):
         with sqlite3.connect(crm) as db:
             ids = [r[0] for r in db.execute("SELECT id FROM accounts ORDER BY id")]
@@ -111,18 +124,28 @@ def apply(op: tuple, crm: Path, erp: Path) -> None:
         with sqlite3.connect(erp) as db:
             numbers = [r[0] for r in db.execute("SELECT customer_number FROM customers ORDER BY customer_number")]
             value = len(op[3]) * 1000 if op[2] == "credit_limit" else op[3]
-            db.execute(f"UPDATE customers SET {op[2]} = ? WHERE customer_number = ?", (value, numbers[op[1] % len(numbers)]))
+            db.execute(
+                f"UPDATE customers SET {op[2]} = ? WHERE customer_number = ?", (value, numbers[op[1] % len(numbers)])
+            )
     elif kind == "erp_insert":
         with sqlite3.connect(erp) as db:
-            db.execute("INSERT INTO customers (name, email, state, is_active, updated_at) VALUES (?, ?, 'Texas', 1, "
-                       "strftime('%Y-%m-%d %H:%M:%f', 'now'))", (op[1], f"{op[1].replace(' ', '.')}@erp.example"))
+            db.execute(
+                "INSERT INTO customers (name, email, state, is_active, updated_at) VALUES (?, ?, 'Texas', 1, "
+                "strftime('%Y-%m-%d %H:%M:%f', 'now'))",
+                (op[1], f"{op[1].replace(' ', '.')}@erp.example"),
+            )
 
 
 def emails_twice(erp: Path) -> set[str]:
     """E-mails of more than one customer that came from the CRM."""
     with sqlite3.connect(erp) as db:
-        return {r[0] for r in db.execute("SELECT lower(trim(email)) FROM customers WHERE email IS NOT NULL "
-                                         "AND crm_id IS NOT NULL GROUP BY lower(trim(email)) HAVING COUNT(*) > 1")}
+        return {
+            r[0]
+            for r in db.execute(
+                "SELECT lower(trim(email)) FROM customers WHERE email IS NOT NULL "
+                "AND crm_id IS NOT NULL GROUP BY lower(trim(email)) HAVING COUNT(*) > 1"
+            )
+        }
 
 
 def assert_converged(crm: Path, erp: Path, twice_before: set[str]) -> None:
@@ -152,8 +175,11 @@ def assert_converged(crm: Path, erp: Path, twice_before: set[str]) -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                        HealthCheck.too_slow])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(st.lists(operations, min_size=1, max_size=14))
 def test_both_systems_agree_after_any_sequence_of_changes_runs_and_crashes(tmp_path_factory, ops):
     folder = tmp_path_factory.mktemp("convergence")

@@ -34,9 +34,15 @@ def customers(erp_url: str) -> tuple[int, set[tuple]]:
     engine = sa.create_engine(erp_url)
     with engine.connect() as conn:
         total = conn.execute(sa.text("SELECT COUNT(*) FROM customers")).scalar()
-        synced = {tuple(r) for r in conn.execute(sa.text(
-            "SELECT crm_id, name, email, phone, street, city, state, postcode, is_active FROM customers "
-            "WHERE crm_id IS NOT NULL"))}
+        synced = {
+            tuple(r)
+            for r in conn.execute(
+                sa.text(
+                    "SELECT crm_id, name, email, phone, street, city, state, postcode, is_active FROM customers "
+                    "WHERE crm_id IS NOT NULL"
+                )
+            )
+        }
     engine.dispose()
     return total, synced
 
@@ -67,8 +73,13 @@ def test_a_run_killed_with_sigkill_is_finished_by_the_next_run(tmp_path):
     set_connection(store, "erp", "sandbox", "sql", {"url": f"sqlite:///{erp}"})
     before = customers(f"sqlite:///{erp}")[0]
 
-    process = subprocess.Popen([sys.executable, "-m", "app.cli", "run", str(FLOW), "--batch-size", "200"],
-                               cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "run", str(FLOW), "--batch-size", "200"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     written = 0
     while time.monotonic() < deadline:  # kill it once a good part, but not all, is written
@@ -107,8 +118,10 @@ def test_a_target_that_stops_taking_connections_mid_run_is_caught_up_next_time(s
                 if self.written_batches == 3:
                     with admin.connect() as conn:
                         conn.exec_driver_sql(f"ALTER DATABASE {database} WITH ALLOW_CONNECTIONS false")
-                        conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                             f"WHERE datname = '{database}' AND pid <> pg_backend_pid()")
+                        conn.exec_driver_sql(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            f"WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+                        )
 
     document = json.loads(FLOW.read_text())
     plan = compile_plan(document)

@@ -51,8 +51,9 @@ async def test_open_records_are_grouped_by_flow_and_reason_with_counts(user: Use
     await user.should_not_see(_a_duplicate(failed).reason)
 
 
-async def test_an_edited_record_is_checked_then_retried_as_someone_and_the_run_is_named(user: User,
-                                                                                        failed: Store) -> None:
+async def test_an_edited_record_is_checked_then_retried_as_someone_and_the_run_is_named(
+    user: User, failed: Store
+) -> None:
     letter = _a_duplicate(failed)
     await user.open(f"/dead-letters?flow={ACCOUNTS}")
     user.find(marker=f"inspect-{letter.id}").click()
@@ -81,8 +82,9 @@ async def test_an_edited_record_is_checked_then_retried_as_someone_and_the_run_i
     await user.should_not_see(marker=f"inspect-{letter.id}")  # no longer open
 
 
-async def test_all_records_of_one_reason_are_retried_and_those_failing_again_are_said(user: User,
-                                                                                     failed: Store) -> None:
+async def test_all_records_of_one_reason_are_retried_and_those_failing_again_are_said(
+    user: User, failed: Store
+) -> None:
     group = next(g for g in dead_letters.reasons(failed) if g["flow_id"] == DEALS)
     await user.open(f"/dead-letters?flow={DEALS}")
     user.find(marker=f"retry-all-{DEALS}.{group['node_id']}.0").click()
@@ -93,8 +95,9 @@ async def test_all_records_of_one_reason_are_retried_and_those_failing_again_are
     await user.should_see(f"{group['count']} failed again and are listed as new dead letters")
     [retry_run] = run_store.list_runs(failed, trigger="retry")
     assert run_store.count_dead_letters(failed, retry_run.id) == group["count"]
-    assert {le.status for le in run_store.dead_letters(failed, flow_id=DEALS, status=None)
-            if le.run_id != retry_run.id} == {"retried"}
+    assert {
+        le.status for le in run_store.dead_letters(failed, flow_id=DEALS, status=None) if le.run_id != retry_run.id
+    } == {"retried"}
 
 
 async def test_a_discard_is_recorded_and_listed_as_resolved_with_who_and_when(user: User, failed: Store) -> None:
@@ -109,7 +112,8 @@ async def test_a_discard_is_recorded_and_listed_as_resolved_with_who_and_when(us
     await user.open(f"/dead-letters?flow={ACCOUNTS}&show=resolved")
     table = next(t for t in user.find(ui.table).elements if "fb-resolved-table" in t.classes)
     assert [(r["id"], r["status"], r["who"], r["run"]) for r in table.rows] == [
-        (letter.id, "discarded", "Grace", letter.run_id)]
+        (letter.id, "discarded", "Grace", letter.run_id)
+    ]
     assert table.rows[0]["resolved"].startswith("20")
 
 

@@ -10,10 +10,10 @@ import pytest
 
 from app.errors import FlowbridgeError
 from app.services import designer, previews, systems
+from app.services.access import admin
 from app.store import flows as flow_store
 from app.store.database import Store
 from app.store.flows import VersionConflict
-from app.services.access import admin
 
 FLOW = "crm_accounts_to_erp_customers"
 
@@ -66,7 +66,9 @@ def test_the_difference_between_two_versions_names_nodes_and_config_fields() -> 
     assert "node 'audit' (write.file) added" in sentences
     assert "node 'to_customer' config fields.phone removed" in sentences
     assert "node 'to_customer' config fields.fax added" in sentences
-    assert any(s.startswith("node 'approved' config condition: record.credit_status == 'approved' →") for s in sentences)
+    assert any(
+        s.startswith("node 'approved' config condition: record.credit_status == 'approved' →") for s in sentences
+    )
     assert not any("position" in s for s in sentences)
 
 
@@ -100,8 +102,9 @@ def test_expressions_are_previewed_on_sample_records(store: Store, demo: dict) -
     document = example()
     records, why = previews.sample_inputs(store, document, "to_customer")
     assert why is None and records
-    preview = previews.preview_expression("{{ record.state | value_map('us_states') }}", "template", records,
-                                          document["value_maps"])
+    preview = previews.preview_expression(
+        "{{ record.state | value_map('us_states') }}", "template", records, document["value_maps"]
+    )
     assert preview.error is None and len(preview.values) == 5
     broken = previews.preview_expression("{{ record.name | trim ", "template", records)
     assert broken.error and "end of" in broken.error

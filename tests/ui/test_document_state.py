@@ -35,12 +35,15 @@ def test_a_filter_edge_names_its_port_and_a_plain_edge_does_not() -> None:
     assert state.edges[0] == {"from": "trigger", "to": "read"}
 
 
-@pytest.mark.parametrize(("source", "port", "target", "why"), [
-    ("read", "out", "trigger", "is a trigger"),
-    ("read", "out", "read", "cannot feed itself"),
-    ("trigger", "out", "read", "already connected"),
-    ("read", "out", "nowhere", "must be nodes of this flow"),
-])
+@pytest.mark.parametrize(
+    ("source", "port", "target", "why"),
+    [
+        ("read", "out", "trigger", "is a trigger"),
+        ("read", "out", "read", "cannot feed itself"),
+        ("trigger", "out", "read", "already connected"),
+        ("read", "out", "nowhere", "must be nodes of this flow"),
+    ],
+)
 def test_gestures_that_make_no_sense_are_refused(source: str, port: str, target: str, why: str) -> None:
     state = three_nodes()
     with pytest.raises(EditRefused, match=why):

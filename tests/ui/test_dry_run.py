@@ -43,7 +43,8 @@ async def _dry_run_in_the_sandbox(user: User) -> None:
 
 
 async def test_a_dry_run_lists_the_inserts_the_real_run_then_makes_and_writes_nothing(
-        user: User, store: Store, demo: dict) -> None:
+    user: User, store: Store, demo: dict
+) -> None:
     customers_before = _erp_customers(demo)
     await user.open(f"/flows/{FLOW}")
     await user.should_see("version 1")
@@ -63,7 +64,9 @@ async def test_a_dry_run_lists_the_inserts_the_real_run_then_makes_and_writes_no
     await user.should_see(f"Would fail ({dry.totals['failed']})")
     inserts = _table(user, "fb-would-insert")
     assert len(inserts.rows) == PAGE_SIZE  # one page at a time, not the whole report
-    existing = {row[0] for row in _rows(demo["sandbox"]["erp"], "SELECT crm_id FROM customers WHERE crm_id IS NOT NULL")}
+    existing = {
+        row[0] for row in _rows(demo["sandbox"]["erp"], "SELECT crm_id FROM customers WHERE crm_id IS NOT NULL")
+    }
     assert all(row["crm_id"] not in existing for row in inserts.rows)
     await user.should_see(f"1–{PAGE_SIZE} of {would_insert}")
     user.find(marker="page-next-inserted").click()
@@ -86,7 +89,8 @@ async def test_a_dry_run_lists_the_inserts_the_real_run_then_makes_and_writes_no
 
 
 async def test_after_a_real_run_one_changed_account_is_the_only_update_with_before_and_after(
-        user: User, store: Store, demo: dict) -> None:
+    user: User, store: Store, demo: dict
+) -> None:
     document, version = flow_store.get_document(store, FLOW)
     run_flow(store, document, version=version, env="sandbox")
     [(number, city)] = _rows(demo["sandbox"]["erp"], "SELECT customer_number, city FROM customers WHERE crm_id = 1")
@@ -99,8 +103,9 @@ async def test_after_a_real_run_one_changed_account_is_the_only_update_with_befo
     await user.should_see("Would update (1)")
     await user.should_see("Would insert (0)")
     rows = _table(user, "fb-would-update").rows
-    assert [(r["record"], r["field"], r["before"], r["after"], r["changed"]) for r in rows] == \
-        [(f"customer_number {number}", "city", city, "Fort Worth", True)]
+    assert [(r["record"], r["field"], r["before"], r["after"], r["changed"]) for r in rows] == [
+        (f"customer_number {number}", "city", city, "Fort Worth", True)
+    ]
     assert _erp_customers(demo) == customers_before, "a dry run changed the ERP"
 
 
@@ -109,7 +114,9 @@ async def test_a_drawing_with_problems_is_not_dry_run_and_says_why(user: User, s
     await user.should_see("version 1")
     document, _ = flow_store.get_document(store, FLOW)
     last = document["edges"][-1]  # the write node loses its input
-    user.find(FlowCanvas).trigger("remove", {"nodes": [], "edges": [f"{last['from']}.{last.get('port') or ''}>{last['to']}"]})
+    user.find(FlowCanvas).trigger(
+        "remove", {"nodes": [], "edges": [f"{last['from']}.{last.get('port') or ''}>{last['to']}"]}
+    )
     problems = len(designer.check_document({**document, "edges": document["edges"][:-1]}).problems)
     assert problems
     await user.should_see(f"{problems} problem", retries=50)  # validation runs in the background
@@ -123,9 +130,12 @@ def test_a_stored_dry_run_keeps_what_it_would_change_but_no_input(store: Store, 
     document, version = flow_store.get_document(store, FLOW)
     result = run_flow(store, document, version=version, env="sandbox", dry_run=True)
     kept = dry_run_changes(store, result.run_id)["customers"]
-    by_outcome = {kind: [c for c in kept if c["outcome"] == kind] for kind in ("inserted", "updated", "unchanged", "failed")}
-    assert {kind: len(found) for kind, found in by_outcome.items()} == \
-        {kind: result.totals[kind] for kind in by_outcome}
+    by_outcome = {
+        kind: [c for c in kept if c["outcome"] == kind] for kind in ("inserted", "updated", "unchanged", "failed")
+    }
+    assert {kind: len(found) for kind, found in by_outcome.items()} == {
+        kind: result.totals[kind] for kind in by_outcome
+    }
     assert all(c["before"] and c["after"] and c["before"] != c["after"] for c in by_outcome["updated"])
     assert all(c["reason"] and c["record"] for c in by_outcome["failed"])
     # Nothing to replay: a replay compares with what a run wrote, and a dry run wrote nothing.
@@ -134,7 +144,8 @@ def test_a_stored_dry_run_keeps_what_it_would_change_but_no_input(store: Store, 
 
 
 async def test_a_tester_dry_runs_in_the_sandbox_under_her_name_but_not_against_production(
-        user: User, store: Store) -> None:
+    user: User, store: Store
+) -> None:
     token = access.add_user(store, "tess", "tester")
     session.forget_open_state()
     try:
@@ -156,7 +167,9 @@ async def test_a_tester_dry_runs_in_the_sandbox_under_her_name_but_not_against_p
         session.forget_open_state()
 
 
-async def test_the_unsaved_drawing_dry_runs_against_production_and_says_both(user: User, store: Store, demo: dict) -> None:
+async def test_the_unsaved_drawing_dry_runs_against_production_and_says_both(
+    user: User, store: Store, demo: dict
+) -> None:
     production_before = _rows(demo["production"]["erp"], "SELECT * FROM customers ORDER BY customer_number")
     await user.open(f"/flows/{FLOW}")
     await user.should_see("version 1")

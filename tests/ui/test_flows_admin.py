@@ -10,12 +10,12 @@ from nicegui import ui
 from nicegui.testing.user import User
 
 from app.services import alerts, operations, switches
+from app.services.access import admin
 from app.services.runs import run_flow
 from app.store import flows as flow_store
 from app.store import runs as run_store
 from app.store.database import Store
 from app.store.models import Run
-from app.services.access import admin
 
 FLOW = "crm_accounts_to_erp_customers"
 NAME = "CRM accounts → ERP customers"
@@ -25,20 +25,22 @@ class FakeScheduler:
     """Stands in for the FlowScheduler of a served process: every flow that is on runs at 04:45."""
 
     def next_run(self, flow_id: str) -> dt.datetime:
-        return dt.datetime(2031, 5, 6, 4, 45, tzinfo=dt.timezone.utc)
+        return dt.datetime(2031, 5, 6, 4, 45, tzinfo=dt.UTC)
 
 
-async def test_each_flow_shows_its_trigger_next_run_last_run_and_failures(user: User, store: Store,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_each_flow_shows_its_trigger_next_run_last_run_and_failures(
+    user: User, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from app.api import server
 
     document, version = flow_store.get_document(store, FLOW)
     with store.session() as session:  # a failed run an hour ago counts; one from 30 hours ago does not
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         for run_id, hours in (("failed-30-hours-ago", 30), ("failed-an-hour-ago", 1)):
             moment = now - dt.timedelta(hours=hours)
-            session.add(Run(id=run_id, flow_id=FLOW, env="production", status="failed", started_at=moment,
-                            finished_at=moment))
+            session.add(
+                Run(id=run_id, flow_id=FLOW, env="production", status="failed", started_at=moment, finished_at=moment)
+            )
         session.commit()
     ran = run_flow(store, document, version=version, env="sandbox")  # the last run
     switches.switch(store, FLOW, True, who=admin("Ada"))
@@ -66,7 +68,10 @@ async def test_switching_on_and_off_is_recorded_with_who_and_shown_in_the_histor
     await user.should_see(f"Switch history of '{NAME}'")
     table = next(t for t in user.find(ui.table).elements if "fb-switch-history-table" in t.classes)
     assert [(r["state"], r["who"], r["reason"]) for r in table.rows] == [
-        ("on", "flowbridge", "a test of the reason column"), ("off", "web", "—"), ("on", "web", "—")]
+        ("on", "flowbridge", "a test of the reason column"),
+        ("off", "web", "—"),
+        ("on", "web", "—"),
+    ]
 
 
 async def test_run_now_starts_a_sandbox_run_names_it_and_tells_how_it_ended(user: User, store: Store) -> None:

@@ -13,15 +13,34 @@ from app.store.database import Store
 from app.store.models import Run
 
 FLOW = "crm_accounts_to_erp_customers"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
-def _run(store: Store, run_id: str, at: dt.datetime, status: str, totals: dict[str, int] | None = None, *,
-         env: str = "production", dry_run: bool = False, flow_id: str = FLOW) -> None:
+def _run(
+    store: Store,
+    run_id: str,
+    at: dt.datetime,
+    status: str,
+    totals: dict[str, int] | None = None,
+    *,
+    env: str = "production",
+    dry_run: bool = False,
+    flow_id: str = FLOW,
+) -> None:
     with store.session() as session:
-        session.add(Run(id=run_id, flow_id=flow_id, env=env, status=status, started_at=at,
-                        finished_at=at + dt.timedelta(minutes=1), totals=totals or {}, dry_run=dry_run))
+        session.add(
+            Run(
+                id=run_id,
+                flow_id=flow_id,
+                env=env,
+                status=status,
+                started_at=at,
+                finished_at=at + dt.timedelta(minutes=1),
+                totals=totals or {},
+                dry_run=dry_run,
+            )
+        )
         session.commit()
 
 
@@ -32,15 +51,24 @@ def _chart(user: User, marker: str) -> dict:
 
 def test_runs_records_and_lag_are_counted_per_day(store: Store, demo: dict) -> None:
     _run(store, "long-ago", NOW - dt.timedelta(days=40), "succeeded")  # before the window: the lag starts from it
-    _run(store, "day-1-ok", dt.datetime(2026, 11, 18, 9, 0, tzinfo=UTC), "succeeded",
-         {"read": 10, "inserted": 3, "updated": 2, "failed": 0})
+    _run(
+        store,
+        "day-1-ok",
+        dt.datetime(2026, 11, 18, 9, 0, tzinfo=UTC),
+        "succeeded",
+        {"read": 10, "inserted": 3, "updated": 2, "failed": 0},
+    )
     _run(store, "day-1-bad", dt.datetime(2026, 11, 18, 10, 0, tzinfo=UTC), "failed", {"read": 4, "failed": 4})
-    _run(store, "day-2-partial", dt.datetime(2026, 11, 19, 8, 0, tzinfo=UTC), "partial",
-         {"read": 7, "inserted": 5, "failed": 2})
+    _run(
+        store,
+        "day-2-partial",
+        dt.datetime(2026, 11, 19, 8, 0, tzinfo=UTC),
+        "partial",
+        {"read": 7, "inserted": 5, "failed": 2},
+    )
     _run(store, "today-skipped", dt.datetime(2026, 11, 20, 8, 0, tzinfo=UTC), "skipped")
     _run(store, "a-dry-run", dt.datetime(2026, 11, 20, 9, 0, tzinfo=UTC), "succeeded", {"read": 99}, dry_run=True)
-    _run(store, "in-the-sandbox", dt.datetime(2026, 11, 20, 9, 0, tzinfo=UTC), "succeeded", {"read": 5},
-         env="sandbox")
+    _run(store, "in-the-sandbox", dt.datetime(2026, 11, 20, 9, 0, tzinfo=UTC), "succeeded", {"read": 5}, env="sandbox")
     found = {h.flow_id: h for h in flow_health(store, days=14, env="production", now=NOW)}
     health = found[FLOW]
     assert health.days[0] == dt.date(2026, 11, 7) and health.days[-1] == dt.date(2026, 11, 20)

@@ -27,19 +27,38 @@ HELD = 4242  # the advisory lock the scheduled run's read waits for
 def _held_flow(store: Store, tmp_path: Path, postgres_url: str) -> str:
     target(store, tmp_path)
     set_connection(store, "held", "sandbox", "sql", {"url": postgres_url})
-    read = {"id": "read", "type": "read.sql", "config": {
-        "connection": "held", "query": f"SELECT 1 AS id, 'x' AS name FROM (SELECT pg_advisory_xact_lock({HELD})) AS w"}}
-    return store_flow(store, flow("held", {"type": "trigger.schedule", "config": {"interval": {"hours": 1}}}, [
-        read, {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "items", "key": "id"}}]))
+    read = {
+        "id": "read",
+        "type": "read.sql",
+        "config": {
+            "connection": "held",
+            "query": f"SELECT 1 AS id, 'x' AS name FROM (SELECT pg_advisory_xact_lock({HELD})) AS w",
+        },
+    }
+    return store_flow(
+        store,
+        flow(
+            "held",
+            {"type": "trigger.schedule", "config": {"interval": {"hours": 1}}},
+            [
+                read,
+                {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "items", "key": "id"}},
+            ],
+        ),
+    )
 
 
 async def test_a_cli_run_and_an_editor_run_are_refused_while_a_scheduled_run_goes(
-        user: User, store: Store, tmp_path: Path, postgres_url: str) -> None:
+    user: User, store: Store, tmp_path: Path, postgres_url: str
+) -> None:
     flow_id = _held_flow(store, tmp_path, postgres_url)
     holder = sa.create_engine(postgres_url).connect()
     holder.execute(sa.text(f"SELECT pg_advisory_lock({HELD})"))
-    scheduled = threading.Thread(target=operations.start_stored_flow, args=(store, flow_id),
-                                 kwargs={"trigger": "schedule", "env": "sandbox", "who": "scheduler"})
+    scheduled = threading.Thread(
+        target=operations.start_stored_flow,
+        args=(store, flow_id),
+        kwargs={"trigger": "schedule", "env": "sandbox", "who": "scheduler"},
+    )
     try:
         scheduled.start()  # what the scheduler's tick does
         lock = wait_for(lambda: flow_locks.holder_of(store, flow_id, "sandbox"), what="the scheduled run's lock")
@@ -47,9 +66,14 @@ async def test_a_cli_run_and_an_editor_run_are_refused_while_a_scheduled_run_goe
         running = run_store.list_runs(store, flow_id)[0]
         assert running.status == "running" and running.trigger == "schedule" and lock.run_id == running.id
 
-        cli = subprocess.run([sys.executable, "-m", "app.cli", "run", flow_id, "--env", "sandbox"], cwd=ROOT,
-                             env={**os.environ, "FLOWBRIDGE_DB_URL": store.url}, capture_output=True, text=True,
-                             timeout=60)
+        cli = subprocess.run(
+            [sys.executable, "-m", "app.cli", "run", flow_id, "--env", "sandbox"],
+            cwd=ROOT,
+            env={**os.environ, "FLOWBRIDGE_DB_URL": store.url},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert cli.returncode != 0
         said = cli.stdout + cli.stderr
         assert f"is running already in sandbox: run {running.id}" in said, said

@@ -81,8 +81,9 @@ async def test_saving_over_a_version_someone_else_saved_is_refused_naming_them(u
     await user.open(f"/flows/{FLOW}")
     await user.should_see("version 1")
     document, _ = flow_store.get_document(store, FLOW)
-    flow_store.save_flow(store, {**document, "description": "changed by Maria"}, author="Maria", comment="hers",
-                         based_on=1)
+    flow_store.save_flow(
+        store, {**document, "description": "changed by Maria"}, author="Maria", comment="hers", based_on=1
+    )
     user.find(marker="save").click()
     user.find(marker="author").type("Ada")
     user.find(marker="comment").type("mine")
@@ -132,8 +133,13 @@ async def test_an_unknown_flow_says_so(user: User) -> None:
 async def test_every_node_type_gets_a_form_from_its_schema(user: User, store: Store) -> None:
     import nodes
 
-    document = {"schema_version": 1, "id": "every_type", "name": "Every type", "edges": [],
-                "nodes": [{"id": f"n{i}", "type": t, "config": {}} for i, t in enumerate(sorted(nodes.registry()))]}
+    document = {
+        "schema_version": 1,
+        "id": "every_type",
+        "name": "Every type",
+        "edges": [],
+        "nodes": [{"id": f"n{i}", "type": t, "config": {}} for i, t in enumerate(sorted(nodes.registry()))],
+    }
     flow_store.save_flow(store, document, author="test")
     await user.open("/flows/every_type")
     canvas = user.find(FlowCanvas)

@@ -38,8 +38,11 @@ def table(user: User, css: str) -> ui.table:
 
 def cell(user: User, node: str, metric: str, side: str) -> ui.element:
     [row] = [e for e in user.find(ui.element).elements if e.tag == "tr" and e.props.get("data-node-id") == node]
-    [found] = [e for e in row.descendants() if e.tag == "td" and f"fb-cmp-{metric}" in e.classes
-               and f"fb-cmp-{side}" in e.classes]
+    [found] = [
+        e
+        for e in row.descendants()
+        if e.tag == "td" and f"fb-cmp-{metric}" in e.classes and f"fb-cmp-{side}" in e.classes
+    ]
     return found
 
 
@@ -56,7 +59,8 @@ async def until(condition: Any, what: str, seconds: float = 30) -> None:
 
 
 async def test_a_replay_with_the_edited_flow_shows_both_runs_their_counts_and_the_changed_field(
-        user: User, store: Store) -> None:
+    user: User, store: Store
+) -> None:
     original = production_run(store)
     edit_map(store, "name", "{{ record.name | upper }}")
     await user.open(f"/runs/{original.run_id}")
@@ -110,7 +114,8 @@ async def test_a_run_that_kept_no_input_says_so_instead_of_replaying(user: User,
 
 
 async def test_a_saved_case_passes_fails_after_an_edit_showing_the_field_and_can_be_deleted(
-        user: User, store: Store) -> None:
+    user: User, store: Store
+) -> None:
     original = production_run(store)
     await user.open(f"/flows/{FLOW}/tests")
     await user.should_see("No test cases yet.")
@@ -163,7 +168,8 @@ def _enabled(user: User, marker: str) -> bool:
 
 
 async def test_a_viewer_may_not_replay_or_save_cases_and_a_changed_role_is_refused_on_the_server(
-        user: User, store: Store) -> None:
+    user: User, store: Store
+) -> None:
     original = production_run(store)
     viewer = access.add_user(store, "vic", "viewer")
     tester = access.add_user(store, "tess", "tester")

@@ -7,12 +7,12 @@ from nicegui import ui
 from nicegui.testing.user import User
 
 from app.services import operations
+from app.services.access import admin
 from app.services.runs import run_flow
 from app.store import flows as flow_store
 from app.store import runs as run_store
 from app.store.database import Store
 from app.ui.canvas.flow_canvas import FlowCanvas
-from app.services.access import admin
 
 FLOW = "crm_accounts_to_erp_customers"
 OTHER = "erp_stock_to_crm_products"
@@ -76,12 +76,18 @@ async def test_a_run_draws_its_flow_with_counts_and_shows_a_clicked_nodes_record
 async def test_a_run_shows_its_retries_and_who_resolved_its_failed_records(user: User, store: Store) -> None:
     document, version = flow_store.get_document(store, FLOW)
     result = run_flow(store, document, version=version, env="production", trigger="schedule", started_by="scheduler")
-    run_store.finish_run(store, result.run_id, status="partial", totals=result.totals, error=None,
-                         ledger=result.ledger.summary(),
-                         events=[{"at": "2026-11-29T03:00:00+00:00", "attempt": 1, "error": "connection refused",
-                                  "wait_seconds": 0.21},
-                                 {"at": "2026-11-29T03:00:01+00:00", "attempt": 2, "error": "connection refused",
-                                  "wait_seconds": 0.43}])
+    run_store.finish_run(
+        store,
+        result.run_id,
+        status="partial",
+        totals=result.totals,
+        error=None,
+        ledger=result.ledger.summary(),
+        events=[
+            {"at": "2026-11-29T03:00:00+00:00", "attempt": 1, "error": "connection refused", "wait_seconds": 0.21},
+            {"at": "2026-11-29T03:00:01+00:00", "attempt": 2, "error": "connection refused", "wait_seconds": 0.43},
+        ],
+    )
     from app.services import dead_letters
 
     letter = run_store.dead_letters(store, run_id=result.run_id)[0]
@@ -90,7 +96,9 @@ async def test_a_run_shows_its_retries_and_who_resolved_its_failed_records(user:
     await user.should_see("Retries (2)")
     retries = next(t for t in user.find(ui.table).elements if "fb-retries" in t.classes)
     assert [(r["attempt"], r["error"], r["wait"]) for r in retries.rows] == [
-        (1, "connection refused", "0.21 s"), (2, "connection refused", "0.43 s")]
+        (1, "connection refused", "0.21 s"),
+        (2, "connection refused", "0.43 s"),
+    ]
     await user.should_see("started by scheduler")
     failed = next(t for t in user.find(ui.table).elements if "fb-dead-letters" in t.classes)
     assert failed.rows[0]["status"].startswith("discarded by Grace")
@@ -109,8 +117,17 @@ async def test_a_run_of_a_file_has_no_graph_but_its_ledger(user: User, store: St
 async def test_a_queued_run_says_it_is_still_going_and_an_unknown_run_says_so(user: User, store: Store) -> None:
     from app.store.models import Run
 
-    run_store.queue_run(store, Run(id="waiting-its-turn", flow_id=FLOW, env="production", trigger="webhook",
-                                   started_by="webhook", payload=[{"id": 1}]))
+    run_store.queue_run(
+        store,
+        Run(
+            id="waiting-its-turn",
+            flow_id=FLOW,
+            env="production",
+            trigger="webhook",
+            started_by="webhook",
+            payload=[{"id": 1}],
+        ),
+    )
     await user.open("/runs/waiting-its-turn")
     await user.should_see("This run is still going; the page follows it.")
     await user.should_see("started by webhook")

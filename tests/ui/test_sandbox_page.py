@@ -40,7 +40,8 @@ def _number(user: User, css: str) -> ui.number:
 
 
 async def test_a_tester_starts_the_sandboxes_makes_the_erp_fail_resets_and_stops_them(
-        user: User, sandbox_ports: dict[str, int]) -> None:
+    user: User, sandbox_ports: dict[str, int]
+) -> None:
     await user.open("/sandbox")
     await user.should_see("stopped")
     user.find(marker="sandbox-start").click()

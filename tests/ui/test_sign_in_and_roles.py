@@ -15,8 +15,10 @@ FLOW = "crm_accounts_to_erp_customers"
 
 
 def _users(store: Store) -> dict[str, str]:
-    tokens = {name: access.add_user(store, name, role)
-              for name, role in (("ada", "admin"), ("tess", "tester"), ("vic", "viewer"))}
+    tokens = {
+        name: access.add_user(store, name, role)
+        for name, role in (("ada", "admin"), ("tess", "tester"), ("vic", "viewer"))
+    }
     session.forget_open_state()
     return tokens
 
@@ -91,8 +93,9 @@ async def test_an_admin_switches_and_is_recorded_by_their_signed_in_name(user: U
     await user.should_see("Sign in to Flowbridge", retries=30)
 
 
-async def test_a_viewer_cannot_replace_a_flow_by_importing_json_and_no_version_is_stored(user: User,
-                                                                                          store: Store) -> None:
+async def test_a_viewer_cannot_replace_a_flow_by_importing_json_and_no_version_is_stored(
+    user: User, store: Store
+) -> None:
     import json
     from pathlib import Path
 
@@ -136,8 +139,16 @@ async def test_a_viewer_cannot_acknowledge_an_alert(user: User, store: Store) ->
     assert [a.id for a in alerts.open_alerts(store)] == [alert.id]
 
 
-OFF_SITE = ["/\\127.0.0.1:8261/x", "/\\\\127.0.0.1:8261/x", "/\t/127.0.0.1:8261/x", "/\n/127.0.0.1/x",
-            "//127.0.0.1:8261/x", "https://127.0.0.1:8261/x", "javascript:alert(1)", "/ok\\..\\\\evil"]
+OFF_SITE = [
+    "/\\127.0.0.1:8261/x",
+    "/\\\\127.0.0.1:8261/x",
+    "/\t/127.0.0.1:8261/x",
+    "/\n/127.0.0.1/x",
+    "//127.0.0.1:8261/x",
+    "https://127.0.0.1:8261/x",
+    "javascript:alert(1)",
+    "/ok\\..\\\\evil",
+]
 
 
 def test_only_a_path_on_this_server_is_a_place_to_go_after_signing_in() -> None:
@@ -158,7 +169,8 @@ async def test_a_sign_in_link_to_another_site_lands_on_the_flows_page(user: User
 
 
 async def test_signing_in_makes_a_new_session_and_what_the_browser_held_before_stays_signed_out(
-        user: User, store: Store) -> None:
+    user: User, store: Store
+) -> None:
     import httpx
     from nicegui import app as nicegui_app
 
@@ -173,8 +185,9 @@ async def test_signing_in_makes_a_new_session_and_what_the_browser_held_before_s
     assert sign_ins.COOKIE in after and after.get("session") != planted.get("session")
 
     async def lands_on(cookies: dict) -> str:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=nicegui_app), base_url="http://test",
-                                     cookies=cookies) as browser:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=nicegui_app), base_url="http://test", cookies=cookies
+        ) as browser:
             reply = await browser.get("/runs", follow_redirects=False)
         return reply.headers.get("location", "") if reply.is_redirect else str(reply.status_code)
 

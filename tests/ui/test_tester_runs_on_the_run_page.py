@@ -9,11 +9,11 @@ from nicegui import ui
 from nicegui.testing.user import User
 
 from app.services import replay
+from app.services.access import admin
 from app.services.runs import run_flow
 from app.store import flows as flow_store
 from app.store.database import Store
 from tests.clock import later
-from app.services.access import admin
 
 FLOW = "crm_accounts_to_erp_customers"
 
@@ -33,7 +33,8 @@ async def test_a_stored_dry_run_shows_what_it_would_have_changed(user: User, sto
 
 
 async def test_a_real_run_has_no_would_change_section_and_a_replay_links_to_its_comparison(
-        user: User, store: Store, demo: dict) -> None:
+    user: User, store: Store, demo: dict
+) -> None:
     document, version = flow_store.get_document(store, "erp_stock_to_crm_products")
     original = run_flow(store, document, version=version, env="production")
     await user.open(f"/runs/{original.run_id}")

@@ -11,12 +11,16 @@ VENDOR = Path(__file__).parent / "vendor"
 CSS_FILES = ("css/core-style.css", "css/core-theme-default.css", "css/controls-style.css", "css/minimap-style.css")
 
 
-class FlowCanvas(ui.element, component="flow_canvas.js", esm={
-    "@vue-flow/core": "vendor/vue-flow-core",
-    "@vue-flow/background": "vendor/vue-flow-background",
-    "@vue-flow/controls": "vendor/vue-flow-controls",
-    "@vue-flow/minimap": "vendor/vue-flow-minimap",
-}):
+class FlowCanvas(
+    ui.element,
+    component="flow_canvas.js",
+    esm={
+        "@vue-flow/core": "vendor/vue-flow-core",
+        "@vue-flow/background": "vendor/vue-flow-background",
+        "@vue-flow/controls": "vendor/vue-flow-controls",
+        "@vue-flow/minimap": "vendor/vue-flow-minimap",
+    },
+):
     """Draws a graph ({nodes, edges} in Vue Flow's shape) and emits what the user does with it.
 
     Events: add, connect, moved, remove, selection, shortcut, drawn, ready.

@@ -27,12 +27,24 @@ def default_port(type_name: str | None) -> str | None:
 def node_data(node: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     node_type = nodes.get(node.get("type")) if isinstance(node.get("type"), str) else None
     if node_type is None:
-        return {"label": node.get("name") or node.get("id"), "typeTitle": f"unknown type {node.get('type')!r}",
-                "family": "unknown", "inputs": ["in"], "outputs": ["out"], "description": "",
-                "problems": problems}
-    return {"label": node.get("name") or node_type.title, "typeTitle": node_type.title, "family": node_type.family,
-            "inputs": list(node_type.inputs), "outputs": list(node_type.outputs),
-            "description": node_type.description, "problems": problems}
+        return {
+            "label": node.get("name") or node.get("id"),
+            "typeTitle": f"unknown type {node.get('type')!r}",
+            "family": "unknown",
+            "inputs": ["in"],
+            "outputs": ["out"],
+            "description": "",
+            "problems": problems,
+        }
+    return {
+        "label": node.get("name") or node_type.title,
+        "typeTitle": node_type.title,
+        "family": node_type.family,
+        "inputs": list(node_type.inputs),
+        "outputs": list(node_type.outputs),
+        "description": node_type.description,
+        "problems": problems,
+    }
 
 
 def layout_missing(document: dict[str, Any]) -> bool:
@@ -75,8 +87,13 @@ def canvas_graph(document: dict[str, Any], checked: Checked | None = None) -> di
         if not isinstance(node, dict) or not isinstance(node.get("id"), str):
             continue
         position = node.get("position") if _has_position(node) else {"x": ORIGIN[0], "y": ORIGIN[1]}
-        drawn_nodes.append({"id": node["id"], "position": {"x": position["x"], "y": position["y"]},
-                            "data": node_data(node, by_node.get(node["id"], []))})
+        drawn_nodes.append(
+            {
+                "id": node["id"],
+                "position": {"x": position["x"], "y": position["y"]},
+                "data": node_data(node, by_node.get(node["id"], [])),
+            }
+        )
     drawn_edges = []
     for index, edge in enumerate(document.get("edges", [])):
         if not isinstance(edge, dict) or edge.get("from") not in types or edge.get("to") not in types:
@@ -84,15 +101,22 @@ def canvas_graph(document: dict[str, Any], checked: Checked | None = None) -> di
         source_type = nodes.get(types[edge["from"]]) if isinstance(types[edge["from"]], str) else None
         port = edge.get("port") or default_port(types[edge["from"]]) or "out"
         many_ports = source_type is not None and len(source_type.outputs) > 1
-        drawn_edges.append({"id": edge_id(edge), "source": edge["from"], "target": edge["to"],
-                            "sourceHandle": port, "targetHandle": "in",
-                            "data": {"port": port if many_ports else None, "problems": by_edge.get(index, []),
-                                     "count": None}})
+        drawn_edges.append(
+            {
+                "id": edge_id(edge),
+                "source": edge["from"],
+                "target": edge["to"],
+                "sourceHandle": port,
+                "targetHandle": "in",
+                "data": {"port": port if many_ports else None, "problems": by_edge.get(index, []), "count": None},
+            }
+        )
     return {"nodes": drawn_nodes, "edges": drawn_edges}
 
 
-def edge_decorations(document: dict[str, Any], checked: Checked,
-                     counts: dict[tuple[str, str, str], int] | None = None) -> dict[str, dict[str, Any]]:
+def edge_decorations(
+    document: dict[str, Any], checked: Checked, counts: dict[tuple[str, str, str], int] | None = None
+) -> dict[str, dict[str, Any]]:
     """Per edge id: its problems and, after a test, the records that went along it."""
     decorations = {}
     for index, edge in enumerate(document.get("edges", [])):
@@ -100,14 +124,17 @@ def edge_decorations(document: dict[str, Any], checked: Checked,
             continue
         port = edge.get("port") or default_port(_type_of(document, edge.get("from"))) or "out"
         count = counts.get((edge.get("from"), port, edge.get("to"))) if counts is not None else None
-        decorations[edge_id(edge)] = {"problems": checked.by_edge.get(index, []),
-                                      "count": count if counts is not None else None}
+        decorations[edge_id(edge)] = {
+            "problems": checked.by_edge.get(index, []),
+            "count": count if counts is not None else None,
+        }
     return decorations
 
 
 def _type_of(document: dict[str, Any], node_id: Any) -> str | None:
-    return next((n.get("type") for n in document.get("nodes", []) if isinstance(n, dict) and n.get("id") == node_id),
-                None)
+    return next(
+        (n.get("type") for n in document.get("nodes", []) if isinstance(n, dict) and n.get("id") == node_id), None
+    )
 
 
 RUN_SPREAD = 1.25  # a run's graph is drawn wider than the editor's, so the counts on the edges have room

@@ -95,8 +95,13 @@ class DocumentState:
         if node_type is None:
             raise EditRefused(f"there is no node type '{type_name}'")
         self._snapshot()
-        node = {"id": new_node_id(self.document, type_name), "type": type_name, "name": node_type.title,
-                "config": _starting_config(node_type.config_schema), "position": {"x": round(x), "y": round(y)}}
+        node = {
+            "id": new_node_id(self.document, type_name),
+            "type": type_name,
+            "name": node_type.title,
+            "config": _starting_config(node_type.config_schema),
+            "position": {"x": round(x), "y": round(y)},
+        }
         self.nodes.append(node)
         return node
 
@@ -137,8 +142,11 @@ class DocumentState:
             return False
         self._snapshot()
         self.document["nodes"] = [n for n in self.nodes if n.get("id") not in gone_nodes]
-        self.document["edges"] = [e for e in self.edges if edge_id(e) not in gone_edges
-                                  and e.get("from") not in gone_nodes and e.get("to") not in gone_nodes]
+        self.document["edges"] = [
+            e
+            for e in self.edges
+            if edge_id(e) not in gone_edges and e.get("from") not in gone_nodes and e.get("to") not in gone_nodes
+        ]
         return True
 
     def copy(self, node_ids: list[str]) -> int:
@@ -197,8 +205,11 @@ def _many_ports(node: dict[str, Any]) -> bool:
 
 
 def _same_edge(a: dict[str, Any], b: dict[str, Any], first_port: str | None) -> bool:
-    return (a.get("from"), a.get("port") or first_port, a.get("to")) == (b.get("from"), b.get("port") or first_port,
-                                                                         b.get("to"))
+    return (a.get("from"), a.get("port") or first_port, a.get("to")) == (
+        b.get("from"),
+        b.get("port") or first_port,
+        b.get("to"),
+    )
 
 
 def _starting_config(schema: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from app.ui import context, session
 from app.ui.canvas.flow_canvas import FlowCanvas
 from app.ui.canvas.graph import canvas_graph, edge_decorations, layout_missing, node_data
 from app.ui.editor.document_state import DocumentState, EditRefused
-from app.ui.editor.dry_run import dry_run as dry_run_document, dry_run_menu, refusal, show_dry_run
+from app.ui.editor.dry_run import dry_run as dry_run_document
+from app.ui.editor.dry_run import dry_run_menu, refusal, show_dry_run
 from app.ui.editor.history_dialog import open_history
 from app.ui.editor.palette import palette
 from app.ui.editor.schema_form import FormServices
@@ -58,9 +59,14 @@ class Editor:
             palette(self.add_from_click)
             with ui.element("div").classes("fb-canvas-wrap"):
                 self.canvas = FlowCanvas(canvas_graph(self.state.document, self.checked), self.state.document["id"])
-            self.panel = SidePanel(self.state, self.form_services, changed=self.changed,
-                                   test_node=self.test_node, delete_nodes=self.delete_nodes,
-                                   select_node=self.select_node)
+            self.panel = SidePanel(
+                self.state,
+                self.form_services,
+                changed=self.changed,
+                test_node=self.test_node,
+                delete_nodes=self.delete_nodes,
+                select_node=self.select_node,
+            )
         self.results = ui.column().classes("fb-results w-full gap-0")
         self.results.set_visibility(False)
         # Dialogs live here, not inside whatever was clicked: a dialog opened from another dialog
@@ -77,35 +83,58 @@ class Editor:
 
     def _toolbar(self) -> None:
         with ui.row().classes("fb-toolbar w-full items-center no-wrap gap-2"):
-            ui.button(icon="arrow_back", on_click=lambda: ui.navigate.to("/")).props("flat round dense") \
-                .tooltip("All flows")
+            ui.button(icon="arrow_back", on_click=lambda: ui.navigate.to("/")).props("flat round dense").tooltip(
+                "All flows"
+            )
             with ui.column().classes("gap-0 min-w-0"):
-                self.title = ui.label(self.state.document.get("name", "")).classes("text-base font-semibold truncate fb-title")
+                self.title = ui.label(self.state.document.get("name", "")).classes(
+                    "text-base font-semibold truncate fb-title"
+                )
                 self.subtitle = ui.label().classes("fb-muted text-xs fb-version")
             with ui.label().classes("fb-chip fb-status cursor-pointer") as self.status_chip:
                 self.status_tip = ui.tooltip("")  # one tooltip, its text set by _refresh_status
             self.status_chip.on("click", lambda: self._show_selection([]))
             ui.space()
-            self.undo_button = ui.button(icon="undo", on_click=self.undo).props("flat round dense").tooltip("Undo (Ctrl+Z)")
-            self.redo_button = ui.button(icon="redo", on_click=self.redo).props("flat round dense") \
-                .tooltip("Redo (Ctrl+Shift+Z)")
-            ui.button(icon="fit_screen", on_click=lambda: self.canvas.fit()).props("flat round dense").tooltip("Fit to view")
+            self.undo_button = (
+                ui.button(icon="undo", on_click=self.undo).props("flat round dense").tooltip("Undo (Ctrl+Z)")
+            )
+            self.redo_button = (
+                ui.button(icon="redo", on_click=self.redo).props("flat round dense").tooltip("Redo (Ctrl+Shift+Z)")
+            )
+            ui.button(icon="fit_screen", on_click=lambda: self.canvas.fit()).props("flat round dense").tooltip(
+                "Fit to view"
+            )
             ui.separator().props("vertical")
-            self.test_button = instant_spinner(ui.button("Test node", icon="science", on_click=self.test_selected),
-                                               "Testing on 20 sandbox records…") \
-                .props("flat no-caps").classes("fb-toolbar-test") \
+            self.test_button = (
+                instant_spinner(
+                    ui.button("Test node", icon="science", on_click=self.test_selected),
+                    "Testing on 20 sandbox records…",
+                )
+                .props("flat no-caps")
+                .classes("fb-toolbar-test")
                 .tooltip("Run the flow up to the selected node on 20 sandbox records; nothing is written")
+            )
             dry_run_menu(self.dry_run)
             with ui.button("Run", icon="play_arrow").props("flat no-caps").classes("fb-run"):
                 with ui.menu():
-                    instant_spinner(ui.menu_item("Run now in the sandbox", on_click=lambda: self.run_saved("sandbox")),
-                                    "Running in the sandbox…").classes("fb-run-sandbox").mark("run-sandbox")
+                    instant_spinner(
+                        ui.menu_item("Run now in the sandbox", on_click=lambda: self.run_saved("sandbox")),
+                        "Running in the sandbox…",
+                    ).classes("fb-run-sandbox").mark("run-sandbox")
                     ui.menu_item("Run now in production…", on_click=lambda: self.confirm_production())
-            ui.button("History", icon="history", on_click=self.history).props("flat no-caps").classes("fb-history-button") \
-                .mark("history")
-            ui.button(icon="download", on_click=self.export).props("flat round dense").mark("export").tooltip("Export JSON")
-            self.save_button = ui.button("Save", icon="save", on_click=self.save_dialog) \
-                .props("unelevated no-caps").classes("fb-save").mark("save").tooltip("Save a new version (Ctrl+S)")
+            ui.button("History", icon="history", on_click=self.history).props("flat no-caps").classes(
+                "fb-history-button"
+            ).mark("history")
+            ui.button(icon="download", on_click=self.export).props("flat round dense").mark("export").tooltip(
+                "Export JSON"
+            )
+            self.save_button = (
+                ui.button("Save", icon="save", on_click=self.save_dialog)
+                .props("unelevated no-caps")
+                .classes("fb-save")
+                .mark("save")
+                .tooltip("Save a new version (Ctrl+S)")
+            )
 
     # --- after every change -----------------------------------------------------------------------
 
@@ -145,8 +174,13 @@ class Editor:
 
     def _show_problems(self, checked: Checked) -> None:
         self.checked = checked
-        self.canvas.patch_nodes({n["id"]: node_data(n, checked.by_node.get(n["id"], []))
-                                 for n in self.state.nodes if isinstance(n, dict) and "id" in n})
+        self.canvas.patch_nodes(
+            {
+                n["id"]: node_data(n, checked.by_node.get(n["id"], []))
+                for n in self.state.nodes
+                if isinstance(n, dict) and "id" in n
+            }
+        )
         self.canvas.decorate_edges(edge_decorations(self.state.document, checked))
         self.panel.problems_changed(checked)
         self._refresh_status()
@@ -162,7 +196,9 @@ class Editor:
             self.status_chip.classes(replace="fb-chip fb-status cursor-pointer fb-chip-ok")
             self.status_tip.text = "No problems: it can be run and switched on"
         saved = "not saved yet" if self.state.based_on == 0 else f"version {self.state.based_on}"
-        self.subtitle.text = f"{self.state.document.get('id')} · {saved}" + (" · unsaved changes" if self.state.dirty else "")
+        self.subtitle.text = f"{self.state.document.get('id')} · {saved}" + (
+            " · unsaved changes" if self.state.dirty else ""
+        )
         self.undo_button.set_enabled(bool(self.state.undo_stack))
         self.redo_button.set_enabled(bool(self.state.redo_stack))
         self.test_button.set_enabled(len(self.selected) == 1)
@@ -207,8 +243,10 @@ class Editor:
         if self.state.remove(node_ids, []):
             self.changed(True)
             self._show_selection([])
-            ui.notify(f"Deleted {len(node_ids)} node{'s' if len(node_ids) != 1 else ''} (Ctrl+Z brings "
-                      f"{'them' if len(node_ids) != 1 else 'it'} back)")
+            ui.notify(
+                f"Deleted {len(node_ids)} node{'s' if len(node_ids) != 1 else ''} (Ctrl+Z brings "
+                f"{'them' if len(node_ids) != 1 else 'it'} back)"
+            )
 
     def select_node(self, node_id: str) -> None:
         self.canvas.select_nodes([node_id])
@@ -290,9 +328,13 @@ class Editor:
         async def columns(connection: str, table: str) -> list[str]:
             return await run.io_bound(systems.columns, store, connection, table)
 
-        return FormServices(connection_names=lambda: systems.connection_names(store), tables=tables, columns=columns,
-                            samples=lambda: self.sample_records(node_id),
-                            value_maps=lambda: self.state.document.get("value_maps") or {})
+        return FormServices(
+            connection_names=lambda: systems.connection_names(store),
+            tables=tables,
+            columns=columns,
+            samples=lambda: self.sample_records(node_id),
+            value_maps=lambda: self.state.document.get("value_maps") or {},
+        )
 
     async def sample_records(self, node_id: str) -> tuple[list[dict[str, Any]], str | None]:
         """The records that reach a node in a test, computed once per shape of what lies upstream."""
@@ -304,7 +346,8 @@ class Editor:
         if key not in self.samples:
             document = copy.deepcopy(self.state.document)
             self.samples[key] = asyncio.ensure_future(
-                run.io_bound(previews.sample_inputs, context.store(), document, node_id))
+                run.io_bound(previews.sample_inputs, context.store(), document, node_id)
+            )
         try:
             return await asyncio.shield(self.samples[key])
         except Exception as error:  # no samples is not an error of the form: say why, once
@@ -325,7 +368,9 @@ class Editor:
             spinner_done()
             return
         try:
-            result = await run.io_bound(previews.test_node, context.store(), copy.deepcopy(self.state.document), node_id)
+            result = await run.io_bound(
+                previews.test_node, context.store(), copy.deepcopy(self.state.document), node_id
+            )
         finally:
             spinner_done()
         opened = not self.results.visible
@@ -336,11 +381,15 @@ class Editor:
             ui.notify(result.message, type="warning", multi_line=True)
             return
         ui.notify(f"Test of '{node_id}': {result.message}", type="positive", multi_line=True)
-        self._show_counts({n.node_id: n.counts for n in result.nodes},
-                          {(e["from"], e["port"], e["to"]): e["count"] for e in result.edges})
+        self._show_counts(
+            {n.node_id: n.counts for n in result.nodes},
+            {(e["from"], e["port"], e["to"]): e["count"] for e in result.edges},
+        )
 
     def _show_counts(self, by_node: dict[str, dict[str, Any]], by_edge: dict[tuple[str, str, str], int]) -> None:
-        patches = {n["id"]: {"counts": by_node.get(n["id"])} for n in self.state.nodes if isinstance(n, dict) and "id" in n}
+        patches = {
+            n["id"]: {"counts": by_node.get(n["id"])} for n in self.state.nodes if isinstance(n, dict) and "id" in n
+        }
         self.canvas.patch_nodes(patches)
         self.canvas.decorate_edges(edge_decorations(self.state.document, self.checked, by_edge))
         self.counts_shown = True
@@ -353,16 +402,25 @@ class Editor:
             return
         document = json.loads(json.dumps(self.state.document))  # a snapshot the thread can read
         try:
-            report = await run.io_bound(dry_run_document, context.store(), document, based_on=self.state.based_on,
-                                        dirty=self.state.dirty, env=env, who=session.principal())
+            report = await run.io_bound(
+                dry_run_document,
+                context.store(),
+                document,
+                based_on=self.state.based_on,
+                dirty=self.state.dirty,
+                env=env,
+                who=session.principal(),
+            )
         finally:
             spinner_done()
         if report.result is None:
             self._show_problems(report.checked)
             ui.notify(refusal(report), type="warning", multi_line=True, timeout=10000)
             return
-        self._show_counts(report.result.ledger.summary(),
-                          {(e["from"], e["port"], e["to"]): e["count"] for e in report.result.ledger.edge_summary()})
+        self._show_counts(
+            report.result.ledger.summary(),
+            {(e["from"], e["port"], e["to"]): e["count"] for e in report.result.ledger.edge_summary()},
+        )
         with self.dialogs:
             show_dry_run(report)
 
@@ -375,8 +433,9 @@ class Editor:
             ui.label("The saved version runs against the production systems and writes to them.")
             with ui.row().classes("w-full justify-end"):
                 ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
-                ui.button("Run in production", on_click=lambda: (dialog.close(), self.run_saved("production"))) \
-                    .props("unelevated no-caps color=negative")
+                ui.button("Run in production", on_click=lambda: (dialog.close(), self.run_saved("production"))).props(
+                    "unelevated no-caps color=negative"
+                )
         dialog.open()
 
     @guarded("run the flow")
@@ -385,33 +444,52 @@ class Editor:
             spinner_done()
             return
         if env == "production":
-            ui.run_javascript("window.fbBusy = Quasar.Notify.create({message: 'Running in production…', "
-                              "spinner: true, timeout: 0, group: false})")
+            ui.run_javascript(
+                "window.fbBusy = Quasar.Notify.create({message: 'Running in production…', "
+                "spinner: true, timeout: 0, group: false})"
+            )
         if self.state.based_on == 0:
             spinner_done()
             ui.notify("Save the flow first: a run uses the saved version", type="warning")
             return
         if self.state.dirty:
-            ui.notify(f"Running version {self.state.based_on}, the saved one; your unsaved changes are not in it",
-                      type="info")
+            ui.notify(
+                f"Running version {self.state.based_on}, the saved one; your unsaved changes are not in it", type="info"
+            )
         document, version = flow_store.get_document(context.store(), self.state.document["id"], self.state.based_on)
         if designer.check_document(document).problems:
             spinner_done()
-            ui.notify(f"Version {version} is a draft with problems; fix them and save before running it", type="warning")
+            ui.notify(
+                f"Version {version} is a draft with problems; fix them and save before running it", type="warning"
+            )
             return
         try:
-            result = await run.io_bound(door.start, context.store(), session.principal(),
-                                        door.RunStart(env=env, document=document, version=version))
+            result = await run.io_bound(
+                door.start,
+                context.store(),
+                session.principal(),
+                door.RunStart(env=env, document=document, version=version),
+            )
         finally:
             spinner_done()
         totals = " · ".join(f"{v} {k}" for k, v in result.totals.items() if v)
         kind = "positive" if result.status == "succeeded" else "warning" if result.status == "partial" else "negative"
-        ui.notify(f"Run {result.status}: {totals or 'nothing to do'}" + (f" — {result.error}" if result.error else ""),
-                  type=kind, multi_line=True, timeout=8000,
-                  actions=[{"label": "Details", "color": "white",
-                            ":handler": f"() => window.location.href = '/runs/{result.run_id}'"}])
-        self._show_counts(result.ledger.summary(),
-                          {(e["from"], e["port"], e["to"]): e["count"] for e in result.ledger.edge_summary()})
+        ui.notify(
+            f"Run {result.status}: {totals or 'nothing to do'}" + (f" — {result.error}" if result.error else ""),
+            type=kind,
+            multi_line=True,
+            timeout=8000,
+            actions=[
+                {
+                    "label": "Details",
+                    "color": "white",
+                    ":handler": f"() => window.location.href = '/runs/{result.run_id}'",
+                }
+            ],
+        )
+        self._show_counts(
+            result.ledger.summary(), {(e["from"], e["port"], e["to"]): e["count"] for e in result.ledger.edge_summary()}
+        )
 
     def history(self) -> None:
         if self.state.based_on == 0:
@@ -426,13 +504,17 @@ class Editor:
         self.state.replace(document)
         self.changed(True)
         self._show_selection([])
-        ui.notify(f"Version {version} is back in the editor; save to make it the current version (Ctrl+Z undoes)",
-                  type="positive", multi_line=True)
+        ui.notify(
+            f"Version {version} is back in the editor; save to make it the current version (Ctrl+Z undoes)",
+            type="positive",
+            multi_line=True,
+        )
 
     def export(self) -> None:
         document = self.state.document
-        ui.download.content(json.dumps(document, indent=2, ensure_ascii=False).encode(), f"{document['id']}.json",
-                            "application/json")
+        ui.download.content(
+            json.dumps(document, indent=2, ensure_ascii=False).encode(), f"{document['id']}.json", "application/json"
+        )
         ui.notify(f"Exported {document['id']}.json")
 
     def save_dialog(self) -> None:
@@ -446,14 +528,26 @@ class Editor:
             # Signed in, the version is theirs: the name is shown, not asked. Only an open server
             # without users asks who is saving.
             signed_in = not session.is_open()
-            author = ui.input("Saved by (signed in)" if signed_in else "Your name",
-                              value=session.actor_name() if signed_in else app.storage.user.get("author", "")) \
-                .props("outlined dense" + (" readonly" if signed_in else "")).classes("w-full fb-author").mark("author")
-            comment = ui.input("What changed?", placeholder="e.g. lower-case e-mails").props("outlined dense autofocus") \
-                .classes("w-full fb-comment").mark("comment")
+            author = (
+                ui.input(
+                    "Saved by (signed in)" if signed_in else "Your name",
+                    value=session.actor_name() if signed_in else app.storage.user.get("author", ""),
+                )
+                .props("outlined dense" + (" readonly" if signed_in else ""))
+                .classes("w-full fb-author")
+                .mark("author")
+            )
+            comment = (
+                ui.input("What changed?", placeholder="e.g. lower-case e-mails")
+                .props("outlined dense autofocus")
+                .classes("w-full fb-comment")
+                .mark("comment")
+            )
             if problems:
-                ui.label(f"This flow has {problems} problem{'s' if problems != 1 else ''}: it is saved as a draft, "
-                         "and cannot be switched on until they are fixed.").classes("fb-problem-box w-full")
+                ui.label(
+                    f"This flow has {problems} problem{'s' if problems != 1 else ''}: it is saved as a draft, "
+                    "and cannot be switched on until they are fixed."
+                ).classes("fb-problem-box w-full")
 
             async def save() -> None:
                 if not (author.value or "").strip():
@@ -468,8 +562,9 @@ class Editor:
             comment.on("keydown.enter", save)
             with ui.row().classes("w-full justify-end"):
                 ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
-                instant_spinner(ui.button("Save draft" if problems else "Save", icon="save", on_click=save), "Saving…") \
-                    .props("unelevated no-caps").classes("fb-save-confirm").mark("save-confirm")
+                instant_spinner(
+                    ui.button("Save draft" if problems else "Save", icon="save", on_click=save), "Saving…"
+                ).props("unelevated no-caps").classes("fb-save-confirm").mark("save-confirm")
         dialog.open()
 
     @guarded("save the flow")
@@ -485,11 +580,19 @@ class Editor:
     async def _save(self, author: str, comment: str, *, as_copy: bool = False) -> None:
         document = self.state.document
         if as_copy:
-            document = {**copy.deepcopy(document), "id": designer.copy_id(context.store(), document["id"]),
-                        "name": f"{document.get('name', document['id'])} (copy)"}
+            document = {
+                **copy.deepcopy(document),
+                "id": designer.copy_id(context.store(), document["id"]),
+                "name": f"{document.get('name', document['id'])} (copy)",
+            }
         try:
-            version, draft = designer.save_document(context.store(), document, who=session.principal(), comment=comment,
-                                                    based_on=0 if as_copy else self.state.based_on)
+            version, draft = designer.save_document(
+                context.store(),
+                document,
+                who=session.principal(),
+                comment=comment,
+                based_on=0 if as_copy else self.state.based_on,
+            )
         except VersionConflict as conflict:
             self.conflict_dialog(conflict, author, comment)
             return
@@ -503,8 +606,10 @@ class Editor:
         if self.is_new:
             self.is_new = False
             ui.run_javascript(f"history.replaceState(null, '', '/flows/{document['id']}')")
-        ui.notify(f"Saved version {version}" + (f" as a draft ({len(self.checked.problems)} problems)" if draft else ""),
-                  type="warning" if draft else "positive")
+        ui.notify(
+            f"Saved version {version}" + (f" as a draft ({len(self.checked.problems)} problems)" if draft else ""),
+            type="warning" if draft else "positive",
+        )
         self._refresh_status()
 
     def conflict_dialog(self, conflict: VersionConflict, author: str, comment: str) -> None:
@@ -512,9 +617,11 @@ class Editor:
         with self.dialogs, ui.dialog() as dialog, ui.card().classes("w-[32rem] gap-3 fb-conflict"):
             dialog.on("hide", dialog.delete)
             ui.label("Someone saved this flow meanwhile").classes("text-lg font-semibold")
-            ui.label(f"{latest.author or 'Someone'} saved version {latest.version} at "
-                     f"{latest.created_at:%Y-%m-%d %H:%M} UTC, after the version {self.state.based_on} you opened. "
-                     "Your changes are not saved: nothing was overwritten.").classes("fb-conflict-text")
+            ui.label(
+                f"{latest.author or 'Someone'} saved version {latest.version} at "
+                f"{latest.created_at:%Y-%m-%d %H:%M} UTC, after the version {self.state.based_on} you opened. "
+                "Your changes are not saved: nothing was overwritten."
+            ).classes("fb-conflict-text")
             if latest.comment:
                 ui.label(f"Their comment: “{latest.comment}”").classes("fb-muted text-sm")
 
@@ -528,10 +635,12 @@ class Editor:
 
             with ui.row().classes("w-full justify-end"):
                 ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
-                ui.button("Open their version", icon="open_in_new", on_click=open_theirs).props("outline no-caps") \
-                    .classes("fb-open-theirs")
-                ui.button("Save mine as a copy", icon="content_copy", on_click=save_copy).props("unelevated no-caps") \
-                    .classes("fb-save-copy")
+                ui.button("Open their version", icon="open_in_new", on_click=open_theirs).props(
+                    "outline no-caps"
+                ).classes("fb-open-theirs")
+                ui.button("Save mine as a copy", icon="content_copy", on_click=save_copy).props(
+                    "unelevated no-caps"
+                ).classes("fb-save-copy")
         dialog.open()
 
 

@@ -11,10 +11,22 @@ from nicegui import ui
 
 from app.services.designer import node_type_catalog
 
-FAMILY_TITLES = {"trigger": "Start", "read": "Read", "filter": "Filter", "map": "Map", "transform": "Transform",
-                 "write": "Write"}
-FAMILY_ICONS = {"trigger": "bolt", "read": "download", "filter": "filter_alt", "map": "swap_horiz",
-                "transform": "auto_fix_high", "write": "upload"}
+FAMILY_TITLES = {
+    "trigger": "Start",
+    "read": "Read",
+    "filter": "Filter",
+    "map": "Map",
+    "transform": "Transform",
+    "write": "Write",
+}
+FAMILY_ICONS = {
+    "trigger": "bolt",
+    "read": "download",
+    "filter": "filter_alt",
+    "map": "swap_horiz",
+    "transform": "auto_fix_high",
+    "write": "upload",
+}
 
 
 def palette(on_click: Callable[[str], Any]) -> None:
@@ -24,8 +36,13 @@ def palette(on_click: Callable[[str], Any]) -> None:
         for family, types in groupby(node_type_catalog(), key=lambda t: t["family"]):
             ui.label(FAMILY_TITLES.get(family, family)).classes("fb-palette-family")
             for node_type in types:
-                item = ui.element("div").classes(f"fb-palette-item fb-family-{family}").props(
-                    f'data-fb-type="{node_type["type"]}" data-fb-family="{family}" data-fb-title="{node_type["title"]}"')
+                item = (
+                    ui.element("div")
+                    .classes(f"fb-palette-item fb-family-{family}")
+                    .props(
+                        f'data-fb-type="{node_type["type"]}" data-fb-family="{family}" data-fb-title="{node_type["title"]}"'
+                    )
+                )
                 with item:
                     ui.icon(FAMILY_ICONS.get(family, "circle"))
                     ui.label(node_type["title"])

@@ -18,8 +18,8 @@ from typing import Any
 
 from nicegui import background_tasks, ui
 
-from app.engine.problems import json_path
 from app.engine.expressions import compile_check
+from app.engine.problems import json_path
 from app.services.previews import preview_expression
 
 Path = tuple[Any, ...]
@@ -73,9 +73,16 @@ def _branch_for(root: dict[str, Any], branches: list[dict[str, Any]], value: Any
 class SchemaForm:
     """Renders `schema` for `value` (a dict edited in place) into the current NiceGUI container."""
 
-    def __init__(self, schema: dict[str, Any], value: dict[str, Any], *, services: FormServices,
-                 on_change: Callable[[str], None], before_change: Callable[[str], None] = lambda path: None,
-                 problems: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        schema: dict[str, Any],
+        value: dict[str, Any],
+        *,
+        services: FormServices,
+        on_change: Callable[[str], None],
+        before_change: Callable[[str], None] = lambda path: None,
+        problems: dict[str, list[str]] | None = None,
+    ) -> None:
         self.root = schema
         self.value = value
         self.services = services
@@ -93,8 +100,9 @@ class SchemaForm:
         with ui.column().classes("w-full gap-3 fb-form"):
             self._object_fields(self.root, self.value, (), [self.value])
 
-    def _object_fields(self, schema: dict[str, Any], value: dict[str, Any], path: Path,
-                       scope: list[dict[str, Any]]) -> None:
+    def _object_fields(
+        self, schema: dict[str, Any], value: dict[str, Any], path: Path, scope: list[dict[str, Any]]
+    ) -> None:
         schema = resolve(self.root, schema)
         required = set(schema.get("required", []))
         for name, sub in schema.get("properties", {}).items():
@@ -133,18 +141,28 @@ class SchemaForm:
         element.props(f"data-field={json.dumps(json_path(path)[2:])}")
         return element
 
-    def _field(self, schema: dict[str, Any], container: Any, key: Any, path: Path, label: str,
-               scope: list[dict[str, Any]]) -> None:
+    def _field(
+        self, schema: dict[str, Any], container: Any, key: Any, path: Path, label: str, scope: list[dict[str, Any]]
+    ) -> None:
         schema = resolve(self.root, schema)
         current = container.get(key) if isinstance(container, dict) else container[key]
         kind = schema.get("type")
         if "anyOf" in schema:  # one column or several (key_list): edit as a list
-            array = next((resolve(self.root, b) for b in schema["anyOf"] if resolve(self.root, b).get("type") == "array"), None)
+            array = next(
+                (resolve(self.root, b) for b in schema["anyOf"] if resolve(self.root, b).get("type") == "array"), None
+            )
             if array is not None:
                 if isinstance(current, str):
                     current = [current]
-                self._string_list({**array, "title": schema.get("title"), "description": schema.get("description")},
-                                  container, key, path, label, scope, current or [])
+                self._string_list(
+                    {**array, "title": schema.get("title"), "description": schema.get("description")},
+                    container,
+                    key,
+                    path,
+                    label,
+                    scope,
+                    current or [],
+                )
                 return
         if schema.get("x-expression"):
             self._expression(schema, container, key, path, label, current)
@@ -154,8 +172,7 @@ class SchemaForm:
             self._picker(schema, container, key, path, label, current, scope)
         elif kind == "boolean":
             value = current if isinstance(current, bool) else bool(schema.get("default", False))
-            switch = ui.switch(label, value=value,
-                               on_change=lambda e: self._set(container, key, e.value, path))
+            switch = ui.switch(label, value=value, on_change=lambda e: self._set(container, key, e.value, path))
             switch.props(f"data-field={json.dumps(json_path(path)[2:])}")
             if schema.get("description"):
                 switch.tooltip(schema["description"])
@@ -213,8 +230,9 @@ class SchemaForm:
                 value = int(value)
             self._set(container, key, value, path)
 
-        element = ui.number(label, value=current, min=schema.get("minimum"), max=schema.get("maximum"),
-                            on_change=changed)
+        element = ui.number(
+            label, value=current, min=schema.get("minimum"), max=schema.get("maximum"), on_change=changed
+        )
         if schema.get("default") is not None:
             element.props(f"placeholder={json.dumps(str(schema['default']))}")
         self._decorate(element, schema, path)
@@ -223,19 +241,38 @@ class SchemaForm:
         options = list(schema["enum"])
         if current is not None and current not in options:
             options.append(current)
-        element = ui.select(options, label=label, value=current if current is not None else schema.get("default"),
-                            clearable=True, on_change=lambda e: self._set(container, key, e.value, path))
+        element = ui.select(
+            options,
+            label=label,
+            value=current if current is not None else schema.get("default"),
+            clearable=True,
+            on_change=lambda e: self._set(container, key, e.value, path),
+        )
         self._decorate(element, schema, path)
 
     # --- pickers ----------------------------------------------------------------------------------
 
-    def _picker(self, schema: dict[str, Any], container: Any, key: Any, path: Path, label: str, current: Any,
-                scope: list[dict[str, Any]]) -> None:
+    def _picker(
+        self,
+        schema: dict[str, Any],
+        container: Any,
+        key: Any,
+        path: Path,
+        label: str,
+        current: Any,
+        scope: list[dict[str, Any]],
+    ) -> None:
         picker = schema["x-picker"]
         options = [current] if isinstance(current, str) and current else []
-        element = ui.select(options, label=label, value=current or None, with_input=True,
-                            new_value_mode="add-unique", clearable=True,
-                            on_change=lambda e: self._set(container, key, e.value, path))
+        element = ui.select(
+            options,
+            label=label,
+            value=current or None,
+            with_input=True,
+            new_value_mode="add-unique",
+            clearable=True,
+            on_change=lambda e: self._set(container, key, e.value, path),
+        )
         self._decorate(element, schema, path)
         element.props(f"data-picker={picker}")
         self._fill_options(element, picker, scope, current)
@@ -263,13 +300,28 @@ class SchemaForm:
             return await self.services.columns(connection, table)
         return []
 
-    def _string_list(self, schema: dict[str, Any], container: Any, key: Any, path: Path, label: str,
-                     scope: list[dict[str, Any]], current: list[Any]) -> None:
+    def _string_list(
+        self,
+        schema: dict[str, Any],
+        container: Any,
+        key: Any,
+        path: Path,
+        label: str,
+        scope: list[dict[str, Any]],
+        current: list[Any],
+    ) -> None:
         items = resolve(self.root, schema.get("items", {}))
         values = [v if isinstance(v, str) else json.dumps(v) for v in (current or [])]
-        element = ui.select(list(values), label=label, value=values, multiple=True, with_input=True,
-                            new_value_mode="add-unique", clearable=True,
-                            on_change=lambda e: self._set(container, key, list(e.value or []), path))
+        element = ui.select(
+            list(values),
+            label=label,
+            value=values,
+            multiple=True,
+            with_input=True,
+            new_value_mode="add-unique",
+            clearable=True,
+            on_change=lambda e: self._set(container, key, list(e.value or []), path),
+        )
         element.props("use-chips")
         self._decorate(element, schema, path)
         if items.get("x-picker"):
@@ -278,14 +330,26 @@ class SchemaForm:
 
     # --- expressions ------------------------------------------------------------------------------
 
-    def _expression(self, schema: dict[str, Any], container: Any, key: Any, path: Path, label: str,
-                    current: Any, preview_count: int = 3) -> None:
+    def _expression(
+        self,
+        schema: dict[str, Any],
+        container: Any,
+        key: Any,
+        path: Path,
+        label: str,
+        current: Any,
+        preview_count: int = 3,
+    ) -> None:
         kind = schema["x-expression"]
         with ui.column().classes("w-full gap-0 fb-expression"):
             # Checked as you type: NiceGUI shows the returned sentence (jinja2's message) under the field.
-            element = ui.input(label, value=current or "",
-                               validation=lambda text: (f"✗ {error}" if (text or "").strip()
-                                                        and (error := compile_check(text, kind)) else None))
+            element = ui.input(
+                label,
+                value=current or "",
+                validation=lambda text: (
+                    f"✗ {error}" if (text or "").strip() and (error := compile_check(text, kind)) else None
+                ),
+            )
             element.classes("font-mono")
             self._decorate(element, schema, path)
             # The field's own validation owns its error line; a stored problem (a missing value, say)
@@ -321,7 +385,8 @@ class SchemaForm:
                     ident = next(iter(record.values()), "") if record else ""  # the record's first field, its id mostly
                     shown = f"fails: {failure}" if failure else json.dumps(value, ensure_ascii=False, default=str)
                     ui.label(f"{ident} → {shown}" if ident != "" else f"→ {shown}").classes(
-                        "fb-preview-line" + (" text-negative" if failure else ""))
+                        "fb-preview-line" + (" text-negative" if failure else "")
+                    )
 
         def changed(e: Any) -> None:
             self._set(container, key, e.value, path)
@@ -333,8 +398,14 @@ class SchemaForm:
 
     # --- maps and lists of objects ----------------------------------------------------------------
 
-    def _key_values(self, schema: dict[str, Any], value: dict[str, Any], path: Path,
-                    scope: list[dict[str, Any]], owner: tuple[Any, Any] | None = None) -> None:
+    def _key_values(
+        self,
+        schema: dict[str, Any],
+        value: dict[str, Any],
+        path: Path,
+        scope: list[dict[str, Any]],
+        owner: tuple[Any, Any] | None = None,
+    ) -> None:
         """Rows of name -> value for an object with additionalProperties (map fields, lookups)."""
         value_schema = resolve(self.root, schema.get("additionalProperties", {}))
         self._maps.add(id(value))
@@ -388,7 +459,9 @@ class SchemaForm:
                         ui.notify(f"'{name}' is already there", type="warning")
                         return
                     self.before_change(json_path(path))
-                    value[name] = "" if value_schema.get("type") in (None, "string") or "x-expression" in value_schema else None
+                    value[name] = (
+                        "" if value_schema.get("type") in (None, "string") or "x-expression" in value_schema else None
+                    )
                     attach()
                     self.on_change(json_path((*path, name)))
                     self.render.refresh()
@@ -396,8 +469,16 @@ class SchemaForm:
                 new_name.on("keydown.enter", add)
                 ui.button("Add", icon="add", on_click=add).props("flat dense no-caps").classes("fb-add-key")
 
-    def _object_list(self, schema: dict[str, Any], items: dict[str, Any], container: Any, key: Any, path: Path,
-                     label: str, scope: list[dict[str, Any]]) -> None:
+    def _object_list(
+        self,
+        schema: dict[str, Any],
+        items: dict[str, Any],
+        container: Any,
+        key: Any,
+        path: Path,
+        label: str,
+        scope: list[dict[str, Any]],
+    ) -> None:
         current = container.get(key) if isinstance(container, dict) else None
         rows = current if isinstance(current, list) else []
         with ui.column().classes("w-full gap-2"):
@@ -406,8 +487,9 @@ class SchemaForm:
                 with ui.card().classes("w-full fb-step-card").props("flat bordered"):
                     with ui.row().classes("w-full items-center justify-between"):
                         ui.label(f"{items.get('title') or 'Item'} {index + 1}").classes("font-medium")
-                        ui.button(icon="delete", on_click=lambda _, i=index: self._remove_item(container, key, i, path)) \
-                            .props("flat round dense size=sm").tooltip("Remove")
+                        ui.button(
+                            icon="delete", on_click=lambda _, i=index: self._remove_item(container, key, i, path)
+                        ).props("flat round dense size=sm").tooltip("Remove")
                     self._object_fields(items, row, (*path, index), [*scope, row])
 
             def add() -> None:
@@ -416,10 +498,20 @@ class SchemaForm:
                 self.on_change(json_path(path))
                 self.render.refresh()
 
-            ui.button(f"Add {(items.get('title') or 'item').lower()}", icon="add", on_click=add).props("flat dense no-caps")
+            ui.button(f"Add {(items.get('title') or 'item').lower()}", icon="add", on_click=add).props(
+                "flat dense no-caps"
+            )
 
-    def _steps(self, schema: dict[str, Any], branches: list[dict[str, Any]], container: Any, key: Any, path: Path,
-               label: str, scope: list[dict[str, Any]]) -> None:
+    def _steps(
+        self,
+        schema: dict[str, Any],
+        branches: list[dict[str, Any]],
+        container: Any,
+        key: Any,
+        path: Path,
+        label: str,
+        scope: list[dict[str, Any]],
+    ) -> None:
         """A list whose items are one of several shapes (transform steps), told apart by `op`."""
         current = container.get(key) if isinstance(container, dict) else None
         steps = current if isinstance(current, list) else []
@@ -433,12 +525,17 @@ class SchemaForm:
                     with ui.row().classes("w-full items-center justify-between no-wrap"):
                         ui.label(f"{index + 1}. {_step_title(self.root, branches, step)}").classes("font-medium")
                         with ui.row().classes("gap-0 no-wrap"):
-                            ui.button(icon="arrow_upward", on_click=lambda _, i=index: self._move_item(container, key, i, -1, path)) \
-                                .props("flat round dense size=sm").tooltip("Move up")
-                            ui.button(icon="arrow_downward", on_click=lambda _, i=index: self._move_item(container, key, i, 1, path)) \
-                                .props("flat round dense size=sm").tooltip("Move down")
-                            ui.button(icon="delete", on_click=lambda _, i=index: self._remove_item(container, key, i, path)) \
-                                .props("flat round dense size=sm").tooltip("Remove step")
+                            ui.button(
+                                icon="arrow_upward",
+                                on_click=lambda _, i=index: self._move_item(container, key, i, -1, path),
+                            ).props("flat round dense size=sm").tooltip("Move up")
+                            ui.button(
+                                icon="arrow_downward",
+                                on_click=lambda _, i=index: self._move_item(container, key, i, 1, path),
+                            ).props("flat round dense size=sm").tooltip("Move down")
+                            ui.button(
+                                icon="delete", on_click=lambda _, i=index: self._remove_item(container, key, i, path)
+                            ).props("flat round dense size=sm").tooltip("Remove step")
                     if branch is None:
                         ui.label(f"Unknown step {json.dumps(step)[:80]}").classes("text-negative")
                     else:
@@ -450,8 +547,10 @@ class SchemaForm:
                         op = branch.get("properties", {}).get("op", {}).get("const")
                         if op is None:
                             continue
-                        ui.menu_item(branch.get("title") or op,
-                                     on_click=lambda _, op=op: self._add_step(container, key, op, path))
+                        ui.menu_item(
+                            branch.get("title") or op,
+                            on_click=lambda _, op=op: self._add_step(container, key, op, path),
+                        )
 
     def _add_step(self, container: Any, key: Any, op: str, path: Path) -> None:
         self.before_change(json_path(path))

@@ -10,17 +10,23 @@ from nicegui import ui
 import nodes
 from app.services.designer import Checked
 from app.ui.editor.document_state import DocumentState, EditRefused
-from app.ui.editor.schema_form import FormServices, SchemaForm
 from app.ui.editor.palette import FAMILY_ICONS
+from app.ui.editor.schema_form import FormServices, SchemaForm
 from app.ui.editor.value_maps import ValueMapsEditor
 from app.ui.feedback import instant_spinner
 
 
 class SidePanel:
-    def __init__(self, state: DocumentState, services: Callable[[str], FormServices], *,
-                 changed: Callable[[bool], None], test_node: Callable[[str], Any],
-                 delete_nodes: Callable[[list[str]], None],
-                 select_node: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        state: DocumentState,
+        services: Callable[[str], FormServices],
+        *,
+        changed: Callable[[bool], None],
+        test_node: Callable[[str], Any],
+        delete_nodes: Callable[[list[str]], None],
+        select_node: Callable[[str], None] | None = None,
+    ) -> None:
         self.state = state
         self.services = services  # node id -> the form's services for that node
         self.changed = changed  # called after an edit; True when the canvas must redraw
@@ -63,9 +69,11 @@ class SidePanel:
         if len(self.selected) == 1:
             placed = [(None, m) for m in checked.by_node.get(self.selected[0], [])]
         else:  # the whole flow's: each node's problems lead to the node
-            placed = [(None, m) for m in checked.general] + [
-                (node_id, f"{node_id}: {m}") for node_id, messages in checked.by_node.items() for m in messages] + [
-                (None, f"edge {index + 1}: {m}") for index, messages in checked.by_edge.items() for m in messages]
+            placed = (
+                [(None, m) for m in checked.general]
+                + [(node_id, f"{node_id}: {m}") for node_id, messages in checked.by_node.items() for m in messages]
+                + [(None, f"edge {index + 1}: {m}") for index, messages in checked.by_edge.items() for m in messages]
+            )
         if not placed:
             if not self.selected and checked.valid:
                 ui.label("✓ No problems: this flow can be switched on once saved.").classes("text-positive text-sm")
@@ -85,22 +93,31 @@ class SidePanel:
         node_type = nodes.get(node.get("type"))
         with ui.row().classes("w-full items-center no-wrap gap-2"):
             ui.icon(FAMILY_ICONS.get(node_type.family if node_type else "", "help")).classes(
-                f"text-2xl fb-family-{node_type.family if node_type else 'unknown'}")
+                f"text-2xl fb-family-{node_type.family if node_type else 'unknown'}"
+            )
             with ui.column().classes("gap-0 grow min-w-0"):
-                ui.label(node_type.title if node_type else f"Unknown type '{node.get('type')}'").classes("text-base font-semibold")
+                ui.label(node_type.title if node_type else f"Unknown type '{node.get('type')}'").classes(
+                    "text-base font-semibold"
+                )
                 ui.label(node_type.description if node_type else "").classes("fb-muted text-xs")
         with ui.row().classes("w-full gap-2 no-wrap"):
-            instant_spinner(ui.button("Test node", icon="science", on_click=lambda: self.test_node(node["id"])),
-                            f"Testing up to '{node['id']}' on 20 sandbox records…") \
-                .props("unelevated no-caps").classes("grow fb-test-node") \
-                .tooltip("Run the flow up to here on 20 sandbox records; nothing is written")
-            ui.button(icon="delete", on_click=lambda: self.delete_nodes([node["id"]])) \
-                .props("outline round color=negative").tooltip("Delete the node (Del)")
+            instant_spinner(
+                ui.button("Test node", icon="science", on_click=lambda: self.test_node(node["id"])),
+                f"Testing up to '{node['id']}' on 20 sandbox records…",
+            ).props("unelevated no-caps").classes("grow fb-test-node").tooltip(
+                "Run the flow up to here on 20 sandbox records; nothing is written"
+            )
+            ui.button(icon="delete", on_click=lambda: self.delete_nodes([node["id"]])).props(
+                "outline round color=negative"
+            ).tooltip("Delete the node (Del)")
         self.problem_box = ui.column().classes("w-full gap-1")
         with self.problem_box:
             self._problem_list()
-        name = ui.input("Name on the canvas", value=node.get("name", "")).props("dense outlined stack-label") \
+        name = (
+            ui.input("Name on the canvas", value=node.get("name", ""))
+            .props("dense outlined stack-label")
             .classes("w-full fb-node-name-input")
+        )
 
         def rename_label(e: Any) -> None:
             self.state.edit(f"{node['id']}:name")
@@ -110,7 +127,9 @@ class SidePanel:
             self.changed(False)
 
         name.on_value_change(rename_label)
-        node_id = ui.input("Id", value=node["id"]).props("dense outlined stack-label").classes("w-full fb-node-id-input")
+        node_id = (
+            ui.input("Id", value=node["id"]).props("dense outlined stack-label").classes("w-full fb-node-id-input")
+        )
         node_id.props('hint="Names the node in runs and expressions; a letter first, then letters, digits, _ or -"')
 
         def rename_id(_: Any = None) -> None:
@@ -136,25 +155,33 @@ class SidePanel:
             return
         config = node.setdefault("config", {})
         problems = self.checked.by_field.get(node["id"], {}) if self.checked else {}
-        self.form = SchemaForm(node_type.config_schema, config, services=self.services(node["id"]),
-                               before_change=lambda path: self.state.edit(f"{node['id']}:{path}"),
-                               on_change=lambda path: self.changed(False), problems=problems)
+        self.form = SchemaForm(
+            node_type.config_schema,
+            config,
+            services=self.services(node["id"]),
+            before_change=lambda path: self.state.edit(f"{node['id']}:{path}"),
+            on_change=lambda path: self.changed(False),
+            problems=problems,
+        )
         self.form.render()
 
     def _many_panel(self) -> None:
         ui.label(f"{len(self.selected)} nodes selected").classes("text-base font-semibold")
-        ui.label("Drag any of them to move them together; Ctrl+C / Ctrl+V copies them with the edges between them.") \
-            .classes("fb-muted text-sm")
-        ui.button(f"Delete {len(self.selected)} nodes", icon="delete",
-                  on_click=lambda: self.delete_nodes(list(self.selected))).props("outline no-caps color=negative")
+        ui.label(
+            "Drag any of them to move them together; Ctrl+C / Ctrl+V copies them with the edges between them."
+        ).classes("fb-muted text-sm")
+        ui.button(
+            f"Delete {len(self.selected)} nodes", icon="delete", on_click=lambda: self.delete_nodes(list(self.selected))
+        ).props("outline no-caps color=negative")
 
     # --- the flow itself --------------------------------------------------------------------------
 
     def _flow_panel(self) -> None:
         document = self.state.document
         ui.label("Flow settings").classes("text-base font-semibold")
-        ui.label("Select a node to configure it. Shift+drag selects several; Del deletes; Ctrl+Z undoes.") \
-            .classes("fb-muted text-xs")
+        ui.label("Select a node to configure it. Shift+drag selects several; Del deletes; Ctrl+Z undoes.").classes(
+            "fb-muted text-xs"
+        )
         self.problem_box = ui.column().classes("w-full gap-1")
         with self.problem_box:
             self._problem_list()
@@ -167,11 +194,14 @@ class SidePanel:
                 document[key] = value
             self.changed(False)
 
-        ui.input("Name", value=document.get("name", "")).props("dense outlined stack-label").classes("w-full fb-flow-name") \
-            .on_value_change(lambda e: set_field("name", e.value))
+        ui.input("Name", value=document.get("name", "")).props("dense outlined stack-label").classes(
+            "w-full fb-flow-name"
+        ).on_value_change(lambda e: set_field("name", e.value))
         ui.label(f"Id: {document.get('id')}").classes("fb-muted text-xs")
-        ui.textarea("Description", value=document.get("description", "")).props('dense outlined stack-label autogrow input-style="max-height: 9rem"') \
-            .classes("w-full").on_value_change(lambda e: set_field("description", e.value))
-        with ui.expansion(f"Value maps ({len(document.get('value_maps') or {})})", icon="table_chart") \
-                .classes("w-full fb-sub-object fb-value-maps-panel"):
+        ui.textarea("Description", value=document.get("description", "")).props(
+            'dense outlined stack-label autogrow input-style="max-height: 9rem"'
+        ).classes("w-full").on_value_change(lambda e: set_field("description", e.value))
+        with ui.expansion(f"Value maps ({len(document.get('value_maps') or {})})", icon="table_chart").classes(
+            "w-full fb-sub-object fb-value-maps-panel"
+        ):
             ValueMapsEditor(self.state, self.changed).render()

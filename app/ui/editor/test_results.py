@@ -26,8 +26,9 @@ def records_table(records: list[dict[str, Any]], css: str = "") -> None:
     names = list(dict.fromkeys(k for r in records for k in r))[:MAX_COLUMNS]
     columns = [{"name": n, "label": n, "field": n, "align": "left"} for n in names]
     rows = [{"_row": i, **{n: _cell(r.get(n)) for n in names}} for i, r in enumerate(records)]
-    ui.table(columns=columns, rows=rows, row_key="_row").props("flat bordered dense virtual-scroll") \
-        .classes(f"w-full {css}").style("max-height: 24vh")
+    ui.table(columns=columns, rows=rows, row_key="_row").props("flat bordered dense virtual-scroll").classes(
+        f"w-full {css}"
+    ).style("max-height: 24vh")
 
 
 def writes_table(writes: list[dict[str, Any]]) -> None:
@@ -36,21 +37,38 @@ def writes_table(writes: list[dict[str, Any]]) -> None:
     for i, change in enumerate(writes):
         before, after = change.get("before") or {}, change.get("after") or {}
         if change.get("outcome") == "updated":
-            what = ", ".join(f"{k}: {_cell(before.get(k))} → {_cell(v)}" for k, v in after.items() if before.get(k) != v)
+            what = ", ".join(
+                f"{k}: {_cell(before.get(k))} → {_cell(v)}" for k, v in after.items() if before.get(k) != v
+            )
         elif change.get("outcome") == "inserted":
             what = ", ".join(f"{k}={_cell(v)}" for k, v in after.items())
         else:
             what = "already as the record says"
-        rows.append({"_row": i, "outcome": change.get("outcome"), "key": json.dumps(change.get("key"), default=str),
-                     "what": what[:300]})
-    columns = [{"name": "outcome", "label": "Would be", "field": "outcome", "align": "left"},
-               {"name": "key", "label": "Key", "field": "key", "align": "left"},
-               {"name": "what", "label": "Values", "field": "what", "align": "left"}]
-    table = ui.table(columns=columns, rows=rows, row_key="_row").props("flat bordered dense wrap-cells") \
-        .classes("w-full fb-writes-table").style("max-height: 24vh")
-    table.add_slot("body-cell-outcome", """
+        rows.append(
+            {
+                "_row": i,
+                "outcome": change.get("outcome"),
+                "key": json.dumps(change.get("key"), default=str),
+                "what": what[:300],
+            }
+        )
+    columns = [
+        {"name": "outcome", "label": "Would be", "field": "outcome", "align": "left"},
+        {"name": "key", "label": "Key", "field": "key", "align": "left"},
+        {"name": "what", "label": "Values", "field": "what", "align": "left"},
+    ]
+    table = (
+        ui.table(columns=columns, rows=rows, row_key="_row")
+        .props("flat bordered dense wrap-cells")
+        .classes("w-full fb-writes-table")
+        .style("max-height: 24vh")
+    )
+    table.add_slot(
+        "body-cell-outcome",
+        """
         <q-td :props="props"><span :class="'fb-chip ' + ({inserted:'fb-chip-ok', updated:'fb-chip-neutral'}[props.value]
-          || 'fb-chip-neutral')">{{ {inserted:'insert', updated:'update', unchanged:'unchanged'}[props.value] || props.value }}</span></q-td>""")
+          || 'fb-chip-neutral')">{{ {inserted:'insert', updated:'update', unchanged:'unchanged'}[props.value] || props.value }}</span></q-td>""",
+    )
 
 
 def _node_tab(node: NodeRecords) -> None:
@@ -77,19 +95,25 @@ def show_results(container: ui.element, result: TestResult, on_close: Any = None
     container.clear()
     with container:
         with ui.row().classes("w-full items-center gap-2 px-3 pt-2 no-wrap"):
-            ui.icon("science" if result.ok else "error").classes("text-xl " + ("text-positive" if result.ok else "text-negative"))
+            ui.icon("science" if result.ok else "error").classes(
+                "text-xl " + ("text-positive" if result.ok else "text-negative")
+            )
             ui.label(f"Test up to '{result.node_id}': {result.message}").classes("font-medium fb-test-summary")
             ui.label(f"{result.seconds:.2f} s").classes("fb-muted text-xs")
             ui.space()
-            ui.button(icon="close", on_click=lambda: (container.set_visibility(False), on_close and on_close())) \
-                .props("flat round dense").classes("fb-close-results") \
-                .tooltip("Close the results")
+            ui.button(icon="close", on_click=lambda: (container.set_visibility(False), on_close and on_close())).props(
+                "flat round dense"
+            ).classes("fb-close-results").tooltip("Close the results")
         if not result.nodes:
             return
         with ui.tabs(value=result.node_id).props("dense align=left no-caps").classes("w-full px-3") as tabs:
             for node in result.nodes:
                 ui.tab(node.node_id, label=node.node_id)
-        with ui.tab_panels(tabs, value=result.node_id).classes("w-full").style("height: calc(38vh - 90px); overflow:auto"):
+        with (
+            ui.tab_panels(tabs, value=result.node_id)
+            .classes("w-full")
+            .style("height: calc(38vh - 90px); overflow:auto")
+        ):
             for node in result.nodes:
                 with ui.tab_panel(node.node_id).classes("p-2"):
                     _node_tab(node)

@@ -37,8 +37,10 @@ class ValueMapsEditor:
     @ui.refreshable_method
     def render(self) -> None:
         with ui.row().classes("w-full items-center justify-between"):
-            ui.label("Lookup tables for templates: {{ record.state | value_map('us_states') }}. "
-                     "Keys match trimmed and case-insensitively.").classes("fb-field-hint")
+            ui.label(
+                "Lookup tables for templates: {{ record.state | value_map('us_states') }}. "
+                "Keys match trimmed and case-insensitively."
+            ).classes("fb-field-hint")
         ui.switch("Edit as JSON", value=self.as_json, on_change=lambda e: self._toggle(e.value)).props("dense")
         if self.as_json:
             self._json_editor()
@@ -46,8 +48,12 @@ class ValueMapsEditor:
         for name in list(self.maps):
             self._map(name)
         with ui.row().classes("w-full items-center no-wrap gap-2"):
-            new_name = ui.input("New value map", placeholder="e.g. us_states").props("dense outlined").classes("grow") \
+            new_name = (
+                ui.input("New value map", placeholder="e.g. us_states")
+                .props("dense outlined")
+                .classes("grow")
                 .mark("new-value-map")
+            )
 
             def add(_: Any = None) -> None:
                 name = (new_name.value or "").strip()
@@ -72,23 +78,34 @@ class ValueMapsEditor:
         raw = self.maps[name]
         extended = isinstance(raw, dict) and isinstance(raw.get("entries"), dict)
         entries: dict[str, Any] = raw["entries"] if extended else raw
-        with ui.expansion(f"{name} · {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}", icon="table_chart") \
-                .classes("w-full fb-sub-object fb-value-map"):
+        with ui.expansion(
+            f"{name} · {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}", icon="table_chart"
+        ).classes("w-full fb-sub-object fb-value-map"):
             if len(entries) > MAX_ROWS_SHOWN:
-                ui.label(f"{len(entries)} entries: switch on “Edit as JSON” to change this one.").classes("fb-field-hint")
+                ui.label(f"{len(entries)} entries: switch on “Edit as JSON” to change this one.").classes(
+                    "fb-field-hint"
+                )
             else:
                 for key in list(entries):
                     self._row(name, entries, key)
                 self._new_row(name, entries)
             with ui.row().classes("w-full items-center no-wrap gap-2"):
                 mode = raw.get("on_missing", "pass") if extended else "pass"
-                ui.select(ON_MISSING, value=mode, label="A value with no entry",
-                          on_change=lambda e: self._set_missing(name, e.value)).props("dense outlined").classes("grow")
-                ui.button(icon="delete", on_click=lambda: self._delete(name)).props("flat round dense color=negative") \
-                    .tooltip(f"Delete the value map '{name}'")
+                ui.select(
+                    ON_MISSING,
+                    value=mode,
+                    label="A value with no entry",
+                    on_change=lambda e: self._set_missing(name, e.value),
+                ).props("dense outlined").classes("grow")
+                ui.button(icon="delete", on_click=lambda: self._delete(name)).props(
+                    "flat round dense color=negative"
+                ).tooltip(f"Delete the value map '{name}'")
             if extended and raw.get("on_missing") == "default":
-                ui.input("Default value", value="" if raw.get("default") is None else str(raw["default"]),
-                         on_change=lambda e: self._set_default(name, e.value)).props("dense outlined").classes("w-full")
+                ui.input(
+                    "Default value",
+                    value="" if raw.get("default") is None else str(raw["default"]),
+                    on_change=lambda e: self._set_default(name, e.value),
+                ).props("dense outlined").classes("w-full")
 
     def _row(self, name: str, entries: dict[str, Any], key: str) -> None:
         with ui.row().classes("w-full items-center no-wrap gap-2"):
@@ -127,10 +144,16 @@ class ValueMapsEditor:
 
     def _new_row(self, name: str, entries: dict[str, Any]) -> None:
         with ui.row().classes("w-full items-center no-wrap gap-2"):
-            key_input = ui.input(placeholder="from").props("dense outlined").classes("w-32 shrink-0") \
+            key_input = (
+                ui.input(placeholder="from")
+                .props("dense outlined")
+                .classes("w-32 shrink-0")
                 .mark(f"new-entry-key-{name}")
+            )
             ui.icon("arrow_forward").classes("text-slate-300")
-            value_input = ui.input(placeholder="to").props("dense outlined").classes("grow").mark(f"new-entry-value-{name}")
+            value_input = (
+                ui.input(placeholder="to").props("dense outlined").classes("grow").mark(f"new-entry-value-{name}")
+            )
 
             def add(_: Any = None) -> None:
                 key = (key_input.value or "").strip()
@@ -153,8 +176,15 @@ class ValueMapsEditor:
         self._edit(name)
         entries = raw["entries"] if isinstance(raw.get("entries"), dict) else raw
         maps = dict(self.maps)
-        maps[name] = entries if mode == "pass" else {"entries": entries, "on_missing": mode,
-                                                     **({"default": raw.get("default")} if mode == "default" else {})}
+        maps[name] = (
+            entries
+            if mode == "pass"
+            else {
+                "entries": entries,
+                "on_missing": mode,
+                **({"default": raw.get("default")} if mode == "default" else {}),
+            }
+        )
         self._store(maps)
         self.render.refresh()
 
@@ -170,8 +200,11 @@ class ValueMapsEditor:
         ui.notify(f"Value map '{name}' deleted (Ctrl+Z brings it back)")
 
     def _json_editor(self) -> None:
-        editor = ui.textarea(value=json.dumps(self.maps, indent=2, ensure_ascii=False)) \
-            .props("dense outlined autogrow input-class=font-mono").classes("w-full fb-value-maps")
+        editor = (
+            ui.textarea(value=json.dumps(self.maps, indent=2, ensure_ascii=False))
+            .props("dense outlined autogrow input-class=font-mono")
+            .classes("w-full fb-value-maps")
+        )
         status = ui.label().classes("text-xs")
 
         def parse(e: Any) -> None:
