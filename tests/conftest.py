@@ -40,13 +40,24 @@ def store(tmp_path: Path) -> Iterator[Store]:
     opened.close()
 
 
+@pytest.fixture(scope="session")
+def demo_databases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The demo's CRM and ERP databases, generated once for the whole run (each test gets a copy)."""
+    from app.sandbox.demo_data import create_demo_databases
+
+    folder = tmp_path_factory.mktemp("demo_made_once")
+    made = (folder / "crm.db", folder / "erp.db")
+    create_demo_databases(*made, accounts=600)
+    return made
+
+
 @pytest.fixture
-def demo(store: Store, tmp_path: Path) -> dict:
+def demo(store: Store, tmp_path: Path, demo_databases: tuple[Path, Path]) -> dict:
     """The demo (600 accounts) in tmp_path/demo, registered in `store`; paths to its databases."""
     from app.services.demo import init_demo
 
     folder = tmp_path / "demo"
-    init_demo(store, folder)
+    init_demo(store, folder, made_before=demo_databases)
     return {
         env: {system: folder / f"{system}_{env}.db" for system in ("crm", "erp")} for env in ("sandbox", "production")
     } | {"folder": folder}

@@ -12,13 +12,20 @@ from app.store.connections import ENVIRONMENTS, set_connection
 from app.store.database import Store
 
 
-def init_demo(store: Store, folder: Path, *, accounts: int = 600) -> list[str]:
-    """Create (or re-create) the demo; returns what was done, a line each."""
+def init_demo(
+    store: Store, folder: Path, *, accounts: int = 600, made_before: tuple[Path, Path] | None = None
+) -> list[str]:
+    """Create (or re-create) the demo; returns what was done, a line each. `made_before`: CRM and
+    ERP databases generated earlier, copied instead of generated again (the test suite makes them once)."""
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     report = []
     sandbox_crm, sandbox_erp = folder / "crm_sandbox.db", folder / "erp_sandbox.db"
-    create_demo_databases(sandbox_crm, sandbox_erp, accounts=accounts)
+    if made_before is not None:
+        for made, path in zip(made_before, (sandbox_crm, sandbox_erp)):
+            shutil.copyfile(made, path)
+    else:
+        create_demo_databases(sandbox_crm, sandbox_erp, accounts=accounts)
     for env in ENVIRONMENTS:
         for system, seeded in (("crm", sandbox_crm), ("erp", sandbox_erp)):
             path = folder / f"{system}_{env}.db"
