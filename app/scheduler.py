@@ -24,6 +24,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import select
 
+import nodes
 from app.errors import FlowbridgeError
 from app.services import alerts, operations, switches
 from app.store import flows, runs
@@ -74,9 +75,10 @@ def make_trigger(config: dict[str, Any]) -> Any:
 
 
 def schedule_of(document: dict[str, Any]) -> dict[str, Any] | None:
-    """The schedule trigger's config of a flow document, or None when it starts another way."""
+    """The config of the flow's scheduled trigger, or None when it starts another way."""
     for node in document.get("nodes", []):
-        if node.get("type") == "trigger.schedule":
+        node_type = nodes.get(str(node.get("type")))
+        if node_type is not None and node_type.scheduled:
             return node.get("config") or {}
     return None
 
@@ -235,16 +237,10 @@ class FlowScheduler:
 
 def describe_trigger(document: dict[str, Any]) -> str:
     """The flow's trigger in words, for the Flows page."""
-    from nodes.trigger_schedule import describe
-
     for node in document.get("nodes", []):
-        kind = node.get("type", "")
-        if kind == "trigger.schedule":
-            return describe(node.get("config") or {})
-        if kind == "trigger.webhook":
-            return "webhook"
-        if kind == "trigger.manual":
-            return "manual"
+        node_type = nodes.get(str(node.get("type")))
+        if node_type is not None and node_type.is_trigger and node_type.summary is not None:
+            return node_type.summary(node.get("config") or {})
     return "no trigger"
 
 

@@ -201,6 +201,14 @@ class NodeType:
     holds_records: Callable[[dict[str, Any]], bool] = lambda config: False
     # Checks a schema cannot express (a cron expression, a time zone): (config path, sentence).
     check: Callable[[dict[str, Any]], list[tuple[tuple, str]]] = lambda config: []
+    # What a node type contributes beyond its runs, so no other package names node types:
+    # a trigger's summary in words (the Flows page), whether it runs on a schedule (the scheduler
+    # reads its config) or takes webhook calls (its config holds their auth), and a write's fields
+    # that identify a target record (replays and test cases compare writes by them).
+    summary: Callable[[dict[str, Any]], str] | None = None
+    scheduled: bool = False
+    takes_webhooks: bool = False
+    write_key: Callable[[dict[str, Any]], list[str]] | None = None
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

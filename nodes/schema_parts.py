@@ -77,3 +77,8 @@ def object_schema(properties: dict[str, Any], required: list[str] | None = None,
         "additionalProperties": False,
         **extra,
     }
+
+
+def record_key_fields(config: dict[str, Any]) -> list[str]:
+    """A write's fields that identify a target record: its key, else a two-way sync's source id."""
+    return as_list(config.get("key")) or as_list((config.get("sync") or {}).get("source_id"))

@@ -24,4 +24,5 @@ NODE_TYPE = NodeType(
     config_schema=object_schema({}),
     build=TriggerProcessor,
     inputs=(),
+    summary=lambda config: "manual",
 )

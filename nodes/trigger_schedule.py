@@ -102,4 +102,6 @@ NODE_TYPE = NodeType(
     build=TriggerProcessor,
     inputs=(),
     check=check,
+    summary=describe,
+    scheduled=True,
 )

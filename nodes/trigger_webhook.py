@@ -30,4 +30,6 @@ NODE_TYPE = NodeType(
     ),
     build=TriggerProcessor,
     inputs=(),
+    summary=lambda config: "webhook",
+    takes_webhooks=True,
 )

@@ -8,7 +8,7 @@ from typing import Any
 from app.errors import RecordError
 from nodes.base import NodeContext, NodeType, Outcome, Processor, Record, without_meta
 from nodes.read_file import file_format
-from nodes.schema_parts import CONNECTION, FILE_FORMAT, object_schema
+from nodes.schema_parts import CONNECTION, FILE_FORMAT, object_schema, record_key_fields
 
 CONFIG_SCHEMA = object_schema(
     {
@@ -68,4 +68,5 @@ NODE_TYPE = NodeType(
     build=WriteFile,
     outputs=(),
     holds_records=lambda config: True,  # the file appears only at the end: cursors wait for it
+    write_key=record_key_fields,
 )

@@ -30,7 +30,7 @@ from typing import Any
 
 from nodes.base import LinkUpdate, NodeContext, NodeType, Outcome, Processor, Record, Source, id_text, without_meta
 from nodes.read_http import RECORD_PATH, TIMEOUT
-from nodes.schema_parts import CONNECTION, as_list, key_list, object_schema, relative_path_problems
+from nodes.schema_parts import CONNECTION, as_list, key_list, object_schema, record_key_fields, relative_path_problems
 from nodes.sync_write import SYNC_SCHEMA, SyncedWrite, as_outcome
 
 TEMPLATE_PATH: dict[str, Any] = {
@@ -687,4 +687,5 @@ NODE_TYPE = NodeType(
     build=WriteHttp,
     outputs=(),
     check=check,
+    write_key=record_key_fields,
 )

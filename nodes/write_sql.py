@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from nodes.base import NodeContext, NodeType, Outcome, Processor, Record, without_meta
-from nodes.schema_parts import CONNECTION, TABLE, as_list, key_list, object_schema
+from nodes.schema_parts import CONNECTION, TABLE, as_list, key_list, object_schema, record_key_fields
 from nodes.sync_write import SYNC_SCHEMA, SyncedWrite, as_outcome
 
 CHILD_SCHEMA = object_schema(
@@ -132,4 +132,5 @@ NODE_TYPE = NodeType(
     build=WriteSql,
     outputs=(),
     check=check,
+    write_key=record_key_fields,
 )

@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlmodel import select
 
+import nodes
 from app.errors import FlowbridgeError, NotFound
 from app.services import access, door
 from app.store import flows, runs
 from app.store.database import Store
 from app.store.models import RunRecords, TestCase
-from nodes.schema_parts import as_list
 
 SANDBOX = "sandbox"
 
@@ -46,9 +46,9 @@ def write_keys(document: dict[str, Any]) -> dict[str, list[str]]:
     """Per write node, the fields that identify a target record (its key, or the synced source id)."""
     keys = {}
     for node in document.get("nodes", []):
-        config = node.get("config") or {}
-        if node.get("type", "").startswith("write."):
-            keys[node["id"]] = as_list(config.get("key")) or as_list((config.get("sync") or {}).get("source_id"))
+        node_type = nodes.get(str(node.get("type")))
+        if node_type is not None and node_type.write_key is not None:
+            keys[node["id"]] = node_type.write_key(node.get("config") or {})
     return keys
 
 

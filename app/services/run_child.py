@@ -26,15 +26,10 @@ from app.store.database import Store
 
 
 def _warm_up() -> None:
-    nodes.registry()
+    types = nodes.registry()
+    trigger = next(name for name, node_type in types.items() if node_type.is_trigger)
     validate_document(
-        {
-            "schema_version": 1,
-            "id": "warm",
-            "name": "warm",
-            "nodes": [{"id": "start", "type": "trigger.manual"}],
-            "edges": [],
-        }
+        {"schema_version": 1, "id": "warm", "name": "warm", "nodes": [{"id": "start", "type": trigger}], "edges": []}
     )
     sqlalchemy.orm.configure_mappers()
 

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import nodes
 from app.errors import NotFound
 from app.store import flows
 from app.store.database import Store
@@ -62,10 +63,15 @@ def webhook_config(store: Store, flow_id: str) -> dict[str, Any]:
         document, _ = flows.get_document(store, flow_id)
     except NotFound:
         raise HookRefusal(404, f"there is no flow '{flow_id}'") from None
-    node = next((n for n in document.get("nodes", []) if n.get("type") == "trigger.webhook"), None)
+    node = next((n for n in document.get("nodes", []) if _takes_webhooks(n)), None)
     if node is None:
         raise HookRefusal(409, f"flow '{flow_id}' does not start from a webhook")
     return node.get("config") or {}
+
+
+def _takes_webhooks(node: dict[str, Any]) -> bool:
+    node_type = nodes.get(str(node.get("type")))
+    return node_type is not None and node_type.takes_webhooks
 
 
 def sign(secret: str, timestamp: int | str, body: bytes) -> str:
