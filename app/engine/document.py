@@ -68,43 +68,49 @@ def parse_document(data: bytes | str) -> tuple[dict[str, Any] | None, list[Probl
         size = len(data) / 1024 / 1024
         return None, [
             Problem(
-                f"the file is {size:.1f} MB; a flow document may be at most {MAX_DOCUMENT_BYTES // 1024 // 1024} MB"
+                f"the file is {size:.1f} MB; a flow document may be at most {MAX_DOCUMENT_BYTES // 1024 // 1024} MB",
+                code="file_too_big",
             )
         ]
     if not data.strip():
-        return None, [Problem("the file is empty; a flow document is a JSON object")]
+        return None, [Problem("the file is empty; a flow document is a JSON object", code="empty_file")]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         return None, [
             Problem(
                 f"the file is not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
-                f"{error.start}); is it a binary file?"
+                f"{error.start}); is it a binary file?",
+                code="not_text",
             )
         ]
     if "\x00" in text:
-        return None, [Problem("the file holds NUL characters; is it a binary file?")]
+        return None, [Problem("the file holds NUL characters; is it a binary file?", code="not_text")]
     try:
         document = json.loads(
             text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants, parse_float=_finite
         )
     except json.JSONDecodeError as error:
-        return None, [Problem(f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}")]
+        return None, [
+            Problem(f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}", code="invalid_json")
+        ]
     except _DuplicateKey as error:
-        return None, [Problem(f"invalid JSON: key '{error}' appears twice in the same object")]
+        return None, [Problem(f"invalid JSON: key '{error}' appears twice in the same object", code="invalid_json")]
     except _NotJson as error:
-        return None, [Problem(f"invalid JSON: {error}")]
+        return None, [Problem(f"invalid JSON: {error}", code="invalid_json")]
     except RecursionError:
-        return None, [Problem(f"the JSON nests deeper than {MAX_NESTING} levels")]
+        return None, [Problem(f"the JSON nests deeper than {MAX_NESTING} levels", code="too_deep")]
     except ValueError as error:  # Python refuses to read integers of more than 4,300 digits
-        return None, [Problem(f"invalid JSON: {str(error).split(';')[0]}")]
+        return None, [Problem(f"invalid JSON: {str(error).split(';')[0]}", code="invalid_json")]
     if _nesting_depth(document) > MAX_NESTING:
-        return None, [Problem(f"the JSON nests deeper than {MAX_NESTING} levels")]
+        return None, [Problem(f"the JSON nests deeper than {MAX_NESTING} levels", code="too_deep")]
     if _LONE_SURROGATE_ESCAPE.search(text) and not _encodable(document):
         # "\ud800" on its own is valid JSON syntax but no character: it cannot be stored or shown.
-        return None, [Problem("invalid JSON: a \\u escape names half a character (a lone surrogate)")]
+        return None, [
+            Problem("invalid JSON: a \\u escape names half a character (a lone surrogate)", code="invalid_json")
+        ]
     if not isinstance(document, dict):
-        return None, [Problem(f"a flow document is a JSON object, not {_json_kind(document)}")]
+        return None, [Problem(f"a flow document is a JSON object, not {_json_kind(document)}", code="not_an_object")]
     return document, []
 
 
@@ -128,10 +134,14 @@ def read_document_file(path: Path) -> tuple[dict[str, Any] | None, list[Problem]
     name = str(path)
     try:
         if path.is_dir():
-            return None, [Problem("is a folder, not a flow document", file=name)]
+            return None, [Problem("is a folder, not a flow document", file=name, code="not_a_file")]
         if path.exists() and not path.is_file():
             # /dev/zero never ends and a named pipe blocks: only regular files are read.
-            return None, [Problem("is not a regular file (a device or a pipe?), not a flow document", file=name)]
+            return None, [
+                Problem(
+                    "is not a regular file (a device or a pipe?), not a flow document", file=name, code="not_a_file"
+                )
+            ]
         size = path.stat().st_size
         if size > MAX_DOCUMENT_BYTES:
             # Don't read 50 MB to say it is too big.
@@ -140,14 +150,15 @@ def read_document_file(path: Path) -> tuple[dict[str, Any] | None, list[Problem]
                     f"the file is {size / 1024 / 1024:.1f} MB; a flow document may be at most "
                     f"{MAX_DOCUMENT_BYTES // 1024 // 1024} MB",
                     file=name,
+                    code="file_too_big",
                 )
             ]
         with path.open("rb") as file:
             # At most one byte over the cap, in case the file grew since stat().
             data = file.read(MAX_DOCUMENT_BYTES + 1)
     except FileNotFoundError:
-        return None, [Problem("no such file", file=name)]
+        return None, [Problem("no such file", file=name, code="no_such_file")]
     except OSError as error:
-        return None, [Problem(f"cannot read the file: {error.strerror}", file=name)]
+        return None, [Problem(f"cannot read the file: {error.strerror}", file=name, code="unreadable_file")]
     document, problems = parse_document(data)
     return document, [p.in_file(name) for p in problems]

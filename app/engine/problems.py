@@ -21,6 +21,9 @@ class Problem:
     path: str = "$"
     node_id: str | None = None
     file: str | None = None
+    # What kind of problem, for code that acts on it (e.g. "open_port", "cycle", "schema");
+    # the message is for people and may be reworded.
+    code: str = "invalid"
 
     def __str__(self) -> str:
         where = f"node '{self.node_id}' at {self.path}" if self.node_id else self.path
@@ -31,7 +34,7 @@ class Problem:
         return asdict(self)
 
     def in_file(self, file: str) -> Problem:
-        return Problem(self.message, self.path, self.node_id, file)
+        return Problem(self.message, self.path, self.node_id, file, self.code)
 
 
 def json_path(parts: tuple | list) -> str:

@@ -169,7 +169,7 @@ def _schema_problems(
         places += _explain(error)
     unique = dict.fromkeys(((*prefix, *path), message) for path, message in places)
     return [
-        Problem(message, json_path(path), node_id)
+        Problem(message, json_path(path), node_id, code="schema")
         for path, message in sorted(unique, key=lambda place: [str(p) for p in place[0]])
     ]
 
@@ -204,14 +204,26 @@ def validate_document(document: Any) -> list[Problem]:
 
 def _validate(document: Any) -> list[Problem]:
     if not isinstance(document, dict):
-        return [Problem("a flow document is a JSON object")]
+        return [Problem("a flow document is a JSON object", code="not_an_object")]
     raw_nodes = document.get("nodes") if isinstance(document.get("nodes"), list) else []
     raw_edges = document.get("edges") if isinstance(document.get("edges"), list) else []
     if len(raw_nodes) > MAX_NODES:
         # Each node is schema-checked and compiled: bound the work one document can ask for.
-        return [Problem(f"the flow has {len(raw_nodes):,} nodes; a flow may have at most {MAX_NODES:,}", "$.nodes")]
+        return [
+            Problem(
+                f"the flow has {len(raw_nodes):,} nodes; a flow may have at most {MAX_NODES:,}",
+                "$.nodes",
+                code="too_many_nodes",
+            )
+        ]
     if len(raw_edges) > MAX_EDGES:
-        return [Problem(f"the flow has {len(raw_edges):,} edges; a flow may have at most {MAX_EDGES:,}", "$.edges")]
+        return [
+            Problem(
+                f"the flow has {len(raw_edges):,} edges; a flow may have at most {MAX_EDGES:,}",
+                "$.edges",
+                code="too_many_edges",
+            )
+        ]
     problems = _schema_problems(_validator(json.dumps(flow_schema())), document, ())
     node_types: dict[str, NodeType] = {}
     seen_ids: set[str] = set()
@@ -223,7 +235,14 @@ def _validate(document: Any) -> list[Problem]:
             continue
         node_id, place = node["id"], ("nodes", index)
         if node_id in seen_ids:
-            problems.append(Problem(f"node id '{node_id}' is used more than once", json_path((*place, "id")), node_id))
+            problems.append(
+                Problem(
+                    f"node id '{node_id}' is used more than once",
+                    json_path((*place, "id")),
+                    node_id,
+                    code="duplicate_node_id",
+                )
+            )
             continue
         seen_ids.add(node_id)
         node_type = nodes.get(node.get("type")) if isinstance(node.get("type"), str) else None
@@ -235,6 +254,7 @@ def _validate(document: Any) -> list[Problem]:
                         f"unknown node type '{node['type']}'{suggest(node['type'], known)}",
                         json_path((*place, "type")),
                         node_id,
+                        code="unknown_node_type",
                     )
                 )
             continue
@@ -261,7 +281,7 @@ def _node_problems(
     if problems:
         return problems, 0
     for path, message in node_type.check(config):
-        problems.append(Problem(message, json_path((*prefix, *path)), node_id))
+        problems.append(Problem(message, json_path((*prefix, *path)), node_id, code="node_check"))
     found = find_expressions(node_type.config_schema, config)
     if len(found) > room:
         problems.append(
@@ -269,6 +289,7 @@ def _node_problems(
                 f"the flow holds more than {MAX_EXPRESSIONS:,} expressions and templates; split it into several flows",
                 json_path(prefix),
                 node_id,
+                code="too_many_expressions",
             )
         )
         return problems, len(found)
@@ -284,7 +305,12 @@ def _node_problems(
         except ExpressionCompileError as error:
             message = str(error).split(": ", 1)[-1]
             problems.append(
-                Problem(f"{field.kind} does not compile: {message}", json_path((*prefix, *field.path)), node_id)
+                Problem(
+                    f"{field.kind} does not compile: {message}",
+                    json_path((*prefix, *field.path)),
+                    node_id,
+                    code="expression_does_not_compile",
+                )
             )
     return problems, len(found)
 
@@ -318,6 +344,7 @@ def _graph_problems(raw_nodes: list, raw_edges: list, node_types: dict[str, Node
                         f"edge {end} '{name}': there is no such node{hint}",
                         json_path((*place, end)),
                         other if other in graph else None,
+                        code="edge_to_unknown_node",
                     )
                 )
                 bad = True
@@ -332,7 +359,12 @@ def _graph_problems(raw_nodes: list, raw_edges: list, node_types: dict[str, Node
         port = edge.get("port") or default_port(source_type)
         if not source_type.outputs:
             problems.append(
-                Problem(f"'{source}' ({source_type.type}) has no output to connect", json_path(place), source)
+                Problem(
+                    f"'{source}' ({source_type.type}) has no output to connect",
+                    json_path(place),
+                    source,
+                    code="no_output",
+                )
             )
             continue
         if port not in source_type.outputs:
@@ -343,6 +375,7 @@ def _graph_problems(raw_nodes: list, raw_edges: list, node_types: dict[str, Node
                     f"{', '.join(source_type.outputs)}",
                     json_path((*place, "port")),
                     source,
+                    code="unknown_port",
                 )
             )
             # The target is connected all the same: don't also say it has no input.
@@ -351,11 +384,23 @@ def _graph_problems(raw_nodes: list, raw_edges: list, node_types: dict[str, Node
             continue
         if not target_type.inputs:
             problems.append(
-                Problem(f"'{target}' is a trigger; nothing can flow into it", json_path((*place, "to")), target)
+                Problem(
+                    f"'{target}' is a trigger; nothing can flow into it",
+                    json_path((*place, "to")),
+                    target,
+                    code="edge_into_trigger",
+                )
             )
             continue
         if (source, port, target) in seen_edges:
-            problems.append(Problem(f"the edge {source}.{port} -> {target} is there twice", json_path(place), source))
+            problems.append(
+                Problem(
+                    f"the edge {source}.{port} -> {target} is there twice",
+                    json_path(place),
+                    source,
+                    code="duplicate_edge",
+                )
+            )
             continue
         seen_edges.add((source, port, target))
         graph.add_edge(source, target, port=port, index=index)
@@ -377,6 +422,7 @@ def _cycle_problems(graph: nx.MultiDiGraph) -> list[Problem]:
                 f"the flow has a cycle: {' -> '.join(names)}; records would go round forever",
                 json_path(("edges", closing)),
                 names[0],
+                code="cycle",
             )
         )
     return problems
@@ -392,13 +438,16 @@ def _reachability_problems(
             paths.setdefault(n["id"], json_path(("nodes", i)))
     triggers = [n for n, t in node_types.items() if t.is_trigger]
     if not triggers:
-        problems.append(Problem("the flow has no trigger; add one (manual, schedule or webhook)", "$.nodes"))
+        problems.append(
+            Problem("the flow has no trigger; add one (manual, schedule or webhook)", "$.nodes", code="no_trigger")
+        )
     elif len(triggers) > 1:
         problems.append(
             Problem(
                 f"the flow has {len(triggers)} triggers ({', '.join(triggers)}); it needs exactly one",
                 paths[triggers[1]],
                 triggers[1],
+                code="several_triggers",
             )
         )
     reachable = set(triggers[:1]) | (nx.descendants(graph, triggers[0]) if triggers else set())
@@ -408,11 +457,21 @@ def _reachability_problems(
         if graph.in_degree(node_id) == 0:
             what = "write node" if node_type.family == "write" else "node"
             problems.append(
-                Problem(f"{what} '{node_id}' has no input; connect something to it", paths[node_id], node_id)
+                Problem(
+                    f"{what} '{node_id}' has no input; connect something to it",
+                    paths[node_id],
+                    node_id,
+                    code="no_input",
+                )
             )
         elif triggers and node_id not in reachable:
             problems.append(
-                Problem(f"node '{node_id}' cannot be reached from the trigger '{triggers[0]}'", paths[node_id], node_id)
+                Problem(
+                    f"node '{node_id}' cannot be reached from the trigger '{triggers[0]}'",
+                    paths[node_id],
+                    node_id,
+                    code="unreachable",
+                )
             )
         if node_id in unchecked:
             continue
@@ -424,6 +483,7 @@ def _reachability_problems(
                         f"records leaving '{node_id}' by port '{port}' would go nowhere; connect it to a node",
                         paths[node_id],
                         node_id,
+                        code="open_port",
                     )
                 )
     return problems

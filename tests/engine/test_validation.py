@@ -109,6 +109,7 @@ def test_a_cycle_names_its_nodes_and_points_at_the_edge_that_closes_it() -> None
         "the flow has a cycle: keep -> again -> keep; records would go round forever",
         "the flow has a cycle: again -> keep -> again; records would go round forever",
     )
+    assert problems[0].code == "cycle"
 
 
 def test_an_edge_from_a_node_to_itself_is_a_cycle() -> None:
@@ -470,3 +471,13 @@ def test_an_http_path_naming_another_host_is_a_problem_before_any_run(node_type,
     problems = validate_document(flow({"type": node_type, "config": config}))
     [problem] = [p for p in problems if "names a host of its own" in p.message]
     assert problem.node_id == "keep" and problem.path.endswith(place)
+
+
+def test_each_problem_carries_a_code_for_the_code_that_acts_on_it() -> None:
+    """Code decides by a problem's code, never by its wording (which is for people)."""
+    document = flow()
+    document["edges"] = document["edges"][:-1]  # the last node loses its input, its source an exit
+    document["nodes"].append({"id": "mystery", "type": "no.such.type"})
+    codes = {problem.code for problem in validate_document(document)}
+    assert {"no_input", "open_port", "unknown_node_type"} <= codes, codes
+    assert "invalid" not in codes, "a validation problem without its own code"
