@@ -42,10 +42,18 @@ def _log_attempt(state: RetryCallState) -> None:
         )
 
 
+# Set while a with_retries is running: one inside it runs its action once, and the outer one retries
+# the whole. Nested policies would multiply (a write's 3 attempts around reads of 4 made 12 reads).
+_retrying: contextvars.ContextVar[bool] = contextvars.ContextVar("retrying", default=False)
+
+
 def with_retries(
     action: Callable[[], T], *, attempts: int = ATTEMPTS, initial_wait: float = 0.2, max_wait: float = 5.0
 ) -> T:
-    """Run `action`, retrying it on TransientError; the last error is raised when attempts run out."""
+    """Run `action`, retrying it on TransientError; the last error is raised when attempts run out.
+    Inside another with_retries, `action` runs once: the outermost policy is the one that retries."""
+    if _retrying.get():
+        return action()
     retrying = Retrying(
         retry=retry_if_exception_type(TransientError),
         stop=stop_after_attempt(attempts),
@@ -54,4 +62,8 @@ def with_retries(
         before_sleep=_log_attempt,
         reraise=True,
     )
-    return retrying(action)
+    token = _retrying.set(True)
+    try:
+        return retrying(action)
+    finally:
+        _retrying.reset(token)

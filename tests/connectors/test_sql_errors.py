@@ -125,3 +125,19 @@ def test_classify_keeps_the_first_line_of_the_drivers_words() -> None:
     error = classify(raised.value, "connection 'erp' (sandbox)")
     assert type(error) is ConnectorError
     assert str(error) == "connection 'erp' (sandbox): no such table: nowhere"
+
+
+def test_a_retry_inside_a_retry_runs_once_so_attempts_do_not_multiply() -> None:
+    """write.sql retries its batch 3 times and the connector its reads 4 times: nested, a database
+    that is down was tried 12 times. The outermost policy is the one that retries."""
+    connector = connector_for(CLOSED_PORT["postgresql"])
+    tries = []
+    sa.event.listen(connector.engine, "do_connect", lambda *_args: tries.append(1))
+
+    def read_everything() -> list:
+        return list(connector.read(query="SELECT 1 AS id", key=["id"]))
+
+    with pytest.raises(TransientError):
+        with_retries(read_everything, attempts=3, initial_wait=0.001, max_wait=0.01)
+    assert len(tries) == 3
+    connector.close()
