@@ -27,9 +27,10 @@ class UsageError(FlowbridgeError):
 
 
 def _store():
-    from app.store.database import Store
+    """The store of this command's process, from its composition root (app/composition.py)."""
+    from app.composition import Flowbridge, Settings
 
-    return Store()
+    return Flowbridge(Settings.from_environment()).store
 
 
 # --- commands -------------------------------------------------------------------------------------

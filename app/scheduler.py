@@ -33,7 +33,10 @@ from app.store.models import Alert, Run
 
 log = logging.getLogger(__name__)
 UTC = dt.UTC
-_active: FlowScheduler | None = None  # the scheduler of this process, for the jobs it runs
+# The scheduler of this process, for the jobs it runs: APScheduler's job store keeps a job as a
+# reference to a module function and its arguments (it outlives the process), so the function
+# finds the live scheduler here. The only process state outside the composition root.
+_active: FlowScheduler | None = None
 
 
 class WallClockCronTrigger(CronTrigger):

@@ -1,21 +1,15 @@
-"""Wiring the REST routes and the scheduler into the web app's server process."""
+"""Wiring the REST routes into the web app's server process."""
 
 from __future__ import annotations
 
-import logging
-import os
-from collections.abc import Callable
 from typing import Any
 
 from app.api.routes import build_router
-from app.store.database import Store
-
-log = logging.getLogger(__name__)
-_scheduler: Any = None  # the FlowScheduler this process runs, once `serve` has started it
+from app.composition import Flowbridge
 
 
-def install_routes(fastapi_app: Any, store: Callable[[], Store]) -> None:
-    router = build_router(store, lambda: _scheduler)
+def install_routes(fastapi_app: Any, root: Flowbridge) -> None:
+    router = build_router(lambda: root.store, lambda: root.scheduler)
     fastapi_app.include_router(router)
     document: dict[str, Any] = {}
 
@@ -36,26 +30,3 @@ def _too_deep(request: Any, error: RecursionError) -> Any:
     from fastapi.responses import JSONResponse
 
     return JSONResponse({"detail": "the body nests too deeply to be read"}, status_code=400)
-
-
-def start_scheduler(store: Store) -> None:
-    """Start the schedules (FLOWBRIDGE_SCHEDULER=0 leaves them off, e.g. for a second web server)."""
-    global _scheduler
-    if os.environ.get("FLOWBRIDGE_SCHEDULER", "1") == "0":
-        return
-    from app.scheduler import FlowScheduler
-
-    grace = int(os.environ.get("FLOWBRIDGE_MISFIRE_GRACE_SECONDS", "3600"))
-    _scheduler = FlowScheduler(store, grace_seconds=grace)
-    _scheduler.start()
-    log.info("scheduler started: %s", ", ".join(_scheduler.job_ids()) or "no scheduled flows on")
-
-
-def stop_scheduler() -> None:
-    global _scheduler
-    from app.services.operations import drain_queues
-
-    if _scheduler is not None:
-        _scheduler.shutdown()
-        _scheduler = None
-    drain_queues()

@@ -1,28 +1,31 @@
-"""The store the web app works on, opened once per process (FLOWBRIDGE_DB_URL or ./flowbridge.db)."""
+"""What the pages work on: the process' composition root (app/composition.py), kept on NiceGUI's
+app.state by create_app, so a page reaches the store and the scheduler without a module global."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from nicegui import app
+
+from app.composition import Flowbridge
 from app.store.database import Store
 
-_store: Store | None = None
+
+def use(root: Flowbridge) -> None:
+    app.state.flowbridge = root
 
 
-def use_store(store: Store | None) -> None:
-    global _store
-    _store = store
+def root() -> Flowbridge:
+    found = getattr(app.state, "flowbridge", None)
+    if found is None:
+        raise RuntimeError("the web app was not created (app.ui.main.create_app)")
+    return found
 
 
 def store() -> Store:
-    global _store
-    if _store is None:
-        _store = Store()
-    return _store
+    return root().store
 
 
 def scheduler() -> Any:
     """The FlowScheduler this process runs (`flowbridge serve`), or None (tests, a second server)."""
-    from app.api import server
-
-    return server._scheduler
+    return root().scheduler

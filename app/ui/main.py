@@ -6,15 +6,14 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from fastapi import Request
 from nicegui import app, ui
 from starlette.middleware.base import BaseHTTPMiddleware
 
-from app.api.server import install_routes, start_scheduler, stop_scheduler
-from app.store.database import Store
+from app.api.server import install_routes
+from app.composition import Flowbridge, Settings
 from app.store.secrets import cookie_secret
 from app.ui import context
 from app.ui.canvas.flow_canvas import vendor_css
@@ -26,9 +25,11 @@ TAILWIND = Path(__file__).parent / "tailwind.css"
 log = logging.getLogger("flowbridge.ui")
 
 
-def create_app(store: Store | None = None) -> None:
-    """Register every page on NiceGUI's app; the store defaults to FLOWBRIDGE_DB_URL or ./flowbridge.db."""
-    context.use_store(store or Store())
+def create_app(root: Flowbridge | None = None) -> Flowbridge:
+    """Register every page on NiceGUI's app, working on `root` (by default one built from the
+    environment: FLOWBRIDGE_DB_URL or ./flowbridge.db)."""
+    root = root or Flowbridge(Settings.from_environment())
+    context.use(root)
     # The pages register themselves with @ui.page when imported.
     from app.ui import (  # noqa: F401  # noqa: F401  # noqa: F401
         dead_letters_page,
@@ -47,7 +48,8 @@ def create_app(store: Store | None = None) -> None:
     ui.add_css(TAILWIND.read_text() + "\n" + vendor_css() + "\n" + THEME.read_text(), shared=True)
     app.add_middleware(NoFraming)
     app.on_exception(_log_exception)
-    install_routes(app, context.store)  # the REST API and /hooks/{flow_id}
+    install_routes(app, root)  # the REST API and /hooks/{flow_id}
+    return root
 
 
 class NoFraming(BaseHTTPMiddleware):
@@ -79,13 +81,13 @@ def serve(host: str = "127.0.0.1", port: int = 8080, store_url: str | None = Non
     """Start the web app and block until it is stopped (Ctrl+C)."""
     from app.services import isolation
 
-    create_app(Store(store_url) if store_url else None)
+    root = create_app(Flowbridge(Settings.from_environment(store_url)))
     # Every run this server starts runs in a child process with a memory and a time limit, so no
     # flow can take the pages or the scheduler down (FLOWBRIDGE_RUN_ISOLATION=0 runs them in place).
-    if os.environ.get("FLOWBRIDGE_RUN_ISOLATION", "1") != "0":
+    if root.settings.isolate_runs:
         isolation.isolate_runs(isolation.RunLimits.from_environment())
-    app.on_startup(lambda: start_scheduler(context.store()))
-    app.on_shutdown(stop_scheduler)
+    app.on_startup(lambda: _start_schedules(root))
+    app.on_shutdown(root.stop)
     ui.run(
         host=host,
         port=port,
@@ -94,14 +96,18 @@ def serve(host: str = "127.0.0.1", port: int = 8080, store_url: str | None = Non
         reload=False,
         show=False,
         show_welcome_message=True,
-        storage_secret=cookie_secret(context.store().home),
+        storage_secret=cookie_secret(root.store.home),
         reconnect_timeout=10,
         tailwind=False,
     )
 
 
+def _start_schedules(root: Flowbridge) -> None:
+    root.start_scheduler()
+    if root.scheduler is not None:
+        log.info("scheduler started: %s", ", ".join(root.scheduler.job_ids()) or "no scheduled flows on")
+
+
 if __name__ in {"__main__", "__mp_main__"}:
-    create_app()
-    ui.run(
-        title="Flowbridge", reload=False, show=False, storage_secret=cookie_secret(context.store().home), tailwind=False
-    )
+    _root = create_app()
+    ui.run(title="Flowbridge", reload=False, show=False, storage_secret=cookie_secret(_root.store.home), tailwind=False)

@@ -16,6 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from app.api.server import install_routes
+from app.composition import Flowbridge, Settings
 from app.services import operations, switches
 from app.services.access import admin
 from app.services.webhooks import secret_for, sign
@@ -35,7 +36,7 @@ def free_port() -> int:
 def server(store):
     """The API's routes on a real uvicorn server; yields its base URL."""
     app = FastAPI()
-    install_routes(app, lambda: store)  # as the web app wires them
+    install_routes(app, Flowbridge(Settings(), store=store))  # as the web app wires them
     port = free_port()
     instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=instance.run, daemon=True)

@@ -31,7 +31,7 @@ class FakeScheduler:
 async def test_each_flow_shows_its_trigger_next_run_last_run_and_failures(
     user: User, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.api import server
+    from app.ui import context
 
     document, version = flow_store.get_document(store, FLOW)
     with store.session() as session:  # a failed run an hour ago counts; one from 30 hours ago does not
@@ -44,7 +44,7 @@ async def test_each_flow_shows_its_trigger_next_run_last_run_and_failures(
         session.commit()
     ran = run_flow(store, document, version=version, env="sandbox")  # the last run
     switches.switch(store, FLOW, True, who=admin("Ada"))
-    monkeypatch.setattr(server, "_scheduler", FakeScheduler())
+    monkeypatch.setattr(context.root(), "scheduler", FakeScheduler())  # the composition root's
     await user.open("/")
     await user.should_see("every 15 minutes")
     await user.should_see("next 2031-05-06 04:45 UTC")

@@ -1,0 +1,70 @@
+"""The composition root: what one Flowbridge process is made of, built once from its settings.
+
+`flowbridge serve` builds one and hands it to the web pages (through NiceGUI's `app.state`), the
+REST API and the scheduler; each CLI command builds one for its own short life; a test builds one
+on its own store. Nothing else opens a store or starts a scheduler, so there is no process state
+in module globals to find or to forget to reset.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from app.errors import FlowbridgeError
+from app.store.database import Store
+
+if TYPE_CHECKING:
+    from app.scheduler import FlowScheduler
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a process is told by its environment (the README lists each variable)."""
+
+    store_url: str | None = None  # FLOWBRIDGE_DB_URL, else ./flowbridge.db
+    schedules: bool = True  # FLOWBRIDGE_SCHEDULER=0: a second web server that leaves the ticks to the first
+    misfire_grace_seconds: int = 3600  # FLOWBRIDGE_MISFIRE_GRACE_SECONDS
+    isolate_runs: bool = True  # FLOWBRIDGE_RUN_ISOLATION=0: runs in the server's own process
+
+    @classmethod
+    def from_environment(cls, store_url: str | None = None) -> Settings:
+        environ = os.environ
+        try:
+            grace = int(environ.get("FLOWBRIDGE_MISFIRE_GRACE_SECONDS") or 3600)
+        except ValueError:
+            raise FlowbridgeError("FLOWBRIDGE_MISFIRE_GRACE_SECONDS must be a whole number of seconds") from None
+        return cls(
+            store_url=store_url or environ.get("FLOWBRIDGE_DB_URL") or None,
+            schedules=environ.get("FLOWBRIDGE_SCHEDULER", "1") != "0",
+            misfire_grace_seconds=grace,
+            isolate_runs=environ.get("FLOWBRIDGE_RUN_ISOLATION", "1") != "0",
+        )
+
+
+class Flowbridge:
+    """One process' store and, once started, its scheduler."""
+
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        self.settings = settings
+        self.store = store if store is not None else Store(settings.store_url)
+        self.scheduler: FlowScheduler | None = None
+
+    def start_scheduler(self) -> None:
+        """Start the schedules, unless the settings leave them to another server."""
+        if not self.settings.schedules or self.scheduler is not None:
+            return
+        from app.scheduler import FlowScheduler
+
+        self.scheduler = FlowScheduler(self.store, grace_seconds=self.settings.misfire_grace_seconds)
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        """Stop the schedules and let queued runs finish (the server shutting down)."""
+        from app.services.operations import drain_queues
+
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
+            self.scheduler = None
+        drain_queues()
