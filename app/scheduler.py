@@ -238,13 +238,4 @@ class FlowScheduler:
                 )
 
 
-def describe_trigger(document: dict[str, Any]) -> str:
-    """The flow's trigger in words, for the Flows page."""
-    for node in document.get("nodes", []):
-        node_type = nodes.get(str(node.get("type")))
-        if node_type is not None and node_type.is_trigger and node_type.summary is not None:
-            return node_type.summary(node.get("config") or {})
-    return "no trigger"
-
-
-__all__ = ["FlowScheduler", "WallClockCronTrigger", "describe_trigger", "make_trigger"]
+__all__ = ["FlowScheduler", "WallClockCronTrigger", "make_trigger"]

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel import func, select
 
+import nodes
 from app.store import flows
 from app.store.database import Store
 from app.store.models import DeadLetter, Run
@@ -15,7 +16,6 @@ from app.store.runs import operational
 
 def flow_rows(store: Store, scheduler: Any = None) -> list[dict[str, Any]]:
     """Per flow: on/off, trigger in words, next run, last run, failures in the last 24 hours."""
-    from app.scheduler import describe_trigger
 
     since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=24)
     rows = []
@@ -106,3 +106,12 @@ def letter_row(letter: DeadLetter) -> dict[str, Any]:
         "resolved_at": letter.resolved_at.isoformat() if letter.resolved_at else None,
         "retried_in": letter.retried_in,
     }
+
+
+def describe_trigger(document: dict[str, Any]) -> str:
+    """The flow's trigger in words, for the Flows page (as its node type says it)."""
+    for node in document.get("nodes", []):
+        node_type = nodes.get(str(node.get("type")))
+        if node_type is not None and node_type.is_trigger and node_type.summary is not None:
+            return node_type.summary(node.get("config") or {})
+    return "no trigger"

@@ -20,7 +20,8 @@ from app.ui import context, session
 from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
 from app.ui.frame import frame
 from app.ui.moments import ago, as_utc, when
-from app.ui.runs_page import env_chip, known_flow_names
+from app.ui.run_chips import env_chip
+from app.ui.runs_page import known_flow_names
 from app.ui.who import ask_who
 
 SHOWN_PER_REASON = 50  # records listed under one reason; "retry all" still takes every one

@@ -19,7 +19,7 @@ from app.ui import context, session
 from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
 from app.ui.frame import frame
 from app.ui.moments import ago, when
-from app.ui.runs_page import env_chip
+from app.ui.run_chips import env_chip
 
 REFRESH_SECONDS = 15  # the list follows runs, schedules and alerts made elsewhere this often
 FOLLOW_SECONDS = 600  # how long Run now waits to tell how the run ended

@@ -16,7 +16,7 @@ from app.ui import context, session
 from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
 from app.ui.frame import frame
 from app.ui.moments import ago, when
-from app.ui.runs_page import STATUS_CHIP, env_chip
+from app.ui.run_chips import STATUS_CHIP, env_chip
 from app.ui.tests_page import difference_table, open_save_case_dialog, tests_link
 
 METRICS = ("in", "out", "failed", "inserted", "updated", "unchanged")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import json
 from typing import Any
-from urllib.parse import urlencode
 
 from nicegui import ui
 
@@ -21,17 +20,10 @@ from app.ui.editor.test_results import records_table
 from app.ui.feedback import tell_error
 from app.ui.frame import frame
 from app.ui.moments import ago, when
+from app.ui.run_chips import STATUS_CHIP, env_chip, runs_link
 
 STATUSES = ("queued", "running", "succeeded", "partial", "failed", "skipped", "interrupted")
 TRIGGERS = ("manual", "schedule", "webhook", "retry", "replay", "test")
-STATUS_CHIP = {
-    "succeeded": "fb-chip-ok",
-    "partial": "fb-chip-warn",
-    "failed": "fb-chip-draft",
-    "interrupted": "fb-chip-draft",
-    "running": "fb-chip-run",
-    "queued": "fb-chip-run",
-}
 UNFINISHED = ("queued", "running")
 LIST_LIMIT = 200
 FOLLOW_SECONDS = 2.0  # a list or run that is still going is read again this often
@@ -48,10 +40,6 @@ def _totals(totals: dict[str, Any] | None) -> str:
     return " · ".join(f"{v} {k}" for k, v in (totals or {}).items() if v) or "nothing to do"
 
 
-def env_chip(env: str) -> ui.label:
-    return ui.label(env).classes(f"fb-chip fb-env-chip fb-env-chip-{env}")
-
-
 def known_flow_names() -> dict[str, str]:
     """Flow id -> name for the filters; empty (and said once) when the store cannot be read."""
     try:
@@ -59,11 +47,6 @@ def known_flow_names() -> dict[str, str]:
     except Exception as error:  # the store is unreachable: the page still opens and says why
         tell_error(error, "list the flows")
         return {}
-
-
-def runs_link(**filters: str) -> str:
-    wanted = {k: v for k, v in filters.items() if v}
-    return "/runs" + ("?" + urlencode(wanted) if wanted else "")
 
 
 @ui.page("/runs")

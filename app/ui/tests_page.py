@@ -17,7 +17,7 @@ from app.ui import context, session
 from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
 from app.ui.frame import frame
 from app.ui.moments import ago, when
-from app.ui.runs_page import env_chip, runs_link
+from app.ui.run_chips import env_chip, runs_link
 
 MAX_DIFFERENCE_ROWS = 2000  # a table to read, not an export: the CLI's --json has them all
 
