@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-Record = dict[str, Any]
+from app.records import Failure, LinkState, LinkUpdate, Record  # noqa: F401  (the nodes' vocabulary too)
 
 # A record may carry `_meta`: facts about where it came from (filter.changed puts the source row
 # there for a two-way sync). Map and transform carry it along; writes never store it.
@@ -22,15 +22,6 @@ def without_meta(record: Record) -> Record:
 
 
 FAMILIES = ("trigger", "read", "filter", "map", "transform", "write")
-
-
-@dataclass
-class Failure:
-    """A record that cannot go on, with the reason a user will read in the dead-letter store."""
-
-    record: Record
-    reason: str
-    details: str | None = None  # what the system answered (an error page, capped), beside the short reason
 
 
 @dataclass
@@ -67,28 +58,6 @@ class Source:
     name: str
     text: str
     kind: str  # "expression" (a value or condition) or "template" (text with {{ }})
-
-
-@dataclass(frozen=True)
-class LinkState:
-    """What the store knows of one record seen from `system`: its id on the other side, and the
-    rows each side held after the last sync (None when that side has no snapshot yet)."""
-
-    other_id: str
-    own_snapshot: dict[str, Any] | None
-    other_snapshot: dict[str, Any] | None
-
-
-@dataclass(frozen=True)
-class LinkUpdate:
-    """After a sync of one record: its ids on both sides, and the snapshots to keep (None: keep)."""
-
-    system: str
-    id: str
-    other_system: str
-    other_id: str
-    own_snapshot: dict[str, Any] | None = None
-    other_snapshot: dict[str, Any] | None = None
 
 
 def id_text(value: Any) -> str:

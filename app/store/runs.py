@@ -8,9 +8,9 @@ from typing import Any
 from sqlmodel import func, select
 
 from app.errors import NotFound
+from app.records import Failure
 from app.store.database import Store
 from app.store.models import Cursor, DeadLetter, NodeLedger, Run, RunRecords, utcnow
-from nodes.base import Failure
 
 MAX_DEAD_LETTER_RECORD_CHARS = 200_000
 MAX_DETAILS_CHARS = 4000

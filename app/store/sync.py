@@ -7,9 +7,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import func, select
 
+from app.records import LinkState, LinkUpdate
 from app.store.database import Store
 from app.store.models import Conflict, SyncLink, utcnow
-from nodes.base import LinkState, LinkUpdate
 
 CHUNK = 500  # ids per IN (...)
 

@@ -20,10 +20,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.records import LinkUpdate
 from app.store.database import Store
 from app.store.models import NodeLedger, Run, WriteOutcome, utcnow
 from app.store.sync import save_links_in
-from nodes.base import LinkUpdate
 
 CHUNK = 500
 
