@@ -306,10 +306,10 @@ def cmd_flow_switch(args: argparse.Namespace) -> int:
 
 
 def cmd_flow_delete(args: argparse.Namespace) -> int:
-    from app.store.flows import delete_flow
+    from app.services.flows import delete_flow
 
     try:
-        delete_flow(_store(), args.flow_id)
+        delete_flow(_store(), args.flow_id, who=_admin())
     except NotFound as error:
         raise UsageError(str(error)) from None
     print(f"flow '{args.flow_id}' deleted (its runs and dead letters are kept)")

@@ -17,7 +17,7 @@ from fastapi import Path as FastPath
 from fastapi.responses import JSONResponse
 
 from app.errors import FlowbridgeError, NotFound
-from app.services import access, dead_letters, operations, overview, replay, switches, webhooks
+from app.services import access, dead_letters, flows, operations, overview, replay, switches, webhooks
 from app.store import runs
 from app.store.database import Store
 
@@ -89,11 +89,8 @@ def build_router(store: Callable[[], Store], scheduler: Callable[[], Any] = lamb
 
     @router.delete("/api/flows/{flow_id}")
     def delete(flow_id: str, who: access.Principal = Depends(caller)) -> dict[str, Any]:
-        from app.store.flows import delete_flow
-
-        allowed(who, "switch")
         try:
-            delete_flow(store(), flow_id)
+            flows.delete_flow(store(), flow_id, who=who)
         except FlowbridgeError as error:
             raise fail(error) from None
         return {"deleted": flow_id}

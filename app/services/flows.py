@@ -7,6 +7,8 @@ from pathlib import Path
 from app.engine.document import read_document_file
 from app.engine.validation import validate_document
 from app.errors import InvalidFlow
+from app.services import access
+from app.store import flows as flow_store
 from app.store.database import Store
 from app.store.flows import save_flow
 
@@ -25,3 +27,10 @@ def import_flow_file(store: Store, path: Path, *, author: str = "", comment: str
 
 def example_flow_files() -> list[Path]:
     return sorted(p for p in EXAMPLE_FLOWS.glob("*.json") if p.name != "flow.schema.json")
+
+
+def delete_flow(store: Store, flow_id: str, *, who: access.Principal | None) -> None:
+    """Delete a flow with its versions (its runs stay, for the record); an admin's act, as switching
+    is. A running scheduler drops the flow's job at its next reconcile."""
+    access.require(who, "switch")
+    flow_store.delete_flow(store, flow_id)
