@@ -129,11 +129,12 @@ def _print_ledger(ledger: dict[str, dict[str, Any]]) -> None:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
+    from app.services.overview import run_row
     from app.store import runs
 
     rows = runs.list_runs(_store(), flow_id=args.flow, limit=args.limit)
     if args.json:
-        print(json.dumps([_run_dict(r) for r in rows], indent=2, default=str))
+        print(json.dumps([run_row(r) for r in rows], indent=2, default=str))
         return EXIT_OK
     if not rows:
         print("no runs yet" + (f" of flow '{args.flow}'" if args.flow else ""))
@@ -144,23 +145,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run_dict(run: Any) -> dict[str, Any]:
-    return {
-        "run_id": run.id,
-        "flow_id": run.flow_id,
-        "flow_version": run.flow_version,
-        "env": run.env,
-        "trigger": run.trigger,
-        "status": run.status,
-        "dry_run": run.dry_run,
-        "started_at": run.started_at,
-        "finished_at": run.finished_at,
-        "totals": run.totals,
-        "error": run.error,
-    }
-
-
 def cmd_run_show(args: argparse.Namespace) -> int:
+    from app.services.overview import run_row
     from app.store import runs
 
     store = _store()
@@ -174,7 +160,7 @@ def cmd_run_show(args: argparse.Namespace) -> int:
         print(
             json.dumps(
                 {
-                    **_run_dict(run),
+                    **run_row(run),
                     "nodes": ledger,
                     "dead_letters": [
                         {"id": d.id, "node_id": d.node_id, "reason": d.reason, "record": d.record, "status": d.status}

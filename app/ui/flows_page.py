@@ -19,18 +19,10 @@ from app.ui import context, session
 from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
 from app.ui.frame import frame
 from app.ui.moments import ago, when
-from app.ui.run_chips import env_chip
+from app.ui.run_chips import STATUS_CHIP, env_chip
 
 REFRESH_SECONDS = 15  # the list follows runs, schedules and alerts made elsewhere this often
 FOLLOW_SECONDS = 600  # how long Run now waits to tell how the run ended
-STATUS_CHIP = {
-    "succeeded": "fb-chip-ok",
-    "partial": "fb-chip-warn",
-    "failed": "fb-chip-draft",
-    "interrupted": "fb-chip-draft",
-    "running": "fb-chip-run",
-    "queued": "fb-chip-run",
-}
 ALERT_ICONS = {"run_failed": "error", "switched_off": "power_settings_new", "stale": "hourglass_bottom"}
 
 
