@@ -25,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.sandbox.demo_data import ERP_SCHEMA, ERP_TRIGGERS, create_crm_database  # noqa: E402
+from app.sandbox.crm_data import create_crm_database  # noqa: E402
+from app.sandbox.demo_schemas import ERP_SCHEMA, ERP_TRIGGERS  # noqa: E402
 from app.services.runs import run_flow  # noqa: E402
 from app.store.connections import set_connection  # noqa: E402
 from app.store.database import Store  # noqa: E402

@@ -29,7 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.sandbox.demo_data import ERP_SCHEMA, create_crm_database  # noqa: E402
+from app.sandbox.crm_data import create_crm_database  # noqa: E402
+from app.sandbox.demo_schemas import ERP_SCHEMA  # noqa: E402
 
 FLOW = ROOT / "flows" / "crm_accounts_to_erp_customers.json"
 

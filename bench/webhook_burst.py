@@ -31,7 +31,8 @@ from fastapi import FastAPI, Header, HTTPException, Request
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.api.routes import build_router  # noqa: E402
+from app.api.server import install_routes  # noqa: E402
+from app.composition import Flowbridge, Settings  # noqa: E402
 from app.services import operations, switches  # noqa: E402
 from app.services.access import admin  # noqa: E402
 from app.services.webhooks import secret_for  # noqa: E402
@@ -87,7 +88,7 @@ def flowbridge_side(folder: Path, calls: int, workers: int) -> tuple[float, floa
     flow_id = store_flow(store, flow("burst", {"type": "trigger.webhook", "config": {"auth": "token"}}))
     switches.switch(store, flow_id, True, who=admin("bench"))
     app = FastAPI()
-    app.include_router(build_router(lambda: store))
+    install_routes(app, Flowbridge(Settings(), store=store))
     with serving(app) as base:
         started = time.perf_counter()
         answered = burst(f"{base}/hooks/{flow_id}", secret_for(store, flow_id), calls, workers)

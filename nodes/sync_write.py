@@ -495,7 +495,7 @@ class SyncedWrite:
 
     def _plain(self, row: dict[str, Any]) -> dict[str, Any]:
         """A row as the link keeps it: JSON values, without the fields the systems stamp themselves."""
-        from app.connectors.sql import plain_value
+        from app.connectors.sql.values import plain_value
 
         kept = {k: v for k, v in row.items() if k not in self.ignore and k != META}
         if _PLAIN.issuperset(map(type, kept.values())):

@@ -43,7 +43,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 @pytest.fixture(scope="session")
 def demo_databases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The demo's CRM and ERP databases, generated once for the whole run (each test gets a copy)."""
-    from app.sandbox.demo_data import create_demo_databases
+    from app.sandbox.demo_databases import create_demo_databases
 
     folder = tmp_path_factory.mktemp("demo_made_once")
     made = (folder / "crm.db", folder / "erp.db")

@@ -9,7 +9,9 @@ from app.composition import Flowbridge
 
 
 def install_routes(fastapi_app: Any, root: Flowbridge) -> None:
-    router = build_router(lambda: root.store, lambda: root.scheduler)
+    """Add the REST API and the webhooks to `fastapi_app`, working on `root`'s store and scheduler."""
+    fastapi_app.state.flowbridge = root  # what every route's `root` dependency finds
+    router = build_router()
     fastapi_app.include_router(router)
     document: dict[str, Any] = {}
 

@@ -20,7 +20,7 @@ class ConnectionSpec:
     def open(self) -> Any:
         """A connector for one run; the caller closes it."""
         if self.type == "sql":
-            from app.connectors.sql import SqlConnector
+            from app.connectors.sql.connector import SqlConnector
 
             return SqlConnector(self)
         if self.type == "file":

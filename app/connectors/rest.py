@@ -352,7 +352,7 @@ class RestConnector:
             params[pagination.limit_param if style == "offset" else pagination.size_param] = pagination.size
         page, offset, longest = pagination.first_page, 0, 0
         previous: list[dict[str, Any]] | None = None
-        url: str | None = path
+        url = path
         seen: set[str] = set()
         for _ in range(MAX_PAGES):
             query = dict(params)
@@ -363,6 +363,7 @@ class RestConnector:
             if style == "link" and url != path:  # the next link carries its own query
                 query = {}
             response = self.call("GET", url, params=query or None, timeout=timeout)
+            assert response is not None  # only a call with missing_ok answers a 404 with None
             body = self.json(response, f"GET {_shown(url)}")
             records = dig(body, record_path)
             if records is None and record_path and style != "none":

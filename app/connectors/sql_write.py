@@ -20,16 +20,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc
 
-from app.connectors.sql import (
-    WRITING,
-    SqlConnector,
-    accepted_types,
-    classify,
-    coerce,
-    driver_message,
-    is_transient,
-    plain_value,
-)
+from app.connectors.sql.connector import SqlConnector
+from app.connectors.sql.engine import WRITING
+from app.connectors.sql.errors import classify, driver_message, is_transient
+from app.connectors.sql.values import accepted_types, coerce, plain_value
 from app.errors import ConnectorError, RecordError
 
 INSERTED, UPDATED, UNCHANGED, FAILED = "inserted", "updated", "unchanged", "failed"
@@ -294,11 +288,11 @@ class SqlTableWriter:
         for row in rows:
             key = key_of(row, self.key)
             # Two rows share the key (the table has no unique index on it): neither is the record's.
-            found[key] = (
-                _Ambiguous(found[key].count + 1 if isinstance(found.get(key), _Ambiguous) else 2)
-                if key in found
-                else dict(row)
-            )
+            previous = found.get(key)
+            if previous is None:
+                found[key] = dict(row)
+            else:
+                found[key] = _Ambiguous(previous.count + 1 if isinstance(previous, _Ambiguous) else 2)
         return found
 
     # --- writing ------------------------------------------------------------------------------------

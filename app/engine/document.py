@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from app.engine.problems import Problem
+from app.problems import Problem
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 MAX_NESTING = 64  # real flow documents nest about 8 deep

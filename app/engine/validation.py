@@ -21,7 +21,7 @@ from jsonschema.exceptions import ValidationError
 
 import nodes
 from app.engine.expressions import ExpressionCompileError, ExpressionProgram, SandboxEnvironment
-from app.engine.problems import Problem, json_path
+from app.problems import Problem, json_path
 from nodes.base import NodeType, Source, find_expressions
 
 FLOW_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "flows" / "flow.schema.json"

@@ -1,6 +1,6 @@
 """The data behind the sandbox REST APIs: which resources each system serves, over its SQLite file.
 
-Each system (the demo CRM and ERP of app/sandbox/demo_data.py) keeps its live file and a seed copy
+Each system (the demo CRM and ERP of app/sandbox/demo_databases.py) keeps its live file and a seed copy
 that a reset restores. Reads page, filter and sort; writes take JSON values as the columns' types
 and write a record with its child rows (an order's lines) in one transaction.
 """
@@ -11,15 +11,20 @@ import datetime as dt
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.sandbox.demo_data import create_demo_databases
+from app.sandbox.demo_databases import create_demo_databases
 
 SYSTEMS = ("crm", "erp")
+
+# A record (or child row) as the API reads and answers it. Named out here because inside
+# SystemData the method `list` hides the builtin.
+Record = dict[str, Any]
+Records = list[Record]
 
 
 # --- what each system serves --------------------------------------------------------------------
@@ -242,8 +247,8 @@ class SystemData:
         per_page: int,
         sort: str | None,
         updated_since: str | None,
-        expand: list[str],
-    ) -> tuple[list[dict], int]:
+        expand: Sequence[str],
+    ) -> tuple[Records, int]:
         columns = self.columns[resource.name]
         where, args = [], []
         for name, value in filters.items():
@@ -283,11 +288,13 @@ class SystemData:
             self._attach(conn, resource, rows, expand)
         return rows, total
 
-    def get(self, resource: Resource, item_id: Any, expand: list[str] = ()) -> dict[str, Any] | None:
+    def get(self, resource: Resource, item_id: Any, expand: Sequence[str] = ()) -> Record | None:
         with self.connect() as conn:
             return self._get(conn, resource, item_id, expand)
 
-    def _get(self, conn: sqlite3.Connection, resource: Resource, item_id: Any, expand: list[str] = ()) -> dict | None:
+    def _get(
+        self, conn: sqlite3.Connection, resource: Resource, item_id: Any, expand: Sequence[str] = ()
+    ) -> Record | None:
         row = conn.execute(
             f'SELECT * FROM ({resource.source}) AS r WHERE r."{resource.key}" = ?', (item_id,)
         ).fetchone()
@@ -297,7 +304,15 @@ class SystemData:
         self._attach(conn, resource, rows, expand)
         return rows[0]
 
-    def _attach(self, conn: sqlite3.Connection, resource: Resource, rows: list[dict], expand: list[str]) -> None:
+    def _written(self, conn: sqlite3.Connection, resource: Resource, item_id: Any) -> Record:
+        """A record this transaction wrote, or an idempotency key made: the API deletes no records,
+        so it is there (a reset drops the idempotency keys with the rest)."""
+        record = self._get(conn, resource, item_id)
+        if record is None:
+            raise RuntimeError(f"{resource.name} {item_id!r} was written but cannot be read back")
+        return record
+
+    def _attach(self, conn: sqlite3.Connection, resource: Resource, rows: Records, expand: Sequence[str]) -> None:
         """Children inside each row, and the related records asked for with ?expand."""
         known = {e.name: e for e in resource.expands}
         for name in expand:
@@ -309,7 +324,7 @@ class SystemData:
             return
         for child in resource.children:
             ids = [row[resource.key] for row in rows]
-            found: dict[Any, list[dict]] = {i: [] for i in ids}
+            found: dict[Any, Records] = {i: [] for i in ids}
             marks = ",".join("?" * len(ids))
             for line in conn.execute(
                 f'SELECT * FROM {child.table} WHERE "{child.parent_key}" IN ({marks}) '
@@ -334,7 +349,7 @@ class SystemData:
 
     # --- writing ---------------------------------------------------------------------------------
 
-    def _values(self, resource: Resource, body: Any) -> tuple[dict[str, Any], dict[str, list[dict]]]:
+    def _values(self, resource: Resource, body: Any) -> tuple[dict[str, Any], dict[str, Records]]:
         if not isinstance(body, dict):
             raise ApiError(422, "the body must be a JSON object")
         columns = self.columns[resource.name]
@@ -355,7 +370,7 @@ class SystemData:
                 )
         return values, child_rows
 
-    def _child_values(self, child: Child, value: Any) -> list[dict]:
+    def _child_values(self, child: Child, value: Any) -> Records:
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             raise ApiError(422, f"field '{child.field}' must be a list of objects")
         allowed = set(self.child_columns[child.table]) - {"id", child.parent_key}
@@ -375,7 +390,7 @@ class SystemData:
         conn: sqlite3.Connection,
         resource: Resource,
         values: dict[str, Any],
-        children: dict[str, list[dict]],
+        children: dict[str, Records],
         item_id: Any,
         exists: bool,
     ) -> Any:
@@ -431,7 +446,7 @@ class SystemData:
                 raise
             conn.execute("COMMIT")
 
-    def create(self, resource: Resource, body: Any, idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
+    def create(self, resource: Resource, body: Any, idempotency_key: str | None = None) -> tuple[Record, bool]:
         """Make a record; (the record, whether it was made now). A create with an idempotency key
         seen before makes nothing and answers the record that key made."""
         values, children = self._values(resource, body)
@@ -442,7 +457,7 @@ class SystemData:
                     "SELECT item_id FROM _idempotency WHERE key = ? AND resource = ?", (idempotency_key, resource.name)
                 ).fetchone()
                 if seen is not None:
-                    return self._get(conn, resource, seen[0]), False
+                    return self._written(conn, resource, seen[0]), False
             if item_id is not None and self._get(conn, resource, item_id) is not None:
                 raise ApiError(409, f"{resource.name} {item_id} exists already")
             item_id = self._write(conn, resource, values, children, item_id, exists=False)
@@ -451,9 +466,9 @@ class SystemData:
                     "INSERT INTO _idempotency (key, resource, item_id) VALUES (?, ?, ?)",
                     (idempotency_key, resource.name, item_id),
                 )
-            return self._get(conn, resource, item_id), True
+            return self._written(conn, resource, item_id), True
 
-    def put(self, resource: Resource, item_id: Any, body: Any, *, create: bool) -> tuple[dict[str, Any], bool]:
+    def put(self, resource: Resource, item_id: Any, body: Any, *, create: bool) -> tuple[Record, bool]:
         """PUT (create=True) makes the record with this id or updates the fields given; PATCH only
         updates. Returns the record and whether it was created."""
         values, children = self._values(resource, body)
@@ -465,7 +480,7 @@ class SystemData:
             if not exists and not create:
                 raise ApiError(404, f"there is no {resource.name} {item_id}")
             self._write(conn, resource, values, children, item_id, exists=exists)
-            return self._get(conn, resource, item_id), not exists
+            return self._written(conn, resource, item_id), not exists
 
     def item_id(self, resource: Resource, text: str) -> Any:
         if "INT" in self.columns[resource.name].types.get(resource.key, ""):

@@ -48,6 +48,7 @@ def serve_app(
     With `own_logging` uvicorn sets up its console logging (the CLI); otherwise the host's logging
     is left alone (tests, the web app)."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     sock = _bind(host, port)
     port = sock.getsockname()[1]
@@ -57,7 +58,7 @@ def serve_app(
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=2,
-        **({} if own_logging else {"log_config": None}),
+        log_config=LOGGING_CONFIG if own_logging else None,  # uvicorn's default, or none of its own
     )
     _quieten()
     server = uvicorn.Server(config)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
-from app.sandbox.demo_data import create_demo_databases
+from app.sandbox.demo_databases import create_demo_databases
 from app.sandbox.http_api import DEFAULT_CRM_PORT, DEFAULT_ERP_PORT, DEFAULT_TOKEN
 from app.services.flows import example_flow_files, import_flow_file
 from app.store.connections import ENVIRONMENTS, set_connection
@@ -48,3 +49,11 @@ def init_demo(
         flow_id, version = import_flow_file(store, path, author="demo", comment="example flow")
         report.append(f"flow {flow_id} version {version}")
     return report
+
+
+def serve_sandbox(directory: Path, **options: Any) -> None:
+    """Serve the demo CRM and ERP over HTTP until interrupted (`flowbridge sandbox serve`); the
+    options are app.sandbox.http_serve.serve_forever's (host, ports, token, accounts, fresh)."""
+    from app.sandbox.http_serve import serve_forever
+
+    serve_forever(directory, **options)

@@ -17,14 +17,16 @@ from sqlmodel import select
 
 import nodes
 from app.engine.document import parse_document
-from app.engine.problems import Problem
+from app.engine.expressions import compile_check
 from app.engine.validation import validate_document
 from app.errors import FlowbridgeError, InvalidFlow
+from app.problems import Problem
 from app.services import access, switches
 from app.store import flows as flow_store
 from app.store.database import Store
 from app.store.flows import VersionConflict
 from app.store.models import Flow, FlowVersion
+from nodes.base import NodeType
 
 __all__ = [
     "VersionConflict",
@@ -97,6 +99,11 @@ class Checked:
 
     def sentences(self) -> list[str]:
         return [_sentence(p) for p in self.problems]
+
+
+def expression_error(source: str, kind: str) -> str | None:
+    """What is wrong with one expression field's text as typed (jinja2's message), or None."""
+    return compile_check(source, kind)
 
 
 def _sentence(problem: Problem) -> str:
@@ -366,6 +373,12 @@ def diff_versions(store: Store, flow_id: str, old_version: int, new_version: int
     old, _ = flow_store.get_document(store, flow_id, old_version)
     new, _ = flow_store.get_document(store, flow_id, new_version)
     return diff_documents(old, new)
+
+
+def node_type(type_name: object) -> NodeType | None:
+    """The registered node type of this name, or None (not a string, or not a known type): what a
+    page needs to draw a node and its form without importing nodes/ itself."""
+    return nodes.get(type_name) if isinstance(type_name, str) else None
 
 
 def node_type_catalog() -> list[dict[str, Any]]:

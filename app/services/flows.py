@@ -1,4 +1,4 @@
-"""Importing flow documents into the store, validated first."""
+"""Flow files and stored flows as wholes: checking a file, importing it (validated first), deleting a flow."""
 
 from __future__ import annotations
 
@@ -7,12 +7,22 @@ from pathlib import Path
 from app.engine.document import read_document_file
 from app.engine.validation import validate_document
 from app.errors import InvalidFlow
+from app.problems import Problem
 from app.services import access
 from app.store import flows as flow_store
 from app.store.database import Store
 from app.store.flows import save_flow
 
 EXAMPLE_FLOWS = Path(__file__).resolve().parents[2] / "flows"
+
+
+def check_flow_file(file: str) -> list[Problem]:
+    """Every problem of a flow file (reading, its schema, its nodes' configs, its graph), each naming
+    the file as given; empty when it is valid."""
+    document, problems = read_document_file(Path(file))
+    if document is not None:
+        problems = [p.in_file(file) for p in validate_document(document)]
+    return problems
 
 
 def import_flow_file(store: Store, path: Path, *, author: str = "", comment: str = "") -> tuple[str, int]:

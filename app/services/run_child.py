@@ -16,7 +16,8 @@ from typing import Any
 import sqlalchemy.orm
 
 import nodes
-from app.connectors import files, rest, sql, sql_write  # noqa: F401  (imported here to be warm in children)
+from app.connectors import files, rest, sql_write  # noqa: F401  (imported here to be warm in children)
+from app.connectors.sql import connector as _sql_connector  # noqa: F401  (the same)
 from app.engine.validation import validate_document
 from app.errors import FlowbridgeError
 from app.one_run_process import settle_before_the_run

@@ -16,9 +16,16 @@ import sqlalchemy as sa
 from app.services import access
 from app.store.database import Store
 from app.store.models import SignIn, User, utcnow
+from app.store.secrets import cookie_secret
 
 COOKIE = "flowbridge_sign_in"
 LIFETIME = dt.timedelta(hours=12)
+
+
+def cookie_key(store: Store) -> str:
+    """The key the web app signs its cookies with (the same for every server of one store when
+    FLOWBRIDGE_SECRET_KEY is set)."""
+    return cookie_secret(store.home)
 
 
 def _hash(token: str) -> str:

@@ -8,13 +8,12 @@ from typing import Any
 from sqlmodel import select
 
 from app.connectors import CONNECTION_TYPES, ConnectionSpec
-from app.connectors.sql import sa_url_hidden
+from app.connectors.sql.engine import sa_url_hidden
+from app.environments import ENVIRONMENTS
 from app.errors import FlowbridgeError, NotFound
 from app.store.database import Store
 from app.store.models import Connection, utcnow
 from app.store.secrets import Secrets
-
-ENVIRONMENTS = ("sandbox", "production")
 
 
 def set_connection(store: Store, name: str, env: str, type_: str, settings: dict[str, Any]) -> None:

@@ -3,12 +3,14 @@ app.state by create_app, so a page reaches the store and the scheduler without a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nicegui import app
 
 from app.composition import Flowbridge
-from app.store.database import Store
+
+if TYPE_CHECKING:
+    from app.store.database import Store
 
 
 def use(root: Flowbridge) -> None:

@@ -13,9 +13,8 @@ from urllib.parse import urlencode
 
 from nicegui import run, ui
 
-from app.services import dead_letters
-from app.store import runs as run_store
-from app.store.models import DeadLetter
+from app.services import dead_letters, run_reads
+from app.services.run_reads import DeadLetter
 from app.ui import context, session
 from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
 from app.ui.frame import frame
@@ -94,7 +93,7 @@ class DeadLetterBoard:
     def render(self) -> None:
         try:
             groups = dead_letters.reasons(context.store(), self.flow or None)
-            letters = run_store.dead_letters(
+            letters = run_reads.dead_letters(
                 context.store(), flow_id=self.flow or None, status="open", limit=OPEN_LIMIT
             )
         except Exception as error:
@@ -362,8 +361,8 @@ class DeadLetterBoard:
         store = context.store()
         parts, failed_again = [], 0
         for run_id in run_ids:
-            found = run_store.get_run(store, run_id)
-            again = run_store.count_dead_letters(store, run_id)
+            found = run_reads.run(store, run_id)
+            again = run_reads.count_dead_letters(store, run_id)
             failed_again += again
             written = " · ".join(
                 f"{v} {k}" for k, v in (found.totals or {}).items() if v and k in ("inserted", "updated", "unchanged")
@@ -397,7 +396,7 @@ class DeadLetterBoard:
             found = [
                 letter
                 for status in ("retried", "discarded")
-                for letter in run_store.dead_letters(
+                for letter in run_reads.dead_letters(
                     context.store(), flow_id=self.flow or None, status=status, limit=OPEN_LIMIT
                 )
             ]

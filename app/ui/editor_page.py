@@ -5,8 +5,7 @@ from __future__ import annotations
 from nicegui import ui
 
 from app.errors import NotFound
-from app.services import designer
-from app.store import flows as flow_store
+from app.services import designer, flow_reads
 from app.ui import context
 from app.ui.editor.editor import Editor, not_found
 from app.ui.feedback import tell_error
@@ -24,7 +23,7 @@ def new_flow_page(name: str = "", id: str = "") -> None:  # noqa: A002 - the que
 def editor_page(flow_id: str) -> None:
     with frame(flow_id, active="Flows", full_height=True):
         try:
-            document, version = flow_store.get_document(context.store(), flow_id)
+            document, version = flow_reads.document(context.store(), flow_id)
         except NotFound:
             not_found(flow_id)
             return

@@ -10,8 +10,8 @@ from typing import Any
 
 from nicegui import ui
 
-from app.engine.problems import one_line
 from app.errors import FlowbridgeError, InvalidFlow
+from app.problems import one_line
 
 log = logging.getLogger("flowbridge.ui")
 

@@ -11,10 +11,8 @@ from urllib.parse import urlencode
 
 from nicegui import events, run, ui
 
-from app.engine.problems import one_line
-from app.services import alerts, designer, operations, overview, switches
-from app.store import flows as flow_store
-from app.store import runs as run_store
+from app.problems import one_line
+from app.services import alerts, designer, flow_reads, operations, overview, run_reads, switches
 from app.ui import context, session
 from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
 from app.ui.frame import frame
@@ -362,7 +360,7 @@ class FlowList:
         deadline = time.monotonic() + FOLLOW_SECONDS
         while time.monotonic() < deadline and not client.is_deleted:
             await asyncio.sleep(0.3)
-            found = await run.io_bound(run_store.get_run, context.store(), run_id)
+            found = await run.io_bound(run_reads.run, context.store(), run_id)
             if found.status in ("queued", "running"):
                 continue
             totals = " · ".join(f"{v} {k}" for k, v in (found.totals or {}).items() if v)
@@ -383,7 +381,7 @@ class FlowList:
 
     @guarded("export the flow")
     def _export(self, summary: designer.FlowSummary) -> None:
-        document, _ = flow_store.get_document(context.store(), summary.id)
+        document, _ = flow_reads.document(context.store(), summary.id)
         ui.download.content(
             json.dumps(document, indent=2, ensure_ascii=False).encode(), f"{summary.id}.json", "application/json"
         )
@@ -412,7 +410,7 @@ def _new_flow_dialog() -> ui.dialog:
             if not (name.value or "").strip():
                 ui.notify("Give the flow a name", type="warning")
                 return
-            if chosen in {f.id for f in flow_store.list_flows(context.store())}:
+            if chosen in flow_reads.flow_ids(context.store()):
                 ui.notify(f"There is already a flow '{chosen}'; choose another id", type="warning")
                 return
             ui.navigate.to("/flows/new?" + urlencode({"name": name.value.strip(), "id": chosen}))

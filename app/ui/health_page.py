@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 
 from nicegui import ui
 
+from app.environments import ENVIRONMENTS
 from app.services.health_view import FlowHealth, flow_health
-from app.store import connections
 from app.ui import context
 from app.ui.feedback import tell_error
 from app.ui.frame import frame
@@ -161,7 +161,7 @@ def health_page(days: str = "14", env: str = "") -> None:  # text: a mistyped li
                 on_change=lambda e: ui.navigate.to(health_link(e.value, env)),
             ).props("no-caps unelevated toggle-color=primary").mark("health-days")
             ui.select(
-                {"": "Every environment", **{e: e for e in connections.ENVIRONMENTS}},
+                {"": "Every environment", **{e: e for e in ENVIRONMENTS}},
                 value=env,
                 label="Environment",
                 on_change=lambda e: ui.navigate.to(health_link(days, e.value or "")),

@@ -14,7 +14,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 
 from app.api.server import install_routes
 from app.composition import Flowbridge, Settings
-from app.store.secrets import cookie_secret
+from app.services import sign_ins
 from app.ui import context
 from app.ui.canvas.flow_canvas import vendor_css
 
@@ -31,7 +31,7 @@ def create_app(root: Flowbridge | None = None) -> Flowbridge:
     root = root or Flowbridge(Settings.from_environment())
     context.use(root)
     # The pages register themselves with @ui.page when imported.
-    from app.ui import (  # noqa: F401  # noqa: F401  # noqa: F401
+    from app.ui import (  # noqa: F401
         dead_letters_page,
         editor_page,
         flows_page,
@@ -96,7 +96,7 @@ def serve(host: str = "127.0.0.1", port: int = 8080, store_url: str | None = Non
         reload=False,
         show=False,
         show_welcome_message=True,
-        storage_secret=cookie_secret(root.store.home),
+        storage_secret=sign_ins.cookie_key(root.store),
         reconnect_timeout=10,
         tailwind=False,
     )
@@ -110,4 +110,6 @@ def _start_schedules(root: Flowbridge) -> None:
 
 if __name__ in {"__main__", "__mp_main__"}:
     _root = create_app()
-    ui.run(title="Flowbridge", reload=False, show=False, storage_secret=cookie_secret(_root.store.home), tailwind=False)
+    ui.run(
+        title="Flowbridge", reload=False, show=False, storage_secret=sign_ins.cookie_key(_root.store), tailwind=False
+    )

@@ -10,8 +10,7 @@ from nicegui import run as worker
 from nicegui import ui
 
 from app.errors import NotFound
-from app.services import replay
-from app.store import flows as flow_store
+from app.services import flow_reads, replay
 from app.ui import context, session
 from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
 from app.ui.frame import frame
@@ -32,7 +31,7 @@ def compare_link(original_id: str, replay_id: str) -> str:
 def version_choices(flow_id: str, ran: int | None) -> tuple[dict[Any, str], dict[int, str]]:
     """The two usual choices (the version the run used, the current one), and every other stored version."""
     store = context.store()
-    current = flow_store.get_flow(store, flow_id).current_version
+    current = flow_reads.current_version(store, flow_id)
     main: dict[Any, str] = {}
     if ran and ran == current:
         main[ran] = f"The version it ran (v{ran}), which is the current version"
@@ -44,7 +43,7 @@ def version_choices(flow_id: str, ran: int | None) -> tuple[dict[Any, str], dict
         v.version: f"v{v.version} · {when(v.created_at)}"
         + (f" · {v.author}" if v.author else "")
         + (f" · {v.comment}" if v.comment else "")
-        for v in flow_store.list_versions(store, flow_id)
+        for v in flow_reads.versions(store, flow_id)
         if v.version not in (ran, current)
     }
     return main, others
@@ -151,7 +150,7 @@ class Comparison:
         self.inputs = comparison["inputs_replayed"]
         self.flow_id = self.original["flow_id"]
         try:
-            self.current_version = flow_store.get_flow(context.store(), self.flow_id).current_version
+            self.current_version = flow_reads.flow(context.store(), self.flow_id).current_version
         except NotFound:
             self.current_version = None
 

@@ -9,10 +9,9 @@ from typing import Any
 
 from nicegui import ui
 
+from app.environments import ENVIRONMENTS
 from app.errors import NotFound
-from app.store import connections
-from app.store import flows as flow_store
-from app.store import runs as run_store
+from app.services import flow_reads, run_reads
 from app.ui import context, session
 from app.ui.canvas.flow_canvas import FlowCanvas
 from app.ui.canvas.graph import layout_missing, run_graph, seconds_text
@@ -43,7 +42,7 @@ def _totals(totals: dict[str, Any] | None) -> str:
 def known_flow_names() -> dict[str, str]:
     """Flow id -> name for the filters; empty (and said once) when the store cannot be read."""
     try:
-        return {f.id: f.name for f in flow_store.list_flows(context.store())}
+        return flow_reads.flow_names(context.store())
     except Exception as error:  # the store is unreachable: the page still opens and says why
         tell_error(error, "list the flows")
         return {}
@@ -74,7 +73,7 @@ def runs_page(flow: str = "", status: str = "", env: str = "", trigger: str = ""
             for key, label, values, everything in (
                 ("flow", "Flow", flow_names, "All flows"),
                 ("status", "Status", STATUSES, "Any status"),
-                ("env", "Environment", connections.ENVIRONMENTS, "Any environment"),
+                ("env", "Environment", ENVIRONMENTS, "Any environment"),
                 ("trigger", "Trigger", TRIGGERS, "Any trigger"),
             ):
                 ui.select(
@@ -94,7 +93,7 @@ class RunList:
         self.rows: list[dict[str, Any]] = []
 
     def read(self) -> list[dict[str, Any]]:
-        found = run_store.list_runs(
+        found = run_reads.find_runs(
             context.store(),
             flow_id=self.filters["flow"] or None,
             limit=LIST_LIMIT,
@@ -195,16 +194,14 @@ def run_detail_page(run_id: str) -> None:
 class RunDetail:
     def __init__(self, run_id: str) -> None:
         store = context.store()
-        self.run = run_store.get_run(store, run_id)
-        self.ledger = run_store.run_ledger(store, run_id)
-        self.samples = run_store.run_samples(store, run_id)
-        self.letters = run_store.dead_letters(store, run_id=run_id, status=None, limit=200)
-        self.failed_total = run_store.count_dead_letters(store, run_id)
+        page = run_reads.run_page(store, run_id)
+        self.run, self.ledger, self.samples = page.run, page.ledger, page.samples
+        self.letters, self.failed_total = page.letters, page.failed_total
         self.document: dict[str, Any] | None = None
         self.missing_graph = "it ran from a file, not a stored flow"
         if self.run.flow_version:
             try:
-                document, _ = flow_store.get_document(store, self.run.flow_id, self.run.flow_version)
+                document, _ = flow_reads.document(store, self.run.flow_id, self.run.flow_version)
                 self.document = copy.deepcopy(document)
                 layout_missing(self.document)
             except NotFound as error:
@@ -287,7 +284,7 @@ class RunDetail:
         ).classes("fb-tests-link").mark("tests-link").tooltip("The flow's saved test cases")
 
     def follow(self) -> None:
-        if run_store.get_run(context.store(), self.run.id).status not in UNFINISHED:
+        if run_reads.run(context.store(), self.run.id).status not in UNFINISHED:
             ui.navigate.reload()
 
     def graph(self) -> None:

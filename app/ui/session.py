@@ -16,10 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from nicegui import app, ui
-from sqlmodel import func, select
 
 from app.services import access, sign_ins
-from app.store.models import User
 from app.ui import context
 
 _OPEN_CACHE_SECONDS = 2.0
@@ -35,8 +33,7 @@ def is_open() -> bool:
     read_at, store_id, answer = _open_cache
     if store_id == id(store) and time.monotonic() - read_at < _OPEN_CACHE_SECONDS:
         return answer
-    with store.session() as session:
-        answer = session.exec(select(func.count()).select_from(User)).one() == 0
+    answer = not access.has_users(store)
     _open_cache = (time.monotonic(), id(store), answer)
     return answer
 

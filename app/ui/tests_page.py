@@ -11,8 +11,7 @@ from nicegui import run as worker
 from nicegui import ui
 
 from app.errors import NotFound
-from app.services import replay
-from app.store import flows as flow_store
+from app.services import flow_reads, replay
 from app.ui import context, session
 from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
 from app.ui.frame import frame
@@ -187,7 +186,7 @@ def open_save_case_dialog(flow_id: str, sources: list[tuple[str, str]]) -> None:
 def tests_page(flow_id: str) -> None:
     with frame(f"Tests of {flow_id}", active="Flows", wide=True):
         try:
-            flow = flow_store.get_flow(context.store(), flow_id)
+            flow = flow_reads.flow(context.store(), flow_id)
         except NotFound:
             ui.label(f"There is no flow '{flow_id}'.").classes("text-lg")
             ui.link("Back to the flows", "/")
@@ -330,7 +329,7 @@ class FlowTests:
                 return
             store, flow_id = context.store(), self.flow.id
             results = await worker.io_bound(replay.run_cases, store, flow_id, who=session.principal())
-            self.ran_version = flow_store.get_flow(store, flow_id).current_version
+            self.ran_version = flow_reads.current_version(store, flow_id)
             self.results = {r["id"]: r for r in results}
             self.cases.refresh()
             failed = any(not r["passed"] for r in results)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from app.connectors import ConnectionSpec
-from app.connectors.sql import SqlConnector
+from app.connectors.sql.connector import SqlConnector
 
 BASE = dt.datetime(2024, 3, 1, 9, 0, 0)
 

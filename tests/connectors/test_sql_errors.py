@@ -6,7 +6,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.connectors.retry import with_retries
-from app.connectors.sql import classify, make_engine, sa_url_hidden
+from app.connectors.sql.engine import make_engine, sa_url_hidden
+from app.connectors.sql.errors import classify
 from app.errors import ConnectorError, TransientError
 from tests.connectors.support import Database, connector_for
 
@@ -40,7 +41,7 @@ def test_connection_refused_is_transient_names_the_connection_and_hides_the_pass
 def test_reading_through_a_refused_connection_gives_up_after_a_bounded_number_of_attempts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import app.connectors.sql as sql
+    import app.connectors.sql.connector as sql  # where SqlConnector.fetch finds its retry policy
 
     attempts = []
     real = sql.with_retries

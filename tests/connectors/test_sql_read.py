@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from app.connectors.sql import decode_position, encode_position
+from app.connectors.sql.read import decode_position, encode_position
 from app.errors import ConnectorError, TransientError
 from tests.connectors.support import BASE, Database, connector_for, create_tables, customers, orders
 

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-from app.connectors.sql import coerce, plain_value
+from app.connectors.sql.values import coerce, plain_value
 from app.connectors.sql_write import key_of, same_value
 
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 import nodes
 from app.engine import validation
 from app.engine.document import parse_document
-from app.engine.problems import Problem
 from app.engine.validation import validate_document
+from app.problems import Problem
 from nodes.base import find_expressions
 
 FLOW: dict[str, Any] = {

@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.sandbox.demo_data import create_crm_database, create_erp_database
+from app.sandbox.crm_data import create_crm_database
+from app.sandbox.erp_data import create_erp_database
 from app.store.connections import set_connection
 from app.store.database import Store
 from app.store.flows import save_flow

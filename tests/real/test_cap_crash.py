@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from app.sandbox.demo_data import create_crm_database
+from app.sandbox.crm_data import create_crm_database
 from app.services.flows import import_flow_file
 from app.store import runs, sync
 from app.store.connections import set_connection

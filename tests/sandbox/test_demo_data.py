@@ -8,18 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from app.sandbox.demo_data import (
-    BASE_TIME,
-    CRM_SCHEMA,
-    CRM_TRIGGERS,
-    ERP_SCHEMA,
-    ERP_TRIGGERS,
-    US_STATES,
-    create_crm_database,
-    create_demo_databases,
-    create_erp_database,
-    product_catalogue,
-)
+from app.sandbox.catalogue import product_catalogue
+from app.sandbox.crm_data import create_crm_database
+from app.sandbox.demo_clock import BASE_TIME
+from app.sandbox.demo_databases import create_demo_databases
+from app.sandbox.demo_schemas import CRM_SCHEMA, CRM_TRIGGERS, ERP_SCHEMA, ERP_TRIGGERS
+from app.sandbox.demo_vocabulary import US_STATES
+from app.sandbox.erp_data import create_erp_database
 
 BASE_DAY = BASE_TIME.strftime("%Y-%m-%d")
 REQUIRED_STATES = ["CA", "NY", "TX", "WA", "IL", "FL", "MA", "CO", "GA", "OR"]

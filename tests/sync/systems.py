@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from app.sandbox.demo_data import create_demo_databases
+from app.sandbox.demo_databases import create_demo_databases
 from app.services.flows import example_flow_files, import_flow_file
 from app.services.runs import run_flow
 from app.store import flows

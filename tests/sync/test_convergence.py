@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from app.engine.executor import RunRequest, execute
 from app.engine.plan import compile_plan
-from app.sandbox.demo_data import create_demo_databases
+from app.sandbox.demo_databases import create_demo_databases
 from app.services.runs import StoreRunServices, new_run_id
 from app.store import runs
 from app.store.connections import set_connection

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 
 from app.engine.executor import RunRequest, execute
 from app.engine.plan import compile_plan
-from app.sandbox.demo_data import create_crm_database, create_erp_database
+from app.sandbox.crm_data import create_crm_database
+from app.sandbox.erp_data import create_erp_database
 from app.services.runs import StoreRunServices, new_run_id, run_flow
 from app.store import runs
 from app.store.connections import set_connection

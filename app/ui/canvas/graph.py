@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import nodes
 from app.services.designer import Checked
+from app.services.designer import node_type as registered_type
 
 COLUMN_WIDTH, ROW_HEIGHT, ORIGIN = 260, 130, (60, 80)
 
@@ -20,12 +20,12 @@ def edge_id(edge: dict[str, Any]) -> str:
 
 
 def default_port(type_name: str | None) -> str | None:
-    node_type = nodes.get(type_name) if isinstance(type_name, str) else None
+    node_type = registered_type(type_name)
     return node_type.outputs[0] if node_type and node_type.outputs else None
 
 
 def node_data(node: dict[str, Any], problems: list[str]) -> dict[str, Any]:
-    node_type = nodes.get(node.get("type")) if isinstance(node.get("type"), str) else None
+    node_type = registered_type(node.get("type"))
     if node_type is None:
         return {
             "label": node.get("name") or node.get("id"),
@@ -98,7 +98,7 @@ def canvas_graph(document: dict[str, Any], checked: Checked | None = None) -> di
     for index, edge in enumerate(document.get("edges", [])):
         if not isinstance(edge, dict) or edge.get("from") not in types or edge.get("to") not in types:
             continue
-        source_type = nodes.get(types[edge["from"]]) if isinstance(types[edge["from"]], str) else None
+        source_type = registered_type(types[edge["from"]])
         port = edge.get("port") or default_port(types[edge["from"]]) or "out"
         many_ports = source_type is not None and len(source_type.outputs) > 1
         drawn_edges.append(

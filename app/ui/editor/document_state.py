@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import nodes
 from app.services.designer import new_node_id
+from app.services.designer import node_type as registered_type
 from app.ui.canvas.graph import default_port, edge_id
 
 MAX_UNDO = 200
@@ -91,7 +91,7 @@ class DocumentState:
     # --- canvas gestures --------------------------------------------------------------------------
 
     def add_node(self, type_name: str, x: float, y: float) -> dict[str, Any]:
-        node_type = nodes.get(type_name)
+        node_type = registered_type(type_name)
         if node_type is None:
             raise EditRefused(f"there is no node type '{type_name}'")
         self._snapshot()
@@ -111,7 +111,7 @@ class DocumentState:
             raise EditRefused("both ends of a connection must be nodes of this flow")
         if source == target:
             raise EditRefused("a node cannot feed itself")
-        target_type = nodes.get(target_node.get("type"))
+        target_type = registered_type(target_node.get("type"))
         if target_type is not None and not target_type.inputs:
             raise EditRefused(f"'{target}' is a trigger; nothing can flow into it")
         first = default_port(source_node.get("type"))
@@ -200,7 +200,7 @@ class DocumentState:
 
 
 def _many_ports(node: dict[str, Any]) -> bool:
-    node_type = nodes.get(node.get("type"))
+    node_type = registered_type(node.get("type"))
     return node_type is not None and len(node_type.outputs) > 1
 
 

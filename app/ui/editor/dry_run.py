@@ -1,70 +1,18 @@
-"""The editor's dry run: run the whole flow as drawn (or as saved) against an environment, write
-nothing, and show what it would insert, update, leave unchanged and fail."""
+"""The editor's dry run on screen: the toolbar's menu, the refusal, and the result dialog (the run
+itself is services/dry_runs.py)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from nicegui import ui
 
-from app.engine.executor import RunResult
-from app.engine.problems import one_line
-from app.services import designer, door
-from app.services.access import Principal
-from app.services.designer import Checked
-from app.services.runs import dry_run_changes
-from app.store.database import Store
+from app.environments import IN_WORDS
+from app.problems import one_line
+from app.services.dry_runs import DryRun
 from app.ui.changes_view import changes_view
 from app.ui.feedback import instant_spinner
-
-ENVIRONMENTS = {"sandbox": "the sandbox", "production": "production"}
-
-
-@dataclass
-class DryRun:
-    """What a dry run did, or the problems that kept it from running (then `result` is None)."""
-
-    env: str
-    ran: str  # which document ran, in words: "version 3, as saved", "the unsaved drawing (based on version 3)"
-    checked: Checked
-    result: RunResult | None = None
-    changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    connections: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-
-def what_runs(based_on: int, dirty: bool) -> tuple[int | None, str]:
-    """The stored version a run of the editor's document stands for (None: the drawing), in words."""
-    if based_on and not dirty:
-        return based_on, f"version {based_on}, as saved"
-    if based_on:
-        return None, f"the unsaved drawing (based on version {based_on})"
-    return None, "the drawing (not saved yet)"
-
-
-def dry_run(
-    store: Store, document: dict[str, Any], *, based_on: int, dirty: bool, env: str, who: Principal | None
-) -> DryRun:
-    """Check the document, dry-run it and read back the changes it kept; for a worker thread."""
-    version, ran = what_runs(based_on, dirty)
-    checked = designer.check_document(document)
-    if checked.problems:
-        return DryRun(env, ran, checked)
-    started = time.perf_counter()
-    result = door.start(store, who, door.RunStart(env=env, document=document, version=version, dry_run=True))
-    connections = sorted(
-        {
-            str(n["config"]["connection"])
-            for n in document.get("nodes", [])
-            if isinstance(n.get("config"), dict) and n["config"].get("connection")
-        }
-    )
-    return DryRun(
-        env, ran, checked, result, dry_run_changes(store, result.run_id), connections, time.perf_counter() - started
-    )
 
 
 def refusal(report: DryRun) -> str:
@@ -107,7 +55,7 @@ def show_dry_run(report: DryRun) -> None:
             "hide",
             lambda: (
                 ui.notify(
-                    f"The counts on the canvas are the dry run's in {ENVIRONMENTS.get(report.env, report.env)}: "
+                    f"The counts on the canvas are the dry run's in {IN_WORDS.get(report.env, report.env)}: "
                     "nothing was written",
                     type="info",
                 ),
@@ -120,7 +68,7 @@ def show_dry_run(report: DryRun) -> None:
                 "text-2xl mt-1 " + ("text-primary" if ok else "text-warning")
             )
             with ui.column().classes("gap-0 min-w-0"):
-                ui.label(f"Dry run in {ENVIRONMENTS.get(report.env, report.env)} — nothing was written").classes(
+                ui.label(f"Dry run in {IN_WORDS.get(report.env, report.env)} — nothing was written").classes(
                     "text-lg font-semibold fb-dry-run-title"
                 )
                 read = f"{', '.join(report.connections)} ({report.env})" if report.connections else report.env

@@ -13,14 +13,13 @@ from typing import Any
 
 from nicegui import app, background_tasks, run, ui
 
-from app.services import designer, door, previews, systems
+from app.services import designer, door, flow_reads, previews, systems
 from app.services.designer import Checked, VersionConflict
-from app.store import flows as flow_store
+from app.services.dry_runs import dry_run as dry_run_document
 from app.ui import context, session
 from app.ui.canvas.flow_canvas import FlowCanvas
 from app.ui.canvas.graph import canvas_graph, edge_decorations, layout_missing, node_data
 from app.ui.editor.document_state import DocumentState, EditRefused
-from app.ui.editor.dry_run import dry_run as dry_run_document
 from app.ui.editor.dry_run import dry_run_menu, refusal, show_dry_run
 from app.ui.editor.history_dialog import open_history
 from app.ui.editor.palette import palette
@@ -456,7 +455,7 @@ class Editor:
             ui.notify(
                 f"Running version {self.state.based_on}, the saved one; your unsaved changes are not in it", type="info"
             )
-        document, version = flow_store.get_document(context.store(), self.state.document["id"], self.state.based_on)
+        document, version = flow_reads.document(context.store(), self.state.document["id"], self.state.based_on)
         if designer.check_document(document).problems:
             spinner_done()
             ui.notify(

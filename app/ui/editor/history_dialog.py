@@ -7,8 +7,7 @@ from typing import Any
 
 from nicegui import ui
 
-from app.services import designer
-from app.store import flows as flow_store
+from app.services import designer, flow_reads
 from app.ui import context
 from app.ui.feedback import tell_error
 
@@ -68,7 +67,7 @@ def open_history(
 
         def do_restore(version: int) -> None:
             try:
-                document, _ = flow_store.get_document(context.store(), flow_id, version)
+                document, _ = flow_reads.document(context.store(), flow_id, version)
             except Exception as error:
                 tell_error(error, f"restore version {version}")
                 return
@@ -96,7 +95,7 @@ def open_history(
         changes_box = ui.column().classes("w-full gap-1 max-h-72 overflow-auto fb-diff")
 
         def document_of(version: int) -> dict[str, Any]:
-            return current() if version == EDITOR else flow_store.get_document(context.store(), flow_id, version)[0]
+            return current() if version == EDITOR else flow_reads.document(context.store(), flow_id, version)[0]
 
         def compare() -> None:
             changes_box.clear()

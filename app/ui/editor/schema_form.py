@@ -18,8 +18,8 @@ from typing import Any
 
 from nicegui import background_tasks, ui
 
-from app.engine.expressions import compile_check
-from app.engine.problems import json_path
+from app.problems import json_path
+from app.services import designer
 from app.services.previews import preview_expression
 
 Path = tuple[Any, ...]
@@ -347,7 +347,7 @@ class SchemaForm:
                 label,
                 value=current or "",
                 validation=lambda text: (
-                    f"✗ {error}" if (text or "").strip() and (error := compile_check(text, kind)) else None
+                    f"✗ {error}" if (text or "").strip() and (error := designer.expression_error(text, kind)) else None
                 ),
             )
             element.classes("font-mono")

@@ -7,8 +7,8 @@ from typing import Any
 
 from nicegui import ui
 
-import nodes
 from app.services.designer import Checked
+from app.services.designer import node_type as registered_type
 from app.ui.editor.document_state import DocumentState, EditRefused
 from app.ui.editor.palette import FAMILY_ICONS
 from app.ui.editor.schema_form import FormServices, SchemaForm
@@ -90,7 +90,7 @@ class SidePanel:
     # --- one node ---------------------------------------------------------------------------------
 
     def _node_panel(self, node: dict[str, Any]) -> None:
-        node_type = nodes.get(node.get("type"))
+        node_type = registered_type(node.get("type"))
         with ui.row().classes("w-full items-center no-wrap gap-2"):
             ui.icon(FAMILY_ICONS.get(node_type.family if node_type else "", "help")).classes(
                 f"text-2xl fb-family-{node_type.family if node_type else 'unknown'}"

@@ -1,4 +1,6 @@
-"""A problem found in a flow document: where it is (file, node, JSON path) and a plain sentence."""
+"""A problem found in a flow document: where it is (file, node, JSON path), a machine-readable code
+and a plain sentence. At the bottom of the layers beside app/records.py: the engine finds problems,
+the services, pages, API and CLI word them."""
 
 from __future__ import annotations
 

@@ -1,0 +1,207 @@
+"""The commands that set things up: connections, stored flows (import, switch, delete, webhook),
+users, the demo, the sandbox systems and the web server."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from app.cli.common import EXIT_OK, UsageError, admin, the_store
+from app.errors import FlowbridgeError, NotFound
+
+
+def cmd_connection_set(args: argparse.Namespace) -> int:
+    from app.services.connections import save_connection
+
+    if args.type == "sql" and not args.url:
+        raise UsageError("a sql connection needs --url, e.g. postgresql://user:pass@host/db")
+    if args.type == "file" and not args.path:
+        raise UsageError("a file connection needs --path, the folder holding the files")
+    if args.type == "http" and not args.url:
+        raise UsageError("an http connection needs --url, the API's base URL, e.g. https://api.example.com/v1")
+    if args.type == "http":
+        settings = _http_settings(args)
+    else:
+        settings = {"url": args.url} if args.type == "sql" else {"path": str(Path(args.path).resolve())}
+    save_connection(the_store(), args.name, args.env, args.type, settings, who=admin())
+    print(f"connection '{args.name}' ({args.env}) saved")
+    return EXIT_OK
+
+
+def _http_settings(args: argparse.Namespace) -> dict[str, Any]:
+    settings: dict[str, Any] = {"base_url": args.url, "auth": "none"}
+    if args.token:
+        settings.update(auth="bearer", token=args.token)
+    elif args.username:
+        if not args.password:
+            raise UsageError("basic auth needs --password with --username")
+        settings.update(auth="basic", username=args.username, password=args.password)
+    elif args.api_key:
+        settings.update(auth="api_key", api_key=args.api_key, api_key_header=args.api_key_header)
+    if args.timeout:
+        settings["timeout"] = args.timeout
+    return settings
+
+
+def cmd_connection_list(args: argparse.Namespace) -> int:
+    from app.services.connections import connections
+
+    rows = connections(the_store())
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    elif not rows:
+        print("no connections yet; add one with `flowbridge connection set` or `flowbridge demo init`")
+    for row in [] if args.json else rows:
+        print(f"{row['name']:<12} {row['env']:<11} {row['type']:<5} {row['target']}")
+    return EXIT_OK
+
+
+def cmd_flow_import(args: argparse.Namespace) -> int:
+    from app.services.flows import import_flow_file
+
+    store = the_store()
+    for name in args.files:
+        flow_id, version = import_flow_file(store, Path(name), comment=args.comment or f"imported from {name}")
+        print(f"{name}: stored as flow '{flow_id}' version {version}")
+    return EXIT_OK
+
+
+def cmd_flow_list(args: argparse.Namespace) -> int:
+    from app.services.flow_reads import flows
+
+    rows = flows(the_store())
+    if args.json:
+        print(
+            json.dumps(
+                [{"id": f.id, "name": f.name, "version": f.current_version, "enabled": f.enabled} for f in rows],
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    if not rows:
+        print("no flows yet; import one with `flowbridge flow import FILE` or run `flowbridge demo init`")
+    for flow in rows:
+        print(f"{flow.id:<36} v{flow.current_version:<4} {'on ' if flow.enabled else 'off'}  {flow.name}")
+    return EXIT_OK
+
+
+def cmd_flow_switch(args: argparse.Namespace) -> int:
+    from app.services.switches import switch
+
+    try:
+        flow = switch(the_store(), args.flow_id, args.action == "on", who=admin(), reason=args.reason or "")
+    except NotFound as error:
+        raise UsageError(str(error)) from None
+    print(f"flow '{flow.id}' is {'on' if flow.enabled else 'off'}")
+    return EXIT_OK
+
+
+def cmd_flow_delete(args: argparse.Namespace) -> int:
+    from app.services.flows import delete_flow
+
+    try:
+        delete_flow(the_store(), args.flow_id, who=admin())
+    except NotFound as error:
+        raise UsageError(str(error)) from None
+    print(f"flow '{args.flow_id}' deleted (its runs and dead letters are kept)")
+    return EXIT_OK
+
+
+def cmd_flow_webhook(args: argparse.Namespace) -> int:
+    from app.services.flow_reads import flow
+    from app.services.webhooks import secret_for
+
+    store = the_store()
+    try:
+        flow(store, args.flow_id)
+    except NotFound as error:
+        raise UsageError(str(error)) from None
+    secret = secret_for(store, args.flow_id, rotate=args.rotate)
+    print(f"POST http://HOST:PORT/hooks/{args.flow_id}")
+    print(f"secret: {secret}")
+    print(
+        "send it as X-Flowbridge-Token, or sign each call: X-Flowbridge-Timestamp: <unix seconds> and "
+        'X-Flowbridge-Signature: sha256=<HMAC-SHA256 of "<timestamp>.<body>">'
+    )
+    return EXIT_OK
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from app.services.access import add_user
+
+    token = add_user(the_store(), args.name, args.role)
+    print(f"user '{args.name}' ({args.role}) saved; API token (shown once): {token}")
+    print("  sign in to the web app with this name and token; the API takes it as Authorization: Bearer <token>")
+    return EXIT_OK
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    from app.services.access import list_users
+
+    users = list_users(the_store())
+    if not users:
+        print("no users: the web app and the API are open to everyone as admin")
+    for user in users:
+        print(f"{user.name}  {user.role}  since {user.created_at:%Y-%m-%d}")
+    return EXIT_OK
+
+
+def cmd_user_remove(args: argparse.Namespace) -> int:
+    from app.services.access import remove_user
+
+    try:
+        remove_user(the_store(), args.name)
+    except NotFound as error:
+        raise UsageError(str(error)) from None
+    print(f"user '{args.name}' removed; their token no longer works")
+    return EXIT_OK
+
+
+def cmd_demo_init(args: argparse.Namespace) -> int:
+    from app.services.demo import init_demo
+
+    report = init_demo(the_store(), Path(args.dir), accounts=args.accounts)
+    for line in report:
+        print(line)
+    return EXIT_OK
+
+
+def cmd_sandbox_serve(args: argparse.Namespace) -> int:
+    from app.services.demo import serve_sandbox
+
+    serve_sandbox(
+        Path(args.dir),
+        host=args.host,
+        crm_port=args.crm_port,
+        erp_port=args.erp_port,
+        token=args.token,
+        accounts=args.accounts,
+        fresh=args.fresh,
+    )
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from app.ui.main import serve
+
+    if args.store:
+        os.environ["FLOWBRIDGE_DB_URL"] = args.store
+    if args.sandboxes:  # the demo's CRM and ERP REST APIs, for the HTTP example flows
+        import atexit
+
+        from app.services import sandboxes
+
+        try:
+            sandboxes.start(Path(args.sandboxes))  # the Sandbox page shows them, resets them, sets faults
+        except FlowbridgeError as error:
+            raise UsageError(str(error)) from None
+        print(f"sandbox CRM and ERP APIs on 127.0.0.1:8701 and :8702 (data in {args.sandboxes})")
+        atexit.register(sandboxes.stop)
+    print(
+        f"Flowbridge on http://{args.host}:{args.port} (store: {args.store or os.environ.get('FLOWBRIDGE_DB_URL') or 'flowbridge.db'}); Ctrl+C stops it"
+    )
+    serve(args.host, args.port, args.store)
+    return EXIT_OK
