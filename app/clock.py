@@ -1,5 +1,6 @@
-"""The one clock of the pages and views that show time spans, so a test can set "now" instead of
-depending on the hour it runs at (a run three hours ago is yesterday's shortly after midnight)."""
+"""The one clock of the pages and views that show time spans and of the scheduler's staleness
+check, so a test can set "now" instead of depending on the hour it runs at (a run three hours ago
+is yesterday's shortly after midnight; a flow is stale two minutes after it was switched on)."""
 
 from __future__ import annotations
 

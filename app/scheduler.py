@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,11 +21,13 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import select
 
 import nodes
+from app import clock as clocks
 from app.errors import FlowbridgeError
 from app.services import alerts, operations, switches
 from app.store import flows, runs
@@ -63,6 +66,17 @@ class WallClockCronTrigger(CronTrigger):
             )
             previous = after
         return None
+
+
+class _StoppableScheduler(BackgroundScheduler):
+    """APScheduler 3's loop wakes once more after shutdown() and, the state being STOPPED rather than
+    PAUSED, processes the due jobs: a tick due at that moment fails to reach the closed executor and
+    is moved on, lost. Stopping leaves due ticks in the job store for the next start instead."""
+
+    def _process_jobs(self) -> float | None:
+        if self.state == STATE_STOPPED:
+            return None
+        return super()._process_jobs()
 
 
 def _wall(moment: dt.datetime, zone: Any) -> tuple:
@@ -107,10 +121,13 @@ class FlowScheduler:
         grace_seconds: int = 3600,
         reconcile_seconds: float = 2.0,
         workers: int = 4,
+        clock: Callable[[], dt.datetime] = clocks.utc_now,
     ) -> None:
-        self.store, self.env = store, env
+        # `clock` decides when a flow counts as stale; APScheduler keeps its own (the wall clock)
+        # for when a tick is due.
+        self.store, self.env, self.clock = store, env, clock
         self.grace_seconds, self.reconcile_seconds = grace_seconds, reconcile_seconds
-        self.scheduler = BackgroundScheduler(
+        self.scheduler = _StoppableScheduler(
             jobstores={
                 "default": SQLAlchemyJobStore(engine=store.engine, tablename="schedule_job"),
                 "internal": MemoryJobStore(),
@@ -208,7 +225,7 @@ class FlowScheduler:
 
     def check_staleness(self) -> None:
         """Alert once for each flow that is on and has not succeeded for `settings.alert_after_minutes`."""
-        now = dt.datetime.now(UTC)
+        now = self.clock()
         for flow in flows.list_flows(self.store):
             if not flow.enabled:
                 continue

@@ -4,11 +4,12 @@ tools report most, one test each."""
 from __future__ import annotations
 
 import datetime as dt
-import time
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from apscheduler.events import EVENT_JOB_SUBMITTED
 from sqlmodel import select
 
 from app.scheduler import FlowScheduler, make_trigger
@@ -35,8 +36,10 @@ def runs_of(store, flow_id: str, status: str | None = None) -> list[Run]:
 def scheduler(store):
     started: list[FlowScheduler] = []
 
-    def start(**options) -> FlowScheduler:
+    def start(on_submit: Callable[[Any], None] | None = None, **options) -> FlowScheduler:
         instance = FlowScheduler(store, reconcile_seconds=options.pop("reconcile_seconds", 0.5), **options)
+        if on_submit is not None:  # before start: the catch-up of missed ticks is submitted at once
+            instance.scheduler.add_listener(on_submit, EVENT_JOB_SUBMITTED)
         instance.start()
         started.append(instance)
         return instance
@@ -101,7 +104,7 @@ def test_a_slow_run_is_never_overlapped_and_skipped_ticks_are_recorded(store, tm
     scheduler()
     wait_for(lambda: len(runs_of(store, flow_id, "succeeded")) >= 2, timeout=20, what="two slow runs")
     switches.switch(store, flow_id, False, who=admin("test"))
-    time.sleep(0.3)
+    wait_for(lambda: not runs_of(store, flow_id, "running"), what="the last slow run to end")
     done = [r for r in runs_of(store, flow_id) if r.status != "skipped"]
     for earlier, later in zip(done, done[1:]):
         assert later.started_at >= earlier.finished_at, "two runs of one flow overlapped"
@@ -111,19 +114,23 @@ def test_a_slow_run_is_never_overlapped_and_skipped_ticks_are_recorded(store, tm
 
 def test_after_downtime_missed_ticks_run_once_not_once_per_tick(store, tmp_path, scheduler):
     target(store, tmp_path)
-    flow_id = store_flow(store, flow("catch_up", {"type": "trigger.schedule", "config": {"interval": {"seconds": 2}}}))
+    flow_id = store_flow(store, flow("catch_up", {"type": "trigger.schedule", "config": {"interval": {"seconds": 60}}}))
     switches.switch(store, flow_id, True, who=admin("test"))
     first = scheduler()
-    tick = wait_for(lambda: runs_of(store, flow_id, "succeeded"), what="a first run")[0].started_at.timestamp()
+    # The server goes down, and stays down through four ticks: its stored job was due 3 × 60 s + 10 s ago.
+    first.scheduler.pause()
+    down_since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=3 * 60 + 10)
+    first.scheduler.modify_job(flow_id, jobstore="default", next_run_time=down_since)
     first.shutdown()
-    before = len(runs_of(store, flow_id))
-    # Down for three ticks; back up between two ticks, so the next regular one is 1.4 s away.
-    restart = tick + 3 * 2 + 0.6
-    time.sleep(max(restart - time.time(), 0))
-    scheduler(reconcile_seconds=30)
-    time.sleep(1.2)  # the catch-up lands at once; the next regular tick is 1.4 s away
-    after = runs_of(store, flow_id)
-    assert len(after) - before == 1, [r.started_at.isoformat() for r in after]
+    assert runs_of(store, flow_id) == []
+
+    submitted: list[Any] = []
+    second = scheduler(on_submit=submitted.append, reconcile_seconds=30)
+    wait_for(lambda: runs_of(store, flow_id, "succeeded"), what="the catch-up run")
+    ticks = [event.scheduled_run_times for event in submitted if event.job_id == flow_id]
+    assert len(ticks) == 1 and len(ticks[0]) == 1, ticks  # four missed ticks, coalesced into one run
+    assert len(runs_of(store, flow_id)) == 1
+    assert second.next_run(flow_id) > dt.datetime.now(dt.UTC)  # the next tick is a regular one
 
 
 def test_an_edited_schedule_takes_effect_without_a_duplicate_fire(store, tmp_path, scheduler):
@@ -149,9 +156,10 @@ def test_no_job_is_left_behind_when_a_flow_is_switched_off_or_given_another_trig
     document["nodes"][0] = {"id": "start", **MANUAL}
     save_flow(store, document, author="test")
     wait_for(lambda: running.job_ids() == [], what="the job to go")
+    wait_for(lambda: not runs_of(store, flow_id, "running"), what="a tick already under way to end")
     count = len(runs_of(store, flow_id))
-    time.sleep(1.5)
-    assert len(runs_of(store, flow_id)) == count  # no tick after the trigger changed
+    running.reconcile()  # the store says: no schedule, so no job comes back
+    assert running.job_ids() == [] and len(runs_of(store, flow_id)) == count
 
 
 def test_no_job_is_left_behind_when_a_flow_is_deleted(store, tmp_path, scheduler):
@@ -179,16 +187,12 @@ def test_a_flow_not_synced_for_too_long_raises_one_alert_posted_to_the_alert_hoo
     document = flow("quiet", {"type": "trigger.schedule", "config": {"cron": "0 3 * * *"}}, alert_after_minutes=1)
     flow_id = store_flow(store, document)
     switches.switch(store, flow_id, True, who=admin("test"))
-    with store.session() as session:  # switched on two minutes ago, never succeeded since
-        from app.store.models import Flow
-
-        row = session.get(Flow, flow_id)
-        row.updated_at = row.updated_at - dt.timedelta(minutes=2)
-        session.add(row)
-        session.commit()
-    scheduler(reconcile_seconds=0.3)
+    two_minutes_on = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)  # switched on, never succeeded since
+    running = scheduler(reconcile_seconds=0.3, clock=lambda: two_minutes_on)
     wait_for(lambda: [a for a in open_alerts(store) if a.kind == "stale"], what="the stale alert")
-    time.sleep(1)  # more checks, no second alert
+    running.shutdown()  # no tick of its own races the checks below
+    running.check_staleness()
+    running.check_staleness()  # more checks, no second alert
     stale = [a for a in open_alerts(store) if a.kind == "stale" and a.flow_id == flow_id]
     assert len(stale) == 1 and stale[0].delivered and "more than 1 minutes" in stale[0].message
     assert received and received[0]["kind"] == "stale" and received[0]["flow_id"] == flow_id
