@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,18 +61,26 @@ class Plan:
         return self.document.get("settings", {}).get("batch_size")
 
 
-def compile_plan(document: dict[str, Any], *, up_to: str | None = None, allow_open_ports: bool = False) -> Plan:
+def compile_plan(
+    document: dict[str, Any],
+    *,
+    up_to: str | None = None,
+    allow_open_ports: bool = False,
+    types: Mapping[str, NodeType] | None = None,
+) -> Plan:
     """A plan for a valid document; InvalidFlow (with every problem) otherwise.
 
+    `types`: the node types the document may use, by name (default: the registry of nodes/).
     `up_to` keeps only what the run of one node needs (its ancestors), for "test this node".
     `allow_open_ports` accepts outputs that lead nowhere (a part of a flow cut out for a test).
     """
-    problems = validate_document(document)
+    problems = validate_document(document, types)  # None: the registry's, whose answers are kept
     if allow_open_ports:
         problems = [p for p in problems if p.code != "open_port"]
     if problems:
         raise InvalidFlow(problems)
-    graph = flow_graph(document)
+    types = nodes.registry() if types is None else types
+    graph = flow_graph(document, types)
     position = {n["id"]: i for i, n in enumerate(document["nodes"])}
     keep = (nx.ancestors(graph, up_to) | {up_to}) if up_to else set(position)
     ordered = [n for n in nx.lexicographical_topological_sort(graph, key=lambda n: f"{position[n]:06d}") if n in keep]
@@ -86,7 +95,7 @@ def compile_plan(document: dict[str, Any], *, up_to: str | None = None, allow_op
         planned.append(
             PlannedNode(
                 id=node_id,
-                type=nodes.get(raw["type"]),
+                type=types[raw["type"]],
                 config=raw.get("config", {}),
                 routes={p: tuple(t) for p, t in routes.items()},
                 inputs=tuple(sorted({s for s, _ in graph.in_edges(node_id)} & keep, key=position.get)),

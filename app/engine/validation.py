@@ -11,6 +11,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -179,22 +180,27 @@ _checked_lock = threading.Lock()
 CHECKED_KEPT = 64
 
 
-def validate_document(document: Any) -> list[Problem]:
-    """Every problem of a parsed document; an empty list means it can run.
+def validate_document(document: Any, types: Mapping[str, NodeType] | None = None) -> list[Problem]:
+    """Every problem of a parsed document; an empty list means it can run. `types`: the node types
+    it may use, by name (default: the registry of nodes/; a test brings its own).
 
-    The answer depends on the document alone, so the last few are kept: a webhook flow validated for
-    each of its runs is checked once (with its expressions compiled), not 200 times in a burst."""
+    Against the registry the answer depends on the document alone, so the last few are kept: a
+    webhook flow validated for each of its runs is checked once (with its expressions compiled),
+    not 200 times in a burst."""
+    if types is not None:
+        return _validate(document, types)
+    types = nodes.registry()
     try:
         key = json.dumps(document, sort_keys=True, separators=(",", ":"))
     except (TypeError, ValueError):  # not plain JSON (a test's odd object): check it every time
-        return _validate(document)
+        return _validate(document, types)
     if len(key) > 1_000_000:  # a huge document: don't keep its text around
-        return _validate(document)
+        return _validate(document, types)
     with _checked_lock:
         if key in _checked:
             _checked.move_to_end(key)
             return list(_checked[key])
-    problems = _validate(document)
+    problems = _validate(document, types)
     with _checked_lock:
         _checked[key] = list(problems)
         while len(_checked) > CHECKED_KEPT:
@@ -202,7 +208,7 @@ def validate_document(document: Any) -> list[Problem]:
     return problems
 
 
-def _validate(document: Any) -> list[Problem]:
+def _validate(document: Any, types: Mapping[str, NodeType]) -> list[Problem]:
     if not isinstance(document, dict):
         return [Problem("a flow document is a JSON object", code="not_an_object")]
     raw_nodes = document.get("nodes") if isinstance(document.get("nodes"), list) else []
@@ -245,10 +251,10 @@ def _validate(document: Any) -> list[Problem]:
             )
             continue
         seen_ids.add(node_id)
-        node_type = nodes.get(node.get("type")) if isinstance(node.get("type"), str) else None
+        node_type = types.get(node["type"]) if isinstance(node.get("type"), str) else None
         if node_type is None:
             if isinstance(node.get("type"), str):
-                known = sorted(nodes.registry())
+                known = sorted(types)
                 problems.append(
                     Problem(
                         f"unknown node type '{node['type']}'{suggest(node['type'], known)}",
@@ -489,13 +495,14 @@ def _reachability_problems(
     return problems
 
 
-def flow_graph(document: dict[str, Any]) -> nx.MultiDiGraph:
+def flow_graph(document: dict[str, Any], types: Mapping[str, NodeType] | None = None) -> nx.MultiDiGraph:
     """The graph of a valid document, edges labelled with their port."""
+    types = nodes.registry() if types is None else types
     graph = nx.MultiDiGraph()
     for node in document["nodes"]:
         graph.add_node(node["id"])
     for edge in document["edges"]:
-        port = edge.get("port") or default_port(nodes.get(_type_of(document, edge["from"])))
+        port = edge.get("port") or default_port(types[_type_of(document, edge["from"])])
         graph.add_edge(edge["from"], edge["to"], port=port)
     return graph
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from app.services import isolation
 from app.store import connections, flows, runs, sync, write_outcomes
 from app.store.database import Store
 from app.store.models import Conflict, Run
-from nodes.base import Failure, LinkState, LinkUpdate, Outcome, Record, without_meta
+from nodes.base import Failure, LinkState, LinkUpdate, NodeType, Outcome, Record, without_meta
 
 
 def new_run_id() -> str:
@@ -147,13 +148,15 @@ def run_flow(
     replay_inputs: dict[str, list[Record]] | None = None,
     keep_into: dict[tuple[str, str], list[Any]] | None = None,
     replay_of: str | None = None,
+    types: Mapping[str, NodeType] | None = None,
 ) -> RunResult:
     """Run a flow once, synchronously, and store the run, its ledger, its dead letters and the
     retries it needed. `start_at` sends the payload straight into one node (a dead-letter retry);
-    `replay_inputs` gives read nodes stored records instead of their systems' (a replay)."""
+    `replay_inputs` gives read nodes stored records instead of their systems' (a replay); `types`
+    the node types it may use (default: the registry of nodes/)."""
     if env not in connections.ENVIRONMENTS:
         raise FlowbridgeError(f"unknown environment '{env}'; use one of {', '.join(connections.ENVIRONMENTS)}")
-    plan = compile_plan(document)  # a flow that cannot run says so here, before any process starts
+    plan = compile_plan(document, types=types)  # a flow that cannot run says so here, before any process starts
     run = Run(
         id=run_id or new_run_id(),
         flow_id=plan.flow_id,
@@ -187,6 +190,7 @@ def run_flow(
                 run_id=run.id,
                 replay_inputs=replay_inputs,
                 replay_of=replay_of,
+                types=types,
                 keep=keep_into is not None,
             ),
         )

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+import nodes
 from app.engine.executor import RunRequest, execute
 from app.engine.plan import compile_plan
+from app.errors import InvalidFlow
 from app.services.runs import StoreRunServices, run_flow
 from app.store import runs
 from app.store.connections import set_connection
@@ -256,14 +258,12 @@ def test_a_node_that_loses_records_fails_the_run_by_the_ledger(store, source):
     document = flow(
         [
             READ,
-            {"id": "shape", "type": "map", "config": {"fields": {"id": "{{ record.id }}", "name": "x"}}},
+            {"id": "shape", "type": "test.leaky", "config": {}},
             {"id": "write", "type": "write.sql", "config": {"connection": "dst", "table": "everyone", "key": "id"}},
         ],
         [("start", "read"), ("read", "shape"), ("shape", "write")],
     )
-    plan = compile_plan(document)
-    shape = plan.node("shape")
-    object.__setattr__(shape, "type", leaky)
+    plan = compile_plan(document, types={**nodes.registry(), leaky.type: leaky})  # a registry of its own
     run = Run(id="r-leak", flow_id="test_flow", env="sandbox")
     runs.start_run(store, run)
     result = execute(plan, RunRequest(run_id=run.id, batch_size=1000), StoreRunServices(store, run))
@@ -313,3 +313,36 @@ def test_file_to_file_round_trip(store, source, tmp_path):
     lines = [json.loads(line) for line in (folder / "out.jsonl").read_text().splitlines()]
     assert lines == [{"id": "1", "name": "Ann"}, {"id": "2", "name": "Bob"}]
     assert result.totals == {"read": 3, "filtered": 1, "inserted": 2, "updated": 0, "unchanged": 0, "failed": 0}
+
+
+def test_a_run_may_bring_its_own_node_types_without_touching_the_registry(store, source, tmp_path):
+    class Shout(Processor):
+        def __init__(self, config, context):
+            pass
+
+        def process(self, records):
+            return Outcome(ports={"out": [{**r, "name": str(r["name"]).upper()} for r in records]})
+
+    shout = NodeType(
+        type="test.shout",
+        family="transform",
+        title="Shout",
+        description="",
+        config_schema={"type": "object"},
+        build=Shout,
+    )
+    document = flow(
+        [
+            READ,
+            {"id": "shout", "type": "test.shout", "config": {}},
+            {"id": "out", "type": "write.file", "config": {"connection": "files", "path": "loud.jsonl"}},
+        ],
+        [("start", "read"), ("read", "shout"), ("shout", "out")],
+    )
+    with pytest.raises(InvalidFlow, match="unknown node type 'test.shout'"):
+        compile_plan(document)  # the registry of nodes/ does not know it
+    result = run_flow(store, document, types={**nodes.registry(), shout.type: shout})
+    assert result.status == "succeeded", result.error
+    written = [json.loads(line) for line in (tmp_path / "files" / "loud.jsonl").read_text().splitlines()]
+    assert written and all(row["name"] == row["name"].upper() and row["name"].startswith("PERSON") for row in written)
+    assert "test.shout" not in nodes.registry()
