@@ -28,10 +28,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from nodes.api_write_parts import GaveUp, Sending, same_as_held
 from nodes.base import LinkUpdate, NodeContext, NodeType, Outcome, Processor, Record, Source, id_text, without_meta
 from nodes.read_http import RECORD_PATH, TIMEOUT
 from nodes.schema_parts import CONNECTION, as_list, key_list, object_schema, record_key_fields, relative_path_problems
-from nodes.sync_write import SYNC_SCHEMA, SyncedWrite, as_outcome
+from nodes.sync.synced_write import SYNC_SCHEMA, SyncedWrite, as_outcome
 
 TEMPLATE_PATH: dict[str, Any] = {
     "type": "string",
@@ -213,7 +214,7 @@ def check(config: dict[str, Any]) -> list[tuple[tuple, str]]:
 
 def _sync_problems(config: dict[str, Any]) -> list[tuple[tuple, str]]:
     """What a two-way sync through an API needs: the API's id, and an address built from it alone."""
-    from nodes.sync_http_target import address_fields
+    from nodes.sync.http_target import address_fields
 
     sync, method = config["sync"], config.get("method", "PUT")
     target_id = sync.get("target_id") or config.get("id_field")
@@ -251,19 +252,6 @@ def _sync_problems(config: dict[str, Any]) -> list[tuple[tuple, str]]:
     if sync.get("match") and method != "POST":
         problems.append((("sync", "match"), "match rules search the API's list: they need method POST with find"))
     return problems
-
-
-class _GaveUp(Exception):
-    """A look-up still failing after its own retries: not retried again as part of the write."""
-
-
-@dataclass(frozen=True)
-class _Sending:
-    """A create marked as being sent during this batch (as write_outcomes keeps it)."""
-
-    idempotency_key: str
-    state: str = "sending"
-    target_id: str | None = None
 
 
 @dataclass
@@ -309,7 +297,7 @@ class WriteHttp(Processor):
 
         self.synced: SyncedWrite | None = None
         if "sync" in config:
-            from nodes.sync_http_target import HttpSyncTarget
+            from nodes.sync.http_target import HttpSyncTarget
 
             self.synced = SyncedWrite(config["sync"], context, HttpSyncTarget(self, config["sync"]))
 
@@ -330,7 +318,7 @@ class WriteHttp(Processor):
             attempt = _Attempt()
             try:
                 kind, change, target_id = self.connector.retrying(lambda r=record, a=attempt: self._write(r, a))
-            except (FlowbridgeError, _GaveUp) as error:
+            except (FlowbridgeError, GaveUp) as error:
                 outcome.fail(record, self.failure_reason(error), getattr(error, "body", None) or None)
                 continue
             self.down_in_a_row = 0
@@ -352,7 +340,7 @@ class WriteHttp(Processor):
         return outcome
 
     def _sync(self, records: list[Record]) -> Outcome:
-        """A two-way sync's batch (nodes/sync_write.py, through nodes/sync_http_target.py)."""
+        """A two-way sync's batch (nodes/sync/synced_write.py, through nodes/sync/http_target.py)."""
         assert self.synced is not None
         report = self.context.dry_run or self.reported < self.context.keep_changes
         outcome = as_outcome(records, self.synced.write(records, self.context.dry_run, details=report))
@@ -372,7 +360,7 @@ class WriteHttp(Processor):
         down for several records in a row, the credentials or the address refused), so the run stops."""
         from app.errors import ConnectorError, RecordError, TransientError
 
-        if isinstance(error, (TransientError, _GaveUp)):
+        if isinstance(error, (TransientError, GaveUp)):
             self.down_in_a_row += 1
             reason = f"gave up after {self.connector.attempts} attempts: {error}"
             if self.down_in_a_row >= MAX_DOWN_IN_A_ROW:
@@ -488,7 +476,7 @@ class WriteHttp(Processor):
             record_key = self._record_key(body)
             token = self.context.outcomes.sending(record_key, self.known.get(record_key))
             if token is not None:  # marked: a retry of this record (or a later run) reuses the key
-                self.known[record_key] = _Sending(token)
+                self.known[record_key] = Sending(token)
             if self.idempotency_header and token:
                 headers = {self.idempotency_header: token}
         attempt.sent = attempt.sent or kind
@@ -527,11 +515,11 @@ class WriteHttp(Processor):
         child = next((c for c in self.children if c["field"] == name), None)
         theirs = current.get(name)
         if child is None or not isinstance(ours, list) or not isinstance(theirs, list):
-            return _same(ours, theirs)
+            return same_as_held(ours, theirs)
         # Children by their key, in any order: the same set, each equal in the fields sent.
         mine = {self._child_key(child, c): c for c in ours if isinstance(c, dict)}
         held = {self._child_key(child, c): c for c in theirs if isinstance(c, dict)}
-        return mine.keys() == held.keys() and all(_same(c, held[k]) for k, c in mine.items())
+        return mine.keys() == held.keys() and all(same_as_held(c, held[k]) for k, c in mine.items())
 
     def _child_links(self, body: dict[str, Any], written: dict[str, Any] | None) -> list[tuple[str, LinkUpdate]]:
         """Each child's link (source id -> the API's id), from the API's answer, or read back when
@@ -625,7 +613,7 @@ class WriteHttp(Processor):
         try:
             return self.connector.call("GET", path, timeout=self.timeout, **options)
         except TransientError as error:
-            raise _GaveUp(str(error)) from None
+            raise GaveUp(str(error)) from None
 
     def _record_of(self, response: Any, required: bool = False) -> dict[str, Any] | None:
         from app.connectors.rest import dig
@@ -663,18 +651,6 @@ def _reason(error: Exception) -> str:
     if isinstance(error, Refused):
         return f"{error.call} refused: HTTP {error.status}: {error.reason}"
     return str(error)
-
-
-def _same(ours: Any, theirs: Any) -> bool:
-    """Equal as the API holds it: numbers by value, text as text; in lists and objects, only the
-    fields we send are compared (the API adds its own ids and timestamps)."""
-    if isinstance(ours, dict):
-        return isinstance(theirs, dict) and all(_same(v, theirs.get(k)) for k, v in ours.items())
-    if isinstance(ours, list):
-        return isinstance(theirs, list) and len(ours) == len(theirs) and all(map(_same, ours, theirs))
-    from app.connectors.sql_write import same_value
-
-    return same_value(ours, theirs)
 
 
 NODE_TYPE = NodeType(

@@ -7,7 +7,7 @@ from typing import Any
 
 from nodes.base import NodeContext, NodeType, Outcome, Processor, Record, without_meta
 from nodes.schema_parts import CONNECTION, TABLE, as_list, key_list, object_schema, record_key_fields
-from nodes.sync_write import SYNC_SCHEMA, SyncedWrite, as_outcome
+from nodes.sync.synced_write import SYNC_SCHEMA, SyncedWrite, as_outcome
 
 CHILD_SCHEMA = object_schema(
     {
@@ -72,7 +72,7 @@ class WriteSql(Processor):
             for c in config.get("children", [])
         ]
         if "sync" in config:
-            from nodes.sync_sql_target import SqlSyncTarget
+            from nodes.sync.sql_target import SqlSyncTarget
 
             target = SqlSyncTarget(config, config["sync"], context, children)
             self.synced: SyncedWrite | None = SyncedWrite(config["sync"], context, target)

@@ -128,8 +128,8 @@ class SyncFailure(Exception):
 
 
 class SyncTarget(Protocol):
-    """Where a synced write finds and writes rows: a database table (nodes/sync_sql_target.py) or
-    an API (nodes/sync_http_target.py). The sync itself decides; the target only reads and writes."""
+    """Where a synced write finds and writes rows: a database table (nodes/sync/sql_target.py) or
+    an API (nodes/sync/http_target.py). The sync itself decides; the target only reads and writes."""
 
     system: str  # the target's name in the links: its connection
     label: str  # what its rows are called in messages: a table, an API's list

@@ -1,6 +1,6 @@
 """A two-way sync's target when it is a database table (write.sql with `sync`).
 
-The sync mechanism (nodes/sync_write.py) decides what to write; this finds and writes the rows:
+The sync mechanism (nodes/sync/synced_write.py) decides what to write; this finds and writes the rows:
 look-ups by key in one query per batch, match rules in SQL for a small run and in a local index
 for a large one, and new rows inserted in one batch with their ids read back by the write's key.
 """
@@ -33,7 +33,7 @@ class SqlSyncTarget:
             self.connector, self.table, [self.id_field], "upsert", children, insert_without_key=True
         )
         self.key_writer = SqlTableWriter(self.connector, self.table, self.key, "upsert", children) if self.key else None
-        self.match_index: Any = None  # built once a run has matched a few batches (see nodes/match_index.py)
+        self.match_index: Any = None  # built once a run has matched a few batches (see nodes/sync/match_index.py)
         self.match_queries = 0
 
     def has_field(self, name: str) -> bool:
@@ -68,7 +68,7 @@ class SqlSyncTarget:
                 return self.connector.match_rows(
                     self.table, rule["columns"], rule.get("normalise", "text"), keys, fetch
                 )
-            from nodes.match_index import MatchIndex
+            from nodes.sync.match_index import MatchIndex
 
             self.match_index = MatchIndex(self.context.temp_path("match.sqlite"), rules, normalise, fetch)
             quote = self.connector.engine.dialect.identifier_preparer.quote

@@ -1,6 +1,6 @@
 """A two-way sync's target when it is an API (write.http with `sync`).
 
-The sync mechanism (nodes/sync_write.py) decides what to write, as for a table; this finds and
+The sync mechanism (nodes/sync/synced_write.py) decides what to write, as for a table; this finds and
 writes the API's records with write.http's own calls:
 - a linked record is read at its address (`update.path`, or `path` for PUT and PATCH writes),
   filled with the id the link keeps: /customers/{customer_number};
@@ -21,10 +21,10 @@ import string
 from typing import Any
 
 from app.errors import FlowbridgeError
+from nodes.api_write_parts import GaveUp, Sending, same_as_held
 from nodes.base import id_text
-from nodes.write_http import _GaveUp, _same, _Sending
 
-FAILURES = (FlowbridgeError, _GaveUp)  # what a call or look-up raises for one record, or for the run
+FAILURES = (FlowbridgeError, GaveUp)  # what a call or look-up raises for one record, or for the run
 
 
 def address_fields(template: str) -> set[str]:
@@ -158,7 +158,7 @@ class HttpSyncTarget:
             item.target_id = self._create(body, record_key, kept, sent)
             self._accepted(item, record_key, "inserted", link_for)
             return WriteResult("inserted", after=body, record=body, key_names=self.key)
-        changed = {k: v for k, v in body.items() if k != self.id_field and not _same(v, current.get(k))}
+        changed = {k: v for k, v in body.items() if k != self.id_field and not same_as_held(v, current.get(k))}
         # Found where an earlier run's create may have landed (its answer lost): that run made it.
         kind = (
             "inserted"
@@ -197,7 +197,7 @@ class HttpSyncTarget:
         if self.posts:
             token = self.writer.context.outcomes.sending(record_key, kept) if record_key else None
             if token is not None:
-                self.known[record_key] = _Sending(token)
+                self.known[record_key] = Sending(token)
                 if self.writer.idempotency_header:
                     headers = {self.writer.idempotency_header: token}
         sent.append(True)
@@ -235,7 +235,7 @@ class HttpSyncTarget:
         changed = 0
         for target_id in ids:
             current = self.connector.retrying(lambda t=target_id: self.writer._get(self._address_of(t, {})))
-            if current is None or all(_same(v, current.get(k)) for k, v in values.items()):
+            if current is None or all(same_as_held(v, current.get(k)) for k, v in values.items()):
                 continue
             changed += 1
             if not dry_run:
