@@ -239,6 +239,13 @@ def test_a_dry_run_writes_nothing_and_reports_what_it_would_do(store, source):
     }
 
 
+def transform_type(name: str, build: type[Processor]) -> NodeType:
+    """A node type of a test's own, for a registry of its own."""
+    return NodeType(
+        type=name, family="transform", title=name, description="", config_schema={"type": "object"}, build=build
+    )
+
+
 def test_a_node_that_loses_records_fails_the_run_by_the_ledger(store, source):
     class Leaky(Processor):
         def __init__(self, config, context):
@@ -247,14 +254,7 @@ def test_a_node_that_loses_records_fails_the_run_by_the_ledger(store, source):
         def process(self, records):
             return Outcome(ports={"out": records[1:]})  # drops one record per batch: a bug
 
-    leaky = NodeType(
-        type="test.leaky",
-        family="transform",
-        title="Leaky",
-        description="",
-        config_schema={"type": "object"},
-        build=Leaky,
-    )
+    leaky = transform_type("test.leaky", Leaky)
     document = flow(
         [
             READ,
@@ -323,14 +323,7 @@ def test_a_run_may_bring_its_own_node_types_without_touching_the_registry(store,
         def process(self, records):
             return Outcome(ports={"out": [{**r, "name": str(r["name"]).upper()} for r in records]})
 
-    shout = NodeType(
-        type="test.shout",
-        family="transform",
-        title="Shout",
-        description="",
-        config_schema={"type": "object"},
-        build=Shout,
-    )
+    shout = transform_type("test.shout", Shout)
     document = flow(
         [
             READ,
