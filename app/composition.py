@@ -9,14 +9,17 @@ in module globals to find or to forget to reset.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import nodes
 from app.errors import FlowbridgeError
 from app.store.database import Store
 
 if TYPE_CHECKING:
     from app.scheduler import FlowScheduler
+    from nodes.base import NodeType
 
 
 @dataclass(frozen=True)
@@ -44,12 +47,23 @@ class Settings:
 
 
 class Flowbridge:
-    """One process' store and, once started, its scheduler."""
+    """One process' store, its node types and, once started, its scheduler."""
 
-    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+    def __init__(
+        self, settings: Settings, store: Store | None = None, node_types: Mapping[str, NodeType] | None = None
+    ) -> None:
         self.settings = settings
         self.store = store if store is not None else Store(settings.store_url)
+        self._node_types = node_types
         self.scheduler: FlowScheduler | None = None
+
+    @property
+    def node_types(self) -> Mapping[str, NodeType]:
+        """The built-in types and installed node packs (nodes/__init__.py), or a test's own set;
+        loaded when first asked, so a command that runs no flow imports no node type."""
+        if self._node_types is None:
+            self._node_types = nodes.registry()
+        return self._node_types
 
     def start_scheduler(self) -> None:
         """Start the schedules, unless the settings leave them to another server."""

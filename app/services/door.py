@@ -13,7 +13,7 @@ A dry run writes nothing, so it takes no lock and counts toward nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from app.services.runs import new_run_id, run_flow
 from app.store import flow_locks, flows, runs
 from app.store.database import Store
 from app.store.models import Flow, FlowLock, Run
-from nodes.base import Record
+from nodes.base import NodeType, Record
 
 DEFAULT_MAX_FAILURES = 3
 WAIT_STEP_SECONDS = 0.25  # how often a start that waits its turn looks at the lock again
@@ -64,6 +64,9 @@ class RunStart:
     full_resync: bool = False
     batch_size: int | None = None
     wait: bool = False  # found running: wait its turn (webhooks, retries) instead of refusing
+    # The node types the run may use (a composition root's own, `Flowbridge.node_types`); None: the
+    # registry of nodes/. Under run isolation they travel to the child, so they must be importable.
+    types: Mapping[str, NodeType] | None = None
 
 
 def start(
@@ -94,6 +97,7 @@ def start(
         replay_inputs=what.replay_inputs,
         keep_into=keep_into,
         replay_of=what.replay_of,
+        types=what.types,
     )
     flow_id = document.get("id") if isinstance(document, dict) else None
     if what.dry_run or not isinstance(flow_id, str) or not flow_id:  # a document with no id is refused by the run

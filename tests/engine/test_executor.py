@@ -339,3 +339,35 @@ def test_a_run_may_bring_its_own_node_types_without_touching_the_registry(store,
     written = [json.loads(line) for line in (tmp_path / "files" / "loud.jsonl").read_text().splitlines()]
     assert written and all(row["name"] == row["name"].upper() and row["name"].startswith("PERSON") for row in written)
     assert "test.shout" not in nodes.registry()
+
+
+def test_a_composition_root_with_node_types_of_its_own_runs_them_through_the_door(store, source, tmp_path):
+    from app.composition import Flowbridge, Settings
+    from app.services import door
+    from app.services.access import admin
+
+    class Tag(Processor):
+        def __init__(self, config, context):
+            pass
+
+        def process(self, records):
+            return Outcome(ports={"out": [{**r, "name": f"{r['name']} (tagged)"} for r in records]})
+
+    root = Flowbridge(
+        Settings(), store=store, node_types={**nodes.registry(), "test.tag": transform_type("test.tag", Tag)}
+    )
+    document = flow(
+        [
+            READ,
+            {"id": "tag", "type": "test.tag", "config": {}},
+            {"id": "out", "type": "write.file", "config": {"connection": "files", "path": "tagged.jsonl"}},
+        ],
+        [("start", "read"), ("read", "tag"), ("tag", "out")],
+    )
+    result = door.start(
+        root.store, admin("test"), door.RunStart(env="sandbox", document=document, types=root.node_types)
+    )
+    assert result.status == "succeeded", result.error
+    written = [json.loads(line) for line in (tmp_path / "files" / "tagged.jsonl").read_text().splitlines()]
+    assert written and all(row["name"].endswith(" (tagged)") for row in written)
+    assert Flowbridge(Settings(), store=store).node_types is nodes.registry()  # others keep the built-ins
