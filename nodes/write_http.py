@@ -646,8 +646,10 @@ def _wrong_address(error: Exception) -> bool:
 def _reason(error: Exception) -> str:
     """Why a record failed, as the dead-letter store shows it; a refusal says the call, the status
     and the API's own reason."""
-    from app.connectors.rest import Refused
+    from app.connectors.rest import Refused, RefusedInAnswer
 
+    if isinstance(error, RefusedInAnswer):
+        return f"{error.call} refused in its answer (HTTP {error.status}): {error.reason}"
     if isinstance(error, Refused):
         return f"{error.call} refused: HTTP {error.status}: {error.reason}"
     return str(error)

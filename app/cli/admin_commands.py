@@ -43,6 +43,8 @@ def _http_settings(args: argparse.Namespace) -> dict[str, Any]:
         settings.update(auth="api_key", api_key=args.api_key, api_key_header=args.api_key_header)
     if args.timeout:
         settings["timeout"] = args.timeout
+    if args.error_path:
+        settings["error_path"] = args.error_path
     return settings
 
 

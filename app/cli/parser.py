@@ -87,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     conn_set.add_argument("--api-key", help="API key sent in a header (http)")
     conn_set.add_argument("--api-key-header", default="X-API-Key", help="header for --api-key (default X-API-Key)")
     conn_set.add_argument("--timeout", type=float, metavar="SECONDS", help="longest wait for one call (http)")
+    conn_set.add_argument(
+        "--error-path",
+        metavar="PATH",
+        help="where a 2xx answer reports an error, e.g. error for JSON-RPC (http): such an answer is a refusal",
+    )
     conn_set.set_defaults(handler=cmd_connection_set)
     conn_list = connection.add_parser("list", help="list connections (passwords hidden)")
     conn_list.add_argument("--json", action="store_true")

@@ -68,6 +68,34 @@ class Refused(ConnectorError):
         self.status, self.reason, self.call, self.body = status, reason, call, body
 
 
+class RefusedInAnswer(Refused):
+    """A 2xx answer whose body reports an error at the connection's `error_path` (JSON-RPC's `error`
+    member, an API that says `{"ok": false, "errors": [...]}` with 200): nothing was done."""
+
+    def __init__(self, status: int, reason: str, where: str, call: str, path: str, body: str = "") -> None:
+        super().__init__(status, reason, where, call, body)
+        ConnectorError.__init__(
+            self, f"{where}: {call}: the answer reports an error at '{path}' (HTTP {status}): {reason}"
+        )
+
+
+def answer_error(body: Any, path: str) -> str | None:
+    """The error a JSON answer reports at `path`, in words, or None when it reports none (the path
+    absent, null, false or empty)."""
+    found = dig(body, path)
+    if found is None or found is False or found in ("", [], {}):
+        return None
+    if isinstance(found, dict):  # JSON-RPC 2.0: {"code": -32601, "message": "Method not found", "data": …}
+        for name in ("message", "detail", "description", "error"):
+            if isinstance(found.get(name), str) and found[name].strip():
+                return found[name].strip()[:500]
+    if isinstance(found, str):
+        return found.strip()[:500]
+    import json
+
+    return json.dumps(found, default=str)[:500]  # Tryton: ["UserError", ["message", "description"]]
+
+
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
     """A Retry-After header in seconds: either a number of seconds or an HTTP date."""
     if not value:
@@ -188,6 +216,8 @@ class RestConnector:
         self.initial_wait = float(wait if wait is not None else DEFAULT_WAIT)
         self.max_wait = float(settings.get("retry_max_wait") or DEFAULT_MAX_WAIT)
         self.max_retry_after = float(settings.get("max_retry_after") or MAX_RETRY_AFTER)
+        # Where a 2xx answer says it failed, for APIs that answer errors with 200 (JSON-RPC: "error").
+        self.error_path: str | None = settings.get("error_path") or None
         headers = {"Accept": "application/json", "User-Agent": "Flowbridge"}
         headers.update({str(k): str(v) for k, v in (settings.get("headers") or {}).items()})
         auth: httpx.Auth | None = None
@@ -279,6 +309,8 @@ class RestConnector:
             raise ConnectorError(f"{described}: {_short(error)}") from None
         status = response.status_code
         if 200 <= status < 300:
+            if self.error_path:
+                self._check_answer(response, call)
             return response
         if status == 404 and missing_ok:
             return None
@@ -290,6 +322,20 @@ class RestConnector:
         if status in _TRANSIENT_STATUS or status >= 500 and status not in (501, 505):
             raise TransientError(f"{described}: HTTP {status}: {reason}")
         raise Refused(status, reason, self.where, call, response.text[:MAX_BODY_KEPT])
+
+    def _check_answer(self, response: httpx.Response, call: str) -> None:
+        """Refuse a 2xx answer whose JSON body reports an error at `error_path` (not retried: the
+        system has answered, and said no). A body that is not JSON reports nothing there."""
+        assert self.error_path is not None
+        try:
+            body = response.json()
+        except ValueError:
+            return
+        reason = answer_error(body, self.error_path)
+        if reason is not None:
+            raise RefusedInAnswer(
+                response.status_code, reason, self.where, call, self.error_path, response.text[:MAX_BODY_KEPT]
+            )
 
     def call(self, method: str, path: str, **options: Any) -> httpx.Response | None:
         """`send`, retried on transient faults (see retrying)."""

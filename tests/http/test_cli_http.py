@@ -119,3 +119,27 @@ def test_demo_init_registers_the_api_connections_for_both_environments(store, tm
             assert spec.type == "http" and spec.settings["base_url"] == f"http://127.0.0.1:{port}"
             assert spec.settings["token"] == "sandbox-token"
         assert connection_spec(store, "crm", env).type == "sql"  # the SQL ones are kept
+
+
+def test_an_http_connection_can_say_where_its_answers_report_errors(cli, tmp_path):
+    from app.store.database import Store
+
+    code, out, err = cli(
+        "connection",
+        "set",
+        "tryton",
+        "--env",
+        "sandbox",
+        "--type",
+        "http",
+        "--url",
+        "http://127.0.0.1:8000/db/",
+        "--error-path",
+        "error",
+    )
+    assert code == 0, err
+    store = Store(f"sqlite:///{tmp_path / 'flowbridge.db'}")
+    try:
+        assert connection_spec(store, "tryton", "sandbox").settings["error_path"] == "error"
+    finally:
+        store.close()

@@ -484,3 +484,51 @@ def test_a_lookup_reads_through_an_api_per_value_or_one_call_per_batch(api_store
     assert len(calls) == 1  # one call for the whole batch, with each code once
     assert sorted(json.loads(base64.urlsafe_b64decode(calls[0]))[0][2]) == ["US-CA", "US-NY", "US-TX", "US-ZZ"]
     assert result.totals["failed"] == 1 and result.status == "partial"
+
+
+def test_an_api_that_answers_errors_with_200_fails_the_record_with_its_own_message(store):
+    """JSON-RPC systems (Tryton, Odoo) answer a refused call with HTTP 200 and an `error` member:
+    with the connection's `error_path` that is a refusal, never a record counted as written."""
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    from app.sandbox.http_serve import serve_app
+
+    api = FastAPI()
+    taken: list[dict] = []
+
+    @api.put("/parties/{code}")
+    def put_party(code: str, body: dict) -> dict:
+        if not body.get("name"):
+            return {"id": None, "error": ["UserError", ["A party needs a name.", ""]]}
+        taken.append(body)
+        return {"id": len(taken), "error": None, "result": {"code": code}}
+
+    @api.get("/parties/{code}")
+    def no_party(code: str) -> JSONResponse:
+        return JSONResponse({"detail": "no such party"}, status_code=404)
+
+    served = serve_app(api, name="rpc-like api")
+    records = [{"code": "P1", "name": "Ada"}, {"code": "P2", "name": ""}, {"code": "P3", "name": "Grace"}]
+    write = {
+        "id": "write",
+        "type": "write.http",
+        "config": {"connection": "erp", "path": "/parties/{code}", "key": "code"},
+    }
+    try:
+        set_connection(store, "erp", "sandbox", "http", {"base_url": served.url})
+        unchecked = run_flow(store, chain("rpc_unchecked", write), payload=records)
+        assert unchecked.status == "succeeded" and len(taken) == 2  # without error_path: P2 counted as written
+        taken.clear()
+        set_connection(store, "erp", "sandbox", "http", {"base_url": served.url, "error_path": "error"})
+        result = run_flow(store, chain("rpc", write), payload=records)
+    finally:
+        served.stop()
+    assert result.status == "partial" and len(taken) == 2
+    assert result.totals["inserted"] == 2 and result.totals["failed"] == 1
+    [letter] = runs.dead_letters(store, run_id=result.run_id)
+    assert letter.record == {"code": "P2", "name": ""}
+    assert (
+        letter.reason
+        == 'PUT /parties/P2 refused in its answer (HTTP 200): ["UserError", ["A party needs a name.", ""]]'
+    )

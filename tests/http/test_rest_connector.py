@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from app.connectors import ConnectionSpec
-from app.connectors.rest import Pagination, Refused, retry_after_seconds
+from app.connectors.rest import Pagination, Refused, RefusedInAnswer, answer_error, retry_after_seconds
 from app.connectors.retry import retry_events
 from app.errors import ConnectorError, TransientError
 from app.sandbox.http_serve import serve_app
@@ -85,6 +85,13 @@ def tiny_api() -> FastAPI:
     def broken() -> JSONResponse:
         count("broken")
         return JSONResponse({"message": "upstream database unavailable"}, status_code=503)
+
+    @api.post("/rpc")
+    def rpc(call: dict) -> dict:
+        count("rpc")
+        if call.get("method") == "model.party.party.search_read":
+            return {"jsonrpc": "2.0", "id": call.get("id"), "result": [{"id": 1}], "error": None}
+        return {"jsonrpc": "2.0", "id": call.get("id"), "error": {"code": -32601, "message": "Method not found"}}
 
     @api.get("/whoami")
     def whoami(request: Request) -> dict:
@@ -324,3 +331,34 @@ def test_a_query_written_into_the_path_is_kept_beside_params_and_pages(api):
     reader.close()
     assert [len(page) for page in pages[:2]] == [7, 7]  # size=7 from the path reached the API on every page
     assert [item["id"] for page in pages for item in page] == [item["id"] for item in ITEMS]
+
+
+def test_an_error_in_a_200_answer_is_a_refusal_when_the_connection_says_where_errors_are(api):
+    url, app = api
+    unknown = {"jsonrpc": "2.0", "id": 7, "method": "model.party.party.serch_read", "params": []}
+    assert connector(url).call("POST", "/rpc", body=unknown).json()["error"]  # unchecked: a 200 like any
+    before = app.state.calls["rpc"]
+    with pytest.raises(RefusedInAnswer) as refused:
+        connector(url, error_path="error", retry_attempts=3).call("POST", "/rpc", body=unknown)
+    assert str(refused.value) == (
+        "connection 'tiny' (sandbox): POST /rpc: the answer reports an error at 'error' (HTTP 200): Method not found"
+    )
+    assert app.state.calls["rpc"] == before + 1  # the system answered: not retried
+    found = {**unknown, "method": "model.party.party.search_read"}
+    assert connector(url, error_path="error").call("POST", "/rpc", body=found).json()["result"] == [{"id": 1}]
+
+
+@pytest.mark.parametrize(
+    "body, said",
+    [
+        ({"error": None}, None),
+        ({"error": False}, None),
+        ({"errors": []}, None),
+        ({"error": "quota exceeded"}, "quota exceeded"),
+        ({"error": ["UserError", ["A party needs a name.", ""]]}, '["UserError", ["A party needs a name.", ""]]'),
+        ({"error": {"code": 1, "message": "Access denied"}}, "Access denied"),
+    ],
+)
+def test_what_an_answer_reports_at_the_error_path(body, said):
+    path = "errors" if "errors" in body else "error"
+    assert answer_error(body, path) == said
