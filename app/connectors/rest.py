@@ -63,8 +63,8 @@ def origin(url: httpx.URL) -> tuple[str, str, int | None]:
 class Refused(ConnectorError):
     """A permanent answer (a 4xx other than 408/429): the request itself is wrong for the server."""
 
-    def __init__(self, status: int, reason: str, where: str, call: str, body: str = "") -> None:
-        super().__init__(f"{where}: {call}: HTTP {status}: {reason}")
+    def __init__(self, status: int, reason: str, where: str, call: str, body: str = "", message: str = "") -> None:
+        super().__init__(message or f"{where}: {call}: HTTP {status}: {reason}")
         self.status, self.reason, self.call, self.body = status, reason, call, body
 
 
@@ -73,10 +73,8 @@ class RefusedInAnswer(Refused):
     member, an API that says `{"ok": false, "errors": [...]}` with 200): nothing was done."""
 
     def __init__(self, status: int, reason: str, where: str, call: str, path: str, body: str = "") -> None:
-        super().__init__(status, reason, where, call, body)
-        ConnectorError.__init__(
-            self, f"{where}: {call}: the answer reports an error at '{path}' (HTTP {status}): {reason}"
-        )
+        said = f"{where}: {call}: the answer reports an error at '{path}' (HTTP {status}): {reason}"
+        super().__init__(status, reason, where, call, body, message=said)
 
 
 def answer_error(body: Any, path: str) -> str | None:
