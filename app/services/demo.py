@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
 
 from app.sandbox.demo_databases import create_demo_databases
 from app.sandbox.http_api import DEFAULT_CRM_PORT, DEFAULT_ERP_PORT, DEFAULT_TOKEN
+from app.sandbox.http_serve import serve_forever
 from app.services.flows import example_flow_files, import_flow_file
 from app.store.connections import ENVIRONMENTS, set_connection
 from app.store.database import Store
@@ -51,9 +51,6 @@ def init_demo(
     return report
 
 
-def serve_sandbox(directory: Path, **options: Any) -> None:
-    """Serve the demo CRM and ERP over HTTP until interrupted (`flowbridge sandbox serve`); the
-    options are app.sandbox.http_serve.serve_forever's (host, ports, token, accounts, fresh)."""
-    from app.sandbox.http_serve import serve_forever
-
-    serve_forever(directory, **options)
+# `flowbridge sandbox serve`: the demo CRM and ERP over HTTP until interrupted (the CLI asks the
+# services, not the sandbox; the signature is the sandbox's own).
+serve_sandbox = serve_forever
