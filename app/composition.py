@@ -19,6 +19,7 @@ from app.store.database import Store
 
 if TYPE_CHECKING:
     from app.scheduler import FlowScheduler
+    from app.services.operations import RunQueues
     from nodes.base import NodeType
 
 
@@ -47,15 +48,24 @@ class Settings:
 
 
 class Flowbridge:
-    """One process' store, its node types and, once started, its scheduler."""
+    """One process' store, its node types, the queues its accepted runs wait in and, once started,
+    its scheduler."""
 
     def __init__(
         self, settings: Settings, store: Store | None = None, node_types: Mapping[str, NodeType] | None = None
     ) -> None:
         self.settings = settings
-        self.store = store if store is not None else Store(settings.store_url)
+        self._store = store
         self._node_types = node_types
+        self._queues: RunQueues | None = None
         self.scheduler: FlowScheduler | None = None
+
+    @property
+    def store(self) -> Store:
+        """The store, opened when first asked (`flowbridge validate` opens none)."""
+        if self._store is None:
+            self._store = Store(self.settings.store_url)
+        return self._store
 
     @property
     def node_types(self) -> Mapping[str, NodeType]:
@@ -65,20 +75,30 @@ class Flowbridge:
             self._node_types = nodes.registry()
         return self._node_types
 
+    @property
+    def queues(self) -> RunQueues:
+        """Where runs accepted from webhooks, the API and the Flows page wait their turn, per flow."""
+        if self._queues is None:
+            from app.services.operations import RunQueues
+
+            self._queues = RunQueues()
+        return self._queues
+
     def start_scheduler(self) -> None:
         """Start the schedules, unless the settings leave them to another server."""
         if not self.settings.schedules or self.scheduler is not None:
             return
         from app.scheduler import FlowScheduler
 
-        self.scheduler = FlowScheduler(self.store, grace_seconds=self.settings.misfire_grace_seconds)
+        self.scheduler = FlowScheduler(
+            self.store, grace_seconds=self.settings.misfire_grace_seconds, types=self.node_types
+        )
         self.scheduler.start()
 
     def stop(self) -> None:
         """Stop the schedules and let queued runs finish (the server shutting down)."""
-        from app.services.operations import drain_queues
-
         if self.scheduler is not None:
             self.scheduler.shutdown()
             self.scheduler = None
-        drain_queues()
+        if self._queues is not None:
+            self._queues.drain()

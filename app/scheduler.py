@@ -33,6 +33,7 @@ from app.services import alerts, operations, switches
 from app.store import flows, runs
 from app.store.database import Store
 from app.store.models import Alert, Run
+from nodes.base import NodeTypes
 
 log = logging.getLogger(__name__)
 UTC = dt.UTC
@@ -91,10 +92,10 @@ def make_trigger(config: dict[str, Any]) -> Any:
     return IntervalTrigger(timezone=zone, **{k: v for k, v in config["interval"].items() if v})
 
 
-def schedule_of(document: dict[str, Any]) -> dict[str, Any] | None:
+def schedule_of(document: dict[str, Any], types: NodeTypes | None = None) -> dict[str, Any] | None:
     """The config of the flow's scheduled trigger, or None when it starts another way."""
     for node in document.get("nodes", []):
-        node_type = nodes.get(str(node.get("type")))
+        node_type = nodes.get(str(node.get("type")), types)
         if node_type is not None and node_type.scheduled:
             return node.get("config") or {}
     return None
@@ -107,7 +108,9 @@ def run_scheduled(flow_id: str) -> None:
         log.warning("a tick for %s arrived with no scheduler running", flow_id)
         return
     try:
-        operations.start_stored_flow(scheduler.store, flow_id, trigger="schedule", env=scheduler.env, who="scheduler")
+        operations.start_stored_flow(
+            scheduler.store, flow_id, trigger="schedule", env=scheduler.env, who="scheduler", types=scheduler.types
+        )
     except FlowbridgeError as error:
         log.warning("scheduled run of %s could not start: %s", flow_id, error)
 
@@ -122,10 +125,11 @@ class FlowScheduler:
         reconcile_seconds: float = 2.0,
         workers: int = 4,
         clock: Callable[[], dt.datetime] = clocks.utc_now,
+        types: NodeTypes | None = None,
     ) -> None:
         # `clock` decides when a flow counts as stale; APScheduler keeps its own (the wall clock)
         # for when a tick is due.
-        self.store, self.env, self.clock = store, env, clock
+        self.store, self.env, self.clock, self.types = store, env, clock, types
         self.grace_seconds, self.reconcile_seconds = grace_seconds, reconcile_seconds
         self.scheduler = _StoppableScheduler(
             jobstores={
@@ -187,7 +191,7 @@ class FlowScheduler:
                 document, _ = flows.get_document(self.store, flow.id)
             except FlowbridgeError:
                 continue
-            config = schedule_of(document)
+            config = schedule_of(document, self.types)
             if config is not None:
                 wanted[flow.id] = config
         jobs = {job.id: job for job in self.scheduler.get_jobs(jobstore="default")}

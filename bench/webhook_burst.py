@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.api.server import install_routes  # noqa: E402
 from app.composition import Flowbridge, Settings  # noqa: E402
-from app.services import operations, switches  # noqa: E402
+from app.services import switches  # noqa: E402
 from app.services.access import admin  # noqa: E402
 from app.services.webhooks import secret_for  # noqa: E402
 from app.store.database import Store  # noqa: E402
@@ -88,12 +88,13 @@ def flowbridge_side(folder: Path, calls: int, workers: int) -> tuple[float, floa
     flow_id = store_flow(store, flow("burst", {"type": "trigger.webhook", "config": {"auth": "token"}}))
     switches.switch(store, flow_id, True, who=admin("bench"))
     app = FastAPI()
-    install_routes(app, Flowbridge(Settings(), store=store))
+    root = Flowbridge(Settings(), store=store)
+    install_routes(app, root)
     with serving(app) as base:
         started = time.perf_counter()
         answered = burst(f"{base}/hooks/{flow_id}", secret_for(store, flow_id), calls, workers)
         written = until(lambda: count(path) == calls * RECORDS_PER_CALL, started)
-        operations.drain_queues()
+        root.queues.drain()
     store.close()
     return answered, written
 

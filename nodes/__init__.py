@@ -10,7 +10,7 @@ import importlib
 from functools import cache
 from importlib.metadata import entry_points
 
-from nodes.base import NodeType
+from nodes.base import NodeType, NodeTypes
 
 BUILT_IN = (
     "nodes.trigger_manual",
@@ -50,5 +50,6 @@ def registry() -> dict[str, NodeType]:
     return types
 
 
-def get(type_name: str) -> NodeType | None:
-    return registry().get(type_name)
+def get(type_name: str, types: NodeTypes | None = None) -> NodeType | None:
+    """The type of this name among `types` (default: this registry)."""
+    return (registry() if types is None else types).get(type_name)

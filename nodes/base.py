@@ -6,7 +6,7 @@ reads the family, ports and schema from here and calls the processor the type bu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -150,6 +150,16 @@ class Processor:
         """Release connections and temporary files, whether the run succeeded or not."""
 
 
+# A node type's defaults are named functions, not lambdas, so a set of types pickles (a root's own
+# set travels to a run's child process that way).
+def holds_nothing(config: dict[str, Any]) -> bool:
+    return False
+
+
+def no_checks(config: dict[str, Any]) -> list[tuple[tuple, str]]:
+    return []
+
+
 @dataclass(frozen=True)
 class NodeType:
     """A node type's declaration: the editor, validator and executor all read it."""
@@ -167,9 +177,9 @@ class NodeType:
     discard_ports: tuple[str, ...] = ()
     port_totals: dict[str, str] = field(default_factory=dict)
     # A node that holds records back until finish(): read cursors wait for the end of the run.
-    holds_records: Callable[[dict[str, Any]], bool] = lambda config: False
+    holds_records: Callable[[dict[str, Any]], bool] = holds_nothing
     # Checks a schema cannot express (a cron expression, a time zone): (config path, sentence).
-    check: Callable[[dict[str, Any]], list[tuple[tuple, str]]] = lambda config: []
+    check: Callable[[dict[str, Any]], list[tuple[tuple, str]]] = no_checks
     # What a node type contributes beyond its runs, so no other package names node types:
     # a trigger's summary in words (the Flows page), whether it runs on a schedule (the scheduler
     # reads its config) or takes webhook calls (its config holds their auth), and a write's fields
@@ -194,6 +204,10 @@ class NodeType:
     @property
     def is_sink(self) -> bool:
         return not self.outputs
+
+
+# The node types a flow may use, by name: the registry of nodes/ or a composition root's own set.
+NodeTypes = Mapping[str, NodeType]
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from nodes.base import NodeType, Processor, Record
 from nodes.schema_parts import object_schema
 
@@ -16,6 +18,10 @@ class TriggerProcessor(Processor):
         return [dict(r) for r in payload] if payload is not None else [{}]
 
 
+def summary(config: dict[str, Any]) -> str:
+    return "manual"
+
+
 NODE_TYPE = NodeType(
     type="trigger.manual",
     family="trigger",
@@ -24,5 +30,5 @@ NODE_TYPE = NodeType(
     config_schema=object_schema({}),
     build=TriggerProcessor,
     inputs=(),
-    summary=lambda config: "manual",
+    summary=summary,
 )

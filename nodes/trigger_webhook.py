@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from nodes.base import NodeType
 from nodes.schema_parts import object_schema
 from nodes.trigger_manual import TriggerProcessor
+
+
+def summary(config: dict[str, Any]) -> str:
+    return "webhook"
+
 
 NODE_TYPE = NodeType(
     type="trigger.webhook",
@@ -30,6 +37,6 @@ NODE_TYPE = NodeType(
     ),
     build=TriggerProcessor,
     inputs=(),
-    summary=lambda config: "webhook",
+    summary=summary,
     takes_webhooks=True,
 )

@@ -59,6 +59,10 @@ class WriteFile(Processor):
             self.writer.abort()
 
 
+def holds_every_record(config: dict[str, Any]) -> bool:
+    return True  # the file appears only at the end: read cursors wait for it
+
+
 NODE_TYPE = NodeType(
     type="write.file",
     family="write",
@@ -67,6 +71,6 @@ NODE_TYPE = NodeType(
     config_schema=CONFIG_SCHEMA,
     build=WriteFile,
     outputs=(),
-    holds_records=lambda config: True,  # the file appears only at the end: cursors wait for it
+    holds_records=holds_every_record,
     write_key=record_key_fields,
 )

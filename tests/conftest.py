@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from app.composition import Flowbridge, Settings
 from app.store.database import Store
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -38,6 +39,15 @@ def store(tmp_path: Path) -> Iterator[Store]:
     opened = Store(f"sqlite:///{tmp_path / 'store.db'}")
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def root(store: Store) -> Iterator[Flowbridge]:
+    """A composition root on the test's store, as a server builds one; the runs it queued have
+    finished when the test ends."""
+    built = Flowbridge(Settings(), store=store)
+    yield built
+    built.stop()
 
 
 @pytest.fixture(scope="session")

@@ -16,13 +16,13 @@ router = APIRouter()
 
 @router.get("/api/flows")
 def list_flows(who: access.Principal = Depends(caller), app: Flowbridge = Depends(root)) -> list[dict[str, Any]]:
-    return overview.flow_rows(app.store, app.scheduler)
+    return overview.flow_rows(app.store, app.scheduler, app.node_types)
 
 
 def _switch(app: Flowbridge, flow_id: str, enabled: bool, reason: str, who: access.Principal) -> dict[str, Any]:
     allowed(who, "switch")
     try:
-        flow = switches.switch(app.store, flow_id, enabled, who=who, reason=reason)
+        flow = switches.switch(app.store, flow_id, enabled, who=who, reason=reason, types=app.node_types)
     except FlowbridgeError as error:
         raise refusal(error) from None
     return {"flow_id": flow.id, "enabled": flow.enabled}
@@ -71,7 +71,16 @@ def run_now(
 ) -> dict[str, Any]:
     allowed(who, "run", env)
     try:
-        run_id = operations.queue_flow_run(app.store, flow_id, records, trigger="manual", env=env, who=who)
+        run_id = operations.queue_flow_run(
+            app.store,
+            flow_id,
+            records,
+            queues=app.queues,
+            trigger="manual",
+            env=env,
+            who=who,
+            types=app.node_types,
+        )
     except FlowbridgeError as error:
         raise refusal(error) from None
     return {"run_id": run_id, "status": "queued"}

@@ -25,7 +25,7 @@ async def hook(flow_id: str, request: Request, app: Flowbridge = Depends(root)) 
     """Start a run of the flow with the posted records: 202 and the run's id once they are stored."""
     store = app.store
     try:
-        config = webhooks.webhook_config(store, flow_id)
+        config = webhooks.webhook_config(store, flow_id, app.node_types)
         limit = webhooks.max_body_bytes(config)
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
@@ -38,7 +38,14 @@ async def hook(flow_id: str, request: Request, app: Flowbridge = Depends(root)) 
         webhooks.check_call(store, flow_id, config, {k.lower(): v for k, v in request.headers.items()}, bytes(body))
         records = webhooks.records_from(bytes(body))
         run_id = operations.queue_flow_run(
-            store, flow_id, records, trigger="webhook", env="production", who=access.WEBHOOK
+            store,
+            flow_id,
+            records,
+            queues=app.queues,
+            trigger="webhook",
+            env="production",
+            who=access.WEBHOOK,
+            types=app.node_types,
         )
     except webhooks.HookRefusal as refused:
         return JSONResponse({"detail": refused.message}, status_code=refused.status)

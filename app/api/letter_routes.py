@@ -50,7 +50,7 @@ def retry_letter(
                 'not {"record": {...}}; send what GET /api/dead-letters shows as the '
                 "letter's record, edited",
             )
-        return {"runs": dead_letters.retry(app.store, [letter_id], who=who, edited=record)}
+        return {"runs": dead_letters.retry(app.store, [letter_id], who=who, edited=record, types=app.node_types)}
     except FlowbridgeError as error:
         raise refusal(error) from None
 
@@ -63,7 +63,7 @@ def retry_reason(
     try:
         for env in dead_letters.reason_envs(app.store, flow, node, reason):  # a retry is a run there
             allowed(who, "run", env)
-        return {"runs": dead_letters.retry_reason(app.store, flow, node, reason, who=who)}
+        return {"runs": dead_letters.retry_reason(app.store, flow, node, reason, who=who, types=app.node_types)}
     except FlowbridgeError as error:
         raise refusal(error) from None
 

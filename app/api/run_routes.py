@@ -54,7 +54,7 @@ def replay_run(
 ) -> dict[str, Any]:
     allowed(who, "replay")
     try:
-        return replay.replay(app.store, run_id, env=env, flow_version=flow_version, who=who)
+        return replay.replay(app.store, run_id, env=env, flow_version=flow_version, who=who, types=app.node_types)
     except FlowbridgeError as error:
         raise refusal(error) from None
 

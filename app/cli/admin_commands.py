@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from app.cli.common import EXIT_OK, UsageError, admin, the_store
+from app.cli.common import EXIT_OK, UsageError, admin, the_root, the_store
 from app.errors import FlowbridgeError, NotFound
 
 
@@ -64,9 +64,11 @@ def cmd_connection_list(args: argparse.Namespace) -> int:
 def cmd_flow_import(args: argparse.Namespace) -> int:
     from app.services.flows import import_flow_file
 
-    store = the_store()
+    root = the_root()
     for name in args.files:
-        flow_id, version = import_flow_file(store, Path(name), comment=args.comment or f"imported from {name}")
+        flow_id, version = import_flow_file(
+            root.store, Path(name), comment=args.comment or f"imported from {name}", types=root.node_types
+        )
         print(f"{name}: stored as flow '{flow_id}' version {version}")
     return EXIT_OK
 

@@ -7,7 +7,7 @@ import argparse
 import json
 from typing import Any
 
-from app.cli.common import DRY, EXIT_FAILED, EXIT_OK, UsageError, admin, the_store
+from app.cli.common import DRY, EXIT_FAILED, EXIT_OK, UsageError, admin, the_node_types, the_root, the_store
 from app.errors import NotFound
 
 
@@ -15,9 +15,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from app.problems import one_line
     from app.services.flows import check_flow_file
 
-    failed = False
+    failed, types = False, the_node_types()
     for name in args.files:
-        problems = check_flow_file(name)
+        problems = check_flow_file(name, types)
         for problem in problems:
             print(problem)
         if problems:
@@ -32,7 +32,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from app.services import door, run_reads
     from app.services.runs import load_flow
 
-    store = the_store()
+    root = the_root()
+    store = root.store
     try:
         document, version = load_flow(store, args.flow)
     except NotFound as error:
@@ -48,6 +49,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             full_resync=args.full,
             batch_size=args.batch_size,
+            types=root.node_types,
         ),
     )
     if args.json:
@@ -165,11 +167,12 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     from app.services import dead_letters as letters
     from app.services import run_reads
 
-    store = the_store()
+    root = the_root()
+    store = root.store
     if args.action in ("retry", "discard") and not args.ids:
         raise UsageError(f"name the dead letters to {args.action}, e.g. flowbridge dead-letters {args.action} 12 13")
     if args.action == "retry":
-        for run_id in letters.retry(store, args.ids, who=admin()):
+        for run_id in letters.retry(store, args.ids, who=admin(), types=root.node_types):
             print(f"retried in run {run_id}")
         return EXIT_OK
     if args.action == "discard":
@@ -229,7 +232,8 @@ def _counts(counts: dict[str, Any] | None) -> str:
 def cmd_test(args: argparse.Namespace) -> int:
     from app.services.replay import run_cases, save_case
 
-    store = the_store()
+    root = the_root()
+    store = root.store
     if args.save:
         try:
             case = save_case(store, args.save, args.name or args.save, who=admin())
@@ -240,7 +244,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     if not args.flow_id:
         raise UsageError("name a flow: flowbridge test FLOW_ID (or --save RUN_ID to make a case)")
     try:
-        results = run_cases(store, args.flow_id, who=admin())
+        results = run_cases(store, args.flow_id, who=admin(), types=root.node_types)
     except NotFound as error:
         raise UsageError(str(error)) from None
     if args.json:

@@ -187,9 +187,10 @@ def validate_document(document: Any, types: Mapping[str, NodeType] | None = None
     Against the registry the answer depends on the document alone, so the last few are kept: a
     webhook flow validated for each of its runs is checked once (with its expressions compiled),
     not 200 times in a burst."""
-    if types is not None:
+    registry = nodes.registry()
+    if types is not None and types is not registry:
         return _validate(document, types)
-    types = nodes.registry()
+    types = registry
     try:
         key = json.dumps(document, sort_keys=True, separators=(",", ":"))
     except (TypeError, ValueError):  # not plain JSON (a test's odd object): check it every time

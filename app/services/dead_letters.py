@@ -18,6 +18,7 @@ from app.services.runs import new_run_id
 from app.store import flows
 from app.store.database import Store
 from app.store.models import DeadLetter, utcnow
+from nodes.base import NodeTypes
 
 
 def get_letter(store: Store, letter_id: int) -> DeadLetter:
@@ -60,7 +61,12 @@ def reasons(store: Store, flow_id: str | None = None) -> list[dict[str, Any]]:
 
 
 def retry(
-    store: Store, letter_ids: list[int], *, who: access.Principal | None, edited: dict[str, Any] | None = None
+    store: Store,
+    letter_ids: list[int],
+    *,
+    who: access.Principal | None,
+    edited: dict[str, Any] | None = None,
+    types: NodeTypes | None = None,
 ) -> list[str]:
     """Send records back into the node that failed them, by `who` (their role must allow handling
     dead letters and running in each letter's environment); the ids of the runs that did it."""
@@ -96,6 +102,7 @@ def retry(
                     payload=records,
                     start_at=node_id,
                     run_id=run_id,
+                    types=types,
                 ),
             )
         except BaseException:
@@ -125,12 +132,20 @@ def reason_envs(store: Store, flow_id: str, node_id: str, reason: str) -> list[s
     return sorted({env for _, env in _open_of_reason(store, flow_id, node_id, reason)})
 
 
-def retry_reason(store: Store, flow_id: str, node_id: str, reason: str, *, who: access.Principal | None) -> list[str]:
+def retry_reason(
+    store: Store,
+    flow_id: str,
+    node_id: str,
+    reason: str,
+    *,
+    who: access.Principal | None,
+    types: NodeTypes | None = None,
+) -> list[str]:
     """Retry every open letter of the flow's node whose reason is of this kind (see reason_kind)."""
     ids = [letter_id for letter_id, _ in _open_of_reason(store, flow_id, node_id, reason)]
     if not ids:
         raise NotFound(f"no open dead letters of {flow_id} at {node_id} with that reason")
-    return retry(store, ids, who=who)
+    return retry(store, ids, who=who, types=types)
 
 
 def discard(store: Store, letter_ids: list[int], *, who: access.Principal | None) -> None:

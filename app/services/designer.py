@@ -26,7 +26,7 @@ from app.store import flows as flow_store
 from app.store.database import Store
 from app.store.flows import VersionConflict
 from app.store.models import Flow, FlowVersion
-from nodes.base import NodeType
+from nodes.base import NodeType, NodeTypes
 
 __all__ = [
     "VersionConflict",
@@ -111,9 +111,10 @@ def _sentence(problem: Problem) -> str:
     return f"{where}{problem.message}"
 
 
-def check_document(document: dict[str, Any]) -> Checked:
-    """Validate and place every problem on its edge, its node, or the flow."""
-    problems = validate_document(document)
+def check_document(document: dict[str, Any], types: NodeTypes | None = None) -> Checked:
+    """Validate (against `types`, default the registry of nodes/) and place every problem on its
+    edge, its node, or the flow."""
+    problems = validate_document(document, types)
     checked = Checked(problems)
     for problem in problems:
         edge = _EDGE_PATH.match(problem.path)
@@ -159,7 +160,13 @@ def _field_hint(problem: Problem) -> str:
 
 
 def save_document(
-    store: Store, document: dict[str, Any], *, who: access.Principal | None, comment: str, based_on: int | None
+    store: Store,
+    document: dict[str, Any],
+    *,
+    who: access.Principal | None,
+    comment: str,
+    based_on: int | None,
+    types: NodeTypes | None = None,
 ) -> tuple[int, bool]:
     """Store the document as a new version by `who` (their role must allow editing); returns
     (version, is_draft).
@@ -170,7 +177,7 @@ def save_document(
     """
     who = access.require(who, "edit")
     author = who.name.strip()[:100] or "editor"
-    problems = validate_document(document)
+    problems = validate_document(document, types)
     draft = bool(problems)
     if not isinstance(document.get("id"), str) or not re.match(
         r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$", document.get("id") or ""
@@ -219,7 +226,7 @@ class FlowSummary:
         return self.problems > 0
 
 
-def flow_summaries(store: Store, search: str = "") -> list[FlowSummary]:
+def flow_summaries(store: Store, search: str = "", types: NodeTypes | None = None) -> list[FlowSummary]:
     """Every stored flow with its current version's size and health, filtered by a search text."""
     wanted = search.strip().lower()
     summaries = []
@@ -241,7 +248,7 @@ def flow_summaries(store: Store, search: str = "") -> list[FlowSummary]:
                     flow.updated_at,
                     row.author if row else "",
                     len(document.get("nodes", [])),
-                    len(validate_document(document)),
+                    len(validate_document(document, types)),
                 )
             )
     return summaries
@@ -256,40 +263,49 @@ class VersionRow:
     draft: bool
 
 
-def version_rows(store: Store, flow_id: str) -> list[VersionRow]:
+def version_rows(store: Store, flow_id: str, types: NodeTypes | None = None) -> list[VersionRow]:
     """A flow's versions, newest first: who, when, the comment, and whether it was a draft."""
     return [
-        VersionRow(v.version, v.author or "someone", v.comment, v.created_at, bool(validate_document(v.document)))
+        VersionRow(
+            v.version, v.author or "someone", v.comment, v.created_at, bool(validate_document(v.document, types))
+        )
         for v in flow_store.list_versions(store, flow_id)
     ]
 
 
-def set_enabled(store: Store, flow_id: str, enabled: bool, who: access.Principal | None) -> None:
+def set_enabled(
+    store: Store, flow_id: str, enabled: bool, who: access.Principal | None, types: NodeTypes | None = None
+) -> None:
     """Switch a flow on or off (recorded with who and when); a draft cannot be switched on."""
-    switches.switch(store, flow_id, enabled, who=who)
+    switches.switch(store, flow_id, enabled, who=who, types=types)
 
 
 # --- import ---------------------------------------------------------------------------------------
 
 
-def read_import(data: bytes) -> tuple[dict[str, Any] | None, list[Problem]]:
+def read_import(data: bytes, types: NodeTypes | None = None) -> tuple[dict[str, Any] | None, list[Problem]]:
     """Parse and validate an uploaded document; the document (if it could be read) and its problems."""
     document, problems = parse_document(data)
     if document is None:
         return None, problems
-    return document, validate_document(document)
+    return document, validate_document(document, types)
 
 
 def import_document(
-    store: Store, document: dict[str, Any], *, who: access.Principal | None, allow_draft: bool = False
+    store: Store,
+    document: dict[str, Any],
+    *,
+    who: access.Principal | None,
+    allow_draft: bool = False,
+    types: NodeTypes | None = None,
 ) -> int:
     """Store an imported document as the next version of its flow, by `who` (their role must allow
     editing); refused with problems unless a draft."""
     access.require(who, "edit")
-    problems = validate_document(document)
+    problems = validate_document(document, types)
     if problems and not allow_draft:
         raise InvalidFlow(problems)
-    version, _ = save_document(store, document, who=who, comment="imported", based_on=None)
+    version, _ = save_document(store, document, who=who, comment="imported", based_on=None, types=types)
     return version
 
 
@@ -375,17 +391,18 @@ def diff_versions(store: Store, flow_id: str, old_version: int, new_version: int
     return diff_documents(old, new)
 
 
-def node_type(type_name: object) -> NodeType | None:
-    """The registered node type of this name, or None (not a string, or not a known type): what a
-    page needs to draw a node and its form without importing nodes/ itself."""
-    return nodes.get(type_name) if isinstance(type_name, str) else None
+def node_type(type_name: object, types: NodeTypes | None = None) -> NodeType | None:
+    """The node type of this name among `types` (default: the registry), or None (not a string, or
+    not a known type): what a page needs to draw a node and its form without importing nodes/ itself."""
+    return nodes.get(type_name, types) if isinstance(type_name, str) else None
 
 
-def node_type_catalog() -> list[dict[str, Any]]:
+def node_type_catalog(types: NodeTypes | None = None) -> list[dict[str, Any]]:
     """Every node type as the palette and canvas need it, grouped in family order."""
     from nodes.base import FAMILIES
 
-    types = sorted(nodes.registry().values(), key=lambda t: (FAMILIES.index(t.family), t.title))
+    offered = nodes.registry() if types is None else types
+    ordered = sorted(offered.values(), key=lambda t: (FAMILIES.index(t.family), t.title))
     return [
         {
             "type": t.type,
@@ -395,5 +412,5 @@ def node_type_catalog() -> list[dict[str, Any]]:
             "inputs": list(t.inputs),
             "outputs": list(t.outputs),
         }
-        for t in types
+        for t in ordered
     ]

@@ -13,6 +13,7 @@ from app.services.access import Principal
 from app.services.designer import Checked
 from app.services.runs import dry_run_changes
 from app.store.database import Store
+from nodes.base import NodeTypes
 
 
 @dataclass
@@ -38,15 +39,24 @@ def what_runs(based_on: int, dirty: bool) -> tuple[int | None, str]:
 
 
 def dry_run(
-    store: Store, document: dict[str, Any], *, based_on: int, dirty: bool, env: str, who: Principal | None
+    store: Store,
+    document: dict[str, Any],
+    *,
+    based_on: int,
+    dirty: bool,
+    env: str,
+    who: Principal | None,
+    types: NodeTypes | None = None,
 ) -> DryRun:
     """Check the document, dry-run it and read back the changes it kept; for a worker thread."""
     version, ran = what_runs(based_on, dirty)
-    checked = designer.check_document(document)
+    checked = designer.check_document(document, types)
     if checked.problems:
         return DryRun(env, ran, checked)
     started = time.perf_counter()
-    result = door.start(store, who, door.RunStart(env=env, document=document, version=version, dry_run=True))
+    result = door.start(
+        store, who, door.RunStart(env=env, document=document, version=version, dry_run=True, types=types)
+    )
     connections = sorted(
         {
             str(n["config"]["connection"])

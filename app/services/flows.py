@@ -12,24 +12,27 @@ from app.services import access
 from app.store import flows as flow_store
 from app.store.database import Store
 from app.store.flows import save_flow
+from nodes.base import NodeTypes
 
 EXAMPLE_FLOWS = Path(__file__).resolve().parents[2] / "flows"
 
 
-def check_flow_file(file: str) -> list[Problem]:
+def check_flow_file(file: str, types: NodeTypes | None = None) -> list[Problem]:
     """Every problem of a flow file (reading, its schema, its nodes' configs, its graph), each naming
     the file as given; empty when it is valid."""
     document, problems = read_document_file(Path(file))
     if document is not None:
-        problems = [p.in_file(file) for p in validate_document(document)]
+        problems = [p.in_file(file) for p in validate_document(document, types)]
     return problems
 
 
-def import_flow_file(store: Store, path: Path, *, author: str = "", comment: str = "") -> tuple[str, int]:
+def import_flow_file(
+    store: Store, path: Path, *, author: str = "", comment: str = "", types: NodeTypes | None = None
+) -> tuple[str, int]:
     """Store a valid flow file as the next version of its flow; InvalidFlow lists every problem."""
     document, problems = read_document_file(path)
     if document is not None:
-        problems = [p.in_file(str(path)) for p in validate_document(document)]
+        problems = [p.in_file(str(path)) for p in validate_document(document, types)]
     if problems:
         raise InvalidFlow(problems)
     return document["id"], save_flow(store, document, author=author, comment=comment)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,9 +21,9 @@ from app.services.runs import new_run_id
 from app.store import flows, runs
 from app.store.database import Store
 from app.store.models import Run, utcnow
+from nodes.base import NodeTypes
 
 log = logging.getLogger(__name__)
-_locks_guard = threading.Lock()
 
 
 def start_stored_flow(
@@ -36,6 +37,7 @@ def start_stored_flow(
     wait: bool = False,
     dry_run: bool = False,
     run_id: str | None = None,
+    types: NodeTypes | None = None,
 ) -> RunResult | Run:
     """Run the flow's current version now, through the door. With `wait`, a start that finds it
     running waits its turn (webhooks); without, it is recorded as a skipped run and that Run is
@@ -47,7 +49,14 @@ def start_stored_flow(
             store,
             principal,
             door.RunStart(
-                env=env, trigger=trigger, flow_id=flow_id, payload=payload, dry_run=dry_run, run_id=run_id, wait=wait
+                env=env,
+                trigger=trigger,
+                flow_id=flow_id,
+                payload=payload,
+                dry_run=dry_run,
+                run_id=run_id,
+                wait=wait,
+                types=types,
             ),
         )
     except door.FlowBusy as busy:
@@ -81,7 +90,29 @@ def _skipped(store: Store, flow_id: str, env: str, trigger: str, who: str, why: 
     return run
 
 
-_queues: dict[str, ThreadPoolExecutor] = {}
+class RunQueues:
+    """One queue per flow, where accepted runs wait their turn (one worker each, so a flow's runs
+    go one after another in the order they came). A composition root owns one; shutting down
+    drains it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._queues: dict[str, ThreadPoolExecutor] = {}
+
+    def submit(self, flow_id: str, work: Callable[[], None]) -> None:
+        with self._guard:
+            queue = self._queues.get(flow_id)
+            if queue is None:
+                queue = self._queues[flow_id] = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"flow-{flow_id}")
+        queue.submit(work)
+
+    def drain(self) -> None:
+        """Wait for the queued runs to finish (server shutdown, tests); later submissions start new queues."""
+        with self._guard:
+            queues = list(self._queues.values())
+            self._queues.clear()
+        for queue in queues:
+            queue.shutdown(wait=True)
 
 
 def queue_flow_run(
@@ -89,12 +120,14 @@ def queue_flow_run(
     flow_id: str,
     payload: list[dict[str, Any]] | None,
     *,
+    queues: RunQueues,
     trigger: str = "webhook",
     env: str = "production",
     who: access.Principal | None,
+    types: NodeTypes | None = None,
 ) -> str:
-    """Accept records for a run now and run it soon, after the flow's earlier runs: its id. `who`
-    must be allowed to run in `env` (a webhook call, proven by its secret, is access.WEBHOOK).
+    """Accept records for a run now and run it soon, after the flow's earlier runs in `queues`: its
+    id. `who` must be allowed to run in `env` (a webhook call, proven by its secret, is access.WEBHOOK).
 
     The run and its records are stored before this returns, so an accepted call is never lost;
     runs of one flow go one at a time through that flow's own queue."""
@@ -102,9 +135,7 @@ def queue_flow_run(
     flows.get_flow(store, flow_id)  # an unknown flow is refused now, not as a failed run later
     run = Run(id=new_run_id(), flow_id=flow_id, env=env, trigger=trigger, payload=payload, started_by=principal.name)
     runs.queue_run(store, run)
-    with _locks_guard:
-        queue = _queues.setdefault(flow_id, ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"flow-{flow_id}"))
-    queue.submit(_run_queued, store, flow_id, run.id, payload, trigger, env, principal)
+    queues.submit(flow_id, lambda: _run_queued(store, flow_id, run.id, payload, trigger, env, principal, types))
     return run.id
 
 
@@ -116,18 +147,12 @@ def _run_queued(
     trigger: str,
     env: str,
     who: access.Principal,
+    types: NodeTypes | None,
 ) -> None:
     try:
-        start_stored_flow(store, flow_id, trigger=trigger, env=env, payload=payload, who=who, wait=True, run_id=run_id)
+        start_stored_flow(
+            store, flow_id, trigger=trigger, env=env, payload=payload, who=who, wait=True, run_id=run_id, types=types
+        )
     except Exception as error:  # the queued run must end in a state someone can see
         log.exception("queued run %s of %s could not run", run_id, flow_id)
         runs.finish_run(store, run_id, status="failed", totals={}, error=f"could not run: {error}", ledger={})
-
-
-def drain_queues(timeout: float = 30) -> None:
-    """Wait for queued runs to finish (server shutdown, tests)."""
-    with _locks_guard:
-        queues = list(_queues.values())
-        _queues.clear()
-    for queue in queues:
-        queue.shutdown(wait=True)

@@ -12,9 +12,10 @@ from app.store import flows
 from app.store.database import Store
 from app.store.models import DeadLetter, Run
 from app.store.runs import operational
+from nodes.base import NodeTypes
 
 
-def flow_rows(store: Store, scheduler: Any = None) -> list[dict[str, Any]]:
+def flow_rows(store: Store, scheduler: Any = None, types: NodeTypes | None = None) -> list[dict[str, Any]]:
     """Per flow: on/off, trigger in words, next run, last run, failures in the last 24 hours."""
 
     since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=24)
@@ -44,7 +45,7 @@ def flow_rows(store: Store, scheduler: Any = None) -> list[dict[str, Any]]:
                 "name": flow.name,
                 "version": flow.current_version,
                 "enabled": flow.enabled,
-                "trigger": describe_trigger(document),
+                "trigger": describe_trigger(document, types),
                 "next_run": next_run.isoformat() if next_run else None,
                 "last_run": {
                     "run_id": last.id,
@@ -108,10 +109,10 @@ def letter_row(letter: DeadLetter) -> dict[str, Any]:
     }
 
 
-def describe_trigger(document: dict[str, Any]) -> str:
+def describe_trigger(document: dict[str, Any], types: NodeTypes | None = None) -> str:
     """The flow's trigger in words, for the Flows page (as its node type says it)."""
     for node in document.get("nodes", []):
-        node_type = nodes.get(str(node.get("type")))
+        node_type = nodes.get(str(node.get("type")), types)
         if node_type is not None and node_type.is_trigger and node_type.summary is not None:
             return node_type.summary(node.get("config") or {})
     return "no trigger"

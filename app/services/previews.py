@@ -26,7 +26,7 @@ from app.errors import FlowbridgeError
 from app.services.runs import StoreRunServices
 from app.store.database import Store
 from app.store.models import Run
-from nodes.base import Outcome, Record, Source
+from nodes.base import NodeTypes, Outcome, Record, Source
 
 SAMPLE_SIZE = 20  # source records a test reads
 KEPT_PER_NODE = 50  # records kept per node and direction, for the tables
@@ -128,6 +128,7 @@ def test_node(
     env: str = PREVIEW_ENV,
     sample_size: int = SAMPLE_SIZE,
     include_node: bool = True,
+    types: NodeTypes | None = None,
 ) -> TestResult:
     """Run the flow up to `node_id` (or up to just before it) on the first source records, writing nothing."""
     started = time.perf_counter()
@@ -137,14 +138,14 @@ def test_node(
     if not keep:
         return TestResult(node_id, False, f"'{node_id}' has nothing upstream; connect it to a trigger first")
     part = _part(document, keep)
-    problems = _blocking(validate_document(part))
+    problems = _blocking(validate_document(part, types))
     if problems:
         where = "; ".join(f"{p.node_id + ': ' if p.node_id else ''}{p.message}" for p in problems[:3])
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         return TestResult(node_id, False, f"fix the flow up to '{node_id}' first: {where}{more}")
     run = Run(id=f"test-{secrets.token_hex(4)}", flow_id=part["id"], env=env, trigger="manual", dry_run=True)
     services = _PreviewServices(store, run, part)
-    plan = compile_plan(part, allow_open_ports=True)
+    plan = compile_plan(part, allow_open_ports=True, types=types)
     result = execute(
         plan,
         RunRequest(
@@ -178,13 +179,17 @@ def test_node(
 
 
 def sample_inputs(
-    store: Store, document: dict[str, Any], node_id: str, sample_size: int = SAMPLE_SIZE
+    store: Store,
+    document: dict[str, Any],
+    node_id: str,
+    sample_size: int = SAMPLE_SIZE,
+    types: NodeTypes | None = None,
 ) -> tuple[list[Record], str | None]:
     """The records that would reach `node_id` in a test (its own config is not needed), or why none."""
     node = next((n for n in document.get("nodes", []) if isinstance(n, dict) and n.get("id") == node_id), None)
     if node is None:
         return [], f"there is no node '{node_id}'"
-    result = test_node(store, document, node_id, include_node=False, sample_size=sample_size)
+    result = test_node(store, document, node_id, include_node=False, sample_size=sample_size, types=types)
     if not result.ok:
         return [], result.message
     records: list[Record] = []
@@ -194,7 +199,7 @@ def sample_inputs(
         parent = result.node(edge.get("from"))
         if parent is None:
             continue
-        parent_type = nodes.get(parent.type)
+        parent_type = nodes.get(parent.type, types)
         port = edge.get("port") or (parent_type.outputs[0] if parent_type and parent_type.outputs else "out")
         records += parent.ports.get(port, [])
     return records, None

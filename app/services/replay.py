@@ -21,6 +21,7 @@ from app.services import access, door
 from app.store import flows, runs
 from app.store.database import Store
 from app.store.models import RunRecords, TestCase
+from nodes.base import NodeTypes
 
 SANDBOX = "sandbox"
 
@@ -42,11 +43,11 @@ def _document(store: Store, flow_id: str, version: int | str | None) -> tuple[di
     return flows.get_document(store, flow_id, int(version))
 
 
-def write_keys(document: dict[str, Any]) -> dict[str, list[str]]:
+def write_keys(document: dict[str, Any], types: NodeTypes | None = None) -> dict[str, list[str]]:
     """Per write node, the fields that identify a target record (its key, or the synced source id)."""
     keys = {}
     for node in document.get("nodes", []):
-        node_type = nodes.get(str(node.get("type")))
+        node_type = nodes.get(str(node.get("type")), types)
         if node_type is not None and node_type.write_key is not None:
             keys[node["id"]] = node_type.write_key(node.get("config") or {})
     return keys
@@ -140,17 +141,17 @@ def _facts(run: Any) -> dict[str, Any]:
     }
 
 
-def _keys_of(store: Store, run: Any) -> dict[str, list[str]]:
+def _keys_of(store: Store, run: Any, types: NodeTypes | None) -> dict[str, list[str]]:
     # A target record is named by the key of the write node in the version the run used.
     if not run.flow_version:
-        return write_keys(run.document) if run.document else {}
+        return write_keys(run.document, types) if run.document else {}
     try:
-        return write_keys(flows.get_document(store, run.flow_id, run.flow_version)[0])
+        return write_keys(flows.get_document(store, run.flow_id, run.flow_version)[0], types)
     except NotFound:
         return {}
 
 
-def compare_runs(store: Store, original_id: str, replay_id: str) -> dict[str, Any]:
+def compare_runs(store: Store, original_id: str, replay_id: str, types: NodeTypes | None = None) -> dict[str, Any]:
     """Two stored runs of a flow side by side: both runs, counts per node, and per target record (by
     the write's key) what each wrote. Read from the store only, so a comparison can be shown again."""
     original, again = runs.get_run(store, original_id), runs.get_run(store, replay_id)
@@ -160,7 +161,7 @@ def compare_runs(store: Store, original_id: str, replay_id: str) -> dict[str, An
             f"({original.flow_id}, {again.flow_id}); only runs of one flow can be compared"
         )
     before_counts, after_counts = runs.run_ledger(store, original_id), runs.run_ledger(store, replay_id)
-    keys = _keys_of(store, again) or _keys_of(store, original)
+    keys = _keys_of(store, again, types) or _keys_of(store, original, types)
     return {
         "original": _facts(original),
         "replay": _facts(again),
@@ -184,6 +185,7 @@ def replay(
     env: str = SANDBOX,
     flow_version: int | str | None = None,
     who: access.Principal | None,
+    types: NodeTypes | None = None,
 ) -> dict[str, Any]:
     """Run a stored run's input again in the sandbox and compare the result with the run (see
     compare_runs); `who` must be allowed to replay."""
@@ -212,9 +214,10 @@ def replay(
             payload=original.payload,
             replay_inputs=inputs,
             replay_of=run_id,
+            types=types,
         ),
     )
-    return compare_runs(store, run_id, result.run_id)
+    return compare_runs(store, run_id, result.run_id, types)
 
 
 def save_case(store: Store, run_id: str, name: str, *, who: access.Principal | None) -> TestCase:
@@ -255,12 +258,14 @@ def list_cases(store: Store, flow_id: str) -> list[TestCase]:
         return list(session.exec(select(TestCase).where(TestCase.flow_id == flow_id).order_by(TestCase.id)).all())
 
 
-def run_cases(store: Store, flow_id: str, *, env: str = SANDBOX, who: access.Principal | None) -> list[dict[str, Any]]:
+def run_cases(
+    store: Store, flow_id: str, *, env: str = SANDBOX, who: access.Principal | None, types: NodeTypes | None = None
+) -> list[dict[str, Any]]:
     """Dry-run every test case of the flow's current version; one result per case."""
     who = access.require(who, "replay")
     _check_sandbox(env)
     document, version = flows.get_document(store, flow_id)
-    keys = write_keys(document)
+    keys = write_keys(document, types)
     results = []
     for case in list_cases(store, flow_id):
         kept: dict[tuple[str, str], list[Any]] = {}
@@ -275,6 +280,7 @@ def run_cases(store: Store, flow_id: str, *, env: str = SANDBOX, who: access.Pri
                 payload=case.payload,
                 replay_inputs=case.inputs,
                 dry_run=True,
+                types=types,
             ),
             keep_into=kept,
         )

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import nodes
 from app.connectors import ConnectionSpec
 from app.connectors.retry import retry_events
 from app.engine.document import read_document_file
@@ -190,7 +191,9 @@ def run_flow(
                 run_id=run.id,
                 replay_inputs=replay_inputs,
                 replay_of=replay_of,
-                types=types,
+                # The registry goes as None: the child has its own, warm (and a type's lambdas would
+                # not pickle); only a root's own set travels.
+                types=None if types is nodes.registry() else types,
                 keep=keep_into is not None,
             ),
         )

@@ -17,6 +17,7 @@ from app.services import access
 from app.store.database import Store
 from app.store.flows import get_document
 from app.store.models import Flow, FlowSwitch, utcnow
+from nodes.base import NodeTypes
 
 _listeners: list[Callable[[str], None]] = []  # the in-process scheduler registers itself here
 
@@ -34,19 +35,29 @@ class CannotSwitchOn(FlowbridgeError):
     """The flow has validation problems: a draft cannot run unattended."""
 
 
-def switch(store: Store, flow_id: str, enabled: bool, *, who: access.Principal | None, reason: str = "") -> Flow:
+def switch(
+    store: Store,
+    flow_id: str,
+    enabled: bool,
+    *,
+    who: access.Principal | None,
+    reason: str = "",
+    types: NodeTypes | None = None,
+) -> Flow:
     """Switch a flow on or off by `who` (their role must allow it) and record it; switching on a
-    flow with problems is refused."""
+    flow with problems (against `types`, default the registry of nodes/) is refused."""
     who = access.require(who, "switch")
-    return record_switch(store, flow_id, enabled, who=who.name, reason=reason)
+    return record_switch(store, flow_id, enabled, who=who.name, reason=reason, types=types)
 
 
-def record_switch(store: Store, flow_id: str, enabled: bool, *, who: str, reason: str = "") -> Flow:
+def record_switch(
+    store: Store, flow_id: str, enabled: bool, *, who: str, reason: str = "", types: NodeTypes | None = None
+) -> Flow:
     """Switch a flow and record it, for the product's own rules (a draft never runs, too many failed
     runs): whoever caused it is named, and no role is asked."""
     document, _ = get_document(store, flow_id)
     if enabled:
-        problems = validate_document(document)
+        problems = validate_document(document, types)
         if problems:
             raise CannotSwitchOn(
                 f"flow '{flow_id}' is a draft with {len(problems)} problem(s) and cannot be "

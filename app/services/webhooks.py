@@ -25,6 +25,7 @@ from app.store import flows
 from app.store.database import Store
 from app.store.models import WebhookCall, WebhookSecret
 from app.store.secrets import Secrets
+from nodes.base import NodeTypes
 
 TOKEN_HEADER = "x-flowbridge-token"
 SIGNATURE_HEADER = "x-flowbridge-signature"
@@ -57,20 +58,20 @@ class HookRefusal(Exception):
     message: str
 
 
-def webhook_config(store: Store, flow_id: str) -> dict[str, Any]:
+def webhook_config(store: Store, flow_id: str, types: NodeTypes | None = None) -> dict[str, Any]:
     """The trigger.webhook config of the flow's current version; refusals for the wrong flow."""
     try:
         document, _ = flows.get_document(store, flow_id)
     except NotFound:
         raise HookRefusal(404, f"there is no flow '{flow_id}'") from None
-    node = next((n for n in document.get("nodes", []) if _takes_webhooks(n)), None)
+    node = next((n for n in document.get("nodes", []) if _takes_webhooks(n, types)), None)
     if node is None:
         raise HookRefusal(409, f"flow '{flow_id}' does not start from a webhook")
     return node.get("config") or {}
 
 
-def _takes_webhooks(node: dict[str, Any]) -> bool:
-    node_type = nodes.get(str(node.get("type")))
+def _takes_webhooks(node: dict[str, Any], types: NodeTypes | None) -> bool:
+    node_type = nodes.get(str(node.get("type")), types)
     return node_type is not None and node_type.takes_webhooks
 
 

@@ -11,6 +11,7 @@ from app.composition import Flowbridge
 
 if TYPE_CHECKING:
     from app.store.database import Store
+    from nodes.base import NodeTypes
 
 
 def use(root: Flowbridge) -> None:
@@ -26,6 +27,11 @@ def root() -> Flowbridge:
 
 def store() -> Store:
     return root().store
+
+
+def node_types() -> NodeTypes:
+    """The node types this process' flows may use (the root's: the registry, or a test's own set)."""
+    return root().node_types
 
 
 def scheduler() -> Any:

@@ -286,7 +286,12 @@ class DeadLetterBoard:
             if not session.permit("run", letter.env):  # a retry is a run in the letter's environment
                 return
             run_ids = await run.io_bound(
-                dead_letters.retry, context.store(), [letter.id], who=session.principal(), edited=edited
+                dead_letters.retry,
+                context.store(),
+                [letter.id],
+                who=session.principal(),
+                edited=edited,
+                types=context.node_types(),
             )
             inspect_dialog.close()
             self.tell_retried(run_ids, 1, edited is not None)
@@ -315,6 +320,7 @@ class DeadLetterBoard:
                 group["node_id"],
                 group["reason"],
                 who=session.principal(),
+                types=context.node_types(),
             )
             self.tell_retried(run_ids, group["count"], False)
             self.render.refresh()

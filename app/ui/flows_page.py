@@ -140,7 +140,7 @@ class FlowList:
     def follow(self) -> None:
         """Redraw when runs, schedules or switches changed elsewhere (the timer calls this)."""
         try:
-            if overview.flow_rows(context.store(), context.scheduler()) != self.shown:
+            if overview.flow_rows(context.store(), context.scheduler(), context.node_types()) != self.shown:
                 self.render.refresh()
             if self.alert_panel and self.alert_panel.changed():
                 self.alert_panel.render.refresh()
@@ -150,8 +150,8 @@ class FlowList:
     @ui.refreshable_method
     def render(self) -> None:
         try:
-            summaries = designer.flow_summaries(context.store(), self.text)
-            self.shown = overview.flow_rows(context.store(), context.scheduler())
+            summaries = designer.flow_summaries(context.store(), self.text, context.node_types())
+            self.shown = overview.flow_rows(context.store(), context.scheduler(), context.node_types())
         except Exception as error:  # the store is unreachable: say so instead of an empty page
             tell_error(error, "list the flows")
             summaries = []
@@ -272,7 +272,14 @@ class FlowList:
             await self.render.refresh()  # the switch goes back to where it was
             return
         try:
-            await run.io_bound(switches.switch, context.store(), summary.id, value, who=session.principal())
+            await run.io_bound(
+                switches.switch,
+                context.store(),
+                summary.id,
+                value,
+                who=session.principal(),
+                types=context.node_types(),
+            )
         except Exception as error:
             await self.render.refresh()  # the switch goes back to where it was
             with self.home:  # the switch this handler belongs to was replaced by the refresh
@@ -340,8 +347,16 @@ class FlowList:
             spinner_done()
             return
         try:
+            root = context.root()
             run_id = operations.queue_flow_run(
-                context.store(), summary.id, None, trigger="manual", env="sandbox", who=session.principal()
+                root.store,
+                summary.id,
+                None,
+                queues=root.queues,
+                trigger="manual",
+                env="sandbox",
+                who=session.principal(),
+                types=root.node_types,
             )
         finally:
             spinner_done()
@@ -434,7 +449,7 @@ def _import_dialog(listing: FlowList) -> ui.dialog:
         async def received(event: events.UploadEventArguments) -> None:
             report.clear()
             data = await event.file.read()
-            document, problems = designer.read_import(data)
+            document, problems = designer.read_import(data, context.node_types())
             name = event.file.name
             with report:
                 if document is None:
@@ -456,7 +471,7 @@ def _import_dialog(listing: FlowList) -> ui.dialog:
         def store_it(document: dict[str, Any], draft: bool) -> None:
             try:
                 version = designer.import_document(
-                    context.store(), document, who=session.principal(), allow_draft=draft
+                    context.store(), document, who=session.principal(), allow_draft=draft, types=context.node_types()
                 )
             except Exception as error:
                 tell_error(error, "import the flow")

@@ -95,7 +95,12 @@ def open_replay_dialog(run: Any) -> None:
                     return
                 version = other.value if choice.value == "other" else choice.value
                 report = await worker.io_bound(
-                    replay.replay, store, run.id, flow_version=version, who=session.principal()
+                    replay.replay,
+                    store,
+                    run.id,
+                    flow_version=version,
+                    who=session.principal(),
+                    types=context.node_types(),
                 )
                 dialog.close()
                 ui.navigate.to(compare_link(run.id, report["replay"]["run_id"]))
@@ -124,7 +129,7 @@ def open_replay_dialog(run: Any) -> None:
 def compare_page(original_id: str, replay_id: str) -> None:
     with frame(f"Replay of run {original_id}", active="Runs", wide=True):
         try:
-            comparison = replay.compare_runs(context.store(), original_id, replay_id)
+            comparison = replay.compare_runs(context.store(), original_id, replay_id, context.node_types())
         except NotFound as error:
             ui.label(f"Nothing to compare: {error}.").classes("text-lg fb-compare-missing")
             ui.link("Back to the runs", "/runs")

@@ -297,7 +297,9 @@ class RunDetail:
             "went out, was written or failed, and the time it took. Click a node for its records."
         ).classes("fb-muted text-sm")
         with ui.element("div").classes("fb-card fb-run-canvas"):
-            self.canvas = FlowCanvas(run_graph(self.document, self.ledger), f"run-{self.run.id}", readonly=True)
+            self.canvas = FlowCanvas(
+                run_graph(self.document, self.ledger, context.node_types()), f"run-{self.run.id}", readonly=True
+            )
         self.canvas.on("selection", lambda e: self.show_node((e.args or {}).get("nodes") or []))
 
     def show_node(self, node_ids: list[str]) -> None:

@@ -328,7 +328,9 @@ class FlowTests:
             if not session.permit("replay"):
                 return
             store, flow_id = context.store(), self.flow.id
-            results = await worker.io_bound(replay.run_cases, store, flow_id, who=session.principal())
+            results = await worker.io_bound(
+                replay.run_cases, store, flow_id, who=session.principal(), types=context.node_types()
+            )
             self.ran_version = flow_reads.current_version(store, flow_id)
             self.results = {r["id"]: r for r in results}
             self.cases.refresh()

@@ -47,6 +47,7 @@ def _document() -> dict[str, Any]:
     return json.loads((Path(__file__).resolve().parents[2] / "flows" / f"{FLOW}.json").read_text())
 
 
+QUEUES = operations.RunQueues()  # where a page's "Run now" would queue its run (a root's)
 UI = [  # what a page does when a button is pressed: the service it calls, and who may
     ("Import JSON", lambda store, who: designer.import_document(store, _document(), who=who), EDITORS),
     (
@@ -60,12 +61,16 @@ UI = [  # what a page does when a button is pressed: the service it calls, and w
     ("Discard a dead letter", lambda store, who: dead_letters.discard(store, [999], who=who), EDITORS),
     (
         "Run now (sandbox)",
-        lambda store, who: operations.queue_flow_run(store, "no_such_flow", None, env="sandbox", who=who),
+        lambda store, who: operations.queue_flow_run(
+            store, "no_such_flow", None, queues=QUEUES, env="sandbox", who=who
+        ),
         RUNNERS,
     ),
     (
         "Run in production",
-        lambda store, who: operations.queue_flow_run(store, "no_such_flow", None, env="production", who=who),
+        lambda store, who: operations.queue_flow_run(
+            store, "no_such_flow", None, queues=QUEUES, env="production", who=who
+        ),
         ADMINS,
     ),
     ("Replay a run", lambda store, who: replay.replay(store, "no_such_run", who=who), RUNNERS),
@@ -110,5 +115,5 @@ def test_every_page_action_is_checked_by_the_service_it_calls(store, demo, role)
             got = "allowed"  # past the role check: refused for another reason (unknown run, say)
         expected = "allowed" if role in allowed else ("sign in" if role is None else "refused")
         outcomes[action] = (got, expected)
-    operations.drain_queues()
+    QUEUES.drain()
     assert {k: g for k, (g, e) in outcomes.items() if g != e} == {}

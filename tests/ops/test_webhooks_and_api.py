@@ -16,8 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from app.api.server import install_routes
-from app.composition import Flowbridge, Settings
-from app.services import operations, switches
+from app.services import switches
 from app.services.access import admin
 from app.services.webhooks import secret_for, sign
 from app.store import runs
@@ -33,17 +32,17 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def server(store):
-    """The API's routes on a real uvicorn server; yields its base URL."""
+def server(root):
+    """The API's routes on a real uvicorn server, on the test's root; yields its base URL."""
     app = FastAPI()
-    install_routes(app, Flowbridge(Settings(), store=store))  # as the web app wires them
+    install_routes(app, root)  # as the web app wires them
     port = free_port()
     instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
     wait_for(lambda: instance.started, timeout=10, what="the server to start")
     yield f"http://127.0.0.1:{port}"
-    operations.drain_queues()
+    root.queues.drain()
     instance.should_exit = True
     thread.join(timeout=10)
 
@@ -105,7 +104,7 @@ def test_an_hmac_signature_of_the_body_is_checked(server, store, tmp_path):
     wait_for(lambda: count(path) == 2, what="both records")
 
 
-def test_a_signed_call_sent_twice_runs_once_and_an_old_one_not_at_all(server, store, tmp_path):
+def test_a_signed_call_sent_twice_runs_once_and_an_old_one_not_at_all(server, root, store, tmp_path):
     path = target(store, tmp_path)
     flow_id = store_flow(store, flow("signed", {"type": "trigger.webhook", "config": {"auth": "hmac"}}))
     switches.switch(store, flow_id, True, who=admin("test"))
@@ -129,7 +128,7 @@ def test_a_signed_call_sent_twice_runs_once_and_an_old_one_not_at_all(server, st
     assert stale.status_code == 401 and "more than 5 minutes" in stale.json()["detail"]
     moved = post(now + 1, signed_stamp=now)  # the timestamp changed after signing
     assert moved.status_code == 401 and "wrong signature" in moved.json()["detail"]
-    operations.drain_queues()
+    root.queues.drain()
     assert len(runs.list_runs(store, flow_id=flow_id)) == 1 and count(path) == 1
 
 

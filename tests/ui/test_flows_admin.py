@@ -9,13 +9,14 @@ import pytest
 from nicegui import ui
 from nicegui.testing.user import User
 
-from app.services import alerts, operations, switches
+from app.services import alerts, switches
 from app.services.access import admin
 from app.services.runs import run_flow
 from app.store import flows as flow_store
 from app.store import runs as run_store
 from app.store.database import Store
 from app.store.models import Run
+from app.ui import context
 
 FLOW = "crm_accounts_to_erp_customers"
 NAME = "CRM accounts → ERP customers"
@@ -31,8 +32,6 @@ class FakeScheduler:
 async def test_each_flow_shows_its_trigger_next_run_last_run_and_failures(
     user: User, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.ui import context
-
     document, version = flow_store.get_document(store, FLOW)
     with store.session() as session:  # a failed run an hour ago counts; one from 30 hours ago does not
         now = dt.datetime.now(dt.UTC)
@@ -78,7 +77,7 @@ async def test_run_now_starts_a_sandbox_run_names_it_and_tells_how_it_ended(user
     await user.open("/")
     user.find(marker=f"run-{FLOW}").click()
     await user.should_see("started in the sandbox")
-    operations.drain_queues()
+    context.root().queues.drain()
     [started] = run_store.list_runs(store, flow_id=FLOW)
     assert (started.env, started.trigger, started.started_by) == ("sandbox", "manual", "web")
     await user.should_see(f"Run {started.id} of '{NAME}' partial", retries=30)

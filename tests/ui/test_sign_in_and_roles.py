@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from nicegui.testing.user import User
 
-from app.services import access, operations
+from app.services import access
 from app.store import flows as flow_store
 from app.store import runs as run_store
 from app.store.database import Store
-from app.ui import session
+from app.ui import context, session
 
 FLOW = "crm_accounts_to_erp_customers"
 
@@ -67,7 +67,7 @@ async def test_a_tester_cannot_switch_a_flow_but_may_run_it_in_the_sandbox(user:
     assert not flow_store.get_flow(store, FLOW).enabled
     user.find(marker=f"run-{FLOW}").click()
     await user.should_see("started in the sandbox", retries=30)
-    operations.drain_queues()
+    context.root().queues.drain()
     [started] = run_store.list_runs(store, flow_id=FLOW)
     assert (started.env, started.started_by) == ("sandbox", "tess")
 
@@ -76,7 +76,7 @@ async def test_a_viewer_may_look_but_not_run(user: User, store: Store) -> None:
     await _on_flows_page_as(user, store, "vic")
     user.find(marker=f"run-{FLOW}").click()
     await user.should_see("vic (viewer) may not run in sandbox", retries=30)
-    operations.drain_queues()
+    context.root().queues.drain()
     assert run_store.list_runs(store, flow_id=FLOW) == []
 
 

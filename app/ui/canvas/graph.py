@@ -6,10 +6,13 @@ graph, so imported documents without a layout still draw readably.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.services.designer import Checked
 from app.services.designer import node_type as registered_type
+
+if TYPE_CHECKING:
+    from nodes.base import NodeTypes
 
 COLUMN_WIDTH, ROW_HEIGHT, ORIGIN = 260, 130, (60, 80)
 
@@ -19,13 +22,13 @@ def edge_id(edge: dict[str, Any]) -> str:
     return f"{edge.get('from')}.{edge.get('port') or ''}>{edge.get('to')}"
 
 
-def default_port(type_name: str | None) -> str | None:
-    node_type = registered_type(type_name)
+def default_port(type_name: str | None, types: NodeTypes | None = None) -> str | None:
+    node_type = registered_type(type_name, types)
     return node_type.outputs[0] if node_type and node_type.outputs else None
 
 
-def node_data(node: dict[str, Any], problems: list[str]) -> dict[str, Any]:
-    node_type = registered_type(node.get("type"))
+def node_data(node: dict[str, Any], problems: list[str], types: NodeTypes | None = None) -> dict[str, Any]:
+    node_type = registered_type(node.get("type"), types)
     if node_type is None:
         return {
             "label": node.get("name") or node.get("id"),
@@ -77,11 +80,14 @@ def _has_position(node: dict[str, Any]) -> bool:
     return isinstance(position, dict) and all(isinstance(position.get(k), (int, float)) for k in ("x", "y"))
 
 
-def canvas_graph(document: dict[str, Any], checked: Checked | None = None) -> dict[str, Any]:
-    """{nodes, edges} for Vue Flow, with each node's and edge's problems attached."""
+def canvas_graph(
+    document: dict[str, Any], checked: Checked | None = None, types: NodeTypes | None = None
+) -> dict[str, Any]:
+    """{nodes, edges} for Vue Flow, with each node's and edge's problems attached; `types` are the
+    node types the flow may use (default: the registry of nodes/)."""
     by_node = checked.by_node if checked else {}
     by_edge = checked.by_edge if checked else {}
-    types = {n.get("id"): n.get("type") for n in document.get("nodes", []) if isinstance(n, dict)}
+    type_of = {n.get("id"): n.get("type") for n in document.get("nodes", []) if isinstance(n, dict)}
     drawn_nodes = []
     for node in document.get("nodes", []):
         if not isinstance(node, dict) or not isinstance(node.get("id"), str):
@@ -91,15 +97,15 @@ def canvas_graph(document: dict[str, Any], checked: Checked | None = None) -> di
             {
                 "id": node["id"],
                 "position": {"x": position["x"], "y": position["y"]},
-                "data": node_data(node, by_node.get(node["id"], [])),
+                "data": node_data(node, by_node.get(node["id"], []), types),
             }
         )
     drawn_edges = []
     for index, edge in enumerate(document.get("edges", [])):
-        if not isinstance(edge, dict) or edge.get("from") not in types or edge.get("to") not in types:
+        if not isinstance(edge, dict) or edge.get("from") not in type_of or edge.get("to") not in type_of:
             continue
-        source_type = registered_type(types[edge["from"]])
-        port = edge.get("port") or default_port(types[edge["from"]]) or "out"
+        source_type = registered_type(type_of[edge["from"]], types)
+        port = edge.get("port") or default_port(type_of[edge["from"]], types) or "out"
         many_ports = source_type is not None and len(source_type.outputs) > 1
         drawn_edges.append(
             {
@@ -115,14 +121,17 @@ def canvas_graph(document: dict[str, Any], checked: Checked | None = None) -> di
 
 
 def edge_decorations(
-    document: dict[str, Any], checked: Checked, counts: dict[tuple[str, str, str], int] | None = None
+    document: dict[str, Any],
+    checked: Checked,
+    counts: dict[tuple[str, str, str], int] | None = None,
+    types: NodeTypes | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Per edge id: its problems and, after a test, the records that went along it."""
     decorations = {}
     for index, edge in enumerate(document.get("edges", [])):
         if not isinstance(edge, dict):
             continue
-        port = edge.get("port") or default_port(_type_of(document, edge.get("from"))) or "out"
+        port = edge.get("port") or default_port(_type_of(document, edge.get("from")), types) or "out"
         count = counts.get((edge.get("from"), port, edge.get("to"))) if counts is not None else None
         decorations[edge_id(edge)] = {
             "problems": checked.by_edge.get(index, []),
@@ -140,12 +149,14 @@ def _type_of(document: dict[str, Any], node_id: Any) -> str | None:
 RUN_SPREAD = 1.25  # a run's graph is drawn wider than the editor's, so the counts on the edges have room
 
 
-def run_graph(document: dict[str, Any], ledger: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def run_graph(
+    document: dict[str, Any], ledger: dict[str, dict[str, Any]], types: NodeTypes | None = None
+) -> dict[str, Any]:
     """A run's graph: its flow version drawn with each node's counts and time, each edge's records.
 
     A node the run did not reach (or a flow version without it) is drawn without counts. The ports'
     names are on the nodes already, so an edge says only how many records went along it."""
-    graph = canvas_graph(document)
+    graph = canvas_graph(document, types=types)
     left = min((n["position"]["x"] for n in graph["nodes"]), default=0)
     for node in graph["nodes"]:
         node["position"]["x"] = left + (node["position"]["x"] - left) * RUN_SPREAD

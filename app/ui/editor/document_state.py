@@ -10,11 +10,14 @@ import copy
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.services.designer import new_node_id
 from app.services.designer import node_type as registered_type
 from app.ui.canvas.graph import default_port, edge_id
+
+if TYPE_CHECKING:
+    from nodes.base import NodeTypes
 
 MAX_UNDO = 200
 COALESCE_SECONDS = 1.5  # typing in one field is one undo step, not one per key
@@ -29,6 +32,7 @@ class EditRefused(Exception):
 class DocumentState:
     document: dict[str, Any]
     based_on: int  # the stored version this editor started from (0: a new flow)
+    types: NodeTypes | None = None  # the node types it may use (the root's; None: the registry)
     undo_stack: list[str] = field(default_factory=list)
     redo_stack: list[str] = field(default_factory=list)
     clipboard: list[dict[str, Any]] = field(default_factory=list)
@@ -91,7 +95,7 @@ class DocumentState:
     # --- canvas gestures --------------------------------------------------------------------------
 
     def add_node(self, type_name: str, x: float, y: float) -> dict[str, Any]:
-        node_type = registered_type(type_name)
+        node_type = registered_type(type_name, self.types)
         if node_type is None:
             raise EditRefused(f"there is no node type '{type_name}'")
         self._snapshot()
@@ -111,14 +115,14 @@ class DocumentState:
             raise EditRefused("both ends of a connection must be nodes of this flow")
         if source == target:
             raise EditRefused("a node cannot feed itself")
-        target_type = registered_type(target_node.get("type"))
+        target_type = registered_type(target_node.get("type"), self.types)
         if target_type is not None and not target_type.inputs:
             raise EditRefused(f"'{target}' is a trigger; nothing can flow into it")
-        first = default_port(source_node.get("type"))
+        first = default_port(source_node.get("type"), self.types)
         edge: dict[str, Any] = {"from": source, "to": target}
         if port and port != first:
             edge = {"from": source, "port": port, "to": target}
-        elif port and port == first and _many_ports(source_node):
+        elif port and port == first and _many_ports(source_node, self.types):
             edge = {"from": source, "port": port, "to": target}  # say which port when there is a choice
         if any(edge_id(e) == edge_id(edge) or _same_edge(e, edge, first) for e in self.edges):
             raise EditRefused(f"{source} is already connected to {target} that way")
@@ -199,8 +203,8 @@ class DocumentState:
                 edge["to"] = new
 
 
-def _many_ports(node: dict[str, Any]) -> bool:
-    node_type = registered_type(node.get("type"))
+def _many_ports(node: dict[str, Any], types: NodeTypes | None) -> bool:
+    node_type = registered_type(node.get("type"), types)
     return node_type is not None and len(node_type.outputs) > 1
 
 

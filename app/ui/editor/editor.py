@@ -40,9 +40,9 @@ window.addEventListener('beforeunload', (event) => {
 class Editor:
     def __init__(self, document: dict[str, Any], *, based_on: int, is_new: bool) -> None:
         layout_missing(document)
-        self.state = DocumentState(document, based_on)
+        self.state = DocumentState(document, based_on, context.node_types())
         self.is_new = is_new
-        self.checked: Checked = designer.check_document(document)
+        self.checked: Checked = designer.check_document(document, context.node_types())
         self.samples: dict[str, asyncio.Future] = {}
         self.selected: list[str] = []
         self.counts_shown = False
@@ -57,7 +57,9 @@ class Editor:
         with ui.row().classes("fb-workspace no-wrap gap-0"):
             palette(self.add_from_click)
             with ui.element("div").classes("fb-canvas-wrap"):
-                self.canvas = FlowCanvas(canvas_graph(self.state.document, self.checked), self.state.document["id"])
+                self.canvas = FlowCanvas(
+                    canvas_graph(self.state.document, self.checked, self.state.types), self.state.document["id"]
+                )
             self.panel = SidePanel(
                 self.state,
                 self.form_services,
@@ -145,7 +147,7 @@ class Editor:
         """
         self.revision += 1
         if redraw:
-            self.canvas.set_graph(canvas_graph(self.state.document, self.checked))
+            self.canvas.set_graph(canvas_graph(self.state.document, self.checked, self.state.types))
         self.counts_shown = False
         self.title.text = self.state.document.get("name", "")
         self._refresh_status()
@@ -161,7 +163,7 @@ class Editor:
                 await asyncio.sleep(0.04)
                 revision = self.revision
                 document = json.loads(json.dumps(self.state.document))  # a snapshot the thread can read
-                checked = await run.io_bound(designer.check_document, document)
+                checked = await run.io_bound(designer.check_document, document, context.node_types())
                 if revision == self.revision:
                     with self.dialogs:  # a background task has no slot of its own: use the page's
                         self._show_problems(checked)
@@ -175,12 +177,12 @@ class Editor:
         self.checked = checked
         self.canvas.patch_nodes(
             {
-                n["id"]: node_data(n, checked.by_node.get(n["id"], []))
+                n["id"]: node_data(n, checked.by_node.get(n["id"], []), self.state.types)
                 for n in self.state.nodes
                 if isinstance(n, dict) and "id" in n
             }
         )
-        self.canvas.decorate_edges(edge_decorations(self.state.document, checked))
+        self.canvas.decorate_edges(edge_decorations(self.state.document, checked, types=self.state.types))
         self.panel.problems_changed(checked)
         self._refresh_status()
 
@@ -345,7 +347,7 @@ class Editor:
         if key not in self.samples:
             document = copy.deepcopy(self.state.document)
             self.samples[key] = asyncio.ensure_future(
-                run.io_bound(previews.sample_inputs, context.store(), document, node_id)
+                run.io_bound(previews.sample_inputs, context.store(), document, node_id, types=context.node_types())
             )
         try:
             return await asyncio.shield(self.samples[key])
@@ -368,7 +370,11 @@ class Editor:
             return
         try:
             result = await run.io_bound(
-                previews.test_node, context.store(), copy.deepcopy(self.state.document), node_id
+                previews.test_node,
+                context.store(),
+                copy.deepcopy(self.state.document),
+                node_id,
+                types=context.node_types(),
             )
         finally:
             spinner_done()
@@ -390,7 +396,7 @@ class Editor:
             n["id"]: {"counts": by_node.get(n["id"])} for n in self.state.nodes if isinstance(n, dict) and "id" in n
         }
         self.canvas.patch_nodes(patches)
-        self.canvas.decorate_edges(edge_decorations(self.state.document, self.checked, by_edge))
+        self.canvas.decorate_edges(edge_decorations(self.state.document, self.checked, by_edge, self.state.types))
         self.counts_shown = True
 
     @guarded("dry-run the flow")
@@ -409,6 +415,7 @@ class Editor:
                 dirty=self.state.dirty,
                 env=env,
                 who=session.principal(),
+                types=context.node_types(),
             )
         finally:
             spinner_done()
@@ -456,7 +463,7 @@ class Editor:
                 f"Running version {self.state.based_on}, the saved one; your unsaved changes are not in it", type="info"
             )
         document, version = flow_reads.document(context.store(), self.state.document["id"], self.state.based_on)
-        if designer.check_document(document).problems:
+        if designer.check_document(document, context.node_types()).problems:
             spinner_done()
             ui.notify(
                 f"Version {version} is a draft with problems; fix them and save before running it", type="warning"
@@ -467,7 +474,7 @@ class Editor:
                 door.start,
                 context.store(),
                 session.principal(),
-                door.RunStart(env=env, document=document, version=version),
+                door.RunStart(env=env, document=document, version=version, types=context.node_types()),
             )
         finally:
             spinner_done()
@@ -519,7 +526,9 @@ class Editor:
     def save_dialog(self) -> None:
         if not session.permit("edit"):
             return
-        self.checked = designer.check_document(self.state.document)  # the latest edit's problems, not the last shown
+        self.checked = designer.check_document(
+            self.state.document, context.node_types()
+        )  # the latest edit's problems, not the last shown
         problems = len(self.checked.problems)
         with self.dialogs, ui.dialog() as dialog, ui.card().classes("w-[28rem] gap-3 fb-save-dialog"):
             dialog.on("hide", dialog.delete)
@@ -591,6 +600,7 @@ class Editor:
                 who=session.principal(),
                 comment=comment,
                 based_on=0 if as_copy else self.state.based_on,
+                types=context.node_types(),
             )
         except VersionConflict as conflict:
             self.conflict_dialog(conflict, author, comment)

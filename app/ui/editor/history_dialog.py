@@ -18,7 +18,7 @@ def open_history(
     flow_id: str, current: Callable[[], dict[str, Any]], restore: Callable[[dict[str, Any], int], None]
 ) -> None:
     try:
-        versions = designer.version_rows(context.store(), flow_id)
+        versions = designer.version_rows(context.store(), flow_id, context.node_types())
     except Exception as error:
         tell_error(error, "read the history")
         return

@@ -10,6 +10,7 @@ from typing import Any
 from nicegui import ui
 
 from app.services.designer import node_type_catalog
+from app.ui import context
 
 FAMILY_TITLES = {
     "trigger": "Start",
@@ -33,7 +34,7 @@ def palette(on_click: Callable[[str], Any]) -> None:
     with ui.column().classes("fb-palette gap-0"):
         ui.label("Node types").classes("text-sm font-semibold px-1")
         ui.label("Drag onto the canvas").classes("fb-muted text-xs px-1")
-        for family, types in groupby(node_type_catalog(), key=lambda t: t["family"]):
+        for family, types in groupby(node_type_catalog(context.node_types()), key=lambda t: t["family"]):
             ui.label(FAMILY_TITLES.get(family, family)).classes("fb-palette-family")
             for node_type in types:
                 item = (

@@ -90,7 +90,7 @@ class SidePanel:
     # --- one node ---------------------------------------------------------------------------------
 
     def _node_panel(self, node: dict[str, Any]) -> None:
-        node_type = registered_type(node.get("type"))
+        node_type = registered_type(node.get("type"), self.state.types)
         with ui.row().classes("w-full items-center no-wrap gap-2"):
             ui.icon(FAMILY_ICONS.get(node_type.family if node_type else "", "help")).classes(
                 f"text-2xl fb-family-{node_type.family if node_type else 'unknown'}"
