@@ -41,6 +41,19 @@ def _http_settings(args: argparse.Namespace) -> dict[str, Any]:
         settings.update(auth="basic", username=args.username, password=args.password)
     elif args.api_key:
         settings.update(auth="api_key", api_key=args.api_key, api_key_header=args.api_key_header)
+    elif args.oauth2_token_url:
+        if not (args.client_id and args.client_secret):
+            raise UsageError("OAuth2 client credentials need --client-id and --client-secret with --oauth2-token-url")
+        settings.update(
+            auth="oauth2_client_credentials",
+            token_url=args.oauth2_token_url,
+            client_id=args.client_id,
+            client_secret=args.client_secret,
+        )
+        if args.scope:
+            settings["scope"] = args.scope
+        if args.token_auth_method:
+            settings["token_auth_method"] = args.token_auth_method
     if args.timeout:
         settings["timeout"] = args.timeout
     if args.error_path:

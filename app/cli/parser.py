@@ -86,6 +86,17 @@ def build_parser() -> argparse.ArgumentParser:
     conn_set.add_argument("--password", help="basic auth password (http)")
     conn_set.add_argument("--api-key", help="API key sent in a header (http)")
     conn_set.add_argument("--api-key-header", default="X-API-Key", help="header for --api-key (default X-API-Key)")
+    conn_set.add_argument(
+        "--oauth2-token-url", metavar="URL", help="OAuth2 client credentials: the token endpoint (http)"
+    )
+    conn_set.add_argument("--client-id", help="OAuth2 client id (with --oauth2-token-url)")
+    conn_set.add_argument("--client-secret", help="OAuth2 client secret (with --oauth2-token-url)")
+    conn_set.add_argument("--scope", help="OAuth2 scopes asked for, space-separated (optional)")
+    conn_set.add_argument(
+        "--token-auth-method",
+        choices=("client_secret_basic", "client_secret_post"),
+        help="how the client authenticates at the token endpoint (default client_secret_basic)",
+    )
     conn_set.add_argument("--timeout", type=float, metavar="SECONDS", help="longest wait for one call (http)")
     conn_set.add_argument(
         "--error-path",

@@ -18,7 +18,7 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
@@ -27,9 +27,12 @@ from app.connectors import ConnectionSpec
 from app.connectors.retry import _log_attempt
 from app.errors import ConnectorError, RecordError, TransientError
 
+if TYPE_CHECKING:
+    from app.connectors.oauth2 import ClientCredentials
+
 log = logging.getLogger(__name__)
 
-AUTH_KINDS = ("none", "bearer", "basic", "api_key")
+AUTH_KINDS = ("none", "bearer", "basic", "api_key", "oauth2_client_credentials")
 DEFAULT_TIMEOUT = 30.0  # seconds per call
 DEFAULT_ATTEMPTS = 5
 DEFAULT_WAIT = 0.2  # first backoff, seconds; it doubles up to DEFAULT_MAX_WAIT
@@ -230,6 +233,14 @@ class RestConnector:
             auth = httpx.BasicAuth(self._setting("username"), self._setting("password"))
         elif kind == "api_key":
             headers[settings.get("api_key_header") or "X-API-Key"] = self._setting("api_key")
+        self._oauth: ClientCredentials | None = None
+        if kind == "oauth2_client_credentials":
+            from app.connectors.oauth2 import ClientCredentials  # authlib, imported for the connections that use it
+
+            token_url = str(settings.get("token_url") or "")
+            self._oauth = ClientCredentials(
+                settings, self.where, timeout=self.timeout, verify=_tls_for(urllib.parse.urlsplit(token_url).scheme)
+            )
         self.origin = origin(httpx.URL(self.base_url))
         # The hook sees every request, redirects included: none leaves the connection's origin.
         self._client = httpx.Client(
@@ -287,15 +298,9 @@ class RestConnector:
                     {k: v for k, v in params.items() if v is not None}, doseq=True, quote_via=urllib.parse.quote
                 )
                 path, params = f"{path}{'&' if '?' in path else '?'}{query}", None
-            response = self._client.request(
-                method,
-                path,
-                params=params,
-                json=body,
-                headers=headers,
-                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-            )
-            response.read()
+            response = self._request(method, path, body, headers, timeout)
+            if response.status_code == 401 and self._oauth is not None:  # revoked or rotated early: once more
+                response = self._request(method, path, body, headers, timeout, renew=True)
         except httpx.TimeoutException:
             limit = timeout if timeout is not None else self.timeout
             raise TransientError(f"{described}: no answer within {limit:g}s") from None
@@ -320,6 +325,27 @@ class RestConnector:
         if status in _TRANSIENT_STATUS or status >= 500 and status not in (501, 505):
             raise TransientError(f"{described}: HTTP {status}: {reason}")
         raise Refused(status, reason, self.where, call, response.text[:MAX_BODY_KEPT])
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        headers: dict[str, str] | None,
+        timeout: float | None,
+        renew: bool = False,
+    ) -> httpx.Response:
+        if self._oauth is not None:
+            headers = {**(headers or {}), "Authorization": self._oauth.authorization(renew=renew)}
+        response = self._client.request(
+            method,
+            path,
+            json=body,
+            headers=headers,
+            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+        response.read()
+        return response
 
     def _check_answer(self, response: httpx.Response, call: str) -> None:
         """Refuse a 2xx answer whose JSON body reports an error at `error_path` (not retried: the
@@ -462,6 +488,8 @@ class RestConnector:
 
     def close(self) -> None:
         self._client.close()
+        if self._oauth is not None:
+            self._oauth.close()
 
 
 def _shown(path: str) -> str:

@@ -143,3 +143,59 @@ def test_an_http_connection_can_say_where_its_answers_report_errors(cli, tmp_pat
         assert connection_spec(store, "tryton", "sandbox").settings["error_path"] == "error"
     finally:
         store.close()
+
+
+def test_an_oauth2_connection_set_from_the_command_line_writes_through_its_api(cli, tmp_path):
+    from app.sandbox.http_serve import serve_app
+    from tests.http.oauth2_api import CLIENT_ID, CLIENT_SECRET, TokenServer, oauth2_api
+
+    server = TokenServer()
+    served = serve_app(oauth2_api(server), name="oauth2 api")
+    try:
+        base = ["connection", "set", "erp_oauth", "--env", "sandbox", "--type", "http", "--url", served.url]
+        code, _, err = cli(*base, "--oauth2-token-url", f"{served.url}/oauth/token", "--client-id", CLIENT_ID)
+        assert code == 2 and "need --client-id and --client-secret" in err and "Traceback" not in err
+        code, _, err = cli(
+            *base,
+            "--oauth2-token-url",
+            f"{served.url}/oauth/token",
+            "--client-id",
+            CLIENT_ID,
+            "--client-secret",
+            CLIENT_SECRET,
+            "--token-auth-method",
+            "client_secret_post",
+        )
+        assert code == 0, err
+        code, listed, _ = cli("connection", "list")
+        assert "erp_oauth" in listed and CLIENT_SECRET not in listed
+        document = {
+            "schema_version": 1,
+            "id": "one_order",
+            "name": "One order",
+            "nodes": [
+                {"id": "start", "type": "trigger.manual"},
+                {"id": "shape", "type": "map", "config": {"fields": {"number": "SO-CLI", "total": "{{ 5 }}"}}},
+                {
+                    "id": "write",
+                    "type": "write.http",
+                    "config": {
+                        "connection": "erp_oauth",
+                        "method": "POST",
+                        "path": "/orders",
+                        "key": "number",
+                        "mode": "insert",
+                        "find": {"path": "/orders", "params": {"number": "{number}"}, "record_path": ""},
+                        "id_field": "id",
+                    },
+                },
+            ],
+            "edges": [{"from": "start", "to": "shape"}, {"from": "shape", "to": "write"}],
+        }
+        path = tmp_path / "one_order.json"
+        path.write_text(json.dumps(document))
+        code, out, err = cli("run", str(path), "--env", "sandbox")
+        assert code == 0, out + err
+        assert list(server.orders) == ["SO-CLI"] and server.token_requests == 1
+    finally:
+        served.stop()

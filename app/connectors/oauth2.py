@@ -1,0 +1,102 @@
+"""OAuth2 for HTTP connections: the client-credentials grant (Salesforce, HubSpot, Dynamics 365,
+Business Central, SAP's API hubs), with authlib making the token requests.
+
+authlib's client talks to the token endpoint (client authentication by HTTP Basic or in the body,
+the grant's form, the answer's parsing and its `error`); the connector's own httpx client carries
+the access token to the API. This module decides when a token is fetched: before the first call,
+again when it is within LEEWAY_SECONDS of its `expires_in`, and once more after a 401 (a token
+revoked or rotated early). An endpoint that is down or slow is transient (the connector's retries
+apply, bounded); a refusal — a wrong client id or secret, a scope not granted — stops the run with
+the connection's sentence. The client secret goes only to the token endpoint, the access token
+only to the connection's base URL.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import authlib.deprecate  # noqa: F401  (first: its own warning filter is set as it loads)
+
+from app.errors import ConnectorError, TransientError
+
+with warnings.catch_warnings():
+    # authlib 1.x warns that its httpx fallback (httpx2 not installed) is deprecated; it is supported
+    # up to authlib 2, which pyproject.toml excludes. A user's terminal should not show that warning.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.httpx_client import OAuth2Client, OAuthError
+
+try:  # the HTTP library authlib's client is built on: httpx2 where installed, else httpx (its rule)
+    import httpx2 as token_http
+except ImportError:
+    import httpx as token_http
+
+CLIENT_CREDENTIALS = "oauth2_client_credentials"
+LEEWAY_SECONDS = 30  # a token this close to expiring is renewed before the call, not after its 401
+TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+
+
+class TokenRefused(ConnectorError):
+    """The token endpoint said no: every call of the run would fail the same way, so it stops."""
+
+    every_record = True
+
+
+class ClientCredentials:
+    """The access token of one connection for one run (fetched when needed, never stored)."""
+
+    def __init__(self, settings: dict[str, Any], where: str, *, timeout: float, verify: Any) -> None:
+        method = settings.get("token_auth_method") or "client_secret_basic"
+        if method not in TOKEN_AUTH_METHODS:
+            raise ConnectorError(f"{where}: token_auth_method must be one of {', '.join(TOKEN_AUTH_METHODS)}")
+        for needed in ("token_url", "client_id", "client_secret"):
+            if not settings.get(needed):
+                raise ConnectorError(f"{where} needs '{needed}' for OAuth2 client credentials")
+        self.token_url = str(settings["token_url"])
+        if not self.token_url.startswith(("http://", "https://")):
+            raise ConnectorError(f"{where}: token_url must start with http:// or https://")
+        self.where = where
+        self.fetched = 0  # tokens fetched this run (a test counts renewals by it)
+        self._client = OAuth2Client(
+            client_id=str(settings["client_id"]),
+            client_secret=str(settings["client_secret"]),
+            token_endpoint_auth_method=method,
+            scope=settings.get("scope") or None,
+            timeout=timeout,
+            verify=verify,
+            follow_redirects=False,  # the secret goes to the token endpoint itself, not where it points
+        )
+
+    def authorization(self, *, renew: bool = False) -> str:
+        """The Authorization header's value; a new token first when there is none, when it is about
+        to expire, or when `renew` (the API answered 401 to the current one)."""
+        token = self._client.token
+        if token is None or renew or token.is_expired(leeway=LEEWAY_SECONDS):
+            token = self._fetch()
+        return f"Bearer {token['access_token']}"
+
+    def _fetch(self) -> Any:
+        said = f"{self.where}: token endpoint {self.token_url}"
+        try:
+            token = self._client.fetch_token(self.token_url, grant_type="client_credentials")
+        except OAuthError as refused:
+            detail = f": {refused.description}" if refused.description else ""
+            raise TokenRefused(f"{said} refused the client ({refused.error}{detail})") from None
+        except token_http.TimeoutException:
+            raise TransientError(f"{said}: no answer in time") from None
+        except token_http.HTTPStatusError as error:
+            status = error.response.status_code
+            if status >= 500 or status in (408, 429):
+                raise TransientError(f"{said}: HTTP {status}") from None
+            raise TokenRefused(f"{said} refused the client (HTTP {status})") from None
+        except token_http.TransportError as error:
+            raise TransientError(f"{said}: cannot connect ({type(error).__name__})") from None
+        except ValueError:  # authlib: the answer is not a JSON object
+            raise TokenRefused(f"{said}: its answer is not a token (not a JSON object)") from None
+        if not token.get("access_token"):
+            raise TokenRefused(f"{said}: its answer has no access_token")
+        self.fetched += 1
+        return token
+
+    def close(self) -> None:
+        self._client.close()
