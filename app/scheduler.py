@@ -160,11 +160,11 @@ class FlowScheduler:
             coalesce=True,
         )
         self.scheduler.resume()
-        switches.on_switch(self._switched)
+        switches.on_switch(self.store, self._switched)
 
     def shutdown(self) -> None:
         global _active
-        switches.forget_listener(self._switched)
+        switches.forget_listener(self.store, self._switched)
         if self.scheduler.running:
             self.scheduler.pause()  # no new submissions while the executor winds down
             self.scheduler.shutdown(wait=True)

@@ -212,11 +212,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from app.services import sandboxes
 
         try:
-            sandboxes.start(Path(args.sandboxes))  # the Sandbox page shows them, resets them, sets faults
+            sandboxes.start(Path(args.sandboxes), who=admin())  # the Sandbox page shows them, resets them, sets faults
         except FlowbridgeError as error:
             raise UsageError(str(error)) from None
         print(f"sandbox CRM and ERP APIs on 127.0.0.1:8701 and :8702 (data in {args.sandboxes})")
-        atexit.register(sandboxes.stop)
+        atexit.register(sandboxes.shut_down)
     print(
         f"Flowbridge on http://{args.host}:{args.port} (store: {args.store or os.environ.get('FLOWBRIDGE_DB_URL') or 'flowbridge.db'}); Ctrl+C stops it"
     )

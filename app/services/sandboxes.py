@@ -16,6 +16,7 @@ from typing import Any
 from app.errors import FlowbridgeError
 from app.sandbox.http_data import SYSTEMS, ApiError
 from app.sandbox.http_serve import RunningSandbox, start_sandboxes
+from app.services import access
 
 DEMO_PORTS = {"crm": 8701, "erp": 8702}
 DEFAULT_FOLDER = Path("sandbox-data")
@@ -45,9 +46,13 @@ def state() -> SandboxState:
         )
 
 
-def start(folder: Path | None = None, ports: dict[str, int] | None = None) -> SandboxState:
-    """Serve both systems (their data in `folder`, seeded the first time)."""
+def start(
+    folder: Path | None = None, ports: dict[str, int] | None = None, *, who: access.Principal | None
+) -> SandboxState:
+    """Serve both systems (their data in `folder`, seeded the first time); `who` must be allowed to
+    run in the sandbox."""
     global _running, _folder
+    access.require(who, "run", "sandbox")
     ports = ports or DEMO_PORTS
     with _lock:
         if _running is None:
@@ -63,7 +68,14 @@ def start(folder: Path | None = None, ports: dict[str, int] | None = None) -> Sa
     return state()
 
 
-def stop() -> None:
+def stop(*, who: access.Principal | None) -> None:
+    """Stop serving both systems (flows calling them fail until they start again)."""
+    access.require(who, "run", "sandbox")
+    shut_down()
+
+
+def shut_down() -> None:
+    """Stop them as the process ends (no one asks: the server itself is going)."""
     global _running
     with _lock:
         if _running is not None:
@@ -71,15 +83,17 @@ def stop() -> None:
             _running = None
 
 
-def reset() -> None:
+def reset(*, who: access.Principal | None) -> None:
     """The seeded data back and every fault off, in both systems."""
+    access.require(who, "run", "sandbox")
     with _lock:
         _require()
         _running.reset()  # type: ignore[union-attr]
 
 
-def set_faults(system: str, settings: dict[str, Any]) -> None:
+def set_faults(system: str, settings: dict[str, Any], *, who: access.Principal | None) -> None:
     """Replace one system's faults (missing settings go back to none); refused values say why."""
+    access.require(who, "run", "sandbox")
     if system not in SYSTEMS:
         raise FlowbridgeError(f"unknown sandbox system '{system}'; use crm or erp")
     with _lock:

@@ -19,16 +19,15 @@ from app.store.flows import get_document
 from app.store.models import Flow, FlowSwitch, utcnow
 from nodes.base import NodeTypes
 
-_listeners: list[Callable[[str], None]] = []  # the in-process scheduler registers itself here
+
+def on_switch(store: Store, listener: Callable[[str], None]) -> None:
+    """Call `listener(flow_id)` after each switch of a flow in `store` (the scheduler, to reconcile at once)."""
+    store.switch_listeners.append(listener)
 
 
-def on_switch(listener: Callable[[str], None]) -> None:
-    _listeners.append(listener)
-
-
-def forget_listener(listener: Callable[[str], None]) -> None:
-    if listener in _listeners:
-        _listeners.remove(listener)
+def forget_listener(store: Store, listener: Callable[[str], None]) -> None:
+    if listener in store.switch_listeners:
+        store.switch_listeners.remove(listener)
 
 
 class CannotSwitchOn(FlowbridgeError):
@@ -73,7 +72,7 @@ def record_switch(
             session.add(FlowSwitch(flow_id=flow_id, enabled=enabled, who=who or "unknown", reason=reason))
         session.commit()
         session.refresh(flow)
-    for listener in list(_listeners):
+    for listener in list(store.switch_listeners):
         listener(flow_id)
     return flow
 

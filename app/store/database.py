@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,6 +33,9 @@ class Store:
 
     def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
         self.url = url or store_url()
+        # Who in this process wants to hear that a flow of this store was switched (its scheduler):
+        # kept with the store, so a switch in one store never reaches another store's scheduler.
+        self.switch_listeners: list[Callable[[str], None]] = []
         try:
             _create_privately(self.url)
             # A server may drop an idle connection, so one is pinged before use; a SQLite file cannot

@@ -147,7 +147,7 @@ class SandboxPanel:
         try:
             if not session.permit("run", "sandbox"):
                 return
-            state = await run.io_bound(sandboxes.start)
+            state = await run.io_bound(sandboxes.start, who=session.principal())
         finally:
             spinner_done()
         ui.notify(f"Sandbox CRM on {state.urls['crm']} and ERP on {state.urls['erp']}", type="positive")
@@ -158,7 +158,7 @@ class SandboxPanel:
         try:
             if not session.permit("run", "sandbox"):
                 return
-            await run.io_bound(sandboxes.reset)
+            await run.io_bound(sandboxes.reset, who=session.principal())
         finally:
             spinner_done()
         ui.notify("Both sandboxes hold their seeded data again, with every fault off", type="positive")
@@ -168,7 +168,7 @@ class SandboxPanel:
     def stop(self) -> None:
         if not session.permit("run", "sandbox"):
             return
-        sandboxes.stop()
+        sandboxes.stop(who=session.principal())
         ui.notify("The sandbox APIs stopped; flows calling them will fail until they start again", type="info")
         self.render.refresh()
 
@@ -176,7 +176,7 @@ class SandboxPanel:
     def apply(self, system: str, settings: dict[str, Any]) -> None:
         if not session.permit("run", "sandbox"):
             return
-        sandboxes.set_faults(system, settings)
+        sandboxes.set_faults(system, settings, who=session.principal())
         active = [label for setting, label, _, _ in FAULTS if settings.get(setting) and setting != "retry_after"]
         ui.notify(f"{NAMES[system]}: " + (", ".join(active) if active else "no faults"), type="info")
         self.render.refresh()

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from app.errors import FlowbridgeError
-from app.services import access, alerts, dead_letters, designer, operations, replay, switches
+from app.services import access, alerts, dead_letters, designer, operations, replay, sandboxes, switches
 from tests.ops.test_webhooks_and_api import server  # noqa: F401  (the API on a real server)
 
 FLOW = "crm_accounts_to_erp_customers"
@@ -77,6 +77,10 @@ UI = [  # what a page does when a button is pressed: the service it calls, and w
     ("Save a test case", lambda store, who: replay.save_case(store, "no_such_run", "x", who=who), RUNNERS),
     ("Run the test cases", lambda store, who: replay.run_cases(store, FLOW, who=who), RUNNERS),
     ("Delete a test case", lambda store, who: replay.delete_case(store, 999, who=who), RUNNERS),
+    # The Sandbox page (not running here: a check past the role refuses for that reason instead)
+    ("Set sandbox faults", lambda store, who: sandboxes.set_faults("crm", {}, who=who), RUNNERS),
+    ("Reset the sandboxes", lambda store, who: sandboxes.reset(who=who), RUNNERS),
+    ("Stop the sandboxes", lambda store, who: sandboxes.stop(who=who), RUNNERS),
 ]
 
 

@@ -31,7 +31,7 @@ def sandbox_ports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[d
     monkeypatch.setattr(sandboxes, "DEMO_PORTS", ports)
     monkeypatch.setattr(sandboxes, "DEFAULT_FOLDER", tmp_path / "sandbox-data")
     yield ports
-    sandboxes.stop()
+    sandboxes.shut_down()
 
 
 def _number(user: User, css: str) -> ui.number:
@@ -67,7 +67,7 @@ async def test_a_tester_starts_the_sandboxes_makes_the_erp_fail_resets_and_stops
 
 
 async def test_a_bad_fault_setting_is_refused_with_its_name(user: User, sandbox_ports: dict[str, int]) -> None:
-    sandboxes.start()
+    sandboxes.start(who=access.admin("test"))
     await user.open("/sandbox")
     _number(user, "fb-fault-crm-drop_rate").set_value(150)  # 150% of calls
     user.find(marker="faults-apply-crm").click()
