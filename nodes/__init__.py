@@ -26,6 +26,7 @@ BUILT_IN = (
     "nodes.write_sql",
     "nodes.write_file",
     "nodes.write_http",
+    "nodes.write_jsonrpc",
 )
 
 

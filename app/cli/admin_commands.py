@@ -22,7 +22,16 @@ def cmd_connection_set(args: argparse.Namespace) -> int:
         raise UsageError("a file connection needs --path, the folder holding the files")
     if args.type == "http" and not args.url:
         raise UsageError("an http connection needs --url, the API's base URL, e.g. https://api.example.com/v1")
-    if args.type == "http":
+    if args.type == "jsonrpc":
+        if not (args.url and args.username and args.password):
+            raise UsageError(
+                "a jsonrpc connection needs --url (the database's address, e.g. http://erp:8000/mydb/), "
+                "--username and --password to log in"
+            )
+        settings = {"url": args.url, "username": args.username, "password": args.password}
+        if args.timeout:
+            settings["timeout"] = args.timeout
+    elif args.type == "http":
         settings = _http_settings(args)
     else:
         settings = {"url": args.url} if args.type == "sql" else {"path": str(Path(args.path).resolve())}

@@ -78,12 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     conn_set = connection.add_parser("set", help="add or change a connection")
     conn_set.add_argument("name")
     conn_set.add_argument("--env", choices=ENVIRONMENTS, required=True)
-    conn_set.add_argument("--type", choices=("sql", "file", "http"), required=True)
-    conn_set.add_argument("--url", help="SQLAlchemy URL (sql) or the API's base URL (http)")
+    conn_set.add_argument("--type", choices=("sql", "file", "http", "jsonrpc"), required=True)
+    conn_set.add_argument(
+        "--url", help="SQLAlchemy URL (sql), the API's base URL (http) or the database's address (jsonrpc)"
+    )
     conn_set.add_argument("--path", help="folder (file)")
     conn_set.add_argument("--token", help="bearer token (http)")
-    conn_set.add_argument("--username", help="basic auth user (http)")
-    conn_set.add_argument("--password", help="basic auth password (http)")
+    conn_set.add_argument("--username", help="basic auth user (http), or the user who logs in (jsonrpc)")
+    conn_set.add_argument("--password", help="basic auth password (http), or the login's password (jsonrpc)")
     conn_set.add_argument("--api-key", help="API key sent in a header (http)")
     conn_set.add_argument("--api-key-header", default="X-API-Key", help="header for --api-key (default X-API-Key)")
     conn_set.add_argument(

@@ -1,11 +1,11 @@
-"""Connectors: how the nodes reach real systems (SQL databases, HTTP APIs, folders of files)."""
+"""Connectors: how the nodes reach real systems (SQL databases, HTTP APIs, JSON-RPC ERPs, folders of files)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-CONNECTION_TYPES = ("sql", "file", "http")
+CONNECTION_TYPES = ("sql", "file", "http", "jsonrpc")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,10 @@ class ConnectionSpec:
             from app.connectors.rest import RestConnector
 
             return RestConnector(self)
+        if self.type == "jsonrpc":
+            from app.connectors.jsonrpc import JsonRpcConnector
+
+            return JsonRpcConnector(self)
         from app.errors import ConnectorError
 
         raise ConnectorError(f"connection '{self.name}' has unknown type '{self.type}'")

@@ -52,6 +52,11 @@ class Tryton:
     key: str
     database: str
 
+    @property
+    def database_url(self) -> str:
+        """The database's own address, where JSON-RPC is served (at rpc/)."""
+        return self.url.removesuffix("rest/model").rstrip("/") + "/"
+
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"bearer {self.key}"}, timeout=30)
 

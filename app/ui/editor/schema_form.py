@@ -291,7 +291,8 @@ class SchemaForm:
 
     async def _options(self, picker: str, scope: list[dict[str, Any]]) -> list[str]:
         connection = next((s.get("connection") for s in reversed(scope) if isinstance(s.get("connection"), str)), None)
-        table = next((s.get("table") for s in reversed(scope) if isinstance(s.get("table"), str)), None)
+        # A SQL node names its table; a JSON-RPC node its model (its fields are the columns).
+        table = next((s.get(k) for s in reversed(scope) for k in ("table", "model") if isinstance(s.get(k), str)), None)
         if picker == "connection":
             return self.services.connection_names()
         if picker == "table" and connection:
