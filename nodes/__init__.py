@@ -19,6 +19,7 @@ BUILT_IN = (
     "nodes.read_sql",
     "nodes.read_file",
     "nodes.read_http",
+    "nodes.read_jsonrpc",
     "nodes.filter",
     "nodes.filter_changed",
     "nodes.map",

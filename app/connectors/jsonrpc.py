@@ -40,6 +40,48 @@ class LoginRefused(ConnectorError):
     every_record = True
 
 
+def plain(value: Any) -> Any:
+    """Tryton's typed JSON values as plain ones for the records of a flow: a datetime as ISO text
+    (2026-12-02T10:15:00.000123), a date as 2026-12-02, a Decimal as its digits, a timedelta as
+    seconds, bytes as base64 text."""
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    kind = value.get("__class__")
+    if kind == "datetime":
+        return (
+            f"{value['year']:04}-{value['month']:02}-{value['day']:02}T{value.get('hour', 0):02}:"
+            f"{value.get('minute', 0):02}:{value.get('second', 0):02}.{value.get('microsecond', 0):06}"
+        )
+    if kind == "date":
+        return f"{value['year']:04}-{value['month']:02}-{value['day']:02}"
+    if kind == "Decimal":
+        return str(value.get("decimal"))
+    if kind == "timedelta":
+        return value.get("seconds")
+    if kind == "bytes":
+        return value.get("base64")
+    return {k: plain(v) for k, v in value.items()}
+
+
+def tryton_datetime(text: str) -> dict[str, Any]:
+    """ISO text (as `plain` gives it) as Tryton's datetime value, for a domain."""
+    import datetime as dt
+
+    moment = dt.datetime.fromisoformat(text)
+    return {
+        "__class__": "datetime",
+        "year": moment.year,
+        "month": moment.month,
+        "day": moment.day,
+        "hour": moment.hour,
+        "minute": moment.minute,
+        "second": moment.second,
+        "microsecond": moment.microsecond,
+    }
+
+
 def error_text(error: Any) -> str:
     """Tryton's error member in words: ["UserError", ["message", "description"]] ->
     "UserError: message (description)"; anything else as it came."""
@@ -174,7 +216,7 @@ class JsonRpcConnector:
         found = self.call(f"model.{model}.search_read", [domain, offset, limit, [["id", "ASC"]], fields, self.context])
         if not isinstance(found, list):
             raise ConnectorError(f"{self.where}: model.{model}.search_read: the answer is not a list of records")
-        return found
+        return [plain(record) for record in found]
 
     def create(self, model: str, values: list[dict[str, Any]]) -> list[int]:
         """Create records, one call for the list: their ids, in order."""

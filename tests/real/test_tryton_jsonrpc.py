@@ -200,3 +200,56 @@ def test_a_jsonrpc_connection_set_from_the_command_line_is_listed_without_its_pa
     code, out, err = cli("run", str(path), "--env", "sandbox")
     assert code == 0, out + err
     assert list(parties(tryton, d)) == [f"{d}1"]
+
+
+def test_read_jsonrpc_reads_a_model_page_by_page_and_then_only_what_changed(tryton, store, tmp_path):
+    e = unique("RPC-E-")
+    erp = connector(tryton)
+    try:
+        # One call each, so each has a stamp of its own (one call's records share its moment).
+        made = [erp.create("party.party", [{"code": f"{e}{i}", "name": f"Party {i}"}])[0] for i in range(1, 8)]
+    finally:
+        erp.close()
+    set_connection(store, "tryton", "sandbox", "jsonrpc", settings(tryton))
+    set_connection(store, "files", "sandbox", "file", {"path": str(tmp_path / "out")})
+    document = {
+        "schema_version": 1,
+        "id": "rpc_read",
+        "name": "rpc_read",
+        "nodes": [
+            {"id": "start", "type": "trigger.manual"},
+            {
+                "id": "read",
+                "type": "read.jsonrpc",
+                "config": {
+                    "connection": "tryton",
+                    "model": "party.party",
+                    "fields": ["code", "name", "create_date"],
+                    "domain": f"[('code', 'like', '{e}%')]",
+                    "cursor": True,
+                    "page_size": 3,  # 7 parties: pages of 3, 3 and 1
+                },
+            },
+            {"id": "out", "type": "write.file", "config": {"connection": "files", "path": "parties.jsonl"}},
+        ],
+        "edges": [{"from": "start", "to": "read"}, {"from": "read", "to": "out"}],
+    }
+    first = run_flow(store, document)
+    assert first.status == "succeeded", first.error
+    written = [json.loads(line) for line in (tmp_path / "out" / "parties.jsonl").read_text().splitlines()]
+    assert sorted(r["id"] for r in written) == sorted(made)
+    assert all(isinstance(r["create_date"], str) and r["create_date"][4] == "-" for r in written)  # ISO text
+    position = runs.get_cursor(store, "rpc_read", "read", "sandbox")
+    assert position == max(r["create_date"] for r in written)
+
+    erp = connector(tryton)
+    try:
+        erp.write("party.party", [made[3]], {"name": "Party 4, renamed"})
+    finally:
+        erp.close()
+    second = run_flow(store, document)
+    assert second.status == "succeeded", second.error
+    again = [json.loads(line) for line in (tmp_path / "out" / "parties.jsonl").read_text().splitlines()]
+    # The changed one, and the last one read before (at the position: inclusive, never missed).
+    assert sorted(r["id"] for r in again) == sorted([made[3], made[-1]])
+    assert next(r for r in again if r["id"] == made[3])["name"] == "Party 4, renamed"
