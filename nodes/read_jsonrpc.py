@@ -14,22 +14,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from nodes.base import NodeContext, NodeType, Processor, Record, Source, SourceBatch
-from nodes.schema_parts import CONNECTION, EXPRESSION, object_schema
+from nodes.jsonrpc_parts import JSONRPC_CONNECTION, as_domain, model_schema
+from nodes.schema_parts import EXPRESSION, object_schema
 
 DEFAULT_PAGE_SIZE = 500
 STAMPS = ("write_date", "create_date")
 
 CONFIG_SCHEMA: dict[str, Any] = object_schema(
     {
-        "connection": {**CONNECTION, "description": "A jsonrpc connection (Tryton), e.g. tryton."},
-        "model": {
-            "type": "string",
-            "minLength": 1,
-            "pattern": r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$",
-            "title": "Model",
-            "x-picker": "table",
-            "description": "The model read, e.g. party.party.",
-        },
+        "connection": JSONRPC_CONNECTION,
+        "model": model_schema("read"),
         "fields": {
             "type": "array",
             "items": {"type": "string", "minLength": 1, "x-picker": "column"},
@@ -111,13 +105,7 @@ class ReadJsonRpc(Processor):
         [evaluated] = self.domain.evaluate([{}])
         if evaluated.error or not isinstance(evaluated.values["domain"], (list, tuple)):
             raise ConnectorError(f"domain: {evaluated.error or 'not a list'}")
-        return _lists(evaluated.values["domain"])
-
-
-def _lists(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return [_lists(v) for v in value]
-    return value
+        return as_domain(evaluated.values["domain"])
 
 
 NODE_TYPE = NodeType(

@@ -82,3 +82,40 @@ def object_schema(properties: dict[str, Any], required: list[str] | None = None,
 def record_key_fields(config: dict[str, Any]) -> list[str]:
     """A write's fields that identify a target record: its key, else a two-way sync's source id."""
     return as_list(config.get("key")) or as_list((config.get("sync") or {}).get("source_id"))
+
+
+def create_only_schema(example: str) -> dict[str, Any]:
+    """Fields a write sends with a new record but never to update one (`example` says which)."""
+    return {
+        "type": "array",
+        "items": {"type": "string", "minLength": 1},
+        "uniqueItems": True,
+        "minItems": 1,
+        "title": "Sent only when creating",
+        "description": f"Fields sent with a new record but never to update one, e.g. {example}, which would add "
+        "a copy each time.",
+    }
+
+
+def link_schema(system: str) -> dict[str, Any]:
+    """A write's `link`: each record's id in the source and in the `system` written, for xref()."""
+    return object_schema(
+        {
+            "entity": {"type": "string", "minLength": 1, "description": "What the records are, e.g. account."},
+            "source": {
+                "type": "string",
+                "minLength": 1,
+                "description": "The system the records come from, e.g. crm_api.",
+            },
+            "source_id": {"type": "string", "minLength": 1, "description": "Record field holding the source's id."},
+            "target": {
+                "type": "string",
+                "minLength": 1,
+                "description": f"The name xref() uses for this {system} (default: the connection's name).",
+            },
+        },
+        ["entity", "source", "source_id"],
+        title="Keep links",
+        description=f"Remember each record's id in the source and in this {system} (needs its id), for "
+        "xref(source, entity, id, target) in later flows.",
+    )

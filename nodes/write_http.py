@@ -31,7 +31,16 @@ from typing import Any
 from nodes.api_write_parts import GaveUp, Sending, same_as_held
 from nodes.base import LinkUpdate, NodeContext, NodeType, Outcome, Processor, Record, Source, id_text, without_meta
 from nodes.read_http import RECORD_PATH, TIMEOUT
-from nodes.schema_parts import CONNECTION, as_list, key_list, object_schema, record_key_fields, relative_path_problems
+from nodes.schema_parts import (
+    CONNECTION,
+    as_list,
+    create_only_schema,
+    key_list,
+    link_schema,
+    object_schema,
+    record_key_fields,
+    relative_path_problems,
+)
 from nodes.sync.synced_write import SYNC_SCHEMA, SyncedWrite, as_outcome
 
 TEMPLATE_PATH: dict[str, Any] = {
@@ -101,15 +110,7 @@ CONFIG_SCHEMA: dict[str, Any] = object_schema(
             "title": "Only these fields",
             "description": "Send only these fields (and the key).",
         },
-        "create_only": {
-            "type": "array",
-            "items": {"type": "string", "minLength": 1},
-            "uniqueItems": True,
-            "minItems": 1,
-            "title": "Sent only when creating",
-            "description": "Fields sent with a new record but never to update one, e.g. an ERP's address "
-            'commands (addresses: [["create", [...]]]), which would add a copy each time.',
-        },
+        "create_only": create_only_schema('an ERP\'s address commands (addresses: [["create", [...]]])'),
         "compare": {
             "type": "boolean",
             "default": True,
@@ -121,26 +122,7 @@ CONFIG_SCHEMA: dict[str, Any] = object_schema(
             "title": "Record at",
             "description": "Where the record is in a one-record answer (default: the whole answer).",
         },
-        "link": object_schema(
-            {
-                "entity": {"type": "string", "minLength": 1, "description": "What the records are, e.g. account."},
-                "source": {
-                    "type": "string",
-                    "minLength": 1,
-                    "description": "The system the records come from, e.g. crm_api.",
-                },
-                "source_id": {"type": "string", "minLength": 1, "description": "Record field holding the source's id."},
-                "target": {
-                    "type": "string",
-                    "minLength": 1,
-                    "description": "The name xref() uses for this API (default: the connection's name).",
-                },
-            },
-            ["entity", "source", "source_id"],
-            title="Keep links",
-            description="Remember each record's id in the source and in this API (needs id_field), for "
-            "xref(source, entity, id, target) in later flows.",
-        ),
+        "link": link_schema("API"),
         "children": {
             "type": "array",
             "title": "Child records",

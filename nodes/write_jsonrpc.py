@@ -21,21 +21,23 @@ from typing import Any
 
 from nodes.api_write_parts import same_as_held
 from nodes.base import LinkUpdate, NodeContext, NodeType, Outcome, Processor, Record, Source, id_text, without_meta
-from nodes.schema_parts import CONNECTION, EXPRESSION, as_list, key_list, object_schema, record_key_fields
+from nodes.jsonrpc_parts import JSONRPC_CONNECTION, as_domain, model_schema
+from nodes.schema_parts import (
+    EXPRESSION,
+    as_list,
+    create_only_schema,
+    key_list,
+    link_schema,
+    object_schema,
+    record_key_fields,
+)
 
 MAX_DOWN_IN_A_ROW = 3  # records giving up on transient faults one after the other: the system is down
 
 CONFIG_SCHEMA: dict[str, Any] = object_schema(
     {
-        "connection": {**CONNECTION, "description": "A jsonrpc connection (Tryton), e.g. tryton."},
-        "model": {
-            "type": "string",
-            "minLength": 1,
-            "pattern": r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$",
-            "title": "Model",
-            "x-picker": "table",
-            "description": "The model written, e.g. party.party.",
-        },
+        "connection": JSONRPC_CONNECTION,
+        "model": model_schema("written"),
         "key": key_list("Key"),
         "find": object_schema(
             {
@@ -58,30 +60,8 @@ CONFIG_SCHEMA: dict[str, Any] = object_schema(
             "title": "Only these fields",
             "description": "Send only these fields (and the key).",
         },
-        "create_only": {
-            "type": "array",
-            "items": {"type": "string", "minLength": 1},
-            "uniqueItems": True,
-            "minItems": 1,
-            "title": "Sent only when creating",
-            "description": "Fields sent with a new record but never to update one, e.g. one2many commands "
-            "(addresses: [['create', [...]]]), which would add a copy each time.",
-        },
-        "link": object_schema(
-            {
-                "entity": {"type": "string", "minLength": 1, "description": "What the records are, e.g. account."},
-                "source": {"type": "string", "minLength": 1, "description": "The system they come from, e.g. crm."},
-                "source_id": {"type": "string", "minLength": 1, "description": "Record field with the source's id."},
-                "target": {
-                    "type": "string",
-                    "minLength": 1,
-                    "description": "The name xref() uses for this system (default: the connection's name).",
-                },
-            },
-            ["entity", "source", "source_id"],
-            title="Keep links",
-            description="Remember each record's id in the source and in the ERP, for xref() in later flows.",
-        ),
+        "create_only": create_only_schema("one2many commands (addresses: [['create', [...]]])"),
+        "link": link_schema("ERP"),
     },
     ["connection", "model", "key", "find"],
 )
@@ -239,7 +219,7 @@ class WriteJsonRpc(Processor):
         if not isinstance(domain, (list, tuple)):
             raise RecordError(f"find: the domain is not a list but {type(domain).__name__}")
         fields = [k for k in values if k not in self.create_only]
-        found = self.connector.search_read(self.model, _plain(domain), ["id", *fields], limit=2)
+        found = self.connector.search_read(self.model, as_domain(domain), ["id", *fields], limit=2)
         if len(found) > 1:
             raise RecordError(f"2 or more {self.model} records match {self._describe(values)}; the find must match one")
         return found[0] if found else None
@@ -306,13 +286,6 @@ def _lacking(error: Exception) -> bool:
     reason = str(getattr(error, "reason", ""))
     said = str(error)
     return "does not know" in said or "no such method" in said or "Method not found" in reason
-
-
-def _plain(value: Any) -> Any:
-    """A domain as JSON: the expression's tuples as lists."""
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 NODE_TYPE = NodeType(

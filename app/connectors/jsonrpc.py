@@ -33,6 +33,10 @@ TRANSPORT_SETTINGS = ("timeout", "retry_attempts", "retry_wait", "retry_max_wait
 class CallRefused(Refused):
     """The system answered the call with an error: its own words, for this record or this call."""
 
+    @classmethod
+    def of(cls, refused: Refused, where: str, method: str, said: str) -> CallRefused:
+        return cls(refused.status, refused.reason, where, method, refused.body, message=f"{where}: {method}: {said}")
+
 
 class LoginRefused(ConnectorError):
     """The system would not open a session: every call of the run would fail, so it stops."""
@@ -156,15 +160,8 @@ class JsonRpcConnector:
         except CallRefused:
             raise
         except Refused as refused:  # refused with a fresh session too: the call itself is not allowed
-            raise CallRefused(
-                refused.status,
-                refused.reason,
-                self.where,
-                method,
-                refused.body,
-                message=f"{self.where}: {method}: HTTP {refused.status}: the system has no such method, "
-                "or the user may not call it",
-            ) from None
+            said = f"HTTP {refused.status}: the system has no such method, or the user may not call it"
+            raise CallRefused.of(refused, self.where, method, said) from None
 
     def _post(self, method: str, params: list[Any], *, session: bool) -> Any:
         headers = {"Authorization": f"Session {self._session}"} if session and self._session else None
@@ -172,14 +169,7 @@ class JsonRpcConnector:
         try:
             response = self.http.send("POST", self.rpc_path, body=body, headers=headers)
         except RefusedInAnswer as refused:
-            raise CallRefused(
-                refused.status,
-                refused.reason,
-                self.where,
-                method,
-                refused.body,
-                message=f"{self.where}: {method}: {error_text(_error_member(refused.body))}",
-            ) from None
+            raise CallRefused.of(refused, self.where, method, error_text(_error_member(refused.body))) from None
         assert response is not None
         answer = self.http.json(response, method)
         if not isinstance(answer, dict) or "result" not in answer:

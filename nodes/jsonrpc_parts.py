@@ -1,0 +1,28 @@
+"""What read.jsonrpc and write.jsonrpc share: their connection and model fields, and a domain as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nodes.schema_parts import CONNECTION
+
+JSONRPC_CONNECTION: dict[str, Any] = {**CONNECTION, "description": "A jsonrpc connection (Tryton), e.g. tryton."}
+
+
+def model_schema(done: str) -> dict[str, Any]:
+    """The `model` field of a node that has its records `done` (read, written)."""
+    return {
+        "type": "string",
+        "minLength": 1,
+        "pattern": r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$",
+        "title": "Model",
+        "x-picker": "table",
+        "description": f"The model {done}, e.g. party.party.",
+    }
+
+
+def as_domain(value: Any) -> Any:
+    """A domain an expression gave, as JSON: its tuples as lists."""
+    if isinstance(value, (list, tuple)):
+        return [as_domain(v) for v in value]
+    return value
