@@ -63,6 +63,15 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     "title": "List",
                     "description": "The list to look in (an API), relative to its base URL, e.g. /country.subdivision.",
                 },
+                "model": {
+                    "type": "string",
+                    "minLength": 1,
+                    "pattern": r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$",
+                    "title": "Model",
+                    "x-picker": "table",
+                    "description": "The model to look in (a JSON-RPC ERP such as Tryton), e.g. country.subdivision: "
+                    "one search per batch for the match fields' values.",
+                },
                 "search": {
                     "type": "object",
                     "minProperties": 1,
@@ -233,11 +242,17 @@ class _Lookup(_Step):
             if step.get("search")
             else None
         )
-        self.where = f"{step['connection']}.{step.get('table') or step.get('path')}"
+        self.where = f"{step['connection']}.{step.get('table') or step.get('path') or step.get('model')}"
         if "path" in step and not hasattr(self.connector, "pages"):
             from app.errors import ConnectorError
 
             raise ConnectorError(f"connection '{step['connection']}' is not an http connection (the lookup has a path)")
+        if "model" in step and not hasattr(self.connector, "search_read"):
+            from app.errors import ConnectorError
+
+            raise ConnectorError(
+                f"connection '{step['connection']}' is not a jsonrpc connection (the lookup has a model)"
+            )
 
     def _key(self, values: dict[str, Any]) -> tuple:
         # As text: 42, 42.0 and "42" (an API's number, a template's text) are the same value.
@@ -249,6 +264,14 @@ class _Lookup(_Step):
         step = self.step
         if "table" in step:
             return self.connector.lookup(step["table"], self.columns, keys, fetch) if keys else []
+        if "model" in step:  # one search per chunk of values: each match field "in" its values
+            found: list[dict[str, Any]] = []
+            for start in range(0, len(keys), RPC_LOOKUP_CHUNK):
+                chunk = keys[start : start + RPC_LOOKUP_CHUNK]
+                domain = [[c, "in", sorted({key[i] for key in chunk}, key=repr)] for i, c in enumerate(self.columns)]
+                wanted = fetch or list(dict.fromkeys(["id", *self.columns, *(step.get("fields") or {}).values()]))
+                found += self.connector.search_read(step["model"], domain, wanted)
+            return found
         from app.connectors.rest import Pagination
 
         record_path = step.get("record_path", "")
@@ -324,6 +347,7 @@ class _Lookup(_Step):
 
 
 HTTP_LOOKUP_CHUNK = 100  # values asked for in one call to an API (its URL must stay short)
+RPC_LOOKUP_CHUNK = 1000  # values asked for in one JSON-RPC search (in its body: no URL to keep short)
 
 
 def _order_key(value: Any) -> tuple:
@@ -467,8 +491,13 @@ def check(config: dict[str, Any]) -> list[tuple[tuple, str]]:
             if lookup.get("op") != "lookup":
                 continue
             where = ("steps", i, *inner)
-            if ("table" in lookup) == ("path" in lookup):
-                problems.append((where, "a lookup looks in a table (a database) or a path (an API): give one"))
+            if sum(place in lookup for place in ("table", "path", "model")) != 1:
+                problems.append(
+                    (
+                        where,
+                        "a lookup looks in a table (a database), a path (an API) or a model (a JSON-RPC ERP): give one",
+                    )
+                )
             problems += [((*where, *place), sentence) for place, sentence in relative_path_problems(lookup, ("path",))]
     return problems
 

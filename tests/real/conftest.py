@@ -3,6 +3,7 @@ they cannot run, and required in CI (FLOWBRIDGE_REQUIRE_SERVICES=1)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +16,12 @@ from tests.real.tryton import Tryton, TrytonUnavailable, running_tryton
 
 @pytest.fixture(scope="session")
 def tryton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tryton]:
+    # A developer's Tryton already running (its REST address and key, e.g. from a first session):
+    # FLOWBRIDGE_TEST_TRYTON="http://127.0.0.1:8000/db/rest/model KEY" saves two minutes a try.
+    running = os.environ.get("FLOWBRIDGE_TEST_TRYTON", "").split()
+    if len(running) == 2:
+        yield Tryton(running[0], running[1], running[0].rstrip("/").split("/")[-3])
+        return
     try:
         engine = sa.create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 5})
         with engine.connect():

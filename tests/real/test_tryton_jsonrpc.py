@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
+from pathlib import Path
 
 import pytest
 
 from app.connectors import ConnectionSpec
 from app.connectors.jsonrpc import CallRefused, LoginRefused
+from app.services.flows import import_flow_file
 from app.services.runs import run_flow
-from app.store import runs, sync
+from app.store import flows, runs, sync
 from app.store.connections import set_connection
 from app.store.write_outcomes import OutcomeWriter, Where
 from tests.real.tryton import Tryton
@@ -253,3 +256,45 @@ def test_read_jsonrpc_reads_a_model_page_by_page_and_then_only_what_changed(tryt
     # The changed one, and the last one read before (at the position: inclusive, never missed).
     assert sorted(r["id"] for r in again) == sorted([made[3], made[-1]])
     assert next(r for r in again if r["id"] == made[3])["name"] == "Party 4, renamed"
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "flows" / "crm_accounts_to_tryton_parties_jsonrpc.json"
+
+
+def test_the_example_flow_sends_approved_accounts_with_their_subdivision_once(tryton, store, demo):
+    crm = demo["sandbox"]["crm"]
+    set_connection(store, "tryton_rpc", "sandbox", "jsonrpc", settings(tryton))
+    import_flow_file(store, EXAMPLE)
+    document, _ = flows.get_document(store, "crm_accounts_to_tryton_parties_jsonrpc")
+    prefix = unique("JRPC-")  # codes of this test's own (the REST example writes CRM-<id> into the same Tryton)
+    [to_party] = [n for n in document["nodes"] if n["id"] == "to_party"]
+    to_party["config"]["fields"]["code"] = prefix + "{{ record.id }}"
+    first = run_flow(store, document)
+    assert first.status in ("succeeded", "partial"), first.error
+    with sqlite3.connect(crm) as db:
+        approved = {
+            row[0]: row
+            for row in db.execute(
+                "SELECT id, name, state FROM accounts WHERE credit_status = 'approved' AND TRIM(name) != ''"
+            )
+        }
+    held = parties(tryton, prefix)
+    assert first.totals["inserted"] == len(held) >= len(approved) * 0.9  # a few fail with their reason
+    erp = connector(tryton)
+    try:
+        [california] = erp.search_read("country.subdivision", [["code", "=", "US-CA"]], ["id"])
+        addresses = erp.search_read(
+            "party.address", [["party.code", "like", f"{prefix}%"]], ["party", "subdivision"], limit=None
+        )
+    finally:
+        erp.close()
+    party_of = {p["id"]: code for code, p in held.items()}
+    in_california = {
+        party_of[a["party"]] for a in addresses if a["subdivision"] == california["id"] and a["party"] in party_of
+    }
+    spelled = {f"{prefix}{i}" for i, row in approved.items() if str(row[2]).strip().lower() in ("ca", "california")}
+    assert in_california and in_california == spelled & set(held)  # every spelling of California, to US-CA
+    assert len(addresses) == len(held)  # one address each
+
+    again = run_flow(store, document, full_resync=True)
+    assert again.totals["inserted"] == again.totals["updated"] == 0  # found by code, equal: nothing sent
