@@ -109,7 +109,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 },
             },
             ["connection", "match"],
-            "Look up rows in another table or API",
+            "Look up rows in another table, API or model",
         ),
         "dedupe": _op(
             "dedupe",

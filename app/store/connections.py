@@ -38,7 +38,7 @@ def connection_spec(store: Store, name: str, env: str) -> ConnectionSpec:
     if row is None:
         raise NotFound(
             f"there is no connection '{name}' in environment '{env}'; add it with "
-            f"`flowbridge connection set {name} --env {env} --type sql|http|file ...`"
+            f"`flowbridge connection set {name} --env {env} --type {'|'.join(CONNECTION_TYPES)} ...`"
         )
     settings = Secrets(store.home).open(row.secret_settings, f"connection '{name}' ({env})")
     return ConnectionSpec(name, env, row.type, settings)
