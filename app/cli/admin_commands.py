@@ -54,11 +54,13 @@ def _http_settings(args: argparse.Namespace) -> dict[str, Any]:
         if not (args.client_id and args.client_secret):
             raise UsageError("OAuth2 client credentials need --client-id and --client-secret with --oauth2-token-url")
         settings.update(
-            auth="oauth2_client_credentials",
+            auth="oauth2_authorization_code" if args.oauth2_authorize_url else "oauth2_client_credentials",
             token_url=args.oauth2_token_url,
             client_id=args.client_id,
             client_secret=args.client_secret,
         )
+        if args.oauth2_authorize_url:
+            settings["authorize_url"] = args.oauth2_authorize_url
         if args.scope:
             settings["scope"] = args.scope
         if args.token_auth_method:
@@ -68,6 +70,18 @@ def _http_settings(args: argparse.Namespace) -> dict[str, Any]:
     if args.error_path:
         settings["error_path"] = args.error_path
     return settings
+
+
+def cmd_connection_authorize(args: argparse.Namespace) -> int:
+    from app.services.authorize import authorize
+
+    def show(address: str) -> None:
+        print("Open this address in a browser, sign in and allow Flowbridge:", flush=True)
+        print(address, flush=True)
+
+    authorize(the_store(), args.name, args.env, who=admin(), show=show, port=args.port, timeout=args.timeout)
+    print(f"connection '{args.name}' ({args.env}) authorized; its refresh token is kept sealed with its settings")
+    return EXIT_OK
 
 
 def cmd_connection_list(args: argparse.Namespace) -> int:

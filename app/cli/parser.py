@@ -7,6 +7,7 @@ import sys
 from typing import NoReturn
 
 from app.cli.admin_commands import (
+    cmd_connection_authorize,
     cmd_connection_list,
     cmd_connection_set,
     cmd_demo_init,
@@ -91,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     conn_set.add_argument(
         "--oauth2-token-url", metavar="URL", help="OAuth2 client credentials: the token endpoint (http)"
     )
+    conn_set.add_argument(
+        "--oauth2-authorize-url",
+        metavar="URL",
+        help="OAuth2 authorization code: where users give consent (then `flowbridge connection authorize`)",
+    )
     conn_set.add_argument("--client-id", help="OAuth2 client id (with --oauth2-token-url)")
     conn_set.add_argument("--client-secret", help="OAuth2 client secret (with --oauth2-token-url)")
     conn_set.add_argument("--scope", help="OAuth2 scopes asked for, space-separated (optional)")
@@ -106,6 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="where a 2xx answer reports an error, e.g. error for JSON-RPC (http): such an answer is a refusal",
     )
     conn_set.set_defaults(handler=cmd_connection_set)
+    conn_auth = connection.add_parser(
+        "authorize", help="give an OAuth2 connection a user's consent, through a browser and 127.0.0.1"
+    )
+    conn_auth.add_argument("name")
+    conn_auth.add_argument("--env", choices=ENVIRONMENTS, required=True)
+    conn_auth.add_argument(
+        "--port", type=int, default=8765, help="the redirect's port on 127.0.0.1, as registered (default 8765)"
+    )
+    conn_auth.add_argument("--timeout", type=float, default=300, metavar="SECONDS", help="how long to wait")
+    conn_auth.set_defaults(handler=cmd_connection_authorize)
     conn_list = connection.add_parser("list", help="list connections (passwords hidden)")
     conn_list.add_argument("--json", action="store_true")
     conn_list.set_defaults(handler=cmd_connection_list)

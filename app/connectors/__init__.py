@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,9 @@ class ConnectionSpec:
     env: str
     type: str
     settings: dict[str, Any] = field(default_factory=dict)
+    # Keeps changed settings at once, sealed in the store (a rotated OAuth2 refresh token must
+    # outlive the run that got it); None where there is no store (a test's own spec).
+    keep: Callable[[dict[str, Any]], None] | None = field(default=None, compare=False, repr=False)
 
     def open(self) -> Any:
         """A connector for one run; the caller closes it."""

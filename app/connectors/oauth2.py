@@ -14,6 +14,7 @@ only to the connection's base URL.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import authlib.deprecate  # noqa: F401  (first: its own warning filter is set as it loads)
@@ -32,6 +33,7 @@ except ImportError:
     import httpx as token_http
 
 CLIENT_CREDENTIALS = "oauth2_client_credentials"
+AUTHORIZATION_CODE = "oauth2_authorization_code"
 LEEWAY_SECONDS = 30  # a token this close to expiring is renewed before the call, not after its 401
 TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
@@ -42,8 +44,11 @@ class TokenRefused(ConnectorError):
     every_record = True
 
 
-class ClientCredentials:
-    """The access token of one connection for one run (fetched when needed, never stored)."""
+class TokenSource:
+    """The access token of one connection for one run: fetched when needed (see the module
+    docstring); what differs between grants is how a token is asked for."""
+
+    grant = ""
 
     def __init__(self, settings: dict[str, Any], where: str, *, timeout: float, verify: Any) -> None:
         method = settings.get("token_auth_method") or "client_secret_basic"
@@ -51,7 +56,7 @@ class ClientCredentials:
             raise ConnectorError(f"{where}: token_auth_method must be one of {', '.join(TOKEN_AUTH_METHODS)}")
         for needed in ("token_url", "client_id", "client_secret"):
             if not settings.get(needed):
-                raise ConnectorError(f"{where} needs '{needed}' for OAuth2 client credentials")
+                raise ConnectorError(f"{where} needs '{needed}' for OAuth2 ({self.grant})")
         self.token_url = str(settings["token_url"])
         if not self.token_url.startswith(("http://", "https://")):
             raise ConnectorError(f"{where}: token_url must start with http:// or https://")
@@ -75,13 +80,19 @@ class ClientCredentials:
             token = self._fetch()
         return f"Bearer {token['access_token']}"
 
+    def _ask(self) -> Any:
+        raise NotImplementedError
+
+    def _refused(self, said: str, refused: OAuthError) -> ConnectorError:
+        detail = f": {refused.description}" if refused.description else ""
+        return TokenRefused(f"{said} refused the client ({refused.error}{detail})")
+
     def _fetch(self) -> Any:
         said = f"{self.where}: token endpoint {self.token_url}"
         try:
-            token = self._client.fetch_token(self.token_url, grant_type="client_credentials")
+            token = self._ask()
         except OAuthError as refused:
-            detail = f": {refused.description}" if refused.description else ""
-            raise TokenRefused(f"{said} refused the client ({refused.error}{detail})") from None
+            raise self._refused(said, refused) from None
         except token_http.TimeoutException:
             raise TransientError(f"{said}: no answer in time") from None
         except token_http.HTTPStatusError as error:
@@ -100,3 +111,97 @@ class ClientCredentials:
 
     def close(self) -> None:
         self._client.close()
+
+
+class ClientCredentials(TokenSource):
+    """A service's own token (client credentials): asked for again whenever it is needed."""
+
+    grant = "client credentials"
+
+    def _ask(self) -> Any:
+        return self._client.fetch_token(self.token_url, grant_type="client_credentials")
+
+
+class RefreshedAuthorization(TokenSource):
+    """A user's authorization (the authorization-code grant, given once by `flowbridge connection
+    authorize`): each access token comes from the refresh token; a refresh token the server rotates
+    is kept, sealed in the store, the moment it arrives, so the next run does not present the old
+    one (which the server would refuse)."""
+
+    grant = "authorization code"
+
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        where: str,
+        *,
+        name: str,
+        keep: Callable[[dict[str, Any]], None] | None,
+        timeout: float,
+        verify: Any,
+    ) -> None:
+        super().__init__(settings, where, timeout=timeout, verify=verify)
+        self.name, self._keep = name, keep
+        self.refresh = str(settings.get("refresh_token") or "")
+        if not self.refresh:
+            raise TokenRefused(f"{where} is not authorized yet; run `flowbridge connection authorize {name}`")
+
+    def _ask(self) -> Any:
+        token = self._client.refresh_token(self.token_url, refresh_token=self.refresh)
+        rotated = token.get("refresh_token")
+        if rotated and rotated != self.refresh:
+            if self._keep is not None:
+                self._keep({"refresh_token": rotated})
+            self.refresh = rotated
+        return token
+
+    def _refused(self, said: str, refused: OAuthError) -> ConnectorError:
+        if refused.error == "invalid_grant":  # revoked, expired, or used after its rotation
+            return TokenRefused(
+                f"{self.where}: authorization expired ({refused.error}); run `flowbridge connection authorize "
+                f"{self.name}`"
+            )
+        return super()._refused(said, refused)
+
+
+# --- a user's consent (`flowbridge connection authorize`) ----------------------------------------
+
+
+def consent_request(settings: dict[str, Any], where: str, redirect_uri: str) -> tuple[OAuth2Client, str, str, str]:
+    """The client, the address where the user gives consent, its state and the PKCE verifier."""
+    import secrets
+
+    if not settings.get("authorize_url"):
+        raise ConnectorError(f"{where} needs 'authorize_url' (where its users give consent)")
+    for needed in ("token_url", "client_id", "client_secret"):
+        if not settings.get(needed):
+            raise ConnectorError(f"{where} needs '{needed}' for OAuth2 (authorization code)")
+    client = OAuth2Client(
+        client_id=str(settings["client_id"]),
+        client_secret=str(settings["client_secret"]),
+        token_endpoint_auth_method=settings.get("token_auth_method") or "client_secret_basic",
+        scope=settings.get("scope") or None,
+        redirect_uri=redirect_uri,
+        code_challenge_method="S256",
+        timeout=30,
+    )
+    verifier = secrets.token_urlsafe(48)
+    address, state = client.create_authorization_url(str(settings["authorize_url"]), code_verifier=verifier)
+    return client, address, state, verifier
+
+
+def exchange_code(client: OAuth2Client, settings: dict[str, Any], where: str, code: str, verifier: str) -> str:
+    """The refresh token the authorization code is exchanged for."""
+    said = f"{where}: token endpoint {settings['token_url']}"
+    try:
+        token = client.fetch_token(str(settings["token_url"]), code=code, code_verifier=verifier)
+    except OAuthError as refused:
+        detail = f": {refused.description}" if refused.description else ""
+        raise TokenRefused(f"{said} refused the code ({refused.error}{detail})") from None
+    except (token_http.HTTPError, ValueError) as error:
+        raise ConnectorError(f"{said}: {type(error).__name__}") from None
+    finally:
+        client.close()
+    if not token.get("refresh_token"):
+        raise TokenRefused(f"{said}: its answer has no refresh_token (ask for offline access in the scope)")
+    return str(token["refresh_token"])

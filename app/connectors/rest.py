@@ -28,11 +28,11 @@ from app.connectors.retry import _log_attempt
 from app.errors import ConnectorError, RecordError, TransientError
 
 if TYPE_CHECKING:
-    from app.connectors.oauth2 import ClientCredentials
+    from app.connectors.oauth2 import TokenSource
 
 log = logging.getLogger(__name__)
 
-AUTH_KINDS = ("none", "bearer", "basic", "api_key", "oauth2_client_credentials")
+AUTH_KINDS = ("none", "bearer", "basic", "api_key", "oauth2_client_credentials", "oauth2_authorization_code")
 DEFAULT_TIMEOUT = 30.0  # seconds per call
 DEFAULT_ATTEMPTS = 5
 DEFAULT_WAIT = 0.2  # first backoff, seconds; it doubles up to DEFAULT_MAX_WAIT
@@ -233,14 +233,17 @@ class RestConnector:
             auth = httpx.BasicAuth(self._setting("username"), self._setting("password"))
         elif kind == "api_key":
             headers[settings.get("api_key_header") or "X-API-Key"] = self._setting("api_key")
-        self._oauth: ClientCredentials | None = None
-        if kind == "oauth2_client_credentials":
-            from app.connectors.oauth2 import ClientCredentials  # authlib, imported for the connections that use it
+        self._oauth: TokenSource | None = None
+        if kind.startswith("oauth2_"):
+            from app.connectors import oauth2  # authlib, imported for the connections that use it
 
-            token_url = str(settings.get("token_url") or "")
-            self._oauth = ClientCredentials(
-                settings, self.where, timeout=self.timeout, verify=_tls_for(urllib.parse.urlsplit(token_url).scheme)
-            )
+            verify = _tls_for(urllib.parse.urlsplit(str(settings.get("token_url") or "")).scheme)
+            if kind == oauth2.CLIENT_CREDENTIALS:
+                self._oauth = oauth2.ClientCredentials(settings, self.where, timeout=self.timeout, verify=verify)
+            else:
+                self._oauth = oauth2.RefreshedAuthorization(
+                    settings, self.where, name=spec.name, keep=spec.keep, timeout=self.timeout, verify=verify
+                )
         self.origin = origin(httpx.URL(self.base_url))
         # The hook sees every request, redirects included: none leaves the connection's origin.
         self._client = httpx.Client(

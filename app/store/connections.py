@@ -41,7 +41,22 @@ def connection_spec(store: Store, name: str, env: str) -> ConnectionSpec:
             f"`flowbridge connection set {name} --env {env} --type {'|'.join(CONNECTION_TYPES)} ...`"
         )
     settings = Secrets(store.home).open(row.secret_settings, f"connection '{name}' ({env})")
-    return ConnectionSpec(name, env, row.type, settings)
+    return ConnectionSpec(
+        name, env, row.type, settings, keep=lambda changes: update_settings(store, name, env, changes)
+    )
+
+
+def update_settings(store: Store, name: str, env: str, changes: dict[str, Any]) -> None:
+    """Change some of a connection's settings, sealed again, in one transaction (a rotated token)."""
+    sealer = Secrets(store.home)
+    with store.session() as session:
+        row = session.get(Connection, (name, env))
+        if row is None:
+            raise NotFound(f"there is no connection '{name}' in environment '{env}' any more")
+        settings = {**sealer.open(row.secret_settings, f"connection '{name}' ({env})"), **changes}
+        row.secret_settings, row.updated_at = sealer.seal(settings), utcnow()
+        session.add(row)
+        session.commit()
 
 
 def list_connections(store: Store) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ many API calls a token is revoked, how many token requests fail with 503 first.
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 import urllib.parse
 from dataclasses import dataclass, field
@@ -27,6 +28,16 @@ class TokenServer:
     issued: dict[str, int] = field(default_factory=dict)  # token -> API calls made with it
     api_authorizations: list[str] = field(default_factory=list)
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # by number
+    refresh_tokens: set[str] = field(default_factory=set)  # the ones it still takes
+    rotate: bool = True  # each refresh gives a new refresh token, and the old one is spent
+
+    codes: dict[str, str] = field(default_factory=dict)  # authorization code -> its PKCE challenge
+
+    def authorize(self) -> str:
+        """A refresh token, as a user's consent at the authorization endpoint would give one."""
+        value = secrets.token_urlsafe(16)
+        self.refresh_tokens.add(value)
+        return value
 
 
 def _client_of(request: Request, form: dict[str, str]) -> tuple[str, str]:
@@ -47,15 +58,44 @@ def oauth2_api(server: TokenServer) -> FastAPI:
             server.unavailable -= 1
             return JSONResponse({"error": "temporarily_unavailable"}, status_code=503)
         form = dict(urllib.parse.parse_qsl((await request.body()).decode()))
-        if form.get("grant_type") != "client_credentials":
+        if form.get("grant_type") not in ("client_credentials", "refresh_token", "authorization_code"):
             return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
         if _client_of(request, form) != (CLIENT_ID, CLIENT_SECRET):
             return JSONResponse(
                 {"error": "invalid_client", "error_description": "client authentication failed"}, status_code=401
             )
+        answer: dict[str, Any] = {"token_type": "Bearer", "expires_in": server.expires_in}
+        if form["grant_type"] == "authorization_code":
+            challenge = server.codes.pop(form.get("code", ""), None)
+            verifier = form.get("code_verifier", "").encode()
+            proof = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=").decode()
+            if challenge is None or proof != challenge:
+                return JSONResponse({"error": "invalid_grant", "error_description": "bad code"}, status_code=400)
+            answer["refresh_token"] = server.authorize()
+        if form["grant_type"] == "refresh_token":
+            if form.get("refresh_token") not in server.refresh_tokens:
+                return JSONResponse(
+                    {"error": "invalid_grant", "error_description": "the refresh token is revoked"}, status_code=400
+                )
+            if server.rotate:
+                server.refresh_tokens.discard(form["refresh_token"])
+                answer["refresh_token"] = server.authorize()
         value = secrets.token_urlsafe(16)
         server.issued[value] = 0
-        return JSONResponse({"access_token": value, "token_type": "Bearer", "expires_in": server.expires_in})
+        return JSONResponse({**answer, "access_token": value})
+
+    @api.get("/oauth/authorize")
+    async def consent(request: Request) -> Any:
+        """A user who allows at once: back to the client's redirect with a code and its state."""
+        from fastapi.responses import RedirectResponse
+
+        asked = request.query_params
+        if asked.get("client_id") != CLIENT_ID or asked.get("code_challenge_method") != "S256":
+            return JSONResponse({"error": "invalid_request"}, status_code=400)
+        code = secrets.token_urlsafe(12)
+        server.codes[code] = asked["code_challenge"]
+        query = urllib.parse.urlencode({"code": code, "state": asked.get("state", "")})
+        return RedirectResponse(f"{asked['redirect_uri']}?{query}", status_code=302)
 
     def authorized(request: Request) -> bool:
         header = request.headers.get("authorization", "")

@@ -199,3 +199,50 @@ def test_an_oauth2_connection_set_from_the_command_line_writes_through_its_api(c
         assert list(server.orders) == ["SO-CLI"] and server.token_requests == 1
     finally:
         served.stop()
+
+
+def test_connection_authorize_gets_a_users_consent_through_127_0_0_1_and_keeps_the_refresh_token(cli, tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    from app.sandbox.http_serve import serve_app
+    from app.store.database import Store
+    from tests.http.oauth2_api import CLIENT_ID, CLIENT_SECRET, TokenServer, oauth2_api
+
+    server = TokenServer()
+    served = serve_app(oauth2_api(server), name="oauth2 api")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    try:
+        code, _, err = cli(
+            "connection", "set", "erp_oauth", "--env", "sandbox", "--type", "http", "--url", served.url,
+            "--oauth2-token-url", f"{served.url}/oauth/token", "--oauth2-authorize-url", f"{served.url}/oauth/authorize",
+            "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET,
+        )  # fmt: skip
+        assert code == 0, err
+        env = {**os.environ, "FLOWBRIDGE_DB_URL": f"sqlite:///{tmp_path / 'flowbridge.db'}"}
+        command = [sys.executable, "-m", "app.cli", "connection", "authorize", "erp_oauth", "--env", "sandbox"]
+        process = subprocess.Popen(
+            [*command, "--port", str(port), "--timeout", "30"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True
+        )
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("Open this address in a browser")
+        address = process.stdout.readline().strip()
+        assert address.startswith(f"{served.url}/oauth/authorize?") and "code_challenge=" in address
+        page = httpx.get(address, follow_redirects=True, timeout=10)  # the browser: consent, then the redirect
+        assert page.status_code == 200 and "you may close this tab" in page.text
+        assert process.wait(timeout=30) == 0
+        assert "authorized; its refresh token is kept sealed" in process.stdout.read()
+        store = Store(env["FLOWBRIDGE_DB_URL"])
+        try:
+            kept = connection_spec(store, "erp_oauth", "sandbox").settings["refresh_token"]
+        finally:
+            store.close()
+        assert kept in server.refresh_tokens  # the provider's, exchanged for the code with its PKCE proof
+    finally:
+        served.stop()

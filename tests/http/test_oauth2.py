@@ -12,7 +12,7 @@ import pytest
 from app.sandbox.http_serve import serve_app
 from app.services.runs import run_flow
 from app.store import runs
-from app.store.connections import set_connection
+from app.store.connections import connection_spec, set_connection
 from tests.http.oauth2_api import CLIENT_ID, CLIENT_SECRET, TokenServer, oauth2_api
 
 ORDERS = [{"number": f"SO-{n:03}", "total": n * 10} for n in range(1, 13)]
@@ -126,3 +126,36 @@ def test_a_token_endpoint_down_for_a_moment_is_retried_and_one_down_for_good_fai
         * 2
     )
     assert server.token_requests == 3 * 2  # bounded: the connection's attempts, per record
+
+
+def authorized(store, url: str, refresh_token: str, **settings) -> None:
+    connect(store, url, auth="oauth2_authorization_code", refresh_token=refresh_token, **settings)
+
+
+def test_a_rotated_refresh_token_is_kept_at_once_so_the_next_run_presents_the_new_one(store, oauth_server):
+    url, server = oauth_server
+    first_token = server.authorize()
+    authorized(store, url, first_token)
+    server.revoke_after = 4  # access tokens revoked mid-run: each renewal rotates the refresh token too
+    result = run_flow(store, DOCUMENT, payload=ORDERS[:6])
+    assert result.status == "succeeded", result.error
+    assert sorted(server.orders) == [o["number"] for o in ORDERS[:6]]
+    kept = connection_spec(store, "erp_oauth", "sandbox").settings["refresh_token"]
+    assert kept != first_token and server.refresh_tokens == {kept}  # the last rotation, sealed in the store
+    assert server.token_requests == 3  # 12 calls, 4 per access token
+
+    again = run_flow(store, {**DOCUMENT, "id": "orders_next_run"}, payload=ORDERS[6:8])
+    assert again.status == "succeeded", again.error  # the old refresh token would have been refused
+    assert len(server.orders) == 8
+
+
+def test_a_revoked_refresh_token_stops_the_run_saying_to_authorize_again(store, oauth_server):
+    url, server = oauth_server
+    authorized(store, url, "a-refresh-token-the-server-revoked")
+    result = run_flow(store, DOCUMENT, payload=ORDERS[:3])
+    assert result.status == "failed" and server.orders == {}
+    assert result.error.startswith(
+        "connection 'erp_oauth' (sandbox): authorization expired (invalid_grant); "
+        "run `flowbridge connection authorize erp_oauth`"
+    ), result.error
+    assert "a-refresh-token-the-server-revoked" not in result.error
