@@ -16,10 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +27,7 @@ from app.sandbox.http_serve import start_sandboxes  # noqa: E402
 from app.store.connections import set_connection  # noqa: E402
 from app.store.database import Store  # noqa: E402
 from app.store.flows import save_flow  # noqa: E402
+from bench.turns import flowbridge_run, report, script_run  # noqa: E402
 
 TOKEN = "bench-token"
 FLOW = {
@@ -106,34 +105,16 @@ def main() -> None:
         try:
             for _ in range(args.tries):
                 (work / "files" / "customers.jsonl").write_text(customers(first, args.records))
-                started = time.perf_counter()
-                done = subprocess.run(
-                    [sys.executable, "-m", "app.cli", "run", FLOW["id"], "--json"],
-                    cwd=work,
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                )
-                ours.append(time.perf_counter() - started)
-                summary = json.loads(done.stdout)
-                assert summary["totals"]["inserted"] == args.records, summary
+                ours.append(flowbridge_run(work, env, FLOW["id"], args.records))
                 first += args.records
                 (work / "theirs.jsonl").write_text(customers(first, args.records))
-                started = time.perf_counter()
-                subprocess.run(
-                    [sys.executable, str(work / "baseline.py"), sandbox.url("erp"), TOKEN, str(work / "theirs.jsonl")],
-                    check=True,
+                theirs.append(
+                    script_run(str(work / "baseline.py"), sandbox.url("erp"), TOKEN, str(work / "theirs.jsonl"))
                 )
-                theirs.append(time.perf_counter() - started)
                 first += args.records
         finally:
             sandbox.stop()
-    flowbridge, script = args.records / min(ours), args.records / min(theirs)
-    print(f"records per side:                 {args.records:,} new customers, best of {args.tries}")
-    print(f"hand-written httpx script:        {script:,.0f} records/s ({min(theirs):.2f} s)")
-    print(f"flowbridge run (durable outcome): {flowbridge:,.0f} records/s ({min(ours):.2f} s)")
-    print(f"ratio: {flowbridge / script:.2f} (target >= 0.7)")
+    report("new customers", args.records, args.tries, ours, theirs, "records")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from app.store.connections import set_connection  # noqa: E402
 from app.store.database import Store  # noqa: E402
 from app.store.flows import save_flow  # noqa: E402
+from bench.turns import flowbridge_run, report, script_run  # noqa: E402
 
 BATCH = 500
 FLOW = {
@@ -124,31 +124,12 @@ def main() -> None:
         ours, theirs, first = [], [], 1
         for _ in range(args.tries):
             (work / "files" / "parties.jsonl").write_text(parties(first, args.records, tag))
-            started = time.perf_counter()
-            done = subprocess.run(
-                [sys.executable, "-m", "app.cli", "run", FLOW["id"], "--json"],
-                cwd=work,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            ours.append(time.perf_counter() - started)
-            summary = json.loads(done.stdout)
-            assert summary["totals"]["inserted"] == args.records, summary
+            ours.append(flowbridge_run(work, env, FLOW["id"], args.records))
             first += args.records
             (work / "theirs.jsonl").write_text(parties(first, args.records, tag))
-            started = time.perf_counter()
-            subprocess.run(
-                [sys.executable, str(work / "baseline.py"), url, str(work / "theirs.jsonl"), str(BATCH)], check=True
-            )
-            theirs.append(time.perf_counter() - started)
+            theirs.append(script_run(str(work / "baseline.py"), url, str(work / "theirs.jsonl"), str(BATCH)))
             first += args.records
-    flowbridge, script = args.records / min(ours), args.records / min(theirs)
-    print(f"parties per side:                 {args.records:,} new, batches of {BATCH}, best of {args.tries}")
-    print(f"hand-written httpx script:        {script:,.0f} parties/s ({min(theirs):.2f} s)")
-    print(f"flowbridge run (durable outcome): {flowbridge:,.0f} parties/s ({min(ours):.2f} s)")
-    print(f"ratio: {flowbridge / script:.2f} (target >= 0.7)")
+    report(f"new parties, batches of {BATCH}", args.records, args.tries, ours, theirs, "parties")
 
 
 if __name__ == "__main__":

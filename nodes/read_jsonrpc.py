@@ -71,7 +71,15 @@ class ReadJsonRpc(Processor):
         cursor = bool(self.config.get("cursor"))
         position = None if not cursor or self.context.full_resync else self.context.cursor_position()
         if position is not None:
-            since = tryton_datetime(str(position))
+            try:
+                since = tryton_datetime(str(position))
+            except ValueError:
+                from app.errors import ConnectorError
+
+                raise ConnectorError(
+                    f"the cursor's position {str(position)[:40]!r} is not a date and time; "
+                    "run once with --full to read everything and set it again"
+                ) from None
             domain = (
                 [domain, ["OR", [STAMPS[0], ">=", since], [STAMPS[1], ">=", since]]]
                 if domain

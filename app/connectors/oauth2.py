@@ -14,6 +14,7 @@ only to the connection's base URL.
 from __future__ import annotations
 
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -44,33 +45,38 @@ class TokenRefused(ConnectorError):
     every_record = True
 
 
-class TokenSource:
+def token_client(settings: dict[str, Any], where: str, grant: str, **options: Any) -> OAuth2Client:
+    """authlib's client for the connection's token endpoint, its settings checked first;
+    `options` are httpx.Client's (timeout, verify) and authlib's (redirect_uri, PKCE)."""
+    method = settings.get("token_auth_method") or "client_secret_basic"
+    if method not in TOKEN_AUTH_METHODS:
+        raise ConnectorError(f"{where}: token_auth_method must be one of {', '.join(TOKEN_AUTH_METHODS)}")
+    for needed in ("token_url", "client_id", "client_secret"):
+        if not settings.get(needed):
+            raise ConnectorError(f"{where} needs '{needed}' for OAuth2 ({grant})")
+    if not str(settings["token_url"]).startswith(("http://", "https://")):
+        raise ConnectorError(f"{where}: token_url must start with http:// or https://")
+    return OAuth2Client(
+        client_id=str(settings["client_id"]),
+        client_secret=str(settings["client_secret"]),
+        token_endpoint_auth_method=method,
+        scope=settings.get("scope") or None,
+        follow_redirects=False,  # the secret goes to the token endpoint itself, not where it points
+        **options,
+    )
+
+
+class TokenSource(ABC):
     """The access token of one connection for one run: fetched when needed (see the module
     docstring); what differs between grants is how a token is asked for."""
 
     grant = ""
 
     def __init__(self, settings: dict[str, Any], where: str, *, timeout: float, verify: Any) -> None:
-        method = settings.get("token_auth_method") or "client_secret_basic"
-        if method not in TOKEN_AUTH_METHODS:
-            raise ConnectorError(f"{where}: token_auth_method must be one of {', '.join(TOKEN_AUTH_METHODS)}")
-        for needed in ("token_url", "client_id", "client_secret"):
-            if not settings.get(needed):
-                raise ConnectorError(f"{where} needs '{needed}' for OAuth2 ({self.grant})")
-        self.token_url = str(settings["token_url"])
-        if not self.token_url.startswith(("http://", "https://")):
-            raise ConnectorError(f"{where}: token_url must start with http:// or https://")
+        self.token_url = str(settings.get("token_url") or "")
         self.where = where
         self.fetched = 0  # tokens fetched this run (a test counts renewals by it)
-        self._client = OAuth2Client(
-            client_id=str(settings["client_id"]),
-            client_secret=str(settings["client_secret"]),
-            token_endpoint_auth_method=method,
-            scope=settings.get("scope") or None,
-            timeout=timeout,
-            verify=verify,
-            follow_redirects=False,  # the secret goes to the token endpoint itself, not where it points
-        )
+        self._client = token_client(settings, where, self.grant, timeout=timeout, verify=verify)
 
     def authorization(self, *, renew: bool = False) -> str:
         """The Authorization header's value; a new token first when there is none, when it is about
@@ -80,8 +86,9 @@ class TokenSource:
             token = self._fetch()
         return f"Bearer {token['access_token']}"
 
+    @abstractmethod
     def _ask(self) -> Any:
-        raise NotImplementedError
+        """One token request of this grant: authlib's token (a dict)."""
 
     def _refused(self, said: str, refused: OAuthError) -> ConnectorError:
         detail = f": {refused.description}" if refused.description else ""
@@ -173,17 +180,8 @@ def consent_request(settings: dict[str, Any], where: str, redirect_uri: str) -> 
 
     if not settings.get("authorize_url"):
         raise ConnectorError(f"{where} needs 'authorize_url' (where its users give consent)")
-    for needed in ("token_url", "client_id", "client_secret"):
-        if not settings.get(needed):
-            raise ConnectorError(f"{where} needs '{needed}' for OAuth2 (authorization code)")
-    client = OAuth2Client(
-        client_id=str(settings["client_id"]),
-        client_secret=str(settings["client_secret"]),
-        token_endpoint_auth_method=settings.get("token_auth_method") or "client_secret_basic",
-        scope=settings.get("scope") or None,
-        redirect_uri=redirect_uri,
-        code_challenge_method="S256",
-        timeout=30,
+    client = token_client(
+        settings, where, "authorization code", redirect_uri=redirect_uri, code_challenge_method="S256", timeout=30
     )
     verifier = secrets.token_urlsafe(48)
     address, state = client.create_authorization_url(str(settings["authorize_url"]), code_verifier=verifier)

@@ -56,7 +56,7 @@ def authorize(
             arrived.set()
 
         def log_message(self, *args: object) -> None:
-            pass  # the terminal shows the command's own words, not a request log
+            """No request log: the terminal shows the command's own words."""
 
     try:
         listener = http.server.HTTPServer(("127.0.0.1", port), Callback)

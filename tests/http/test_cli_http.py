@@ -148,6 +148,7 @@ def test_an_http_connection_can_say_where_its_answers_report_errors(cli, tmp_pat
 def test_an_oauth2_connection_set_from_the_command_line_writes_through_its_api(cli, tmp_path):
     from app.sandbox.http_serve import serve_app
     from tests.http.oauth2_api import CLIENT_ID, CLIENT_SECRET, TokenServer, oauth2_api
+    from tests.http.test_oauth2 import WRITE
 
     server = TokenServer()
     served = serve_app(oauth2_api(server), name="oauth2 api")
@@ -176,19 +177,7 @@ def test_an_oauth2_connection_set_from_the_command_line_writes_through_its_api(c
             "nodes": [
                 {"id": "start", "type": "trigger.manual"},
                 {"id": "shape", "type": "map", "config": {"fields": {"number": "SO-CLI", "total": "{{ 5 }}"}}},
-                {
-                    "id": "write",
-                    "type": "write.http",
-                    "config": {
-                        "connection": "erp_oauth",
-                        "method": "POST",
-                        "path": "/orders",
-                        "key": "number",
-                        "mode": "insert",
-                        "find": {"path": "/orders", "params": {"number": "{number}"}, "record_path": ""},
-                        "id_field": "id",
-                    },
-                },
+                WRITE,  # the API tests' own write of orders, through connection erp_oauth
             ],
             "edges": [{"from": "start", "to": "shape"}, {"from": "shape", "to": "write"}],
         }
