@@ -20,6 +20,7 @@ BUILT_IN = (
     "nodes.read_file",
     "nodes.read_http",
     "nodes.read_jsonrpc",
+    "nodes.read_odata",
     "nodes.filter",
     "nodes.filter_changed",
     "nodes.map",
@@ -28,6 +29,7 @@ BUILT_IN = (
     "nodes.write_file",
     "nodes.write_http",
     "nodes.write_jsonrpc",
+    "nodes.write_odata",
 )
 
 

@@ -450,17 +450,17 @@ class WriteHttp(Processor):
             method, target = "POST", fill(self.config["path"], body, "path")
         elif current is not None and self.method == "POST":
             method = self.config["update"].get("method", "PATCH")
-            target = fill(self.config["update"]["path"], {**body, **current}, "update path")
+            target = self._update_address({**body, **current})
         else:
             method, target = self.method, address
-        headers = None
+        headers = self._write_headers(method, current)
         if method == "POST":  # a create: kept as being sent before the call, in case its answer is lost
             record_key = self._record_key(body)
             token = self.context.outcomes.sending(record_key, self.known.get(record_key))
             if token is not None:  # marked: a retry of this record (or a later run) reuses the key
                 self.known[record_key] = Sending(token)
             if self.idempotency_header and token:
-                headers = {self.idempotency_header: token}
+                headers = {**(headers or {}), self.idempotency_header: token}
         attempt.sent = attempt.sent or kind
         response = self.connector.send(method, target, body=body, timeout=self.timeout, headers=headers)
         if not self.compare and self.method == "PUT" and current is None:
@@ -576,13 +576,21 @@ class WriteHttp(Processor):
     def _accepted_before(self, body: dict[str, Any]) -> dict[str, Any] | None:
         """The API's record for a record it accepted before, by the id it gave (an API's search may
         lag behind its writes: a record created a moment ago is not found by `find` yet)."""
-        from app.connectors.rest import fill
-
         kept = self.known.get(self._record_key(body))
         field = self.config.get("id_field")
         if kept is None or kept.state != "accepted" or not kept.target_id or not field or "update" not in self.config:
             return None
-        return self._get(fill(self.config["update"]["path"], {**body, field: kept.target_id}, "update path"))
+        return self._get(self._update_address({**body, field: kept.target_id}))
+
+    def _update_address(self, values: dict[str, Any]) -> str:
+        """Where a found record is changed, from its fields (the API's first, then the record's)."""
+        from app.connectors.rest import fill
+
+        return fill(self.config["update"]["path"], values, "update path")
+
+    def _write_headers(self, method: str, current: dict[str, Any] | None) -> dict[str, str] | None:
+        """Headers a write sends besides the connection's (an OData update's If-Match)."""
+        return None
 
     def _get(self, address: str) -> dict[str, Any] | None:
         response = self._look_up(address, missing_ok=True)

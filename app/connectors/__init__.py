@@ -1,4 +1,4 @@
-"""Connectors: how the nodes reach real systems (SQL databases, HTTP APIs, JSON-RPC ERPs, folders of files)."""
+"""Connectors: how the nodes reach real systems (SQL databases, HTTP APIs, JSON-RPC ERPs, OData services, folders of files)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-CONNECTION_TYPES = ("sql", "file", "http", "jsonrpc")
+CONNECTION_TYPES = ("sql", "file", "http", "jsonrpc", "odata")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,10 @@ class ConnectionSpec:
             from app.connectors.jsonrpc import JsonRpcConnector
 
             return JsonRpcConnector(self)
+        if self.type == "odata":
+            from app.connectors.odata import OdataConnector
+
+            return OdataConnector(self)
         from app.errors import ConnectorError
 
         raise ConnectorError(f"connection '{self.name}' has unknown type '{self.type}'")

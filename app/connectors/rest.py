@@ -126,6 +126,8 @@ def server_reason(response: httpx.Response) -> str:
             value = body.get(name)
             if isinstance(value, str) and value.strip():
                 return value.strip()[:500]
+            if isinstance(value, dict) and isinstance(value.get("message"), str):  # OData: {"error": {"message"}}
+                return value["message"].strip()[:500]
             if isinstance(value, (list, dict)) and value:  # FastAPI-style validation details
                 import json
 

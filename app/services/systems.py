@@ -1,5 +1,6 @@
 """What the editor's pickers list: connection names, and the tables and columns of a connected system
-(for a JSON-RPC ERP, its models and their fields).
+(for a JSON-RPC ERP, its models and their fields; for an OData service, its entity sets and
+properties from $metadata).
 
 Tables and columns are read from the sandbox environment's system (the one analysts test against),
 and kept for a minute so a form that opens and closes does not reconnect each time.
@@ -34,7 +35,7 @@ def _cached(key: tuple[str, str, str, str], load: Any) -> list[str]:
 
 def _with_connector(store: Store, connection: str, env: str, work: Any) -> list[str]:
     spec = connections.connection_spec(store, connection, env)
-    if spec.type not in ("sql", "jsonrpc"):
+    if spec.type not in ("sql", "jsonrpc", "odata"):
         raise FlowbridgeError(f"connection '{connection}' is a {spec.type} connection; it has no tables")
     connector = spec.open()
     try:

@@ -70,7 +70,7 @@ def list_connections(store: Store) -> list[dict[str, Any]]:
             settings = secrets.open(row.secret_settings, row.name)
             if row.type == "sql":
                 target = sa_url_hidden(settings["url"])
-            elif row.type in ("http", "jsonrpc"):  # the base URL, without any user:password in it
+            elif row.type in ("http", "jsonrpc", "odata"):  # the base URL, without any user:password in it
                 target = re.sub(r"//[^/@]*@", "//", settings.get("base_url") or settings.get("url") or "")
             else:
                 target = settings.get("path", "")

@@ -65,7 +65,7 @@ def test_odata_orders_with_items_lose_and_duplicate_nothing_whatever_stops_them(
     store = Store(env["FLOWBRIDGE_DB_URL"])
     set_connection(store, "crm", "sandbox", "sql", {"url": f"sqlite:///{crm}"})
     set_connection(
-        store, "erp_odata", "sandbox", "http", {"base_url": erp.url, "retry_wait": 0.01, "retry_attempts": 3}
+        store, "erp_odata", "sandbox", "odata", {"base_url": erp.url, "retry_wait": 0.01, "retry_attempts": 3}
     )
     import_flow_file(store, FLOW)
 

@@ -48,7 +48,7 @@ def won_deals(crm: Path) -> dict[int, list[tuple]]:
 
 def test_won_deals_become_odata_orders_with_their_items_and_a_changed_line_is_updated_in_place(cap, store, demo):
     crm = demo["sandbox"]["crm"]
-    set_connection(store, "erp_odata", "sandbox", "http", {"base_url": cap.url})
+    set_connection(store, "erp_odata", "sandbox", "odata", {"base_url": cap.url})
     import_flow_file(store, FLOW)
     document, version = flows.get_document(store, "crm_won_deals_to_odata_orders")
     first = run_flow(store, document, version=version)

@@ -18,3 +18,8 @@ entity SalesOrderItems : cuid {
   quantity  : Decimal(12, 3);
   unitPrice : Decimal(12, 2);
 }
+
+// An order's ETag is its last change: an update sent with an older one (If-Match) is refused (412).
+annotate SalesOrders with {
+  modifiedAt @odata.etag;
+}
