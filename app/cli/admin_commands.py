@@ -22,6 +22,12 @@ def cmd_connection_set(args: argparse.Namespace) -> int:
         raise UsageError("a file connection needs --path, the folder holding the files")
     if args.type == "http" and not args.url:
         raise UsageError("an http connection needs --url, the API's base URL, e.g. https://api.example.com/v1")
+    if args.type == "odata" and not args.url:
+        raise UsageError(
+            "an odata connection needs --url, the service root, e.g. https://erp.example.com/odata/v4/sales"
+        )
+    if args.csrf and args.type != "odata":
+        raise UsageError("--csrf goes with --type odata")
     if args.type == "jsonrpc":
         if not (args.url and args.username and args.password):
             raise UsageError(
@@ -31,8 +37,10 @@ def cmd_connection_set(args: argparse.Namespace) -> int:
         settings = {"url": args.url, "username": args.username, "password": args.password}
         if args.timeout:
             settings["timeout"] = args.timeout
-    elif args.type == "http":
+    elif args.type in ("http", "odata"):
         settings = _http_settings(args)
+        if args.csrf:
+            settings["csrf"] = True
     else:
         settings = {"url": args.url} if args.type == "sql" else {"path": str(Path(args.path).resolve())}
     save_connection(the_store(), args.name, args.env, args.type, settings, who=admin())

@@ -33,6 +33,7 @@ from app.cli.run_commands import (
     cmd_test,
     cmd_validate,
 )
+from app.connectors import CONNECTION_TYPES
 from app.environments import ENVIRONMENTS
 from app.services.access import ROLES
 
@@ -79,9 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     conn_set = connection.add_parser("set", help="add or change a connection")
     conn_set.add_argument("name")
     conn_set.add_argument("--env", choices=ENVIRONMENTS, required=True)
-    conn_set.add_argument("--type", choices=("sql", "file", "http", "jsonrpc"), required=True)
+    conn_set.add_argument("--type", choices=CONNECTION_TYPES, required=True)
     conn_set.add_argument(
-        "--url", help="SQLAlchemy URL (sql), the API's base URL (http) or the database's address (jsonrpc)"
+        "--url",
+        help="SQLAlchemy URL (sql), the API's base URL (http), the database's address (jsonrpc) or the "
+        "service root (odata)",
     )
     conn_set.add_argument("--path", help="folder (file)")
     conn_set.add_argument("--token", help="bearer token (http)")
@@ -110,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--error-path",
         metavar="PATH",
         help="where a 2xx answer reports an error, e.g. error for JSON-RPC (http): such an answer is a refusal",
+    )
+    conn_set.add_argument(
+        "--csrf",
+        action="store_true",
+        help="fetch an SAP-style CSRF token (X-CSRF-Token: Fetch) before writes (odata)",
     )
     conn_set.set_defaults(handler=cmd_connection_set)
     conn_auth = connection.add_parser(

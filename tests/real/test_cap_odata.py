@@ -1,0 +1,104 @@
+"""An odata connection to SAP CAP (tests/real/cap.py): the editor's pickers list the service's entity
+sets and properties from its `$metadata`; read.odata reads an entity set page by page and then only
+what changed (by modifiedAt); an update with an ETag older than the service's is refused with 412
+and said so."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import httpx
+import pytest
+
+from app.connectors import ConnectionSpec
+from app.connectors.odata import EntityChanged
+from app.services import systems
+from app.services.runs import run_flow
+from app.store import runs
+from app.store.connections import set_connection
+from tests.real.cap import CapServer
+
+
+def new_orders(cap: CapServer, prefix: str, count: int) -> list[dict]:
+    with httpx.Client(base_url=cap.url, timeout=30) as client:
+        return [
+            client.post("/SalesOrders", json={"crmDealId": f"{prefix}{i}", "currency": "EUR", "netTotal": i}).json()
+            for i in range(1, count + 1)
+        ]
+
+
+def test_the_pickers_list_the_services_entity_sets_and_their_properties(cap, store):
+    set_connection(store, "erp", "sandbox", "odata", {"base_url": cap.url})
+    systems.forget(store)
+    assert systems.tables(store, "erp") == ["SalesOrderItems", "SalesOrders"]
+    columns = systems.columns(store, "erp", "SalesOrders")
+    assert columns[:2] == ["ID", "createdAt"] and {"crmDealId", "netTotal", "modifiedAt", "items"} <= set(columns)
+
+
+def test_read_odata_reads_page_by_page_then_only_what_changed_since(cap, store, tmp_path):
+    prefix = f"R{secrets.token_hex(3)}-"
+    made = new_orders(cap, prefix, 7)
+    set_connection(store, "erp", "sandbox", "odata", {"base_url": cap.url})
+    set_connection(store, "files", "sandbox", "file", {"path": str(tmp_path / "out")})
+    document = {
+        "schema_version": 1,
+        "id": "odata_read",
+        "name": "odata_read",
+        "nodes": [
+            {"id": "start", "type": "trigger.manual"},
+            {
+                "id": "read",
+                "type": "read.odata",
+                "config": {
+                    "connection": "erp",
+                    "entity_set": "SalesOrders",
+                    "select": ["crmDealId", "netTotal"],
+                    "expand": ["items"],
+                    "filter": f"startswith(crmDealId,'{prefix}')",
+                    "cursor": "modifiedAt",
+                    "page_size": 3,  # 7 orders: pages of 3, 3 and 1, each after the last one read
+                },
+            },
+            {"id": "out", "type": "write.file", "config": {"connection": "files", "path": "orders.jsonl"}},
+        ],
+        "edges": [{"from": "start", "to": "read"}, {"from": "read", "to": "out"}],
+    }
+
+    def written() -> list[dict]:
+        return [json.loads(line) for line in (tmp_path / "out" / "orders.jsonl").read_text().splitlines()]
+
+    first = run_flow(store, document)
+    assert first.status == "succeeded", first.error
+    assert sorted(r["crmDealId"] for r in written()) == sorted(o["crmDealId"] for o in made)
+    assert all(set(r) == {"ID", "modifiedAt", "crmDealId", "netTotal", "items"} for r in written())  # no @odata.*
+    position = runs.get_cursor(store, "odata_read", "read", "sandbox")
+    assert position == max(o["modifiedAt"] for o in made)
+
+    changed = made[2]
+    with httpx.Client(base_url=cap.url, timeout=30) as client:
+        current = client.get(f"/SalesOrders({changed['ID']})").json()
+        answer = client.patch(
+            f"/SalesOrders({changed['ID']})", json={"netTotal": 99}, headers={"If-Match": current["@odata.etag"]}
+        )
+        assert answer.status_code == 200, answer.text
+    second = run_flow(store, document)
+    assert second.status == "succeeded", second.error
+    again = {r["crmDealId"]: r for r in written()}
+    assert again[changed["crmDealId"]]["netTotal"] == 99
+    # Besides the changed one, only what sat at the position (inclusive: never missed).
+    assert {o["modifiedAt"] for k, o in again.items() if k != changed["crmDealId"]} <= {position}
+
+
+def test_an_update_with_an_older_etag_is_refused_as_changed_since_it_was_read(cap):
+    [order] = new_orders(cap, f"E{secrets.token_hex(3)}-", 1)
+    erp = ConnectionSpec("erp", "sandbox", "odata", {"base_url": cap.url}).open()
+    try:
+        address = f"SalesOrders({order['ID']})"
+        fresh = erp.send("PATCH", address, body={"currency": "USD"}, headers={"If-Match": order["@odata.etag"]})
+        assert fresh is not None and fresh.status_code == 200
+        with pytest.raises(EntityChanged, match=r"PATCH SalesOrders\(.*\): HTTP 412: the record changed"):
+            erp.send("PATCH", address, body={"currency": "GBP"}, headers={"If-Match": order["@odata.etag"]})
+    finally:
+        erp.close()
+    assert httpx.get(f"{cap.url}/{address}", timeout=30).json()["currency"] == "USD"
