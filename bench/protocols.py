@@ -1,18 +1,21 @@
-"""Writes through a protocol: 2,000 new parties into a real Tryton over JSON-RPC, as a user runs each side.
+"""Writes through a protocol, as a user runs each side: 2,000 new parties into a real Tryton over
+JSON-RPC, and 2,000 new sales orders with their items into a real SAP CAP service over OData v4.
 
 Flowbridge: `flowbridge run` of a flow reading a JSON Lines file and writing with write.jsonrpc
-(each party looked for by its code, the new ones of a batch of 500 in one create call, each
-party's outcome and link kept in the store). Baseline, in the same run: a hand-written script,
-started the same way (`python script.py`), making the same calls with one httpx client — the
-login, a search_read per party by its code, one create per 500 — and keeping nothing. Both sides
-write fresh parties into the same Tryton, in turns, best of --tries; the ratio is Flowbridge's
-parties/s over the script's.
+(each party looked for by its code, the new ones of a batch of 500 in one create call) or with
+write.odata (each order looked for by its deal id with a typed $filter and $expand of its items,
+then created with them in one deep insert); each record's outcome and link kept in the store.
+Baseline, in the same run: a hand-written script, started the same way (`python script.py`),
+making the same calls with one httpx client and keeping nothing. Both sides write fresh records
+into the same system, in turns, best of --tries; the ratio is Flowbridge's records/s over the
+script's.
 
-    python bench/protocols.py [--records 2000] [--tries 3] [--url http://127.0.0.1:8000/db/]
+    python bench/protocols.py [--system tryton|cap|both] [--records 2000] [--tries 3]
+                              [--url http://127.0.0.1:8000/db/] [--cap-url http://127.0.0.1:4004/odata/v4/erp]
 
 Without --url it starts a Tryton of its own, as the tests do (tests/real/tryton.py: PostgreSQL on
-127.0.0.1, about two minutes). The OData half of the issue's benchmark (orders into SAP CAP) is
-not here yet.
+127.0.0.1, about two minutes); without --cap-url a CAP service (tests/real/cap.py: Node.js and
+npm). The orders are written one deep insert each: Flowbridge does not send OData $batch yet.
 """
 
 from __future__ import annotations
@@ -84,6 +87,64 @@ with httpx.Client(base_url=url, timeout=30) as client:
 """
 
 
+ORDERS_FLOW = {
+    "schema_version": 1,
+    "id": "bench_odata_orders",
+    "name": "Bench: orders into SAP CAP over OData",
+    "settings": {"batch_size": BATCH},
+    "nodes": [
+        {"id": "start", "type": "trigger.manual"},
+        {"id": "read", "type": "read.file", "config": {"connection": "files", "path": "orders.jsonl"}},
+        {
+            "id": "write",
+            "type": "write.odata",
+            "config": {
+                "connection": "erp",
+                "entity_set": "SalesOrders",
+                "key": "crmDealId",
+                "children": [{"field": "items", "key": "crmLineId"}],
+                "link": {"entity": "bench_order", "source": "crm", "source_id": "crmDealId"},
+            },
+        },
+    ],
+    "edges": [{"from": "start", "to": "read"}, {"from": "read", "to": "write"}],
+}
+
+ORDERS_BASELINE = """
+import json, sys, urllib.parse, httpx
+url, path = sys.argv[1], sys.argv[2]
+with httpx.Client(base_url=url, timeout=30) as client:
+    for line in open(path):
+        order = json.loads(line)
+        deal = order["crmDealId"].replace("'", "''")
+        query = urllib.parse.urlencode({"$filter": f"crmDealId eq '{deal}'", "$expand": "items"}, quote_via=urllib.parse.quote)
+        found = client.get(f"/SalesOrders?{query}")  # spaces as %20: OData refuses a form's '+'
+        found.raise_for_status()
+        if not found.json()["value"]:
+            client.post("/SalesOrders", json=order).raise_for_status()
+"""
+
+
+def orders(first: int, n: int, tag: str) -> str:
+    return "".join(
+        json.dumps(
+            {
+                "crmDealId": f"B{tag[-6:]}-{first + i}",
+                "customerCrmId": str(first + i),
+                "orderDate": "2026-11-30",
+                "currency": "EUR",
+                "netTotal": 300,
+                "items": [
+                    {"crmLineId": f"{first + i}-{line}", "sku": f"SKU-{line}", "quantity": line, "unitPrice": 50}
+                    for line in (1, 2, 3)
+                ],
+            }
+        )
+        + "\n"
+        for i in range(n)
+    )
+
+
 def parties(first: int, n: int, tag: str) -> str:
     return "".join(
         json.dumps({"crm_id": first + i, "code": f"B-{tag}-{first + i}", "name": f"Bench Party {first + i}"}) + "\n"
@@ -103,23 +164,72 @@ def a_tryton(url: str | None) -> Iterator[str]:
         yield tryton.database_url
 
 
+@contextmanager
+def a_cap(url: str | None) -> Iterator[str]:
+    if url:
+        yield url
+        return
+    from tests.real.cap import CapServer
+
+    with tempfile.TemporaryDirectory() as folder:
+        server = CapServer(Path(folder))
+        server.start()
+        try:
+            yield server.url
+        finally:
+            server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--system", choices=("tryton", "cap", "both"), default="both")
     parser.add_argument("--records", type=int, default=2000)
     parser.add_argument("--tries", type=int, default=3)
     parser.add_argument("--url", help="a running Tryton database's address (user admin, password admin)")
+    parser.add_argument("--cap-url", help="a running CAP service root serving tests/real/cap_erp")
     args = parser.parse_args()
-    tag = str(int(time.time()))  # fresh codes on a Tryton that holds earlier runs' parties
+    tag = str(int(time.time()))  # fresh keys in a system that holds earlier runs' records
+    if args.system in ("tryton", "both"):
+        tryton_half(args, tag)
+    if args.system in ("cap", "both"):
+        cap_half(args, tag)
+
+
+def a_store(work: Path) -> tuple[dict[str, str], Store]:
+    env = {**os.environ, "FLOWBRIDGE_DB_URL": f"sqlite:///{work / 'store.db'}"}
+    env.pop("FLOWBRIDGE_SECRET_KEY", None)
+    store = Store(env["FLOWBRIDGE_DB_URL"])
+    set_connection(store, "files", "sandbox", "file", {"path": str(work / "files")})
+    (work / "files").mkdir()
+    return env, store
+
+
+def cap_half(args: argparse.Namespace, tag: str) -> None:
+    with a_cap(args.cap_url) as url, tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        env, store = a_store(work)
+        set_connection(store, "erp", "sandbox", "odata", {"base_url": url})
+        save_flow(store, ORDERS_FLOW, author="bench")
+        store.close()
+        (work / "baseline.py").write_text(ORDERS_BASELINE)
+        ours, theirs, first = [], [], 1
+        for _ in range(args.tries):
+            (work / "files" / "orders.jsonl").write_text(orders(first, args.records, tag))
+            ours.append(flowbridge_run(work, env, ORDERS_FLOW["id"], args.records))
+            first += args.records
+            (work / "theirs.jsonl").write_text(orders(first, args.records, tag))
+            theirs.append(script_run(str(work / "baseline.py"), url, str(work / "theirs.jsonl")))
+            first += args.records
+    report("new orders of 3 items, one deep insert each", args.records, args.tries, ours, theirs, "orders")
+
+
+def tryton_half(args: argparse.Namespace, tag: str) -> None:
     with a_tryton(args.url) as url, tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        env = {**os.environ, "FLOWBRIDGE_DB_URL": f"sqlite:///{work / 'store.db'}"}
-        env.pop("FLOWBRIDGE_SECRET_KEY", None)
-        store = Store(env["FLOWBRIDGE_DB_URL"])
+        env, store = a_store(work)
         set_connection(store, "tryton", "sandbox", "jsonrpc", {"url": url, "username": "admin", "password": "admin"})
-        set_connection(store, "files", "sandbox", "file", {"path": str(work / "files")})
         save_flow(store, FLOW, author="bench")
         store.close()
-        (work / "files").mkdir()
         (work / "baseline.py").write_text(BASELINE)
         ours, theirs, first = [], [], 1
         for _ in range(args.tries):
