@@ -236,8 +236,24 @@ def _sync_problems(config: dict[str, Any]) -> list[tuple[tuple, str]]:
     return problems
 
 
+Written = tuple[str, dict | None, Any]  # a record's outcome, its change (dry runs, reports), the API's id
+
+
 @dataclass
-class _Attempt:
+class PlannedWrite:
+    """The call that writes one record, worked out and not sent yet."""
+
+    method: str
+    target: str
+    body: dict[str, Any]
+    headers: dict[str, str] | None
+    kind: str  # inserted or updated
+    change: dict[str, Any]
+    current: dict[str, Any] | None  # what the API held, None for a create
+
+
+@dataclass
+class WriteAttempt:
     """What one record's earlier attempts did: a write sent (and perhaps applied) before a fault;
     and, once written, its children's links."""
 
@@ -296,10 +312,16 @@ class WriteHttp(Processor):
             if self.method == "POST"
             else {}
         )
-        for record in records:
-            attempt = _Attempt()
+        attempts = [WriteAttempt() for _ in records]
+        together = self._write_together(records, attempts)
+        for index, (record, attempt) in enumerate(zip(records, attempts)):
             try:
-                kind, change, target_id = self.connector.retrying(lambda r=record, a=attempt: self._write(r, a))
+                written = together.get(index)
+                if isinstance(written, Exception):
+                    raise written
+                if written is None:  # on its own, retried from the look-up on
+                    written = self.connector.retrying(lambda r=record, a=attempt: self._write(r, a))
+                kind, change, target_id = written
             except (FlowbridgeError, GaveUp) as error:
                 outcome.fail(record, self.failure_reason(error), getattr(error, "body", None) or None)
                 continue
@@ -397,8 +419,24 @@ class WriteHttp(Processor):
             return {k: record[k] for k in wanted if k in record}
         return dict(record)
 
-    def _write(self, record: Record, attempt: _Attempt) -> tuple[str, dict | None, Any]:
+    def _write_together(self, records: list[Record], attempts: list[WriteAttempt]) -> dict[int, Any]:
+        """Records written together, by their index: what `_write` gives, or the error that failed
+        one. Here none: each record is written on its own (write.odata's $batch writes many)."""
+        return {}
+
+    def _write(self, record: Record, attempt: WriteAttempt) -> Written:
         """(outcome, change for a dry run, the API's id of the record); raises the project's errors."""
+        step = self._plan(record, attempt)
+        if not isinstance(step, PlannedWrite):
+            return step
+        response = self.connector.send(
+            step.method, step.target, body=step.body, timeout=self.timeout, headers=step.headers
+        )
+        return self._finish(step, attempt, response)
+
+    def _plan(self, record: Record, attempt: WriteAttempt) -> PlannedWrite | Written:
+        """The call that writes the record, worked out from what the API holds; or what the record's
+        write comes to without one (unchanged, or a dry run's change)."""
         from app.connectors.rest import fill
         from app.errors import RecordError
 
@@ -462,14 +500,18 @@ class WriteHttp(Processor):
             if self.idempotency_header and token:
                 headers = {**(headers or {}), self.idempotency_header: token}
         attempt.sent = attempt.sent or kind
-        response = self.connector.send(method, target, body=body, timeout=self.timeout, headers=headers)
-        if not self.compare and self.method == "PUT" and current is None:
+        return PlannedWrite(method, target, body, headers, kind, change, current)
+
+    def _finish(self, step: PlannedWrite, attempt: WriteAttempt, response: Any) -> Written:
+        """What the API's answer to a planned write says: its outcome and the API's id."""
+        kind = step.kind
+        if not self.compare and self.method == "PUT" and step.current is None:
             kind = "inserted" if response.status_code == 201 else "updated"
-            change["outcome"] = attempt.sent = kind
+            step.change["outcome"] = attempt.sent = kind
         written = self._record_of(response)
         if self.children:
-            attempt.child_links = self._child_links(body, written)
-        return attempt.sent or kind, change, self._id(written) if written else self._id(current or {})
+            attempt.child_links = self._child_links(step.body, written)
+        return attempt.sent or kind, step.change, self._id(written) if written else self._id(step.current or {})
 
     # --- children ----------------------------------------------------------------------------------
 

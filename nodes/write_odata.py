@@ -14,11 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from nodes.base import NodeContext, NodeType
+from nodes.api_write_parts import GaveUp
+from nodes.base import NodeContext, NodeType, Record
 from nodes.odata_parts import ODATA_CONNECTION, entity_set_schema, odata_connector
 from nodes.read_http import TIMEOUT
 from nodes.schema_parts import as_list, create_only_schema, key_list, link_schema, object_schema, record_key_fields
-from nodes.write_http import WriteHttp
+from nodes.write_http import PlannedWrite, WriteAttempt, WriteHttp
+
+FINDS_PER_CALL = 40  # keys in one $filter: its URL stays well under the 8 KB servers take
 
 CONFIG_SCHEMA: dict[str, Any] = object_schema(
     {
@@ -79,6 +82,15 @@ CONFIG_SCHEMA: dict[str, Any] = object_schema(
             "description": "Children written with their parent as one unit (deep insert, deep update): one "
             "already there keeps its id and is updated in place, a new one is added.",
         },
+        "batch_size": {
+            "type": "integer",
+            "minimum": 2,
+            "maximum": 1000,
+            "title": "Writes per $batch",
+            "description": "Send the writes of a batch together, this many per OData $batch call (JSON format), "
+            "after finding their records in a few calls; each is still answered, and counted, on its own. "
+            "Empty: one call per write.",
+        },
         "timeout": TIMEOUT,
     },
     ["connection", "entity_set", "key"],
@@ -110,6 +122,8 @@ class WriteOdata(WriteHttp):
                 f"{config['entity_set']}: links and children need entity types with a one-property key"
             )
         super().__init__(self._as_http(config), context)
+        self.batch_size: int | None = config.get("batch_size")
+        self.prefetched: dict[tuple, list[dict[str, Any]]] = {}  # this batch's finds, by key; each used once
 
     def _as_http(self, config: dict[str, Any]) -> dict[str, Any]:
         """The write.http config this write is: a POST to the set after a find, a PATCH by key."""
@@ -128,20 +142,104 @@ class WriteOdata(WriteHttp):
 
     # --- what OData fixes: the search, the address, the ETag -----------------------------------
 
-    def _find(self, body: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    def _condition(self, values: dict[str, Any]) -> str:
+        """The typed $filter that finds a record by this write's key: crmDealId eq '17'."""
         from app.connectors.odata import literal
+
+        return " and ".join(
+            f"{k} eq {literal(self.entity.properties.get(k), values.get(k), f'key {k}')}" for k in self.key
+        )
+
+    def _expand(self) -> dict[str, str]:
+        return {"$expand": ",".join(self.child_types)} if self.child_types else {}
+
+    def _find(self, body: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
         from app.errors import RecordError
 
-        condition = " and ".join(
-            f"{k} eq {literal(self.entity.properties.get(k), body.get(k), f'key {k}')}" for k in self.key
-        )
-        params = {"$filter": condition, **({"$expand": ",".join(self.child_types)} if self.child_types else {})}
-        found = self.search(self.config["path"], params)
+        condition = self._condition(body)
+        key = self._key_of(body)
+        if key in self.prefetched:  # found with the rest of its batch; a retry looks again
+            found = self.prefetched.pop(key)
+        else:
+            found = self.search(self.config["path"], {"$filter": condition, **self._expand()})
         if len(found) > 1:
             raise RecordError(
                 f"{len(found)} records of {self.config['path']} have {self._describe(body)}; the key must find one"
             )
         return (found[0] if found else None), f"{self.config['path']}?$filter={condition}"
+
+    def _key_of(self, values: dict[str, Any]) -> tuple:
+        from nodes.base import id_text
+
+        return tuple(id_text(values.get(k)) for k in self.key)
+
+    # --- $batch: the finds of a batch in a few calls, its writes in a few more -------------------
+
+    def _write_together(self, records: list[Record], attempts: list[WriteAttempt]) -> dict[int, Any]:
+        from app.connectors.odata import BatchCall
+        from app.errors import FlowbridgeError, TransientError
+
+        if not self.batch_size or self.context.dry_run or len(records) < 2:
+            return {}
+        self._prefetch(records)
+        done: dict[int, Any] = {}
+        planned: list[tuple[int, PlannedWrite]] = []
+        for index, (record, attempt) in enumerate(zip(records, attempts)):
+            try:
+                step = self._plan(record, attempt)
+            except (TransientError, GaveUp):
+                continue  # on its own, with its retries
+            except FlowbridgeError as error:
+                done[index] = error
+                if getattr(error, "every_record", False):
+                    return done  # the run stops at this record: nothing is sent together
+                continue
+            if isinstance(step, PlannedWrite):
+                planned.append((index, step))
+            else:
+                done[index] = step
+        self.prefetched = {}
+        for start in range(0, len(planned), self.batch_size):
+            chunk = planned[start : start + self.batch_size]
+            calls = [BatchCall(s.method, s.target, s.body, s.headers) for _, s in chunk]
+            try:
+                answers = self.odata.batch(calls, timeout=self.timeout)
+            except TransientError:
+                continue  # what the batch did is not known: each record on its own, found first
+            for (index, step), answer in zip(chunk, answers):
+                try:
+                    self.odata.verdict(answer, f"{step.method} {step.target} (in $batch)")
+                    done[index] = self._finish(step, attempts[index], answer)
+                except TransientError:
+                    pass  # on its own, found first (a 412: read again)
+                except FlowbridgeError as error:
+                    done[index] = error
+        return done
+
+    def _prefetch(self, records: list[Record]) -> None:
+        """Finds the records of a batch that the service holds, a few dozen keys a call."""
+        from app.errors import FlowbridgeError
+
+        wanted: dict[tuple, str] = {}
+        for record in records:
+            try:
+                wanted.setdefault(self._key_of(record), self._condition(record))
+            except FlowbridgeError:
+                continue  # a key that cannot be written as a literal: that record fails on its own
+        keys = list(wanted)
+        found: dict[tuple, list[dict[str, Any]]] = {}
+        try:
+            for start in range(0, len(keys), FINDS_PER_CALL):
+                part = keys[start : start + FINDS_PER_CALL]
+                condition = " or ".join(f"({wanted[k]})" for k in part)
+                params = {"$filter": condition, **self._expand()}
+                for page in self.odata.records(self.config["path"].lstrip("/"), params, annotated=True):
+                    for held in page:
+                        found.setdefault(self._key_of(held), []).append(held)
+                for key in part:
+                    self.prefetched[key] = found.get(key, [])
+        except (FlowbridgeError, GaveUp):
+            return  # what was not found ahead is looked for one by one
 
     def _update_address(self, values: dict[str, Any]) -> str:
         return f"{self.config['path']}{self.odata.key_predicate(self.entity, values)}"

@@ -18,6 +18,7 @@ policy, the origin check, OAuth2 or basic auth. This module adds what OData has 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from typing import Any
 import httpx
 
 from app.connectors import ConnectionSpec
-from app.connectors.rest import RestConnector, _shown
+from app.connectors.rest import Refused, RestConnector, _shown
 from app.errors import ConnectorError, RecordError, TransientError
 
 MAX_PAGES = 100_000
@@ -215,8 +216,11 @@ class OdataConnector(RestConnector):
 
     # --- reading ---------------------------------------------------------------------------------
 
-    def page(self, address: str, params: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of a list: its records (without OData's annotations) and the next page's link."""
+    def page(
+        self, address: str, params: dict[str, Any] | None = None, *, annotated: bool = False
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a list: its records (without OData's annotations unless `annotated`: a
+        write wants their @odata.etag) and the next page's link."""
         response = self.call("GET", address, params=params)
         assert response is not None
         body = self.json(response, f"GET {_shown(address)}")
@@ -224,14 +228,16 @@ class OdataConnector(RestConnector):
         if not isinstance(records, list) or any(not isinstance(r, dict) for r in records):
             raise ConnectorError(f"{self.where}: GET {_shown(address)}: the answer has no list of records in 'value'")
         following = body.get("@odata.nextLink")
-        return [plain(r) for r in records], str(following) if following else None
+        return records if annotated else [plain(r) for r in records], str(following) if following else None
 
-    def records(self, entity_set: str, params: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
+    def records(
+        self, entity_set: str, params: dict[str, Any] | None = None, *, annotated: bool = False
+    ) -> Iterator[list[dict[str, Any]]]:
         """The records of a list, page by page, to the end of the service's paging."""
         address: str = entity_set
         seen: set[str] = set()
         for _ in range(MAX_PAGES):
-            records, following = self.page(address, params)
+            records, following = self.page(address, params, annotated=annotated)
             if records:
                 yield records
             if not following:
@@ -286,18 +292,69 @@ class OdataConnector(RestConnector):
             )
         self._csrf_token = token
 
-    def send(self, method: str, path: str, **options: Any) -> httpx.Response | None:
-        from app.connectors.rest import Refused
+    def verdict(self, response: httpx.Response, call: str, *, missing_ok: bool = False) -> httpx.Response | None:
+        if response.status_code == 412:
+            raise EntityChanged(
+                f"{self.where}: {call}: HTTP 412: the record changed since it was read (its ETag); read again and retried"
+            )
+        return super().verdict(response, call, missing_ok=missing_ok)
 
+    # --- $batch ----------------------------------------------------------------------------------
+
+    def batch(self, calls: list[BatchCall], timeout: float | None = None) -> list[httpx.Response]:
+        """Several calls in one `POST $batch` (OData 4.01's JSON format), each answered on its own:
+        their answers in order, as if each had been sent alone (judge each with `verdict`).
+        TransientError when the batch itself got no answer: what it did is not known."""
+        requests = [
+            {
+                "id": str(n),
+                "method": call.method,
+                "url": call.address.lstrip("/"),
+                # Lower case, as HTTP/2 writes them: CAP reads a batched call's headers by those names only.
+                "headers": {
+                    "content-type": "application/json",
+                    **{k.lower(): v for k, v in (call.headers or {}).items()},
+                },
+                **({"body": call.body} if call.body is not None else {}),
+            }
+            for n, call in enumerate(calls)
+        ]
         try:
-            return super().send(method, path, **options)
+            response = self.send("POST", "$batch", body={"requests": requests}, timeout=timeout)
         except Refused as refused:
-            if refused.status == 412:
-                raise EntityChanged(
-                    f"{self.where}: {refused.call}: HTTP 412: the record changed since it was read "
-                    "(its ETag); read again and retried"
-                ) from None
-            raise
+            raise NoBatch(
+                f"{self.where}: POST $batch: the service takes no JSON batch (HTTP {refused.status}: "
+                f"{refused.reason}); write without batch_size"
+            ) from None
+        assert response is not None
+        answers = self.json(response, "POST $batch")
+        by_id = {str(a.get("id")): a for a in (answers.get("responses") if isinstance(answers, dict) else None) or []}
+        if len(by_id) != len(calls) or any(str(n) not in by_id for n in range(len(calls))):
+            raise TransientError(f"{self.where}: POST $batch: the answer does not answer every call")
+        return [self._answer_of(call, by_id[str(n)]) for n, call in enumerate(calls)]
+
+    def _answer_of(self, call: BatchCall, answer: dict[str, Any]) -> httpx.Response:
+        request = httpx.Request(call.method, f"{self.base_url}/{call.address.lstrip('/')}")
+        body = answer.get("body")
+        content = b"" if body is None else json.dumps(body).encode()
+        headers = {str(k): str(v) for k, v in (answer.get("headers") or {}).items()}
+        return httpx.Response(int(answer.get("status") or 500), headers=headers, content=content, request=request)
+
+
+@dataclass(frozen=True)
+class BatchCall:
+    """One call of a $batch: as `send` would make it alone."""
+
+    method: str
+    address: str
+    body: Any = None
+    headers: dict[str, str] | None = None
+
+
+class NoBatch(ConnectorError):
+    """The service has no JSON $batch: every batch would be refused, so the run stops."""
+
+    every_record = True
 
 
 def plain(record: dict[str, Any]) -> dict[str, Any]:

@@ -315,6 +315,13 @@ class RestConnector:
             raise TransientError(f"{described}: connection lost ({_short(error)})") from None
         except (httpx.HTTPError, httpx.InvalidURL) as error:
             raise ConnectorError(f"{described}: {_short(error)}") from None
+        return self.verdict(response, call, missing_ok=missing_ok)
+
+    def verdict(self, response: httpx.Response, call: str, *, missing_ok: bool = False) -> httpx.Response | None:
+        """An answer judged: itself (2xx), None for a 404 when `missing_ok`, or the project's error
+        (TransientError worth a retry, Refused with the server's reason). Also for the answers to
+        the calls of a batch, which come inside one answer."""
+        described = f"{self.where}: {call}"
         status = response.status_code
         if 200 <= status < 300:
             if self.error_path:

@@ -102,3 +102,65 @@ def test_an_update_with_an_older_etag_is_refused_as_changed_since_it_was_read(ca
     finally:
         erp.close()
     assert httpx.get(f"{cap.url}/{address}", timeout=30).json()["currency"] == "USD"
+
+
+def test_write_odata_sends_a_batch_of_orders_in_batch_calls_each_answered_on_its_own(cap, store):
+    prefix = f"B{secrets.token_hex(3)}-"
+    set_connection(store, "erp", "sandbox", "odata", {"base_url": cap.url})
+    orders = [
+        {
+            "crmDealId": f"{prefix}{n}",
+            "currency": "EURO" if n == 7 else "EUR",  # CAP refuses a String(3) of four letters
+            "netTotal": n * 10,
+            "items": [{"crmLineId": f"{prefix}{n}-{i}", "sku": f"S{i}", "quantity": i, "unitPrice": 5} for i in (1, 2)],
+        }
+        for n in range(1, 31)
+    ]
+    document = {
+        "schema_version": 1,
+        "id": "odata_batch",
+        "name": "odata_batch",
+        "nodes": [
+            {"id": "start", "type": "trigger.manual"},
+            {
+                "id": "write",
+                "type": "write.odata",
+                "config": {
+                    "connection": "erp",
+                    "entity_set": "SalesOrders",
+                    "key": "crmDealId",
+                    "children": [{"field": "items", "key": "crmLineId"}],
+                    "batch_size": 8,
+                },
+            },
+        ],
+        "edges": [{"from": "start", "to": "write"}],
+    }
+    first = run_flow(store, document, payload=orders)
+    assert (first.totals["inserted"], first.totals["failed"]) == (29, 1), first.error
+    [refused] = runs.dead_letters(store, run_id=first.run_id)
+    assert "Value EURO is not a valid String(3)" in refused.reason and "(in $batch)" in refused.reason
+
+    def held() -> dict[str, dict]:
+        answer = httpx.get(
+            f"{cap.url}/SalesOrders",
+            params={"$filter": f"startswith(crmDealId,'{prefix}')", "$expand": "items"},
+            timeout=30,
+        )
+        return {o["crmDealId"]: o for o in answer.json()["value"]}
+
+    before = held()
+    assert len(before) == 29 and all(len(o["items"]) == 2 for o in before.values())
+    again = run_flow(store, document, payload=[o for o in orders if o["currency"] == "EUR"])
+    assert (again.totals["unchanged"], again.totals["inserted"], again.totals["updated"]) == (29, 0, 0)
+    orders[0]["items"][1]["quantity"] = 9
+    changed = run_flow(store, document, payload=orders[:5])
+    assert (changed.totals["updated"], changed.totals["unchanged"]) == (1, 4), (
+        changed.totals,
+        [d.reason for d in runs.dead_letters(store, run_id=changed.run_id)],
+    )
+    after = held()[f"{prefix}1"]
+    assert {i["crmLineId"]: (i["ID"], i["quantity"]) for i in after["items"]} == {
+        i["crmLineId"]: (i["ID"], 9 if i["crmLineId"].endswith("-2") else i["quantity"])
+        for i in before[f"{prefix}1"]["items"]
+    }  # the changed item updated in place: the same ids
