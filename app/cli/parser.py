@@ -33,7 +33,6 @@ from app.cli.run_commands import (
     cmd_test,
     cmd_validate,
 )
-from app.connectors import CONNECTION_TYPES
 from app.environments import ENVIRONMENTS
 from app.services.access import ROLES
 
@@ -80,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     conn_set = connection.add_parser("set", help="add or change a connection")
     conn_set.add_argument("name")
     conn_set.add_argument("--env", choices=ENVIRONMENTS, required=True)
-    conn_set.add_argument("--type", choices=CONNECTION_TYPES, required=True)
+    conn_set.add_argument("--type", choices=("sql", "file", "http", "jsonrpc", "odata"), required=True)
     conn_set.add_argument(
         "--url",
         help="SQLAlchemy URL (sql), the API's base URL (http), the database's address (jsonrpc) or the "

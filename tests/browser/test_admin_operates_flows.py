@@ -25,8 +25,9 @@ def _append_to_field(page: Page, field: str, suffix: str) -> None:
     from selenium.webdriver.common.keys import Keys
 
     line = next(e for e in page.all(".fb-letter-dialog .cm-line") if e.text.strip().startswith(f'"{field}":'))
-    line.click()
-    ActionChains(page.d).send_keys(Keys.END, Keys.LEFT, Keys.LEFT, suffix).perform()
+    # A click at the line's place, not on its element: CodeMirror may redraw the line (as the
+    # active one) between finding it and clicking, and the redrawn one takes the click.
+    ActionChains(page.d).move_to_element(line).click().send_keys(Keys.END, Keys.LEFT, Keys.LEFT, suffix).perform()
 
 
 def test_an_admin_runs_a_flow_reads_the_run_retries_a_fixed_record_and_checks_health(
