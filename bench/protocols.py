@@ -38,6 +38,7 @@ from app.store.connections import set_connection  # noqa: E402
 from app.store.database import Store  # noqa: E402
 from app.store.flows import save_flow  # noqa: E402
 from bench.turns import flowbridge_run, report, script_run  # noqa: E402
+from tests.real.cap import sales_orders_write  # noqa: E402
 
 BATCH = 500
 FLOW = {
@@ -100,14 +101,9 @@ ORDERS_FLOW = {
         {
             "id": "write",
             "type": "write.odata",
-            "config": {
-                "connection": "erp",
-                "entity_set": "SalesOrders",
-                "key": "crmDealId",
-                "children": [{"field": "items", "key": "crmLineId"}],
-                "link": {"entity": "bench_order", "source": "crm", "source_id": "crmDealId"},
-                "batch_size": WRITES_PER_BATCH_CALL,
-            },
+            "config": sales_orders_write(
+                WRITES_PER_BATCH_CALL, link={"entity": "bench_order", "source": "crm", "source_id": "crmDealId"}
+            ),
         },
     ],
     "edges": [{"from": "start", "to": "read"}, {"from": "read", "to": "write"}],

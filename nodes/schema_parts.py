@@ -119,3 +119,17 @@ def link_schema(system: str) -> dict[str, Any]:
         description=f"Remember each record's id in the source and in this {system} (needs its id), for "
         "xref(source, entity, id, target) in later flows.",
     )
+
+
+def child_link_schema(system: str) -> dict[str, Any]:
+    """A child's `link` in a write with children: each child's id in the source and in the `system`."""
+    return object_schema(
+        {
+            "entity": {"type": "string", "minLength": 1},
+            "source": {"type": "string", "minLength": 1},
+            "source_id": {"type": "string", "minLength": 1, "description": "Child field with the source's id."},
+            "target": {"type": "string", "minLength": 1},
+        },
+        ["entity", "source", "source_id"],
+        description=f"Keep each child's link too (source id -> the {system}'s id).",
+    )

@@ -34,6 +34,7 @@ from nodes.read_http import RECORD_PATH, TIMEOUT
 from nodes.schema_parts import (
     CONNECTION,
     as_list,
+    child_link_schema,
     create_only_schema,
     key_list,
     link_schema,
@@ -139,20 +140,7 @@ CONFIG_SCHEMA: dict[str, Any] = object_schema(
                         "minLength": 1,
                         "description": "Field of the API's children holding the id it gave them (ID).",
                     },
-                    "link": object_schema(
-                        {
-                            "entity": {"type": "string", "minLength": 1},
-                            "source": {"type": "string", "minLength": 1},
-                            "source_id": {
-                                "type": "string",
-                                "minLength": 1,
-                                "description": "Child field with the source's id.",
-                            },
-                            "target": {"type": "string", "minLength": 1},
-                        },
-                        ["entity", "source", "source_id"],
-                        description="Keep each child's link too (source id -> the API's id).",
-                    ),
+                    "link": child_link_schema("API"),
                 },
                 ["field", "key", "id_field"],
             ),

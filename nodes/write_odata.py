@@ -18,7 +18,15 @@ from nodes.api_write_parts import GaveUp
 from nodes.base import NodeContext, NodeType, Record
 from nodes.odata_parts import ODATA_CONNECTION, entity_set_schema, odata_connector
 from nodes.read_http import TIMEOUT
-from nodes.schema_parts import as_list, create_only_schema, key_list, link_schema, object_schema, record_key_fields
+from nodes.schema_parts import (
+    as_list,
+    child_link_schema,
+    create_only_schema,
+    key_list,
+    link_schema,
+    object_schema,
+    record_key_fields,
+)
 from nodes.write_http import PlannedWrite, WriteAttempt, WriteHttp
 
 FINDS_PER_CALL = 40  # keys in one $filter: its URL stays well under the 8 KB servers take
@@ -62,20 +70,7 @@ CONFIG_SCHEMA: dict[str, Any] = object_schema(
                         "description": "The record's field holding the children: a navigation property, e.g. items.",
                     },
                     "key": key_list("Child key"),
-                    "link": object_schema(
-                        {
-                            "entity": {"type": "string", "minLength": 1},
-                            "source": {"type": "string", "minLength": 1},
-                            "source_id": {
-                                "type": "string",
-                                "minLength": 1,
-                                "description": "Child field with the source's id.",
-                            },
-                            "target": {"type": "string", "minLength": 1},
-                        },
-                        ["entity", "source", "source_id"],
-                        description="Keep each child's link too (source id -> the service's id).",
-                    ),
+                    "link": child_link_schema("service"),
                 },
                 ["field", "key"],
             ),
@@ -176,45 +171,70 @@ class WriteOdata(WriteHttp):
     # --- $batch: the finds of a batch in a few calls, its writes in a few more -------------------
 
     def _write_together(self, records: list[Record], attempts: list[WriteAttempt]) -> dict[int, Any]:
+        """The batch's writes planned after one look-up for all, then sent in $batch calls. A record
+        left out of the answer is written on its own afterwards, its look-up first: one that met a
+        transient fault while planned, one whose batch got no answer, one the service refused as
+        changed since it was read (412)."""
         from app.connectors.odata import BatchCall
-        from app.errors import FlowbridgeError, TransientError
+        from app.errors import TransientError
 
         if not self.batch_size or self.context.dry_run or len(records) < 2:
             return {}
         self._prefetch(records)
+        try:
+            done, planned = self._plan_together(records, attempts)
+        finally:
+            self.prefetched = {}  # each look-up is used once: a later retry looks again
+        for start in range(0, len(planned), self.batch_size):
+            chunk = planned[start : start + self.batch_size]
+            try:
+                calls = [BatchCall(s.method, s.target, s.body, s.headers) for _, s in chunk]
+                answers = self.odata.batch(calls, timeout=self.timeout)
+            except TransientError:
+                continue  # what the batch did is not known
+            for (index, step), answer in zip(chunk, answers):
+                written = self._answered(step, attempts[index], answer)
+                if written is not None:
+                    done[index] = written
+        return done
+
+    def _plan_together(
+        self, records: list[Record], attempts: list[WriteAttempt]
+    ) -> tuple[dict[int, Any], list[tuple[int, PlannedWrite]]]:
+        """What each record's write comes to without a call (unchanged, or the error failing it),
+        and the calls the others need, by the record's index."""
+        from app.errors import FlowbridgeError, TransientError
+
         done: dict[int, Any] = {}
         planned: list[tuple[int, PlannedWrite]] = []
         for index, (record, attempt) in enumerate(zip(records, attempts)):
             try:
                 step = self._plan(record, attempt)
             except (TransientError, GaveUp):
-                continue  # on its own, with its retries
+                continue
             except FlowbridgeError as error:
                 done[index] = error
                 if getattr(error, "every_record", False):
-                    return done  # the run stops at this record: nothing is sent together
+                    return done, []  # the run stops at this record: nothing is sent together
                 continue
             if isinstance(step, PlannedWrite):
                 planned.append((index, step))
             else:
                 done[index] = step
-        self.prefetched = {}
-        for start in range(0, len(planned), self.batch_size):
-            chunk = planned[start : start + self.batch_size]
-            calls = [BatchCall(s.method, s.target, s.body, s.headers) for _, s in chunk]
-            try:
-                answers = self.odata.batch(calls, timeout=self.timeout)
-            except TransientError:
-                continue  # what the batch did is not known: each record on its own, found first
-            for (index, step), answer in zip(chunk, answers):
-                try:
-                    self.odata.verdict(answer, f"{step.method} {step.target} (in $batch)")
-                    done[index] = self._finish(step, attempts[index], answer)
-                except TransientError:
-                    pass  # on its own, found first (a 412: read again)
-                except FlowbridgeError as error:
-                    done[index] = error
-        return done
+        return done, planned
+
+    def _answered(self, step: PlannedWrite, attempt: WriteAttempt, answer: Any) -> Any:
+        """One batched call's answer judged as if it had come alone: the record's outcome, the
+        error failing it, or None when it is to be written again on its own."""
+        from app.errors import FlowbridgeError, TransientError
+
+        try:
+            self.odata.verdict(answer, f"{step.method} {step.target} (in $batch)")
+            return self._finish(step, attempt, answer)
+        except TransientError:
+            return None
+        except FlowbridgeError as error:
+            return error
 
     def _prefetch(self, records: list[Record]) -> None:
         """Finds the records of a batch that the service holds, a few dozen keys a call."""

@@ -270,16 +270,17 @@ class OdataConnector(RestConnector):
     ) -> httpx.Response:
         if not self.csrf or method in _SAFE_METHODS:
             return super()._request(method, path, body, headers, timeout, renew)
-        if self._csrf_token is None:
-            self._fetch_csrf_token()
-        response = super()._request(
-            method, path, body, {**(headers or {}), "X-CSRF-Token": str(self._csrf_token)}, timeout, renew
-        )
+
+        def send_with_token() -> httpx.Response:
+            if self._csrf_token is None:
+                self._fetch_csrf_token()
+            with_token = {**(headers or {}), "X-CSRF-Token": str(self._csrf_token)}
+            return super(OdataConnector, self)._request(method, path, body, with_token, timeout, renew)
+
+        response = send_with_token()
         if response.status_code == 403 and response.headers.get("x-csrf-token", "").lower() == "required":
-            self._fetch_csrf_token()  # the token expired with its session: a new one, once
-            response = super()._request(
-                method, path, body, {**(headers or {}), "X-CSRF-Token": str(self._csrf_token)}, timeout, renew
-            )
+            self._csrf_token = None  # the token expired with its session: a new one, once
+            response = send_with_token()
         return response
 
     def _fetch_csrf_token(self) -> None:

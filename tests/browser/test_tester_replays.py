@@ -40,7 +40,12 @@ def test_a_tester_replays_a_run_against_the_current_version_saves_it_as_a_case_a
     # Other browser tests may have saved earlier versions of this flow: those are "another stored version".
     older = ["Another stored version"] if ran > 1 else []
     assert labels == [f"The version it ran (v{ran})", f"The current version (v{current})", *older]
-    page.wait(lambda: options[1].click() or True, "choosing the current version", timeout=5)  # the dialog fades in
+    # The dialog fades in: a click before it has may be lost, so click until the choice is taken.
+    page.wait(
+        lambda: options[1].click() or options[1].get_attribute("aria-checked") == "true",
+        "choosing the current version",
+        timeout=5,
+    )
     _pause(page)
     page.shot("replay-dialog")
     page.feedback(

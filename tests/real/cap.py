@@ -24,6 +24,18 @@ MODULES = ROOT / ".real-systems" / "cap"
 SERVICE = "/odata/v4/erp"
 
 
+def sales_orders_write(batch_size: int, **more: object) -> dict[str, object]:
+    """write.odata's config for the model's sales orders with their items, keyed by the CRM's ids."""
+    return {
+        "connection": "erp",
+        "entity_set": "SalesOrders",
+        "key": "crmDealId",
+        "children": [{"field": "items", "key": "crmLineId"}],
+        "batch_size": batch_size,
+        **more,
+    }
+
+
 class CapUnavailable(Exception):
     """CAP could not be installed or started here; the message says why."""
 

@@ -17,7 +17,7 @@ from app.services import systems
 from app.services.runs import run_flow
 from app.store import runs
 from app.store.connections import set_connection
-from tests.real.cap import CapServer
+from tests.real.cap import CapServer, sales_orders_write
 
 
 def new_orders(cap: CapServer, prefix: str, count: int) -> list[dict]:
@@ -125,13 +125,7 @@ def test_write_odata_sends_a_batch_of_orders_in_batch_calls_each_answered_on_its
             {
                 "id": "write",
                 "type": "write.odata",
-                "config": {
-                    "connection": "erp",
-                    "entity_set": "SalesOrders",
-                    "key": "crmDealId",
-                    "children": [{"field": "items", "key": "crmLineId"}],
-                    "batch_size": 8,
-                },
+                "config": sales_orders_write(batch_size=8),
             },
         ],
         "edges": [{"from": "start", "to": "write"}],
