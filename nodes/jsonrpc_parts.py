@@ -26,3 +26,19 @@ def as_domain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [as_domain(v) for v in value]
     return value
+
+
+def flattened(record: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """A record read with a related record's fields ("party.code"), which Tryton answers nested
+    under the relation and a dot ({"party.": {"code": …}}), with each such field under the name it
+    was asked by: record["party.code"]. A relation left empty gives None."""
+    flat = {key: value for key, value in record.items() if not key.endswith(".")}
+    for name in fields:
+        if "." not in name:
+            continue
+        *relations, last = name.split(".")
+        found: Any = record
+        for relation in relations:
+            found = found.get(f"{relation}.") if isinstance(found, dict) else None
+        flat[name] = found.get(last) if isinstance(found, dict) else None
+    return flat

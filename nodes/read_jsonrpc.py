@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from nodes.base import NodeContext, NodeType, Processor, Record, Source, SourceBatch
-from nodes.jsonrpc_parts import JSONRPC_CONNECTION, as_domain, model_schema
+from nodes.jsonrpc_parts import JSONRPC_CONNECTION, as_domain, flattened, model_schema
 from nodes.schema_parts import EXPRESSION, object_schema
 
 DEFAULT_PAGE_SIZE = 500
@@ -30,7 +30,8 @@ CONFIG_SCHEMA: dict[str, Any] = object_schema(
             "uniqueItems": True,
             "minItems": 1,
             "title": "Fields",
-            "description": "The fields read (id always); a many2one comes as its id, with name.rec_name beside.",
+            "description": "The fields read (id always); a many2one comes as its id; a related record's field is "
+            "named through the relation, party.code, and comes as record['party.code'].",
         },
         "domain": {
             **EXPRESSION,
@@ -93,6 +94,7 @@ class ReadJsonRpc(Processor):
         size, offset, highest = int(self.config.get("page_size") or DEFAULT_PAGE_SIZE), 0, position
         while True:
             page = self.connector.search_read(self.config["model"], domain, fields, offset=offset, limit=size)
+            page = [flattened(record, fields) for record in page]
             if cursor:
                 stamps = [r.get(STAMPS[0]) or r.get(STAMPS[1]) for r in page]
                 highest = max([s for s in stamps if s] + ([highest] if highest else []), default=highest)

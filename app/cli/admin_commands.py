@@ -50,7 +50,11 @@ def cmd_connection_set(args: argparse.Namespace) -> int:
 
 def _http_settings(args: argparse.Namespace) -> dict[str, Any]:
     settings: dict[str, Any] = {"base_url": args.url, "auth": "none"}
-    if args.token:
+    if args.login:
+        if not (args.username and args.password):
+            raise UsageError("a session login needs --username and --password")
+        settings.update(auth="session", login=args.login, username=args.username, password=args.password)
+    elif args.token:
         settings.update(auth="bearer", token=args.token)
     elif args.username:
         if not args.password:

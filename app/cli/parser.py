@@ -87,8 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     conn_set.add_argument("--path", help="folder (file)")
     conn_set.add_argument("--token", help="bearer token (http)")
-    conn_set.add_argument("--username", help="basic auth user (http), or the user who logs in (jsonrpc)")
+    conn_set.add_argument("--username", help="basic auth user (http), or the user who logs in (jsonrpc, --login)")
     conn_set.add_argument("--password", help="basic auth password (http), or the login's password (jsonrpc)")
+    conn_set.add_argument(
+        "--login",
+        metavar="PRESET",
+        choices=("erpnext",),
+        help="log in with --username and --password and carry the session (http): erpnext",
+    )
     conn_set.add_argument("--api-key", help="API key sent in a header (http)")
     conn_set.add_argument("--api-key-header", default="X-API-Key", help="header for --api-key (default X-API-Key)")
     conn_set.add_argument(

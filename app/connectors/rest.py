@@ -29,10 +29,11 @@ from app.errors import ConnectorError, RecordError, TransientError
 
 if TYPE_CHECKING:
     from app.connectors.oauth2 import TokenSource
+    from app.connectors.session_login import SessionLogin
 
 log = logging.getLogger(__name__)
 
-AUTH_KINDS = ("none", "bearer", "basic", "api_key", "oauth2_client_credentials", "oauth2_authorization_code")
+AUTH_KINDS = ("none", "bearer", "basic", "api_key", "session", "oauth2_client_credentials", "oauth2_authorization_code")
 DEFAULT_TIMEOUT = 30.0  # seconds per call
 DEFAULT_ATTEMPTS = 5
 DEFAULT_WAIT = 0.2  # first backoff, seconds; it doubles up to DEFAULT_MAX_WAIT
@@ -236,6 +237,11 @@ class RestConnector:
         elif kind == "api_key":
             headers[settings.get("api_key_header") or "X-API-Key"] = self._setting("api_key")
         self._oauth: TokenSource | None = None
+        self.session: SessionLogin | None = None
+        if kind == "session":
+            from app.connectors.session_login import SessionLogin
+
+            self.session = SessionLogin(settings, self.where, self.error_path)
         if kind.startswith("oauth2_"):
             from app.connectors import oauth2  # authlib, imported for the connections that use it
 
@@ -349,6 +355,19 @@ class RestConnector:
     ) -> httpx.Response:
         if self._oauth is not None:
             headers = {**(headers or {}), "Authorization": self._oauth.authorization(renew=renew)}
+        if self.session is None:
+            return self._exchange(method, path, body, headers, timeout)
+        if not self.session.opened:
+            self.session.open(self._client)
+        response = self._exchange(method, path, body, {**(headers or {}), **self.session.headers()}, timeout)
+        if self.session.ended(response):  # the call was not done: a new session, and the call once more
+            self.session.open(self._client)
+            response = self._exchange(method, path, body, {**(headers or {}), **self.session.headers()}, timeout)
+        return response
+
+    def _exchange(
+        self, method: str, path: str, body: Any, headers: dict[str, str] | None, timeout: float | None
+    ) -> httpx.Response:
         response = self._client.request(
             method,
             path,

@@ -298,3 +298,60 @@ def test_the_example_flow_sends_approved_accounts_with_their_subdivision_once(tr
 
     again = run_flow(store, document, full_resync=True)
     assert again.totals["inserted"] == again.totals["updated"] == 0  # found by code, equal: nothing sent
+
+
+BACK = Path(__file__).resolve().parents[2] / "flows" / "tryton_addresses_to_crm_accounts_jsonrpc.json"
+
+
+def test_an_address_changed_in_tryton_reaches_its_crm_account_and_does_not_echo(tryton, store, demo):
+    crm = demo["sandbox"]["crm"]
+    set_connection(store, "tryton_rpc", "sandbox", "jsonrpc", settings(tryton))
+    for example in (EXAMPLE, BACK):
+        import_flow_file(store, example)
+    forward, _ = flows.get_document(store, "crm_accounts_to_tryton_parties_jsonrpc")
+    back, _ = flows.get_document(store, "tryton_addresses_to_crm_accounts_jsonrpc")
+    prefix = unique("BACK-")
+    moving = _an_account_in(crm, "California")
+    [to_party] = [n for n in forward["nodes"] if n["id"] == "to_party"]
+    to_party["config"]["fields"]["code"] = prefix + "{{ record.id }}"
+    assert run_flow(store, forward).totals["inserted"] > 0
+
+    first_back = run_flow(store, back)  # the CRM's spellings of states become Tryton's codes, once
+    assert first_back.status == "succeeded", first_back.error
+    assert run_flow(store, back).totals["updated"] == 0  # nothing changed in Tryton since
+    echo = run_flow(store, forward)  # reads the accounts the way back touched: the parties are equal
+    assert echo.totals["read"] >= first_back.totals["updated"] > 0  # (and those at its position: inclusive)
+    assert (echo.totals["inserted"], echo.totals["updated"]) == (0, 0), echo.error
+
+    erp = connector(tryton)
+    try:
+        [address] = erp.search_read(
+            "party.address",
+            [["party.code", "=", f"{prefix}{moving}"]],
+            ["party", "street", "city", "subdivision.code"],
+        )
+        [texas] = erp.search_read("country.subdivision", [["code", "=", "US-TX"]], ["id"])
+        erp.write(
+            "party.address", [address["id"]], {"street": "500 Echo Lane", "city": "Austin", "subdivision": texas["id"]}
+        )
+    finally:
+        erp.close()
+    moved = run_flow(store, back)
+    assert moved.totals["updated"] == 1, moved.error
+    assert sync.all_links(store, "sandbox", "account", "tryton", "crm")[str(address["party"])] == str(moving)
+    with sqlite3.connect(crm) as db:
+        row = db.execute("SELECT street, city, state FROM accounts WHERE id = ?", (moving,)).fetchone()
+    assert row == ("500 Echo Lane", "Austin", "TX")
+    assert run_flow(store, forward).totals["updated"] == 0  # the changed account goes back equal: no echo
+    assert run_flow(store, back).totals["updated"] == 0
+
+
+def _an_account_in(crm: Path, state: str) -> int:
+    """An approved account of the CRM whose state is spelled out (the way back writes its code)."""
+    with sqlite3.connect(crm) as db:
+        [found] = db.execute(
+            "SELECT id FROM accounts WHERE credit_status = 'approved' AND TRIM(name) != '' AND state = ? LIMIT 1",
+            (state,),
+        ).fetchone() or [None]
+    assert found is not None, f"the demo CRM has no approved account in {state}"
+    return found
