@@ -31,6 +31,7 @@ from typing import Any
 from nodes.api_write_parts import GaveUp, Sending, same_as_held
 from nodes.base import LinkUpdate, NodeContext, NodeType, Outcome, Processor, Record, Source, id_text, without_meta
 from nodes.read_http import RECORD_PATH, TIMEOUT
+from nodes.request_templates import BODY_SCHEMA, HEADERS_SCHEMA, RequestTemplates
 from nodes.schema_parts import (
     CONNECTION,
     as_list,
@@ -149,6 +150,8 @@ CONFIG_SCHEMA: dict[str, Any] = object_schema(
             "updated in place), a new one without; the parent is unchanged only when every "
             "child is. The API's record must come with its children (e.g. find $expand).",
         },
+        "body": BODY_SCHEMA,
+        "headers": HEADERS_SCHEMA,
         "idempotency_header": {
             "type": "string",
             "minLength": 1,
@@ -177,6 +180,9 @@ def check(config: dict[str, Any]) -> list[tuple[tuple, str]]:
         problems.append((("mode",), "PATCH only changes records that exist: use mode update, or PUT"))
     if "link" in config and "id_field" not in config:
         problems.append((("id_field",), "keeping links needs id_field, the field with the API's own id"))
+    for shaped_apart in ("children", "create_only", "fields", "sync"):
+        if "body" in config and config.get(shaped_apart):
+            problems.append(((shaped_apart,), f"a body template says what is sent: write it without {shaped_apart}"))
     if "sync" in config:
         problems += _sync_problems(config)
     return problems
@@ -276,6 +282,11 @@ class WriteHttp(Processor):
         }
         self.find_program = (
             context.program([Source(name, text, "template") for name, text in templates.items()]) if templates else None
+        )
+        self.templates = (
+            RequestTemplates(config.get("body"), config.get("headers"), context)
+            if "body" in config or config.get("headers")
+            else None
         )
         self.down_in_a_row = 0
         self.reported = 0  # per-record changes reported (all in a dry run; else as many as the run keeps)
@@ -456,8 +467,13 @@ class WriteHttp(Processor):
             body = {k: v for k, v in body.items() if k not in self.create_only}
         if current is not None and self.children:
             body = self._with_child_ids(body, current)
-        changed = body if current is None else {k: v for k, v in body.items() if not self._same_field(k, v, current)}
         key = {k: body.get(k) for k in self.key}
+        headers: dict[str, str] | None = None
+        shaped = None
+        if self.templates is not None:  # what the API wants around the record, and its own headers
+            shaped, headers = self.templates.render(without_meta(record))
+        sent = body if self.templates is None or shaped is None else shaped
+        changed = sent if current is None else {k: v for k, v in sent.items() if not self._same_field(k, v, current)}
         if current is not None and self.compare and not changed:
             if self.children:  # unchanged, or made by a run that stopped before it kept the links
                 attempt.child_links = self._child_links(body, current)
@@ -479,7 +495,7 @@ class WriteHttp(Processor):
             target = self._update_address({**body, **current})
         else:
             method, target = self.method, address
-        headers = self._write_headers(method, current)
+        headers = {**(headers or {}), **(self._write_headers(method, current) or {})} or None
         if method == "POST":  # a create: kept as being sent before the call, in case its answer is lost
             record_key = self._record_key(body)
             token = self.context.outcomes.sending(record_key, self.known.get(record_key))
@@ -488,7 +504,7 @@ class WriteHttp(Processor):
             if self.idempotency_header and token:
                 headers = {**(headers or {}), self.idempotency_header: token}
         attempt.sent = attempt.sent or kind
-        return PlannedWrite(method, target, body, headers, kind, change, current)
+        return PlannedWrite(method, target, sent, headers, kind, change, current)
 
     def _finish(self, step: PlannedWrite, attempt: WriteAttempt, response: Any) -> Written:
         """What the API's answer to a planned write says: its outcome and the API's id."""

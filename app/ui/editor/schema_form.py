@@ -164,7 +164,9 @@ class SchemaForm:
                     current or [],
                 )
                 return
-        if schema.get("x-expression"):
+        if schema.get("x-widget") == "json":
+            self._json(schema, container, key, path, label, current)
+        elif schema.get("x-expression"):
             self._expression(schema, container, key, path, label, current)
         elif "enum" in schema:
             self._enum(schema, container, key, path, label, current)
@@ -222,6 +224,27 @@ class SchemaForm:
         self._decorate(element, schema, path)
         if schema.get("x-widget") == "textarea":
             element.props("autogrow input-class=font-mono")
+
+    def _json(self, schema: dict[str, Any], container: Any, key: Any, path: Path, label: str, current: Any) -> None:
+        """A JSON value typed as text (a request body template); kept only once it parses."""
+
+        def problem(text: str) -> str | None:
+            try:
+                json.loads(text) if (text or "").strip() else None
+            except ValueError as error:
+                return f"not JSON yet: {error}"
+            return None
+
+        text = "" if current is None else json.dumps(current, indent=2, ensure_ascii=False)
+        element = ui.textarea(label, value=text, validation=problem)
+        self._decorate(element, schema, path).props("autogrow input-class=font-mono")
+        element.props(remove="error error-message")
+
+        def changed(e: Any) -> None:
+            if problem(e.value or "") is None:
+                self._set(container, key, json.loads(e.value) if (e.value or "").strip() else None, path)
+
+        element.on_value_change(changed)
 
     def _number(self, schema: dict[str, Any], container: Any, key: Any, path: Path, label: str, current: Any) -> None:
         def changed(e: Any) -> None:
