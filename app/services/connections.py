@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.connectors.settings_schemas import settings_problems
+from app.errors import FlowbridgeError
 from app.services import access
 from app.store import connections as connection_store
 from app.store.database import Store
@@ -15,6 +17,9 @@ def save_connection(
 ) -> None:
     """Add or change connection `name` in `env`; refused for every role but admin."""
     access.require(who, "connections")
+    problems = settings_problems(type_, settings)
+    if problems:
+        raise FlowbridgeError(f"connection '{name}' ({env}): " + "; ".join(problems))
     connection_store.set_connection(store, name, env, type_, settings)
 
 
