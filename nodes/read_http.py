@@ -34,11 +34,12 @@ MAX_WALK_PAGES = 1_000_000
 PAGINATION_SCHEMA: dict[str, Any] = object_schema(
     {
         "style": {
-            "enum": ["none", "page", "offset", "cursor", "link", "since"],
+            "enum": ["none", "page", "offset", "cursor", "link", "range", "since"],
             "default": "none",
             "title": "Style",
             "description": "page: ?page=1,2,3; offset: ?offset=0,100,200; cursor: the answer names the next "
-            "cursor; link: the answer links to the next page (Link header or a field); since: "
+            "cursor; link: the answer links to the next page (Link header or a field); range: a Range header "
+            "(items=0-99) and the answer's Content-Range (PostgREST); since: "
             "each call asks from the last cursor value read (needs the cursor; a record changed "
             "during the read is never skipped); none: one call.",
         },
@@ -63,6 +64,11 @@ PAGINATION_SCHEMA: dict[str, Any] = object_schema(
             **PARAM_NAME,
             "default": "next_cursor",
             "description": "Where the answer holds the next cursor (cursor style), e.g. meta.next_cursor.",
+        },
+        "range_header": {
+            **PARAM_NAME,
+            "default": "items={first}-{last}",
+            "description": "Range style: the Range header asking for a page; PostgREST wants {first}-{last}.",
         },
         "next_url_path": {
             **PARAM_NAME,
@@ -222,6 +228,17 @@ def check(config: dict[str, Any]) -> list[tuple[tuple, str]]:
     problems = relative_path_problems(config, ("path",))
     if (config.get("pagination") or {}).get("style") == "since" and "cursor" not in config:
         problems.append((("pagination", "style"), "pagination since pages through the cursor: set the cursor"))
+    header = (config.get("pagination") or {}).get("range_header")
+    if header is not None:
+        try:
+            header.format(first=0, last=99)
+        except (KeyError, IndexError, ValueError):
+            problems.append(
+                (
+                    ("pagination", "range_header"),
+                    "the Range header may name only {first} and {last}, e.g. items={first}-{last}",
+                )
+            )
     return problems
 
 

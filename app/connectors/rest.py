@@ -183,6 +183,7 @@ class Pagination:
     cursor_param: str = "cursor"
     next_cursor_path: str = "next_cursor"
     next_url_path: str | None = None  # link style: a body field with the next page's address
+    range_header: str = "items={first}-{last}"  # range style: the Range header asking for a page
 
     @classmethod
     def from_config(cls, config: dict[str, Any] | None) -> Pagination:
@@ -449,6 +450,9 @@ class RestConnector:
             **{k: v for k, v in (params or {}).items() if v is not None},
         }
         style = pagination.style
+        if style == "range":
+            yield from self._ranges(path, params, record_path, pagination, timeout)
+            return
         if pagination.size and style != "none":
             params[pagination.limit_param if style == "offset" else pagination.size_param] = pagination.size
         page, offset, longest = pagination.first_page, 0, 0
@@ -466,20 +470,7 @@ class RestConnector:
             response = self.call("GET", url, params=query or None, timeout=timeout)
             assert response is not None  # only a call with missing_ok answers a 404 with None
             body = self.json(response, f"GET {_shown(url)}")
-            records = dig(body, record_path)
-            if records is None and record_path and style != "none":
-                records = []  # an empty last page may leave the list out
-            if not isinstance(records, list):
-                raise ConnectorError(
-                    f"{self.where}: GET {_shown(url)}: no list of records at "
-                    f"'{record_path or '(the whole body)'}' in the answer"
-                )
-            bad = next((r for r in records if not isinstance(r, dict)), None)
-            if bad is not None:
-                raise ConnectorError(
-                    f"{self.where}: GET {_shown(url)}: the records at '{record_path}' are not "
-                    f"objects (found {type(bad).__name__})"
-                )
+            records = self._records_in(body, url, record_path, paged=style != "none")
             if records:
                 yield records
             if style == "none" or not records:
@@ -517,10 +508,78 @@ class RestConnector:
             seen.add(marker)
         raise ConnectorError(f"{self.where}: GET {_shown(path)}: more than {MAX_PAGES} pages")
 
+    def _records_in(self, body: Any, url: str, record_path: str | None, *, paged: bool) -> list[dict[str, Any]]:
+        """The list of records at `record_path` of an answer, or the error saying what is there."""
+        records = dig(body, record_path)
+        if records is None and record_path and paged:
+            records = []  # an empty last page may leave the list out
+        if not isinstance(records, list):
+            raise ConnectorError(
+                f"{self.where}: GET {_shown(url)}: no list of records at "
+                f"'{record_path or '(the whole body)'}' in the answer"
+            )
+        bad = next((r for r in records if not isinstance(r, dict)), None)
+        if bad is not None:
+            raise ConnectorError(
+                f"{self.where}: GET {_shown(url)}: the records at '{record_path}' are not "
+                f"objects (found {type(bad).__name__})"
+            )
+        return records
+
+    def _ranges(
+        self,
+        path: str,
+        params: dict[str, Any],
+        record_path: str | None,
+        pagination: Pagination,
+        timeout: float | None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Range style (PostgREST, Dojo-style stores): each page asked for with a Range header
+        (`items=0-99`), the next one starting after the last record the answer's Content-Range
+        says it holds (`items 0-99/250`); until the total is reached, an empty page, a 416 (nothing
+        there), or an answer without Content-Range (the API sent the whole list)."""
+        size, first = pagination.size or 100, 0
+        for _ in range(MAX_PAGES):
+            asked = pagination.range_header.format(first=first, last=first + size - 1)
+            try:
+                response = self.call("GET", path, params=params or None, timeout=timeout, headers={"Range": asked})
+            except Refused as refused:
+                if refused.status == 416:  # Range Not Satisfiable: nothing from `first` on
+                    return
+                raise
+            assert response is not None
+            records = self._records_in(self.json(response, f"GET {_shown(path)}"), path, record_path, paged=True)
+            if records:
+                yield records
+            held = content_range(response.headers.get("content-range"))
+            if held is None or not records:  # a short page is no end: servers cap what they send
+                return
+            last, total = held
+            if last < first:
+                raise ConnectorError(
+                    f"{self.where}: GET {_shown(path)}: asked for {asked}, the answer's Content-Range "
+                    f"ends at {last}; stopped to avoid reading forever"
+                )
+            first = last + 1
+            if total is not None and first >= total:
+                return
+        raise ConnectorError(f"{self.where}: GET {_shown(path)}: more than {MAX_PAGES} pages")
+
     def close(self) -> None:
         self._client.close()
         if self._oauth is not None:
             self._oauth.close()
+
+
+def content_range(value: str | None) -> tuple[int, int | None] | None:
+    """The last position and the total (None when `*`) of a Content-Range header: `items 0-99/250`,
+    `0-99/*` (PostgREST); None without one, or for one holding nothing (`*/250`)."""
+    import re
+
+    found = re.fullmatch(r"\s*(?:[A-Za-z]+\s+)?(\d+)-(\d+)/(\d+|\*)\s*", value or "")
+    if not found:
+        return None
+    return int(found.group(2)), None if found.group(3) == "*" else int(found.group(3))
 
 
 def _shown(path: str) -> str:
