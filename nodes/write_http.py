@@ -150,6 +150,13 @@ CONFIG_SCHEMA: dict[str, Any] = object_schema(
             "updated in place), a new one without; the parent is unchanged only when every "
             "child is. The API's record must come with its children (e.g. find $expand).",
         },
+        "patch_creates": {
+            "type": "boolean",
+            "default": False,
+            "title": "PATCH creates",
+            "description": "The API creates a record PATCHed at an address it does not hold (Salesforce's upsert by "
+            "external id: /sobjects/Account/Crm_Id__c/{id}), so PATCH may upsert.",
+        },
         "body": BODY_SCHEMA,
         "headers": HEADERS_SCHEMA,
         "idempotency_header": {
@@ -176,8 +183,14 @@ def check(config: dict[str, Any]) -> list[tuple[tuple, str]]:
             problems.append((("update",), f"mode {mode} with POST needs update: where a found record is changed"))
     elif "find" in config or "update" in config:
         problems.append((("method",), "find and update go with POST; PUT and PATCH address the record by path"))
-    if method == "PATCH" and mode != "update":
-        problems.append((("mode",), "PATCH only changes records that exist: use mode update, or PUT"))
+    if method == "PATCH" and mode != "update" and not config.get("patch_creates"):
+        problems.append(
+            (
+                ("mode",),
+                "PATCH only changes records that exist: use mode update, or PUT (or patch_creates, for an "
+                "API whose PATCH creates, as Salesforce's upsert by external id does)",
+            )
+        )
     if "link" in config and "id_field" not in config:
         problems.append((("id_field",), "keeping links needs id_field, the field with the API's own id"))
     for shaped_apart in ("children", "create_only", "fields", "sync"):

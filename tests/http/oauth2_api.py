@@ -1,11 +1,12 @@
 """An API behind OAuth2 client credentials, for the tests: a token endpoint (RFC 6749 §4.4, the
 client authenticated by HTTP Basic or in the form, as RFC 6749 §2.3.1 allows both) and an orders
 API that takes only its bearer tokens. Knobs a test turns: how long tokens say they last, after how
-many API calls a token is revoked, how many token requests fail with 503 first.
+many API calls a token is revoked, how many token requests fail with 503 first, or answer slowly.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import secrets
@@ -24,6 +25,8 @@ class TokenServer:
     expires_in: int = 3600
     revoke_after: int | None = None  # API calls a token may make before the API answers 401 to it
     unavailable: int = 0  # token requests answered 503 before the endpoint works
+    slow: int = 0  # token requests answered only after `slow_seconds`, before the endpoint is quick
+    slow_seconds: float = 0.0
     token_requests: int = 0
     issued: dict[str, int] = field(default_factory=dict)  # token -> API calls made with it
     api_authorizations: list[str] = field(default_factory=list)
@@ -54,6 +57,9 @@ def oauth2_api(server: TokenServer) -> FastAPI:
     @api.post("/oauth/token")
     async def token(request: Request) -> JSONResponse:
         server.token_requests += 1
+        if server.slow > 0:
+            server.slow -= 1
+            await asyncio.sleep(server.slow_seconds)
         if server.unavailable > 0:
             server.unavailable -= 1
             return JSONResponse({"error": "temporarily_unavailable"}, status_code=503)

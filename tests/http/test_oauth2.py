@@ -128,6 +128,26 @@ def test_a_token_endpoint_down_for_a_moment_is_retried_and_one_down_for_good_fai
     assert server.token_requests == 3 * 2  # bounded: the connection's attempts, per record
 
 
+def test_a_slow_token_endpoint_is_waited_for_a_bounded_time_and_asked_again(store, oauth_server):
+    url, server = oauth_server
+    server.slow, server.slow_seconds = 1, 2.0  # the first answer comes after the connection stops waiting
+    connect(store, url, timeout=0.5)
+    result = run_flow(store, DOCUMENT, payload=ORDERS[:2])
+    assert result.status == "succeeded", result.error
+    assert server.token_requests == 2 and len(server.orders) == 2  # asked again, once
+
+    server.orders.clear()
+    server.token_requests, server.slow = 0, 1000
+    connect(store, url, timeout=0.5, retry_attempts=2)
+    slow = run_flow(store, {**DOCUMENT, "id": "orders_slowly"}, payload=ORDERS[:1])
+    assert slow.status == "partial" and server.orders == {}
+    [letter] = runs.dead_letters(store, run_id=slow.run_id, status=None)
+    assert letter.reason == (
+        f"gave up after 2 attempts: connection 'erp_oauth' (sandbox): token endpoint {url}/oauth/token: no answer in time"
+    )
+    assert server.token_requests == 2  # bounded by the connection's attempts
+
+
 def authorized(store, url: str, refresh_token: str, **settings) -> None:
     connect(store, url, auth="oauth2_authorization_code", refresh_token=refresh_token, **settings)
 
