@@ -198,17 +198,13 @@ class SessionLogin:
         """Whether the answer says the session has ended, so the call was not done."""
         if response.status_code in self.call.ended_status:
             return True
-        if not (self.call.ended_text and self.error_path and 200 <= response.status_code < 300):
+        if not (self.call.ended_text and 200 <= response.status_code < 300):
             return False
-        from app.connectors.rest import answer_error
-
-        try:
-            said = answer_error(response.json(), self.error_path)
-        except ValueError:
-            return False
+        said = self._answer_error(response)
         return said is not None and self.call.ended_text.lower() in said.lower()
 
     def _answer_error(self, response: httpx.Response) -> str | None:
+        """The error a 2xx answer reports at the connection's error_path, if it has one."""
         if not self.error_path:
             return None
         from app.connectors.rest import answer_error
