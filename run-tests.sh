@@ -25,4 +25,6 @@ if [ "${FLOWBRIDGE_CHECKS:-0}" = 1 ]; then
     .venv/bin/ruff format --check .
     .venv/bin/mypy
 fi
-exec .venv/bin/python -m pytest "$@"
+# On every core (pytest-xdist; FLOWBRIDGE_TEST_WORKERS=1 runs in one process). loadgroup keeps the
+# tests sharing a real ERP or a browser on one worker (tests/conftest.py).
+exec .venv/bin/python -m pytest -n "${FLOWBRIDGE_TEST_WORKERS:-auto}" --dist loadgroup "$@"

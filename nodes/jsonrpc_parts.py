@@ -6,7 +6,7 @@ from typing import Any
 
 from nodes.schema_parts import CONNECTION
 
-JSONRPC_CONNECTION: dict[str, Any] = {**CONNECTION, "description": "A jsonrpc connection (Tryton), e.g. tryton."}
+JSONRPC_CONNECTION: dict[str, Any] = {**CONNECTION, "description": "A jsonrpc connection (Tryton, Odoo), e.g. tryton."}
 
 
 def model_schema(done: str) -> dict[str, Any]:
@@ -31,10 +31,11 @@ def as_domain(value: Any) -> Any:
 def flattened(record: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     """A record read with a related record's fields ("party.code"), which Tryton answers nested
     under the relation and a dot ({"party.": {"code": …}}), with each such field under the name it
-    was asked by: record["party.code"]. A relation left empty gives None."""
+    was asked by: record["party.code"]. A relation left empty gives None; a field the connector gave
+    flat already (Odoo's "partner_id.display_name") stays as it came."""
     flat = {key: value for key, value in record.items() if not key.endswith(".")}
     for name in fields:
-        if "." not in name:
+        if "." not in name or name in flat:
             continue
         *relations, last = name.split(".")
         found: Any = record

@@ -1,10 +1,10 @@
-"""read.jsonrpc: the records of a model in an ERP called by model and method (Tryton), page by
-page; with a cursor, only what was created or changed since the last run.
+"""read.jsonrpc: the records of a model in an ERP called by model and method (Tryton, Odoo), page
+by page; with a cursor, only what was created or changed since the last run.
 
 Pages are asked by offset and limit in id order, which a change during the read does not reorder,
-so no record is skipped. The cursor is Tryton's own stamps: a record counts as changed when its
-write_date or its create_date (a record never written has no write_date) is at or after the
-position; the position moves to the latest stamp read once the whole list is read, and the next
+so no record is skipped. The cursor is the system's own stamps, asked by the connector's dialect: a
+record counts as changed when its write_date or its create_date (a record Tryton never wrote has
+no write_date; Odoo sets it at creation) is at or after the position; the position moves to the latest stamp read once the whole list is read, and the next
 run asks from there, inclusive (a record changed at that very moment is read again, never missed).
 """
 
@@ -36,13 +36,13 @@ CONFIG_SCHEMA: dict[str, Any] = object_schema(
         "domain": {
             **EXPRESSION,
             "title": "Domain",
-            "description": "Which records, as an expression giving a Tryton domain, e.g. [('active', '=', True)].",
+            "description": "Which records, as an expression giving the system's domain, e.g. [('active', '=', True)].",
         },
         "cursor": {
             "type": "boolean",
             "default": False,
             "title": "Only what changed",
-            "description": "Read only the records created or changed since the last run (by Tryton's "
+            "description": "Read only the records created or changed since the last run (by the system's "
             "write_date and create_date).",
         },
         "page_size": {"type": "integer", "minimum": 1, "maximum": 10_000, "default": DEFAULT_PAGE_SIZE},
@@ -64,8 +64,6 @@ class ReadJsonRpc(Processor):
         )
 
     def read(self, inputs: list[Record]) -> Iterator[SourceBatch]:
-        from app.connectors.jsonrpc import tryton_datetime
-
         if not inputs:
             return
         domain = self._domain()
@@ -73,7 +71,7 @@ class ReadJsonRpc(Processor):
         position = None if not cursor or self.context.full_resync else self.context.cursor_position()
         if position is not None:
             try:
-                since = tryton_datetime(str(position))
+                domain = self.connector.changed_since(domain, str(position))
             except ValueError:
                 from app.errors import ConnectorError
 
@@ -81,15 +79,6 @@ class ReadJsonRpc(Processor):
                     f"the cursor's position {str(position)[:40]!r} is not a date and time; "
                     "run once with --full to read everything and set it again"
                 ) from None
-            domain = (
-                [domain, ["OR", [STAMPS[0], ">=", since], [STAMPS[1], ">=", since]]]
-                if domain
-                else [
-                    "OR",
-                    [STAMPS[0], ">=", since],
-                    [STAMPS[1], ">=", since],
-                ]
-            )
         fields = list(dict.fromkeys(["id", *self.config["fields"], *(STAMPS if cursor else ())]))
         size, offset, highest = int(self.config.get("page_size") or DEFAULT_PAGE_SIZE), 0, position
         while True:
@@ -122,7 +111,7 @@ NODE_TYPE = NodeType(
     type="read.jsonrpc",
     family="read",
     title="Read from a JSON-RPC ERP",
-    description="Reads the records of a model (Tryton) page by page; with the cursor, only what was created or "
+    description="Reads the records of a model (Tryton, Odoo) page by page; with the cursor, only what was created or "
     "changed since the last run.",
     config_schema=CONFIG_SCHEMA,
     build=ReadJsonRpc,

@@ -1,5 +1,5 @@
 """write.jsonrpc: creates or updates records of a model in an ERP called by model and method
-(Tryton), through a jsonrpc connection (app/connectors/jsonrpc.py).
+(Tryton, Odoo), through a jsonrpc connection (app/connectors/jsonrpc.py).
 
 Each record is looked for first, by a domain built from it (`find`, e.g. [("code", "=", record.code)]),
 so a record written before is updated, never created twice; one equal in every field sent is
@@ -292,7 +292,7 @@ NODE_TYPE = NodeType(
     type="write.jsonrpc",
     family="write",
     title="Write to a JSON-RPC ERP",
-    description="Creates or updates records of a model (Tryton) by key, found first by a domain; new records of a "
+    description="Creates or updates records of a model (Tryton, Odoo) by key, found first by a domain; new records of a "
     "batch in one create call; records equal to what the ERP holds are not written.",
     config_schema=CONFIG_SCHEMA,
     build=WriteJsonRpc,

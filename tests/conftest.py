@@ -176,3 +176,29 @@ def faketime_library() -> str:
             return path
     _unavailable("libfaketime is not installed (apt-get install faketime)")
     return ""
+
+
+# Parts whose tests share a costly session fixture (a real Tryton and CAP; one `flowbridge serve`
+# with its Chromium): under pytest-xdist (run-tests.sh runs the suite on every core) each part goes
+# to one worker, so it is started once, not once per worker.
+SHARED_SESSION_PARTS = ("real", "browser")
+
+
+def _longest_first(item: pytest.Item) -> int:
+    # The workers are fed in this order: the longest work starts first, so no worker is left
+    # alone with it at the end.
+    part = Path(str(item.path)).parent.name
+    if part == "real":
+        return 0
+    if item.get_closest_marker("slow") or part == "browser":
+        return 1
+    return 2
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups to share the work out
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        part = Path(str(item.path)).parent.name
+        if part in SHARED_SESSION_PARTS:
+            item.add_marker(pytest.mark.xdist_group(part))
+    items.sort(key=_longest_first)

@@ -28,6 +28,8 @@ def cmd_connection_set(args: argparse.Namespace) -> int:
         )
     if args.csrf and args.type != "odata":
         raise UsageError("--csrf goes with --type odata")
+    if (args.dialect or args.database) and args.type != "jsonrpc":
+        raise UsageError("--dialect and --database go with --type jsonrpc")
     if args.type == "jsonrpc":
         if not (args.url and args.username and args.password):
             raise UsageError(
@@ -35,6 +37,9 @@ def cmd_connection_set(args: argparse.Namespace) -> int:
                 "--username and --password to log in"
             )
         settings = {"url": args.url, "username": args.username, "password": args.password}
+        if args.dialect == "odoo" and not args.database:
+            raise UsageError("an odoo connection needs --database, the Odoo database to log in to")
+        settings.update({k: v for k, v in (("dialect", args.dialect), ("database", args.database)) if v})
         if args.timeout:
             settings["timeout"] = args.timeout
     elif args.type in ("http", "odata"):

@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("erpnext",),
         help="log in with --username and --password and carry the session (http): erpnext",
     )
+    conn_set.add_argument("--dialect", choices=("tryton", "odoo"), help="the JSON-RPC system (jsonrpc; default tryton)")
+    conn_set.add_argument("--database", help="the database logged in to (jsonrpc, --dialect odoo)")
     conn_set.add_argument("--api-key", help="API key sent in a header (http)")
     conn_set.add_argument("--api-key-header", default="X-API-Key", help="header for --api-key (default X-API-Key)")
     conn_set.add_argument(

@@ -36,9 +36,9 @@ class ConnectionSpec:
 
             return RestConnector(self)
         if self.type == "jsonrpc":
-            from app.connectors.jsonrpc import JsonRpcConnector
+            from app.connectors.jsonrpc import open_jsonrpc
 
-            return JsonRpcConnector(self)
+            return open_jsonrpc(self)
         if self.type == "odata":
             from app.connectors.odata import OdataConnector
 

@@ -1,5 +1,5 @@
-"""JSON-RPC connector: an ERP that is called by model and method (Tryton; Odoo's dialect next),
-for read.jsonrpc and write.jsonrpc.
+"""JSON-RPC connector: an ERP that is called by model and method (Tryton here; Odoo's dialect in
+jsonrpc_odoo.py), for read.jsonrpc and write.jsonrpc.
 
 The calls travel through the REST connector (rest.py): one keep-alive client, timeouts, the retry
 policy, the origin check, and a 2xx answer whose `error` member is set made a refusal — such
@@ -24,7 +24,7 @@ from app.connectors import ConnectionSpec
 from app.connectors.rest import Refused, RefusedInAnswer, RestConnector
 from app.errors import ConnectorError
 
-DIALECTS = ("tryton",)
+DIALECTS = ("tryton", "odoo")
 DEFAULT_RPC_PATH = "rpc/"
 ENDED_SESSION = {401, 403}  # what Tryton answers a call whose session it no longer knows
 # The transport's settings a jsonrpc connection may give (the rest are its own).
@@ -103,8 +103,20 @@ def error_text(error: Any) -> str:
     return str(error)
 
 
+def open_jsonrpc(spec: ConnectionSpec) -> JsonRpcConnector:
+    """The connector of a jsonrpc connection's dialect (Tryton unless it says `dialect: odoo`)."""
+    if spec.settings.get("dialect") == "odoo":
+        from app.connectors.jsonrpc_odoo import OdooConnector
+
+        return OdooConnector(spec)
+    return JsonRpcConnector(spec)
+
+
 class JsonRpcConnector:
-    """One JSON-RPC system for the length of a run."""
+    """One JSON-RPC system for the length of a run (Tryton's dialect; OdooConnector has Odoo's)."""
+
+    default_rpc_path = DEFAULT_RPC_PATH
+    address_example = "http://erp:8000/mydb/"
 
     def __init__(self, spec: ConnectionSpec) -> None:
         self.spec = spec
@@ -114,11 +126,11 @@ class JsonRpcConnector:
             raise ConnectorError(f"{self.where}: unknown dialect '{self.dialect}'; use one of {', '.join(DIALECTS)}")
         url = settings.get("url") or settings.get("base_url")
         if not url:
-            raise ConnectorError(f"{self.where} has no url (the database's address, e.g. http://erp:8000/mydb/)")
+            raise ConnectorError(f"{self.where} has no url (the address of its calls, e.g. {self.address_example})")
         for needed in ("username", "password"):
             if not settings.get(needed):
                 raise ConnectorError(f"{self.where} needs '{needed}' to log in")
-        self.rpc_path = str(settings.get("rpc_path") or DEFAULT_RPC_PATH)
+        self.rpc_path = str(settings.get("rpc_path") or self.default_rpc_path)
         self.context: dict[str, Any] = dict(settings.get("context") or {})
         transport = {k: settings[k] for k in TRANSPORT_SETTINGS if k in settings}
         self.http = RestConnector(
@@ -170,7 +182,7 @@ class JsonRpcConnector:
         try:
             response = self.http.send("POST", self.rpc_path, body=body, headers=headers)
         except RefusedInAnswer as refused:
-            raise CallRefused.of(refused, self.where, method, error_text(_error_member(refused.body))) from None
+            raise CallRefused.of(refused, self.where, method, error_text(error_member(refused.body))) from None
         assert response is not None
         answer = self.http.json(response, method)
         if not isinstance(answer, dict) or "result" not in answer:
@@ -200,6 +212,13 @@ class JsonRpcConnector:
         self.logins += 1
 
     # --- what the nodes and the pickers ask ----------------------------------------------------
+
+    def changed_since(self, domain: list[Any], position: str) -> list[Any]:
+        """`domain` narrowed to the records created or changed at or after `position` (ISO text, as
+        the read gave the stamps); ValueError when the position is no moment."""
+        since = tryton_datetime(position)
+        changed = ["OR", ["write_date", ">=", since], ["create_date", ">=", since]]
+        return [domain, changed] if domain else changed
 
     def search_read(
         self, model: str, domain: list[Any], fields: list[str], *, offset: int = 0, limit: int | None = None
@@ -246,7 +265,7 @@ class JsonRpcConnector:
         self.http.close()
 
 
-def _error_member(body: str) -> Any:
+def error_member(body: str) -> Any:
     import json
 
     try:

@@ -156,13 +156,19 @@ SETTINGS_SCHEMAS: dict[str, dict[str, Any]] = {
         allOf=_AUTH_RULES,
     ),
     "jsonrpc": _schema(
-        "JSON-RPC ERP (Tryton)",
+        "JSON-RPC ERP (Tryton, Odoo)",
         {
-            "url": {**_ADDRESS, "title": "The database's address", "description": "e.g. http://erp:8000/mydb/"},
-            "base_url": {**_ADDRESS, "title": "The database's address"},
+            "url": {
+                **_ADDRESS,
+                "title": "Address",
+                "description": "Tryton: the database's address, http://erp:8000/mydb/; Odoo: the server's, "
+                "https://mycompany.odoo.com/",
+            },
+            "base_url": {**_ADDRESS, "title": "Address"},
             "username": _text("User"),
-            "password": _text("Password", secret=True),
-            "dialect": {"enum": ["tryton"], "title": "Dialect"},
+            "password": _text("Password", "Odoo: the user's password or an API key", secret=True),
+            "dialect": {"enum": ["tryton", "odoo"], "title": "Dialect", "description": "default tryton"},
+            "database": _text("Database", "Odoo: the database logged in to"),
             "rpc_path": _text("Path of the calls", "default: the database's address itself"),
             "language": _text("Language", "default en"),
             "context": {"type": "object", "title": "Context sent with every call"},
@@ -170,6 +176,12 @@ SETTINGS_SCHEMAS: dict[str, dict[str, Any]] = {
         },
         ["username", "password"],
         anyOf=[{"required": ["url"]}, {"required": ["base_url"]}],
+        allOf=[
+            {
+                "if": {"required": ["dialect"], "properties": {"dialect": {"const": "odoo"}}},
+                "then": {"required": ["database"]},
+            }
+        ],
     ),
 }
 assert set(SETTINGS_SCHEMAS) == set(CONNECTION_TYPES), "every connection type has its settings' schema"
@@ -204,7 +216,8 @@ def _said(error: Any, schema: dict[str, Any]) -> str:
     if error.validator == "required":
         needed = error.message.split(" is ")[0]
         if "allOf" in error.schema_path and isinstance(error.instance, dict):
-            return f"{needed} is needed for auth {error.instance.get('auth')}"
+            because = "dialect" if "dialect" in error.instance and "auth" not in error.instance else "auth"
+            return f"{needed} is needed for {because} {error.instance.get(because)}"
         return f"{place + ': ' if place else ''}{needed} is needed"
     if error.validator == "anyOf" and not place:
         return "the address is needed: " + " or ".join(s["required"][0] for s in error.validator_value)

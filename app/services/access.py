@@ -35,6 +35,7 @@ ALLOWED = {
 DOING = {
     "dead_letters": "retry or discard dead letters",
     "acknowledge": "acknowledge alerts",
+    "connections": "manage connections",
 }
 
 

@@ -17,6 +17,7 @@ NAV = (
     ("Dead letters", "/dead-letters", "report"),
     ("Health", "/health", "monitor_heart"),
     ("Sandbox", "/sandbox", "science"),
+    ("Connections", "/connections", "cable"),
 )
 
 

@@ -32,6 +32,7 @@ def create_app(root: Flowbridge | None = None) -> Flowbridge:
     context.use(root)
     # The pages register themselves with @ui.page when imported.
     from app.ui import (  # noqa: F401
+        connections_page,
         dead_letters_page,
         editor_page,
         flows_page,

@@ -1,7 +1,8 @@
 """A small API in the manner of ERPNext (Frappe), for the session-login tests: `POST
 /api/method/login` with usr and pwd sets an `sid` cookie; `/api/resource/Customer` lists (with
 Frappe's JSON `filters`), creates and updates customers for a live session and answers a Guest 403
-PermissionError otherwise. And a token API: `POST /auth/login` answers `{"data": {"token": …}}`,
+PermissionError otherwise (or, with `ended_with_200`, a 200 whose `error` says "Session Expired").
+And a token API: `POST /auth/login` answers `{"data": {"token": …}}`,
 to be sent as a bearer token. Knobs a test turns: sessions that end after some calls, a login
 answer without its cookie or token."""
 
@@ -26,15 +27,19 @@ class FrappeSite:
     logins: int = 0
     login_bodies: list[Any] = field(default_factory=list)
     login_sets_cookie: bool = True
+    ended_with_200: bool = False  # an ended session answered as Odoo's web client is: 200 and an error
     writes: int = 0
-
-
-def _not_permitted() -> JSONResponse:
-    return JSONResponse({"exc_type": "PermissionError", "message": "Not permitted"}, status_code=403)
 
 
 def frappe_api(site: FrappeSite) -> FastAPI:
     app = FastAPI()
+
+    def _not_permitted() -> JSONResponse:
+        if site.ended_with_200:
+            return JSONResponse(
+                {"error": {"code": 100, "message": "Session Expired", "data": {"name": "SessionExpired"}}}
+            )
+        return JSONResponse({"exc_type": "PermissionError", "message": "Not permitted"}, status_code=403)
 
     def live(request: Request) -> bool:
         sid = request.cookies.get("sid") or ""

@@ -31,7 +31,7 @@ from tests.ops.test_webhooks_and_api import free_port
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
 ORDERS = "crm_won_deals_to_erp_orders_http"
 ACCOUNTS = 3400  # about 500 won deals that become orders
-ROUNDS = int(os.environ.get("FLOWBRIDGE_CRASH_ROUNDS", "20"))
+ROUNDS = int(os.environ.get("FLOWBRIDGE_CRASH_ROUNDS", "6"))
 TOKEN = "crash-token"
 MODES = ("kill the run", "stop the ERP", "cut the connections")
 

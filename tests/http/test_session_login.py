@@ -151,6 +151,28 @@ def test_a_token_login_sends_its_token_as_the_header_it_names(store, site):
     assert result.totals["inserted"] == 10 and len(site.customers) == 10 and site.logins > 1
 
 
+def test_a_session_said_ended_inside_a_200_answer_is_opened_again_when_the_connection_knows_the_words(store, site):
+    login = {
+        "path": "/auth/login",
+        "body": {"username": "{{ username }}", "password": "{{ password }}"},
+        "token_from": "body",
+        "token": "data.token",
+        "ended_text": "session expired",  # matched without regard to case
+    }
+    site.end_sessions_after, site.ended_with_200 = 5, True
+    connect(store, site, login=login, error_path="error.message")
+    result = run_flow(store, TO_ERPNEXT, payload=CUSTOMERS)
+    assert result.status == "succeeded", result.error
+    assert result.totals["inserted"] == 10 and len(site.customers) == 10 and site.logins > 1
+
+    # Without the words, the same answer is what it looks like: a refusal, named, and nothing written.
+    connect(store, site, login={k: v for k, v in login.items() if k != "ended_text"}, error_path="error.message")
+    others = [{**c, "crm_id": f"B-{n}"} for n, c in enumerate(CUSTOMERS)]
+    refused = run_flow(store, TO_ERPNEXT, payload=others)
+    assert refused.status in ("failed", "partial") and refused.totals["inserted"] < 10
+    assert "Session Expired" in (refused.error or runs.dead_letters(store, run_id=refused.run_id)[0].reason)
+
+
 def test_a_login_body_template_keeps_the_types_of_the_settings_it_names():
     values = {"username": "ana", "database": 7, "password": "p"}
     body = {

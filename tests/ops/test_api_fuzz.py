@@ -14,7 +14,7 @@ import pytest
 from tests.ops.test_server_stays_up import serve
 from tests.ops.test_webhooks_and_api import free_port
 
-FUZZ_SECONDS = int(os.environ.get("FLOWBRIDGE_FUZZ_SECONDS", "120"))
+FUZZ_SECONDS = int(os.environ.get("FLOWBRIDGE_FUZZ_SECONDS", "40"))
 
 
 def test_no_generated_api_call_gets_a_server_error(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""`flowbridge serve` killed with SIGKILL in the middle of a 100,000-record run: at the next start
+"""`flowbridge serve` killed with SIGKILL in the middle of a 40,000-record run: at the next start
 the run is marked interrupted, and running the flow again loses and duplicates nothing."""
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _up(port: int) -> bool:
 @pytest.mark.slow
 def test_a_server_killed_mid_run_marks_it_interrupted_and_the_next_run_finishes_the_job(tmp_path):
     crm, erp = tmp_path / "crm.db", tmp_path / "erp.db"
-    create_crm_database(crm, accounts=100_000, with_related=False)
+    create_crm_database(crm, accounts=40_000, with_related=False)
     create_erp_database(erp, crm_path=crm)
     reference = uninterrupted(crm, erp, tmp_path)
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")

@@ -5,7 +5,7 @@ runs of both directions, some of which die between or inside batches (right afte
 the target, before its link or cursor was kept). Each system edits only fields it owns or shares,
 as field permissions in real CRMs and ERPs enforce. After a final run of each direction, the CRM
 and the ERP agree on every field either side owns, and no record exists twice.
-Examples: 100 by default, FLOWBRIDGE_PROPERTY_EXAMPLES to change it.
+Examples: 40 by default, FLOWBRIDGE_PROPERTY_EXAMPLES to change it.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ FORWARD = json.loads((FLOWS / "crm_accounts_to_erp_customers.json").read_text())
 REVERSE = json.loads((FLOWS / "erp_customers_to_crm_accounts.json").read_text())
 STATES = {k.strip().casefold(): v for k, v in FORWARD["value_maps"]["us_states"].items()}
 WORDS = ["North", "Harbor", "Cedar", "Atlas", "Summit"]
-EXAMPLES = int(os.environ.get("FLOWBRIDGE_PROPERTY_EXAMPLES", "100"))
+EXAMPLES = int(os.environ.get("FLOWBRIDGE_PROPERTY_EXAMPLES", "40"))
 
 
 class SimulatedCrash(BaseException):

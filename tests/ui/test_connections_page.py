@@ -1,0 +1,110 @@
+"""The Connections page: an admin lists, tries, adds and edits connections with a form drawn from
+the type's settings schema; secrets are write-only (never sent to the browser, kept when left
+empty); a bad setting is refused naming it; other roles see the controls disabled and the services
+refuse them all the same."""
+
+from __future__ import annotations
+
+import pytest
+from nicegui import ui
+from nicegui.testing.user import User
+
+from app.errors import FlowbridgeError
+from app.services import access
+from app.services import connections as connection_service
+from app.store.connections import connection_spec
+from app.store.database import Store
+from app.ui import session
+
+
+def _element(user: User, marker: str):
+    [found] = user.find(marker=marker).elements
+    return found
+
+
+def _secret_values(user: User) -> list[str]:
+    """Every value the page holds in its inputs: a secret must be none of them."""
+    return [str(e.value) for e in user.find(ui.input).elements]
+
+
+async def test_an_admin_tries_adds_and_edits_a_connection_and_its_secret_never_reaches_the_page(
+    user: User, store: Store
+) -> None:
+    await user.open("/connections")
+    await user.should_see("Sandbox")
+    await user.should_see("Production")
+    user.find(marker="connection-test-crm-sandbox").click()
+    await user.should_see("connected: ", retries=50)
+    assert "accounts" in _element(user, "connection-tried-crm-sandbox").text
+
+    user.find(marker="connection-new").click()
+    await user.should_see("New connection")
+    user.find(marker="connection-name").type("hubspot")
+    _element(user, "connection-type").set_value("http")
+    await user.should_see("HTTP API")
+    user.find(marker="setting-base_url").type("api.hubapi.com")  # no scheme: refused, naming it
+    _element(user, "setting-auth").set_value("bearer")
+    user.find(marker="setting-token").type("pat-na1-s3cret")
+    user.find(marker="connection-save").click()
+    await user.should_see("must start with http:// or https://")
+    with pytest.raises(FlowbridgeError):
+        connection_spec(store, "hubspot", "sandbox")  # nothing kept
+
+    _element(user, "setting-base_url").set_value("https://api.hubapi.com")
+    user.find(marker="connection-save").click()
+    await user.should_see("connection 'hubspot' (sandbox) saved")
+    saved = connection_spec(store, "hubspot", "sandbox")
+    assert saved.settings == {"base_url": "https://api.hubapi.com", "auth": "bearer", "token": "pat-na1-s3cret"}
+
+    await user.should_see(marker="connection-edit-hubspot-sandbox")  # the list is drawn again with it
+    user.find(marker="connection-edit-hubspot-sandbox").click()
+    await user.should_see("Connection hubspot (sandbox)")
+    assert "pat-na1-s3cret" not in _secret_values(user)  # write-only: the page never had it
+    token = _element(user, "setting-token")
+    assert token.value == "" and token.props["hint"] == "set: type to replace it, leave empty to keep it"
+    _element(user, "setting-timeout").set_value(20)
+    user.find(marker="connection-save").click()
+    await user.should_see("connection 'hubspot' (sandbox) saved")
+    kept = connection_spec(store, "hubspot", "sandbox").settings
+    assert kept["token"] == "pat-na1-s3cret" and kept["timeout"] == 20
+
+
+async def test_a_sql_address_is_shown_with_its_password_hidden_and_saved_with_it_kept(user: User, store: Store):
+    admin = access.Principal("adam", "admin")
+    url = "postgresql+psycopg2://flowbridge:pg-s3cret@db.example.com:5432/erp"
+    connection_service.save_connection(store, "warehouse", "production", "sql", {"url": url}, who=admin)
+    await user.open("/connections")
+    user.find(marker="connection-edit-warehouse-production").click()
+    await user.should_see("Connection warehouse (production)")
+    shown = _element(user, "setting-url").value
+    assert "pg-s3cret" not in shown and "***" in shown
+    assert all("pg-s3cret" not in value for value in _secret_values(user))
+    _element(user, "setting-url").set_value(shown.replace("db.example.com", "db2.example.com"))
+    user.find(marker="connection-save").click()
+    await user.should_see("connection 'warehouse' (production) saved")
+    assert connection_spec(store, "warehouse", "production").settings["url"] == url.replace("db.", "db2.")
+
+
+async def test_a_viewer_sees_the_connections_with_the_controls_disabled_and_is_refused_on_the_server(
+    user: User, store: Store
+) -> None:
+    token = access.add_user(store, "vic", "viewer")
+    access.add_user(store, "ada", "admin")
+    session.forget_open_state()
+    await user.open("/connections")
+    user.find(marker="sign-in-name").type("vic")
+    user.find(marker="sign-in-token").type(token)
+    user.find(marker="sign-in-submit").click()
+    await user.should_see("vic · viewer", retries=30)
+    await user.open("/connections")
+    await user.should_see("crm")
+    for marker in ("connection-new", "connection-edit-crm-sandbox", "connection-test-crm-sandbox"):
+        assert not _element(user, marker).enabled, marker
+    await user.should_see("Only an admin may add, edit or try connections")
+    viewer = access.Principal("vic", "viewer")
+    with pytest.raises(access.Forbidden, match=r"vic \(viewer\) may not manage connections; that needs admin"):
+        connection_service.connection_form(store, "crm", "sandbox", who=viewer)
+    with pytest.raises(access.Forbidden):
+        connection_service.try_connection(store, "crm", "sandbox", who=viewer)
+    with pytest.raises(access.Forbidden):
+        connection_service.save_connection_form(store, "crm", "sandbox", "sql", {"url": "sqlite://"}, who=viewer)
