@@ -414,3 +414,16 @@ def node_type_catalog(types: NodeTypes | None = None) -> list[dict[str, Any]]:
         }
         for t in ordered
     ]
+
+
+def summary_name(node: dict[str, Any], types: NodeTypes | None = None) -> str | None:
+    """A trigger's config in words as a node name ("Every 15 minutes"), for a type that has a
+    summary; None otherwise, or while the config is half-typed."""
+    node_type = nodes.get(str(node.get("type")), types)
+    if node_type is None or node_type.summary is None:
+        return None
+    try:
+        text = node_type.summary(node.get("config") or {})
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return None
+    return text[:1].upper() + text[1:] if text else None

@@ -16,17 +16,20 @@ from nodes.base import NodeTypes
 
 
 def flow_rows(store: Store, scheduler: Any = None, types: NodeTypes | None = None) -> list[dict[str, Any]]:
-    """Per flow: on/off, trigger in words, next run, last run, failures in the last 24 hours."""
+    """Per flow: on/off, trigger in words, next run, last run, failed and partial runs in the last 24 hours."""
 
     since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=24)
     rows = []
     with store.session() as session:
-        failures = dict(
-            session.exec(
-                select(Run.flow_id, func.count())
-                .where(Run.status == "failed", Run.started_at >= since, operational())
-                .group_by(Run.flow_id)
-            ).all()
+        failures, partial = (
+            dict(
+                session.exec(
+                    select(Run.flow_id, func.count())
+                    .where(Run.status == status, Run.started_at >= since, operational())
+                    .group_by(Run.flow_id)
+                ).all()
+            )
+            for status in ("failed", "partial")
         )
     for flow in flows.list_flows(store):
         document, _ = flows.get_document(store, flow.id)
@@ -56,6 +59,7 @@ def flow_rows(store: Store, scheduler: Any = None, types: NodeTypes | None = Non
                 if last
                 else None,
                 "failures_24h": failures.get(flow.id, 0),
+                "partial_24h": partial.get(flow.id, 0),  # runs that left records failed: not all is well
             }
         )
     return rows

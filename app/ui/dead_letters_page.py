@@ -19,6 +19,7 @@ from app.ui import context, session
 from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
 from app.ui.frame import frame
 from app.ui.moments import ago, as_utc, when
+from app.ui.numbers import counted
 from app.ui.run_chips import env_chip
 from app.ui.runs_page import known_flow_names
 from app.ui.who import ask_who
@@ -118,7 +119,7 @@ class DeadLetterBoard:
             flows.setdefault(group["flow_id"], []).append(group)
         total = sum(g["count"] for g in groups)
         ui.label(
-            f"{total} open record{'s' if total != 1 else ''} in {len(groups)} reason{'s' if len(groups) != 1 else ''}"
+            f"{counted(total)} open record{'s' if total != 1 else ''} in {len(groups)} reason{'s' if len(groups) != 1 else ''}"
         ).classes("fb-muted text-sm fb-letters-total")
         for flow_id, flow_groups in flows.items():
             with ui.column().classes("w-full gap-0 fb-card fb-letter-flow").props(f'data-flow-id="{flow_id}"'):
@@ -128,7 +129,7 @@ class DeadLetterBoard:
                     ui.label(flow_id).classes("fb-muted text-xs")
                     ui.space()
                     count = sum(g["count"] for g in flow_groups)
-                    ui.label(f"{count} open").classes("fb-count-badge")
+                    ui.label(f"{counted(count)} open").classes("fb-count-badge")
                 for index, group in enumerate(flow_groups):
                     self._group(
                         group,
@@ -153,7 +154,9 @@ class DeadLetterBoard:
                         f"at node {group['node_id']}" + (f" · {', '.join(envs)}" if envs else "") + _age(letters)
                     ).classes("fb-muted text-xs")
                 ui.button(
-                    f"Retry all {group['count']}", icon="replay", on_click=lambda g=group: self.ask_retry_reason(g)
+                    f"Retry all {counted(group['count'])}",
+                    icon="replay",
+                    on_click=lambda g=group: self.ask_retry_reason(g),
                 ).props("outline dense no-caps").classes("fb-retry-reason").mark(f"retry-all-{key}")
                 ui.button(
                     "Discard all",

@@ -226,13 +226,20 @@ class FlowList:
                     ).classes("no-underline fb-last-run-link")
                 else:
                     ui.label("never run")
-            failures = ops.get("failures_24h", 0)
+            failures, partial = ops.get("failures_24h", 0), ops.get("partial_24h", 0)
             with ui.link(target=f"/runs?flow={summary.id}&status=failed").classes(
                 "fb-fact fb-failures no-underline flex items-center gap-1 no-wrap"
                 + (" fb-failures-some" if failures else "")
             ):
-                ui.icon("error_outline" if failures else "check_circle").classes("text-base")
-                ui.label(f"{failures} failed run{'s' if failures != 1 else ''} in 24 h")
+                ui.icon("error_outline" if failures else "warning_amber" if partial else "check_circle").classes(
+                    "text-base"
+                )
+                ui.label(f"{failures:,} failed run{'s' if failures != 1 else ''} in 24 h")
+            if partial:  # a run that left records failed is no success to mark with a check
+                with ui.link(target=f"/runs?flow={summary.id}&status=partial").classes(
+                    "fb-fact fb-failures fb-failures-some no-underline flex items-center gap-1 no-wrap"
+                ):
+                    ui.label(f"{partial:,} partial (records failed)").mark(f"partial-runs-{summary.id}")
 
     def _actions(self, summary: designer.FlowSummary, ops: dict[str, Any]) -> None:
         switch = (

@@ -14,6 +14,7 @@ from app.ui import context
 from app.ui.feedback import tell_error
 from app.ui.frame import frame
 from app.ui.moments import ago, span, when
+from app.ui.numbers import counted
 
 DAY_CHOICES = (7, 14, 30)
 COLOURS = {
@@ -210,7 +211,7 @@ def _flow_card(health: FlowHealth, env: str) -> None:
             ui.space()
             failed = health.failed_runs
             ui.link(
-                f"{health.total_runs} run{'s' if health.total_runs != 1 else ''}",
+                f"{counted(health.total_runs)} run{'s' if health.total_runs != 1 else ''}",
                 f"/runs?{urlencode({'flow': health.flow_id, **({'env': env} if env else {})})}",
             ).classes("fb-stat no-underline")
             ui.label(f"{failed} failed").classes("fb-stat" + (" text-negative font-semibold" if failed else ""))

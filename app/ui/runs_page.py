@@ -19,6 +19,7 @@ from app.ui.editor.test_results import records_table
 from app.ui.feedback import tell_error
 from app.ui.frame import frame
 from app.ui.moments import ago, when
+from app.ui.numbers import counted, totals_text
 from app.ui.run_chips import STATUS_CHIP, env_chip, runs_link
 
 STATUSES = ("queued", "running", "succeeded", "partial", "failed", "skipped", "interrupted")
@@ -36,7 +37,7 @@ def _duration(run: Any) -> str:
 
 
 def _totals(totals: dict[str, Any] | None) -> str:
-    return " · ".join(f"{v} {k}" for k, v in (totals or {}).items() if v) or "nothing to do"
+    return totals_text(totals)
 
 
 def known_flow_names() -> dict[str, str]:
@@ -241,7 +242,7 @@ class RunDetail:
         with ui.row().classes("w-full gap-3"):
             for key, value in (run.totals or {}).items():
                 with ui.column().classes("fb-card px-5 py-3 gap-0 items-start fb-total"):
-                    ui.label(str(value)).classes("text-2xl font-semibold")
+                    ui.label(counted(value)).classes("text-2xl font-semibold")
                     ui.label(key).classes("fb-muted text-sm")
         self.graph()
         if run.dry_run:
@@ -338,10 +339,10 @@ class RunDetail:
         failed = [d for d in self.letters if d.node_id == node_id]
         with ui.column().classes("w-full gap-2 fb-card p-3 fb-samples").props(f'data-node-id="{node_id}"'):
             ui.label(
-                f"{node_id}: {counts.get('in', 0)} in · "
-                + (", ".join(f"{n} {p}" for p, n in counts.get("out", {}).items()) or "nothing out")
-                + "".join(f" · {counts[k]} {k}" for k in ("inserted", "updated", "unchanged") if counts.get(k))
-                + (f" · {counts['failed']} failed" if counts.get("failed") else "")
+                f"{node_id}: {counted(counts.get('in', 0))} in · "
+                + (", ".join(f"{counted(n)} {p}" for p, n in counts.get("out", {}).items()) or "nothing out")
+                + "".join(f" · {counted(counts[k])} {k}" for k in ("inserted", "updated", "unchanged") if counts.get(k))
+                + (f" · {counted(counts['failed'])} failed" if counts.get("failed") else "")
                 + (f" · took {seconds_text(counts['seconds'])}" if "seconds" in counts else "")
             ).classes("font-semibold fb-samples-title")
             with ui.row().classes("w-full no-wrap gap-4 items-start"):
@@ -389,12 +390,12 @@ class RunDetail:
         rows = [
             {
                 "node": node_id,
-                "in": counts.get("in", 0),
-                "out": ", ".join(f"{p} {n}" for p, n in counts.get("out", {}).items()) or "–",
-                "inserted": counts.get("inserted", ""),
-                "updated": counts.get("updated", ""),
-                "unchanged": counts.get("unchanged", ""),
-                "failed": counts.get("failed", 0),
+                "in": counted(counts.get("in", 0)),
+                "out": ", ".join(f"{p} {counted(n)}" for p, n in counts.get("out", {}).items()) or "–",
+                "inserted": counted(counts.get("inserted", "")),
+                "updated": counted(counts.get("updated", "")),
+                "unchanged": counted(counts.get("unchanged", "")),
+                "failed": counted(counts.get("failed", 0)),
                 "seconds": f"{counts.get('seconds', 0):.3f}",
             }
             for node_id, counts in self.ledger.items()

@@ -49,9 +49,23 @@ async def test_each_flow_shows_its_trigger_next_run_last_run_and_failures(
     await user.should_see("next 2031-05-06 04:45 UTC")
     await user.should_see("1 failed run in 24 h")
     await user.should_see("partial")
+    await user.should_see("1 partial (records failed)")  # the last run left records failed
     links = [link.props.get("href") for link in user.find(ui.link).elements]
     assert f"/runs/{ran.run_id}" in links
     assert f"/runs?flow={FLOW}&status=failed" in links
+    assert f"/runs?flow={FLOW}&status=partial" in links
+
+
+async def test_a_flow_whose_runs_left_records_failed_shows_no_all_clear(user: User, store: Store) -> None:
+    document, version = flow_store.get_document(store, FLOW)
+    ran = run_flow(store, document, version=version, env="sandbox")
+    assert ran.status == "partial" and ran.totals["failed"] > 0  # the demo holds records the ERP refuses
+    await user.open("/")
+    await user.should_see("0 failed runs in 24 h")
+    await user.should_see("1 partial (records failed)")
+    [card] = [e for e in user.find(ui.link).elements if e.props.get("href") == f"/runs?flow={FLOW}&status=failed"]
+    icons = [child.props.get("name") for child in card.descendants() if isinstance(child, ui.icon)]
+    assert icons == ["warning_amber"]  # not the all-clear check
 
 
 async def test_switching_on_and_off_is_recorded_with_who_and_shown_in_the_history(user: User, store: Store) -> None:

@@ -198,3 +198,22 @@ async def test_value_maps_are_edited_as_tables(user: User) -> None:
     user.find(marker="export").click()
     exported = json.loads((await user.download.next()).content)
     assert exported["value_maps"] == {"countries": {"DE": "Germany"}}
+
+
+async def test_a_schedule_named_by_its_cron_is_renamed_with_it_and_a_name_of_ones_own_stays(user: User) -> None:
+    await user.open(f"/flows/{FLOW}")
+    canvas = user.find(FlowCanvas)
+    canvas.trigger("selection", {"nodes": ["start"], "edges": []})
+    await user.should_see("Cron expression")
+    [cron] = [e for e in user.find(ui.input).elements if e.props.get("label") == "Cron expression"]
+    [name] = [e for e in user.find(ui.input).elements if e.props.get("label") == "Name on the canvas"]
+    assert name.value == "Every 15 minutes"
+    cron.set_value("0 3 * * *")
+    assert name.value == "Daily at 03:00"
+    user.find(marker="export").click()
+    exported = json.loads((await user.download.next()).content)
+    assert next(n for n in exported["nodes"] if n["id"] == "start")["name"] == "Daily at 03:00"
+
+    name.set_value("Nightly import")  # the analyst's own name: a later cron leaves it alone
+    cron.set_value("0 4 * * *")
+    assert name.value == "Nightly import"

@@ -134,3 +134,29 @@ async def test_a_queued_run_says_it_is_still_going_and_an_unknown_run_says_so(us
     await user.should_see("No records yet: the run has not got that far.")
     await user.open("/runs/no-such-run")
     await user.should_see("There is no run 'no-such-run'.")
+
+
+async def test_big_counts_read_with_thousands_separators(user: User, store: Store) -> None:
+    from app.store.models import Run
+
+    run_store.queue_run(
+        store,
+        Run(id="a-big-one", flow_id=FLOW, env="sandbox", trigger="manual", started_by="ada", payload=[]),
+    )
+    run_store.finish_run(
+        store,
+        "a-big-one",
+        status="succeeded",
+        totals={"read": 123456, "inserted": 120000, "failed": 0},
+        error=None,
+        ledger={"read": {"in": 1, "out": {"out": 123456}}, "write": {"in": 123456, "inserted": 120000}},
+    )
+    await user.open("/runs/a-big-one")
+    await user.should_see("123,456")
+    await user.should_see("120,000")
+    user.find(marker="sample-node").elements.pop().set_value("write")
+    await user.should_see("write: 123,456 in")
+    await user.open("/runs")
+    await user.should_see("Runs")
+    listed = [row for table in user.find(ui.table).elements for row in table.rows if row.get("id") == "a-big-one"]
+    assert [row["totals"] for row in listed] == ["123,456 read · 120,000 inserted"]

@@ -13,6 +13,7 @@ from app.problems import one_line
 from app.services.dry_runs import DryRun
 from app.ui.changes_view import changes_view
 from app.ui.feedback import instant_spinner
+from app.ui.numbers import counted
 
 
 def refusal(report: DryRun) -> str:
@@ -88,7 +89,7 @@ def show_dry_run(report: DryRun) -> None:
                 ("failed", "would fail", "fb-chip-draft"),
             ):
                 if result.totals.get(name):
-                    _chip(f"{result.totals[name]} {label}", css)
+                    _chip(f"{counted(result.totals[name])} {label}", css)
             ui.space()
             ui.label(f"{report.seconds:.1f} s · stored as run").classes("fb-muted text-xs")
             ui.link(result.run_id, f"/runs/{result.run_id}").classes("text-xs fb-dry-run-link")

@@ -27,6 +27,7 @@ from app.ui.editor.schema_form import FormServices
 from app.ui.editor.side_panel import SidePanel
 from app.ui.editor.test_results import show_results
 from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
+from app.ui.numbers import totals_text
 
 # Asks before leaving the page with unsaved changes.
 LEAVE_GUARD = """
@@ -478,7 +479,7 @@ class Editor:
             )
         finally:
             spinner_done()
-        totals = " · ".join(f"{v} {k}" for k, v in result.totals.items() if v)
+        totals = totals_text(result.totals) if any(result.totals.values()) else ""
         kind = "positive" if result.status == "succeeded" else "warning" if result.status == "partial" else "negative"
         ui.notify(
             f"Run {result.status}: {totals or 'nothing to do'}" + (f" — {result.error}" if result.error else ""),

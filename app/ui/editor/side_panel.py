@@ -7,6 +7,7 @@ from typing import Any
 
 from nicegui import ui
 
+from app.services import designer
 from app.services.designer import Checked
 from app.services.designer import node_type as registered_type
 from app.ui.editor.document_state import DocumentState, EditRefused
@@ -120,6 +121,8 @@ class SidePanel:
         )
 
         def rename_label(e: Any) -> None:
+            if (e.value or "") == node.get("name", ""):
+                return  # set to what the node holds already (a name following its config)
             self.state.edit(f"{node['id']}:name")
             node["name"] = e.value or ""
             if not node["name"]:
@@ -127,6 +130,7 @@ class SidePanel:
             self.changed(False)
 
         name.on_value_change(rename_label)
+        self.name_input = name
         node_id = (
             ui.input("Id", value=node["id"]).props("dense outlined stack-label").classes("w-full fb-node-id-input")
         )
@@ -159,11 +163,24 @@ class SidePanel:
             node_type.config_schema,
             config,
             services=self.services(node["id"]),
-            before_change=lambda path: self.state.edit(f"{node['id']}:{path}"),
-            on_change=lambda path: self.changed(False),
+            before_change=lambda path: self._before_config_change(node, path),
+            on_change=lambda path: self._after_config_change(node),
             problems=problems,
         )
         self.form.render()
+
+    def _before_config_change(self, node: dict[str, Any], path: str) -> None:
+        self.state.edit(f"{node['id']}:{path}")
+        self._summary_before = designer.summary_name(node, self.state.types)
+
+    def _after_config_change(self, node: dict[str, Any]) -> None:
+        """A name that said what the config said ("Every 15 minutes") follows the config; one the
+        analyst wrote stays."""
+        was, now = getattr(self, "_summary_before", None), designer.summary_name(node, self.state.types)
+        if was and now and now != was and str(node.get("name") or "").strip().lower() == was.lower():
+            node["name"] = now
+            self.name_input.set_value(now)  # its handler records the same name again: no change
+        self.changed(False)
 
     def _many_panel(self) -> None:
         ui.label(f"{len(self.selected)} nodes selected").classes("text-base font-semibold")
