@@ -7,6 +7,7 @@ within a few seconds when it comes from the CLI or another process.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 from sqlmodel import select
@@ -84,3 +85,22 @@ def history(store: Store, flow_id: str, limit: int = 50) -> list[FlowSwitch]:
                 select(FlowSwitch).where(FlowSwitch.flow_id == flow_id).order_by(FlowSwitch.id.desc()).limit(limit)
             ).all()
         )
+
+
+def first_run_once_on(
+    store: Store, flow_id: str, types: NodeTypes | None = None, *, now: dt.datetime | None = None
+) -> dt.datetime | None:
+    """When a scheduled flow would first run if switched on now (what the switch's confirmation
+    says); None for a flow started another way (a webhook, by hand)."""
+    from app.scheduler import make_trigger, schedule_of
+
+    document, _ = get_document(store, flow_id)
+    config = schedule_of(document, types)
+    if config is None:
+        return None
+    try:
+        trigger = make_trigger(config)
+    except (ValueError, KeyError, TypeError):  # a draft's half-typed schedule: said by its problems
+        return None
+    moment: dt.datetime | None = trigger.get_next_fire_time(None, now or dt.datetime.now(dt.UTC))
+    return moment

@@ -250,7 +250,8 @@ class FlowList:
             .classes("fb-switch")
             .mark(f"switch-{summary.id}")
         )
-        switch.on_value_change(lambda e, s=summary: self._switch(s, e.value))
+        trigger = str(ops.get("trigger") or "on its trigger")
+        switch.on_value_change(lambda e, s=summary: self._switch(s, e.value, trigger))
         instant_spinner(
             ui.button("Run now", icon="play_arrow", on_click=lambda s=summary: self._run(s)),
             f"Starting '{summary.name}' in the sandbox…",
@@ -270,7 +271,7 @@ class FlowList:
             "unelevated no-caps color=primary"
         )
 
-    async def _switch(self, summary: designer.FlowSummary, value: bool) -> None:
+    async def _switch(self, summary: designer.FlowSummary, value: bool, trigger: str) -> None:
         if value == summary.enabled:
             spinner_done()
             return
@@ -278,6 +279,14 @@ class FlowList:
             spinner_done()
             await self.render.refresh()  # the switch goes back to where it was
             return
+        reason = ""
+        if not (value and summary.draft):  # a draft is refused at once, saying why: nothing to confirm
+            spinner_done()
+            confirmed = await self._confirm_switch(summary, value, trigger)
+            if confirmed is None:
+                await self.render.refresh()  # cancelled: the switch goes back to where it was
+                return
+            reason = confirmed
         try:
             await run.io_bound(
                 switches.switch,
@@ -285,6 +294,7 @@ class FlowList:
                 summary.id,
                 value,
                 who=session.principal(),
+                reason=reason,
                 types=context.node_types(),
             )
         except Exception as error:
@@ -303,6 +313,48 @@ class FlowList:
                 + (f"; next run {when(next_run)} ({ago(next_run)})" if next_run else ""),
                 type="positive",
             )
+
+    async def _confirm_switch(self, summary: designer.FlowSummary, value: bool, trigger: str) -> str | None:
+        """Ask before a switch: on names where and when the flow will run; off asks why (kept in
+        the switch history). The reason given, "" for on, or None when cancelled."""
+        with ui.dialog() as dialog, ui.card().classes("w-[40rem] gap-3 fb-switch-dialog").mark("switch-dialog"):
+            dialog.on("hide", dialog.delete)
+            if value:
+                first = switches.first_run_once_on(context.store(), summary.id, context.node_types())
+                ui.label(f"Switch '{summary.name}' on?").classes("text-lg font-semibold")
+                ui.label(
+                    "It will run in production, on the production systems: "
+                    + (
+                        f"{trigger}, first {when(first)} ({ago(first)})."
+                        if first
+                        else f"{trigger} — whenever its webhook is called or it is started by hand."
+                    )
+                ).mark("switch-where-when")
+                reason = None
+            else:
+                ui.label(f"Switch '{summary.name}' off?").classes("text-lg font-semibold")
+                ui.label("It will not run again until switched on. Why? (kept in its switch history)")
+                reason = (
+                    ui.input("Reason *")
+                    .props("dense outlined autofocus")
+                    .classes("w-full fb-switch-reason")
+                    .mark("switch-reason")
+                )
+            with ui.row().classes("w-full justify-end gap-2"):
+                ui.button("Cancel", on_click=lambda: dialog.submit(None)).props("flat no-caps").mark("switch-cancel")
+                confirm = (
+                    ui.button(
+                        "Switch on" if value else "Switch off",
+                        on_click=lambda: dialog.submit((reason.value or "").strip() if reason is not None else ""),
+                    )
+                    .props("unelevated no-caps")
+                    .classes("fb-switch-confirm")
+                    .mark("switch-confirm")
+                )
+                if reason is not None:
+                    confirm.bind_enabled_from(reason, "value", backward=lambda text: bool((text or "").strip()))
+        answer = await dialog
+        return answer if isinstance(answer, str) else None
 
     def _switch_history(self, summary: designer.FlowSummary) -> None:
         with ui.dialog() as dialog, ui.card().classes("w-[40rem] gap-3 fb-switch-history-dialog"):

@@ -39,7 +39,14 @@ def test_an_admin_runs_a_flow_reads_the_run_retries_a_fixed_record_and_checks_he
     page.shot("flows")
 
     # Switch it on: a spinner at once, then the next run from the scheduler of the served process.
+    # Switched on only once confirmed, told where and when it will run.
     page.feedback(lambda: page.click(f"{ROW} .fb-switch"), "document.querySelector('.fb-busy')", "the switch")
+    page.wait(lambda: page.all(".fb-switch-dialog"), "the switch's confirmation")
+    assert "It will run in production, on the production systems: every 15 minutes, first 20" in page.text(
+        ".fb-switch-dialog"
+    )
+    page.shot("switch-on-asked")
+    page.click(".fb-switch-confirm")
     message = page.wait_notification("is switched on")
     assert "next run" in message
     page.wait(lambda: "next 20" in page.text(f"{ROW} .fb-next-run"), "the next run time in the row")
@@ -133,5 +140,9 @@ def test_an_admin_runs_a_flow_reads_the_run_retries_a_fixed_record_and_checks_he
     page.open("/")
     page.wait(lambda: page.all(ROW), "the flows")
     page.feedback(lambda: page.click(f"{ROW} .fb-switch"), "document.querySelector('.fb-busy')", "switching off")
+    page.wait(lambda: page.all(".fb-switch-reason"), "the reason asked for")
+    page.type_into(".fb-switch-reason input", "the other tests need it off")
+    page.shot("switch-off-asked")
+    page.click(".fb-switch-confirm")
     page.wait_notification("is switched off")
     page.wait(lambda: page.text(f"{ROW} .fb-next-run").endswith("next —"), "no next run")

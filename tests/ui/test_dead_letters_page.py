@@ -132,6 +132,8 @@ async def test_the_name_given_once_is_asked_no_more_and_used_by_the_flows_page(u
     assert user.find(marker="who-name").elements.pop().value == "Grace"
     await user.open("/")
     user.find(marker=f"switch-{ACCOUNTS}").click()
+    await user.should_see(marker="switch-confirm")
+    user.find(marker="switch-confirm").click()
     await user.should_see("is switched on", retries=50)  # switched in a worker thread
     assert switches.history(failed, ACCOUNTS)[0].who == "Grace"
 

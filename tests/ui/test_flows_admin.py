@@ -71,18 +71,40 @@ async def test_a_flow_whose_runs_left_records_failed_shows_no_all_clear(user: Us
 async def test_switching_on_and_off_is_recorded_with_who_and_shown_in_the_history(user: User, store: Store) -> None:
     await user.open("/")
     user.find(marker=f"switch-{FLOW}").click()
+    await user.should_see(f"Switch '{NAME}' on?", retries=50)  # asked first, naming where and when it will run
+    [said] = user.find(marker="switch-where-when").elements
+    first = switches.first_run_once_on(store, FLOW)
+    assert first is not None and first > dt.datetime.now(dt.UTC)
+    assert said.text.startswith("It will run in production, on the production systems: every 15 minutes, first ")
+    user.find(marker="switch-cancel").click()
+    await user.should_see(marker=f"switch-{FLOW}")
+    assert not flow_store.get_flow(store, FLOW).enabled and switches.history(store, FLOW) == []
+
+    user.find(marker=f"switch-{FLOW}").click()
+    await user.should_see(marker="switch-confirm")
+    user.find(marker="switch-confirm").click()
     await user.should_see(f"'{NAME}' is switched on", retries=50)
     assert flow_store.get_flow(store, FLOW).enabled
     user.find(marker=f"switch-{FLOW}").click()
+    await user.should_see(f"Switch '{NAME}' off?", retries=50)
+    [confirm] = user.find(marker="switch-confirm").elements
+    assert not confirm.enabled  # not without a reason
+    user.find(marker="switch-reason").type("ERP maintenance tonight")
+    assert confirm.enabled
+    await user.should_see(marker="switch-confirm")
+    user.find(marker="switch-confirm").click()
     await user.should_see(f"'{NAME}' is switched off", retries=50)
-    assert [(s.enabled, s.who) for s in switches.history(store, FLOW)] == [(False, "web"), (True, "web")]
+    assert [(s.enabled, s.who, s.reason) for s in switches.history(store, FLOW)] == [
+        (False, "web", "ERP maintenance tonight"),
+        (True, "web", ""),
+    ]
     switches.switch(store, FLOW, True, who=admin("flowbridge"), reason="a test of the reason column")
     user.find(marker=f"switch-history-{FLOW}").click()
     await user.should_see(f"Switch history of '{NAME}'")
     table = next(t for t in user.find(ui.table).elements if "fb-switch-history-table" in t.classes)
     assert [(r["state"], r["who"], r["reason"]) for r in table.rows] == [
         ("on", "flowbridge", "a test of the reason column"),
-        ("off", "web", "—"),
+        ("off", "web", "ERP maintenance tonight"),
         ("on", "web", "—"),
     ]
 

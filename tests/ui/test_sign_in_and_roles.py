@@ -83,6 +83,8 @@ async def test_a_viewer_may_look_but_not_run(user: User, store: Store) -> None:
 async def test_an_admin_switches_and_is_recorded_by_their_signed_in_name(user: User, store: Store) -> None:
     await _on_flows_page_as(user, store, "ada")
     user.find(marker=f"switch-{FLOW}").click()
+    await user.should_see(marker="switch-confirm")
+    user.find(marker="switch-confirm").click()
     await user.should_see("is switched on", retries=50)
     flow = flow_store.get_flow(store, FLOW)
     assert flow.enabled
