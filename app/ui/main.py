@@ -37,6 +37,7 @@ def create_app(root: Flowbridge | None = None) -> Flowbridge:
         editor_page,
         flows_page,
         health_page,
+        not_found_page,
         replay_page,
         runs_page,
         sandbox_page,
@@ -45,6 +46,7 @@ def create_app(root: Flowbridge | None = None) -> Flowbridge:
     )
 
     sign_in_page.install()  # once users exist, pages need a signed-in browser
+    not_found_page.install()
 
     ui.add_css(TAILWIND.read_text() + "\n" + vendor_css() + "\n" + THEME.read_text(), shared=True)
     app.add_middleware(NoFraming)

@@ -217,3 +217,14 @@ async def test_a_schedule_named_by_its_cron_is_renamed_with_it_and_a_name_of_one
     name.set_value("Nightly import")  # the analyst's own name: a later cron leaves it alone
     cron.set_value("0 4 * * *")
     assert name.value == "Nightly import"
+
+
+async def test_an_address_the_app_does_not_serve_says_so_in_its_frame(user: User) -> None:
+    page = await user.http_client.get("/no-such-page/at-all")
+    assert page.status_code == 404 and page.headers.get("X-Nicegui-Content") == "page"
+    shown = page.text
+    assert "There is no page here" in shown and "Nothing is served at /no-such-page/at-all." in shown
+    assert "Back to the flows" in shown and "Dead letters" in shown  # in the app's frame, with its menu
+    assert "HTTPException" not in shown
+    api = await user.http_client.get("/api/no-such-thing")
+    assert api.status_code == 404 and api.json() == {"detail": "nothing is served at /api/no-such-thing"}
