@@ -56,14 +56,16 @@ class Faults:
         unknown = sorted(set(settings) - set(self.SETTINGS))
         if unknown:
             raise ApiError(422, f"unknown fault setting(s) {', '.join(unknown)}; use {', '.join(self.SETTINGS)}")
-        fresh = Faults()
-        for name in self.SETTINGS:
+        fresh, checked = Faults(), {}
+        for name in self.SETTINGS:  # every value checked before any is taken: all or none
             value = settings.get(name, getattr(fresh, name))
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 raise ApiError(422, f"fault setting '{name}' must be a number from 0")
             if name.endswith("_rate") and value > 1:
                 raise ApiError(422, f"fault setting '{name}' is a share of calls, from 0 to 1")
-            setattr(self, name, int(value) if name in ("latency_ms", "down_after", "seed") else float(value))
+            checked[name] = int(value) if name in ("latency_ms", "down_after", "seed") else float(value)
+        for name, value in checked.items():
+            setattr(self, name, value)
         self._random = random.Random(self.seed)
         self.counts = {k: 0 for k in self.counts}
         self.methods = {}

@@ -69,10 +69,12 @@ async def test_a_tester_starts_the_sandboxes_makes_the_erp_fail_resets_and_stops
 async def test_a_bad_fault_setting_is_refused_with_its_name(user: User, sandbox_ports: dict[str, int]) -> None:
     sandboxes.start(who=access.admin("test"))
     await user.open("/sandbox")
+    _number(user, "fb-fault-crm-error_rate").set_value(30)  # a good value beside the bad one
     _number(user, "fb-fault-crm-drop_rate").set_value(150)  # 150% of calls
     user.find(marker="faults-apply-crm").click()
     await user.should_see("'drop_rate' is a share of calls, from 0 to 1")
-    assert sandboxes.state().faults["crm"]["drop_rate"] == 0
+    held = sandboxes.state().faults["crm"]
+    assert (held["drop_rate"], held["error_rate"]) == (0, 0)  # all or none: not half applied
 
 
 async def test_a_viewer_may_not_start_the_sandboxes(user: User, store: Store, sandbox_ports: dict[str, int]) -> None:
