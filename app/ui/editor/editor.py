@@ -88,10 +88,14 @@ class Editor:
             ui.button(icon="arrow_back", on_click=lambda: ui.navigate.to("/")).props("flat round dense").tooltip(
                 "All flows"
             )
-            with ui.column().classes("gap-0 min-w-0"):
+            # A long name is cut with an ellipsis (the whole of it in the tooltip), never pushing the
+            # toolbar's buttons out of shape.
+            with ui.column().classes("gap-0 min-w-0").style("max-width: 34vw"):
                 self.title = ui.label(self.state.document.get("name", "")).classes(
-                    "text-base font-semibold truncate fb-title"
+                    "text-base font-semibold truncate fb-title w-full"
                 )
+                with self.title:
+                    self.title_tip = ui.tooltip(self.state.document.get("name", ""))
                 self.subtitle = ui.label().classes("fb-muted text-xs fb-version")
             with ui.label().classes("fb-chip fb-status cursor-pointer") as self.status_chip:
                 self.status_tip = ui.tooltip("")  # one tooltip, its text set by _refresh_status
@@ -151,6 +155,7 @@ class Editor:
             self.canvas.set_graph(canvas_graph(self.state.document, self.checked, self.state.types))
         self.counts_shown = False
         self.title.text = self.state.document.get("name", "")
+        self.title_tip.text = self.title.text
         self._refresh_status()
         if not self.checking:
             self.checking = True
