@@ -183,10 +183,14 @@ class JsonRpcConnector:
             response = self.http.send("POST", self.rpc_path, body=body, headers=headers)
         except RefusedInAnswer as refused:
             raise CallRefused.of(refused, self.where, method, error_text(error_member(refused.body))) from None
+        return self._result(response, method)
+
+    def _result(self, response: Any, what: str) -> Any:
+        """The `result` member of a call's answer (a JSON-RPC answer without one is no answer)."""
         assert response is not None
-        answer = self.http.json(response, method)
+        answer = self.http.json(response, what)
         if not isinstance(answer, dict) or "result" not in answer:
-            raise ConnectorError(f"{self.where}: {method}: the answer has no result")
+            raise ConnectorError(f"{self.where}: {what}: the answer has no result")
         return answer["result"]
 
     def _login(self) -> None:

@@ -97,11 +97,7 @@ class OdooConnector(JsonRpcConnector):
                     "(the password or API key was refused, or the user lost the right)"
                 ) from None
             raise CallRefused.of(refused, self.where, what, odoo_error_text(error)) from None
-        assert response is not None
-        answer = self.http.json(response, what)
-        if not isinstance(answer, dict) or "result" not in answer:
-            raise ConnectorError(f"{self.where}: {what}: the answer has no result")
-        return answer["result"]
+        return self._result(response, what)
 
     def _login(self) -> None:
         user = str(self.spec.settings["username"])

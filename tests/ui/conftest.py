@@ -30,3 +30,11 @@ def canvas_of(user: User):
     found = user.find(FlowCanvas).elements
     assert len(found) == 1
     return next(iter(found))
+
+
+async def sign_in(user: User, name: str, token: str, role: str) -> None:
+    """Sign in on the sign-in page the browser was sent to, and wait until the header names them."""
+    user.find(marker="sign-in-name").type(name)
+    user.find(marker="sign-in-token").type(token)
+    user.find(marker="sign-in-submit").click()
+    await user.should_see(f"{name} · {role}", retries=30)

@@ -15,6 +15,7 @@ from app.services import connections as connection_service
 from app.store.connections import connection_spec
 from app.store.database import Store
 from app.ui import session
+from tests.ui.conftest import sign_in
 
 
 def _element(user: User, marker: str):
@@ -92,10 +93,7 @@ async def test_a_viewer_sees_the_connections_with_the_controls_disabled_and_is_r
     access.add_user(store, "ada", "admin")
     session.forget_open_state()
     await user.open("/connections")
-    user.find(marker="sign-in-name").type("vic")
-    user.find(marker="sign-in-token").type(token)
-    user.find(marker="sign-in-submit").click()
-    await user.should_see("vic · viewer", retries=30)
+    await sign_in(user, "vic", token, "viewer")
     await user.open("/connections")
     await user.should_see("crm")
     for marker in ("connection-new", "connection-edit-crm-sandbox", "connection-test-crm-sandbox"):

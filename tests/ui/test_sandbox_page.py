@@ -15,6 +15,7 @@ from nicegui.testing.user import User
 from app.services import access, sandboxes
 from app.store.database import Store
 from app.ui import session
+from tests.ui.conftest import sign_in
 
 AUTH = {"Authorization": "Bearer sandbox-token"}
 
@@ -81,10 +82,7 @@ async def test_a_viewer_may_not_start_the_sandboxes(user: User, store: Store, sa
     token = access.add_user(store, "vic", "viewer")
     session.forget_open_state()
     await user.open("/sandbox")
-    user.find(marker="sign-in-name").type("vic")
-    user.find(marker="sign-in-token").type(token)
-    user.find(marker="sign-in-submit").click()
-    await user.should_see("vic · viewer", retries=30)
+    await sign_in(user, "vic", token, "viewer")
     user.find(marker="sandbox-start").click()
     await user.should_see("vic (viewer) may not run in sandbox", retries=30)
     assert not sandboxes.state().running
