@@ -71,6 +71,7 @@ class ConnectionsPanel:
     def _gate(self, button: ui.button) -> None:
         if not self.may_manage:
             button.disable()
+            button.classes("fb-gated")  # the tooltip shows on the disabled button (theme.css)
             button.tooltip(ONLY_ADMINS)
 
     def _row(self, connection: dict[str, Any]) -> None:

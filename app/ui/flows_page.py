@@ -252,10 +252,19 @@ class FlowList:
         )
         trigger = str(ops.get("trigger") or "on its trigger")
         switch.on_value_change(lambda e, s=summary: self._switch(s, e.value, trigger))
-        instant_spinner(
-            ui.button("Run now", icon="play_arrow", on_click=lambda s=summary: self._run(s)),
-            f"Starting '{summary.name}' in the sandbox…",
-        ).props("flat no-caps").classes("fb-run-now").mark(f"run-{summary.id}").tooltip("Run now in the sandbox")
+        session.gate(switch, "switch")
+        run_now = (
+            instant_spinner(
+                ui.button("Run now", icon="play_arrow", on_click=lambda s=summary: self._run(s)),
+                f"Starting '{summary.name}' in the sandbox…",
+            )
+            .props("flat no-caps")
+            .classes("fb-run-now")
+            .mark(f"run-{summary.id}")
+        )
+        if session.why_not("run", "sandbox") is None:
+            run_now.tooltip("Run now in the sandbox")
+        session.gate(run_now, "run", "sandbox")
         with ui.button(icon="more_vert").props("flat round").classes("fb-flow-menu").mark(f"menu-{summary.id}"):
             with ui.menu().props("auto-close"):
                 ui.menu_item("Switch history", on_click=lambda s=summary: self._switch_history(s)).classes(

@@ -93,6 +93,29 @@ def allowed(action: str, env: str | None = None) -> bool:
     return True
 
 
+def why_not(action: str, env: str | None = None) -> str | None:
+    """The refusal the server would give the current user for this action, or None when allowed."""
+    who = principal()
+    if who is None:
+        return "Sign in first: this server has users"
+    try:
+        access.require(who, action, env)
+    except access.Forbidden as refusal:
+        return str(refusal)
+    return None
+
+
+def gate(element: Any, action: str, env: str | None = None) -> Any:
+    """Disable a control the current user may not use, with a tooltip saying who may (the handler
+    still asks the server, which refuses all the same)."""
+    refusal = why_not(action, env)
+    if refusal is not None:
+        element.disable()
+        element.classes("fb-gated")  # a disabled control keeps its tooltip (theme.css)
+        element.tooltip(refusal)
+    return element
+
+
 def permit(action: str, env: str | None = None) -> bool:
     """Check on the server before acting; when refused, say why in a notification and return False."""
     who = principal()

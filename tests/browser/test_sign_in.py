@@ -1,11 +1,13 @@
-"""A server with users: a tester signs in, sees who they are, is refused switching a flow on (by the
-server, with the reason), runs it in the sandbox, and signs out."""
+"""A server with users: a tester signs in, sees who they are, is offered the switch disabled (its
+tooltip says who may) and refused switching a flow on by the server, with the reason, runs it in
+the sandbox, and signs out."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from app.store import flows as flow_store
@@ -49,11 +51,20 @@ def test_a_tester_signs_in_is_refused_a_switch_runs_in_the_sandbox_and_signs_out
 
     page.open("/")
     page.wait(lambda: page.all(ROW), "the flows")
-    page.click(f"{ROW} .fb-switch")
-    refusal = page.wait_notification("may not switch")
-    assert "tess (tester)" in refusal and "needs admin" in refusal
-    page.d.execute_script("return new Promise(done => setTimeout(done, 400))")
+    # The switch is offered disabled, its tooltip saying who may; the server refuses all the same.
+    switch = page.find(f"{ROW} .fb-switch")
+    assert switch.get_attribute("aria-disabled") == "true"
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(page.d).move_to_element(switch).perform()
+    page.wait(lambda: "tess (tester) may not switch; that needs admin" in page.text("body"), "the switch's tooltip")
     page.shot("switch-refused")
+    refused = httpx.post(
+        f"{closed_server['url']}/api/flows/{FLOW}/on",
+        headers={"Authorization": f"Bearer {closed_server['tokens']['tess']}"},
+        timeout=10,
+    )
+    assert refused.status_code == 403 and "tess (tester) may not switch" in refused.text
     assert not flow_store.get_flow(closed_server["store"], FLOW).enabled
 
     page.click(f"{ROW} .fb-run-now")

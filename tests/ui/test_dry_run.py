@@ -160,7 +160,9 @@ async def test_a_tester_dry_runs_in_the_sandbox_under_her_name_but_not_against_p
         await _dry_run_in_the_sandbox(user)
         [dry] = run_store.list_runs(store, FLOW)
         assert (dry.env, dry.dry_run, dry.started_by) == ("sandbox", True, "tess")
-        user.find(marker="save").click()  # a tester may not edit: no save dialog
+        [save] = user.find(marker="save").elements
+        assert not save.enabled  # a tester may not edit: Save is offered disabled, saying who may
+        user.find(marker="save").click()
         await user.should_see("tess (tester) may not edit")
         await user.should_not_see("What changed?")
     finally:

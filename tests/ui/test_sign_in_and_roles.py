@@ -3,6 +3,7 @@ and what a role may not do is refused by the server when the button is pressed, 
 
 from __future__ import annotations
 
+import pytest
 from nicegui.testing.user import User
 
 from app.services import access
@@ -62,8 +63,13 @@ async def test_pages_need_a_sign_in_once_users_exist_and_a_wrong_token_is_refuse
 
 async def test_a_tester_cannot_switch_a_flow_but_may_run_it_in_the_sandbox(user: User, store: Store) -> None:
     await _on_flows_page_as(user, store, "tess")
-    user.find(marker=f"switch-{FLOW}").click()
+    [switch] = user.find(marker=f"switch-{FLOW}").elements
+    assert not switch.enabled  # offered disabled, saying who may
     await user.should_see("tess (tester) may not switch; that needs admin", retries=30)
+    from app.services import switches
+
+    with pytest.raises(access.Forbidden, match="tess \\(tester\\) may not switch"):  # and the server refuses
+        switches.switch(store, FLOW, True, who=access.Principal("tess", "tester"))
     assert not flow_store.get_flow(store, FLOW).enabled
     user.find(marker=f"run-{FLOW}").click()
     await user.should_see("started in the sandbox", retries=30)
@@ -74,8 +80,15 @@ async def test_a_tester_cannot_switch_a_flow_but_may_run_it_in_the_sandbox(user:
 
 async def test_a_viewer_may_look_but_not_run(user: User, store: Store) -> None:
     await _on_flows_page_as(user, store, "vic")
-    user.find(marker=f"run-{FLOW}").click()
+    [run_now] = user.find(marker=f"run-{FLOW}").elements
+    assert not run_now.enabled
     await user.should_see("vic (viewer) may not run in sandbox", retries=30)
+    from app.services import operations
+
+    with pytest.raises(access.Forbidden, match="vic \\(viewer\\) may not run in sandbox"):
+        operations.queue_flow_run(
+            store, FLOW, None, queues=context.root().queues, env="sandbox", who=access.Principal("vic", "viewer")
+        )
     context.root().queues.drain()
     assert run_store.list_runs(store, flow_id=FLOW) == []
 

@@ -139,8 +139,10 @@ class Editor:
                 .props("unelevated no-caps")
                 .classes("fb-save")
                 .mark("save")
-                .tooltip("Save a new version (Ctrl+S)")
             )
+            if session.why_not("edit") is None:
+                self.save_button.tooltip("Save a new version (Ctrl+S)")
+            session.gate(self.save_button, "edit")  # a viewer or tester sees it may not, before editing
 
     # --- after every change -----------------------------------------------------------------------
 
