@@ -30,6 +30,7 @@ from typing import Any
 
 from nodes.api_write_parts import GaveUp, Sending, same_as_held
 from nodes.base import LinkUpdate, NodeContext, NodeType, Outcome, Processor, Record, Source, id_text, without_meta
+from nodes.encodings import ENCODE_SCHEMA, EncodingError, encoded
 from nodes.read_http import RECORD_PATH, TIMEOUT
 from nodes.request_templates import BODY_SCHEMA, HEADERS_SCHEMA, RequestTemplates
 from nodes.schema_parts import (
@@ -159,6 +160,7 @@ CONFIG_SCHEMA: dict[str, Any] = object_schema(
         },
         "body": BODY_SCHEMA,
         "headers": HEADERS_SCHEMA,
+        "encode": ENCODE_SCHEMA,
         "idempotency_header": {
             "type": "string",
             "minLength": 1,
@@ -283,6 +285,7 @@ class WriteHttp(Processor):
         self.fields = config.get("fields")
         self.create_only = set(config.get("create_only") or [])
         self.children = [{**c, "key": as_list(c["key"])} for c in config.get("children") or []]
+        self.encodings: dict[str, str] = dict(config.get("encode") or {})
         self.timeout = config.get("timeout")
         self.link = config.get("link")
         self.idempotency_header = config.get("idempotency_header")
@@ -425,11 +428,20 @@ class WriteHttp(Processor):
     # --- one record --------------------------------------------------------------------------------
 
     def _body(self, record: Record) -> dict[str, Any]:
-        record = without_meta(record)
+        record = self._encoded(record)
         if self.fields:
             wanted = list(dict.fromkeys([*self.key, *self.fields]))
             return {k: record[k] for k in wanted if k in record}
         return dict(record)
+
+    def _encoded(self, record: Record) -> dict[str, Any]:
+        """The record's fields as the API takes them (`encode`); a field that fails fails the record."""
+        from app.errors import RecordError
+
+        try:
+            return encoded(without_meta(record), self.encodings)
+        except EncodingError as error:
+            raise RecordError(str(error)) from None
 
     def _write_together(self, records: list[Record], attempts: list[WriteAttempt]) -> dict[int, Any]:
         """Records written together, by their index: what `_write` gives, or the error that failed
@@ -484,7 +496,7 @@ class WriteHttp(Processor):
         headers: dict[str, str] | None = None
         shaped = None
         if self.templates is not None:  # what the API wants around the record, and its own headers
-            shaped, headers = self.templates.render(without_meta(record))
+            shaped, headers = self.templates.render(self._encoded(record))
         sent = body if self.templates is None or shaped is None else shaped
         changed = sent if current is None else {k: v for k, v in sent.items() if not self._same_field(k, v, current)}
         if current is not None and self.compare and not changed:
