@@ -66,8 +66,10 @@ def list_connections(store: Store) -> list[dict[str, Any]]:
     secrets = Secrets(store.home)
     listed = []
     for row in rows:
+        auth = None
         try:
             settings = secrets.open(row.secret_settings, row.name)
+            auth = settings.get("auth")  # how it signs in (no secret): the Connections page's Authorize
             if row.type == "sql":
                 target = sa_url_hidden(settings["url"])
             elif row.type in ("http", "jsonrpc", "odata"):  # the base URL, without any user:password in it
@@ -82,6 +84,7 @@ def list_connections(store: Store) -> list[dict[str, Any]]:
                 "env": row.env,
                 "type": row.type,
                 "target": target,
+                "auth": auth,
                 "updated_at": row.updated_at.isoformat(),
             }
         )

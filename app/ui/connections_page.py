@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from fastapi import Request
 from nicegui import run, ui
 
 from app.environments import ENVIRONMENTS
 from app.errors import FlowbridgeError
+from app.services import authorize
 from app.services import connections as connection_service
 from app.ui import context, session
 from app.ui.feedback import guarded
@@ -27,10 +29,29 @@ ONLY_ADMINS = "Only an admin may add, edit or try connections: they hold the sec
 ADDRESS_SHOWN = {"http": "base_url", "odata": "base_url", "jsonrpc": "url"}
 
 
+AUTHORIZATION_CODE = "oauth2_authorization_code"
+CALLBACK = "/connections/authorized"  # register <this server>/connections/authorized with the provider
+
+
 @ui.page("/connections")
-def connections_page() -> None:
+def connections_page(request: Request) -> None:
     with frame("Connections", active="Connections"):
-        ConnectionsPanel().render()
+        ConnectionsPanel(str(request.base_url).rstrip("/") + CALLBACK).render()
+
+
+@ui.page(CALLBACK)
+def consent_answered(request: Request) -> None:
+    """Where the provider sends the admin's browser back with the consent's code."""
+    with frame("Connections", active="Connections"):
+        try:
+            said = authorize.finish_consent(context.store(), dict(request.query_params))
+        except FlowbridgeError as error:
+            ui.label("Not authorized").classes("text-2xl font-semibold")
+            ui.label(str(error)).classes("text-negative").mark("consent-result")
+        else:
+            ui.label("Authorized").classes("text-2xl font-semibold")
+            ui.label(said).classes("text-positive").mark("consent-result")
+        ui.link("Back to the connections", "/connections").classes("no-underline")
 
 
 def _shown_fields(type_: str) -> dict[str, dict[str, Any]]:
@@ -40,8 +61,9 @@ def _shown_fields(type_: str) -> dict[str, dict[str, Any]]:
 
 
 class ConnectionsPanel:
-    def __init__(self) -> None:
+    def __init__(self, callback_url: str) -> None:
         self.may_manage = session.allowed("connections")
+        self.callback_url = callback_url
 
     @ui.refreshable_method
     def render(self) -> None:
@@ -86,7 +108,12 @@ class ConnectionsPanel:
             test.props("outline no-caps").mark(f"connection-test-{name}-{env}")
             edit = ui.button("Edit", icon="edit", on_click=lambda: self._edit(name, env))
             edit.props("outline no-caps").mark(f"connection-edit-{name}-{env}")
-            for button in (test, edit):
+            buttons = [test, edit]
+            if connection.get("auth") == AUTHORIZATION_CODE:
+                consent = ui.button("Authorize", icon="key", on_click=lambda: self._authorize(name, env))
+                consent.props("outline no-caps").mark(f"connection-authorize-{name}-{env}")
+                buttons.append(consent)
+            for button in buttons:
                 button.classes("shrink-0")
                 self._gate(button)
 
@@ -105,6 +132,23 @@ class ConnectionsPanel:
             return
         shown.set_text(str(said))
         shown.classes(replace="text-sm text-positive")
+
+    @guarded("ask for consent")
+    def _authorize(self, name: str, env: str) -> None:
+        if not session.permit("connections"):
+            return
+        address = authorize.begin_consent(
+            context.store(), name, env, who=session.principal(), redirect_uri=self.callback_url
+        )
+        with ui.dialog() as dialog, ui.card().classes("w-[40rem] gap-3"):
+            dialog.on("hide", dialog.delete)
+            ui.label(f"Authorize {name} ({env})").classes("text-lg font-semibold")
+            ui.label(
+                "Sign in at the provider and allow access; it sends you back here and the refresh token is "
+                f"kept sealed. The provider must know {self.callback_url} as a redirect address."
+            ).classes("fb-muted text-sm")
+            ui.link("Give consent at the provider", address, new_tab=True).mark("authorize-link")
+        dialog.open()
 
     @guarded("open the connection")
     def _edit(self, name: str | None, env: str | None) -> None:

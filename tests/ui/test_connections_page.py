@@ -106,3 +106,42 @@ async def test_a_viewer_sees_the_connections_with_the_controls_disabled_and_is_r
         connection_service.try_connection(store, "crm", "sandbox", who=viewer)
     with pytest.raises(access.Forbidden):
         connection_service.save_connection_form(store, "crm", "sandbox", "sql", {"url": "sqlite://"}, who=viewer)
+
+
+async def test_an_admin_authorizes_an_oauth2_connection_from_the_page(user: User, store: Store) -> None:
+    import urllib.parse
+
+    import httpx
+
+    from app.sandbox.http_serve import serve_app
+    from tests.http.oauth2_api import CLIENT_ID, CLIENT_SECRET, TokenServer, oauth2_api
+
+    server = TokenServer()
+    served = serve_app(oauth2_api(server), name="oauth2 api")
+    try:
+        settings = {
+            "base_url": served.url,
+            "auth": "oauth2_authorization_code",
+            "token_url": f"{served.url}/oauth/token",
+            "authorize_url": f"{served.url}/oauth/authorize",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+        }
+        admin = access.Principal("adam", "admin")
+        connection_service.save_connection(store, "erp_oauth", "sandbox", "http", settings, who=admin)
+        await user.open("/connections")
+        user.find(marker="connection-authorize-erp_oauth-sandbox").click()
+        await user.should_see("Give consent at the provider")
+        [link] = user.find(marker="authorize-link").elements
+        consent = httpx.get(link.props["href"], timeout=10)  # the admin allows at the provider
+        assert consent.status_code == 302
+        back = urllib.parse.urlsplit(consent.headers["location"])
+        assert back.path == "/connections/authorized"
+        await user.open(f"{back.path}?{back.query}")
+        await user.should_see("connection 'erp_oauth' (sandbox) is authorized; its refresh token is kept sealed")
+        kept = connection_spec(store, "erp_oauth", "sandbox").settings["refresh_token"]
+        assert kept in server.refresh_tokens
+        await user.open(f"{back.path}?{back.query}")  # the same answer again: matches nothing now
+        await user.should_see("this answer matches no consent asked by this server")
+    finally:
+        served.stop()
