@@ -97,6 +97,26 @@ _HTTP_AUTH: dict[str, Any] = {
     "refresh_token": _text("OAuth2 refresh token", "Kept by `flowbridge connection authorize`.", secret=True),
 }
 
+# The settings each auth kind uses (the Connections page shows only those of the chosen one).
+AUTH_FIELDS: dict[str, list[str]] = {
+    "none": [],
+    "bearer": ["token"],
+    "basic": ["username", "password"],
+    "api_key": ["api_key", "api_key_header"],
+    "session": ["login", "username", "password", "database"],
+    "oauth2_client_credentials": ["token_url", "client_id", "client_secret", "scope", "token_auth_method"],
+    "oauth2_authorization_code": [
+        "token_url",
+        "authorize_url",
+        "client_id",
+        "client_secret",
+        "scope",
+        "token_auth_method",
+        "refresh_token",
+    ],
+}
+assert set(AUTH_FIELDS) == set(_HTTP_AUTH["auth"]["enum"]), "every auth kind says its settings"
+
 # What each auth kind cannot do without.
 _AUTH_NEEDS = {
     "bearer": ["token"],

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.connectors import CONNECTION_TYPES
-from app.connectors.settings_schemas import SETTINGS_SCHEMAS, secret_settings, settings_problems
+from app.connectors.settings_schemas import AUTH_FIELDS, SETTINGS_SCHEMAS, secret_settings, settings_problems
 from app.connectors.sql.engine import sa_url_hidden
 from app.errors import FlowbridgeError
 from app.services import access
@@ -37,6 +37,12 @@ def connection_types() -> tuple[str, ...]:
 def settings_schema(type_: str) -> dict[str, Any]:
     """The JSON Schema of a type's settings, which the Connections page draws its form from."""
     return SETTINGS_SCHEMAS[type_]
+
+
+def auth_fields(auth: str | None) -> tuple[set[str], set[str]]:
+    """(the settings `auth` uses, every auth-only setting): a form shows the first, hides the rest."""
+    every = {name for names in AUTH_FIELDS.values() for name in names}
+    return set(AUTH_FIELDS.get(auth or "none", [])), every
 
 
 SQL_HIDDEN_PASSWORD = "***"  # how a SQL address is shown with its password hidden (SQLAlchemy's mark)

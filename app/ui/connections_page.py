@@ -203,8 +203,16 @@ class ConnectionDialog:
         required = set(schema.get("required", []))
         with ui.column().classes("w-full gap-2"):
             ui.label(schema.get("title", self.type)).classes("fb-muted text-sm")
-            for name, field in _shown_fields(self.type).items():
+            for name, field in self._visible().items():
                 self._field(name, field, name in required)
+
+    def _visible(self) -> dict[str, dict[str, Any]]:
+        """The type's fields, those of an auth kind other than the chosen one left out."""
+        fields = _shown_fields(self.type)
+        if "auth" not in fields:
+            return fields
+        used, auth_only = connection_service.auth_fields(self.values.get("auth"))
+        return {name: f for name, f in fields.items() if name not in auth_only or name in used}
 
     def _field(self, name: str, schema: dict[str, Any], required: bool) -> None:
         label = (schema.get("title") or name) + (" *" if required else "")
@@ -213,6 +221,8 @@ class ConnectionDialog:
 
         def keep(new: Any) -> None:
             self.values[name] = new
+            if name == "auth":
+                self.fields.refresh()  # the settings of the auth chosen
 
         if "enum" in schema:
             element: Any = ui.select([*schema["enum"]], label=label, value=value, clearable=True)
@@ -243,8 +253,11 @@ class ConnectionDialog:
     def _entered(self) -> dict[str, Any]:
         entered: dict[str, Any] = {}
         fields = _shown_fields(self.type)
+        visible = self._visible()
         for name, value in self.values.items():
             schema = fields.get(name, {})
+            if name in fields and name not in visible:
+                continue  # another auth kind's setting, from before the auth was changed
             if value in (None, "") or (schema.get("type") == "boolean" and value is False):
                 continue
             if (schema.get("type") == "object" or "oneOf" in schema) and isinstance(value, str):

@@ -44,7 +44,10 @@ async def test_an_admin_tries_adds_and_edits_a_connection_and_its_secret_never_r
     _element(user, "connection-type").set_value("http")
     await user.should_see("HTTP API")
     user.find(marker="setting-base_url").type("api.hubapi.com")  # no scheme: refused, naming it
+    await user.should_not_see(marker="setting-token")  # an auth kind's settings come with it
     _element(user, "setting-auth").set_value("bearer")
+    await user.should_see(marker="setting-token")
+    await user.should_not_see(marker="setting-client_secret")
     user.find(marker="setting-token").type("pat-na1-s3cret")
     user.find(marker="connection-save").click()
     await user.should_see("must start with http:// or https://")
