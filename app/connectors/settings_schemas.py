@@ -45,6 +45,9 @@ _TRANSPORT: dict[str, Any] = {
     },
 }
 
+# An API's own headers may carry its key (X-API-Key, Ocp-Apim-Subscription-Key): write-only there.
+_SECRET_HEADERS = {"headers": {**_TRANSPORT["headers"], "x-secret": True}}
+
 _LOGIN: dict[str, Any] = {
     "oneOf": [
         {"enum": sorted(PRESETS), "title": "A preset"},
@@ -157,6 +160,7 @@ SETTINGS_SCHEMAS: dict[str, dict[str, Any]] = {
             "url": {**_ADDRESS, "title": "Base URL"},
             **_HTTP_AUTH,
             **_TRANSPORT,
+            **_SECRET_HEADERS,
         },
         [],
         anyOf=[{"required": ["base_url"]}, {"required": ["url"]}],
@@ -170,6 +174,7 @@ SETTINGS_SCHEMAS: dict[str, dict[str, Any]] = {
             "csrf": {"type": "boolean", "title": "Fetch an SAP CSRF token before writes"},
             **_HTTP_AUTH,
             **_TRANSPORT,
+            **_SECRET_HEADERS,
         },
         [],
         anyOf=[{"required": ["base_url"]}, {"required": ["url"]}],

@@ -21,16 +21,13 @@ def flow_rows(store: Store, scheduler: Any = None, types: NodeTypes | None = Non
     since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=24)
     rows = []
     with store.session() as session:
-        failures, partial = (
-            dict(
-                session.exec(
-                    select(Run.flow_id, func.count())
-                    .where(Run.status == status, Run.started_at >= since, operational())
-                    .group_by(Run.flow_id)
-                ).all()
-            )
-            for status in ("failed", "partial")
-        )
+        counted = session.exec(
+            select(Run.flow_id, Run.status, func.count())
+            .where(Run.status.in_(("failed", "partial")), Run.started_at >= since, operational())  # type: ignore[attr-defined]
+            .group_by(Run.flow_id, Run.status)
+        ).all()
+        failures = {flow_id: n for flow_id, status, n in counted if status == "failed"}
+        partial = {flow_id: n for flow_id, status, n in counted if status == "partial"}
     for flow in flows.list_flows(store):
         document, _ = flows.get_document(store, flow.id)
         with store.session() as session:

@@ -234,6 +234,8 @@ class ConnectionDialog:
             text = value if isinstance(value, str) else json.dumps(value, indent=1) if value is not None else ""
             element = ui.textarea(f"{label} (JSON)", value=text)
             hint = hint or ("a preset name, or the JSON of the call" if "oneOf" in schema else "JSON")
+            if schema.get("x-secret") and name in self.secrets_set:
+                hint = "set: type to replace it, leave empty to keep it"
         elif schema.get("x-secret"):
             element = ui.input(label, password=True, password_toggle_button=True, value="")
             hint = (

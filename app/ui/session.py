@@ -83,14 +83,7 @@ def actor_name() -> str:
 
 def allowed(action: str, env: str | None = None) -> bool:
     """Whether the current user may do this; no side effects (for hiding or disabling a control)."""
-    who = principal()
-    if who is None:
-        return False
-    try:
-        access.require(who, action, env)
-    except access.Forbidden:
-        return False
-    return True
+    return why_not(action, env) is None
 
 
 def why_not(action: str, env: str | None = None) -> str | None:
@@ -118,16 +111,11 @@ def gate(element: Any, action: str, env: str | None = None) -> Any:
 
 def permit(action: str, env: str | None = None) -> bool:
     """Check on the server before acting; when refused, say why in a notification and return False."""
-    who = principal()
-    if who is None:
-        ui.notify("Sign in first: this server has users", type="warning")
-        return False
-    try:
-        access.require(who, action, env)
-    except access.Forbidden as refusal:
-        ui.notify(str(refusal), type="negative", multi_line=True)
-        return False
-    return True
+    refusal = why_not(action, env)
+    if refusal is not None:
+        signed_in_now = principal() is not None
+        ui.notify(refusal, type="negative" if signed_in_now else "warning", multi_line=True)
+    return refusal is None
 
 
 def sign_in(name: str, token: str) -> tuple[access.Principal, str]:

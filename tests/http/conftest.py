@@ -46,3 +46,17 @@ def api_store(store, sandbox: RunningSandbox):
     for path in sorted(FLOWS.glob("*_http.json")):
         import_flow_file(store, path)
     return store
+
+
+@pytest.fixture
+def contacts(store):
+    """A HubSpot-style contacts API on 127.0.0.1 (hubspot_api.py), as connection 'hubspot'."""
+    from app.sandbox.http_serve import serve_app
+    from app.store.connections import set_connection
+    from tests.http.hubspot_api import Contacts, hubspot_api
+
+    held = Contacts()
+    served = serve_app(hubspot_api(held), name="hubspot api")
+    set_connection(store, "hubspot", "sandbox", "http", {"base_url": served.url, "retry_wait": 0.01})
+    yield held
+    served.stop()

@@ -7,16 +7,9 @@ the flow is checked."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from app.engine.validation import validate_document
-from app.sandbox.http_serve import serve_app
 from app.services.runs import run_flow
 from app.store import runs
-from app.store.connections import set_connection
-from tests.http.hubspot_api import Contacts, hubspot_api
 
 PEOPLE = [
     {"email": f"p{n}@example.com", "first": f" Person {n} ", "score": n * 1.5, "tags": ["crm", f"t{n}"], "id": n}
@@ -59,15 +52,6 @@ def document(**config) -> dict:
         ],
         "edges": [{"from": "start", "to": "write"}],
     }
-
-
-@pytest.fixture
-def contacts(store) -> Iterator[Contacts]:
-    held = Contacts()
-    served = serve_app(hubspot_api(held), name="hubspot api")
-    set_connection(store, "hubspot", "sandbox", "http", {"base_url": served.url, "retry_wait": 0.01})
-    yield held
-    served.stop()
 
 
 def test_records_go_wrapped_and_typed_and_a_rerun_finds_them_equal_through_the_wrapping(store, contacts):

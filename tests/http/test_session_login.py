@@ -22,6 +22,13 @@ from app.store import runs
 from app.store.connections import set_connection
 from tests.http.frappe_api import PASSWORD, USER, FrappeSite, frappe_api
 
+# The token API's login (frappe_api.py): the token in the answer's body, sent as a bearer header.
+TOKEN_LOGIN = {
+    "path": "/auth/login",
+    "body": {"username": "{{ username }}", "password": "{{ password }}"},
+    "token_from": "body",
+    "token": "data.token",
+}
 CUSTOMERS = [{"crm_id": f"A-{n}", "customer_name": f"Account {n}", "credit_limit": n * 100} for n in range(1, 11)]
 
 TO_ERPNEXT = {
@@ -137,13 +144,7 @@ def test_a_login_that_opens_no_session_stops_the_run_with_one_sentence(store, si
 
 
 def test_a_token_login_sends_its_token_as_the_header_it_names(store, site):
-    login = {
-        "path": "/auth/login",
-        "body": {"username": "{{ username }}", "password": "{{ password }}"},
-        "token_from": "body",
-        "token": "data.token",
-        "send_as": "Authorization: Bearer {{ token }}",
-    }
+    login = {**TOKEN_LOGIN, "send_as": "Authorization: Bearer {{ token }}"}
     site.end_sessions_after = 5
     connect(store, site, login=login)
     result = run_flow(store, TO_ERPNEXT, payload=CUSTOMERS)
@@ -152,13 +153,7 @@ def test_a_token_login_sends_its_token_as_the_header_it_names(store, site):
 
 
 def test_a_session_said_ended_inside_a_200_answer_is_opened_again_when_the_connection_knows_the_words(store, site):
-    login = {
-        "path": "/auth/login",
-        "body": {"username": "{{ username }}", "password": "{{ password }}"},
-        "token_from": "body",
-        "token": "data.token",
-        "ended_text": "session expired",  # matched without regard to case
-    }
+    login = {**TOKEN_LOGIN, "ended_text": "session expired"}  # matched without regard to case
     site.end_sessions_after, site.ended_with_200 = 5, True
     connect(store, site, login=login, error_path="error.message")
     result = run_flow(store, TO_ERPNEXT, payload=CUSTOMERS)

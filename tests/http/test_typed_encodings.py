@@ -7,17 +7,12 @@ alone, naming the field."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-
-import pytest
 
 from app.engine.validation import validate_document
-from app.sandbox.http_serve import serve_app
 from app.services.runs import run_flow
 from app.store import runs
-from app.store.connections import set_connection
 from nodes.encodings import encode
-from tests.http.hubspot_api import Contacts, hubspot_api
+from tests.http.test_request_templates import document as templated
 
 DEALS = [
     {"email": f"d{n}@example.com", "amount": f"{n},250.50", "closed": f"2026-11-{n:02d}", "id": n} for n in range(1, 5)
@@ -28,40 +23,8 @@ BODY = {
 
 
 def document(**config) -> dict:
-    return {
-        "schema_version": 1,
-        "id": "deals_to_hubspot",
-        "name": "Deals to HubSpot",
-        "nodes": [
-            {"id": "start", "type": "trigger.manual"},
-            {
-                "id": "write",
-                "type": "write.http",
-                "config": {
-                    "connection": "hubspot",
-                    "method": "POST",
-                    "path": "/contacts",
-                    "key": "email",
-                    "find": {"path": "/contacts", "params": {"email": "{email}"}, "record_path": "results"},
-                    "update": {"method": "PATCH", "path": "/contacts/{id}"},
-                    "id_field": "id",
-                    "body": BODY,
-                    "encode": {"amount": "number", "closed": "epoch_ms"},
-                    **config,
-                },
-            },
-        ],
-        "edges": [{"from": "start", "to": "write"}],
-    }
-
-
-@pytest.fixture
-def contacts(store) -> Iterator[Contacts]:
-    held = Contacts()
-    served = serve_app(hubspot_api(held), name="hubspot api")
-    set_connection(store, "hubspot", "sandbox", "http", {"base_url": served.url, "retry_wait": 0.01})
-    yield held
-    served.stop()
+    """The request-template tests' flow, with this test's body and encodings."""
+    return templated(**{"body": BODY, "encode": {"amount": "number", "closed": "epoch_ms"}, **config})
 
 
 def test_decimals_and_dates_go_as_the_api_takes_them_and_a_rerun_writes_nothing(store, contacts):

@@ -148,3 +148,18 @@ async def test_an_admin_authorizes_an_oauth2_connection_from_the_page(user: User
         await user.should_see("this answer matches no consent asked by this server")
     finally:
         served.stop()
+
+
+async def test_an_apis_own_headers_are_write_only_too(user: User, store: Store) -> None:
+    admin = access.Principal("adam", "admin")
+    settings = {"base_url": "https://api.example.com", "headers": {"X-API-Key": "k-s3cret"}}
+    connection_service.save_connection(store, "keyed", "sandbox", "http", settings, who=admin)
+    form = connection_service.connection_form(store, "keyed", "sandbox", who=admin)
+    assert "headers" not in form["settings"] and form["secrets_set"] == ["headers"]
+    await user.open("/connections")
+    user.find(marker="connection-edit-keyed-sandbox").click()
+    await user.should_see("Connection keyed (sandbox)")
+    assert all("k-s3cret" not in str(e.value) for e in user.find(ui.textarea).elements)
+    user.find(marker="connection-save").click()  # saved untouched: the headers are kept
+    await user.should_see("connection 'keyed' (sandbox) saved")
+    assert connection_spec(store, "keyed", "sandbox").settings["headers"] == {"X-API-Key": "k-s3cret"}
