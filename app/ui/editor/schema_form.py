@@ -24,6 +24,16 @@ from app.services.previews import preview_expression
 
 Path = tuple[Any, ...]
 
+# Which pickers list what another field names: a connection's tables, a table's (or model's, or
+# entity set's) columns.
+DEPENDENT_PICKERS = {
+    "connection": ("table", "column"),
+    "table": ("column",),
+    "model": ("column",),
+    "entity_set": ("column",),
+}
+SCOPE_KEYS = frozenset(DEPENDENT_PICKERS)
+
 
 @dataclass
 class FormServices:
@@ -91,12 +101,16 @@ class SchemaForm:
         self.problems = problems or {}
         self.expression_checks: dict[str, Callable[[], None]] = {}
         self._maps: set[int] = set()  # key/value dicts: a value cleared there stays, empty
+        self._pickers: list[
+            tuple[ui.select, str, list[dict[str, Any]]]
+        ] = []  # refilled when what they depend on changes
 
     # --- entry ------------------------------------------------------------------------------------
 
     @ui.refreshable_method
     def render(self) -> None:
         self.expression_checks.clear()
+        self._pickers.clear()
         with ui.column().classes("w-full gap-3 fb-form"):
             self._object_fields(self.root, self.value, (), [self.value])
 
@@ -122,6 +136,16 @@ class SchemaForm:
         else:
             container[key] = new
         self.on_change(json_path(path))
+        if key in SCOPE_KEYS and isinstance(container, dict):
+            self._refill_dependents(container, key)
+
+    def _refill_dependents(self, container: dict[str, Any], key: str) -> None:
+        """A new connection lists its tables, a new table its columns, in the pickers already shown
+        (they were filled when the form opened, from what the config named then)."""
+        dependents = DEPENDENT_PICKERS[key]
+        for element, picker, scope in self._pickers:
+            if picker in dependents and any(s is container for s in scope):
+                self._fill_options(element, picker, scope, element.value)
 
     def _hint(self, schema: dict[str, Any], path: Path) -> str:
         problems = self.problems.get(json_path(path)[2:] if len(path) else "", [])
@@ -301,6 +325,9 @@ class SchemaForm:
         self._fill_options(element, picker, scope, current)
 
     def _fill_options(self, element: ui.select, picker: str, scope: list[dict[str, Any]], current: Any) -> None:
+        if not any(e is element for e, _, _ in self._pickers):
+            self._pickers.append((element, picker, scope))
+
         async def load() -> None:
             try:
                 found = await self._options(picker, scope)
@@ -315,7 +342,10 @@ class SchemaForm:
     async def _options(self, picker: str, scope: list[dict[str, Any]]) -> list[str]:
         connection = next((s.get("connection") for s in reversed(scope) if isinstance(s.get("connection"), str)), None)
         # A SQL node names its table; a JSON-RPC node its model (its fields are the columns).
-        table = next((s.get(k) for s in reversed(scope) for k in ("table", "model") if isinstance(s.get(k), str)), None)
+        table = next(
+            (s.get(k) for s in reversed(scope) for k in ("table", "model", "entity_set") if isinstance(s.get(k), str)),
+            None,
+        )
         if picker == "connection":
             return self.services.connection_names()
         if picker == "table" and connection:
