@@ -261,6 +261,10 @@ class JsonRpcConnector:
     def columns(self, model: str) -> list[str]:
         return sorted(self.fields(model))
 
+    def required_columns(self, model: str) -> list[str]:
+        """Fields the ERP says a new record must have (fields_get's `required`)."""
+        return sorted(name for name, about in self.fields(model).items() if about.get("required"))
+
     def close(self) -> None:
         if self._session is not None:
             # A logout that fails changes nothing: the session ends with the server's timeout anyway.

@@ -64,6 +64,7 @@ class EntityType:
     properties: dict[str, str]
     navigation: dict[str, str] = field(default_factory=dict)
     collections: frozenset[str] = frozenset()  # navigation properties that are lists (an order's items)
+    not_null: frozenset[str] = frozenset()  # properties declared Nullable="false"
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,10 @@ def parse_metadata(document: bytes) -> Metadata:
         keys = tuple(r.get("Name") for r in element.findall("{*}Key/{*}PropertyRef") if r.get("Name"))
         properties = dict(inherited.properties) if inherited else {}
         properties.update({p.get("Name"): p.get("Type") for p in element.findall("{*}Property") if p.get("Name")})
+        not_null = set(inherited.not_null) if inherited else set()
+        not_null.update(
+            p.get("Name") for p in element.findall("{*}Property") if p.get("Name") and p.get("Nullable") == "false"
+        )
         navigation = dict(inherited.navigation) if inherited else {}
         collections = set(inherited.collections) if inherited else set()
         for nav in element.findall("{*}NavigationProperty"):
@@ -116,7 +121,12 @@ def parse_metadata(document: bytes) -> Metadata:
                 collections.add(nav.get("Name"))
             navigation[nav.get("Name")] = full(kind)
         types[name] = EntityType(
-            name, keys or (inherited.keys if inherited else ()), properties, navigation, frozenset(collections)
+            name,
+            keys or (inherited.keys if inherited else ()),
+            properties,
+            navigation,
+            frozenset(collections),
+            frozenset(not_null),
         )
         return types[name]
 
@@ -256,6 +266,12 @@ class OdataConnector(RestConnector):
     def columns(self, entity_set: str) -> list[str]:
         kind = self.entity_set(entity_set)
         return [*kind.properties, *kind.navigation]
+
+    def required_columns(self, entity_set: str) -> list[str]:
+        """Properties a new entity must carry: declared not nullable (a key the service makes
+        itself, such as CAP's cuid, is still listed: the service's $metadata does not say)."""
+        kind = self.entity_set(entity_set)
+        return [name for name in kind.properties if name in kind.not_null]
 
     # --- writes: SAP's CSRF token --------------------------------------------------------------
 

@@ -58,6 +58,14 @@ def columns(store: Store, connection: str, table: str, env: str = PICKER_ENV) ->
     )
 
 
+def required_columns(store: Store, connection: str, table: str, env: str = PICKER_ENV) -> list[str]:
+    """The columns a new record of the table must have (the field mapper marks them)."""
+    return _cached(
+        (store.url, env, connection, f"{table}\0required"),
+        lambda: _with_connector(store, connection, env, lambda c: c.required_columns(table)),
+    )
+
+
 def forget(store: Store) -> None:
     """Drop what was read (after a connection changes, or in tests)."""
     for key in [k for k in _cache if k[0] == store.url]:

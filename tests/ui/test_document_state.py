@@ -63,6 +63,26 @@ def test_undo_and_redo_walk_the_history_and_a_new_edit_clears_redo() -> None:
     assert not state.redo()
 
 
+def test_undoing_back_to_the_saved_document_leaves_nothing_unsaved() -> None:
+    state = three_nodes()
+    state.saved(3)
+    assert not state.dirty
+    state.remove(["filter"], [])
+    assert state.dirty
+    state.undo()
+    assert not state.dirty  # the document is the saved one again
+    state.redo()
+    assert state.dirty
+    opened = DocumentState(new_document("Stored", "stored"), based_on=2)  # opened from the store
+    opened.add_node("map", 0, 0)
+    opened.undo()
+    assert not opened.dirty
+    new = DocumentState(new_document("New", "new"), based_on=0)  # never saved: always unsaved
+    new.add_node("map", 0, 0)
+    new.undo()
+    assert new.dirty
+
+
 def test_typing_in_one_field_is_one_undo_step() -> None:
     state = three_nodes()
     before = len(state.undo_stack)

@@ -47,6 +47,7 @@ async def test_a_tester_starts_the_sandboxes_makes_the_erp_fail_resets_and_stops
     await user.should_see("stopped")
     user.find(marker="sandbox-start").click()
     await user.should_see("Sandbox CRM on http://127.0.0.1:", retries=100)
+    await user.should_see("Reset data", retries=100)  # the page itself, refreshed after the toast
     erp = f"http://127.0.0.1:{sandbox_ports['erp']}"
     assert httpx.get(f"{erp}/customers", headers=AUTH, timeout=10).status_code == 200
 

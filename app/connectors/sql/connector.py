@@ -67,6 +67,18 @@ class SqlConnector:
     def columns(self, table: str) -> list[str]:
         return [c.name for c in self.table(table).columns]
 
+    def required_columns(self, table: str) -> list[str]:
+        """Columns an insert must fill: NOT NULL with no default, other than an integer primary key
+        the database numbers itself."""
+        return [
+            c.name
+            for c in self.table(table).columns
+            if not c.nullable
+            and c.default is None
+            and c.server_default is None
+            and not (c.primary_key and isinstance(c.type, sa.Integer))
+        ]
+
     def tables(self) -> list[str]:
         try:
             return sorted(sa.inspect(self.engine).get_table_names())

@@ -40,6 +40,14 @@ class DocumentState:
     dirty: bool = False
     _last_key: str | None = None
     _last_time: float = 0.0
+    _saved: str | None = None  # the document as last saved (None: never saved), to tell undo back to it
+
+    def __post_init__(self) -> None:
+        if self.based_on:
+            self._saved = json.dumps(self.document)
+
+    def _differs_from_saved(self) -> bool:
+        return self._saved is None or json.dumps(self.document) != self._saved
 
     # --- history ----------------------------------------------------------------------------------
 
@@ -60,7 +68,7 @@ class DocumentState:
             return False
         self.redo_stack.append(json.dumps(self.document))
         self.document = json.loads(self.undo_stack.pop())
-        self._last_key, self.dirty = None, True
+        self._last_key, self.dirty = None, self._differs_from_saved()
         return True
 
     def redo(self) -> bool:
@@ -68,7 +76,7 @@ class DocumentState:
             return False
         self.undo_stack.append(json.dumps(self.document))
         self.document = json.loads(self.redo_stack.pop())
-        self._last_key, self.dirty = None, True
+        self._last_key, self.dirty = None, self._differs_from_saved()
         return True
 
     def replace(self, document: dict[str, Any]) -> None:
@@ -78,6 +86,7 @@ class DocumentState:
 
     def saved(self, version: int) -> None:
         self.based_on, self.dirty = version, False
+        self._saved = json.dumps(self.document)
 
     # --- lookups ----------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from app.ui.canvas.flow_canvas import FlowCanvas
 from app.ui.canvas.graph import canvas_graph, edge_decorations, layout_missing, node_data
 from app.ui.editor.document_state import DocumentState, EditRefused
 from app.ui.editor.dry_run import dry_run_menu, refusal, show_dry_run
+from app.ui.editor.field_mapper import DROP_INTO_FIELDS, FieldMapper
 from app.ui.editor.history_dialog import open_history
 from app.ui.editor.palette import palette
 from app.ui.editor.schema_form import FormServices
@@ -49,11 +50,14 @@ class Editor:
         self.counts_shown = False
         self.revision = 0  # counts edits, so a slow validation of an older document is not shown
         self.checking = False
+        self.last_test: Any = None  # the latest Test node result, and the document it ran on
+        self.tested_document = ""
+        self.stale_mark: ui.label | None = None
 
     # --- building the page ------------------------------------------------------------------------
 
     def build(self) -> None:
-        ui.add_head_html(LEAVE_GUARD)
+        ui.add_head_html(LEAVE_GUARD + DROP_INTO_FIELDS)
         self._toolbar()
         with ui.row().classes("fb-workspace no-wrap gap-0"):
             palette(self.add_from_click)
@@ -68,6 +72,8 @@ class Editor:
                 test_node=self.test_node,
                 delete_nodes=self.delete_nodes,
                 select_node=self.select_node,
+                open_mapper=self.open_mapper,
+                emitted=self.emitted,
             )
         self.results = ui.column().classes("fb-results w-full gap-0")
         self.results.set_visibility(False)
@@ -156,6 +162,8 @@ class Editor:
         if redraw:
             self.canvas.set_graph(canvas_graph(self.state.document, self.checked, self.state.types))
         self.counts_shown = False
+        if self.stale_mark is not None:  # results of another document say so (undo back: not stale)
+            self.stale_mark.set_visibility(json.dumps(self.state.document) != self.tested_document)
         self.title.text = self.state.document.get("name", "")
         self.title_tip.text = self.title.text
         self._refresh_status()
@@ -337,13 +345,36 @@ class Editor:
         async def columns(connection: str, table: str) -> list[str]:
             return await run.io_bound(systems.columns, store, connection, table)
 
+        async def required_columns(connection: str, table: str) -> list[str]:
+            return await run.io_bound(systems.required_columns, store, connection, table)
+
         return FormServices(
             connection_names=lambda: systems.connection_names(store),
             tables=tables,
             columns=columns,
+            required_columns=required_columns,
             samples=lambda: self.sample_records(node_id),
             value_maps=lambda: self.state.document.get("value_maps") or {},
         )
+
+    def emitted(self, node_id: str) -> list[dict[str, Any]] | None:
+        """What a node sent on in the latest test, while that test is of the document as it is."""
+        if self.last_test is None or json.dumps(self.state.document) != self.tested_document:
+            return None
+        found = self.last_test.node(node_id)
+        return [r for records in found.ports.values() for r in records] if found else None
+
+    async def open_mapper(self, node_id: str) -> None:
+        """The map node's field mapper, in a dialog; the side panel shows what it changed on close."""
+        with self.dialogs:
+            mapper = FieldMapper(
+                self.state,
+                node_id,
+                self.form_services(node_id),
+                changed=self.changed,
+                closed=lambda: self._show_selection(list(self.selected)),
+            )
+            await mapper.open()
 
     async def sample_records(self, node_id: str) -> tuple[list[dict[str, Any]], str | None]:
         """The records that reach a node in a test, computed once per shape of what lies upstream."""
@@ -376,18 +407,20 @@ class Editor:
         if not session.permit("run", "sandbox"):
             spinner_done()
             return
+        tested = json.dumps(self.state.document)
         try:
             result = await run.io_bound(
                 previews.test_node,
                 context.store(),
-                copy.deepcopy(self.state.document),
+                json.loads(tested),
                 node_id,
                 types=context.node_types(),
             )
         finally:
             spinner_done()
         opened = not self.results.visible
-        show_results(self.results, result, on_close=lambda: self.canvas.fit(after_resize=True))
+        self.last_test, self.tested_document = result, tested
+        self.stale_mark = show_results(self.results, result, on_close=lambda: self.canvas.fit(after_resize=True))
         if opened:
             self.canvas.fit(after_resize=True)  # the canvas got shorter: keep every node in sight
         if not result.ok:

@@ -42,6 +42,7 @@ class FormServices:
     connection_names: Callable[[], list[str]]
     tables: Callable[[str], Awaitable[list[str]]]
     columns: Callable[[str, str], Awaitable[list[str]]]
+    required_columns: Callable[[str, str], Awaitable[list[str]]]
     samples: Callable[[], Awaitable[tuple[list[dict[str, Any]], str | None]]]
     value_maps: Callable[[], dict[str, Any]]
 
@@ -404,7 +405,7 @@ class SchemaForm:
                     f"✗ {error}" if (text or "").strip() and (error := designer.expression_error(text, kind)) else None
                 ),
             )
-            element.classes("font-mono")
+            element.classes(f"font-mono fb-drop-{kind}")  # takes a source field dragged onto it
             self._decorate(element, schema, path)
             # The field's own validation owns its error line; a stored problem (a missing value, say)
             # is listed at the top of the panel instead, so the two never show stale text together.

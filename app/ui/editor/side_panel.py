@@ -11,6 +11,7 @@ from app.services import designer
 from app.services.designer import Checked
 from app.services.designer import node_type as registered_type
 from app.ui.editor.document_state import DocumentState, EditRefused
+from app.ui.editor.io_view import io_view
 from app.ui.editor.palette import FAMILY_ICONS
 from app.ui.editor.schema_form import FormServices, SchemaForm
 from app.ui.editor.value_maps import ValueMapsEditor
@@ -27,6 +28,8 @@ class SidePanel:
         test_node: Callable[[str], Any],
         delete_nodes: Callable[[list[str]], None],
         select_node: Callable[[str], None] | None = None,
+        open_mapper: Callable[[str], Any] | None = None,
+        emitted: Callable[[str], list[dict[str, Any]] | None] = lambda node_id: None,
     ) -> None:
         self.state = state
         self.services = services  # node id -> the form's services for that node
@@ -34,6 +37,8 @@ class SidePanel:
         self.test_node = test_node
         self.delete_nodes = delete_nodes
         self.select_node = select_node
+        self.open_mapper = open_mapper
+        self.emitted = emitted
         self.selected: list[str] = []
         self.checked: Checked | None = None
         self.form: SchemaForm | None = None
@@ -158,6 +163,14 @@ class SidePanel:
             ui.label("This node type is not installed; its config is kept as it is.").classes("fb-muted")
             return
         config = node.setdefault("config", {})
+        if node_type.family != "trigger":
+            io_view(self.services(node["id"]).samples, self.emitted(node["id"]))
+        if node_type.type == "map" and self.open_mapper is not None:
+            ui.button(
+                "Field mapper", icon="swap_horiz", on_click=lambda: self.open_mapper and self.open_mapper(node["id"])
+            ).props("outline no-caps").classes("w-full fb-open-mapper").tooltip(
+                "Source fields beside the target's fields: drag one onto the other"
+            )
         problems = self.checked.by_field.get(node["id"], {}) if self.checked else {}
         self.form = SchemaForm(
             node_type.config_schema,

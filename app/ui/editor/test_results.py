@@ -91,7 +91,8 @@ def _node_tab(node: NodeRecords) -> None:
                     records_table(records, f"fb-records-out fb-records-{port}")
 
 
-def show_results(container: ui.element, result: TestResult, on_close: Any = None) -> None:
+def show_results(container: ui.element, result: TestResult, on_close: Any = None) -> ui.label:
+    """Show a test's results; returns the "stale" mark, shown by the editor once the flow is edited."""
     container.clear()
     with container:
         with ui.row().classes("w-full items-center gap-2 px-3 pt-2 no-wrap"):
@@ -100,12 +101,17 @@ def show_results(container: ui.element, result: TestResult, on_close: Any = None
             )
             ui.label(f"Test up to '{result.node_id}': {result.message}").classes("font-medium fb-test-summary")
             ui.label(f"{result.seconds:.2f} s").classes("fb-muted text-xs")
+            stale = ui.label("stale: the flow changed since this test; Test node again").classes(
+                "fb-chip fb-chip-warn fb-results-stale"
+            )
+            stale.set_visibility(False)
             ui.space()
             ui.button(icon="close", on_click=lambda: (container.set_visibility(False), on_close and on_close())).props(
                 "flat round dense"
             ).classes("fb-close-results").tooltip("Close the results")
         if not result.nodes:
-            return
+            container.set_visibility(True)
+            return stale
         with ui.tabs(value=result.node_id).props("dense align=left no-caps").classes("w-full px-3") as tabs:
             for node in result.nodes:
                 ui.tab(node.node_id, label=node.node_id)
@@ -118,3 +124,4 @@ def show_results(container: ui.element, result: TestResult, on_close: Any = None
                 with ui.tab_panel(node.node_id).classes("p-2"):
                     _node_tab(node)
     container.set_visibility(True)
+    return stale
