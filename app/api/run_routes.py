@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from app.api.answers import LIMIT, allowed, caller, refusal, root
 from app.composition import Flowbridge
 from app.errors import FlowbridgeError
-from app.services import access, alerts, overview, replay, run_reads
+from app.services import access, alerts, overview, replay, run_reads, run_stops
 
 router = APIRouter()
 
@@ -40,6 +40,15 @@ def show_run(run_id: str, who: access.Principal = Depends(caller), app: Flowbrid
         "events": page.run.events or [],
         "dead_letters": [overview.letter_row(d) for d in page.letters],
     }
+
+
+@router.post("/api/runs/{run_id}/stop")
+def stop_run(run_id: str, who: access.Principal = Depends(caller), app: Flowbridge = Depends(root)) -> dict[str, Any]:
+    """Ask a running run to stop at its next batch boundary (a queued one is cancelled at once)."""
+    try:
+        return overview.run_row(run_stops.stop_run(app.store, who, run_id))
+    except FlowbridgeError as error:
+        raise refusal(error) from None
 
 
 @router.post("/api/runs/{run_id}/replay")

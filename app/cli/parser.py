@@ -52,8 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("-q", "--quiet", action="store_true", help="print nothing for valid files")
     validate.set_defaults(handler=cmd_validate)
 
-    run = commands.add_parser("run", help="run a flow once, now, and print its summary")
-    run.add_argument("flow", metavar="FLOW", help="a flow file or a stored flow id")
+    run = commands.add_parser(
+        "run",
+        help="run a flow once, now, and print its summary; `run cancel RUN_ID` stops a run",
+        description="Run a flow once, now. On a terminal a progress line follows it, and Ctrl+C stops it "
+        "at its next batch boundary. `flowbridge run cancel RUN_ID` stops a run started anywhere "
+        "(the web app, a schedule, another terminal) the same way.",
+    )
+    run.add_argument("flow", metavar="FLOW", help="a flow file or a stored flow id (or `cancel`)")
+    run.add_argument("run_id", metavar="RUN_ID", nargs="?", help="with `cancel`: the run to stop")
     run.add_argument("--env", choices=ENVIRONMENTS, default="sandbox")
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.add_argument("--full", action="store_true", help="ignore read cursors: resync everything")

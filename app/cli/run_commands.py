@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from app.cli.common import DRY, EXIT_FAILED, EXIT_OK, UsageError, admin, the_node_types, the_root, the_store
@@ -30,8 +33,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from app.one_run_process import settle_before_the_run
     from app.services import door, run_reads
-    from app.services.runs import load_flow
+    from app.services.runs import load_flow, new_run_id
 
+    if args.flow == "cancel":
+        return _cancel(args)
+    if args.run_id is not None:
+        raise UsageError(f"unexpected '{args.run_id}': `flowbridge run FLOW` runs one flow")
     root = the_root()
     store = root.store
     try:
@@ -39,19 +46,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     except NotFound as error:
         raise UsageError(str(error)) from None
     settle_before_the_run()
-    result = door.start(
-        store,
-        admin(),
-        door.RunStart(
-            env=args.env,
-            document=document,
-            version=version,
-            dry_run=args.dry_run,
-            full_resync=args.full,
-            batch_size=args.batch_size,
-            types=root.node_types,
-        ),
+    who, run_id = admin(), new_run_id()
+    start = door.RunStart(
+        env=args.env,
+        document=document,
+        version=version,
+        dry_run=args.dry_run,
+        full_resync=args.full,
+        batch_size=args.batch_size,
+        types=root.node_types,
+        run_id=run_id,
     )
+    with _followed(store, run_id, who, on_terminal=not args.json and sys.stdout.isatty()):
+        result = door.start(store, who, start)
     if args.json:
         output = run_reads.result_summary(result)
         if args.dry_run:  # what it would write, and the records that would fail with their reasons
@@ -61,6 +68,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         _print_result(result, args.dry_run)
     return EXIT_OK if result.status == "succeeded" else EXIT_FAILED
+
+
+@contextmanager
+def _followed(store: Any, run_id: str, who: Any, *, on_terminal: bool) -> Iterator[None]:
+    """A progress line and a clean Ctrl+C on a terminal; nothing extra otherwise."""
+    from app.cli.run_progress import ProgressLine, stopped_by_ctrl_c
+
+    if not on_terminal:
+        yield
+        return
+    with stopped_by_ctrl_c(store, run_id, who), ProgressLine(store, run_id, sys.stdout):
+        yield
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    from app.services.run_stops import stop_run
+
+    if not args.run_id:
+        raise UsageError("`flowbridge run cancel RUN_ID` needs the run's id (see `flowbridge runs`)")
+    try:
+        run = stop_run(the_store(), admin(), args.run_id)
+    except NotFound as error:
+        raise UsageError(str(error)) from None
+    if run.status == "cancelled":
+        print(f"run {run.id} of {run.flow_id} was waiting its turn: cancelled; its records stay with it")
+    else:
+        print(
+            f"run {run.id} of {run.flow_id} stops at the end of its current batch, its cursor where that batch left it"
+        )
+    return EXIT_OK
 
 
 def _print_result(result: Any, dry_run: bool = False) -> None:

@@ -69,6 +69,14 @@ class RunServices(Protocol):
     def on_progress(self, ledger: dict[str, dict[str, Any]], totals: dict[str, int]) -> None:
         """After each batch from a read, once its writes are committed: what the run did so far."""
 
+    def on_activity(self, node_id: str, ledger: dict[str, dict[str, Any]], totals: dict[str, int]) -> None:
+        """As a node starts on a batch: which node is at work, and the run's counts so far (a live
+        view; unlike on_progress, nothing is known committed)."""
+
+    def stop_requested(self) -> bool:
+        """Asked at each batch boundary (a read's batch written and its cursor committed): True ends
+        the run there, as cancelled, with nothing lost: the next run goes on from that cursor."""
+
     def links(
         self, env: str, entity: str, system: str, ids: list[str], other: str, snapshots: str = "both"
     ) -> dict[str, LinkState]: ...
@@ -100,12 +108,16 @@ class RunServices(Protocol):
         """The target took the record: keep its outcome, id and links ((entity, link)) at once."""
 
 
+class RunStopped(Exception):
+    """Raised at a batch boundary when someone asked the run to stop; `execute` ends it as cancelled."""
+
+
 @dataclass
 class RunResult:
     run_id: str
     flow_id: str
     env: str
-    status: str  # succeeded, partial (some records failed), failed
+    status: str  # succeeded, partial (some records failed), failed, cancelled (stopped on request)
     started_at: dt.datetime
     finished_at: dt.datetime
     ledger: Ledger
@@ -341,6 +353,8 @@ class _Run:
                 else:
                     self.services.commit_cursor(self.plan.flow_id, node.id, self.request.env, batch.position)
             self.services.on_progress(self.ledger.summary(), self.ledger.totals(self.plan))
+            if self.services.stop_requested():
+                raise RunStopped
             if self.request.record_limit is not None and self.read_so_far >= self.request.record_limit:
                 return
 
@@ -352,6 +366,7 @@ class _Run:
         return records
 
     def timed(self, node: PlannedNode, work: Any) -> Any:
+        self.services.on_activity(node.id, self.ledger.summary(), self.ledger.totals(self.plan))
         started = time.perf_counter()
         try:
             return work()
@@ -403,9 +418,12 @@ def execute(plan: Plan, request: RunRequest, services: RunServices) -> RunResult
     """Run a plan once; never raises for a problem in the flow, its data or its systems."""
     run = _Run(plan, request, services)
     error: str | None = None
+    stopped = False
     try:
         run.build()
         run.run()
+    except RunStopped:  # at a batch boundary: what it wrote is committed, and so is its cursor
+        stopped = True
     except FlowbridgeError as exc:
         error = str(exc)
     except MemoryError:  # a page, a record or a lookup larger than this process may hold
@@ -415,12 +433,12 @@ def execute(plan: Plan, request: RunRequest, services: RunServices) -> RunResult
         error = f"internal error: {type(exc).__name__}: {exc}"
     finally:
         run.close()
-    if error is None:
+    if error is None and not stopped:  # a stopped run may leave records held back by a node, unread
         imbalances = run.ledger.imbalances(plan)
         if imbalances:
             error = "the ledger does not balance: " + "; ".join(imbalances)
     totals = run.ledger.totals(plan)
-    status = "failed" if error else ("partial" if totals["failed"] else "succeeded")
+    status = "failed" if error else "cancelled" if stopped else ("partial" if totals["failed"] else "succeeded")
     return RunResult(
         request.run_id,
         plan.flow_id,

@@ -149,6 +149,8 @@ def _run_queued(
     who: access.Principal,
     types: NodeTypes | None,
 ) -> None:
+    if runs.get_run(store, run_id).status == "cancelled":  # stopped while it waited its turn
+        return
     try:
         start_stored_flow(
             store, flow_id, trigger=trigger, env=env, payload=payload, who=who, wait=True, run_id=run_id, types=types

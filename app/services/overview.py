@@ -90,6 +90,8 @@ def run_row(run: Run) -> dict[str, Any]:
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "totals": run.totals,
         "error": run.error,
+        "progress": run.progress,
+        "stop_requested_by": run.stop_requested_by,
     }
 
 

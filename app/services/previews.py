@@ -102,6 +102,9 @@ class _PreviewServices(StoreRunServices):
     def on_progress(self, ledger: dict[str, dict[str, Any]], totals: dict[str, int]) -> None:
         return None  # a preview stores no run
 
+    def stop_requested(self) -> bool:
+        return False  # a preview is a few records, over in a moment
+
     def dead_letters(self, node_id: str, failures: list[Any]) -> None:
         return None  # kept from on_batch instead, with the records
 

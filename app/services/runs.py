@@ -17,6 +17,7 @@ from app.engine.executor import RunRequest, RunResult, execute
 from app.engine.plan import compile_plan
 from app.errors import FlowbridgeError, InvalidFlow, NotFound
 from app.services import isolation
+from app.services.live_progress import LiveProgress
 from app.store import connections, flows, runs, sync, write_outcomes
 from app.store.database import Store
 from app.store.models import Conflict, Run
@@ -52,8 +53,16 @@ class StoreRunServices:
         self.kept: dict[tuple[str, str], list[Any]] = {}
         self.kept_count = 0
         self.outcomes = write_outcomes.OutcomeWriter(store)
+        self.live: LiveProgress | None = None
+
+    def follow(self, events: list[dict[str, Any]]) -> None:
+        """Keep the run's live view in the store while it goes (see services/live_progress.py)."""
+        self.live = LiveProgress(self.store, self.run.id, events)
+        self.live.start()
 
     def close(self) -> None:
+        if self.live is not None:
+            self.live.close()
         self.outcomes.close()
 
     def _keep(self, kind: str, node_id: str, records: list[Any]) -> None:
@@ -71,7 +80,17 @@ class StoreRunServices:
         return connections.connection_spec(self.store, name, env)
 
     def on_progress(self, ledger: dict[str, dict[str, Any]], totals: dict[str, int]) -> None:
-        runs.record_progress(self.store, self.run.id, totals=totals, ledger=ledger)
+        if self.live is not None:
+            self.live.boundary(ledger, totals)
+        else:
+            runs.record_progress(self.store, self.run.id, totals=totals, ledger=ledger)
+
+    def on_activity(self, node_id: str, ledger: dict[str, dict[str, Any]], totals: dict[str, int]) -> None:
+        if self.live is not None:
+            self.live.post(node_id, ledger, totals)
+
+    def stop_requested(self) -> bool:
+        return runs.stop_requested(self.store, self.run.id)
 
     def cursor(self, flow_id: str, node_id: str, env: str) -> Any:
         return runs.get_cursor(self.store, flow_id, node_id, env)
@@ -215,6 +234,7 @@ def run_flow(
     events: list[dict[str, Any]] = []
     token = retry_events.set(events)
     services = StoreRunServices(store, run)
+    services.follow(events)
     try:
         result = execute(plan, request, services)
     finally:

@@ -62,6 +62,11 @@ class Run(SQLModel, table=True):
     process: str | None = Field(default=None, max_length=100)
     # The document it ran when that is no stored version (a file): a replay can always run it again.
     document: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # While it runs: its batches so far, the node at work, retries so far (services/live_progress.py).
+    progress: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # Someone asked it to stop: it ends at its next batch boundary, as `cancelled`.
+    stop_requested_by: str | None = Field(default=None, max_length=100)
+    stop_requested_at: dt.datetime | None = None
 
 
 class NodeLedger(SQLModel, table=True):

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import func, select
 
-from app.errors import NotFound
+from app.errors import FlowbridgeError, NotFound
 from app.records import Failure
 from app.store.database import Store
 from app.store.models import Cursor, DeadLetter, NodeLedger, Run, RunRecords, utcnow
@@ -106,14 +106,26 @@ def finish_run(
         session.commit()
 
 
-def record_progress(store: Store, run_id: str, *, totals: dict[str, int], ledger: dict[str, dict[str, Any]]) -> None:
-    """What a running run has done so far (after each committed batch): a run that is stopped or
-    killed shows what it did, not empty totals."""
+def record_progress(
+    store: Store,
+    run_id: str,
+    *,
+    totals: dict[str, int],
+    ledger: dict[str, dict[str, Any]],
+    progress: dict[str, Any] | None = None,
+    events: list[dict[str, Any]] | None = None,
+) -> None:
+    """What a running run has done so far (after each committed batch, and about every second while
+    it goes): a run that is stopped or killed shows what it did, not empty totals."""
     with store.session() as session:
         run = session.get(Run, run_id)
-        if run is None:
+        if run is None or run.status != "running":  # never over what finish_run wrote
             return
         run.totals = totals
+        if progress is not None:
+            run.progress = progress
+        if events is not None:
+            run.events = events or None
         session.add(run)
         for seq, (node_id, counts) in enumerate(ledger.items()):
             row = session.get(NodeLedger, (run_id, node_id))
@@ -123,6 +135,34 @@ def record_progress(store: Store, run_id: str, *, totals: dict[str, int], ledger
                 row.counts = counts
                 session.add(row)
         session.commit()
+
+
+class RunEnded(FlowbridgeError):
+    """A stop asked of a run that is not going any more."""
+
+
+def request_stop(store: Store, run_id: str, who: str) -> Run:
+    """Ask a run to stop: a running one ends at its next batch boundary (see the executor), a queued
+    one is cancelled at once (its records stay with it). RunEnded when it has ended already."""
+    with store.session() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            raise NotFound(f"there is no run '{run_id}'")
+        if run.status not in ("running", "queued"):
+            raise RunEnded(f"run {run_id} is not going: it ended as {run.status}")
+        if run.stop_requested_at is None:
+            run.stop_requested_by, run.stop_requested_at = who[:100], utcnow()
+        if run.status == "queued":
+            run.status, run.finished_at = "cancelled", utcnow()
+        session.add(run)
+        session.commit()
+        session.refresh(run)
+        return run
+
+
+def stop_requested(store: Store, run_id: str) -> bool:
+    with store.session() as session:
+        return session.exec(select(Run.stop_requested_at).where(Run.id == run_id)).first() is not None
 
 
 def record_key(record: dict[str, Any]) -> str:

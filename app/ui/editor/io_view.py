@@ -9,8 +9,8 @@ from typing import Any
 
 from nicegui import background_tasks, ui
 
+from app.services.field_mapping import source_fields
 from app.ui.editor.field_mapper import drag_source
-from nodes.base import META
 
 SHOWN_FIELDS = 60
 
@@ -21,7 +21,7 @@ def _value(value: Any) -> str:
 
 
 def _chips(records: list[dict[str, Any]], css: str) -> None:
-    names = list(dict.fromkeys(k for r in records for k in r if k != META))
+    names = source_fields(records, [])
     first = records[0] if records else {}
     with ui.column().classes(f"w-full gap-1 {css}"):
         for name in names[:SHOWN_FIELDS]:
