@@ -12,6 +12,7 @@ STATUS_CHIP = {
     "partial": "fb-chip-warn",
     "failed": "fb-chip-draft",
     "interrupted": "fb-chip-draft",
+    "cancelled": "fb-chip-neutral",
     "running": "fb-chip-run",
     "queued": "fb-chip-run",
 }

@@ -129,7 +129,7 @@ async def test_a_queued_run_says_it_is_still_going_and_an_unknown_run_says_so(us
         ),
     )
     await user.open("/runs/waiting-its-turn")
-    await user.should_see("This run is still going; the page follows it.")
+    await user.should_see("Waiting its turn: the flow's earlier run is still going")
     await user.should_see("started by webhook")
     await user.should_see("No records yet: the run has not got that far.")
     await user.open("/runs/no-such-run")
