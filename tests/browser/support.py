@@ -185,9 +185,29 @@ class Page:
             pane, -pane.rect["width"] / 2 + 30, -pane.rect["height"] / 2 + 30
         ).click().perform()
 
+    def show_node(self, node_id: str) -> None:
+        """Pan the canvas, as a person drags its empty pane, until the node is in view (a flow wider
+        than the canvas at a readable zoom has some off to the side)."""
+        from selenium.webdriver.common.action_chains import ActionChains
+
+        box, node = self.canvas_box(), self.find(f'.vue-flow__node[data-id="{node_id}"]').rect
+        dx = (box["x"] + box["width"] / 2) - (node["x"] + node["width"] / 2)
+        dy = (box["y"] + box["height"] / 2) - (node["y"] + node["height"] / 2)
+        inside = box["x"] <= node["x"] and node["x"] + node["width"] <= box["x"] + box["width"]
+        if inside and box["y"] <= node["y"] and node["y"] + node["height"] <= box["y"] + box["height"]:
+            return
+        pane = self.find(".vue-flow__pane")
+        corner = (-pane.rect["width"] / 2 + 30, -pane.rect["height"] / 2 + 30)
+        if dx < 0:  # drag leftwards from the right-hand corner, so the drag stays on the pane
+            corner = (pane.rect["width"] / 2 - 30, corner[1])
+        ActionChains(self.d).move_to_element_with_offset(pane, *corner).click_and_hold().move_by_offset(
+            dx / 2, dy / 2
+        ).move_by_offset(dx / 2, dy / 2).release().perform()
+
     def select_node(self, node_id: str) -> None:
         if self.all(".vue-flow__nodesselection-rect"):  # a multi-selection covers its nodes
             self.clear_selection()
+        self.show_node(node_id)
         self.find(f'.vue-flow__node[data-id="{node_id}"] .fb-node-name').click()
         self.wait(
             lambda: self.find(".fb-node-id-input input").get_attribute("value") == node_id,

@@ -200,6 +200,22 @@ async def test_value_maps_are_edited_as_tables(user: User) -> None:
     assert exported["value_maps"] == {"countries": {"DE": "Germany"}}
 
 
+async def test_a_value_map_stays_open_entry_after_entry_and_the_header_counts_the_maps(user: User) -> None:
+    await user.open("/flows/new?name=Maps&id=maps")
+    await user.should_see("Value maps (0)")
+    user.find(marker="new-value-map").type("us_states").trigger("keydown.enter")
+    await user.should_see("Value maps (1)")
+    await user.should_see("us_states · 0 entries")
+    for count, (key, value) in enumerate((("CA", "California"), ("NY", "New York"), ("TX", "Texas")), start=1):
+        user.find(marker="new-entry-key-us_states").type(key)
+        user.find(marker="new-entry-value-us_states").type(value).trigger("keydown.enter")
+        await user.should_see(f"us_states · {count} entr")
+    [panel] = [e for e in user.find(ui.expansion).elements if str(e.props.get("label", "")).startswith("us_states")]
+    assert panel.value, "the map folded shut after an entry: the analyst has to reopen it for each one"
+    user.find(marker="new-value-map").type("countries").trigger("keydown.enter")
+    await user.should_see("Value maps (2)")
+
+
 async def test_a_schedule_named_by_its_cron_is_renamed_with_it_and_a_name_of_ones_own_stays(user: User) -> None:
     await user.open(f"/flows/{FLOW}")
     canvas = user.find(FlowCanvas)

@@ -10,6 +10,7 @@ import { MiniMap } from "@vue-flow/minimap";
 const FAMILY_ICONS = {
   trigger: "bolt", read: "download", filter: "filter_alt", map: "swap_horiz", transform: "auto_fix_high", write: "upload",
 };
+const READABLE_ZOOM = 0.75; // below this a node's 13 px name is under 10 px: fit-to-view stops here
 const DRAG_THRESHOLD = 4; // pixels before a press on a palette item becomes a drag
 
 function countsText(counts) {
@@ -169,8 +170,21 @@ export default {
     fit(afterResize) {
       this.fitted = true;
       // after the canvas changes size (results panel), wait for Vue Flow to measure it again
-      if (afterResize) setTimeout(() => this.flow.fitView({ padding: 0.1, maxZoom: 1.2 }), 80);
-      else this.flow.fitView({ padding: 0.1, maxZoom: 1.2 });
+      if (afterResize) setTimeout(() => this.fitReadable(), 80);
+      else this.fitReadable();
+    },
+    async fitReadable() {
+      // The whole flow when it fits at a readable zoom; a bigger one opens at its start (the
+      // leftmost node, where a flow begins), readable, its vertical middle kept; pan for the rest.
+      await this.flow.fitView({ padding: 0.1, maxZoom: 1.2 });
+      const fitted = this.flow.getViewport();
+      if (fitted.zoom < READABLE_ZOOM && this.nodes.length) {
+        const height = this.$refs.box.clientHeight;
+        const middle = (height / 2 - fitted.y) / fitted.zoom;
+        const left = Math.min(...this.nodes.map((n) => n.position.x));
+        await this.flow.setViewport({ x: 40 - left * READABLE_ZOOM, y: height / 2 - middle * READABLE_ZOOM, zoom: READABLE_ZOOM });
+      }
+      this.$refs.box.dataset.fits = String(Number(this.$refs.box.dataset.fits || 0) + 1); // tests wait on it
     },
     selectNodes(ids) {
       const wanted = new Set(ids);
@@ -192,7 +206,7 @@ export default {
       if (!this.fitted && this.$refs.box.clientWidth > 0) {
         this.fit();
         // the first fit can see the pane before its final size (the page is still laying out): fit once more
-        setTimeout(() => this.flow.fitView({ padding: 0.1, maxZoom: 1.2 }), 150);
+        setTimeout(() => this.fitReadable(), 150);
       }
       this.$emit("drawn", this.counts());
     },

@@ -231,7 +231,15 @@ class SidePanel:
         ui.textarea("Description", value=document.get("description", "")).props(
             'dense outlined stack-label autogrow input-style="max-height: 9rem"'
         ).classes("w-full").on_value_change(lambda e: set_field("description", e.value))
-        with ui.expansion(f"Value maps ({len(document.get('value_maps') or {})})", icon="table_chart").classes(
-            "w-full fb-sub-object fb-value-maps-panel"
-        ):
-            ValueMapsEditor(self.state, self.changed).render()
+
+        def maps_title() -> str:
+            return f"Value maps ({len(document.get('value_maps') or {})})"
+
+        maps_panel = ui.expansion(maps_title(), icon="table_chart").classes("w-full fb-sub-object fb-value-maps-panel")
+
+        def maps_changed(structural: bool) -> None:
+            maps_panel.text = maps_title()  # the count follows adds and deletes
+            self.changed(structural)
+
+        with maps_panel:
+            ValueMapsEditor(self.state, maps_changed).render()

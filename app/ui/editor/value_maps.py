@@ -19,6 +19,7 @@ class ValueMapsEditor:
         self.state = state
         self.changed = changed
         self.as_json = False
+        self.open_maps: set[str] = set()  # kept open across a refresh, so adding entries is one after another
 
     @property
     def maps(self) -> dict[str, Any]:
@@ -64,6 +65,7 @@ class ValueMapsEditor:
                     ui.notify(f"There is already a value map '{name}'", type="warning")
                     return
                 self._edit(name)
+                self.open_maps.add(name)
                 self._store({**self.maps, name: {}})
                 self.render.refresh()
 
@@ -79,7 +81,10 @@ class ValueMapsEditor:
         extended = isinstance(raw, dict) and isinstance(raw.get("entries"), dict)
         entries: dict[str, Any] = raw["entries"] if extended else raw
         with ui.expansion(
-            f"{name} · {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}", icon="table_chart"
+            f"{name} · {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}",
+            icon="table_chart",
+            value=name in self.open_maps,
+            on_value_change=lambda e: (self.open_maps.add if e.value else self.open_maps.discard)(name),
         ).classes("w-full fb-sub-object fb-value-map"):
             if len(entries) > MAX_ROWS_SHOWN:
                 ui.label(f"{len(entries)} entries: switch on “Edit as JSON” to change this one.").classes(
@@ -109,10 +114,14 @@ class ValueMapsEditor:
 
     def _row(self, name: str, entries: dict[str, Any], key: str) -> None:
         with ui.row().classes("w-full items-center no-wrap gap-2"):
-            key_input = ui.input(value=key).props("dense outlined").classes("w-32 shrink-0")
+            key_input = ui.input(value=key).props("dense outlined").classes("w-28 shrink-0 fb-value-map-from")
             ui.icon("arrow_forward").classes("text-slate-400")
             value = entries[key]
-            value_input = ui.input(value="" if value is None else str(value)).props("dense outlined").classes("grow")
+            value_input = (
+                ui.input(value="" if value is None else str(value))
+                .props("dense outlined")
+                .classes("grow min-w-0 fb-value-map-to")
+            )
 
             def rename(_: Any = None, old: list[str] = [key]) -> None:  # noqa: B006 - one cell per row
                 new = (key_input.value or "").strip()
@@ -147,12 +156,15 @@ class ValueMapsEditor:
             key_input = (
                 ui.input(placeholder="from")
                 .props("dense outlined")
-                .classes("w-32 shrink-0")
+                .classes("w-28 shrink-0")
                 .mark(f"new-entry-key-{name}")
             )
             ui.icon("arrow_forward").classes("text-slate-300")
             value_input = (
-                ui.input(placeholder="to").props("dense outlined").classes("grow").mark(f"new-entry-value-{name}")
+                ui.input(placeholder="to")
+                .props("dense outlined")
+                .classes("grow min-w-0")
+                .mark(f"new-entry-value-{name}")
             )
 
             def add(_: Any = None) -> None:

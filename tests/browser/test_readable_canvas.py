@@ -1,0 +1,36 @@
+"""A shipped flow opens with node names a person can read: fit-to-view never zooms out below
+readable text; a flow too wide for that opens at its start, and the rest is a pan away."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.browser.support import Page
+
+SHOTS = "readable-canvas"
+FLOW = "crm_accounts_to_erp_customers"
+
+# The pixel size a node's name is drawn at: its CSS size times the canvas zoom.
+DRAWN_NAME_PX = """
+const name = document.querySelector('.vue-flow__node .fb-node-name');
+const zoom = new DOMMatrix(getComputedStyle(document.querySelector('.vue-flow__transformationpane')).transform).a;
+return parseFloat(getComputedStyle(name).fontSize) * zoom;
+"""
+
+
+def test_a_shipped_flow_opens_with_readable_node_names(page: Page, served: dict[str, Any]) -> None:
+    page.d.set_window_size(1366, 768)
+    try:
+        page.open(f"/flows/{FLOW}")
+        page.wait(lambda: page.node_count() > 0, "the editor")
+        start = '.vue-flow__node[data-id="start"]'
+        # opening fits twice, the second time once the page has its final size
+        page.wait(lambda: int(page.find(".fb-canvas").get_attribute("data-fits") or 0) >= 2, "the canvas fitted")
+        assert page.d.execute_script(DRAWN_NAME_PX) >= 9.5, "node names drawn under 9.5 px"
+        page.shot("opened")
+        box, first = page.canvas_box(), page.find(start).rect
+        assert box["x"] <= first["x"] and first["x"] + first["width"] <= box["x"] + box["width"], (
+            "the trigger is in view"
+        )
+    finally:
+        page.d.set_window_size(1440, 900)
