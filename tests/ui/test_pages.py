@@ -244,3 +244,20 @@ async def test_an_address_the_app_does_not_serve_says_so_in_its_frame(user: User
     assert "HTTPException" not in shown
     api = await user.http_client.get("/api/no-such-thing")
     assert api.status_code == 404 and api.json() == {"detail": "nothing is served at /api/no-such-thing"}
+
+
+async def test_the_palette_search_keeps_what_matches_and_enter_adds_the_first(user: User) -> None:
+    await user.open("/flows/new?name=Palette&id=palette")
+    await user.should_see("Read file")
+    user.find(marker="palette-search").type("odata")
+    await user.should_see("Read from an OData service")
+    await user.should_not_see("Read file")
+    await user.should_not_see("Transform")  # a family with nothing left loses its title too
+    user.find(marker="palette-search").trigger("keydown.enter")
+    await user.should_see("Read file")  # the search is cleared for the next one
+    user.find(marker="export").click()
+    exported = json.loads((await user.download.next()).content)
+    assert [n["type"] for n in exported["nodes"]] == ["read.odata"]
+
+    user.find(marker="palette-search").type("no such thing")
+    await user.should_see("No node type matches “no such thing”")
