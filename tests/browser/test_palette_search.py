@@ -24,3 +24,28 @@ def test_typing_in_the_palette_search_keeps_the_matches_and_enter_adds_one(page:
     page.wait(lambda: page.node_count() == 1, "the node added by Enter")
     page.wait(lambda: len(_shown(page)) > 10, "the search cleared")
     page.shot("added")
+
+
+def test_question_mark_opens_the_shortcut_sheet_and_slash_adds_by_search(page: Page, served: dict[str, Any]) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    page.open("/flows/new?name=Keys&id=keys")
+    page.wait(lambda: len(_shown(page)) > 10, "the palette")
+    page.clear_selection()  # the focus on the canvas, not in a field
+    ActionChains(page.d).send_keys("?").perform()
+    page.wait(lambda: "Ctrl+Shift+Z" in page.text(".fb-shortcuts"), "the shortcut sheet")
+    page.shot("sheet")
+    ActionChains(page.d).send_keys(Keys.ESCAPE).perform()
+    page.wait(lambda: not page.all(".fb-shortcuts"), "the sheet closed")
+
+    ActionChains(page.d).send_keys("/").perform()
+    page.wait(
+        lambda: (
+            "fb-palette-search"
+            in page.d.execute_script("return document.activeElement.closest('.q-field')?.className || ''")
+        ),
+        "the focus in the palette search",
+    )
+    ActionChains(page.d).send_keys("schedule", Keys.ENTER).perform()
+    page.wait(lambda: page.node_count() == 1, "the schedule added from the keyboard")

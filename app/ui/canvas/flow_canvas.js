@@ -280,6 +280,12 @@ export default {
       const target = event.target;
       const typing = target && (["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName) || target.isContentEditable);
       const mod = event.ctrlKey || event.metaKey;
+      if (!mod && !typing && (event.key === "?" || event.key === "/")) {
+        event.preventDefault();
+        if (event.key === "?") this.$emit("shortcut", { action: "help", selection: this.selection });
+        else document.querySelector(".fb-palette-search input")?.focus(); // quick-add: type, then Enter
+        return;
+      }
       if (!mod) return;
       const key = event.key.toLowerCase();
       if (key === "s") {

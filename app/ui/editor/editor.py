@@ -25,6 +25,7 @@ from app.ui.editor.field_mapper import DROP_INTO_FIELDS, FieldMapper
 from app.ui.editor.history_dialog import open_history
 from app.ui.editor.palette import palette
 from app.ui.editor.schema_form import FormServices
+from app.ui.editor.shortcuts import shortcuts_sheet
 from app.ui.editor.side_panel import SidePanel
 from app.ui.editor.test_results import show_results
 from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
@@ -116,6 +117,9 @@ class Editor:
             ui.button(icon="fit_screen", on_click=lambda: self.canvas.fit()).props("flat round dense").tooltip(
                 "Fit to view"
             )
+            ui.button(icon="keyboard", on_click=shortcuts_sheet).props("flat round dense").classes(
+                "fb-shortcuts-button"
+            ).mark("shortcuts").tooltip("Keyboard shortcuts (?)")
             ui.separator().props("vertical")
             self.test_button = (
                 instant_spinner(
@@ -289,6 +293,8 @@ class Editor:
             self.redo()
         elif action == "save":
             self.save_dialog()
+        elif action == "help":
+            shortcuts_sheet()
         elif action in ("copy", "cut", "duplicate"):
             count = self.state.copy(selection)
             if not count:

@@ -39,7 +39,7 @@ def palette(on_click: Callable[[str], Any]) -> None:
         ui.label("Node types").classes("text-sm font-semibold px-1")
         ui.label("Drag onto the canvas").classes("fb-muted text-xs px-1")
         search = (
-            ui.input(placeholder="Search node types")
+            ui.input(placeholder="Search  ( / )")
             .props("dense outlined clearable")
             .classes("w-full fb-palette-search")
             .mark("palette-search")
