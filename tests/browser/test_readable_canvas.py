@@ -34,3 +34,27 @@ def test_a_shipped_flow_opens_with_readable_node_names(page: Page, served: dict[
         )
     finally:
         page.d.set_window_size(1440, 900)
+
+
+def test_find_a_node_brings_it_into_view_selected(page: Page, served: dict[str, Any]) -> None:
+    page.d.set_window_size(1366, 768)
+    try:
+        page.open(f"/flows/{FLOW}")
+        page.wait(lambda: int(page.find(".fb-canvas").get_attribute("data-fits") or 0) >= 2, "the canvas fitted")
+        wanted = '.vue-flow__node[data-id="customers"]'
+        box = page.canvas_box()
+        assert page.find(wanted).rect["x"] > box["x"] + box["width"], "the last node starts out of view"
+        page.click(".fb-find-node-button")
+        page.type_into(".fb-find-node input", "ERP cust")
+        page.click(".q-menu .q-item")
+        page.wait(lambda: page.find(".fb-node-id-input input").get_attribute("value") == "customers", "its side panel")
+
+        def in_view() -> bool:
+            node, box = page.find(wanted).rect, page.canvas_box()
+            return box["x"] <= node["x"] and node["x"] + node["width"] <= box["x"] + box["width"]
+
+        page.wait(in_view, "the found node in view")
+        assert "selected" in page.find(wanted).get_attribute("class")
+        page.shot("found")
+    finally:
+        page.d.set_window_size(1440, 900)

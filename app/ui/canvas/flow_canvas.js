@@ -186,6 +186,11 @@ export default {
       }
       this.$refs.box.dataset.fits = String(Number(this.$refs.box.dataset.fits || 0) + 1); // tests wait on it
     },
+    async showNode(id) {
+      // Find a node on a big canvas: bring it to the middle at a readable zoom, selected.
+      await this.flow.fitView({ nodes: [id], padding: 0.5, minZoom: READABLE_ZOOM, maxZoom: 1 });
+      this.selectNodes([id]);
+    },
     selectNodes(ids) {
       const wanted = new Set(ids);
       this.quiet++;

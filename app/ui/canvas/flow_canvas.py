@@ -47,6 +47,9 @@ class FlowCanvas(
     def select_nodes(self, node_ids: list[str]) -> None:
         self.run_method("selectNodes", node_ids)
 
+    def show_node(self, node_id: str) -> None:
+        self.run_method("showNode", node_id)
+
     def fit(self, after_resize: bool = False) -> None:
         self.run_method("fit", after_resize)
 

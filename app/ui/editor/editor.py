@@ -117,6 +117,9 @@ class Editor:
             ui.button(icon="fit_screen", on_click=lambda: self.canvas.fit()).props("flat round dense").tooltip(
                 "Fit to view"
             )
+            ui.button(icon="search", on_click=self.find_node_dialog).props("flat round dense").classes(
+                "fb-find-node-button"
+            ).mark("find-node").tooltip("Find a node by its name")
             ui.button(icon="keyboard", on_click=shortcuts_sheet).props("flat round dense").classes(
                 "fb-shortcuts-button"
             ).mark("shortcuts").tooltip("Keyboard shortcuts (?)")
@@ -278,6 +281,30 @@ class Editor:
         if nodes == self.selected and self.panel.selected == nodes:
             return  # the panel already shows it: keep the form (and its focus) as it is
         self._show_selection(nodes)
+
+    def find_node_dialog(self) -> None:
+        """A node picked by name (or id) from a searchable list, shown and selected on the canvas."""
+        names = {
+            n["id"]: f"{n.get('name') or n['id']} ({n['id']})"
+            for n in self.state.nodes
+            if isinstance(n, dict) and isinstance(n.get("id"), str)
+        }
+        if not names:
+            ui.notify("The flow has no nodes yet", type="info")
+            return
+        with ui.dialog() as dialog, ui.card().classes("w-[28rem] fb-find-node"):
+            ui.label("Find a node").classes("text-lg font-semibold")
+
+            def picked(event: Any) -> None:
+                if event.value:
+                    dialog.close()
+                    self.canvas.show_node(event.value)
+                    self._show_selection([event.value])
+
+            ui.select(names, label="Name or id", with_input=True, on_change=picked).props(
+                "dense outlined autofocus"
+            ).classes("w-full").mark("find-node-select")
+        dialog.open()
 
     def _show_selection(self, node_ids: list[str]) -> None:
         self.selected = list(node_ids)

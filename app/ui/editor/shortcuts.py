@@ -20,6 +20,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Shift+drag", "Select several nodes"),
     ("Drag the empty canvas", "Pan"),
     ("Mouse wheel", "Zoom"),
+    ("The search button", "Find a node by its name"),
     ("?", "This sheet"),
 )
 
