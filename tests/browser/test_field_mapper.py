@@ -29,8 +29,13 @@ def _drag(page: Page, source: Any, target: Any) -> None:
 
 
 def _source(page: Page, css: str, name: str) -> Any:
-    chips = page.all(f"{css} .fb-source-field")
-    return next(e for e in chips if e.find_element(page.By.CSS_SELECTOR, ".font-mono").text == name)
+    """The source field's chip, once the samples it comes from have arrived."""
+
+    def chip() -> Any:
+        chips = page.all(f"{css} .fb-source-field")
+        return next((e for e in chips if e.find_element(page.By.CSS_SELECTOR, ".font-mono").text == name), None)
+
+    return page.wait(chip, f"the source field {name} in {css}")
 
 
 def test_a_source_field_dragged_onto_a_target_or_an_expression_field_lands_there(

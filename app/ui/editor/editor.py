@@ -120,9 +120,6 @@ class Editor:
             ui.button(icon="search", on_click=self.find_node_dialog).props("flat round dense").classes(
                 "fb-find-node-button"
             ).mark("find-node").tooltip("Find a node by its name")
-            ui.button(icon="keyboard", on_click=shortcuts_sheet).props("flat round dense").classes(
-                "fb-shortcuts-button"
-            ).mark("shortcuts").tooltip("Keyboard shortcuts (?)")
             ui.separator().props("vertical")
             self.test_button = (
                 instant_spinner(

@@ -209,9 +209,9 @@ class SidePanel:
     def _flow_panel(self) -> None:
         document = self.state.document
         ui.label("Flow settings").classes("text-base font-semibold")
-        ui.label("Select a node to configure it. Shift+drag selects several; Del deletes; Ctrl+Z undoes.").classes(
-            "fb-muted text-xs"
-        )
+        ui.label(
+            "Select a node to configure it. Shift+drag selects several; Del deletes; Ctrl+Z undoes; ? lists every shortcut."
+        ).classes("fb-muted text-xs")
         self.problem_box = ui.column().classes("w-full gap-1")
         with self.problem_box:
             self._problem_list()
