@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Re-vendors the node editor's JavaScript (Vue Flow and its add-ons) from npm into
+# Re-vendors the node editor's JavaScript (Vue Flow and its add-ons, dagre for auto-layout) from npm into
 # app/ui/canvas/vendor/, exactly at the versions pinned in package.json / package-lock.json.
 # The app serves these files itself: no CDN at run time. Needs node and npm; run from anywhere.
 # To update: change a version in package.json, run `npm install --package-lock-only --ignore-scripts`,
@@ -28,6 +28,13 @@ for package in core background controls minimap; do
         [ -e "$css" ] && cp "$css" "$vendor/css/$package-$(basename "$css")"
     done
 done
+# dagre lays a flow out (the editor's "Tidy up"); its ES build bundles graphlib, so one file.
+source="$work/node_modules/@dagrejs/dagre"
+mkdir -p "$vendor/dagre"
+cp "$source/dist/dagre.esm.js" "$vendor/dagre/index.js"
+cp "$source/LICENSE" "$vendor/dagre/LICENSE"
+version="$(node -p "require('$source/package.json').version")"
+echo "@dagrejs/dagre $version (MIT), from npm; see scripts/vendor_js.sh" > "$vendor/dagre/VERSION"
 # The unbundled core reads process.env.NODE_ENV, which does not exist in a browser.
 sed -i 's/process\.env\.NODE_ENV/"production"/g' "$vendor/vue-flow-core/index.js"
 if grep -rq 'process\.env' "$vendor"; then

@@ -1,8 +1,9 @@
 // The flow canvas: Vue Flow drawing the nodes and edges Python sends, and reporting what the user
 // does (add from the palette, connect, move, delete, select, shortcuts). Python keeps the flow
 // document and is the source of truth; this only draws it and reports gestures.
-import { h, markRaw } from "vue";
+import { h, inject, markRaw } from "vue";
 import { VueFlow, Handle, Position, MarkerType, useVueFlow } from "@vue-flow/core";
+import dagre from "@dagrejs/dagre";
 import { Background } from "@vue-flow/background";
 import { Controls } from "@vue-flow/controls";
 import { MiniMap } from "@vue-flow/minimap";
@@ -12,6 +13,9 @@ const FAMILY_ICONS = {
 };
 const READABLE_ZOOM = 0.75; // below this a node's 13 px name is under 10 px: fit-to-view stops here
 const DRAG_THRESHOLD = 4; // pixels before a press on a palette item becomes a drag
+const NOTE_COLORS = ["yellow", "blue", "green", "pink", "grey"];
+const NOTE_WIDTH = 240;
+const TIDY = { rankdir: "LR", nodesep: 50, ranksep: 110 }; // ranksep leaves room for port and edge labels
 
 function countsText(counts) {
   if (!counts) return null;
@@ -63,13 +67,47 @@ const FlowbridgeNode = {
   },
 };
 
+// A sticky note: its text is edited in place (typing is reported as it goes); the strip on top drags it.
+const StickyNote = {
+  props: ["id", "data", "selected"],
+  setup(props) {
+    const noteChanged = inject("noteChanged");
+    const readonly = inject("canvasReadonly");
+    return () => {
+      const d = props.data;
+      const color = d.color || "yellow";
+      const next = NOTE_COLORS[(NOTE_COLORS.indexOf(color) + 1) % NOTE_COLORS.length];
+      return h("div", {
+        class: ["fb-note", `fb-note-${color}`, { "fb-note-selected": props.selected }],
+        style: { width: `${d.width || NOTE_WIDTH}px` },
+        "data-note-id": d.noteId,
+      }, [
+        h("div", { class: "fb-note-grip", title: "Drag to move; Delete removes a selected note" }, [
+          h("i", { class: "material-icons" }, "sticky_note_2"),
+          h("span", { class: "fb-note-label" }, "Note"),
+          readonly ? null : h("button", {
+            class: "fb-note-color nodrag", title: `Colour: ${next}`, type: "button",
+            onClick: (e) => { e.stopPropagation(); noteChanged(d.noteId, { color: next }); },
+          }, h("i", { class: "material-icons" }, "palette")),
+        ]),
+        h("textarea", {
+          class: "fb-note-text nodrag nowheel", value: d.text, readonly: readonly, placeholder: "Write a note…",
+          maxlength: 5000, "aria-label": "Sticky note",
+          onInput: (e) => noteChanged(d.noteId, { text: e.target.value }),
+        }),
+      ]);
+    };
+  },
+};
+
 export default {
   template: `
-    <div class="fb-canvas" ref="box">
+    <div class="fb-canvas" ref="box" @dblclick="onDoubleClick">
       <VueFlow :id="flowId" v-model:nodes="nodes" v-model:edges="edges" :node-types="nodeTypes"
                :min-zoom="0.1" :max-zoom="2" :delete-key-code="readonly ? null : ['Backspace', 'Delete']"
                :nodes-draggable="!readonly" :nodes-connectable="!readonly" :edges-updatable="!readonly"
                :default-edge-options="edgeDefaults" :connection-radius="30" :snap-to-grid="true" :snap-grid="[10, 10]"
+               :zoom-on-double-click="readonly"
                @nodes-change="onNodesChange" @edges-change="onEdgesChange" @connect="onConnect"
                @node-drag-stop="onDragStop" @selection-drag-stop="onDragStop" @nodes-initialized="onInitialized"
                @pane-click="onPaneClick" @node-click="onNodeClick">
@@ -79,7 +117,7 @@ export default {
       </VueFlow>
       <div v-if="!nodes.length && !readonly" class="fb-empty-hint">
         <i class="material-icons">touch_app</i>
-        <div>Drag a node type from the palette onto the canvas, then drag from a node's right port to another's left port.</div>
+        <div>Drag a node type from the palette onto the canvas (or double-click it to search), then drag from a node's right port to another's left port.</div>
       </div>
     </div>`,
   components: { VueFlow, Background, Controls, MiniMap },
@@ -89,7 +127,7 @@ export default {
     return {
       nodes: [],
       edges: [],
-      nodeTypes: { flowbridge: markRaw(FlowbridgeNode) },
+      nodeTypes: { flowbridge: markRaw(FlowbridgeNode), note: markRaw(StickyNote) },
       edgeDefaults: { type: "smoothstep", markerEnd: MarkerType.ArrowClosed },
       selection: { nodes: [], edges: [] },
       height: 0,
@@ -104,6 +142,9 @@ export default {
   setup(props) {
     const flow = useVueFlow(props.flowId);
     return { flow };
+  },
+  provide() {
+    return { noteChanged: (id, change) => this.onNoteChange(id, change), canvasReadonly: this.readonly };
   },
   mounted() {
     // An empty canvas keeps zoom 1 while the first nodes are dropped; a drawn flow is fitted once.
@@ -135,7 +176,10 @@ export default {
     setGraph(graph) {
       this.quiet++;
       const selected = new Set(this.selection.nodes);
-      this.nodes = graph.nodes.map((n) => ({ ...n, type: "flowbridge", selected: selected.has(n.id) }));
+      // a note is drawn under the nodes, so a node dropped on it stays in reach
+      this.nodes = graph.nodes.map((n) => ({
+        ...n, type: n.type || "flowbridge", selected: selected.has(n.id), zIndex: n.type === "note" ? -1 : 0,
+      }));
       this.edges = graph.edges.map((e) => this.styledEdge(e));
       this.$nextTick(() => this.quiet--);
     },
@@ -151,17 +195,28 @@ export default {
       this.edges = this.edges.map((e) => this.styledEdge({ ...e, data: { ...e.data, ...(decorations[e.id] || { problems: [], count: null }) } }));
       this.$nextTick(() => this.quiet--);
     },
+    isBackEdge(edge) {
+      // An edge that runs right to left (a loop being drawn, or a flow laid out by hand) would pass
+      // behind the cards between its ends: it is drawn above them, dashed.
+      const at = (id) => this.nodes.find((n) => n.id === id);
+      const source = at(edge.source), target = at(edge.target);
+      return Boolean(source && target && target.position.x <= source.position.x);
+    },
     styledEdge(edge) {
       const data = edge.data || {};
+      const back = this.isBackEdge(edge);
       const problems = data.problems || [];
+      // The port's name is on its node already (beside the handle): an edge label repeating it
+      // would sit on the port labels of a close neighbour. An edge says only its records and problems.
       const parts = [];
-      if (data.port) parts.push(data.port);
       if (data.count !== null && data.count !== undefined) parts.push(`${data.count} record${data.count === 1 ? "" : "s"}`);
       if (problems.length) parts.push(`⚠ ${problems[0]}`);
+      const kind = problems.length ? "fb-edge-problem" : data.count !== null && data.count !== undefined ? "fb-edge-counted" : "";
       return {
         ...edge,
         label: parts.join(" · "),
-        class: problems.length ? "fb-edge-problem" : data.count !== null && data.count !== undefined ? "fb-edge-counted" : "",
+        class: back ? `${kind} fb-edge-back` : kind,
+        zIndex: back ? 1 : 0,
         animated: data.count > 0,
         labelBgPadding: [6, 3],
         labelBgBorderRadius: 4,
@@ -198,6 +253,54 @@ export default {
       this.$nextTick(() => this.quiet--);
       this.selection = { nodes: [...wanted], edges: [] };
     },
+    tidyUp() {
+      // dagre lays the nodes out left to right by their measured size; the flow keeps its top-left
+      // corner, and each note moves with the node nearest to it. Python stores it (one undo step).
+      const cards = this.flow.getNodes.value;
+      const nodes = cards.filter((n) => n.type !== "note");
+      if (!nodes.length) return;
+      const graph = new dagre.graphlib.Graph();
+      graph.setGraph(TIDY);
+      graph.setDefaultEdgeLabel(() => ({}));
+      const size = (n) => ({ width: n.dimensions.width || 180, height: n.dimensions.height || 60 });
+      nodes.forEach((n) => graph.setNode(n.id, size(n)));
+      this.edges.forEach((e) => { if (graph.hasNode(e.source) && graph.hasNode(e.target)) graph.setEdge(e.source, e.target); });
+      dagre.layout(graph);
+      const placed = nodes.map((n) => {
+        const laid = graph.node(n.id);
+        return { id: n.id, x: laid.x - size(n).width / 2, y: laid.y - size(n).height / 2 };
+      });
+      const dx = Math.min(...nodes.map((n) => n.position.x)) - Math.min(...placed.map((p) => p.x));
+      const dy = Math.min(...nodes.map((n) => n.position.y)) - Math.min(...placed.map((p) => p.y));
+      const moved = placed.map((p) => ({ id: p.id, x: Math.round((p.x + dx) / 10) * 10, y: Math.round((p.y + dy) / 10) * 10 }));
+      const by = Object.fromEntries(moved.map((p) => [p.id, p]));
+      for (const note of cards.filter((n) => n.type === "note")) {
+        const centre = (n) => ({ x: n.position.x + size(n).width / 2, y: n.position.y + size(n).height / 2 });
+        const c = centre(note);
+        const nearest = nodes.reduce((best, n) => {
+          const d = Math.hypot(centre(n).x - c.x, centre(n).y - c.y);
+          return !best || d < best.d ? { n, d } : best;
+        }, null).n;
+        moved.push({
+          id: note.id,
+          x: Math.round(note.position.x + by[nearest.id].x - nearest.position.x),
+          y: Math.round(note.position.y + by[nearest.id].y - nearest.position.y),
+        });
+      }
+      this.$emit("tidied", moved);
+    },
+    viewCentre() {
+      const box = this.$refs.box.getBoundingClientRect();
+      return this.flow.screenToFlowCoordinate({ x: box.left + box.width / 2, y: box.top + box.height / 2 });
+    },
+    addNoteInView() {
+      const at = this.viewCentre();
+      this.$emit("quickadd", { x: Math.round(at.x - NOTE_WIDTH / 2), y: Math.round(at.y - 40), note: true });
+    },
+    focusNote(noteId) {
+      // a new note is ready to type into once it is drawn
+      setTimeout(() => this.$el.querySelector(`[data-note-id="${noteId}"] textarea`)?.focus(), 120);
+    },
     counts() {
       // What is drawn, for tests and the load benchmark: nodes and edges in the DOM.
       return {
@@ -206,6 +309,23 @@ export default {
       };
     },
     // --- canvas -> Python ---------------------------------------------------------------------------
+    onNoteChange(id, change) {
+      // keep what is typed in the drawn note too, so a redraw before Python answers loses nothing
+      this.quiet++;
+      this.nodes = this.nodes.map((n) => (n.data && n.data.noteId === id ? { ...n, data: { ...n.data, ...change } } : n));
+      this.$nextTick(() => this.quiet--);
+      if (change.text !== undefined) {
+        clearTimeout(this.noteTimers?.[id]);
+        this.noteTimers = this.noteTimers || {};
+        this.noteTimers[id] = setTimeout(() => this.$emit("note", { id, text: change.text }), 250);
+      } else this.$emit("note", { id, ...change });
+    },
+    onDoubleClick(event) {
+      // quick-add: a double-click on the empty canvas asks what to add there
+      if (this.readonly || !event.target.closest(".vue-flow__pane") || event.target.closest(".vue-flow__node")) return;
+      const at = this.flow.screenToFlowCoordinate({ x: event.clientX, y: event.clientY });
+      this.$emit("quickadd", { x: Math.round(at.x - 20), y: Math.round(at.y - 20) });
+    },
     onInitialized() {
       this.initialized = true;
       if (!this.fitted && this.$refs.box.clientWidth > 0) {
@@ -289,6 +409,16 @@ export default {
         event.preventDefault();
         if (event.key === "?") this.$emit("shortcut", { action: "help", selection: this.selection });
         else document.querySelector(".fb-palette-search input")?.focus(); // quick-add: type, then Enter
+        return;
+      }
+      if (!mod && !typing && event.shiftKey && event.altKey && event.code === "KeyT") {
+        event.preventDefault();
+        this.$emit("shortcut", { action: "tidy", selection: this.selection });
+        return;
+      }
+      if (!mod && !typing && event.shiftKey && !event.altKey && event.code === "KeyS") {
+        event.preventDefault();
+        this.addNoteInView();
         return;
       }
       if (!mod) return;

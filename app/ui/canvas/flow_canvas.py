@@ -19,11 +19,14 @@ class FlowCanvas(
         "@vue-flow/background": "vendor/vue-flow-background",
         "@vue-flow/controls": "vendor/vue-flow-controls",
         "@vue-flow/minimap": "vendor/vue-flow-minimap",
+        "@dagrejs/dagre": "vendor/dagre",
     },
 ):
     """Draws a graph ({nodes, edges} in Vue Flow's shape) and emits what the user does with it.
 
-    Events: add, connect, moved, remove, selection, shortcut, drawn, ready.
+    Events: add, connect, moved, remove, selection, shortcut, drawn, ready; note (a sticky note's
+    text or colour), quickadd (a double-click on the empty canvas, or a note to add), tidied (the
+    positions of a tidy-up).
     """
 
     def __init__(self, graph: dict[str, Any], flow_id: str, *, readonly: bool = False) -> None:
@@ -49,6 +52,15 @@ class FlowCanvas(
 
     def show_node(self, node_id: str) -> None:
         self.run_method("showNode", node_id)
+
+    def tidy_up(self) -> None:
+        self.run_method("tidyUp")
+
+    def add_note_in_view(self) -> None:
+        self.run_method("addNoteInView")
+
+    def focus_note(self, note_id: str) -> None:
+        self.run_method("focusNote", note_id)
 
     def fit(self, after_resize: bool = False) -> None:
         self.run_method("fit", after_resize)

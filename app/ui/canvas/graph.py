@@ -15,6 +15,30 @@ if TYPE_CHECKING:
     from nodes.base import NodeTypes
 
 COLUMN_WIDTH, ROW_HEIGHT, ORIGIN = 260, 130, (60, 80)
+NOTE_PREFIX = "note:"  # a sticky note's id on the canvas: its own ids never clash with the nodes'
+
+
+def note_canvas_id(note_id: str) -> str:
+    return NOTE_PREFIX + note_id
+
+
+def note_id_of(canvas_id: str) -> str | None:
+    """The sticky note's id when a canvas id names one, else None (it names a node)."""
+    return canvas_id[len(NOTE_PREFIX) :] if canvas_id.startswith(NOTE_PREFIX) else None
+
+
+def sticky_notes(document: dict[str, Any]) -> list[dict[str, Any]]:
+    notes = document.get("sticky_notes")
+    return [n for n in notes if isinstance(n, dict) and isinstance(n.get("id"), str)] if isinstance(notes, list) else []
+
+
+def note_data(note: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "noteId": note["id"],
+        "text": note.get("text", ""),
+        "color": note.get("color", "yellow"),
+        "width": note.get("width"),
+    }
 
 
 def edge_id(edge: dict[str, Any]) -> str:
@@ -100,13 +124,21 @@ def canvas_graph(
                 "data": node_data(node, by_node.get(node["id"], []), types),
             }
         )
+    for note in sticky_notes(document):
+        position = note.get("position") if _has_position(note) else {"x": ORIGIN[0], "y": ORIGIN[1]}
+        drawn_nodes.append(
+            {
+                "id": note_canvas_id(note["id"]),
+                "type": "note",
+                "position": {"x": position["x"], "y": position["y"]},
+                "data": note_data(note),
+            }
+        )
     drawn_edges = []
     for index, edge in enumerate(document.get("edges", [])):
         if not isinstance(edge, dict) or edge.get("from") not in type_of or edge.get("to") not in type_of:
             continue
-        source_type = registered_type(type_of[edge["from"]], types)
         port = edge.get("port") or default_port(type_of[edge["from"]], types) or "out"
-        many_ports = source_type is not None and len(source_type.outputs) > 1
         drawn_edges.append(
             {
                 "id": edge_id(edge),
@@ -114,7 +146,7 @@ def canvas_graph(
                 "target": edge["to"],
                 "sourceHandle": port,
                 "targetHandle": "in",
-                "data": {"port": port if many_ports else None, "problems": by_edge.get(index, []), "count": None},
+                "data": {"problems": by_edge.get(index, []), "count": None},
             }
         )
     return {"nodes": drawn_nodes, "edges": drawn_edges}
@@ -154,19 +186,20 @@ def run_graph(
 ) -> dict[str, Any]:
     """A run's graph: its flow version drawn with each node's counts and time, each edge's records.
 
-    A node the run did not reach (or a flow version without it) is drawn without counts. The ports'
-    names are on the nodes already, so an edge says only how many records went along it."""
+    A node the run did not reach (or a flow version without it) is drawn without counts; an edge
+    says how many records went along it."""
     graph = canvas_graph(document, types=types)
     left = min((n["position"]["x"] for n in graph["nodes"]), default=0)
     for node in graph["nodes"]:
         node["position"]["x"] = left + (node["position"]["x"] - left) * RUN_SPREAD
+        if node.get("type") == "note":
+            continue
         counts = ledger.get(node["id"])
         node["data"]["counts"] = counts
         node["data"]["timing"] = seconds_text(counts["seconds"]) if counts and "seconds" in counts else None
     for edge in graph["edges"]:
         counts = ledger.get(edge["source"])
         edge["data"]["count"] = counts.get("out", {}).get(edge["sourceHandle"], 0) if counts else None
-        edge["data"]["port"] = None
     return graph
 
 

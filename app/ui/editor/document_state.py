@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from app.services.designer import new_node_id
 from app.services.designer import node_type as registered_type
-from app.ui.canvas.graph import default_port, edge_id
+from app.ui.canvas.graph import default_port, edge_id, note_id_of, sticky_notes
 
 if TYPE_CHECKING:
     from nodes.base import NodeTypes
 
 MAX_UNDO = 200
+NOTE_COLORS = ("yellow", "blue", "green", "pink", "grey")
+NOTE_TEXT_LIMIT = 5000  # the flow schema's bound
 COALESCE_SECONDS = 1.5  # typing in one field is one undo step, not one per key
 PASTE_OFFSET = 40
 
@@ -101,6 +103,14 @@ class DocumentState:
     def node(self, node_id: str) -> dict[str, Any] | None:
         return next((n for n in self.nodes if isinstance(n, dict) and n.get("id") == node_id), None)
 
+    def note(self, note_id: str) -> dict[str, Any] | None:
+        return next((n for n in sticky_notes(self.document) if n["id"] == note_id), None)
+
+    def card(self, canvas_id: str) -> dict[str, Any] | None:
+        """What a canvas id names: a sticky note ('note:…') or a node."""
+        note_id = note_id_of(canvas_id)
+        return self.note(note_id) if note_id is not None else self.node(canvas_id)
+
     # --- canvas gestures --------------------------------------------------------------------------
 
     def add_node(self, type_name: str, x: float, y: float) -> dict[str, Any]:
@@ -139,21 +149,31 @@ class DocumentState:
         self.edges.append(edge)
         return edge
 
-    def move(self, positions: list[dict[str, Any]]) -> None:
-        changed = [(self.node(p["id"]), p) for p in positions if self.node(p["id"]) is not None]
-        changed = [(n, p) for n, p in changed if n.get("position") != {"x": p["x"], "y": p["y"]}]
+    def move(self, positions: list[dict[str, Any]]) -> bool:
+        """Nodes and sticky notes (by canvas id) to new positions, as one undo step; True when any moved."""
+        cards = [(self.card(str(p["id"])), p) for p in positions]
+        changed = [(c, p) for c, p in cards if c is not None and c.get("position") != {"x": p["x"], "y": p["y"]}]
         if not changed:
-            return
-        self._snapshot()
-        for node, position in changed:
-            node["position"] = {"x": position["x"], "y": position["y"]}
-
-    def remove(self, node_ids: list[str], edge_ids: list[str]) -> bool:
-        gone_nodes = set(node_ids) & {n.get("id") for n in self.nodes}
-        gone_edges = set(edge_ids) & {edge_id(e) for e in self.edges}
-        if not gone_nodes and not gone_edges:
             return False
         self._snapshot()
+        for card, position in changed:
+            card["position"] = {"x": position["x"], "y": position["y"]}
+        return True
+
+    def remove(self, node_ids: list[str], edge_ids: list[str]) -> bool:
+        """Delete nodes (with their edges), sticky notes (by canvas id) and edges, as one undo step."""
+        gone_notes = {note_id_of(i) for i in node_ids} & {n["id"] for n in sticky_notes(self.document)}
+        gone_nodes = set(node_ids) & {n.get("id") for n in self.nodes}
+        gone_edges = set(edge_ids) & {edge_id(e) for e in self.edges}
+        if not gone_nodes and not gone_edges and not gone_notes:
+            return False
+        self._snapshot()
+        if gone_notes:
+            kept = [n for n in sticky_notes(self.document) if n["id"] not in gone_notes]
+            if kept:
+                self.document["sticky_notes"] = kept
+            else:
+                self.document.pop("sticky_notes", None)  # no empty list left behind in the saved document
         self.document["nodes"] = [n for n in self.nodes if n.get("id") not in gone_nodes]
         self.document["edges"] = [
             e
@@ -187,6 +207,41 @@ class DocumentState:
             position = node.get("position") or {"x": 0, "y": 0}
             node["position"] = {"x": position.get("x", 0) + PASTE_OFFSET, "y": position.get("y", 0) + PASTE_OFFSET}
         return list(renamed.values())
+
+    # --- sticky notes -----------------------------------------------------------------------------
+
+    def add_note(self, x: float, y: float, text: str = "") -> dict[str, Any]:
+        self._snapshot()
+        used = {n["id"] for n in sticky_notes(self.document)}
+        number = 1
+        while (note_id := "note" if number == 1 else f"note_{number}") in used:
+            number += 1
+        note = {"id": note_id, "text": text[:NOTE_TEXT_LIMIT], "position": {"x": round(x), "y": round(y)}}
+        notes = self.document.get("sticky_notes")
+        if not isinstance(notes, list):
+            notes = self.document["sticky_notes"] = []
+        notes.append(note)
+        return note
+
+    def change_note(self, note_id: str, *, text: str | None = None, color: str | None = None) -> bool:
+        """A note's text (typing in it is one undo step) or colour; False when nothing changed."""
+        note = self.note(note_id)
+        if note is None:
+            raise EditRefused(f"there is no sticky note '{note_id}'")
+        if color is not None and color not in NOTE_COLORS:
+            raise EditRefused(f"a sticky note's colour is one of {', '.join(NOTE_COLORS)}")
+        text = text[:NOTE_TEXT_LIMIT] if text is not None else None
+        if (text is None or text == note.get("text")) and (color is None or color == note.get("color", "yellow")):
+            return False
+        self._snapshot(coalesce=f"note:{note_id}" if text is not None else None)
+        if text is not None:
+            note["text"] = text
+        if color is not None:
+            if color == "yellow":
+                note.pop("color", None)  # the default is not written down
+            else:
+                note["color"] = color
+        return True
 
     # --- form edits -------------------------------------------------------------------------------
 

@@ -18,7 +18,9 @@ from app.services.designer import Checked, VersionConflict
 from app.services.dry_runs import dry_run as dry_run_document
 from app.ui import context, session
 from app.ui.canvas.flow_canvas import FlowCanvas
-from app.ui.canvas.graph import canvas_graph, edge_decorations, layout_missing, node_data
+from app.ui.canvas.graph import canvas_graph, edge_decorations, layout_missing, node_data, note_canvas_id
+from app.ui.editor.arrange import arranged, why_not
+from app.ui.editor.arrange_menu import STICKY_NOTE, arrange_menu, quick_add_dialog
 from app.ui.editor.document_state import DocumentState, EditRefused
 from app.ui.editor.dry_run import dry_run_menu, refusal, show_dry_run
 from app.ui.editor.field_mapper import DROP_INTO_FIELDS, FieldMapper
@@ -27,6 +29,8 @@ from app.ui.editor.palette import palette
 from app.ui.editor.schema_form import FormServices
 from app.ui.editor.shortcuts import shortcuts_sheet
 from app.ui.editor.side_panel import SidePanel
+from app.ui.editor.side_resizer import SCRIPT as RESIZE_SIDE_PANEL
+from app.ui.editor.side_resizer import side_resizer
 from app.ui.editor.test_results import show_results
 from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
 from app.ui.numbers import totals_text
@@ -58,7 +62,7 @@ class Editor:
     # --- building the page ------------------------------------------------------------------------
 
     def build(self) -> None:
-        ui.add_head_html(LEAVE_GUARD + DROP_INTO_FIELDS)
+        ui.add_head_html(LEAVE_GUARD + DROP_INTO_FIELDS + RESIZE_SIDE_PANEL)
         self._toolbar()
         with ui.row().classes("fb-workspace no-wrap gap-0"):
             palette(self.add_from_click)
@@ -66,6 +70,7 @@ class Editor:
                 self.canvas = FlowCanvas(
                     canvas_graph(self.state.document, self.checked, self.state.types), self.state.document["id"]
                 )
+            side_resizer()
             self.panel = SidePanel(
                 self.state,
                 self.form_services,
@@ -75,6 +80,7 @@ class Editor:
                 select_node=self.select_node,
                 open_mapper=self.open_mapper,
                 emitted=self.emitted,
+                arrange=self.arrange,
             )
         self.results = ui.column().classes("fb-results w-full gap-0")
         self.results.set_visibility(False)
@@ -87,6 +93,9 @@ class Editor:
         self.canvas.on("remove", self.on_remove)
         self.canvas.on("selection", self.on_selection)
         self.canvas.on("shortcut", self.on_shortcut)
+        self.canvas.on("note", self.on_note)
+        self.canvas.on("quickadd", self.on_quick_add)
+        self.canvas.on("tidied", self.on_tidied)
         self.panel.show([], self.checked)
         self._refresh_status()
 
@@ -120,6 +129,14 @@ class Editor:
             ui.button(icon="search", on_click=self.find_node_dialog).props("flat round dense").classes(
                 "fb-find-node-button"
             ).mark("find-node").tooltip("Find a node by its name")
+            with (
+                ui.button(icon="auto_awesome_mosaic")
+                .props("flat round dense")
+                .classes("fb-arrange-button")
+                .mark("arrange")
+            ):
+                ui.tooltip("Arrange: tidy up, align, distribute; add a sticky note")
+                arrange_menu(tidy_up=self.tidy_up, arrange=self.arrange, add_note=self.add_note_in_view)
             ui.separator().props("vertical")
             self.test_button = (
                 instant_spinner(
@@ -138,9 +155,9 @@ class Editor:
                         "Running in the sandbox…",
                     ).classes("fb-run-sandbox").mark("run-sandbox")
                     ui.menu_item("Run now in production…", on_click=lambda: self.confirm_production())
-            ui.button("History", icon="history", on_click=self.history).props("flat no-caps").classes(
+            ui.button(icon="history", on_click=self.history).props("flat round dense").classes(
                 "fb-history-button"
-            ).mark("history")
+            ).mark("history").tooltip("History: versions, compare, restore")
             ui.button(icon="download", on_click=self.export).props("flat round dense").mark("export").tooltip(
                 "Export JSON"
             )
@@ -222,7 +239,7 @@ class Editor:
         )
         self.undo_button.set_enabled(bool(self.state.undo_stack))
         self.redo_button.set_enabled(bool(self.state.redo_stack))
-        self.test_button.set_enabled(len(self.selected) == 1)
+        self.test_button.set_enabled(len(self.selected_nodes) == 1)
         ui.run_javascript(f"window.fbDirty = {json.dumps(self.state.dirty)}")
 
     # --- canvas gestures --------------------------------------------------------------------------
@@ -254,9 +271,76 @@ class Editor:
         self.state.move(event.args)
         self._refresh_status()
 
+    @property
+    def selected_nodes(self) -> list[str]:
+        """The selection without its sticky notes."""
+        return [s for s in self.selected if self.state.node(s) is not None]
+
+    # --- arranging and notes ----------------------------------------------------------------------
+
+    def tidy_up(self) -> None:
+        if not self.state.nodes:
+            ui.notify("The flow has no nodes to tidy up yet", type="info")
+            return
+        self.canvas.tidy_up()  # the canvas knows each card's height; it answers with 'tidied'
+
+    def on_tidied(self, event: Any) -> None:
+        if self.state.move(event.args):
+            self.changed(True)
+            self.canvas.fit()
+            ui.notify("Tidied up (Ctrl+Z puts it back)")
+        else:
+            ui.notify("Already tidy: nothing moved", type="info")
+
+    def arrange(self, how: str) -> None:
+        cards = {s: card.get("position") for s in self.selected if (card := self.state.card(s)) is not None}
+        cards = {s: p for s, p in cards.items() if isinstance(p, dict)}
+        refused = why_not(how, len(cards))
+        if refused:
+            ui.notify(refused, type="info")
+            return
+        if self.state.move(arranged(cards, how)):
+            self.changed(True)
+            self.canvas.select_nodes(self.selected)
+
+    def add_note_in_view(self) -> None:
+        self.canvas.add_note_in_view()  # the canvas knows what is in view; it answers with 'quickadd'
+
+    def on_quick_add(self, event: Any) -> None:
+        x, y = event.args["x"], event.args["y"]
+        if event.args.get("note"):
+            self.add_note(x, y)
+            return
+        if session.why_not("edit") is not None:
+            return  # a viewer's double-click adds nothing (Save says why if they try to keep an edit)
+        quick_add_dialog(lambda choice: self.add_note(x, y) if choice == STICKY_NOTE else self._add_at(choice, x, y))
+
+    def _add_at(self, type_name: str, x: float, y: float) -> None:
+        self.on_add(type("QuickAdd", (), {"args": {"type": type_name, "x": x, "y": y}})())
+
+    @guarded("add the sticky note")
+    def add_note(self, x: float, y: float) -> None:
+        note = self.state.add_note(x, y)
+        self.changed(True)
+        self.selected = [note_canvas_id(note["id"])]
+        self.canvas.select_nodes(self.selected)
+        self.canvas.focus_note(note["id"])
+
+    def on_note(self, event: Any) -> None:
+        try:
+            changed = self.state.change_note(
+                event.args["id"], text=event.args.get("text"), color=event.args.get("color")
+            )
+        except EditRefused as refused:
+            ui.notify(str(refused), type="warning")
+            return
+        if changed:
+            # typing is drawn by the note itself; a colour is drawn by the canvas again
+            self.changed(event.args.get("color") is not None)
+
     def on_remove(self, event: Any) -> None:
         if self.state.remove(event.args.get("nodes", []), event.args.get("edges", [])):
-            self.selected = [s for s in self.selected if self.state.node(s) is not None]
+            self.selected = [s for s in self.selected if self.state.card(s) is not None]
             self.changed(False)
             self._show_selection(self.selected)
 
@@ -275,7 +359,7 @@ class Editor:
 
     def on_selection(self, event: Any) -> None:
         nodes = list(event.args.get("nodes", []))
-        if nodes == self.selected and self.panel.selected == nodes:
+        if nodes == self.selected and self.panel.selected == [n for n in nodes if self.state.node(n)]:
             return  # the panel already shows it: keep the form (and its focus) as it is
         self._show_selection(nodes)
 
@@ -319,6 +403,8 @@ class Editor:
             self.save_dialog()
         elif action == "help":
             shortcuts_sheet()
+        elif action == "tidy":
+            self.tidy_up()
         elif action in ("copy", "cut", "duplicate"):
             count = self.state.copy(selection)
             if not count:
@@ -361,7 +447,7 @@ class Editor:
 
     def _after_history(self) -> None:
         self.changed(True)
-        self._show_selection([s for s in self.selected if self.state.node(s) is not None])
+        self._show_selection([s for s in self.selected if self.state.card(s) is not None])
         self.canvas.select_nodes(self.selected)
 
     # --- forms ------------------------------------------------------------------------------------
@@ -426,10 +512,10 @@ class Editor:
     # --- test, run, save, history, export ---------------------------------------------------------
 
     def test_selected(self) -> None:
-        if len(self.selected) != 1:
+        if len(self.selected_nodes) != 1:
             ui.notify("Select one node to test", type="info")
             return
-        background = self.test_node(self.selected[0])
+        background = self.test_node(self.selected_nodes[0])
         return background
 
     @guarded("test the node")

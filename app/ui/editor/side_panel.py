@@ -10,12 +10,20 @@ from nicegui import ui
 from app.services import designer
 from app.services.designer import Checked
 from app.services.designer import node_type as registered_type
+from app.ui.editor.arrange import ARRANGEMENTS
 from app.ui.editor.document_state import DocumentState, EditRefused
 from app.ui.editor.io_view import io_view
 from app.ui.editor.palette import FAMILY_ICONS
 from app.ui.editor.schema_form import FormServices, SchemaForm
 from app.ui.editor.value_maps import ValueMapsEditor
 from app.ui.feedback import instant_spinner
+
+ARRANGE_ICONS = {
+    "left": "align_horizontal_left",
+    "top": "align_vertical_top",
+    "horizontal": "horizontal_distribute",
+    "vertical": "vertical_distribute",
+}
 
 
 class SidePanel:
@@ -30,6 +38,7 @@ class SidePanel:
         select_node: Callable[[str], None] | None = None,
         open_mapper: Callable[[str], Any] | None = None,
         emitted: Callable[[str], list[dict[str, Any]] | None] = lambda node_id: None,
+        arrange: Callable[[str], Any] | None = None,
     ) -> None:
         self.state = state
         self.services = services  # node id -> the form's services for that node
@@ -39,6 +48,7 @@ class SidePanel:
         self.select_node = select_node
         self.open_mapper = open_mapper
         self.emitted = emitted
+        self.arrange = arrange
         self.selected: list[str] = []
         self.checked: Checked | None = None
         self.form: SchemaForm | None = None
@@ -200,6 +210,13 @@ class SidePanel:
         ui.label(
             "Drag any of them to move them together; Ctrl+C / Ctrl+V copies them with the edges between them."
         ).classes("fb-muted text-sm")
+        if self.arrange is not None:
+            arrange = self.arrange
+            with ui.row().classes("gap-1 fb-arrange-row"):
+                for how, icon in ARRANGE_ICONS.items():
+                    ui.button(icon=icon, on_click=lambda how=how: arrange(how)).props("outline dense").classes(
+                        f"fb-panel-arrange-{how}"
+                    ).tooltip(ARRANGEMENTS[how])
         ui.button(
             f"Delete {len(self.selected)} nodes", icon="delete", on_click=lambda: self.delete_nodes(list(self.selected))
         ).props("outline no-caps color=negative")
