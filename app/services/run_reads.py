@@ -43,6 +43,12 @@ def find_runs(
     return run_store.list_runs(store, flow_id, limit, status=status, env=env, trigger=trigger)
 
 
+def live_ledger(store: Store, run_id: str) -> dict[str, dict[str, Any]]:
+    """A run's counts per node as it has stored them so far (about every second while it goes);
+    empty before its row exists."""
+    return run_store.run_ledger(store, run_id)
+
+
 def run(store: Store, run_id: str) -> Run:
     """One run; NotFound naming it when there is none."""
     return run_store.get_run(store, run_id)

@@ -172,6 +172,20 @@ def edge_decorations(
     return decorations
 
 
+def live_edge_counts(
+    document: dict[str, Any], ledger: dict[str, dict[str, Any]], types: NodeTypes | None = None
+) -> dict[tuple[str, str, str], int]:
+    """Per (from, port, to): the records a running run has sent along each edge so far (every edge
+    out of a port carries all of that port's records)."""
+    counts = {}
+    for edge in document.get("edges", []):
+        if not isinstance(edge, dict) or edge.get("from") not in ledger:
+            continue
+        port = edge.get("port") or default_port(_type_of(document, edge.get("from")), types) or "out"
+        counts[(edge["from"], port, edge.get("to"))] = ledger[edge["from"]].get("out", {}).get(port, 0)
+    return counts
+
+
 def _type_of(document: dict[str, Any], node_id: Any) -> str | None:
     return next(
         (n.get("type") for n in document.get("nodes", []) if isinstance(n, dict) and n.get("id") == node_id), None

@@ -13,12 +13,20 @@ from typing import Any
 
 from nicegui import app, background_tasks, run, ui
 
-from app.services import designer, door, flow_reads, previews, systems
+from app.services import designer, door, flow_reads, previews, run_reads, systems
 from app.services.designer import Checked, VersionConflict
 from app.services.dry_runs import dry_run as dry_run_document
+from app.services.runs import new_run_id
 from app.ui import context, session
 from app.ui.canvas.flow_canvas import FlowCanvas
-from app.ui.canvas.graph import canvas_graph, edge_decorations, layout_missing, node_data, note_canvas_id
+from app.ui.canvas.graph import (
+    canvas_graph,
+    edge_decorations,
+    layout_missing,
+    live_edge_counts,
+    node_data,
+    note_canvas_id,
+)
 from app.ui.editor.arrange import arranged, why_not
 from app.ui.editor.arrange_menu import STICKY_NOTE, arrange_menu, quick_add_dialog
 from app.ui.editor.document_state import DocumentState, EditRefused
@@ -34,6 +42,8 @@ from app.ui.editor.side_resizer import side_resizer
 from app.ui.editor.test_results import show_results
 from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
 from app.ui.numbers import totals_text
+
+LIVE_SECONDS = 1.0  # how often the canvas shows a run's counts while it goes
 
 # Asks before leaving the page with unsaved changes.
 LEAVE_GUARD = """
@@ -548,6 +558,12 @@ class Editor:
             {(e["from"], e["port"], e["to"]): e["count"] for e in result.edges},
         )
 
+    async def _follow_run(self, run_id: str, document: dict[str, Any]) -> None:
+        """While a run goes: each node's counts so far on the canvas, each edge's records."""
+        ledger = await run.io_bound(run_reads.live_ledger, context.store(), run_id)
+        if ledger:
+            self._show_counts(ledger, live_edge_counts(document, ledger, self.state.types))
+
     def _show_counts(self, by_node: dict[str, dict[str, Any]], by_edge: dict[tuple[str, str, str], int]) -> None:
         patches = {
             n["id"]: {"counts": by_node.get(n["id"])} for n in self.state.nodes if isinstance(n, dict) and "id" in n
@@ -626,14 +642,18 @@ class Editor:
                 f"Version {version} is a draft with problems; fix them and save before running it", type="warning"
             )
             return
+        run_id = new_run_id()  # known before it starts, so the canvas can follow it
+        with self.dialogs:  # the page's own slot: the menu that started the run closes
+            follower = ui.timer(LIVE_SECONDS, lambda: self._follow_run(run_id, document))
         try:
             result = await run.io_bound(
                 door.start,
                 context.store(),
                 session.principal(),
-                door.RunStart(env=env, document=document, version=version, types=context.node_types()),
+                door.RunStart(env=env, document=document, version=version, types=context.node_types(), run_id=run_id),
             )
         finally:
+            follower.cancel()
             spinner_done()
         totals = totals_text(result.totals) if any(result.totals.values()) else ""
         kind = "positive" if result.status == "succeeded" else "warning" if result.status == "partial" else "negative"
