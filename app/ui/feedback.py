@@ -14,6 +14,12 @@ from app.errors import FlowbridgeError, InvalidFlow
 from app.problems import one_line
 
 log = logging.getLogger("flowbridge.ui")
+NAME_IN_A_TOAST = 60  # characters: a flow's name may be 200, a toast says which flow, not all of it
+
+
+def short(name: str, limit: int = NAME_IN_A_TOAST) -> str:
+    """A name cut to fit a toast or a spinner line, with an ellipsis when cut."""
+    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
 
 
 def tell_error(error: BaseException, doing: str = "") -> None:

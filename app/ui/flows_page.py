@@ -14,7 +14,7 @@ from nicegui import events, run, ui
 from app.problems import one_line
 from app.services import alerts, designer, flow_reads, operations, overview, run_reads, switches
 from app.ui import context, session
-from app.ui.feedback import guarded, instant_spinner, spinner_done, tell_error
+from app.ui.feedback import guarded, instant_spinner, short, spinner_done, tell_error
 from app.ui.frame import frame
 from app.ui.moments import ago, when
 from app.ui.run_chips import STATUS_CHIP, env_chip
@@ -245,7 +245,7 @@ class FlowList:
         switch = (
             instant_spinner(
                 ui.switch("On" if summary.enabled else "Off", value=summary.enabled),
-                f"Switching '{summary.name}' {'off' if summary.enabled else 'on'}…",
+                f"Switching '{short(summary.name)}' {'off' if summary.enabled else 'on'}…",
             )
             .classes("fb-switch")
             .mark(f"switch-{summary.id}")
@@ -256,7 +256,7 @@ class FlowList:
         run_now = (
             instant_spinner(
                 ui.button("Run now", icon="play_arrow", on_click=lambda s=summary: self._run(s)),
-                f"Starting '{summary.name}' in the sandbox…",
+                f"Starting '{short(summary.name)}' in the sandbox…",
             )
             .props("flat no-caps")
             .classes("fb-run-now")
@@ -310,7 +310,7 @@ class FlowList:
             await self.render.refresh()  # the switch goes back to where it was
             with self.home:  # the switch this handler belongs to was replaced by the refresh
                 spinner_done()
-                tell_error(error, f"switch '{summary.name}' {'on' if value else 'off'}")
+                tell_error(error, f"switch '{short(summary.name)}' {'on' if value else 'off'}")
             return
         scheduler = context.scheduler()
         next_run = scheduler.next_run(summary.id) if value and scheduler is not None else None
@@ -318,7 +318,7 @@ class FlowList:
         with self.home:
             spinner_done()
             ui.notify(
-                f"'{summary.name}' is switched {'on' if value else 'off'}"
+                f"'{short(summary.name)}' is switched {'on' if value else 'off'}"
                 + (f"; next run {when(next_run)} ({ago(next_run)})" if next_run else ""),
                 type="positive",
             )
@@ -405,7 +405,7 @@ class FlowList:
         if summary.draft:
             spinner_done()
             ui.notify(
-                f"'{summary.name}' is a draft with {summary.problems} problem(s); fix them in the editor and "
+                f"'{short(summary.name)}' is a draft with {summary.problems} problem(s); fix them in the editor and "
                 "save before running it",
                 type="warning",
                 multi_line=True,
@@ -429,7 +429,7 @@ class FlowList:
         finally:
             spinner_done()
         ui.notify(
-            f"Run {run_id} of '{summary.name}' started in the sandbox",
+            f"Run {run_id} of '{short(summary.name)}' started in the sandbox",
             type="info",
             multi_line=True,
             actions=[open_run_action(run_id)],
@@ -450,7 +450,7 @@ class FlowList:
             kind = {"succeeded": "positive", "partial": "warning", "skipped": "info"}.get(found.status, "negative")
             with self.home:
                 ui.notify(
-                    f"Run {run_id} of '{name}' {found.status}: {totals or 'nothing to do'}"
+                    f"Run {run_id} of '{short(name)}' {found.status}: {totals or 'nothing to do'}"
                     + (f" — {one_line(found.error)}" if found.error else ""),
                     type=kind,
                     multi_line=True,

@@ -156,3 +156,16 @@ async def test_a_flows_test_cases_are_one_click_away_from_the_flows_page(user: U
     await user.open("/")
     user.find(marker=f"tests-{FLOW}").click()
     await user.should_see(f"Tests · {NAME}")
+
+
+async def test_a_flow_with_the_longest_name_is_named_cut_short_in_its_toast(user: User, store: Store) -> None:
+    document, version = flow_store.get_document(store, FLOW)
+    long_name = ("Invoices paid in the ERP reach the CRM account they were billed to, every hour, " * 3)[:200]
+    flow_store.save_flow(store, {**document, "name": long_name}, author="test", based_on=version)
+    await user.open("/")
+    user.find(marker=f"switch-{FLOW}").click()
+    await user.should_see(marker="switch-confirm", retries=50)
+    user.find(marker="switch-confirm").click()
+    await user.should_see("is switched on", retries=50)
+    [toast] = [n for n in user.notify.messages if "is switched on" in n]
+    assert toast.startswith("'Invoices paid in the ERP reach the CRM account they were bi…' is switched on")
