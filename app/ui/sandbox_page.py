@@ -72,7 +72,7 @@ class SandboxPanel:
                 ui.label(
                     "Not served by this server. `flowbridge serve --sandboxes DIR` starts them with it, "
                     "or start them here (data in ./sandbox-data, seeded the first time)."
-                ).classes("fb-muted text-sm")
+                ).classes("fb-muted text-sm min-w-0")
             ui.space()
             if state.running:
                 instant_spinner(ui.button("Reset data", icon="restart_alt", on_click=self.reset), "Resetting…").props(
@@ -84,7 +84,7 @@ class SandboxPanel:
             else:
                 instant_spinner(
                     ui.button("Start", icon="play_arrow", on_click=self.start), "Starting the sandboxes…"
-                ).props("unelevated no-caps").classes("fb-sandbox-start").mark("sandbox-start")
+                ).props("unelevated no-caps").classes("fb-sandbox-start shrink-0").mark("sandbox-start")
 
     def _system(self, system: str, state: sandboxes.SandboxState) -> None:
         faults = state.faults[system]

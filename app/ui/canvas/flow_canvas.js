@@ -2,7 +2,7 @@
 // does (add from the palette, connect, move, delete, select, shortcuts). Python keeps the flow
 // document and is the source of truth; this only draws it and reports gestures.
 import { h, inject, markRaw } from "vue";
-import { VueFlow, Handle, Position, MarkerType, useVueFlow } from "@vue-flow/core";
+import { VueFlow, Handle, Position, MarkerType, useVueFlow, BaseEdge, getSmoothStepPath } from "@vue-flow/core";
 import dagre from "@dagrejs/dagre";
 import { Background } from "@vue-flow/background";
 import { Controls } from "@vue-flow/controls";
@@ -15,6 +15,9 @@ const READABLE_ZOOM = 0.75; // below this a node's 13 px name is under 10 px: fi
 const DRAG_THRESHOLD = 4; // pixels before a press on a palette item becomes a drag
 const NOTE_COLORS = ["yellow", "blue", "green", "pink", "grey"];
 const NOTE_WIDTH = 240;
+const BACK_MARGIN = 24; // how far a back edge leaves its port before it turns down
+const BACK_BELOW = 40; // how far under the lowest card between its ends a back edge runs
+const LABEL_LIMIT = 60; // an edge label longer than this is cut (the whole text is in the side panel)
 const TIDY = { rankdir: "LR", nodesep: 50, ranksep: 110 }; // ranksep leaves room for port and edge labels
 
 function countsText(counts) {
@@ -100,10 +103,62 @@ const StickyNote = {
   },
 };
 
+// An edge: a smooth step from port to port; one that runs back to a node on its left (a loop, or a
+// flow laid out by hand) goes round under the cards between its ends, dashed, instead of through them.
+const FlowEdge = {
+  props: [
+    "id", "sourceX", "sourceY", "targetX", "targetY", "sourcePosition", "targetPosition", "markerEnd", "label",
+    "style", "labelStyle", "labelShowBg", "labelBgStyle", "labelBgPadding", "labelBgBorderRadius", "interactionWidth", "data",
+  ],
+  setup(props) {
+    return () => {
+      const back = props.targetX <= props.sourceX;
+      let path, labelX, labelY;
+      if (back) {
+        const floor = Math.max(props.sourceY, props.targetY, (props.data && props.data.clearance) || 0) + BACK_BELOW;
+        const out = props.sourceX + BACK_MARGIN, into = props.targetX - BACK_MARGIN;
+        path = roundedPath([[props.sourceX, props.sourceY], [out, props.sourceY], [out, floor], [into, floor], [into, props.targetY], [props.targetX, props.targetY]]);
+        labelX = (out + into) / 2;
+        labelY = floor;
+      } else {
+        [path, labelX, labelY] = getSmoothStepPath({
+          sourceX: props.sourceX, sourceY: props.sourceY, sourcePosition: props.sourcePosition,
+          targetX: props.targetX, targetY: props.targetY, targetPosition: props.targetPosition,
+        });
+      }
+      return h(BaseEdge, {
+        id: props.id, path, labelX, labelY, label: props.label, markerEnd: props.markerEnd,
+        style: back ? { ...(props.style || {}), strokeDasharray: "5 4" } : props.style,
+        labelStyle: props.labelStyle, labelShowBg: props.labelShowBg, labelBgStyle: props.labelBgStyle,
+        labelBgPadding: props.labelBgPadding, labelBgBorderRadius: props.labelBgBorderRadius,
+        interactionWidth: props.interactionWidth,
+      });
+    };
+  },
+};
+
+function roundedPath(points, radius = 8) {
+  // straight segments through the points, each corner rounded
+  let d = `M ${points[0][0]} ${points[0][1]}`;
+  for (let i = 1; i < points.length - 1; i++) {
+    const [px, py] = points[i - 1], [x, y] = points[i], [nx, ny] = points[i + 1];
+    const r = Math.min(radius, Math.hypot(x - px, y - py) / 2, Math.hypot(nx - x, ny - y) / 2);
+    const ax = x - Math.sign(x - px) * r, ay = y - Math.sign(y - py) * r;
+    const bx = x + Math.sign(nx - x) * r, by = y + Math.sign(ny - y) * r;
+    d += ` L ${ax} ${ay} Q ${x} ${y} ${bx} ${by}`;
+  }
+  const [lx, ly] = points[points.length - 1];
+  return `${d} L ${lx} ${ly}`;
+}
+
+function cut(text) {
+  return text.length > LABEL_LIMIT ? `${text.slice(0, LABEL_LIMIT - 1)}…` : text;
+}
+
 export default {
   template: `
     <div class="fb-canvas" ref="box" @dblclick="onDoubleClick">
-      <VueFlow :id="flowId" v-model:nodes="nodes" v-model:edges="edges" :node-types="nodeTypes"
+      <VueFlow :id="flowId" v-model:nodes="nodes" v-model:edges="edges" :node-types="nodeTypes" :edge-types="edgeTypes"
                :min-zoom="0.1" :max-zoom="2" :delete-key-code="readonly ? null : ['Backspace', 'Delete']"
                :nodes-draggable="!readonly" :nodes-connectable="!readonly" :edges-updatable="!readonly"
                :default-edge-options="edgeDefaults" :connection-radius="30" :snap-to-grid="true" :snap-grid="[10, 10]"
@@ -128,7 +183,8 @@ export default {
       nodes: [],
       edges: [],
       nodeTypes: { flowbridge: markRaw(FlowbridgeNode), note: markRaw(StickyNote) },
-      edgeDefaults: { type: "smoothstep", markerEnd: MarkerType.ArrowClosed },
+      edgeTypes: { flow: markRaw(FlowEdge) },
+      edgeDefaults: { type: "flow", markerEnd: MarkerType.ArrowClosed },
       selection: { nodes: [], edges: [] },
       height: 0,
     };
@@ -196,11 +252,23 @@ export default {
       this.$nextTick(() => this.quiet--);
     },
     isBackEdge(edge) {
-      // An edge that runs right to left (a loop being drawn, or a flow laid out by hand) would pass
-      // behind the cards between its ends: it is drawn above them, dashed.
+      // An edge that runs right to left (a loop being drawn, or a flow laid out by hand): FlowEdge
+      // takes it round under the cards between its ends, drawn above the others.
       const at = (id) => this.nodes.find((n) => n.id === id);
       const source = at(edge.source), target = at(edge.target);
       return Boolean(source && target && target.position.x <= source.position.x);
+    },
+    clearance(edge) {
+      // the lowest card bottom between a back edge's ends, where it may pass under them
+      const at = (id) => this.nodes.find((n) => n.id === id);
+      const source = at(edge.source), target = at(edge.target);
+      if (!source || !target) return 0;
+      const height = (n) => (this.flow && this.flow.findNode(n.id)?.dimensions?.height) || 80;
+      const width = (n) => (this.flow && this.flow.findNode(n.id)?.dimensions?.width) || 180;
+      const left = target.position.x, right = source.position.x + width(source);
+      return Math.max(0, ...this.nodes
+        .filter((n) => n.type !== "note" && n.position.x + width(n) >= left && n.position.x <= right)
+        .map((n) => n.position.y + height(n)));
     },
     styledEdge(edge) {
       const data = edge.data || {};
@@ -210,10 +278,11 @@ export default {
       // would sit on the port labels of a close neighbour. An edge says only its records and problems.
       const parts = [];
       if (data.count !== null && data.count !== undefined) parts.push(`${data.count} record${data.count === 1 ? "" : "s"}`);
-      if (problems.length) parts.push(`⚠ ${problems[0]}`);
+      if (problems.length) parts.push(`⚠ ${cut(problems[0])}`);
       const kind = problems.length ? "fb-edge-problem" : data.count !== null && data.count !== undefined ? "fb-edge-counted" : "";
       return {
         ...edge,
+        data: back ? { ...data, clearance: this.clearance(edge) } : data,
         label: parts.join(" · "),
         class: back ? `${kind} fb-edge-back` : kind,
         zIndex: back ? 1 : 0,
