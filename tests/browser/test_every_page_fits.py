@@ -17,7 +17,7 @@ FLOW = "erp_invoices_to_crm"
 SCREENS = ((1366, 768), (1920, 1080))
 
 # Anything wider than the window, or the page's own sideways scroll; the header's height.
-_MEASURE = """
+_MEASURE = r"""
 const width = window.innerWidth;
 const sticking = [...document.querySelectorAll('.q-btn, .q-field, .q-table__container, .q-card, .q-toolbar')]
   .filter(e => e.offsetParent !== null && !e.closest('.q-menu, .q-dialog, .vue-flow, .q-table__middle'))
