@@ -28,7 +28,7 @@ class Settings:
     """What a process is told by its environment (the README lists each variable)."""
 
     store_url: str | None = None  # FLOWBRIDGE_DB_URL, else ./flowbridge.db
-    schedules: bool = True  # FLOWBRIDGE_SCHEDULER=0: a second web server that leaves the ticks to the first
+    schedules: bool = True  # FLOWBRIDGE_SCHEDULER=0: a web server that leaves the ticks to the others
     misfire_grace_seconds: int = 3600  # FLOWBRIDGE_MISFIRE_GRACE_SECONDS
     isolate_runs: bool = True  # FLOWBRIDGE_RUN_ISOLATION=0: runs in the server's own process
 

@@ -6,18 +6,24 @@ process, and every few seconds for changes made elsewhere (CLI, another server).
 store's database (APScheduler's SQLAlchemy job store), so after downtime a missed tick runs once,
 coalesced, if it is within the grace time, and a restart never fires a job twice. A tick that finds
 its flow still running is recorded as a skipped run (see app/services/operations.py).
+
+Any number of servers may keep the schedules of one store: they share its jobs, so they compute the
+same ticks, and each tick is taken in the database by one of them before it runs (store/
+schedule_ticks.py), so none is doubled, and while one server is up none is lost.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -30,7 +36,8 @@ import nodes
 from app import clock as clocks
 from app.errors import FlowbridgeError
 from app.services import alerts, operations, switches
-from app.store import flows, runs
+from app.services.runs import new_run_id
+from app.store import flows, runs, schedule_ticks
 from app.store.database import Store
 from app.store.models import Alert, Run
 from nodes.base import NodeTypes
@@ -102,17 +109,42 @@ def schedule_of(document: dict[str, Any], types: NodeTypes | None = None) -> dic
 
 
 def run_scheduled(flow_id: str) -> None:
-    """The job APScheduler runs (a module function, so the job store can keep its reference)."""
+    """The job APScheduler runs (a module function, so the job store can keep its reference): the
+    run of a tick this server took (_TickTakingExecutor)."""
     scheduler = _active
     if scheduler is None:
         log.warning("a tick for %s arrived with no scheduler running", flow_id)
         return
+    run_id = scheduler.taken_run(flow_id)
+    if run_id is not None and runs.get_run(scheduler.store, run_id).status == "cancelled":
+        return  # stopped in the moment between the tick and its start
     try:
         operations.start_stored_flow(
-            scheduler.store, flow_id, trigger="schedule", env=scheduler.env, who="scheduler", types=scheduler.types
+            scheduler.store,
+            flow_id,
+            trigger="schedule",
+            env=scheduler.env,
+            who="scheduler",
+            run_id=run_id,
+            types=scheduler.types,
         )
     except FlowbridgeError as error:
         log.warning("scheduled run of %s could not start: %s", flow_id, error)
+
+
+class _TickTakingExecutor(ThreadPoolExecutor):
+    """Runs a flow's tick only once the database has given it to this server (another server that
+    computed the same tick may have it): the run is stored as queued with the tick, then run."""
+
+    def __init__(self, workers: int, take: Callable[[str, dt.datetime], bool]) -> None:
+        super().__init__(workers)
+        self._take = take
+
+    def submit_job(self, job: Any, run_times: list[dt.datetime]) -> None:
+        if job.func is run_scheduled and not self._take(job.args[0], run_times[-1]):
+            log.debug("the tick of %s at %s is another server's", job.args[0], run_times[-1])
+            return
+        super().submit_job(job, run_times)
 
 
 class FlowScheduler:
@@ -131,12 +163,14 @@ class FlowScheduler:
         # for when a tick is due.
         self.store, self.env, self.clock, self.types = store, env, clock, types
         self.grace_seconds, self.reconcile_seconds = grace_seconds, reconcile_seconds
+        self._taken: dict[str, deque[str]] = {}  # per flow, the runs of ticks taken, to be started
+        self._taken_guard = threading.Lock()
         self.scheduler = _StoppableScheduler(
             jobstores={
                 "default": SQLAlchemyJobStore(engine=store.engine, tablename="schedule_job"),
                 "internal": MemoryJobStore(),
             },
-            executors={"default": ThreadPoolExecutor(workers)},
+            executors={"default": _TickTakingExecutor(workers, self._take_tick)},
             # coalesce: after downtime, missed ticks of a job run once; max_instances above 1 lets
             # a tick reach our own guard, which records it as skipped instead of dropping it silently
             job_defaults={"coalesce": True, "misfire_grace_time": grace_seconds, "max_instances": 3},
@@ -174,6 +208,20 @@ class FlowScheduler:
     def _switched(self, flow_id: str) -> None:
         self.reconcile()
 
+    def _take_tick(self, flow_id: str, tick_at: dt.datetime) -> bool:
+        run = Run(id=new_run_id(), flow_id=flow_id, env=self.env, trigger="schedule", started_by="scheduler")
+        if not schedule_ticks.take(self.store, tick_at, run):
+            return False
+        with self._taken_guard:
+            self._taken.setdefault(flow_id, deque()).append(run.id)
+        return True
+
+    def taken_run(self, flow_id: str) -> str | None:
+        """The oldest tick of the flow this server took and has not started yet: its run's id."""
+        with self._taken_guard:
+            waiting = self._taken.get(flow_id)
+            return waiting.popleft() if waiting else None
+
     def _tick(self) -> None:
         try:
             self.reconcile()
@@ -202,15 +250,12 @@ class FlowScheduler:
             trigger = make_trigger(config)
             job = jobs.get(flow_id)
             if job is None:
-                self.scheduler.add_job(
-                    run_scheduled,
-                    trigger=trigger,
-                    args=[flow_id],
-                    id=flow_id,
-                    name=flow_id,
-                    jobstore="default",
-                    replace_existing=True,
-                )
+                try:  # not replacing: another server may have added it since the look (same ticks)
+                    self.scheduler.add_job(
+                        run_scheduled, trigger=trigger, args=[flow_id], id=flow_id, name=flow_id, jobstore="default"
+                    )
+                except ConflictingIdError:
+                    pass
             elif str(job.trigger) != str(trigger):  # the schedule was edited: next tick from now
                 self.scheduler.reschedule_job(flow_id, jobstore="default", trigger=trigger)
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
-
 from app.store import runs, write_outcomes
 from app.store.database import Store
 from app.store.models import Run, utcnow
 
 
 def mark_interrupted(store: Store) -> int:
-    """Runs left `running` or `queued` by a crash are `interrupted` (call at start, before any run
-    begins); a queued run keeps its records, so it can be run again."""
-    with store.session() as session:
-        stale = list(session.exec(select(Run).where(Run.status.in_(["running", "queued"]))).all())
+    """Runs left `running` or `queued` by a crash are `interrupted` (call at start); a queued run
+    keeps its records, so it can be run again. The runs of another server that is still up (on
+    this machine) go on: several servers may share the store."""
+    stale = runs.stale_runs(store)
     _interrupted(store, stale)
     return len(stale)
 

@@ -67,11 +67,21 @@ def start_stored_flow(
             trigger,
             principal.name,
             f"a run of this flow was still running (run {busy.holder_run_id})",
+            run_id,
         )
 
 
-def _skipped(store: Store, flow_id: str, env: str, trigger: str, who: str, why: str) -> Run:
+def _skipped(store: Store, flow_id: str, env: str, trigger: str, who: str, why: str, run_id: str | None) -> Run:
+    """The start recorded as skipped: its queued row (a schedule's tick taken) or a new one."""
     now = utcnow()
+    with store.session() as session:
+        queued = session.get(Run, run_id) if run_id else None
+        if queued is not None:
+            queued.status, queued.started_at, queued.finished_at, queued.error = "skipped", now, now, why
+            session.add(queued)
+            session.commit()
+            session.refresh(queued)
+            return queued
     run = Run(
         id=new_run_id(),
         flow_id=flow_id,

@@ -293,3 +293,15 @@ class FlowLock(SQLModel, table=True):
     run_id: str = Field(max_length=40)
     process: str = Field(max_length=100)  # host:pid of the holder, so a lock left by a killed process is freed
     since: dt.datetime = Field(default_factory=utcnow)
+
+
+class ScheduleTick(SQLModel, table=True):
+    """A schedule's tick of a flow that a server took to run: one row per (flow, environment, tick),
+    so when several servers compute the same tick, the database lets one of them have it
+    (store/schedule_ticks.py)."""
+
+    flow_id: str = Field(primary_key=True, max_length=100)
+    env: str = Field(primary_key=True, max_length=40)
+    tick_at: dt.datetime = Field(primary_key=True)
+    run_id: str = Field(max_length=40)
+    process: str = Field(max_length=100)  # host:pid of the server that took it

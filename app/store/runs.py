@@ -54,9 +54,10 @@ def gone_runs(store: Store) -> list[Run]:
     return [run for run in running if process_gone(run.process or "")]
 
 
-def process_gone(process: str) -> bool:
+def process_gone(process: str, since: dt.datetime | None = None) -> bool:
     """Whether the process `host:pid` is known to have ended: only a process of this machine can be
-    looked at; one of another machine is taken for alive."""
+    looked at; one of another machine is taken for alive. With `since` (when the run or lock began),
+    a process by that pid started later is another one (the machine restarted, the pid was reused)."""
     import os
 
     host = this_process().rsplit(":", 1)[0]
@@ -68,13 +69,42 @@ def process_gone(process: str) -> bool:
     except ProcessLookupError:
         return True
     except PermissionError:  # alive, someone else's
-        return False
-    return False
+        pass
+    began = _process_started(int(pid))
+    return since is not None and began is not None and began > _aware(since) + dt.timedelta(seconds=1)
+
+
+def _process_started(pid: int) -> dt.datetime | None:
+    """When the process began, from Linux's /proc (None elsewhere, or when it cannot be read)."""
+    import os
+
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            ticks = int(stat.read().rsplit(")", 1)[1].split()[19])  # field 22, starttime, after the name
+        with open("/proc/stat") as machine:
+            boot = next(int(line.split()[1]) for line in machine if line.startswith("btime "))
+        return dt.datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK"), dt.UTC)
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def stale_runs(store: Store) -> list[Run]:
+    """Runs marked running or queued whose process has ended, as far as can be told from here: a
+    process of this machine that is gone (or is another by the same pid), or none recorded. A run of
+    another machine's process is taken for alive: that machine's own start deals with it."""
+    with store.session() as session:
+        found = session.exec(select(Run).where(Run.status.in_(["running", "queued"]))).all()
+    return [run for run in found if not run.process or process_gone(run.process, run.started_at)]
 
 
 def queue_run(store: Store, run: Run) -> None:
-    """A run accepted but not started yet (a webhook call): its payload is safe in the store."""
-    run.status = "queued"
+    """A run accepted but not started yet (a webhook call): its payload is safe in the store, and
+    the process whose queue it waits in is recorded."""
+    run.status, run.process = "queued", this_process()
     with store.session() as session:
         session.add(run)
         session.commit()

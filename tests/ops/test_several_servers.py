@@ -1,0 +1,119 @@
+"""Two `flowbridge serve` processes keep the schedules of one PostgreSQL store, with no leader:
+three flows ticking every 2 s run exactly once per tick (never twice, never overlapping), and when
+one server is killed with SIGKILL the other goes on, so no tick is lost either (n8n's multi-main
+mode fires a schedule two or three times: #7045, #15878)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlmodel import select
+
+from app.services import switches
+from app.services.access import admin
+from app.store.connections import set_connection
+from app.store.database import Store
+from app.store.models import Run, ScheduleTick
+from tests.ops.helpers import flow, store_flow, wait_for
+from tests.ops.test_server_crash import _up
+from tests.ops.test_webhooks_and_api import free_port
+
+FLOWS = ("ticks_a", "ticks_b", "ticks_c")
+EVERY_2S = {"type": "trigger.schedule", "config": {"interval": {"seconds": 2}}}
+TICK = dt.timedelta(seconds=2)
+
+
+def _serve(url: str, folder: Path, name: str) -> subprocess.Popen:
+    env = {**os.environ, "FLOWBRIDGE_DB_URL": url, "FLOWBRIDGE_SCHEDULER": "1"}  # the test's secret key too
+    env.pop("PYTEST_CURRENT_TEST", None)  # NiceGUI would take itself for a test fixture's server
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=folder,
+        env=env,
+        stdout=(folder / f"{name}.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    wait_for(lambda: _up(port), timeout=60, step=0.2, what=f"server {name} to answer")
+    return process
+
+
+def _flows(store: Store, folder: Path) -> None:
+    for flow_id in FLOWS:
+        target = folder / f"{flow_id}.db"
+        with sqlite3.connect(target) as db:
+            db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+        document = flow(flow_id, EVERY_2S)
+        document["nodes"][-1]["config"]["connection"] = f"dst_{flow_id}"
+        set_connection(store, f"dst_{flow_id}", "production", "sql", {"url": f"sqlite:///{target}"})
+        store_flow(store, document)
+
+
+def _ticks_and_runs(store: Store, flow_id: str) -> tuple[list[ScheduleTick], list[Run]]:
+    with store.session() as session:
+        ticks = list(
+            session.exec(select(ScheduleTick).where(ScheduleTick.flow_id == flow_id).order_by(ScheduleTick.tick_at))
+        )
+        ran = list(session.exec(select(Run).where(Run.flow_id == flow_id, Run.trigger == "schedule")))
+    return ticks, ran
+
+
+def _settled(store: Store, killed_pid: int) -> bool:
+    """Every scheduled run has ended, but those the killed server was running."""
+    going = [r for f in FLOWS for r in _ticks_and_runs(store, f)[1] if r.status in ("queued", "running")]
+    return all((r.process or "").endswith(f":{killed_pid}") for r in going)
+
+
+@pytest.mark.slow
+def test_two_servers_run_each_tick_once_and_one_killed_loses_none(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # servers on several machines share one secret key, as they share the store
+    monkeypatch.setenv("FLOWBRIDGE_SECRET_KEY", Fernet.generate_key().decode())
+    store = Store(postgres_url)  # migrated here, before either server starts
+    _flows(store, tmp_path)
+    first = _serve(postgres_url, tmp_path, "first")
+    second = _serve(postgres_url, tmp_path, "second")
+    try:
+        for flow_id in FLOWS:
+            switches.switch(store, flow_id, True, who=admin("test"))
+        time.sleep(9)  # ticks with both servers up (a wait for time to pass, not for a result)
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+        time.sleep(9)  # ticks with the second server alone
+        for flow_id in FLOWS:
+            switches.switch(store, flow_id, False, who=admin("test"))
+        wait_for(lambda: _settled(store, first.pid), timeout=20, what="the last runs to end")
+    finally:
+        for process in (first, second):
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=20)
+    takers = set()
+    for flow_id in FLOWS:
+        ticks, ran = _ticks_and_runs(store, flow_id)
+        takers |= {tick.process for tick in ticks}
+        assert len(ticks) >= 7, f"{flow_id}: only {len(ticks)} ticks in about 18 s of 2 s ticks"
+        assert sorted(t.run_id for t in ticks) == sorted(r.id for r in ran), (
+            f"{flow_id}: each tick must have exactly one run and each scheduled run its tick"
+        )
+        gaps = [later.tick_at - earlier.tick_at for earlier, later in zip(ticks, ticks[1:])]
+        assert all(abs(gap - TICK) < dt.timedelta(milliseconds=100) for gap in gaps), (
+            f"{flow_id}: ticks must come every 2 s, none doubled or lost: {[g.total_seconds() for g in gaps]}"
+        )
+        finished = sorted((r for r in ran if r.finished_at), key=lambda r: r.started_at)
+        for earlier, later in zip(finished, finished[1:]):
+            assert later.started_at >= earlier.finished_at, f"{flow_id}: two runs overlapped"
+        statuses = [r.status for r in ran]
+        assert statuses.count("succeeded") >= len(ran) - 1, f"{flow_id}: {statuses}"  # one may die with its server
+    assert len(takers) == 2, f"both servers took ticks: {takers}"
+    store.close()
