@@ -20,8 +20,9 @@ from app.ui.feedback import tell_error
 SIGN_IN = "/sign-in"
 COMPLETE = "/sign-in/complete"
 # Paths a browser may load without signing in: NiceGUI's own files, this page, and the parts with their
-# own authentication (the REST API's bearer tokens, the webhooks' secrets).
-PUBLIC_PREFIXES = ("/_nicegui", SIGN_IN, "/api/", "/hooks/", "/favicon")
+# own authentication (the REST API's bearer tokens, the webhooks' secrets, /metrics' API token), and
+# the supervisor's probes.
+PUBLIC_PREFIXES = ("/_nicegui", SIGN_IN, "/api/", "/hooks/", "/favicon", "/metrics", "/healthz", "/readyz")
 
 
 class SignInRequired(BaseHTTPMiddleware):
