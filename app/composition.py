@@ -20,6 +20,7 @@ from app.store.database import Store
 if TYPE_CHECKING:
     from app.scheduler import FlowScheduler
     from app.services.operations import RunQueues
+    from app.services.worker_queue import WorkerQueue
     from nodes.base import NodeType
 
 
@@ -31,6 +32,9 @@ class Settings:
     schedules: bool = True  # FLOWBRIDGE_SCHEDULER=0: a web server that leaves the ticks to the others
     misfire_grace_seconds: int = 3600  # FLOWBRIDGE_MISFIRE_GRACE_SECONDS
     isolate_runs: bool = True  # FLOWBRIDGE_RUN_ISOLATION=0: runs in the server's own process
+    # FLOWBRIDGE_RUN_QUEUE=workers: accepted and scheduled runs go to `flowbridge worker` processes
+    # (PostgreSQL store); "process" (the default): they run in this server
+    run_queue: str = "process"
 
     @classmethod
     def from_environment(cls, store_url: str | None = None) -> Settings:
@@ -39,7 +43,11 @@ class Settings:
             grace = int(environ.get("FLOWBRIDGE_MISFIRE_GRACE_SECONDS") or 3600)
         except ValueError:
             raise FlowbridgeError("FLOWBRIDGE_MISFIRE_GRACE_SECONDS must be a whole number of seconds") from None
+        run_queue = environ.get("FLOWBRIDGE_RUN_QUEUE") or "process"
+        if run_queue not in ("process", "workers"):
+            raise FlowbridgeError(f"FLOWBRIDGE_RUN_QUEUE is 'process' or 'workers', not {run_queue!r}")
         return cls(
+            run_queue=run_queue,
             store_url=store_url or environ.get("FLOWBRIDGE_DB_URL") or None,
             schedules=environ.get("FLOWBRIDGE_SCHEDULER", "1") != "0",
             misfire_grace_seconds=grace,
@@ -57,7 +65,7 @@ class Flowbridge:
         self.settings = settings
         self._store = store
         self._node_types = node_types
-        self._queues: RunQueues | None = None
+        self._queues: RunQueues | WorkerQueue | None = None
         self.scheduler: FlowScheduler | None = None
 
     @property
@@ -76,12 +84,18 @@ class Flowbridge:
         return self._node_types
 
     @property
-    def queues(self) -> RunQueues:
-        """Where runs accepted from webhooks, the API and the Flows page wait their turn, per flow."""
+    def queues(self) -> RunQueues | WorkerQueue:
+        """Where runs accepted from webhooks, the API and the Flows page wait their turn, per flow:
+        in this process, or in the database for the workers (FLOWBRIDGE_RUN_QUEUE=workers)."""
         if self._queues is None:
-            from app.services.operations import RunQueues
+            if self.settings.run_queue == "workers":
+                from app.services.worker_queue import WorkerQueue
 
-            self._queues = RunQueues()
+                self._queues = WorkerQueue(self.store)
+            else:
+                from app.services.operations import RunQueues
+
+                self._queues = RunQueues()
         return self._queues
 
     def start_scheduler(self) -> None:
@@ -91,7 +105,10 @@ class Flowbridge:
         from app.scheduler import FlowScheduler
 
         self.scheduler = FlowScheduler(
-            self.store, grace_seconds=self.settings.misfire_grace_seconds, types=self.node_types
+            self.store,
+            grace_seconds=self.settings.misfire_grace_seconds,
+            types=self.node_types,
+            worker_queue=self.queues if self.settings.run_queue == "workers" else None,
         )
         self.scheduler.start()
 

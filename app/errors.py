@@ -35,3 +35,7 @@ class RecordError(FlowbridgeError):
 
 class ExpressionLimit(RecordError):
     """An expression broke a cap (loop steps, value size): the record fails, the run goes on."""
+
+
+class StoreUnreachable(FlowbridgeError):
+    """The store's database server does not answer (down, or not there): a worker tries again."""

@@ -158,10 +158,13 @@ class FlowScheduler:
         workers: int = 4,
         clock: Callable[[], dt.datetime] = clocks.utc_now,
         types: NodeTypes | None = None,
+        worker_queue: Any = None,
     ) -> None:
+        # `worker_queue`: a services/worker_queue.WorkerQueue when runs go to `flowbridge worker`
+        # processes; its ticks' jobs are deferred with the tick, and this process runs none.
         # `clock` decides when a flow counts as stale; APScheduler keeps its own (the wall clock)
         # for when a tick is due.
-        self.store, self.env, self.clock, self.types = store, env, clock, types
+        self.store, self.env, self.clock, self.types, self.worker_queue = store, env, clock, types, worker_queue
         self.grace_seconds, self.reconcile_seconds = grace_seconds, reconcile_seconds
         self._taken: dict[str, deque[str]] = {}  # per flow, the runs of ticks taken, to be started
         self._taken_guard = threading.Lock()
@@ -210,6 +213,9 @@ class FlowScheduler:
 
     def _take_tick(self, flow_id: str, tick_at: dt.datetime) -> bool:
         run = Run(id=new_run_id(), flow_id=flow_id, env=self.env, trigger="schedule", started_by="scheduler")
+        if self.worker_queue is not None:  # the tick's run is the workers': nothing to run here
+            schedule_ticks.take(self.store, tick_at, run, also=self.worker_queue.defer_in)
+            return False
         if not schedule_ticks.take(self.store, tick_at, run):
             return False
         with self._taken_guard:

@@ -33,6 +33,7 @@ from app.cli.run_commands import (
     cmd_test,
     cmd_validate,
 )
+from app.cli.worker_commands import cmd_worker, cmd_workers
 from app.environments import ENVIRONMENTS
 from app.services.access import ROLES
 
@@ -245,4 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--sandboxes", metavar="DIR", help="also serve the sandbox CRM and ERP REST APIs (ports 8701, 8702)"
     )
     serve.set_defaults(handler=cmd_serve)
+
+    worker = commands.add_parser(
+        "worker", help="run queued runs from a PostgreSQL store (servers with FLOWBRIDGE_RUN_QUEUE=workers)"
+    )
+    worker.add_argument("--concurrency", type=int, default=2, help="runs at a time in this process (default 2)")
+    worker.set_defaults(handler=cmd_worker)
+    workers = commands.add_parser("workers", help="the workers alive, what each runs and since when")
+    workers.set_defaults(handler=cmd_workers)
     return parser

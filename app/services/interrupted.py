@@ -24,6 +24,11 @@ def reap_gone_runs(store: Store) -> int:
     return len(gone)
 
 
+def mark_cut_off(store: Store, run: Run) -> None:
+    """A run whose process died mid-way, known so by other means (its worker stopped beating)."""
+    _interrupted(store, [run])
+
+
 def _interrupted(store: Store, stale: list[Run]) -> None:
     with store.session() as session:
         for found in stale:

@@ -16,7 +16,7 @@ from typing import Any
 from app.engine.executor import RunResult
 from app.services import access, door
 from app.services.door import FlowBusy  # noqa: F401  (where callers have always found it)
-from app.services.interrupted import mark_interrupted, reap_gone_runs  # noqa: F401  (likewise)
+from app.services.interrupted import mark_cut_off, mark_interrupted, reap_gone_runs  # noqa: F401  (likewise)
 from app.services.runs import new_run_id
 from app.store import flows, runs
 from app.store.database import Store
@@ -109,6 +109,11 @@ class RunQueues:
         self._guard = threading.Lock()
         self._queues: dict[str, ThreadPoolExecutor] = {}
 
+    def accept(self, store: Store, run: Run, work: Callable[[], None]) -> None:
+        """Store `run` as queued (its records safe), then put `work` in its flow's queue."""
+        runs.queue_run(store, run)
+        self.submit(run.flow_id, work)
+
     def submit(self, flow_id: str, work: Callable[[], None]) -> None:
         with self._guard:
             queue = self._queues.get(flow_id)
@@ -130,7 +135,7 @@ def queue_flow_run(
     flow_id: str,
     payload: list[dict[str, Any]] | None,
     *,
-    queues: RunQueues,
+    queues: RunQueues | Any,  # or services/worker_queue.WorkerQueue: the same accept()
     trigger: str = "webhook",
     env: str = "production",
     who: access.Principal | None,
@@ -144,9 +149,25 @@ def queue_flow_run(
     principal = access.require(who, "run", env)
     flows.get_flow(store, flow_id)  # an unknown flow is refused now, not as a failed run later
     run = Run(id=new_run_id(), flow_id=flow_id, env=env, trigger=trigger, payload=payload, started_by=principal.name)
-    runs.queue_run(store, run)
-    queues.submit(flow_id, lambda: _run_queued(store, flow_id, run.id, payload, trigger, env, principal, types))
+    queues.accept(store, run, lambda: _run_queued(store, flow_id, run.id, payload, trigger, env, principal, types))
     return run.id
+
+
+def run_accepted(store: Store, run_id: str, types: NodeTypes | None = None) -> None:
+    """Run a queued run from its stored row (a worker process took it from the queue): as the one
+    who asked for it, whose role was checked when it was accepted."""
+    run = runs.get_run(store, run_id)
+    who = access.admin(run.started_by or access.SYSTEM.name)
+    if run.status == "running":  # given again: its first worker died mid-way (worker_pool.py)
+        mark_cut_off(store, run)
+        again = Run(id=new_run_id(), flow_id=run.flow_id, env=run.env, trigger=run.trigger, payload=run.payload)
+        again.started_by = run.started_by
+        runs.queue_run(store, again)
+        log.warning("run %s of %s was cut off with its worker; running it again as %s", run.id, run.flow_id, again.id)
+        run = again
+    elif run.status != "queued":  # stopped while it waited, or already taken up and ended
+        return
+    _run_queued(store, run.flow_id, run.id, run.payload, run.trigger, run.env, who, types)
 
 
 def _run_queued(

@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlmodel import Session
 
 from app.database_urls import with_driver
-from app.errors import FlowbridgeError, NotFound
+from app.errors import FlowbridgeError, NotFound, StoreUnreachable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The newest migration: revisions are numbered, and each file's name starts with its number.
@@ -71,7 +71,7 @@ class Store:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except sa.exc.OperationalError as error:
-            raise FlowbridgeError(
+            raise StoreUnreachable(
                 f"cannot open the store at {self.engine.url.render_as_string()}: {str(error.orig).strip()}"
             ) from None
 

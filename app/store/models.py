@@ -305,3 +305,14 @@ class ScheduleTick(SQLModel, table=True):
     tick_at: dt.datetime = Field(primary_key=True)
     run_id: str = Field(max_length=40)
     process: str = Field(max_length=100)  # host:pid of the server that took it
+
+
+class Worker(SQLModel, table=True):
+    """A `flowbridge worker` process: it says it is alive every few seconds (`seen_at`), so
+    `flowbridge workers` lists who is up and what each runs (its runs' `process` is its name)."""
+
+    name: str = Field(primary_key=True, max_length=100)  # host:pid
+    concurrency: int = 1
+    started_at: dt.datetime = Field(default_factory=utcnow)
+    seen_at: dt.datetime = Field(default_factory=utcnow)
+    stopped_at: dt.datetime | None = None

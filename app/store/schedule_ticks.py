@@ -11,6 +11,8 @@ run that is then marked interrupted (services/interrupted.py), not a tick silent
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -19,9 +21,10 @@ from app.store.models import Run, ScheduleTick
 from app.store.runs import this_process
 
 
-def take(store: Store, tick_at: dt.datetime, run: Run) -> bool:
-    """Take the tick at `tick_at` of `run`'s flow and environment, storing `run` as queued with it:
-    False when another server has it already (and nothing is stored)."""
+def take(store: Store, tick_at: dt.datetime, run: Run, also: Callable[[Any, Run], None] | None = None) -> bool:
+    """Take the tick at `tick_at` of `run`'s flow and environment, storing `run` as queued with it
+    (and doing `also(session, run)` in the same transaction: a worker's job deferred): False when
+    another server has it already (and nothing is stored)."""
     run.status, run.process = "queued", this_process()
     tick = ScheduleTick(
         flow_id=run.flow_id, env=run.env, tick_at=tick_at.astimezone(dt.UTC), run_id=run.id, process=run.process
@@ -31,6 +34,9 @@ def take(store: Store, tick_at: dt.datetime, run: Run) -> bool:
             session.add(tick)
             session.flush()  # the tick first: when it is taken, no run row is written either
             session.add(run)
+            if also is not None:
+                session.flush()
+                also(session, run)
             session.commit()
     except sa.exc.IntegrityError:
         return False

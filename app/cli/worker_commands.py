@@ -1,0 +1,55 @@
+"""`flowbridge worker` (one process of the pool that runs queued runs) and `flowbridge workers`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from app.cli.common import EXIT_OK, the_root
+from app.errors import StoreUnreachable
+
+FIRST_WAIT, LONGEST_WAIT = 1.0, 30.0  # seconds between tries to reach the store, doubling
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from app.services import worker_pool
+
+    wait = FIRST_WAIT
+    while True:
+        root = the_root()
+        try:
+            worker_pool.run_worker(
+                root,
+                args.concurrency,
+                on_start=lambda name: print(f"worker {name}: running up to {args.concurrency} runs at a time"),
+            )
+            return EXIT_OK
+        except (StoreUnreachable, sa.exc.OperationalError, OSError) as error:  # the store's server down
+            print(
+                f"flowbridge worker: {worker_pool.unreachable(error)}; trying again in {wait:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+        finally:
+            root.stop()
+        time.sleep(wait)
+        wait = min(LONGEST_WAIT, wait * 2)
+
+
+def cmd_workers(args: argparse.Namespace) -> int:
+    from app.services import worker_pool
+
+    found = worker_pool.alive(the_root().store)
+    if not found:
+        print("no worker alive (start one: flowbridge worker --concurrency 4)")
+    for worker, going in found:
+        print(
+            f"{worker.name}  up since {worker.started_at:%Y-%m-%d %H:%M:%S} UTC  "
+            f"last heard {worker.seen_at:%H:%M:%S}  {len(going)} of {worker.concurrency} running"
+        )
+        for run in going:
+            print(f"    run {run.id} of {run.flow_id} ({run.env}) since {run.started_at:%H:%M:%S}")
+    return EXIT_OK

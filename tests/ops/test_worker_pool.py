@@ -1,0 +1,138 @@
+"""Runs on a pool of `flowbridge worker` processes over a real PostgreSQL store, with a real
+`flowbridge serve` in FLOWBRIDGE_RUN_QUEUE=workers accepting them: each accepted run is run once,
+by a worker, one run of a flow at a time however many workers there are; `flowbridge workers` says
+who is alive and what each runs; a worker that cannot reach the database says so in one line."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+from sqlmodel import select
+
+from app.store.connections import set_connection
+from app.store.database import Store
+from app.store.models import Run
+from tests.ops.helpers import flow, store_flow, wait_for
+from tests.ops.test_server_crash import _up
+from tests.ops.test_webhooks_and_api import free_port
+
+FLOWS = ("pool_a", "pool_b")
+MANUAL = {"type": "trigger.manual"}
+
+
+def _environment(url: str) -> dict[str, str]:
+    env = {**os.environ, "FLOWBRIDGE_DB_URL": url, "FLOWBRIDGE_RUN_QUEUE": "workers"}
+    env.pop("PYTEST_CURRENT_TEST", None)  # NiceGUI would take itself for a test fixture's server
+    return env
+
+
+def _start(url: str, folder: Path, name: str, *command: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", *command],
+        cwd=folder,
+        env=_environment(url),
+        stdout=(folder / f"{name}.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _flows(store: Store, folder: Path) -> None:
+    for flow_id in FLOWS:
+        target = folder / f"{flow_id}.db"
+        with sqlite3.connect(target) as db:
+            db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+        set_connection(store, f"dst_{flow_id}", "sandbox", "sql", {"url": f"sqlite:///{target}"})
+        document = flow(flow_id, MANUAL)
+        document["nodes"][-1]["config"]["connection"] = f"dst_{flow_id}"
+        store_flow(store, document)
+
+
+def _runs(store: Store, flow_id: str) -> list[Run]:
+    with store.session() as session:
+        return list(session.exec(select(Run).where(Run.flow_id == flow_id).order_by(Run.started_at)))
+
+
+@pytest.fixture
+def secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    # servers and workers share one secret key, as they share the store
+    monkeypatch.setenv("FLOWBRIDGE_SECRET_KEY", Fernet.generate_key().decode())
+
+
+@pytest.mark.slow
+def test_accepted_runs_are_run_once_by_the_workers_one_run_of_a_flow_at_a_time(
+    postgres_url: str, tmp_path: Path, secret_key: None
+) -> None:
+    store = Store(postgres_url)
+    _flows(store, tmp_path)
+    port = free_port()
+    started = [_start(postgres_url, tmp_path, "serve", "serve", "--port", str(port))]
+    try:
+        wait_for(lambda: _up(port), timeout=60, step=0.2, what="the server to answer")
+        started += [_start(postgres_url, tmp_path, f"worker{n}", "worker", "--concurrency", "2") for n in (1, 2)]
+        accepted = {flow_id: [] for flow_id in FLOWS}
+        for n in range(1, 7):
+            for flow_id in FLOWS:
+                records = [{"id": n * 100 + i, "name": f"{flow_id} {n}.{i}"} for i in range(20)]
+                reply = httpx.post(
+                    f"http://127.0.0.1:{port}/api/flows/{flow_id}/run",
+                    params={"env": "sandbox"},
+                    json=records,
+                    timeout=10,
+                )
+                assert reply.status_code == 202, reply.text
+                accepted[flow_id].append(reply.json()["run_id"])
+        wait_for(
+            lambda: (
+                all(r.status == "succeeded" for f in FLOWS for r in _runs(store, f))
+                and sum(len(_runs(store, f)) for f in FLOWS) == 12
+            ),
+            timeout=90,
+            step=0.2,
+            what="the twelve runs to succeed",
+        )
+        listed = subprocess.run(
+            [sys.executable, "-m", "app.cli", "workers"], env=_environment(postgres_url), capture_output=True, text=True
+        )
+    finally:
+        for process in started:
+            process.terminate()
+        for process in started:
+            process.wait(timeout=30)
+    by = set()
+    for flow_id in FLOWS:
+        ran = _runs(store, flow_id)
+        assert sorted(r.id for r in ran) == sorted(accepted[flow_id]), "each accepted run ran once, and no other"
+        by |= {r.process for r in ran}
+        for earlier, later in zip(ran, ran[1:]):
+            assert later.started_at >= earlier.finished_at, f"two runs of {flow_id} overlapped"
+        with sqlite3.connect(tmp_path / f"{flow_id}.db") as db:
+            assert db.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 6 * 20
+    server_pid = str(started[0].pid)
+    assert all(not p.endswith(f":{server_pid}") for p in by), "the server ran none itself"
+    workers = {p.rsplit(":", 1)[1] for p in by}
+    assert workers <= {str(started[1].pid), str(started[2].pid)}
+    assert listed.returncode == 0 and listed.stdout.count(" running") == 2, listed.stdout
+    store.close()
+
+
+def test_a_worker_that_cannot_reach_the_database_says_so_in_one_line_and_tries_again(tmp_path: Path) -> None:
+    unreachable = f"postgresql://flowbridge@127.0.0.1:{free_port()}/nowhere"
+    worker = _start(unreachable, tmp_path, "worker", "worker")
+    try:
+        log = tmp_path / "worker.log"
+        wait_for(lambda: log.read_text().count("trying again") >= 2, timeout=20, what="two tries said")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=10)
+    lines = log.read_text().splitlines()
+    assert lines[0].startswith("flowbridge worker: cannot open the store at postgresql://flowbridge@127.0.0.1:")
+    assert "Connection refused" in lines[0]
+    assert "trying again in 1 s" in lines[0] and "trying again in 2 s" in lines[1]
+    assert "Traceback" not in log.read_text()
