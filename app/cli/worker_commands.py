@@ -13,9 +13,17 @@ FIRST_WAIT, LONGEST_WAIT = 1.0, 30.0  # seconds between tries to reach the store
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    import logging
+
     import sqlalchemy as sa
 
     from app.services import worker_pool
+
+    # What a worker says on the terminal besides its start line, one line each: a dead worker's
+    # run taken up again, a store that did not answer (the log file keeps them too).
+    say = logging.StreamHandler(sys.stderr)
+    say.setFormatter(logging.Formatter("flowbridge worker: %(message)s"))
+    logging.getLogger(worker_pool.__name__).addHandler(say)
 
     wait = FIRST_WAIT
     while True:

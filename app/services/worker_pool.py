@@ -91,10 +91,11 @@ async def _give_stalled_jobs_again(app: object) -> None:
     while True:
         try:
             for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_SECONDS):
-                log.warning("job %s (run %s) was cut off with its worker: given again", job.id, job.task_kwargs)
+                run_id = job.task_kwargs.get("run_id")
+                log.warning("run %s was cut off with its worker (it stopped beating): given to the pool again", run_id)
                 await manager.retry_job(job)
-        except Exception:  # a moment without the database: the next look tries again
-            log.warning("looking for the jobs of dead workers failed; trying again", exc_info=True)
+        except Exception as error:  # a moment without the database: the next look tries again
+            log.warning("looking for the runs of dead workers failed (%s); trying again", unreachable(error))
         await asyncio.sleep(RECOVER_SECONDS)
 
 

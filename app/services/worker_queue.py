@@ -61,16 +61,21 @@ class WorkerQueue:
     operations.RunQueues)."""
 
     def __init__(self, store: Store) -> None:
-        from procrastinate.contrib.sqlalchemy import SQLAlchemyPsycopg2Connector
-
         ensure_schema(store)
-        if store.engine.driver != "psycopg2":
+        # The job is written on the session's own connection, through the connector of its driver:
+        # SQLAlchemy's connection for psycopg2, the driver's own connection for psycopg 3.
+        self._driver = store.engine.driver
+        if self._driver == "psycopg2":
+            from procrastinate.contrib.sqlalchemy import SQLAlchemyPsycopg2Connector
+
+            connector: Any = SQLAlchemyPsycopg2Connector()
+            connector.open(store.engine)
+        elif self._driver == "psycopg":
+            connector = procrastinate.SyncPsycopgConnector()
+        else:
             raise FlowbridgeError(
-                f"FLOWBRIDGE_RUN_QUEUE=workers defers runs through the store's psycopg2 driver; this store uses "
-                f"{store.engine.driver} (write its URL as postgresql+psycopg2://…)"
+                f"FLOWBRIDGE_RUN_QUEUE=workers takes a store through psycopg or psycopg2, not {self._driver}"
             )
-        connector = SQLAlchemyPsycopg2Connector()
-        connector.open(store.engine)
         self._app = make_app(connector)
 
     def accept(self, store: Store, run: Run, work: Any) -> None:
@@ -85,8 +90,11 @@ class WorkerQueue:
 
     def defer_in(self, session: Any, run: Run) -> None:
         """Defer the job of `run` (its row added in `session`) in `session`'s own transaction."""
+        connection = session.connection()
+        if self._driver == "psycopg":
+            connection = connection.connection.driver_connection
         task = self._app.tasks[TASK]
-        task.configure(connection=session.connection(), lock=lock_of(run)).defer(run_id=run.id)
+        task.configure(connection=connection, lock=lock_of(run)).defer(run_id=run.id)
 
     def drain(self) -> None:
         """Nothing waits in this process: the queue is the database's."""

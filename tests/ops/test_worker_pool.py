@@ -136,3 +136,70 @@ def test_a_worker_that_cannot_reach_the_database_says_so_in_one_line_and_tries_a
     assert "Connection refused" in lines[0]
     assert "trying again in 1 s" in lines[0] and "trying again in 2 s" in lines[1]
     assert "Traceback" not in log.read_text()
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_has_its_run_taken_up_again_and_every_record_lands_once(
+    postgres_url: str, tmp_path: Path, secret_key: None
+) -> None:
+    import json
+    import signal
+
+    from app.sandbox.crm_data import create_crm_database
+    from app.sandbox.erp_data import create_erp_database
+    from app.store.flows import save_flow
+    from tests.ops.test_server_crash import FLOW
+    from tests.sync.test_crash_recovery import customers, uninterrupted
+
+    crm, erp = tmp_path / "crm.db", tmp_path / "erp.db"
+    create_crm_database(crm, accounts=30_000, with_related=False)
+    create_erp_database(erp, crm_path=crm)
+    reference = uninterrupted(crm, erp, tmp_path)
+    before = customers(f"sqlite:///{erp}")[0]
+    store = Store(postgres_url)
+    set_connection(store, "crm", "sandbox", "sql", {"url": f"sqlite:///{crm}"})
+    set_connection(store, "erp", "sandbox", "sql", {"url": f"sqlite:///{erp}"})
+    save_flow(store, json.loads(FLOW.read_text()), author="test")
+    port = free_port()
+    started = [_start(postgres_url, tmp_path, "serve", "serve", "--port", str(port))]
+    try:
+        wait_for(lambda: _up(port), timeout=60, step=0.2, what="the server to answer")
+        workers = [_start(postgres_url, tmp_path, f"worker{n}", "worker", "--concurrency", "1") for n in (1, 2)]
+        started += workers
+        first = httpx.post(
+            f"http://127.0.0.1:{port}/api/flows/crm_accounts_to_erp_customers/run",
+            params={"env": "sandbox"},
+            timeout=10,
+        ).json()["run_id"]
+
+        def well_under_way() -> bool:
+            with sqlite3.connect(erp, timeout=10) as db:
+                return db.execute("SELECT COUNT(*) FROM customers").fetchone()[0] - before > 8_000
+
+        wait_for(well_under_way, timeout=120, step=0.1, what="the run to be well under way")
+        runner = _runs(store, "crm_accounts_to_erp_customers")[0].process or ""
+        killed = next(w for w in workers if runner.endswith(f":{w.pid}"))
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=10)
+        assert customers(f"sqlite:///{erp}")[0] < reference[0], "the kill came after the run had finished"
+        wait_for(
+            lambda: any(r.status in ("succeeded", "partial") for r in _runs(store, "crm_accounts_to_erp_customers")),
+            timeout=150,
+            step=0.5,
+            what="the run taken up again by the other worker to finish",
+        )
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.terminate()
+        for process in started:
+            process.wait(timeout=30)
+    ran = {r.id: r for r in _runs(store, "crm_accounts_to_erp_customers")}
+    assert ran[first].status == "interrupted"
+    again = next(r for r in ran.values() if r.id != first)
+    assert len(ran) == 2 and again.status in ("succeeded", "partial")  # the demo's few refused accounts
+    assert ran[first].process != again.process, "taken up by the other worker"
+    survivor = next(n for n, w in zip((1, 2), workers) if w is not killed)
+    assert "was cut off with its worker" in (tmp_path / f"worker{survivor}.log").read_text()
+    assert customers(f"sqlite:///{erp}") == reference, "every account once, none lost, none twice"
+    store.close()
