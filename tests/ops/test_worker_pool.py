@@ -9,6 +9,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -202,4 +203,95 @@ def test_a_worker_killed_mid_run_has_its_run_taken_up_again_and_every_record_lan
     survivor = next(n for n, w in zip((1, 2), workers) if w is not killed)
     assert "was cut off with its worker" in (tmp_path / f"worker{survivor}.log").read_text()
     assert customers(f"sqlite:///{erp}") == reference, "every account once, none lost, none twice"
+    store.close()
+
+
+@pytest.mark.slow
+def test_a_run_on_a_worker_stopped_from_the_api_is_cancelled_and_the_next_run_finishes_the_job(
+    postgres_url: str, tmp_path: Path, secret_key: None
+) -> None:
+    import json
+
+    from app.sandbox.crm_data import create_crm_database
+    from app.sandbox.erp_data import create_erp_database
+    from app.store.flows import save_flow
+    from tests.ops.test_server_crash import FLOW
+    from tests.sync.test_crash_recovery import customers, uninterrupted
+
+    crm, erp = tmp_path / "crm.db", tmp_path / "erp.db"
+    create_crm_database(crm, accounts=30_000, with_related=False)
+    create_erp_database(erp, crm_path=crm)
+    reference = uninterrupted(crm, erp, tmp_path)
+    before = customers(f"sqlite:///{erp}")[0]
+    store = Store(postgres_url)
+    set_connection(store, "crm", "sandbox", "sql", {"url": f"sqlite:///{crm}"})
+    set_connection(store, "erp", "sandbox", "sql", {"url": f"sqlite:///{erp}"})
+    save_flow(store, json.loads(FLOW.read_text()), author="test")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    started = [_start(postgres_url, tmp_path, "serve", "serve", "--port", str(port))]
+    try:
+        wait_for(lambda: _up(port), timeout=60, step=0.2, what="the server to answer")
+        started.append(_start(postgres_url, tmp_path, "worker", "worker"))
+        run_url = f"{base}/api/flows/crm_accounts_to_erp_customers/run"
+        first = httpx.post(run_url, params={"env": "sandbox"}, timeout=10).json()["run_id"]
+
+        def under_way() -> bool:
+            with sqlite3.connect(erp, timeout=10) as db:
+                return db.execute("SELECT COUNT(*) FROM customers").fetchone()[0] - before > 3_000
+
+        wait_for(under_way, timeout=120, step=0.1, what="the run to be under way")
+        assert httpx.post(f"{base}/api/runs/{first}/stop", timeout=10).status_code == 200
+        asked = time.monotonic()
+        wait_for(lambda: _status(base, first) == "cancelled", timeout=10, step=0.1, what="the run cancelled")
+        took = time.monotonic() - asked
+        assert customers(f"sqlite:///{erp}")[0] < reference[0], "the stop came after the run had finished"
+        again = httpx.post(run_url, params={"env": "sandbox"}, timeout=10).json()["run_id"]
+        wait_for(lambda: _status(base, again) in ("succeeded", "partial"), timeout=150, step=0.5, what="the next run")
+    finally:
+        for process in started:
+            process.terminate()
+        for process in started:
+            process.wait(timeout=30)
+    assert took < 5, f"cancelled {took:.1f} s after Stop"
+    assert customers(f"sqlite:///{erp}") == reference, "the next run wrote the rest, each account once"
+    store.close()
+
+
+def _status(base: str, run_id: str) -> str:
+    return str(httpx.get(f"{base}/api/runs/{run_id}", timeout=10).json()["status"])
+
+
+@pytest.mark.slow
+def test_scheduled_ticks_go_to_the_workers(postgres_url: str, tmp_path: Path, secret_key: None) -> None:
+    from app.services import switches
+    from app.services.access import admin
+
+    store = Store(postgres_url)
+    target = tmp_path / "ticks.db"
+    with sqlite3.connect(target) as db:
+        db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+    set_connection(store, "dst", "production", "sql", {"url": f"sqlite:///{target}"})
+    flow_id = store_flow(store, flow("ticks", {"type": "trigger.schedule", "config": {"interval": {"seconds": 2}}}))
+    port = free_port()
+    started = [_start(postgres_url, tmp_path, "serve", "serve", "--port", str(port))]
+    try:
+        wait_for(lambda: _up(port), timeout=60, step=0.2, what="the server to answer")
+        worker = _start(postgres_url, tmp_path, "worker", "worker")
+        started.append(worker)
+        switches.switch(store, flow_id, True, who=admin("test"))
+        wait_for(
+            lambda: len([r for r in _runs(store, flow_id) if r.status == "succeeded"]) >= 3,
+            timeout=30,
+            what="three ticks run",
+        )
+        switches.switch(store, flow_id, False, who=admin("test"))
+    finally:
+        for process in started:
+            process.terminate()
+        for process in started:
+            process.wait(timeout=30)
+    done = [r for r in _runs(store, flow_id) if r.status == "succeeded"]
+    assert {r.process for r in done} == {f"{r.process.rsplit(':', 1)[0]}:{worker.pid}" for r in done if r.process}
+    assert all(r.trigger == "schedule" for r in done)
     store.close()
