@@ -21,6 +21,7 @@ from prometheus_client.utils import floatToGoString
 from sqlmodel import col, func, select
 
 from app import clock as clocks
+from app.store import workers
 from app.store.database import Store
 from app.store.models import DeadLetter, Flow, Run
 
@@ -47,6 +48,7 @@ class StoreCollector(Collector):
         yield from self._queue(now)
         yield self._dead_letters()
         yield from self._schedules(now)
+        yield self._workers(now)
 
     def _runs(self) -> Iterator[Metric]:
         runs = CounterMetricFamily("flowbridge_runs", "Runs that ended, by flow and status", labels=["flow", "status"])
@@ -112,6 +114,11 @@ class StoreCollector(Collector):
             ):
                 letters.add_metric([flow_id], n)
         return letters
+
+    def _workers(self, now: dt.datetime) -> Metric:
+        alive = GaugeMetricFamily("flowbridge_workers_alive", "`flowbridge worker` processes heard from lately")
+        alive.add_metric([], len(workers.alive(self.store, now)))
+        return alive
 
     def _schedules(self, now: dt.datetime) -> Iterator[Metric]:
         """How late each switched-on flow's next tick is (0 when it is not due yet): a lag that grows

@@ -92,6 +92,7 @@ def run_row(run: Run) -> dict[str, Any]:
         "error": run.error,
         "progress": run.progress,
         "stop_requested_by": run.stop_requested_by,
+        "ran_on": run.process,  # host:pid of the server, worker or terminal that ran it
     }
 
 

@@ -249,6 +249,7 @@ class RunDetail:
             f"{' · dry run' if run.dry_run else ''} · trigger {run.trigger} · started by "
             f"{run.started_by or '(not recorded)'} · {when(run.started_at, seconds=True)} "
             f"({ago(run.started_at)}){_took(run)}"
+            f"{f' · ran on {run.process}' if run.process else ''}"  # host:pid: which server or worker
         ).classes("fb-muted fb-run-facts")
         if run.replay_of:
             with ui.row().classes("items-center gap-2 fb-replay-of"):

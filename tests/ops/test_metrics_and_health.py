@@ -64,6 +64,7 @@ def test_the_metrics_are_the_stores_figures(server, store, tmp_path):  # noqa: F
     assert seen["flowbridge_run_duration_seconds_bucket", (("flow", flow_id), ("le", "+Inf"))] == 3
     assert seen["flowbridge_queued_runs", (("flow", flow_id),)] == 1
     assert seen["flowbridge_oldest_queued_run_age_seconds", ()] >= 300
+    assert seen["flowbridge_workers_alive", ()] == 0  # runs in this process: no worker pool
     assert open_letters == 2
     assert seen["flowbridge_open_dead_letters", (("flow", flow_id),)] == 2
 

@@ -32,19 +32,22 @@ EVERY_2S = {"type": "trigger.schedule", "config": {"interval": {"seconds": 2}}}
 TICK = dt.timedelta(seconds=2)
 
 
-def _serve(url: str, folder: Path, name: str) -> subprocess.Popen:
-    env = {**os.environ, "FLOWBRIDGE_DB_URL": url, "FLOWBRIDGE_SCHEDULER": "1"}  # the test's secret key too
+def _serve(url: str, folder: Path, name: str, queue: str) -> subprocess.Popen:
+    process = _process(url, folder, name, queue, "serve", "--port", str(port := free_port()))
+    wait_for(lambda: _up(port), timeout=60, step=0.2, what=f"server {name} to answer")
+    return process
+
+
+def _process(url: str, folder: Path, name: str, queue: str, *command: str) -> subprocess.Popen:
+    env = {**os.environ, "FLOWBRIDGE_DB_URL": url, "FLOWBRIDGE_SCHEDULER": "1", "FLOWBRIDGE_RUN_QUEUE": queue}
     env.pop("PYTEST_CURRENT_TEST", None)  # NiceGUI would take itself for a test fixture's server
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", *command],
         cwd=folder,
         env=env,
         stdout=(folder / f"{name}.log").open("w"),
         stderr=subprocess.STDOUT,
     )
-    wait_for(lambda: _up(port), timeout=60, step=0.2, what=f"server {name} to answer")
-    return process
 
 
 def _flows(store: Store, folder: Path) -> None:
@@ -74,15 +77,18 @@ def _settled(store: Store, killed_pid: int) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("queue", ["process", "workers"])
 def test_two_servers_run_each_tick_once_and_one_killed_loses_none(
-    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, queue: str
 ) -> None:
+    """The ticks run in the server that took them, or (queue=workers) on three worker processes."""
     # servers on several machines share one secret key, as they share the store
     monkeypatch.setenv("FLOWBRIDGE_SECRET_KEY", Fernet.generate_key().decode())
     store = Store(postgres_url)  # migrated here, before either server starts
     _flows(store, tmp_path)
-    first = _serve(postgres_url, tmp_path, "first")
-    second = _serve(postgres_url, tmp_path, "second")
+    first = _serve(postgres_url, tmp_path, "first", queue)
+    second = _serve(postgres_url, tmp_path, "second", queue)
+    pool = [_process(postgres_url, tmp_path, f"worker{n}", queue, "worker") for n in range(3) if queue == "workers"]
     try:
         for flow_id in FLOWS:
             switches.switch(store, flow_id, True, who=admin("test"))
@@ -94,7 +100,7 @@ def test_two_servers_run_each_tick_once_and_one_killed_loses_none(
             switches.switch(store, flow_id, False, who=admin("test"))
         wait_for(lambda: _settled(store, first.pid), timeout=20, what="the last runs to end")
     finally:
-        for process in (first, second):
+        for process in (first, second, *pool):
             if process.poll() is None:
                 process.terminate()
                 process.wait(timeout=20)
@@ -115,5 +121,8 @@ def test_two_servers_run_each_tick_once_and_one_killed_loses_none(
             assert later.started_at >= earlier.finished_at, f"{flow_id}: two runs overlapped"
         statuses = [r.status for r in ran]
         assert statuses.count("succeeded") >= len(ran) - 1, f"{flow_id}: {statuses}"  # one may die with its server
+        if pool:
+            ran_on = {(r.process or "").rsplit(":", 1)[-1] for r in ran if r.status == "succeeded"}
+            assert ran_on <= {str(w.pid) for w in pool}, f"{flow_id}: a server ran a tick itself"
     assert len(takers) == 2, f"both servers took ticks: {takers}"
     store.close()

@@ -98,6 +98,8 @@ def test_accepted_runs_are_run_once_by_the_workers_one_run_of_a_flow_at_a_time(
             step=0.2,
             what="the twelve runs to succeed",
         )
+        scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        shown = httpx.get(f"http://127.0.0.1:{port}/api/runs/{accepted[FLOWS[0]][0]}", timeout=10).json()
         listed = subprocess.run(
             [sys.executable, "-m", "app.cli", "workers"], env=_environment(postgres_url), capture_output=True, text=True
         )
@@ -120,6 +122,8 @@ def test_accepted_runs_are_run_once_by_the_workers_one_run_of_a_flow_at_a_time(
     workers = {p.rsplit(":", 1)[1] for p in by}
     assert workers <= {str(started[1].pid), str(started[2].pid)}
     assert listed.returncode == 0 and listed.stdout.count(" running") == 2, listed.stdout
+    assert "flowbridge_workers_alive 2.0" in scraped
+    assert shown["ran_on"].rsplit(":", 1)[1] in workers, "the run says which worker ran it"
     store.close()
 
 
