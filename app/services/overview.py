@@ -28,6 +28,9 @@ def flow_rows(store: Store, scheduler: Any = None, types: NodeTypes | None = Non
         ).all()
         failures = {flow_id: n for flow_id, status, n in counted if status == "failed"}
         partial = {flow_id: n for flow_id, status, n in counted if status == "partial"}
+        queued = dict(
+            session.exec(select(Run.flow_id, func.count()).where(Run.status == "queued").group_by(Run.flow_id)).all()
+        )
     for flow in flows.list_flows(store):
         document, _ = flows.get_document(store, flow.id)
         with store.session() as session:
@@ -57,6 +60,7 @@ def flow_rows(store: Store, scheduler: Any = None, types: NodeTypes | None = Non
                 else None,
                 "failures_24h": failures.get(flow.id, 0),
                 "partial_24h": partial.get(flow.id, 0),  # runs that left records failed: not all is well
+                "queued": queued.get(flow.id, 0),  # accepted runs waiting their turn (or a worker)
             }
         )
     return rows

@@ -226,6 +226,13 @@ class FlowList:
                     ).classes("no-underline fb-last-run-link")
                 else:
                     ui.label("never run")
+            waiting = ops.get("queued", 0)
+            if waiting:
+                with ui.link(target=f"/runs?flow={summary.id}&status=queued").classes(
+                    "fb-fact fb-queued no-underline flex items-center gap-1 no-wrap"
+                ):
+                    ui.icon("hourglass_top").classes("text-base")
+                    ui.label(f"{waiting:,} queued")
             failures, partial = ops.get("failures_24h", 0), ops.get("partial_24h", 0)
             with ui.link(target=f"/runs?flow={summary.id}&status=failed").classes(
                 "fb-fact fb-failures no-underline flex items-center gap-1 no-wrap"

@@ -169,3 +169,12 @@ async def test_a_flow_with_the_longest_name_is_named_cut_short_in_its_toast(user
     await user.should_see("is switched on", retries=50)
     [toast] = [n for n in user.notify.messages if "is switched on" in n]
     assert toast.startswith("'Invoices paid in the ERP reach the CRM account they were bi…' is switched on")
+
+
+async def test_a_flow_with_runs_waiting_their_turn_says_how_many_are_queued(user: User, store: Store) -> None:
+    for n in range(3):  # accepted (a webhook's calls, say) and not started: a worker pool busy elsewhere
+        run_store.queue_run(store, Run(id=f"waiting-{n}", flow_id=FLOW, env="production", trigger="webhook"))
+    await user.open("/")
+    await user.should_see("3 queued")
+    links = [link.props.get("href") for link in user.find(ui.link).elements]
+    assert f"/runs?flow={FLOW}&status=queued" in links
