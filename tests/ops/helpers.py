@@ -63,3 +63,36 @@ def wait_for(condition: Callable[[], Any], timeout: float = 15, step: float = 0.
 def count(path: Path, table: str = "items") -> int:
     with sqlite3.connect(path, timeout=10) as db:
         return db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+def flows_with_their_own_tables(
+    store: Any, folder: Path, flow_ids: tuple[str, ...], trigger: dict[str, Any], env: str
+) -> None:
+    """One `flow()` per id, each writing to its own SQLite file (folder/ID.db, connection dst_ID), so
+    runs of different flows in different processes never wait on one file's lock."""
+    for flow_id in flow_ids:
+        path = folder / f"{flow_id}.db"
+        with sqlite3.connect(path) as db:
+            db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+        set_connection(store, f"dst_{flow_id}", env, "sql", {"url": f"sqlite:///{path}"})
+        document = flow(flow_id, trigger)
+        document["nodes"][-1]["config"]["connection"] = f"dst_{flow_id}"
+        store_flow(store, document)
+
+
+def flowbridge(url: str, folder: Path, name: str, *command: str, **settings: str) -> Any:
+    """`flowbridge COMMAND` in its own process on the store at `url`, with FLOWBRIDGE_ settings
+    (RUN_QUEUE="workers", say) and this process' secret key; its output in folder/NAME.log."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "FLOWBRIDGE_DB_URL": url, **{f"FLOWBRIDGE_{k}": v for k, v in settings.items()}}
+    env.pop("PYTEST_CURRENT_TEST", None)  # NiceGUI would take itself for a test fixture's server
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", *command],
+        cwd=folder,
+        env=env,
+        stdout=(folder / f"{name}.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )

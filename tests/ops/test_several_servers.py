@@ -8,9 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
-import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,10 +18,9 @@ from sqlmodel import select
 
 from app.services import switches
 from app.services.access import admin
-from app.store.connections import set_connection
 from app.store.database import Store
 from app.store.models import Run, ScheduleTick
-from tests.ops.helpers import flow, store_flow, wait_for
+from tests.ops.helpers import flowbridge, flows_with_their_own_tables, wait_for
 from tests.ops.test_server_crash import _up
 from tests.ops.test_webhooks_and_api import free_port
 
@@ -33,32 +30,10 @@ TICK = dt.timedelta(seconds=2)
 
 
 def _serve(url: str, folder: Path, name: str, queue: str) -> subprocess.Popen:
-    process = _process(url, folder, name, queue, "serve", "--port", str(port := free_port()))
+    port = free_port()
+    process = flowbridge(url, folder, name, "serve", "--port", str(port), SCHEDULER="1", RUN_QUEUE=queue)
     wait_for(lambda: _up(port), timeout=60, step=0.2, what=f"server {name} to answer")
     return process
-
-
-def _process(url: str, folder: Path, name: str, queue: str, *command: str) -> subprocess.Popen:
-    env = {**os.environ, "FLOWBRIDGE_DB_URL": url, "FLOWBRIDGE_SCHEDULER": "1", "FLOWBRIDGE_RUN_QUEUE": queue}
-    env.pop("PYTEST_CURRENT_TEST", None)  # NiceGUI would take itself for a test fixture's server
-    return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", *command],
-        cwd=folder,
-        env=env,
-        stdout=(folder / f"{name}.log").open("w"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-def _flows(store: Store, folder: Path) -> None:
-    for flow_id in FLOWS:
-        target = folder / f"{flow_id}.db"
-        with sqlite3.connect(target) as db:
-            db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
-        document = flow(flow_id, EVERY_2S)
-        document["nodes"][-1]["config"]["connection"] = f"dst_{flow_id}"
-        set_connection(store, f"dst_{flow_id}", "production", "sql", {"url": f"sqlite:///{target}"})
-        store_flow(store, document)
 
 
 def _ticks_and_runs(store: Store, flow_id: str) -> tuple[list[ScheduleTick], list[Run]]:
@@ -85,10 +60,10 @@ def test_two_servers_run_each_tick_once_and_one_killed_loses_none(
     # servers on several machines share one secret key, as they share the store
     monkeypatch.setenv("FLOWBRIDGE_SECRET_KEY", Fernet.generate_key().decode())
     store = Store(postgres_url)  # migrated here, before either server starts
-    _flows(store, tmp_path)
+    flows_with_their_own_tables(store, tmp_path, FLOWS, EVERY_2S, "production")
     first = _serve(postgres_url, tmp_path, "first", queue)
     second = _serve(postgres_url, tmp_path, "second", queue)
-    pool = [_process(postgres_url, tmp_path, f"worker{n}", queue, "worker") for n in range(3) if queue == "workers"]
+    pool = [flowbridge(postgres_url, tmp_path, f"worker{n}", "worker") for n in range(3) if queue == "workers"]
     try:
         for flow_id in FLOWS:
             switches.switch(store, flow_id, True, who=admin("test"))

@@ -20,39 +20,17 @@ from sqlmodel import select
 from app.store.connections import set_connection
 from app.store.database import Store
 from app.store.models import Run
-from tests.ops.helpers import flow, store_flow, wait_for
+from tests.ops.helpers import flow, flowbridge, flows_with_their_own_tables, store_flow, wait_for
 from tests.ops.test_server_crash import _up
 from tests.ops.test_webhooks_and_api import free_port
+from tests.sync.test_crash_recovery import customers, uninterrupted
 
 FLOWS = ("pool_a", "pool_b")
 MANUAL = {"type": "trigger.manual"}
 
 
-def _environment(url: str) -> dict[str, str]:
-    env = {**os.environ, "FLOWBRIDGE_DB_URL": url, "FLOWBRIDGE_RUN_QUEUE": "workers"}
-    env.pop("PYTEST_CURRENT_TEST", None)  # NiceGUI would take itself for a test fixture's server
-    return env
-
-
 def _start(url: str, folder: Path, name: str, *command: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", *command],
-        cwd=folder,
-        env=_environment(url),
-        stdout=(folder / f"{name}.log").open("w"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-def _flows(store: Store, folder: Path) -> None:
-    for flow_id in FLOWS:
-        target = folder / f"{flow_id}.db"
-        with sqlite3.connect(target) as db:
-            db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
-        set_connection(store, f"dst_{flow_id}", "sandbox", "sql", {"url": f"sqlite:///{target}"})
-        document = flow(flow_id, MANUAL)
-        document["nodes"][-1]["config"]["connection"] = f"dst_{flow_id}"
-        store_flow(store, document)
+    return flowbridge(url, folder, name, *command, RUN_QUEUE="workers")
 
 
 def _runs(store: Store, flow_id: str) -> list[Run]:
@@ -66,12 +44,35 @@ def secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLOWBRIDGE_SECRET_KEY", Fernet.generate_key().decode())
 
 
+@pytest.fixture
+def demo_sync(postgres_url: str, tmp_path: Path, secret_key: None):
+    """The demo's accounts sync (30,000 CRM accounts) on a PostgreSQL store: (store, the ERP's path,
+    what an uninterrupted run leaves in the ERP, its customers before)."""
+    import json
+
+    from app.sandbox.crm_data import create_crm_database
+    from app.sandbox.erp_data import create_erp_database
+    from app.store.flows import save_flow
+    from tests.ops.test_server_crash import FLOW
+
+    crm, erp = tmp_path / "crm.db", tmp_path / "erp.db"
+    create_crm_database(crm, accounts=30_000, with_related=False)
+    create_erp_database(erp, crm_path=crm)
+    reference = uninterrupted(crm, erp, tmp_path)
+    store = Store(postgres_url)
+    set_connection(store, "crm", "sandbox", "sql", {"url": f"sqlite:///{crm}"})
+    set_connection(store, "erp", "sandbox", "sql", {"url": f"sqlite:///{erp}"})
+    save_flow(store, json.loads(FLOW.read_text()), author="test")
+    yield store, erp, reference, customers(f"sqlite:///{erp}")[0]
+    store.close()
+
+
 @pytest.mark.slow
 def test_accepted_runs_are_run_once_by_the_workers_one_run_of_a_flow_at_a_time(
     postgres_url: str, tmp_path: Path, secret_key: None
 ) -> None:
     store = Store(postgres_url)
-    _flows(store, tmp_path)
+    flows_with_their_own_tables(store, tmp_path, FLOWS, MANUAL, "sandbox")
     port = free_port()
     started = [_start(postgres_url, tmp_path, "serve", "serve", "--port", str(port))]
     try:
@@ -101,7 +102,10 @@ def test_accepted_runs_are_run_once_by_the_workers_one_run_of_a_flow_at_a_time(
         scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
         shown = httpx.get(f"http://127.0.0.1:{port}/api/runs/{accepted[FLOWS[0]][0]}", timeout=10).json()
         listed = subprocess.run(
-            [sys.executable, "-m", "app.cli", "workers"], env=_environment(postgres_url), capture_output=True, text=True
+            [sys.executable, "-m", "app.cli", "workers"],
+            env={**os.environ, "FLOWBRIDGE_DB_URL": postgres_url},
+            capture_output=True,
+            text=True,
         )
     finally:
         for process in started:
@@ -145,26 +149,11 @@ def test_a_worker_that_cannot_reach_the_database_says_so_in_one_line_and_tries_a
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_run_has_its_run_taken_up_again_and_every_record_lands_once(
-    postgres_url: str, tmp_path: Path, secret_key: None
+    postgres_url: str, tmp_path: Path, demo_sync: tuple
 ) -> None:
-    import json
     import signal
 
-    from app.sandbox.crm_data import create_crm_database
-    from app.sandbox.erp_data import create_erp_database
-    from app.store.flows import save_flow
-    from tests.ops.test_server_crash import FLOW
-    from tests.sync.test_crash_recovery import customers, uninterrupted
-
-    crm, erp = tmp_path / "crm.db", tmp_path / "erp.db"
-    create_crm_database(crm, accounts=30_000, with_related=False)
-    create_erp_database(erp, crm_path=crm)
-    reference = uninterrupted(crm, erp, tmp_path)
-    before = customers(f"sqlite:///{erp}")[0]
-    store = Store(postgres_url)
-    set_connection(store, "crm", "sandbox", "sql", {"url": f"sqlite:///{crm}"})
-    set_connection(store, "erp", "sandbox", "sql", {"url": f"sqlite:///{erp}"})
-    save_flow(store, json.loads(FLOW.read_text()), author="test")
+    store, erp, reference, before = demo_sync
     port = free_port()
     started = [_start(postgres_url, tmp_path, "serve", "serve", "--port", str(port))]
     try:
@@ -207,30 +196,13 @@ def test_a_worker_killed_mid_run_has_its_run_taken_up_again_and_every_record_lan
     survivor = next(n for n, w in zip((1, 2), workers) if w is not killed)
     assert "was cut off with its worker" in (tmp_path / f"worker{survivor}.log").read_text()
     assert customers(f"sqlite:///{erp}") == reference, "every account once, none lost, none twice"
-    store.close()
 
 
 @pytest.mark.slow
 def test_a_run_on_a_worker_stopped_from_the_api_is_cancelled_and_the_next_run_finishes_the_job(
-    postgres_url: str, tmp_path: Path, secret_key: None
+    postgres_url: str, tmp_path: Path, demo_sync: tuple
 ) -> None:
-    import json
-
-    from app.sandbox.crm_data import create_crm_database
-    from app.sandbox.erp_data import create_erp_database
-    from app.store.flows import save_flow
-    from tests.ops.test_server_crash import FLOW
-    from tests.sync.test_crash_recovery import customers, uninterrupted
-
-    crm, erp = tmp_path / "crm.db", tmp_path / "erp.db"
-    create_crm_database(crm, accounts=30_000, with_related=False)
-    create_erp_database(erp, crm_path=crm)
-    reference = uninterrupted(crm, erp, tmp_path)
-    before = customers(f"sqlite:///{erp}")[0]
-    store = Store(postgres_url)
-    set_connection(store, "crm", "sandbox", "sql", {"url": f"sqlite:///{crm}"})
-    set_connection(store, "erp", "sandbox", "sql", {"url": f"sqlite:///{erp}"})
-    save_flow(store, json.loads(FLOW.read_text()), author="test")
+    store, erp, reference, before = demo_sync
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     started = [_start(postgres_url, tmp_path, "serve", "serve", "--port", str(port))]
@@ -259,7 +231,6 @@ def test_a_run_on_a_worker_stopped_from_the_api_is_cancelled_and_the_next_run_fi
             process.wait(timeout=30)
     assert took < 5, f"cancelled {took:.1f} s after Stop"
     assert customers(f"sqlite:///{erp}") == reference, "the next run wrote the rest, each account once"
-    store.close()
 
 
 def _status(base: str, run_id: str) -> str:
