@@ -37,7 +37,7 @@ from app import clock as clocks
 from app.errors import FlowbridgeError
 from app.services import alerts, operations, switches
 from app.services.runs import new_run_id
-from app.store import flows, runs, schedule_ticks
+from app.store import flows, runs, schedule_ticks, workers
 from app.store.database import Store
 from app.store.models import Alert, Run
 from nodes.base import NodeTypes
@@ -214,6 +214,7 @@ class FlowScheduler:
     def _take_tick(self, flow_id: str, tick_at: dt.datetime) -> bool:
         run = Run(id=new_run_id(), flow_id=flow_id, env=self.env, trigger="schedule", started_by="scheduler")
         if self.worker_queue is not None:  # the tick's run is the workers': nothing to run here
+            run.process = runs.WORKER_POOL
             schedule_ticks.take(self.store, tick_at, run, also=self.worker_queue.defer_in)
             return False
         if not schedule_ticks.take(self.store, tick_at, run):
@@ -230,6 +231,8 @@ class FlowScheduler:
 
     def _tick(self) -> None:
         try:
+            # this server is alive: its queued runs are its own to run (store/runs.stale_runs)
+            workers.beat(self.store, runs.this_process(), 0, kind="server")
             self.reconcile()
             self.check_staleness()
         except Exception:  # the periodic check must survive a bad moment (a locked store, say)

@@ -22,6 +22,9 @@ from app.store.database import Store
 log = logging.getLogger(__name__)
 
 INTERVAL_SECONDS = 1.0
+# Even when nothing changed, the view is written again this often: its `updated_at` then says the
+# run's process is alive, which a server on another machine cannot see otherwise (store/runs.py).
+HEARTBEAT_SECONDS = 10.0
 
 
 def records_done(totals: dict[str, int]) -> int:
@@ -48,6 +51,7 @@ class LiveProgress:
         self._posted: tuple[int, str, dict[str, Any], dict[str, int]] | None = None
         self._posts = 0
         self._written = (-1, 0)  # the post and the number of retries last written
+        self._written_at = clock()
         self._done = threading.Event()
         self._writing = threading.Lock()  # the run's thread (boundaries) and this one's ticks
         self._thread = threading.Thread(target=self._follow, name=f"live-{run_id}", daemon=True)
@@ -85,7 +89,8 @@ class LiveProgress:
 
     def _write_newest(self) -> None:
         posted, retries = self._posted, len(self.events)
-        if posted is None or (posted[0], retries) == self._written:
+        quiet = self.clock() - self._written_at < HEARTBEAT_SECONDS
+        if posted is None or ((posted[0], retries) == self._written and quiet):
             return
         number, node_id, ledger, totals = posted
         elapsed = max(self.clock() - self.started, 1e-6)
@@ -100,4 +105,4 @@ class LiveProgress:
         runs.record_progress(
             self.store, self.run_id, totals=totals, ledger=ledger, progress=progress, events=list(self.events)
         )
-        self._written = (number, retries)
+        self._written, self._written_at = (number, retries), self.clock()

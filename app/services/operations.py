@@ -158,8 +158,11 @@ def run_accepted(store: Store, run_id: str, types: NodeTypes | None = None) -> N
     who asked for it, whose role was checked when it was accepted."""
     run = runs.get_run(store, run_id)
     who = access.admin(run.started_by or access.SYSTEM.name)
-    if run.status == "running":  # given again: its first worker died mid-way (worker_pool.py)
-        mark_cut_off(store, run)
+    # Given again: its first worker died mid-way (worker_pool.py); a server starting meanwhile may
+    # have marked it interrupted already. A run for the pool is never marked so while it waits.
+    if run.status in ("running", "interrupted"):
+        if run.status == "running":
+            mark_cut_off(store, run)
         again = Run(id=new_run_id(), flow_id=run.flow_id, env=run.env, trigger=run.trigger, payload=run.payload)
         again.started_by = run.started_by
         runs.queue_run(store, again)

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from app.errors import FlowbridgeError
 from app.services import operations
+from app.store import runs
 from app.store.database import Store
 from app.store.models import Run
 
@@ -81,7 +82,7 @@ class WorkerQueue:
     def accept(self, store: Store, run: Run, work: Any) -> None:
         """Store `run` as queued and defer its job, in one transaction (`work` is for the in-process
         queue: a worker runs the stored row)."""
-        run.status, run.process = "queued", None
+        run.status, run.process = "queued", runs.WORKER_POOL
         with store.session() as session:
             session.add(run)
             session.flush()

@@ -308,10 +308,12 @@ class ScheduleTick(SQLModel, table=True):
 
 
 class Worker(SQLModel, table=True):
-    """A `flowbridge worker` process: it says it is alive every few seconds (`seen_at`), so
-    `flowbridge workers` lists who is up and what each runs (its runs' `process` is its name)."""
+    """A `flowbridge worker` (or a `flowbridge serve` keeping schedules): it says it is alive every
+    few seconds (`seen_at`), so `flowbridge workers` lists who is up and what each runs (its runs'
+    `process` is its name), and a server starting elsewhere can tell its runs from a dead one's."""
 
     name: str = Field(primary_key=True, max_length=100)  # host:pid
+    kind: str = Field(default="worker", max_length=20)  # worker, server
     concurrency: int = 1
     started_at: dt.datetime = Field(default_factory=utcnow)
     seen_at: dt.datetime = Field(default_factory=utcnow)

@@ -23,6 +23,11 @@ def operational() -> Any:
     return (Run.dry_run == False) & Run.trigger.not_in(TESTING_TRIGGERS)  # noqa: E712
 
 
+# The `process` of a run queued for the worker pool: no one process holds it, so no process's death
+# makes it stale; a worker takes it over (its name then) when it starts it.
+WORKER_POOL = "worker pool"
+
+
 def this_process() -> str:
     """host:pid of this process, as a run records where it runs."""
     import os
@@ -94,11 +99,35 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 
 def stale_runs(store: Store) -> list[Run]:
     """Runs marked running or queued whose process has ended, as far as can be told from here: a
-    process of this machine that is gone (or is another by the same pid), or none recorded. A run of
-    another machine's process is taken for alive: that machine's own start deals with it."""
+    process of this machine that is gone (or is another by the same pid), one of any machine that
+    said it was alive and has stopped saying so (a server or worker: store/workers.py), or none
+    recorded. Another machine's process that never says (`flowbridge run`) is taken for alive."""
+    from app.store import workers
+
     with store.session() as session:
         found = session.exec(select(Run).where(Run.status.in_(["running", "queued"]))).all()
-    return [run for run in found if not run.process or process_gone(run.process, run.started_at)]
+    silent = workers.gone_elsewhere(store, {run.process for run in found if run.process})
+    return [
+        run
+        for run in found
+        if not run.process or run.process in silent or process_gone(run.process, run.started_at) or _not_heard_from(run)
+    ]
+
+
+SILENT_AFTER = dt.timedelta(seconds=60)  # a running run writes its live view at least every 10 s
+
+
+def _not_heard_from(run: Run) -> bool:
+    """A running run whose live view has not been written for SILENT_AFTER: its process died,
+    on whichever machine (services/live_progress.py writes it at least every 10 s)."""
+    written = (run.progress or {}).get("updated_at")
+    if run.status != "running" or not written:
+        return False
+    try:
+        moment = dt.datetime.fromisoformat(written)
+    except ValueError:
+        return False
+    return utcnow() - _aware(moment) > SILENT_AFTER
 
 
 def queue_run(store: Store, run: Run) -> None:

@@ -25,7 +25,7 @@ def take(store: Store, tick_at: dt.datetime, run: Run, also: Callable[[Any, Run]
     """Take the tick at `tick_at` of `run`'s flow and environment, storing `run` as queued with it
     (and doing `also(session, run)` in the same transaction: a worker's job deferred): False when
     another server has it already (and nothing is stored)."""
-    run.status, run.process = "queued", this_process()
+    run.status, run.process = "queued", run.process or this_process()  # the pool's, for workers
     tick = ScheduleTick(
         flow_id=run.flow_id, env=run.env, tick_at=tick_at.astimezone(dt.UTC), run_id=run.id, process=run.process
     )

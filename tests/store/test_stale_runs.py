@@ -58,3 +58,31 @@ def test_a_starting_server_leaves_a_live_servers_runs_alone_and_marks_the_rest(s
         "reused-pid": "interrupted",
         "no-process": "interrupted",
     }
+
+
+def test_runs_of_other_machines_are_judged_by_what_they_last_said(store) -> None:
+    from app.store import workers
+    from app.store.models import Worker
+
+    now = utcnow()
+    elsewhere = "other-machine:4242"
+    _run(store, "silent", elsewhere, now - dt.timedelta(minutes=10))
+    _run(store, "talking", elsewhere, now - dt.timedelta(minutes=10))
+    _run(store, "never-said", "third-machine:7", now - dt.timedelta(minutes=10))  # `flowbridge run` there
+    _run(store, "queued-dead-server", "dead-server:9", now, status="queued")
+    _run(store, "queued-live-server", "live-server:9", now, status="queued")
+    _run(store, "queued-for-workers", runs.WORKER_POOL, now - dt.timedelta(hours=2), status="queued")
+    for run_id, said in (("silent", now - dt.timedelta(minutes=5)), ("talking", now - dt.timedelta(seconds=5))):
+        runs.record_progress(store, run_id, totals={}, ledger={}, progress={"updated_at": said.isoformat()}, events=[])
+    workers.beat(store, "live-server:9", 0, kind="server")
+    with store.session() as session:
+        session.add(Worker(name="dead-server:9", kind="server", seen_at=now - dt.timedelta(minutes=3)))
+        session.commit()
+
+    assert mark_interrupted(store) == 2
+    assert {r: runs.get_run(store, r).status for r in ("silent", "queued-dead-server")} == {
+        "silent": "interrupted",
+        "queued-dead-server": "interrupted",
+    }
+    for left in ("talking", "never-said", "queued-live-server", "queued-for-workers"):
+        assert runs.get_run(store, left).status in ("running", "queued"), left

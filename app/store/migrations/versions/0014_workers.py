@@ -1,4 +1,4 @@
-"""runs on a pool of workers: each worker process says it is alive
+"""runs on a pool of workers: each worker (and scheduling server) process says it is alive
 
 Revision ID: 0014
 Revises: 0013
@@ -17,6 +17,7 @@ def upgrade() -> None:
     op.create_table(
         'worker',
         sa.Column('name', sa.String(length=100), nullable=False),
+        sa.Column('kind', sa.String(length=20), nullable=False),
         sa.Column('concurrency', sa.Integer(), nullable=False),
         sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('seen_at', sa.DateTime(timezone=True), nullable=False),
