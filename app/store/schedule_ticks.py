@@ -27,7 +27,7 @@ def take(store: Store, tick_at: dt.datetime, run: Run, also: Callable[[Any, Run]
     another server has it already (and nothing is stored)."""
     run.status, run.process = "queued", run.process or this_process()  # the pool's, for workers
     tick = ScheduleTick(
-        flow_id=run.flow_id, env=run.env, tick_at=tick_at.astimezone(dt.UTC), run_id=run.id, process=run.process
+        flow_id=run.flow_id, env=run.env, tick_at=tick_at.astimezone(dt.UTC), run_id=run.id, process=this_process()
     )
     try:
         with store.session() as session:

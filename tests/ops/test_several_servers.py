@@ -98,8 +98,13 @@ def test_two_servers_run_each_tick_once_and_one_killed_loses_none(
         finished = sorted((r for r in ran if r.finished_at), key=lambda r: r.started_at)
         for earlier, later in zip(finished, finished[1:]):
             assert later.started_at >= earlier.finished_at, f"{flow_id}: two runs overlapped"
+        # A tick that finds the last run still going is a `skipped` run (a slow start on a loaded
+        # machine); one run may die with the killed server; every other one succeeds.
         statuses = [r.status for r in ran]
-        assert statuses.count("succeeded") >= len(ran) - 1, f"{flow_id}: {statuses}"  # one may die with its server
+        died = [r for r in ran if r.status in ("interrupted", "queued", "running")]
+        assert set(statuses) <= {"succeeded", "skipped", "interrupted", "queued", "running"}, f"{flow_id}: {statuses}"
+        assert len(died) <= 1 and all(r.started_at < killed_at + TICK for r in died), f"{flow_id}: {statuses}"
+        assert any(r.status == "succeeded" and r.started_at > killed_at for r in ran), f"{flow_id}: {statuses}"
         if pool:
             ran_on = {(r.process or "").rsplit(":", 1)[-1] for r in ran if r.status == "succeeded"}
             assert ran_on <= {str(w.pid) for w in pool}, f"{flow_id}: a server ran a tick itself"
