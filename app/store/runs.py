@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import func, select
 
 from app.errors import FlowbridgeError, NotFound
@@ -175,25 +176,39 @@ def record_progress(
     events: list[dict[str, Any]] | None = None,
 ) -> None:
     """What a running run has done so far (after each committed batch, and about every second while
-    it goes): a run that is stopped or killed shows what it did, not empty totals."""
-    with store.session() as session:
-        run = session.get(Run, run_id)
-        if run is None or run.status != "running":  # never over what finish_run wrote
+    it goes): a run that is stopped or killed shows what it did, not empty totals.
+
+    Written with a few Core statements in one transaction (it runs after every batch): the run's
+    row only while it is running (never over what finish_run wrote), then each node's counts."""
+    run_table, ledger_table = Run.__table__, NodeLedger.__table__  # type: ignore[attr-defined]
+    changes: dict[str, Any] = {"totals": totals}
+    if progress is not None:
+        changes["progress"] = progress
+    if events is not None:
+        changes["events"] = events or None
+    with store.engine.begin() as conn:
+        still_running = conn.execute(
+            run_table.update().where(run_table.c.id == run_id, run_table.c.status == "running").values(**changes)
+        ).rowcount
+        if not still_running or not ledger:
             return
-        run.totals = totals
-        if progress is not None:
-            run.progress = progress
-        if events is not None:
-            run.events = events or None
-        session.add(run)
-        for seq, (node_id, counts) in enumerate(ledger.items()):
-            row = session.get(NodeLedger, (run_id, node_id))
-            if row is None:
-                session.add(NodeLedger(run_id=run_id, node_id=node_id, seq=seq, counts=counts))
-            else:
-                row.counts = counts
-                session.add(row)
-        session.commit()
+        known = set(conn.execute(sa.select(ledger_table.c.node_id).where(ledger_table.c.run_id == run_id)).scalars())
+        rows = [(seq, node_id, counts) for seq, (node_id, counts) in enumerate(ledger.items())]
+        updated = [{"r": run_id, "n": node_id, "counts": counts} for _, node_id, counts in rows if node_id in known]
+        added = [
+            {"run_id": run_id, "node_id": node_id, "seq": seq, "counts": counts}
+            for seq, node_id, counts in rows
+            if node_id not in known
+        ]
+        if updated:
+            conn.execute(
+                ledger_table.update()
+                .where(ledger_table.c.run_id == sa.bindparam("r"), ledger_table.c.node_id == sa.bindparam("n"))
+                .values(counts=sa.bindparam("counts")),
+                updated,
+            )
+        if added:
+            conn.execute(ledger_table.insert(), added)
 
 
 class RunEnded(FlowbridgeError):
