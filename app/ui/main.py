@@ -85,6 +85,7 @@ def serve(host: str = "127.0.0.1", port: int = 8080, store_url: str | None = Non
     from app.services import isolation
 
     root = create_app(Flowbridge(Settings.from_environment(store_url)))
+    root.queues  # noqa: B018  (opened now: FLOWBRIDGE_RUN_QUEUE=workers on a store that cannot take it stops here)
     # Every run this server starts runs in a child process with a memory and a time limit, so no
     # flow can take the pages or the scheduler down (FLOWBRIDGE_RUN_ISOLATION=0 runs them in place).
     if root.settings.isolate_runs:

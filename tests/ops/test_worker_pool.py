@@ -270,3 +270,15 @@ def test_scheduled_ticks_go_to_the_workers(postgres_url: str, tmp_path: Path, se
     assert {r.process for r in done} == {f"{r.process.rsplit(':', 1)[0]}:{worker.pid}" for r in done if r.process}
     assert all(r.trigger == "schedule" for r in done)
     store.close()
+
+
+@pytest.mark.parametrize("command", [["worker"], ["serve", "--port", "0"]])
+def test_workers_on_a_sqlite_store_are_refused_in_one_sentence(tmp_path: Path, command: list[str]) -> None:
+    env = {**os.environ, "FLOWBRIDGE_DB_URL": f"sqlite:///{tmp_path / 'store.db'}", "FLOWBRIDGE_RUN_QUEUE": "workers"}
+    env.pop("PYTEST_CURRENT_TEST", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", *command], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert "FLOWBRIDGE_RUN_QUEUE=workers needs a PostgreSQL store" in done.stderr
+    assert "Traceback" not in done.stderr
