@@ -76,8 +76,24 @@ def process_gone(process: str, since: dt.datetime | None = None) -> bool:
         return True
     except PermissionError:  # alive, someone else's
         pass
+    if _state(int(pid)) == "Z":  # ended, not yet reaped by its parent (a run's child, say)
+        return True
     began = _process_started(int(pid))
-    return since is not None and began is not None and began > _aware(since) + dt.timedelta(seconds=1)
+    # A run's row may be written a little before its process starts (a child forked for it on a
+    # loaded machine): only a process that began well after the run is another by the same pid.
+    return since is not None and began is not None and began > _aware(since) + REUSED_AFTER
+
+
+REUSED_AFTER = dt.timedelta(seconds=60)
+
+
+def _state(pid: int) -> str | None:
+    """The process' state letter from Linux's /proc (Z: a zombie); None elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
 
 
 def _process_started(pid: int) -> dt.datetime | None:
