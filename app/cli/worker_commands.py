@@ -16,6 +16,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import logging
 
     import sqlalchemy as sa
+    from procrastinate.exceptions import ConnectorException
 
     from app.services import worker_pool
 
@@ -35,7 +36,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
                 on_start=lambda name: print(f"worker {name}: running up to {args.concurrency} runs at a time"),
             )
             return EXIT_OK
-        except (StoreUnreachable, sa.exc.OperationalError, OSError) as error:  # the store's server down
+        # the store's server down or gone away, at start or while working: wait, then start again
+        except (StoreUnreachable, sa.exc.OperationalError, ConnectorException, OSError) as error:
             print(
                 f"flowbridge worker: {worker_pool.unreachable(error)}; trying again in {wait:.0f} s",
                 file=sys.stderr,

@@ -41,7 +41,8 @@ def unreachable(error: Exception) -> str:
     """One line saying why the store could not be reached (the driver's first line, no traceback)."""
     if isinstance(error, StoreUnreachable):
         return str(error).strip().splitlines()[0]
-    detail = str(getattr(error, "orig", None) or error).strip()
+    # procrastinate's own error says only "Database error."; the driver's, behind it, says which
+    detail = str(getattr(error, "orig", None) or error.__cause__ or error).strip()
     return f"cannot reach the store: {detail.splitlines()[0] if detail else type(error).__name__}"
 
 

@@ -282,3 +282,100 @@ def test_workers_on_a_sqlite_store_are_refused_in_one_sentence(tmp_path: Path, c
     assert done.returncode == 1
     assert "FLOWBRIDGE_RUN_QUEUE=workers needs a PostgreSQL store" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+class _Cuttable:
+    """A TCP relay on 127.0.0.1 to PostgreSQL that the test can cut (every connection dropped, new
+    ones refused) and mend: a network that drops, between a worker and its store."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        import socket
+        import threading
+
+        self.upstream, self.open, self.links = upstream, True, []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self._threading = threading
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.open:
+                client.close()
+                continue
+            server = socket.create_connection(self.upstream)
+            self.links += [client, server]
+            for a, b in ((client, server), (server, client)):
+                self._threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                try:
+                    end.close()
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        import socket
+
+        self.open = False
+        for link in self.links:
+            try:
+                link.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.links = []
+
+    def mend(self) -> None:
+        self.open = True
+
+
+@pytest.mark.slow
+def test_a_worker_whose_store_drops_away_says_so_and_works_again_when_it_is_back(
+    postgres_url: str, tmp_path: Path, secret_key: None
+) -> None:
+    import sqlalchemy as sa
+
+    from app.services import operations
+    from app.services.access import admin
+    from app.services.worker_queue import WorkerQueue
+
+    store = Store(postgres_url)
+    flows_with_their_own_tables(store, tmp_path, FLOWS[:1], MANUAL, "sandbox")
+    queue = WorkerQueue(store)
+    url = sa.make_url(postgres_url)
+    relay = _Cuttable((url.host or "127.0.0.1", url.port or 5432))
+    through_relay = url.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+    worker = _start(through_relay, tmp_path, "worker", "worker")
+    log = tmp_path / "worker.log"
+    try:
+        wait_for(lambda: "running up to" in log.read_text(), timeout=30, what="the worker to start")
+        relay.cut()
+        wait_for(lambda: "trying again" in log.read_text(), timeout=60, what="the worker to say the store is gone")
+        relay.mend()
+        wait_for(lambda: log.read_text().count("running up to") >= 2, timeout=60, what="the worker to start again")
+        run_id = operations.queue_flow_run(
+            store, FLOWS[0], [{"id": 1, "name": "back"}], queues=queue, env="sandbox", who=admin("test")
+        )
+        wait_for(lambda: _runs(store, FLOWS[0])[0].status == "succeeded", timeout=30, what="a run after the drop")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        relay.listener.close()
+    said = log.read_text()
+    assert "Traceback" not in said, said[-2000:]
+    assert [r.id for r in _runs(store, FLOWS[0])] == [run_id]
+    store.close()
