@@ -71,7 +71,15 @@ def test_two_servers_run_each_tick_once_and_one_killed_loses_none(
         killed_at = dt.datetime.now(dt.UTC)
         os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
-        time.sleep(9)  # ticks with the second server alone
+        time.sleep(9)  # ticks with the second server alone, then until each flow has run since the kill
+        wait_for(
+            lambda: all(
+                any(r.status == "succeeded" and r.started_at > killed_at for r in _ticks_and_runs(store, f)[1])
+                for f in FLOWS
+            ),
+            timeout=45,
+            what="a run of every flow after the kill",
+        )
         for flow_id in FLOWS:
             switches.switch(store, flow_id, False, who=admin("test"))
         wait_for(lambda: _settled(store, first.pid), timeout=20, what="the last runs to end")
