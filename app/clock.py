@@ -9,3 +9,9 @@ import datetime as dt
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """A time read from the store, in UTC: SQLite hands times back without their zone (they were
+    stored in UTC); PostgreSQL hands them back with one."""
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)

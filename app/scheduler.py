@@ -208,6 +208,11 @@ class FlowScheduler:
         if _active is self:
             _active = None
 
+    @property
+    def running(self) -> bool:
+        """Whether its ticks are being kept (started and not shut down)."""
+        return bool(self.scheduler.running)
+
     def _switched(self, flow_id: str) -> None:
         self.reconcile()
 

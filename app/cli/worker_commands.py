@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from app.cli.common import EXIT_OK, the_root
+from app.cli.common import EXIT_OK, UsageError, the_root
 from app.errors import StoreUnreachable
 
 FIRST_WAIT, LONGEST_WAIT = 1.0, 30.0  # seconds between tries to reach the store, doubling
@@ -20,6 +20,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from app.services import worker_pool
 
+    if args.concurrency < 1:
+        raise UsageError(f"--concurrency is how many runs at a time, 1 or more, not {args.concurrency}")
     # What a worker says on the terminal besides its start line, one line each: a dead worker's
     # run taken up again, a store that did not answer (the log file keeps them too).
     say = logging.StreamHandler(sys.stderr)

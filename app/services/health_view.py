@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import func, select
 
 from app import clock
+from app.clock import as_utc
 from app.errors import FlowbridgeError
 from app.store import flows
 from app.store.database import Store
@@ -47,9 +48,7 @@ class FlowHealth:
 
 
 def _utc(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return None if moment is None else as_utc(moment)
 
 
 def flow_health(

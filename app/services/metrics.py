@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, generate_latest
@@ -21,6 +20,7 @@ from prometheus_client.utils import floatToGoString
 from sqlmodel import col, func, select
 
 from app import clock as clocks
+from app.clock import as_utc
 from app.store import workers
 from app.store.database import Store
 from app.store.models import DeadLetter, Flow, Run
@@ -70,7 +70,7 @@ class StoreCollector(Collector):
                 for outcome in OUTCOMES:
                     outcomes[flow_id, outcome] += int((totals or {}).get(outcome, 0) or 0)
                 if status != "skipped":
-                    durations[flow_id].append(max(0.0, (_aware(finished) - _aware(started)).total_seconds()))
+                    durations[flow_id].append(max(0.0, (as_utc(finished) - as_utc(started)).total_seconds()))
         for (flow_id, status), n in sorted(counted.items()):
             runs.add_metric([flow_id, status], n)
         for (flow_id, outcome), n in sorted(outcomes.items()):
@@ -98,7 +98,7 @@ class StoreCollector(Collector):
             depth.add_metric([flow_id], n)
         for flow_id, n in going:
             running.add_metric([flow_id], n)
-        since = [_aware(first) for _, _, first in waiting if first is not None]
+        since = [as_utc(first) for _, _, first in waiting if first is not None]
         oldest.add_metric([], max(0.0, (now - min(since)).total_seconds()) if since else 0.0)
         yield depth
         yield oldest
@@ -154,7 +154,3 @@ def _histogram(durations: dict[str, list[float]]) -> Metric:
         buckets.append(("+Inf", float(len(seconds))))
         family.add_metric([flow_id], buckets, sum_value=sum(seconds))
     return family
-
-
-def _aware(moment: Any) -> dt.datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)

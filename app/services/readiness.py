@@ -21,6 +21,6 @@ def not_ready(root: Flowbridge) -> list[str]:
     except sa.exc.DBAPIError as error:
         first = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         reasons.append(f"the store does not answer: {first}")
-    if root.settings.schedules and (root.scheduler is None or not root.scheduler.scheduler.running):
+    if root.settings.schedules and (root.scheduler is None or not root.scheduler.running):
         reasons.append("the schedules are not running in this server (FLOWBRIDGE_SCHEDULER=0 leaves them out)")
     return reasons

@@ -13,6 +13,7 @@ import secrets
 
 import sqlalchemy as sa
 
+from app.clock import as_utc
 from app.services import access
 from app.store.database import Store
 from app.store.models import SignIn, User, utcnow
@@ -55,7 +56,7 @@ def signed_in(store: Store, token: str | None) -> access.Principal | None:
         return None
     with store.session() as session:
         row = session.get(SignIn, _hash(token))
-        if row is None or _aware(row.expires_at) < utcnow():
+        if row is None or as_utc(row.expires_at) < utcnow():
             return None
         user = session.get(User, row.user_name)
     return access.Principal(user.name, user.role) if user else None
@@ -66,8 +67,3 @@ def sign_out(store: Store, token: str | None) -> None:
         with store.session() as session:
             session.execute(sa.delete(SignIn).where(SignIn.token_hash == _hash(token)))
             session.commit()
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    # SQLite hands times back without their zone; they were stored in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

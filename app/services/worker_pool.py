@@ -16,6 +16,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+import procrastinate
 import sqlalchemy as sa
 
 from app.composition import Flowbridge
@@ -71,11 +72,11 @@ def run_worker(root: Flowbridge, concurrency: int, on_start: Callable[[str], Non
         workers.beat(root.store, name, concurrency, stopped=True)
 
 
-async def _work(app: object, root: Flowbridge, concurrency: int, name: str) -> None:
-    async with app.open_async():  # type: ignore[attr-defined]
+async def _work(app: procrastinate.App, root: Flowbridge, concurrency: int, name: str) -> None:
+    async with app.open_async():
         recovering = asyncio.create_task(_give_stalled_jobs_again(app))
         try:
-            await app.run_worker_async(  # type: ignore[attr-defined]
+            await app.run_worker_async(
                 queues=[QUEUE],
                 concurrency=concurrency,
                 name=name,
@@ -87,8 +88,8 @@ async def _work(app: object, root: Flowbridge, concurrency: int, name: str) -> N
             recovering.cancel()
 
 
-async def _give_stalled_jobs_again(app: object) -> None:
-    manager = app.job_manager  # type: ignore[attr-defined]
+async def _give_stalled_jobs_again(app: procrastinate.App) -> None:
+    manager = app.job_manager
     while True:
         try:
             for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_SECONDS):

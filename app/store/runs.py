@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import func, select
 
+from app.clock import as_utc
 from app.errors import FlowbridgeError, NotFound
 from app.records import Failure
 from app.store.database import Store
@@ -81,7 +82,7 @@ def process_gone(process: str, since: dt.datetime | None = None) -> bool:
     began = _process_started(int(pid))
     # A run's row may be written a little before its process starts (a child forked for it on a
     # loaded machine): only a process that began well after the run is another by the same pid.
-    return since is not None and began is not None and began > _aware(since) + REUSED_AFTER
+    return since is not None and began is not None and began > as_utc(since) + REUSED_AFTER
 
 
 REUSED_AFTER = dt.timedelta(seconds=60)
@@ -108,10 +109,6 @@ def _process_started(pid: int) -> dt.datetime | None:
         return dt.datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK"), dt.UTC)
     except (OSError, ValueError, IndexError, StopIteration):
         return None
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def stale_runs(store: Store) -> list[Run]:
@@ -144,7 +141,7 @@ def _not_heard_from(run: Run) -> bool:
         moment = dt.datetime.fromisoformat(written)
     except ValueError:
         return False
-    return utcnow() - _aware(moment) > SILENT_AFTER
+    return utcnow() - as_utc(moment) > SILENT_AFTER
 
 
 def queue_run(store: Store, run: Run) -> None:

@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlmodel import col, select
 
+from app.clock import as_utc
 from app.store.database import Store
 from app.store.models import Run, Worker, utcnow
 
@@ -51,8 +52,4 @@ def gone_elsewhere(store: Store, processes: set[str], now: dt.datetime | None = 
     now = now or utcnow()
     with store.session() as session:
         found = session.exec(select(Worker).where(col(Worker.name).in_(processes))).all()
-    return {w.name for w in found if w.stopped_at is not None or _aware(w.seen_at) < now - ALIVE_WITHIN}
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+    return {w.name for w in found if w.stopped_at is not None or as_utc(w.seen_at) < now - ALIVE_WITHIN}

@@ -33,6 +33,31 @@ def _start(url: str, folder: Path, name: str, *command: str) -> subprocess.Popen
     return flowbridge(url, folder, name, *command, RUN_QUEUE="workers")
 
 
+def _serve(url: str, folder: Path) -> tuple[subprocess.Popen, str]:
+    """`flowbridge serve` with FLOWBRIDGE_RUN_QUEUE=workers, once it answers; and its base URL."""
+    port = free_port()
+    server = _start(url, folder, "serve", "serve", "--port", str(port))
+    wait_for(lambda: _up(port), timeout=60, step=0.2, what="the server to answer")
+    return server, f"http://127.0.0.1:{port}"
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        process.wait(timeout=30)
+
+
+def _written_beyond(erp: Path, before: int, count: int) -> bool:
+    """More than `count` customers written into the ERP since there were `before`."""
+    with sqlite3.connect(erp, timeout=10) as db:
+        return db.execute("SELECT COUNT(*) FROM customers").fetchone()[0] - before > count
+
+
+SYNC_RUN = "/api/flows/crm_accounts_to_erp_customers/run"
+
+
 def _runs(store: Store, flow_id: str) -> list[Run]:
     with store.session() as session:
         return list(session.exec(select(Run).where(Run.flow_id == flow_id).order_by(Run.started_at)))
@@ -73,17 +98,16 @@ def test_accepted_runs_are_run_once_by_the_workers_one_run_of_a_flow_at_a_time(
 ) -> None:
     store = Store(postgres_url)
     flows_with_their_own_tables(store, tmp_path, FLOWS, MANUAL, "sandbox")
-    port = free_port()
-    started = [_start(postgres_url, tmp_path, "serve", "serve", "--port", str(port))]
+    server, base = _serve(postgres_url, tmp_path)
+    started = [server]
     try:
-        wait_for(lambda: _up(port), timeout=60, step=0.2, what="the server to answer")
         started += [_start(postgres_url, tmp_path, f"worker{n}", "worker", "--concurrency", "2") for n in (1, 2)]
         accepted = {flow_id: [] for flow_id in FLOWS}
         for n in range(1, 7):
             for flow_id in FLOWS:
                 records = [{"id": n * 100 + i, "name": f"{flow_id} {n}.{i}"} for i in range(20)]
                 reply = httpx.post(
-                    f"http://127.0.0.1:{port}/api/flows/{flow_id}/run",
+                    f"{base}/api/flows/{flow_id}/run",
                     params={"env": "sandbox"},
                     json=records,
                     timeout=10,
@@ -99,8 +123,8 @@ def test_accepted_runs_are_run_once_by_the_workers_one_run_of_a_flow_at_a_time(
             step=0.2,
             what="the twelve runs to succeed",
         )
-        scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-        shown = httpx.get(f"http://127.0.0.1:{port}/api/runs/{accepted[FLOWS[0]][0]}", timeout=10).json()
+        scraped = httpx.get(f"{base}/metrics", timeout=10).text
+        shown = httpx.get(f"{base}/api/runs/{accepted[FLOWS[0]][0]}", timeout=10).json()
         listed = subprocess.run(
             [sys.executable, "-m", "app.cli", "workers"],
             env={**os.environ, "FLOWBRIDGE_DB_URL": postgres_url},
@@ -108,10 +132,7 @@ def test_accepted_runs_are_run_once_by_the_workers_one_run_of_a_flow_at_a_time(
             text=True,
         )
     finally:
-        for process in started:
-            process.terminate()
-        for process in started:
-            process.wait(timeout=30)
+        _stop(started)
     by = set()
     for flow_id in FLOWS:
         ran = _runs(store, flow_id)
@@ -154,23 +175,13 @@ def test_a_worker_killed_mid_run_has_its_run_taken_up_again_and_every_record_lan
     import signal
 
     store, erp, reference, before = demo_sync
-    port = free_port()
-    started = [_start(postgres_url, tmp_path, "serve", "serve", "--port", str(port))]
+    server, base = _serve(postgres_url, tmp_path)
+    started = [server]
     try:
-        wait_for(lambda: _up(port), timeout=60, step=0.2, what="the server to answer")
         workers = [_start(postgres_url, tmp_path, f"worker{n}", "worker", "--concurrency", "1") for n in (1, 2)]
         started += workers
-        first = httpx.post(
-            f"http://127.0.0.1:{port}/api/flows/crm_accounts_to_erp_customers/run",
-            params={"env": "sandbox"},
-            timeout=10,
-        ).json()["run_id"]
-
-        def well_under_way() -> bool:
-            with sqlite3.connect(erp, timeout=10) as db:
-                return db.execute("SELECT COUNT(*) FROM customers").fetchone()[0] - before > 8_000
-
-        wait_for(well_under_way, timeout=120, step=0.1, what="the run to be well under way")
+        first = httpx.post(base + SYNC_RUN, params={"env": "sandbox"}, timeout=10).json()["run_id"]
+        wait_for(lambda: _written_beyond(erp, before, 8_000), timeout=120, step=0.1, what="the run well under way")
         runner = _runs(store, "crm_accounts_to_erp_customers")[0].process or ""
         killed = next(w for w in workers if runner.endswith(f":{w.pid}"))
         killed.send_signal(signal.SIGKILL)
@@ -183,11 +194,7 @@ def test_a_worker_killed_mid_run_has_its_run_taken_up_again_and_every_record_lan
             what="the run taken up again by the other worker to finish",
         )
     finally:
-        for process in started:
-            if process.poll() is None:
-                process.terminate()
-        for process in started:
-            process.wait(timeout=30)
+        _stop(started)
     ran = {r.id: r for r in _runs(store, "crm_accounts_to_erp_customers")}
     assert ran[first].status == "interrupted"
     again = next(r for r in ran.values() if r.id != first)
@@ -203,20 +210,13 @@ def test_a_run_on_a_worker_stopped_from_the_api_is_cancelled_and_the_next_run_fi
     postgres_url: str, tmp_path: Path, demo_sync: tuple
 ) -> None:
     store, erp, reference, before = demo_sync
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    started = [_start(postgres_url, tmp_path, "serve", "serve", "--port", str(port))]
+    server, base = _serve(postgres_url, tmp_path)
+    started = [server]
     try:
-        wait_for(lambda: _up(port), timeout=60, step=0.2, what="the server to answer")
         started.append(_start(postgres_url, tmp_path, "worker", "worker"))
-        run_url = f"{base}/api/flows/crm_accounts_to_erp_customers/run"
+        run_url = base + SYNC_RUN
         first = httpx.post(run_url, params={"env": "sandbox"}, timeout=10).json()["run_id"]
-
-        def under_way() -> bool:
-            with sqlite3.connect(erp, timeout=10) as db:
-                return db.execute("SELECT COUNT(*) FROM customers").fetchone()[0] - before > 3_000
-
-        wait_for(under_way, timeout=120, step=0.1, what="the run to be under way")
+        wait_for(lambda: _written_beyond(erp, before, 3_000), timeout=120, step=0.1, what="the run under way")
         assert httpx.post(f"{base}/api/runs/{first}/stop", timeout=10).status_code == 200
         asked = time.monotonic()
         wait_for(lambda: _status(base, first) == "cancelled", timeout=10, step=0.1, what="the run cancelled")
@@ -225,10 +225,7 @@ def test_a_run_on_a_worker_stopped_from_the_api_is_cancelled_and_the_next_run_fi
         again = httpx.post(run_url, params={"env": "sandbox"}, timeout=10).json()["run_id"]
         wait_for(lambda: _status(base, again) in ("succeeded", "partial"), timeout=150, step=0.5, what="the next run")
     finally:
-        for process in started:
-            process.terminate()
-        for process in started:
-            process.wait(timeout=30)
+        _stop(started)
     assert took < 5, f"cancelled {took:.1f} s after Stop"
     assert customers(f"sqlite:///{erp}") == reference, "the next run wrote the rest, each account once"
 
@@ -248,10 +245,9 @@ def test_scheduled_ticks_go_to_the_workers(postgres_url: str, tmp_path: Path, se
         db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
     set_connection(store, "dst", "production", "sql", {"url": f"sqlite:///{target}"})
     flow_id = store_flow(store, flow("ticks", {"type": "trigger.schedule", "config": {"interval": {"seconds": 2}}}))
-    port = free_port()
-    started = [_start(postgres_url, tmp_path, "serve", "serve", "--port", str(port))]
+    server, _ = _serve(postgres_url, tmp_path)
+    started = [server]
     try:
-        wait_for(lambda: _up(port), timeout=60, step=0.2, what="the server to answer")
         worker = _start(postgres_url, tmp_path, "worker", "worker")
         started.append(worker)
         switches.switch(store, flow_id, True, who=admin("test"))
@@ -262,10 +258,7 @@ def test_scheduled_ticks_go_to_the_workers(postgres_url: str, tmp_path: Path, se
         )
         switches.switch(store, flow_id, False, who=admin("test"))
     finally:
-        for process in started:
-            process.terminate()
-        for process in started:
-            process.wait(timeout=30)
+        _stop(started)
     done = [r for r in _runs(store, flow_id) if r.status == "succeeded"]
     assert {r.process for r in done} == {f"{r.process.rsplit(':', 1)[0]}:{worker.pid}" for r in done if r.process}
     assert all(r.trigger == "schedule" for r in done)
@@ -379,3 +372,16 @@ def test_a_worker_whose_store_drops_away_says_so_and_works_again_when_it_is_back
     assert "Traceback" not in said, said[-2000:]
     assert [r.id for r in _runs(store, FLOWS[0])] == [run_id]
     store.close()
+
+
+def test_a_worker_asked_for_no_runs_at_a_time_is_told_what_the_option_takes(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "worker", "--concurrency", "0"],
+        env={**os.environ, "FLOWBRIDGE_DB_URL": f"sqlite:///{tmp_path / 'store.db'}"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "flowbridge: --concurrency is how many runs at a time, 1 or more, not 0"
